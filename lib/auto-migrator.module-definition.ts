@@ -1,0 +1,29 @@
+import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
+import type { AutoMigratorModuleOptions } from './options/auto-migrator-options.interface.js';
+
+/** Extras accepted by `forRoot` / `forRootAsync` besides the options themselves. */
+export interface AutoMigratorModuleExtras {
+  /** Register the module globally. Default false. */
+  isGlobal?: boolean;
+  /** More providers for the module's scope, e.g. a custom strategy and what it injects. */
+  extraProviders?: Provider[];
+}
+
+export const {
+  ConfigurableModuleClass: AutoMigratorConfigurableModule,
+  MODULE_OPTIONS_TOKEN: AUTO_MIGRATOR_MODULE_OPTIONS,
+  OPTIONS_TYPE: AUTO_MIGRATOR_OPTIONS_TYPE,
+  ASYNC_OPTIONS_TYPE: AUTO_MIGRATOR_ASYNC_OPTIONS_TYPE,
+} = new ConfigurableModuleBuilder<AutoMigratorModuleOptions>({ moduleName: 'AutoMigrator' })
+  .setClassMethodName('forRoot')
+  .setExtras<AutoMigratorModuleExtras>({ isGlobal: false, extraProviders: [] }, (definition, extras) => ({
+    ...definition,
+    global: extras.isGlobal ?? false,
+    providers: [...(definition.providers ?? []), ...(extras.extraProviders ?? [])],
+  }))
+  .build();
+
+/** Argument of `AutoMigratorModule.forRoot()`. */
+export type AutoMigratorModuleSyncOptions = typeof AUTO_MIGRATOR_OPTIONS_TYPE;
+/** Argument of `AutoMigratorModule.forRootAsync()`. */
+export type AutoMigratorModuleAsyncOptions = typeof AUTO_MIGRATOR_ASYNC_OPTIONS_TYPE;

@@ -1,0 +1,35 @@
+export { AutoMigratorModule } from './auto-migrator.module.js';
+export type {
+  AutoMigratorModuleAsyncOptions,
+  AutoMigratorModuleExtras,
+  AutoMigratorModuleSyncOptions,
+} from './auto-migrator.module-definition.js';
+export { AUTO_MIGRATOR_MODULE_OPTIONS } from './auto-migrator.module-definition.js';
+export { AUTO_MIGRATOR_RESOLVED_OPTIONS, DEFAULT_HEALTH_KEY, DEFAULT_RUN_MIGRATIONS_KEY } from './auto-migrator.constants.js';
+export { AutoMigratorService, type MigrationReadiness, type MigrationReadinessDetail } from './auto-migrator.service.js';
+export type {
+  AutoMigratorModuleOptions,
+  DataSourceMigrationOptions,
+  MigrationRunMode,
+  MigrationTransactionMode,
+  ResolvedAutoMigratorOptions,
+  ResolvedDataSourceOptions,
+} from './options/auto-migrator-options.interface.js';
+export { parseRunMigrationsFlag } from './options/run-migrations-flag.js';
+export { resolveAutoMigratorOptions } from './options/resolve-options.js';
+export type { DataSourceMigrationState, MigrationStatus, RunningMigration } from './state/migration-state.js';
+export {
+  MigrationStrategy,
+  type MigrationContext,
+  type MigrationRunResult,
+  type PendingMigration,
+} from './strategies/migration-strategy.js';
+export { FailFastStrategy } from './strategies/fail-fast.strategy.js';
+export { ContinueOnFailureStrategy } from './strategies/continue-on-failure.strategy.js';
+export { RecreateOnFailureStrategy } from './strategies/recreate-on-failure.strategy.js';
+export { RetryStrategy, type RetryStrategyOptions } from './strategies/retry.strategy.js';
+export { isConnectionError } from './strategies/connection-errors.js';
+export { MigrationsHealthIndicator } from './health/migrations.health.js';
+export { AutoMigratorConfigError } from './errors/auto-migrator-config.error.js';
+export { MigrationFailedError } from './errors/migration-failed.error.js';
+export { SecretRedactor } from './util/secret-redactor.js';

@@ -1,0 +1,75 @@
+import type { Type } from '@nestjs/common';
+import type { MigrationStrategy } from '../strategies/migration-strategy.js';
+
+/**
+ * How migrations of one DataSource are wrapped in transactions.
+ * - `each`: one transaction per migration (a failure keeps the migrations before it).
+ * - `all`: one transaction for the whole run (a failure rolls back every migration of the run).
+ * - `none`: no transaction (a failure may leave a migration partially applied).
+ */
+export type MigrationTransactionMode = 'all' | 'each' | 'none';
+
+/**
+ * - `blocking`: bootstrap awaits the migrations; a failure the strategy rethrows rejects bootstrap.
+ * - `background`: bootstrap returns at once; readiness stays down until the migrations finish.
+ */
+export type MigrationRunMode = 'blocking' | 'background';
+
+/** Per-DataSource settings. */
+export interface DataSourceMigrationOptions {
+  /** The DataSource name as registered with `TypeOrmModule` (`'default'` when unnamed). */
+  name: string;
+  /**
+   * Transaction mode for this DataSource's migrations.
+   * Default: the DataSource's own `migrationsTransactionMode` if set, else `'each'`.
+   */
+  transaction?: MigrationTransactionMode;
+}
+
+/** Options of {@link AutoMigratorModule.forRoot} / {@link AutoMigratorModule.forRootAsync}. */
+export interface AutoMigratorModuleOptions {
+  /**
+   * DataSources to migrate, in this order: names as registered with TypeOrmModule,
+   * or objects with per-DataSource overrides. Default: `['default']`.
+   */
+  dataSources?: ReadonlyArray<string | DataSourceMigrationOptions>;
+  /**
+   * Whether to run migrations at bootstrap. A boolean, or a string parsed like the
+   * environment variable. Default: read `runMigrationsKey` from ConfigService when it is
+   * available, else from `process.env`.
+   */
+  runMigrations?: boolean | string;
+  /** Key read from ConfigService / process.env when `runMigrations` is omitted. Default: `'RUN_MIGRATIONS'`. */
+  runMigrationsKey?: string;
+  /** `'blocking'` (default) or `'background'`. */
+  mode?: MigrationRunMode;
+  /**
+   * What to do with each DataSource's pending migrations, and on failure: a class extending
+   * MigrationStrategy (instantiated with its dependencies injected) or an instance.
+   * Default: a provider of the `MigrationStrategy` token if one is visible, else FailFastStrategy.
+   */
+  strategy?: Type<MigrationStrategy> | MigrationStrategy;
+  /**
+   * While migrations are disabled, readiness asks the database whether migrations are pending
+   * at most once per this many milliseconds. Default: 5000.
+   */
+  pendingCheckTtlMs?: number;
+}
+
+/** One DataSource entry after validation. */
+export interface ResolvedDataSourceOptions {
+  readonly name: string;
+  /** `undefined` means: the DataSource's own `migrationsTransactionMode`, else `'each'`. */
+  readonly transaction: MigrationTransactionMode | undefined;
+}
+
+/** The options after validation: every later stage reads only this frozen object. */
+export interface ResolvedAutoMigratorOptions {
+  readonly dataSources: readonly ResolvedDataSourceOptions[];
+  readonly runMigrations: boolean;
+  /** Where `runMigrations` came from, for the log line (e.g. `process.env.RUN_MIGRATIONS`). */
+  readonly runMigrationsSource: string;
+  readonly mode: MigrationRunMode;
+  readonly strategy: Type<MigrationStrategy> | MigrationStrategy | undefined;
+  readonly pendingCheckTtlMs: number;
+}

@@ -1,0 +1,157 @@
+import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import { DEFAULT_PENDING_CHECK_TTL_MS, DEFAULT_RUN_MIGRATIONS_KEY } from '../auto-migrator.constants.js';
+import { isMigrationStrategy } from '../strategies/migration-strategy.js';
+import type {
+  AutoMigratorModuleOptions,
+  MigrationRunMode,
+  MigrationTransactionMode,
+  ResolvedAutoMigratorOptions,
+  ResolvedDataSourceOptions,
+} from './auto-migrator-options.interface.js';
+import { parseRunMigrationsFlag } from './run-migrations-flag.js';
+
+/** Reads one setting (from ConfigService or process.env); `source` names where it looked. */
+export type SettingReader = (key: string) => { value: unknown; source: string };
+
+const OPTION_KEYS: ReadonlyArray<keyof AutoMigratorModuleOptions> = [
+  'dataSources',
+  'runMigrations',
+  'runMigrationsKey',
+  'mode',
+  'strategy',
+  'pendingCheckTtlMs',
+];
+const DATA_SOURCE_KEYS: ReadonlyArray<string> = ['name', 'transaction'];
+const MODES: readonly MigrationRunMode[] = ['blocking', 'background'];
+const TRANSACTION_MODES: readonly MigrationTransactionMode[] = ['all', 'each', 'none'];
+
+/** Reads settings from `process.env`. */
+export const readProcessEnv: SettingReader = (key) => ({
+  value: process.env[key],
+  source: `process.env.${key}`,
+});
+
+/**
+ * Validates the module options once and returns one frozen object. Every problem throws an
+ * {@link AutoMigratorConfigError} naming the option to fix.
+ */
+export function resolveAutoMigratorOptions(
+  options: AutoMigratorModuleOptions | undefined,
+  readSetting: SettingReader = readProcessEnv,
+): ResolvedAutoMigratorOptions {
+  const raw: AutoMigratorModuleOptions = options ?? {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw configError('options', 'must be an object');
+  }
+  const unknownKeys = Object.keys(raw).filter((key) => !(OPTION_KEYS as string[]).includes(key));
+  if (unknownKeys.length > 0) {
+    throw new AutoMigratorConfigError(
+      `AutoMigratorModule: unknown option${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys
+        .map((key) => `"${key}"`)
+        .join(', ')}. Known options: ${OPTION_KEYS.join(', ')}.`,
+    );
+  }
+
+  const runMigrationsKey = raw.runMigrationsKey ?? DEFAULT_RUN_MIGRATIONS_KEY;
+  if (typeof runMigrationsKey !== 'string' || runMigrationsKey.trim() === '') {
+    throw configError('runMigrationsKey', 'must be a non-empty string');
+  }
+
+  let runMigrations: boolean;
+  let runMigrationsSource: string;
+  if (raw.runMigrations !== undefined) {
+    runMigrationsSource = 'option runMigrations';
+    runMigrations = parseRunMigrationsFlag(raw.runMigrations, `AutoMigratorModule option "runMigrations"`);
+  } else {
+    const setting = readSetting(runMigrationsKey);
+    runMigrationsSource = setting.source;
+    runMigrations = parseRunMigrationsFlag(setting.value, setting.source);
+  }
+
+  const mode = raw.mode ?? 'blocking';
+  if (!MODES.includes(mode)) {
+    throw configError('mode', `must be one of ${quoteAll(MODES)}; got ${JSON.stringify(mode)}`);
+  }
+
+  const pendingCheckTtlMs = raw.pendingCheckTtlMs ?? DEFAULT_PENDING_CHECK_TTL_MS;
+  if (typeof pendingCheckTtlMs !== 'number' || !Number.isFinite(pendingCheckTtlMs) || pendingCheckTtlMs < 0) {
+    throw configError('pendingCheckTtlMs', `must be a number of milliseconds >= 0; got ${JSON.stringify(pendingCheckTtlMs)}`);
+  }
+
+  if (raw.strategy !== undefined && !isMigrationStrategy(raw.strategy)) {
+    throw configError(
+      'strategy',
+      `must be a class extending MigrationStrategy, or an instance of one (an object with a migrate(context) method); got ${describe(raw.strategy)}`,
+    );
+  }
+
+  return Object.freeze({
+    dataSources: Object.freeze(resolveDataSources(raw.dataSources)),
+    runMigrations,
+    runMigrationsSource,
+    mode,
+    strategy: raw.strategy,
+    pendingCheckTtlMs,
+  });
+}
+
+function resolveDataSources(entries: AutoMigratorModuleOptions['dataSources']): ResolvedDataSourceOptions[] {
+  if (entries === undefined) return [Object.freeze({ name: 'default', transaction: undefined })];
+  if (!Array.isArray(entries)) {
+    throw configError('dataSources', `must be an array of DataSource names or { name, transaction } objects; got ${describe(entries)}`);
+  }
+  if (entries.length === 0) {
+    throw configError('dataSources', `is empty; list at least one DataSource name (the unnamed TypeOrmModule registration is 'default'), or omit the option`);
+  }
+  const seen = new Set<string>();
+  return entries.map((entry: unknown, index) => {
+    const where = `dataSources[${index}]`;
+    const resolved = resolveDataSourceEntry(entry, where);
+    if (seen.has(resolved.name)) {
+      throw configError(where, `names DataSource "${resolved.name}" a second time; list each DataSource once`);
+    }
+    seen.add(resolved.name);
+    return Object.freeze(resolved);
+  });
+}
+
+function resolveDataSourceEntry(entry: unknown, where: string): ResolvedDataSourceOptions {
+  if (typeof entry === 'string') {
+    return { name: checkName(entry, where), transaction: undefined };
+  }
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw configError(where, `must be a DataSource name or a { name, transaction } object; got ${describe(entry)}`);
+  }
+  const record = entry as Record<string, unknown>;
+  const unknownKeys = Object.keys(record).filter((key) => !DATA_SOURCE_KEYS.includes(key));
+  if (unknownKeys.length > 0) {
+    throw configError(where, `has unknown key(s) ${quoteAll(unknownKeys)}; known keys: ${DATA_SOURCE_KEYS.join(', ')}`);
+  }
+  const name = checkName(record['name'], `${where}.name`);
+  const transaction = record['transaction'];
+  if (transaction !== undefined && !TRANSACTION_MODES.includes(transaction as MigrationTransactionMode)) {
+    throw configError(`${where}.transaction`, `must be one of ${quoteAll(TRANSACTION_MODES)}; got ${JSON.stringify(transaction)}`);
+  }
+  return { name, transaction: transaction as MigrationTransactionMode | undefined };
+}
+
+function checkName(name: unknown, where: string): string {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw configError(where, `must be a non-empty DataSource name; got ${describe(name)}`);
+  }
+  return name;
+}
+
+function configError(option: string, problem: string): AutoMigratorConfigError {
+  return new AutoMigratorConfigError(`AutoMigratorModule option "${option}" ${problem}.`);
+}
+
+function quoteAll(values: readonly string[]): string {
+  return values.map((value) => `'${value}'`).join(', ');
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'object' && value !== null) return `an object of class ${value.constructor?.name ?? 'Object'}`;
+  return JSON.stringify(value) ?? String(value);
+}

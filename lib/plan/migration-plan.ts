@@ -1,0 +1,80 @@
+import type { DataSource, MigrationInterface } from 'typeorm';
+import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import type {
+  MigrationTransactionMode,
+  ResolvedAutoMigratorOptions,
+} from '../options/auto-migrator-options.interface.js';
+
+/** What will be done for one DataSource: the output of planning, the input of the runner. */
+export interface DataSourcePlan {
+  readonly name: string;
+  readonly dataSource: DataSource;
+  readonly transaction: MigrationTransactionMode;
+}
+
+/** Finds DataSources registered with TypeOrmModule. */
+export interface DataSourceRegistry {
+  /** The DataSource registered under this name, or undefined. */
+  find(name: string): DataSource | undefined;
+  /** Every registered DataSource name, for error messages. */
+  names(): string[];
+}
+
+const TIMESTAMP_SUFFIX = /\d{13}$/;
+
+/**
+ * Resolves every configured DataSource and checks its migrations, before anything runs. Throws
+ * an {@link AutoMigratorConfigError} naming the DataSource or migration to fix.
+ */
+export function planDataSources(
+  options: ResolvedAutoMigratorOptions,
+  registry: DataSourceRegistry,
+): DataSourcePlan[] {
+  return options.dataSources.map((entry) => {
+    const dataSource = registry.find(entry.name);
+    if (!dataSource) {
+      const names = registry.names();
+      throw new AutoMigratorConfigError(
+        `AutoMigratorModule option "dataSources" names DataSource "${entry.name}", which is not registered with TypeOrmModule. ` +
+          (names.length > 0
+            ? `Registered: ${names.map((name) => `"${name}"`).join(', ')}.`
+            : 'No DataSource is registered: import TypeOrmModule.forRoot()/forRootAsync() in the application.'),
+      );
+    }
+    if (!dataSource.isInitialized) {
+      throw new AutoMigratorConfigError(
+        `DataSource "${entry.name}" is not initialized; AutoMigratorModule needs it connected at bootstrap (remove manualInitialization, or initialize it before bootstrap).`,
+      );
+    }
+    checkMigrations(entry.name, dataSource.migrations);
+    return Object.freeze({
+      name: entry.name,
+      dataSource,
+      transaction: entry.transaction ?? dataSource.options.migrationsTransactionMode ?? 'each',
+    });
+  });
+}
+
+/** The name TypeORM records for a migration: its `name` property, else its class name. */
+export function migrationName(migration: MigrationInterface): string {
+  return migration.name ?? migration.constructor.name;
+}
+
+function checkMigrations(dataSourceName: string, migrations: readonly MigrationInterface[]): void {
+  const seen = new Set<string>();
+  for (const migration of migrations) {
+    const name = migrationName(migration);
+    if (!TIMESTAMP_SUFFIX.test(name)) {
+      throw new AutoMigratorConfigError(
+        `DataSource "${dataSourceName}": migration "${name}" must end in a 13-digit millisecond timestamp ` +
+          `(for example "${name.replace(/\d+$/, '')}${Date.UTC(2026, 0, 1)}"); TypeORM orders and records migrations by it.`,
+      );
+    }
+    if (seen.has(name)) {
+      throw new AutoMigratorConfigError(
+        `DataSource "${dataSourceName}": two migrations are named "${name}". Names must be unique: TypeORM records a migration as applied by name.`,
+      );
+    }
+    seen.add(name);
+  }
+}

@@ -1,0 +1,242 @@
+import type { Logger } from '@nestjs/common';
+import { MigrationExecutor } from 'typeorm';
+import { MigrationFailedError } from '../errors/migration-failed.error.js';
+import type { DataSourcePlan } from '../plan/migration-plan.js';
+import type { MigrationStateStore } from '../state/migration-state.js';
+import type {
+  MigrationContext,
+  MigrationRunResult,
+  MigrationStrategy,
+  PendingMigration,
+} from '../strategies/migration-strategy.js';
+import type { SecretRedactor } from '../util/secret-redactor.js';
+import { ObservedMigrationExecutor } from './observed-migration-executor.js';
+
+type RunOutcome = 'none' | 'succeeded' | 'failed';
+
+/**
+ * Migrates one DataSource: reads what is pending, hands it to the strategy, applies migrations
+ * with TypeORM's MigrationExecutor, and keeps the DataSource's state and logs current.
+ */
+export class DataSourceMigrationRunner {
+  readonly name: string;
+
+  constructor(
+    readonly plan: DataSourcePlan,
+    private readonly state: MigrationStateStore,
+    readonly logger: Logger,
+    private readonly redactor: SecretRedactor,
+  ) {
+    this.name = plan.name;
+  }
+
+  /** Migrations not yet recorded in the migrations table. Read-only: creates no table. */
+  async readPending(): Promise<PendingMigration[]> {
+    const pending = await new MigrationExecutor(this.plan.dataSource).getPendingMigrations();
+    return pending.map(({ name, timestamp }) => ({ name, timestamp }));
+  }
+
+  /**
+   * Runs the strategy for this DataSource when anything is pending. Resolves when the DataSource
+   * is done or marked failed; rejects with the strategy's error (state `failed`) when it throws.
+   */
+  async migrate(strategy: MigrationStrategy): Promise<void> {
+    const startedAt = new Date();
+    let pending: PendingMigration[];
+    try {
+      pending = await this.readPending();
+    } catch (error) {
+      this.redactor.scrub(error);
+      const failure = new MigrationFailedError(
+        `DataSource "${this.name}": could not read its migrations table: ${this.redactor.message(error)}`,
+        this.name,
+        undefined,
+        [],
+        this.plan.transaction,
+        { cause: error },
+      );
+      this.state.update(this.name, { status: 'failed', error: failure.message, startedAt, finishedAt: new Date() });
+      this.logger.error(failure.message, failure.stack);
+      throw failure;
+    }
+    if (pending.length === 0) {
+      this.state.update(this.name, { status: 'done', pending: 0, startedAt, finishedAt: new Date() });
+      this.logger.log(`DataSource "${this.name}": no pending migrations`);
+      return;
+    }
+    this.state.update(this.name, { status: 'pending', pending: pending.length, startedAt });
+    this.logger.log(
+      `DataSource "${this.name}": ${plural(pending.length, 'pending migration')} (transaction mode '${this.plan.transaction}'): ${pending
+        .map((migration) => migration.name)
+        .join(', ')}`,
+    );
+
+    const run = new StrategyRun(this, pending);
+    try {
+      await strategy.migrate(run.context);
+    } catch (error) {
+      throw this.strategyThrew(error, strategy);
+    }
+    this.strategyReturned(run, strategy, Date.now() - startedAt.getTime());
+  }
+
+  /** Applies pending migrations (after dropping every table when `fromScratch`). */
+  async execute(fromScratch: boolean, knownPending?: readonly PendingMigration[]): Promise<MigrationRunResult> {
+    const runStart = performance.now();
+    if (fromScratch) {
+      this.logger.warn(`DataSource "${this.name}": dropping every table before migrating from scratch`);
+      await this.plan.dataSource.dropDatabase();
+    }
+    const total = (knownPending ?? (await this.readPending())).length;
+    const applied: string[] = [];
+    let current: { name: string; startedAt: number } | undefined;
+    this.state.update(this.name, { status: 'running', pending: total, applied: [], error: undefined, failedMigration: undefined });
+
+    const executor = new ObservedMigrationExecutor(this.plan.dataSource, undefined, {
+      started: (name) => {
+        current = { name, startedAt: performance.now() };
+        this.state.update(this.name, {
+          current: { name, index: applied.length + 1, total, startedAt: new Date() },
+        });
+      },
+      applied: (name) => {
+        applied.push(name);
+        const tookMs = current ? performance.now() - current.startedAt : 0;
+        current = undefined;
+        this.logger.log(`DataSource "${this.name}": [${applied.length}/${total}] ${name} applied in ${ms(tookMs)}`);
+        this.state.update(this.name, { applied: [...applied], pending: Math.max(0, total - applied.length), current: undefined });
+      },
+    });
+    executor.transaction = this.plan.transaction;
+
+    try {
+      await executor.executePendingMigrations();
+    } catch (error) {
+      throw this.runFailed(error, current?.name, applied);
+    }
+    const durationMs = performance.now() - runStart;
+    this.state.update(this.name, { status: 'done', pending: 0, current: undefined, finishedAt: new Date() });
+    this.logger.log(`DataSource "${this.name}": ${plural(applied.length, 'migration')} applied in ${ms(durationMs)}`);
+    return { applied, durationMs };
+  }
+
+  /** Records a failure the strategy reported without throwing. */
+  markFailed(error: unknown): void {
+    this.redactor.scrub(error);
+    const message =
+      error instanceof MigrationFailedError
+        ? error.message
+        : `DataSource "${this.name}": ${this.redactor.message(error)}`;
+    this.state.update(this.name, { status: 'failed', current: undefined, error: message, finishedAt: new Date() });
+  }
+
+  private runFailed(error: unknown, migration: string | undefined, applied: readonly string[]): MigrationFailedError {
+    this.redactor.scrub(error);
+    const mode = this.plan.transaction;
+    const where = migration ? `migration "${migration}" failed` : 'migrations failed';
+    const kept =
+      mode === 'all'
+        ? applied.length > 0
+          ? `Transaction mode 'all': the ${plural(applied.length, 'migration')} applied before it in this run were rolled back.`
+          : `Transaction mode 'all': nothing of this run was kept.`
+        : mode === 'each'
+          ? `Transaction mode 'each': ${plural(applied.length, 'migration')} applied before it stay applied; the failed one was rolled back.`
+          : `Transaction mode 'none': ${plural(applied.length, 'migration')} applied before it stay applied; the failed one ran without a transaction and may be partially applied.`;
+    const ddlNote = this.commitsDdlImplicitly() && mode !== 'none'
+      ? ' (MySQL/MariaDB commit DDL statements implicitly: tables created or altered before the error stay.)'
+      : '';
+    const failure = new MigrationFailedError(
+      `DataSource "${this.name}": ${where}: ${this.redactor.message(error)}. ${kept}${ddlNote}`,
+      this.name,
+      migration,
+      mode === 'all' ? [] : [...applied],
+      mode,
+      { cause: error },
+    );
+    this.state.update(this.name, {
+      status: 'failed',
+      current: undefined,
+      failedMigration: migration,
+      applied: mode === 'all' ? [] : [...applied],
+      error: failure.message,
+      finishedAt: new Date(),
+    });
+    this.logger.error(failure.message, failure.stack);
+    return failure;
+  }
+
+  private strategyThrew(error: unknown, strategy: MigrationStrategy): unknown {
+    if (error instanceof MigrationFailedError) return error;
+    this.redactor.scrub(error);
+    const message = `DataSource "${this.name}": ${strategy.constructor.name} threw: ${this.redactor.message(error)}`;
+    this.state.update(this.name, { status: 'failed', current: undefined, error: message, finishedAt: new Date() });
+    this.logger.error(message, error instanceof Error ? error.stack : undefined);
+    return error;
+  }
+
+  private strategyReturned(run: StrategyRun, strategy: MigrationStrategy, durationMs: number): void {
+    const state = this.state.get(this.name);
+    if (run.markedFailed) {
+      this.logger.error(`DataSource "${this.name}": marked failed by ${strategy.constructor.name} after ${ms(durationMs)}`);
+      return;
+    }
+    if (run.outcome === 'succeeded') return;
+    const error =
+      run.outcome === 'failed'
+        ? (state?.error ?? `DataSource "${this.name}": migrations failed`)
+        : `DataSource "${this.name}": ${strategy.constructor.name} returned without applying the ${plural(run.pendingCount, 'pending migration')}`;
+    this.state.update(this.name, { status: 'failed', error, finishedAt: new Date() });
+    this.logger.error(`${error} (reported as failed)`);
+  }
+
+  private commitsDdlImplicitly(): boolean {
+    const type = this.plan.dataSource.options.type;
+    return type === 'mysql' || type === 'mariadb' || type === 'aurora-mysql';
+  }
+}
+
+/** One call of a strategy: the context it gets, and what it did with it. */
+class StrategyRun {
+  outcome: RunOutcome = 'none';
+  markedFailed = false;
+  readonly context: MigrationContext;
+  readonly pendingCount: number;
+
+  constructor(runner: DataSourceMigrationRunner, pending: readonly PendingMigration[]) {
+    this.pendingCount = pending.length;
+    let first = true;
+    const track = async (fromScratch: boolean): Promise<MigrationRunResult> => {
+      const known = first && !fromScratch ? pending : undefined;
+      first = false;
+      this.markedFailed = false;
+      try {
+        const result = await runner.execute(fromScratch, known);
+        this.outcome = 'succeeded';
+        return result;
+      } catch (error) {
+        this.outcome = 'failed';
+        throw error;
+      }
+    };
+    this.context = Object.freeze({
+      dataSourceName: runner.name,
+      dataSource: runner.plan.dataSource,
+      pending: Object.freeze([...pending]),
+      logger: runner.logger,
+      runMigrations: () => track(false),
+      dropAndMigrate: () => track(true),
+      markFailed: (error: unknown) => {
+        this.markedFailed = true;
+        runner.markFailed(error);
+      },
+    });
+  }
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function ms(value: number): string {
+  return `${Math.round(value)} ms`;
+}

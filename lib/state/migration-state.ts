@@ -1,0 +1,64 @@
+import { Injectable } from '@nestjs/common';
+
+/**
+ * - `disabled`: migrations are not run by this process (RUN_MIGRATIONS is off).
+ * - `pending`: not started yet.
+ * - `running`: a migration is being applied.
+ * - `done`: every migration is applied (or nothing was pending).
+ * - `failed`: the strategy gave up on this DataSource.
+ */
+export type MigrationStatus = 'disabled' | 'pending' | 'running' | 'done' | 'failed';
+
+/** The migration being applied right now. */
+export interface RunningMigration {
+  readonly name: string;
+  /** 1-based position in this run. */
+  readonly index: number;
+  readonly total: number;
+  readonly startedAt: Date;
+}
+
+/** A snapshot of one DataSource's migration state. */
+export interface DataSourceMigrationState {
+  readonly dataSource: string;
+  readonly status: MigrationStatus;
+  /** Migrations still pending, as last known. */
+  readonly pending: number;
+  /** Migrations applied by this process so far. */
+  readonly applied: readonly string[];
+  readonly current?: RunningMigration;
+  /** The migration that failed, when the failure happened inside one. */
+  readonly failedMigration?: string;
+  /** The failure's message, with secrets removed. */
+  readonly error?: string;
+  readonly startedAt?: Date;
+  readonly finishedAt?: Date;
+}
+
+/** Holds the current state of every configured DataSource; written by the runner, read by health. */
+@Injectable()
+export class MigrationStateStore {
+  private readonly states = new Map<string, DataSourceMigrationState>();
+
+  /** Replaces the state of one DataSource with a new snapshot. */
+  set(state: DataSourceMigrationState): void {
+    this.states.set(state.dataSource, Object.freeze({ ...state }));
+  }
+
+  /** Updates some fields of one DataSource's state. */
+  update(dataSource: string, change: Partial<Omit<DataSourceMigrationState, 'dataSource'>>): DataSourceMigrationState {
+    const previous = this.states.get(dataSource) ?? { dataSource, status: 'pending', pending: 0, applied: [] };
+    const next = Object.freeze({ ...previous, ...change, dataSource });
+    this.states.set(dataSource, next);
+    return next;
+  }
+
+  get(dataSource: string): DataSourceMigrationState | undefined {
+    return this.states.get(dataSource);
+  }
+
+  /** Every DataSource's state, in configuration order. */
+  all(): DataSourceMigrationState[] {
+    return [...this.states.values()];
+  }
+}

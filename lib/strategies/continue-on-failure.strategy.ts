@@ -1,0 +1,20 @@
+import { Injectable } from '@nestjs/common';
+import { MigrationStrategy, type MigrationContext } from './migration-strategy.js';
+
+/**
+ * Run the pending migrations; on error log it, mark the DataSource failed (readiness reports
+ * it) and let the application boot.
+ */
+@Injectable()
+export class ContinueOnFailureStrategy extends MigrationStrategy {
+  async migrate(context: MigrationContext): Promise<void> {
+    try {
+      await context.runMigrations();
+    } catch (error) {
+      context.logger.error(
+        `DataSource "${context.dataSourceName}": continuing without its pending migrations; readiness reports it as failed`,
+      );
+      context.markFailed(error);
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import type { Logger, Type } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+
+/** A migration known to the DataSource but not yet recorded in its migrations table. */
+export interface PendingMigration {
+  /** The migration's name (class name, or its `name` property), ending in a 13-digit timestamp. */
+  readonly name: string;
+  readonly timestamp: number;
+}
+
+/** What one successful run applied. */
+export interface MigrationRunResult {
+  /** Names of the migrations applied by this run, in order. */
+  readonly applied: readonly string[];
+  readonly durationMs: number;
+}
+
+/** Everything a strategy gets for one DataSource. */
+export interface MigrationContext {
+  /** The DataSource name as registered with TypeOrmModule. */
+  readonly dataSourceName: string;
+  readonly dataSource: DataSource;
+  /** Migrations pending when the run began, oldest first. Never empty: nothing pending skips the strategy. */
+  readonly pending: readonly PendingMigration[];
+  /** Nest logger with the library's context; messages are yours to word. */
+  readonly logger: Logger;
+  /**
+   * Runs the pending migrations with the configured transaction mode, logging each with its
+   * duration. Rejects with a {@link MigrationFailedError} naming the migration that failed.
+   */
+  runMigrations(): Promise<MigrationRunResult>;
+  /**
+   * Drops every table of this DataSource (TypeORM `dropDatabase()`: the tables of its schema or
+   * database, not the database itself), then runs every migration from scratch. Destroys data.
+   */
+  dropAndMigrate(): Promise<MigrationRunResult>;
+  /**
+   * Records that this DataSource could not be migrated without throwing: the application boots,
+   * and readiness reports the DataSource as failed with this error.
+   */
+  markFailed(error: unknown): void;
+}
+
+/**
+ * Decides what happens to one DataSource's pending migrations, and on failure. It is also the
+ * DI token: provide `{ provide: MigrationStrategy, useClass: YourStrategy }`, or pass the class
+ * as the `strategy` option. Return to let the DataSource count as done (or failed, after
+ * `markFailed`); throw to fail it, which in blocking mode rejects the application's bootstrap.
+ */
+export abstract class MigrationStrategy {
+  abstract migrate(context: MigrationContext): Promise<void>;
+}
+
+/** True for a MigrationStrategy instance, or a class whose instances are one. */
+export function isMigrationStrategy(value: unknown): value is Type<MigrationStrategy> | MigrationStrategy {
+  if (typeof value === 'function') {
+    const prototype: unknown = value.prototype;
+    return (
+      typeof prototype === 'object' &&
+      prototype !== null &&
+      typeof (prototype as { migrate?: unknown }).migrate === 'function'
+    );
+  }
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { migrate?: unknown }).migrate === 'function'
+  );
+}

@@ -1,0 +1,30 @@
+import { Injectable } from '@nestjs/common';
+import { MigrationStrategy, type MigrationContext } from './migration-strategy.js';
+
+/**
+ * For unattended devices whose data can be rebuilt: run the pending migrations; on error drop
+ * every table of that DataSource and migrate from scratch; if that fails too, mark the
+ * DataSource failed and let the application boot. DESTROYS DATA: only used when chosen.
+ */
+@Injectable()
+export class RecreateOnFailureStrategy extends MigrationStrategy {
+  async migrate(context: MigrationContext): Promise<void> {
+    try {
+      await context.runMigrations();
+      return;
+    } catch {
+      context.logger.fatal(
+        `DataSource "${context.dataSourceName}": migrations failed; dropping every table and migrating from scratch (RecreateOnFailureStrategy)`,
+      );
+    }
+    try {
+      await context.dropAndMigrate();
+      context.logger.warn(`DataSource "${context.dataSourceName}": recreated from scratch; its previous data is gone`);
+    } catch (error) {
+      context.logger.fatal(
+        `DataSource "${context.dataSourceName}": migrating from scratch failed too; continuing with the DataSource marked failed`,
+      );
+      context.markFailed(error);
+    }
+  }
+}
