@@ -124,7 +124,7 @@ export class AutoMigratorService implements OnApplicationBootstrap {
           strategy = await this.moduleRef.create(configured);
         } catch (error) {
           throw new AutoMigratorConfigError(
-            `AutoMigratorModule option "strategy": ${configured.name} could not be instantiated (${this.redactor.message(error)}). ` +
+            `AutoMigratorModule option "strategy": ${configured.name} could not be instantiated (${this.redactor.message(error).split('\n')[0]}). ` +
               `Make it @Injectable() and make what it injects visible to the module: list the providers in ` +
               `forRootAsync({ extraProviders: [...] }) or their modules in "imports", or register ${configured.name} itself as a provider.`,
             { cause: error },

@@ -134,22 +134,30 @@ export class DataSourceMigrationRunner {
     this.redactor.scrub(error);
     const mode = this.plan.transaction;
     const where = migration ? `migration "${migration}" failed` : 'migrations failed';
-    const kept =
-      mode === 'all'
-        ? applied.length > 0
-          ? `Transaction mode 'all': the ${plural(applied.length, 'migration')} applied before it in this run were rolled back.`
-          : `Transaction mode 'all': nothing of this run was kept.`
-        : mode === 'each'
-          ? `Transaction mode 'each': ${plural(applied.length, 'migration')} applied before it stay applied; the failed one was rolled back.`
-          : `Transaction mode 'none': ${plural(applied.length, 'migration')} applied before it stay applied; the failed one ran without a transaction and may be partially applied.`;
-    const ddlNote = this.commitsDdlImplicitly() && mode !== 'none'
-      ? ' (MySQL/MariaDB commit DDL statements implicitly: tables created or altered before the error stay.)'
-      : '';
+    const before = plural(applied.length, 'migration');
+    const ddlCommits = this.commitsDdlImplicitly();
+    // Under 'all', a rollback undoes the run only where DDL is transactional.
+    const rolledBackAll = mode === 'all' && !ddlCommits;
+    let kept: string;
+    if (rolledBackAll) {
+      kept = `Transaction mode 'all': the ${before} applied before it in this run were rolled back; nothing of this run was kept.`;
+    } else if (mode === 'all') {
+      kept =
+        `Transaction mode 'all' cannot undo this on MySQL/MariaDB, which commit DDL statements implicitly: ` +
+        `the ${before} applied before it in this run may stay applied and recorded, as may DDL the failed one ran. Check the migrations table before retrying.`;
+    } else if (mode === 'each') {
+      kept =
+        `Transaction mode 'each': ${before} applied before it stay applied; the failed one was rolled back` +
+        (ddlCommits ? `, except DDL it ran before the error (MySQL/MariaDB commit DDL implicitly).` : '.');
+    } else {
+      kept = `Transaction mode 'none': ${before} applied before it stay applied; the failed one ran without a transaction and may be partially applied.`;
+    }
+    const keptApplied = rolledBackAll ? [] : [...applied];
     const failure = new MigrationFailedError(
-      `DataSource "${this.name}": ${where}: ${this.redactor.message(error)}. ${kept}${ddlNote}`,
+      `DataSource "${this.name}": ${where}: ${this.redactor.message(error)}. ${kept}`,
       this.name,
       migration,
-      mode === 'all' ? [] : [...applied],
+      keptApplied,
       mode,
       { cause: error },
     );
@@ -157,7 +165,7 @@ export class DataSourceMigrationRunner {
       status: 'failed',
       current: undefined,
       failedMigration: migration,
-      applied: mode === 'all' ? [] : [...applied],
+      applied: keptApplied,
       error: failure.message,
       finishedAt: new Date(),
     });

@@ -25,8 +25,18 @@ const DRIVER_CODES = new Set([
   'SQLITE_BUSY',
 ]);
 
+/** MySQL/MariaDB server error numbers for the same, reported by mysql2 as `errno` (often with no `code`). */
+const MYSQL_ERRNOS = new Set([
+  1040, // too many connections
+  1053, // server shutdown in progress
+  1927, // connection was killed
+  2006, // server has gone away
+  2013, // lost connection during query
+  4031, // disconnected by the server for inactivity
+]);
+
 const CONNECTION_MESSAGES =
-  /connection terminated|server closed the connection|connection (?:is )?(?:closed|lost)|can't add new command when connection is in closed state|timeout exceeded when trying to connect/i;
+  /connection terminated|server closed the connection|connection (?:is |was )?(?:closed|lost|killed)|can't add new command when connection is in closed state|timeout exceeded when trying to connect/i;
 
 /**
  * True when the error, or any error it wraps (`cause`, TypeORM's `driverError`, an
@@ -39,8 +49,9 @@ export function isConnectionError(error: unknown): boolean {
     const current = queue.shift();
     if (typeof current !== 'object' || current === null || seen.has(current)) continue;
     seen.add(current);
-    const { code, message, cause, driverError, errors } = current as {
+    const { code, errno, message, cause, driverError, errors } = current as {
       code?: unknown;
+      errno?: unknown;
       message?: unknown;
       cause?: unknown;
       driverError?: unknown;
@@ -49,6 +60,7 @@ export function isConnectionError(error: unknown): boolean {
     if (typeof code === 'string') {
       if (NETWORK_CODES.has(code) || DRIVER_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return true;
     }
+    if (typeof errno === 'number' && MYSQL_ERRNOS.has(errno)) return true;
     if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return true;
     queue.push(cause, driverError);
     if (Array.isArray(errors)) queue.push(...errors);
