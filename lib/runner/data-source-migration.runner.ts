@@ -106,7 +106,7 @@ export class DataSourceMigrationRunner {
         this.logger.log(`DataSource "${this.name}": [${applied.length}/${total}] ${name} applied in ${ms(tookMs)}`);
         this.state.update(this.name, { applied: [...applied], pending: Math.max(0, total - applied.length), current: undefined });
       },
-    });
+    }, (text) => this.redactor.redact(text));
     executor.transaction = this.plan.transaction;
 
     try {

@@ -1,4 +1,11 @@
-import { MigrationExecutor, type DataSource, type Migration, type MigrationInterface, type QueryRunner } from 'typeorm';
+import {
+  MigrationExecutor,
+  type DataSource,
+  type Logger as TypeOrmLogger,
+  type Migration,
+  type MigrationInterface,
+  type QueryRunner,
+} from 'typeorm';
 
 /** Told when each migration starts and when it has been recorded as applied. */
 export interface MigrationObserver {
@@ -8,15 +15,19 @@ export interface MigrationObserver {
 
 /**
  * TypeORM's own MigrationExecutor (same ordering, transactions and bookkeeping), with a hook
- * around each migration so the runner can log it and keep the state current.
+ * around each migration so the runner can log it and keep the state current, and with the
+ * messages it sends to the DataSource's logger redacted (TypeORM always logs a failed
+ * migration's raw error message).
  */
 export class ObservedMigrationExecutor extends MigrationExecutor {
   constructor(
     dataSource: DataSource,
     queryRunner: QueryRunner | undefined,
     private readonly observer: MigrationObserver,
+    redact: (text: string) => string,
   ) {
     super(dataSource, queryRunner);
+    this.dataSource = withRedactedLogger(dataSource, redact);
   }
 
   protected override getMigrations(): Migration[] {
@@ -38,4 +49,16 @@ export class ObservedMigrationExecutor extends MigrationExecutor {
     await super.insertExecutedMigration(queryRunner, migration);
     this.observer.applied(migration.name);
   }
+}
+
+/** The same DataSource, seen through a logger whose migration and schema messages are redacted. */
+function withRedactedLogger(dataSource: DataSource, redact: (text: string) => string): DataSource {
+  const logger = dataSource.logger;
+  const redacting: TypeOrmLogger = Object.create(logger, {
+    logMigration: { value: (message: string, queryRunner?: QueryRunner) => logger.logMigration(redact(message), queryRunner) },
+    logSchemaBuild: { value: (message: string, queryRunner?: QueryRunner) => logger.logSchemaBuild(redact(message), queryRunner) },
+  });
+  return new Proxy(dataSource, {
+    get: (target, property, receiver) => (property === 'logger' ? redacting : Reflect.get(target, property, receiver)),
+  });
 }

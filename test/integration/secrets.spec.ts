@@ -1,0 +1,132 @@
+import { inspect } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  ContinueOnFailureStrategy,
+  FailFastStrategy,
+  MigrationStrategy,
+  type MigrationContext,
+} from '../../lib/index.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { CreateUsers, defineMigration } from '../support/migrations.js';
+import { bootApp, type TestApp } from '../support/test-app.js';
+
+// PostgreSQL here uses trust authentication, so any password connects: the URL is real.
+const PASSWORD = 'Sup3r-S3cret-Pw';
+
+class LeakyStrategy extends MigrationStrategy {
+  async migrate(context: MigrationContext): Promise<void> {
+    throw new Error(`backup upload to s3://backup:${PASSWORD}@bucket failed`);
+  }
+}
+
+class MarksFailedWithSecret extends MigrationStrategy {
+  async migrate(context: MigrationContext): Promise<void> {
+    context.markFailed(new Error(`restore needs password=${PASSWORD}`));
+  }
+}
+
+describe('secrets never reach logs, errors or health output (postgres URL with a password)', () => {
+  let db: TestDatabase;
+  let url: string;
+  let app: TestApp | undefined;
+  const consoleText: string[] = [];
+
+  beforeEach(async () => {
+    db = await createTestDatabase('postgres');
+    const parsed = new URL(db.url);
+    parsed.password = PASSWORD;
+    url = parsed.toString();
+    consoleText.length = 0;
+    // TypeORM's own logger writes through console; keep what it writes.
+    for (const method of ['log', 'info', 'warn', 'error'] as const) {
+      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+        consoleText.push(args.map((arg) => (typeof arg === 'string' ? arg : inspect(arg))).join(' '));
+      });
+    }
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await app?.close();
+    app = undefined;
+    await db.drop();
+  });
+
+  /** A migration whose error message quotes the connection URL and the bare password. */
+  const Leaky = defineMigration('Leaky1700000000020', async () => {
+    throw new Error(`cannot copy from ${url} (password ${PASSWORD})`);
+  });
+
+  function expectClean(...texts: string[]) {
+    for (const text of texts) expect(text).not.toContain(PASSWORD);
+  }
+
+  it('a failing migration: the thrown error (message, stack, cause, inspect), the logs and TypeORM console output', async () => {
+    const error = await bootApp(
+      { dataSources: [{ db, migrations: [CreateUsers, Leaky], options: { url } }], migrator: { runMigrations: true, strategy: FailFastStrategy } },
+    ).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect(error!.message).toContain('postgres://postgres:***@');
+    expectClean(error!.message, error!.stack ?? '', inspect(error, { depth: 10 }), consoleText.join('\n'));
+    // The migration really ran against the password-bearing URL and the first one was applied.
+    expect(await db.recorded()).toEqual(['CreateUsers1700000000001']);
+    expect(consoleText.join('\n')).toContain('Migration "Leaky1700000000020" failed');
+  });
+
+  it('a failed DataSource in the health response over HTTP, and in the logs', async () => {
+    app = await bootApp({
+      dataSources: [{ db, migrations: [Leaky], options: { url } }],
+      migrator: { runMigrations: true, strategy: ContinueOnFailureStrategy },
+      listen: true,
+    });
+    const response = await fetch(`${app.url}/health/ready`);
+    const body = await response.text();
+    expect(response.status).toBe(503);
+    expect(body).toContain('Leaky1700000000020');
+    expectClean(body, app.logger.text(), consoleText.join('\n'));
+  });
+
+  it("a strategy's own error, and an error it passes to markFailed", async () => {
+    const thrown = await bootApp({
+      dataSources: [{ db, migrations: [CreateUsers], options: { url } }],
+      migrator: { runMigrations: true, strategy: new LeakyStrategy() },
+    }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(thrown?.message).toContain('s3://backup:***@bucket');
+    expectClean(thrown!.message, inspect(thrown, { depth: 10 }));
+
+    app = await bootApp({
+      dataSources: [{ db, migrations: [CreateUsers], options: { url } }],
+      migrator: { runMigrations: true, strategy: new MarksFailedWithSecret() },
+      listen: true,
+    });
+    const body = await (await fetch(`${app.url}/health/ready`)).text();
+    expect(body).toContain('password=***');
+    expectClean(body, app.logger.text(), consoleText.join('\n'));
+  });
+
+  it('a password given as the DataSource "password" option is redacted wherever it appears', async () => {
+    const WithBarePassword = defineMigration('Bare1700000000021', async () => {
+      throw new Error(`vault returned ${PASSWORD} for the wrong role`);
+    });
+    const parsed = new URL(db.url);
+    app = await bootApp({
+      dataSources: [
+        {
+          db,
+          migrations: [WithBarePassword],
+          options: { url: undefined, host: parsed.hostname, port: Number(parsed.port), username: 'postgres', password: PASSWORD, database: db.name } as never,
+        },
+      ],
+      migrator: { runMigrations: true, strategy: ContinueOnFailureStrategy },
+      listen: true,
+    });
+    const body = await (await fetch(`${app.url}/health/ready`)).text();
+    expect(body).toContain('vault returned *** for the wrong role');
+    expectClean(body, app.logger.text(), consoleText.join('\n'));
+  });
+});

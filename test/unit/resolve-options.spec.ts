@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AutoMigratorConfigError,
+  FailFastStrategy,
+  resolveAutoMigratorOptions,
+  RetryStrategy,
+  type AutoMigratorModuleOptions,
+} from '../../lib/index.js';
+
+const env = (values: Record<string, string>) => (key: string) => ({ value: values[key], source: `env ${key}` });
+
+describe('resolveAutoMigratorOptions', () => {
+  it('applies the defaults', () => {
+    const resolved = resolveAutoMigratorOptions({}, env({}));
+    expect(resolved).toEqual({
+      dataSources: [{ name: 'default', transaction: undefined }],
+      runMigrations: false,
+      runMigrationsSource: 'env RUN_MIGRATIONS',
+      mode: 'blocking',
+      strategy: undefined,
+      pendingCheckTtlMs: 5000,
+    });
+    expect(Object.isFrozen(resolved)).toBe(true);
+    expect(Object.isFrozen(resolved.dataSources)).toBe(true);
+    expect(Object.isFrozen(resolved.dataSources[0])).toBe(true);
+  });
+
+  it('reads the configured key; the option wins over the setting', () => {
+    expect(resolveAutoMigratorOptions({ runMigrationsKey: 'MIGRATE' }, env({ MIGRATE: 'yes' })).runMigrations).toBe(true);
+    const explicit = resolveAutoMigratorOptions({ runMigrations: 'off' }, env({ RUN_MIGRATIONS: 'true' }));
+    expect(explicit.runMigrations).toBe(false);
+    expect(explicit.runMigrationsSource).toBe('option runMigrations');
+  });
+
+  it('normalises dataSources entries and keeps their order', () => {
+    const resolved = resolveAutoMigratorOptions(
+      { dataSources: ['b', { name: 'a', transaction: 'all' }, { name: 'c' }] },
+      env({}),
+    );
+    expect(resolved.dataSources).toEqual([
+      { name: 'b', transaction: undefined },
+      { name: 'a', transaction: 'all' },
+      { name: 'c', transaction: undefined },
+    ]);
+  });
+
+  it('accepts a strategy class or instance', () => {
+    expect(resolveAutoMigratorOptions({ strategy: FailFastStrategy }, env({})).strategy).toBe(FailFastStrategy);
+    const retry = new RetryStrategy();
+    expect(resolveAutoMigratorOptions({ strategy: retry }, env({})).strategy).toBe(retry);
+  });
+
+  const bad: Array<[string, AutoMigratorModuleOptions, RegExp]> = [
+    ['empty dataSources', { dataSources: [] }, /option "dataSources" is empty/],
+    ['dataSources not an array', { dataSources: 'default' as never }, /option "dataSources" must be an array/],
+    ['blank name', { dataSources: [' '] }, /option "dataSources\[0\]" must be a non-empty DataSource name/],
+    ['duplicate name', { dataSources: ['a', { name: 'a' }] }, /option "dataSources\[1\]" names DataSource "a" a second time/],
+    ['bad transaction', { dataSources: [{ name: 'a', transaction: 'some' as never }] }, /option "dataSources\[0\]\.transaction" must be one of 'all', 'each', 'none'; got "some"/],
+    ['unknown entry key', { dataSources: [{ name: 'a', tx: 'all' } as never] }, /option "dataSources\[0\]" has unknown key\(s\) 'tx'/],
+    ['unknown option', { runMigration: true } as never, /unknown option "runMigration"/],
+    ['bad mode', { mode: 'async' as never }, /option "mode" must be one of 'blocking', 'background'; got "async"/],
+    ['bad runMigrations', { runMigrations: 'sometimes' }, /option "runMigrations" has the value "sometimes"/],
+    ['bad ttl', { pendingCheckTtlMs: -1 }, /option "pendingCheckTtlMs" must be a number of milliseconds >= 0; got -1/],
+    ['empty key', { runMigrationsKey: '' }, /option "runMigrationsKey" must be a non-empty string/],
+    ['strategy not a strategy', { strategy: {} as never }, /option "strategy" must be a class extending MigrationStrategy.*got an object of class Object/],
+  ];
+  it.each(bad)('%s fails naming the option', (_name, options, message) => {
+    expect(() => resolveAutoMigratorOptions(options, env({}))).toThrow(AutoMigratorConfigError);
+    expect(() => resolveAutoMigratorOptions(options, env({}))).toThrow(message);
+  });
+});
