@@ -6,11 +6,12 @@ import {
   MigrationStrategy,
   type MigrationContext,
 } from '../../lib/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { randomBytes } from 'node:crypto';
+import { createTestDatabase, postgresAdminQuery, type TestDatabase } from '../support/databases.js';
 import { CreateUsers, defineMigration } from '../support/migrations.js';
 import { bootApp, type TestApp } from '../support/test-app.js';
 
-// PostgreSQL here uses trust authentication, so any password connects: the URL is real.
+// Each test logs in as its own role whose password is this: the URLs below really connect.
 const PASSWORD = 'Sup3r-S3cret-Pw';
 
 class LeakyStrategy extends MigrationStrategy {
@@ -28,12 +29,18 @@ class MarksFailedWithSecret extends MigrationStrategy {
 describe('secrets never reach logs, errors or health output (postgres URL with a password)', () => {
   let db: TestDatabase;
   let url: string;
+  let role: string;
   let app: TestApp | undefined;
   const consoleText: string[] = [];
 
   beforeEach(async () => {
     db = await createTestDatabase('postgres');
+    role = `am_secret_${randomBytes(4).toString('hex')}`;
+    await postgresAdminQuery(`CREATE ROLE ${role} LOGIN PASSWORD '${PASSWORD}'`);
+    await postgresAdminQuery(`ALTER DATABASE "${db.name}" OWNER TO ${role}`);
+    await db.query(`ALTER SCHEMA public OWNER TO ${role}`);
     const parsed = new URL(db.url);
+    parsed.username = role;
     parsed.password = PASSWORD;
     url = parsed.toString();
     consoleText.length = 0;
@@ -49,6 +56,7 @@ describe('secrets never reach logs, errors or health output (postgres URL with a
     await app?.close();
     app = undefined;
     await db.drop();
+    await postgresAdminQuery(`DROP ROLE IF EXISTS ${role}`);
   });
 
   /** A migration whose error message quotes the connection URL and the bare password. */
@@ -68,7 +76,7 @@ describe('secrets never reach logs, errors or health output (postgres URL with a
       (e: unknown) => e as Error,
     );
     expect(error).toBeInstanceOf(Error);
-    expect(error!.message).toContain('postgres://postgres:***@');
+    expect(error!.message).toContain(`postgres://${role}:***@`);
     expectClean(error!.message, error!.stack ?? '', inspect(error, { depth: 10 }), consoleText.join('\n'));
     // The migration really ran against the password-bearing URL and the first one was applied.
     expect(await db.recorded()).toEqual(['CreateUsers1700000000001']);
@@ -119,7 +127,7 @@ describe('secrets never reach logs, errors or health output (postgres URL with a
         {
           db,
           migrations: [WithBarePassword],
-          options: { url: undefined, host: parsed.hostname, port: Number(parsed.port), username: 'postgres', password: PASSWORD, database: db.name } as never,
+          options: { url: undefined, host: parsed.hostname, port: Number(parsed.port), username: role, password: PASSWORD, database: db.name } as never,
         },
       ],
       migrator: { runMigrations: true, strategy: ContinueOnFailureStrategy },

@@ -43,6 +43,11 @@ export async function createTestDatabase(kind: DbKind): Promise<TestDatabase> {
   return createSqlite(name);
 }
 
+/** Runs SQL as the PostgreSQL admin (cluster-wide statements such as CREATE ROLE). */
+export function postgresAdminQuery(sql: string): Promise<unknown> {
+  return withPg(inject('postgresAdminUrl'), (client) => client.query(sql));
+}
+
 async function createPostgres(name: string): Promise<TestDatabase> {
   const adminUrl = inject('postgresAdminUrl');
   await withPg(adminUrl, (client) => client.query(`CREATE DATABASE "${name}"`));
