@@ -52,6 +52,13 @@ export class AutoMigratorService implements OnApplicationBootstrap {
     this.plans = planDataSources(this.options, new NestDataSourceRegistry(this.moduleRef, this.modules));
     this.redactor = SecretRedactor.forDataSources(this.plans.map((plan) => plan.dataSource));
     const names = this.plans.map((plan) => `"${plan.name}"`).join(', ');
+    for (const plan of this.plans) {
+      if (plan.dataSource.options.migrationsRun) {
+        this.logger.warn(
+          `DataSource "${plan.name}" has migrationsRun: true, so TypeORM already ran its migrations before this module, with no strategy; remove it`,
+        );
+      }
+    }
 
     if (!this.options.runMigrations) {
       for (const plan of this.plans) {

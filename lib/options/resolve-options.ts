@@ -13,7 +13,8 @@ import { parseRunMigrationsFlag } from './run-migrations-flag.js';
 /** Reads one setting (from ConfigService or process.env); `source` names where it looked. */
 export type SettingReader = (key: string) => { value: unknown; source: string };
 
-const OPTION_KEYS: ReadonlyArray<keyof AutoMigratorModuleOptions> = [
+/** Every option name, in documentation order. */
+export const OPTION_KEYS: ReadonlyArray<keyof AutoMigratorModuleOptions> = [
   'dataSources',
   'runMigrations',
   'runMigrationsKey',

@@ -1,3 +1,5 @@
+import { errorChain } from '../util/error-chain.js';
+
 /** Node socket errors that mean "the database could not be reached or the connection broke". */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -43,27 +45,12 @@ const CONNECTION_MESSAGES =
  * AggregateError's `errors`), says the connection failed, rather than a migration's SQL.
  */
 export function isConnectionError(error: unknown): boolean {
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [error];
-  while (queue.length > 0) {
-    const current = queue.shift();
-    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
-    seen.add(current);
-    const { code, errno, message, cause, driverError, errors } = current as {
-      code?: unknown;
-      errno?: unknown;
-      message?: unknown;
-      cause?: unknown;
-      driverError?: unknown;
-      errors?: unknown;
-    };
+  for (const { code, errno, message } of errorChain(error)) {
     if (typeof code === 'string') {
       if (NETWORK_CODES.has(code) || DRIVER_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return true;
     }
     if (typeof errno === 'number' && MYSQL_ERRNOS.has(errno)) return true;
     if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return true;
-    queue.push(cause, driverError);
-    if (Array.isArray(errors)) queue.push(...errors);
   }
   return false;
 }

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { errorChain } from './error-chain.js';
 
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)([^@\s/]+)@/gi;
 const KEY_VALUE_PASSWORD = /\b(password|passwd|pwd)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s;&,]+)/gi;
@@ -51,28 +52,18 @@ export class SecretRedactor {
    * (`cause`, `driverError`, `errors`), so that whoever prints it later prints no secret.
    */
   scrub<T>(error: T): T {
-    const seen = new Set<unknown>();
-    const queue: unknown[] = [error];
-    while (queue.length > 0) {
-      const current = queue.shift();
-      if (typeof current !== 'object' || current === null || seen.has(current)) continue;
-      seen.add(current);
-      const record = current as Record<string, unknown>;
+    for (const record of errorChain(error)) {
       for (const key of ['message', 'stack', 'query', 'sql', 'sqlMessage', 'detail', 'hint']) {
         const value = record[key];
-        if (typeof value === 'string') {
-          const redacted = this.redact(value);
-          if (redacted !== value) {
-            try {
-              record[key] = redacted;
-            } catch {
-              // read-only property: nothing more can be done for it
-            }
-          }
+        if (typeof value !== 'string') continue;
+        const redacted = this.redact(value);
+        if (redacted === value) continue;
+        try {
+          record[key] = redacted;
+        } catch {
+          // a read-only property: nothing more can be done for it
         }
       }
-      queue.push(record['cause'], record['driverError']);
-      if (Array.isArray(record['errors'])) queue.push(...(record['errors'] as unknown[]));
     }
     return error;
   }

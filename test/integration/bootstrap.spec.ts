@@ -1,85 +1,70 @@
 import { ConfigModule } from '@nestjs/config';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AutoMigratorModule, AutoMigratorService } from '../../lib/index.js';
-import { createTestDatabase, DB_KINDS, skipReason, type TestDatabase } from '../support/databases.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { CreatePosts, CreateUsers, SeedAlice } from '../support/migrations.js';
+import { describeEachDatabase } from '../support/database-suite.js';
 import { bootApp, type TestApp } from '../support/test-app.js';
 
 const MIGRATIONS = [CreateUsers, SeedAlice, CreatePosts];
 const NAMES = ['CreateUsers1700000000001', 'SeedAlice1700000000002', 'CreatePosts1700000000003'];
 
-describe.each(DB_KINDS)('bootstrap on %s', (kind) => {
-  const skip = skipReason(kind);
-  if (skip) console.warn(`[${kind}] bootstrap suite skipped: ${skip}`);
+describeEachDatabase('bootstrap', (t) => {
+  it('applies every pending migration when enabled, each recorded once, one log line each', async () => {
+    t.app = await bootApp({ dataSources: [{ db: t.db, migrations: MIGRATIONS }], migrator: { runMigrations: true } });
 
-  describe.skipIf(skip !== undefined)('', () => {
-    let db: TestDatabase;
-    let app: TestApp | undefined;
-    beforeEach(async () => {
-      db = await createTestDatabase(kind);
-    });
-    afterEach(async () => {
-      await app?.close();
-      app = undefined;
-      await db.drop();
-    });
+    expect(await t.db.recorded()).toEqual(NAMES);
+    expect(await t.db.tables()).toEqual(expect.arrayContaining(['users', 'posts', 'migrations']));
+    expect(await t.db.query(`SELECT id, name FROM users`)).toEqual([{ id: 1, name: 'alice' }]);
+    const state = t.app.app.get(AutoMigratorService).getState();
+    expect(state).toMatchObject([{ dataSource: 'default', status: 'done', pending: 0, applied: NAMES }]);
+    const perMigration = t.app.logger.messages('log').filter((line) => /\[\d\/3\] .* applied in \d+ ms/.test(line));
+    expect(perMigration).toHaveLength(3);
+    expect(t.app.logger.messages('log')).toContain('DataSource "default": 3 migrations applied in ' + /(\d+) ms/.exec(t.app.logger.messages('log').find((l) => l.startsWith('DataSource "default": 3 migrations applied'))!)![1] + ' ms');
+  });
 
-    it('applies every pending migration when enabled, each recorded once, one log line each', async () => {
-      app = await bootApp({ dataSources: [{ db, migrations: MIGRATIONS }], migrator: { runMigrations: true } });
+  it('runs nothing when disabled, and nothing on a second boot when all are applied', async () => {
+    t.app = await bootApp({ dataSources: [{ db: t.db, migrations: MIGRATIONS }], migrator: { runMigrations: false } });
+    expect(await t.db.tables()).toEqual([]);
+    expect(t.app.app.get(AutoMigratorService).getState()).toMatchObject([{ status: 'disabled' }]);
+    await t.app.close();
 
-      expect(await db.recorded()).toEqual(NAMES);
-      expect(await db.tables()).toEqual(expect.arrayContaining(['users', 'posts', 'migrations']));
-      expect(await db.query(`SELECT id, name FROM users`)).toEqual([{ id: 1, name: 'alice' }]);
-      const state = app.app.get(AutoMigratorService).getState();
-      expect(state).toMatchObject([{ dataSource: 'default', status: 'done', pending: 0, applied: NAMES }]);
-      const perMigration = app.logger.messages('log').filter((line) => /\[\d\/3\] .* applied in \d+ ms/.test(line));
-      expect(perMigration).toHaveLength(3);
-      expect(app.logger.messages('log')).toContain('DataSource "default": 3 migrations applied in ' + /(\d+) ms/.exec(app.logger.messages('log').find((l) => l.startsWith('DataSource "default": 3 migrations applied'))!)![1] + ' ms');
-    });
+    t.app = await bootApp({ dataSources: [{ db: t.db, migrations: MIGRATIONS }], migrator: { runMigrations: 'yes' } });
+    expect(await t.db.recorded()).toEqual(NAMES);
+    await t.app.close();
 
-    it('runs nothing when disabled, and nothing on a second boot when all are applied', async () => {
-      app = await bootApp({ dataSources: [{ db, migrations: MIGRATIONS }], migrator: { runMigrations: false } });
-      expect(await db.tables()).toEqual([]);
-      expect(app.app.get(AutoMigratorService).getState()).toMatchObject([{ status: 'disabled' }]);
-      await app.close();
+    t.app = await bootApp({ dataSources: [{ db: t.db, migrations: MIGRATIONS }], migrator: { runMigrations: true } });
+    expect(await t.db.recorded()).toEqual(NAMES);
+    expect(t.app.logger.messages('log')).toContain('DataSource "default": no pending migrations');
+    expect(t.app.logger.messages('log').some((line) => line.includes('applied in'))).toBe(false);
+  });
 
-      app = await bootApp({ dataSources: [{ db, migrations: MIGRATIONS }], migrator: { runMigrations: 'yes' } });
-      expect(await db.recorded()).toEqual(NAMES);
-      await app.close();
-
-      app = await bootApp({ dataSources: [{ db, migrations: MIGRATIONS }], migrator: { runMigrations: true } });
-      expect(await db.recorded()).toEqual(NAMES);
-      expect(app.logger.messages('log')).toContain('DataSource "default": no pending migrations');
-      expect(app.logger.messages('log').some((line) => line.includes('applied in'))).toBe(false);
-    });
-
-    it('migrates two DataSources in the order given', async () => {
-      const second = await createTestDatabase(kind);
-      try {
-        app = await bootApp({
-          dataSources: [
-            { db, migrations: [CreateUsers] },
-            { name: 'reports', db: second, migrations: [CreatePosts] },
-          ],
-          migrator: { runMigrations: true, dataSources: ['reports', 'default'] },
-        });
-        expect(await db.recorded()).toEqual(['CreateUsers1700000000001']);
-        expect(await second.recorded()).toEqual(['CreatePosts1700000000003']);
-        const order = app.logger
-          .messages('log')
-          .filter((line) => / applied in /.test(line) && /^DataSource "\w+": 1 migration applied/.test(line))
-          .map((line) => /^DataSource "(\w+)"/.exec(line)?.[1]);
-        expect(order).toEqual(['reports', 'default']);
-        expect(app.app.get(AutoMigratorService).getState().map((s) => [s.dataSource, s.status])).toEqual([
-          ['reports', 'done'],
-          ['default', 'done'],
-        ]);
-      } finally {
-        await app?.close();
-        app = undefined;
-        await second.drop();
-      }
-    });
+  it('migrates two DataSources in the order given', async () => {
+    const second = await createTestDatabase(t.kind);
+    try {
+      t.app = await bootApp({
+        dataSources: [
+          { db: t.db, migrations: [CreateUsers] },
+          { name: 'reports', db: second, migrations: [CreatePosts] },
+        ],
+        migrator: { runMigrations: true, dataSources: ['reports', 'default'] },
+      });
+      expect(await t.db.recorded()).toEqual(['CreateUsers1700000000001']);
+      expect(await second.recorded()).toEqual(['CreatePosts1700000000003']);
+      const order = t.app.logger
+        .messages('log')
+        .filter((line) => / applied in /.test(line) && /^DataSource "\w+": 1 migration applied/.test(line))
+        .map((line) => /^DataSource "(\w+)"/.exec(line)?.[1]);
+      expect(order).toEqual(['reports', 'default']);
+      expect(t.app.app.get(AutoMigratorService).getState().map((s) => [s.dataSource, s.status])).toEqual([
+        ['reports', 'done'],
+        ['default', 'done'],
+      ]);
+    } finally {
+      await t.app?.close();
+      t.app = undefined;
+      await second.drop();
+    }
   });
 });
 

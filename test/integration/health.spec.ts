@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AutoMigratorService, ContinueOnFailureStrategy } from '../../lib/index.js';
-import { createTestDatabase, DB_KINDS, skipReason, type TestDatabase } from '../support/databases.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { BrokenHalfway, CreatePosts, CreateUsers, defineMigration, SeedAlice, sleepSql } from '../support/migrations.js';
+import { describeEachDatabase } from '../support/database-suite.js';
 import { bootApp, waitFor, type TestApp } from '../support/test-app.js';
 
 async function get(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -9,88 +10,72 @@ async function get(url: string): Promise<{ status: number; body: Record<string, 
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-describe.each(DB_KINDS)('readiness over HTTP on %s', (kind) => {
-  const skip = skipReason(kind);
-  if (skip) console.warn(`[${kind}] readiness suite skipped: ${skip}`);
-
-  describe.skipIf(skip !== undefined)('', () => {
-    let db: TestDatabase;
-    let app: TestApp | undefined;
-    beforeEach(async () => {
-      db = await createTestDatabase(kind);
+describeEachDatabase('readiness over HTTP', (t) => {
+  it('background mode: the server listens and /health/live answers while a slow migration runs; /health/ready is 503 until it ends', async () => {
+    let release = false;
+    const sleep = sleepSql(t.kind, 0.05);
+    const Slow = defineMigration('SlowBackfill1700000000005', async (queryRunner) => {
+      await queryRunner.query('CREATE TABLE backfill (id INT PRIMARY KEY)');
+      // The database itself is busy (pg_sleep / SLEEP) until the test lets the migration end.
+      while (!release) {
+        if (sleep) await queryRunner.query(sleep);
+        else await new Promise((resolve) => setTimeout(resolve, 20));
+      }
     });
-    afterEach(async () => {
-      await app?.close();
-      app = undefined;
-      await db.drop();
+    t.app = await bootApp({
+      dataSources: [{ db: t.db, migrations: [CreateUsers, Slow, CreatePosts] }],
+      migrator: { runMigrations: true, mode: 'background' },
+      listen: true,
     });
+    const service = t.app.app.get(AutoMigratorService);
+    await waitFor(() => service.getState()[0]?.current?.name === 'SlowBackfill1700000000005', 15_000, 'the slow migration to start');
 
-    it('background mode: the server listens and /health/live answers while a slow migration runs; /health/ready is 503 until it ends', async () => {
-      let release = false;
-      const sleep = sleepSql(kind, 0.05);
-      const Slow = defineMigration('SlowBackfill1700000000005', async (queryRunner) => {
-        await queryRunner.query('CREATE TABLE backfill (id INT PRIMARY KEY)');
-        // The database itself is busy (pg_sleep / SLEEP) until the test lets the migration end.
-        while (!release) {
-          if (sleep) await queryRunner.query(sleep);
-          else await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      });
-      app = await bootApp({
-        dataSources: [{ db, migrations: [CreateUsers, Slow, CreatePosts] }],
-        migrator: { runMigrations: true, mode: 'background' },
-        listen: true,
-      });
-      const service = app.app.get(AutoMigratorService);
-      await waitFor(() => service.getState()[0]?.current?.name === 'SlowBackfill1700000000005', 15_000, 'the slow migration to start');
-
-      expect(await get(`${app.url}/health/live`)).toEqual({ status: 200, body: { status: 'ok' } });
-      const during = await get(`${app.url}/health/ready`);
-      expect(during.status).toBe(503);
-      expect(during.body).toMatchObject({
-        status: 'error',
-        error: {
-          migrations: {
-            status: 'down',
-            dataSources: { default: { state: 'running', running: 'SlowBackfill1700000000005', index: 3, total: 3 } },
-          },
+    expect(await get(`${t.app.url}/health/live`)).toEqual({ status: 200, body: { status: 'ok' } });
+    const during = await get(`${t.app.url}/health/ready`);
+    expect(during.status).toBe(503);
+    expect(during.body).toMatchObject({
+      status: 'error',
+      error: {
+        migrations: {
+          status: 'down',
+          dataSources: { default: { state: 'running', running: 'SlowBackfill1700000000005', index: 3, total: 3 } },
         },
-      });
-
-      release = true;
-      const after = await waitFor(async () => {
-        const response = await get(`${app!.url}/health/ready`);
-        return response.status === 200 ? response : undefined;
-      }, 15_000, '/health/ready to answer 200');
-      expect(after.body).toMatchObject({
-        status: 'ok',
-        info: { migrations: { status: 'up', dataSources: { default: { state: 'done', pending: 0, applied: 3 } } } },
-      });
-      expect(await db.recorded()).toEqual(['CreateUsers1700000000001', 'CreatePosts1700000000003', 'SlowBackfill1700000000005']);
+      },
     });
 
-    it('a failed DataSource under ContinueOnFailureStrategy answers 503 with the failed migration', async () => {
-      app = await bootApp({
-        dataSources: [{ db, migrations: [CreateUsers, SeedAlice, BrokenHalfway] }],
-        migrator: { runMigrations: true, strategy: ContinueOnFailureStrategy },
-        listen: true,
-      });
-      const ready = await get(`${app.url}/health/ready`);
-      expect(ready.status).toBe(503);
-      expect(ready.body).toMatchObject({
-        error: {
-          migrations: {
-            status: 'down',
-            dataSources: {
-              default: {
-                state: 'failed',
-                failedMigration: 'BrokenHalfway1700000000004',
-                error: expect.stringContaining('migration "BrokenHalfway1700000000004" failed'),
-              },
+    release = true;
+    const after = await waitFor(async () => {
+      const response = await get(`${t.app!.url}/health/ready`);
+      return response.status === 200 ? response : undefined;
+    }, 15_000, '/health/ready to answer 200');
+    expect(after.body).toMatchObject({
+      status: 'ok',
+      info: { migrations: { status: 'up', dataSources: { default: { state: 'done', pending: 0, applied: 3 } } } },
+    });
+    expect(await t.db.recorded()).toEqual(['CreateUsers1700000000001', 'CreatePosts1700000000003', 'SlowBackfill1700000000005']);
+  });
+
+  it('a failed DataSource under ContinueOnFailureStrategy answers 503 with the failed migration', async () => {
+    t.app = await bootApp({
+      dataSources: [{ db: t.db, migrations: [CreateUsers, SeedAlice, BrokenHalfway] }],
+      migrator: { runMigrations: true, strategy: ContinueOnFailureStrategy },
+      listen: true,
+    });
+    const ready = await get(`${t.app.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({
+      error: {
+        migrations: {
+          status: 'down',
+          dataSources: {
+            default: {
+              state: 'failed',
+              failedMigration: 'BrokenHalfway1700000000004',
+              error: expect.stringContaining('migration "BrokenHalfway1700000000004" failed'),
             },
           },
         },
-      });
+      },
     });
   });
 });
