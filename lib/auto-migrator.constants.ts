@@ -12,3 +12,9 @@ export const DEFAULT_HEALTH_KEY = 'migrations';
 
 /** Default time a "pending migrations?" answer is reused while migrations are disabled. */
 export const DEFAULT_PENDING_CHECK_TTL_MS = 5_000;
+
+/** Default wait for the migration lock before giving up. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 600_000;
+
+/** Default interval of "waiting for the migration lock" log lines. */
+export const DEFAULT_LOCK_LOG_EVERY_MS = 5_000;

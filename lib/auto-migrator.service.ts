@@ -27,6 +27,10 @@ export interface MigrationReadinessDetail {
   readonly total?: number;
   readonly failedMigration?: string;
   readonly error?: string;
+  /** ISO time since when this process waits for the migration lock. */
+  readonly waitingSince?: string;
+  /** Who holds the migration lock, as the database tells. */
+  readonly lockHolder?: string;
 }
 
 /**
@@ -193,6 +197,8 @@ function describe(state: DataSourceMigrationState): MigrationReadinessDetail {
     ...(state.current
       ? { running: state.current.name, index: state.current.index, total: state.current.total }
       : {}),
+    ...(state.waitingSince ? { waitingSince: state.waitingSince.toISOString() } : {}),
+    ...(state.lockHolder !== undefined ? { lockHolder: state.lockHolder } : {}),
     ...(state.failedMigration !== undefined ? { failedMigration: state.failedMigration } : {}),
     ...(state.error !== undefined ? { error: state.error } : {}),
   };

@@ -10,6 +10,8 @@ export { AutoMigratorService, type MigrationReadiness, type MigrationReadinessDe
 export type {
   AutoMigratorModuleOptions,
   DataSourceMigrationOptions,
+  MigrationLockOptions,
+  ResolvedLockOptions,
   MigrationRunMode,
   MigrationTransactionMode,
   ResolvedAutoMigratorOptions,
@@ -32,4 +34,5 @@ export { isConnectionError } from './strategies/connection-errors.js';
 export { MigrationsHealthIndicator } from './health/migrations.health.js';
 export { AutoMigratorConfigError } from './errors/auto-migrator-config.error.js';
 export { MigrationFailedError } from './errors/migration-failed.error.js';
+export { MigrationLockTimeoutError } from './errors/migration-lock-timeout.error.js';
 export { SecretRedactor } from './util/secret-redactor.js';

@@ -54,6 +54,25 @@ export interface AutoMigratorModuleOptions {
    * at most once per this many milliseconds. Default: 5000.
    */
   pendingCheckTtlMs?: number;
+  /**
+   * The cross-process migration lock (one migrator across replicas), or `false` to migrate
+   * without one (PgBouncer in transaction pooling mode; then only one process may migrate).
+   */
+  lock?: false | MigrationLockOptions;
+}
+
+/** Settings of the cross-process migration lock. */
+export interface MigrationLockOptions {
+  /** How long a process waits for the lock before handing a MigrationLockTimeoutError to the strategy. Default 600000 (10 min). */
+  timeoutMs?: number;
+  /** While waiting, log who holds the lock this often. Default 5000. */
+  logEveryMs?: number;
+}
+
+/** The lock settings after validation. */
+export interface ResolvedLockOptions {
+  readonly timeoutMs: number;
+  readonly logEveryMs: number;
 }
 
 /** One DataSource entry after validation. */
@@ -72,4 +91,6 @@ export interface ResolvedAutoMigratorOptions {
   readonly mode: MigrationRunMode;
   readonly strategy: Type<MigrationStrategy> | MigrationStrategy | undefined;
   readonly pendingCheckTtlMs: number;
+  /** `false`: no lock. */
+  readonly lock: ResolvedLockOptions | false;
 }

@@ -1,5 +1,10 @@
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
-import { DEFAULT_PENDING_CHECK_TTL_MS, DEFAULT_RUN_MIGRATIONS_KEY } from '../auto-migrator.constants.js';
+import {
+  DEFAULT_LOCK_LOG_EVERY_MS,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  DEFAULT_PENDING_CHECK_TTL_MS,
+  DEFAULT_RUN_MIGRATIONS_KEY,
+} from '../auto-migrator.constants.js';
 import { isMigrationStrategy } from '../strategies/migration-strategy.js';
 import type {
   AutoMigratorModuleOptions,
@@ -7,6 +12,7 @@ import type {
   MigrationTransactionMode,
   ResolvedAutoMigratorOptions,
   ResolvedDataSourceOptions,
+  ResolvedLockOptions,
 } from './auto-migrator-options.interface.js';
 import { parseRunMigrationsFlag } from './run-migrations-flag.js';
 
@@ -21,7 +27,9 @@ export const OPTION_KEYS: ReadonlyArray<keyof AutoMigratorModuleOptions> = [
   'mode',
   'strategy',
   'pendingCheckTtlMs',
+  'lock',
 ];
+const LOCK_KEYS: ReadonlyArray<string> = ['timeoutMs', 'logEveryMs'];
 const DATA_SOURCE_KEYS: ReadonlyArray<string> = ['name', 'transaction'];
 const MODES: readonly MigrationRunMode[] = ['blocking', 'background'];
 const TRANSACTION_MODES: readonly MigrationTransactionMode[] = ['all', 'each', 'none'];
@@ -74,10 +82,7 @@ export function resolveAutoMigratorOptions(
     throw configError('mode', `must be one of ${quoteAll(MODES)}; got ${JSON.stringify(mode)}`);
   }
 
-  const pendingCheckTtlMs = raw.pendingCheckTtlMs ?? DEFAULT_PENDING_CHECK_TTL_MS;
-  if (typeof pendingCheckTtlMs !== 'number' || !Number.isFinite(pendingCheckTtlMs) || pendingCheckTtlMs < 0) {
-    throw configError('pendingCheckTtlMs', `must be a number of milliseconds >= 0; got ${JSON.stringify(pendingCheckTtlMs)}`);
-  }
+  const pendingCheckTtlMs = milliseconds(raw.pendingCheckTtlMs, DEFAULT_PENDING_CHECK_TTL_MS, 'pendingCheckTtlMs', 0);
 
   if (raw.strategy !== undefined && !isMigrationStrategy(raw.strategy)) {
     throw configError(
@@ -93,7 +98,32 @@ export function resolveAutoMigratorOptions(
     mode,
     strategy: raw.strategy,
     pendingCheckTtlMs,
+    lock: resolveLock(raw.lock),
   });
+}
+
+function resolveLock(lock: AutoMigratorModuleOptions['lock']): ResolvedLockOptions | false {
+  if (lock === false) return false;
+  if (lock !== undefined && (typeof lock !== 'object' || lock === null || Array.isArray(lock))) {
+    throw configError('lock', `must be false or an object { timeoutMs, logEveryMs }; got ${describe(lock)}`);
+  }
+  const settings = (lock ?? {}) as Record<string, unknown>;
+  const unknownKeys = Object.keys(settings).filter((key) => !LOCK_KEYS.includes(key));
+  if (unknownKeys.length > 0) {
+    throw configError('lock', `has unknown key(s) ${quoteAll(unknownKeys)}; known keys: ${LOCK_KEYS.join(', ')}`);
+  }
+  return Object.freeze({
+    timeoutMs: milliseconds(settings['timeoutMs'], DEFAULT_LOCK_TIMEOUT_MS, 'lock.timeoutMs', 0),
+    logEveryMs: milliseconds(settings['logEveryMs'], DEFAULT_LOCK_LOG_EVERY_MS, 'lock.logEveryMs', 1),
+  });
+}
+
+function milliseconds(value: unknown, fallback: number, option: string, minimum: number): number {
+  const resolved = value ?? fallback;
+  if (typeof resolved !== 'number' || !Number.isFinite(resolved) || resolved < minimum) {
+    throw configError(option, `must be a number of milliseconds >= ${minimum}; got ${JSON.stringify(resolved)}`);
+  }
+  return resolved;
 }
 
 function resolveDataSources(entries: AutoMigratorModuleOptions['dataSources']): ResolvedDataSourceOptions[] {

@@ -1,8 +1,10 @@
 import type { DataSource, MigrationInterface } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import { migrationLockKind, type MigrationLockKind } from '../lock/migration-lock.js';
 import type {
   MigrationTransactionMode,
   ResolvedAutoMigratorOptions,
+  ResolvedLockOptions,
 } from '../options/auto-migrator-options.interface.js';
 
 /** What will be done for one DataSource: the output of planning, the input of the runner. */
@@ -10,6 +12,8 @@ export interface DataSourcePlan {
   readonly name: string;
   readonly dataSource: DataSource;
   readonly transaction: MigrationTransactionMode;
+  /** The cross-process lock to take before migrating; undefined: none (disabled, or in-memory SQLite). */
+  readonly lock: { readonly kind: MigrationLockKind; readonly settings: ResolvedLockOptions } | undefined;
 }
 
 /** Finds DataSources registered with TypeOrmModule. */
@@ -51,8 +55,22 @@ export function planDataSources(
       name: entry.name,
       dataSource,
       transaction: entry.transaction ?? dataSource.options.migrationsTransactionMode ?? 'each',
+      lock: planLock(entry.name, dataSource, options.lock),
     });
   });
+}
+
+function planLock(name: string, dataSource: DataSource, settings: ResolvedLockOptions | false): DataSourcePlan['lock'] {
+  if (settings === false) return undefined;
+  const kind = migrationLockKind(dataSource);
+  if (kind === 'in-memory') return undefined;
+  if (kind === undefined) {
+    throw new AutoMigratorConfigError(
+      `DataSource "${name}" (type "${dataSource.options.type}"): AutoMigratorModule has no cross-process migration lock for this database type ` +
+        `(it has one for postgres, mysql, mariadb and better-sqlite3). Set the option lock: false to migrate without one, and let only one process migrate.`,
+    );
+  }
+  return Object.freeze({ kind, settings });
 }
 
 /** The name TypeORM records for a migration: its `name` property, else its class name. */

@@ -1,5 +1,8 @@
 import type { Logger } from '@nestjs/common';
-import { MigrationExecutor } from 'typeorm';
+import { MigrationExecutor, type QueryRunner } from 'typeorm';
+import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout.error.js';
+import { createMigrationLock } from '../lock/create-migration-lock.js';
+import type { MigrationLock } from '../lock/migration-lock.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import type { DataSourcePlan } from '../plan/migration-plan.js';
 import type { MigrationStateStore } from '../state/migration-state.js';
@@ -31,8 +34,8 @@ export class DataSourceMigrationRunner {
   }
 
   /** Migrations not yet recorded in the migrations table. Read-only: creates no table. */
-  async readPending(): Promise<PendingMigration[]> {
-    const pending = await new MigrationExecutor(this.plan.dataSource).getPendingMigrations();
+  async readPending(queryRunner?: QueryRunner): Promise<PendingMigration[]> {
+    const pending = await new MigrationExecutor(this.plan.dataSource, queryRunner).getPendingMigrations();
     return pending.map(({ name, timestamp }) => ({ name, timestamp }));
   }
 
@@ -80,19 +83,44 @@ export class DataSourceMigrationRunner {
     this.strategyReturned(run, strategy, Date.now() - startedAt.getTime());
   }
 
-  /** Applies pending migrations (after dropping every table when `fromScratch`). */
+  /**
+   * Applies pending migrations (after dropping every table when `fromScratch`), holding the
+   * migration lock when the plan has one; what is pending is read again under the lock.
+   */
   async execute(fromScratch: boolean, knownPending?: readonly PendingMigration[]): Promise<MigrationRunResult> {
     const runStart = performance.now();
+    const lock = await this.acquireLock();
+    try {
+      return await this.executeLocked(fromScratch, lock, lock ? undefined : knownPending, runStart);
+    } finally {
+      await lock?.release().catch((error: unknown) => {
+        this.logger.warn(`DataSource "${this.name}": releasing ${lock.description} failed (${this.redactor.message(error)}); its connection was closed instead`);
+      });
+    }
+  }
+
+  private async executeLocked(
+    fromScratch: boolean,
+    lock: MigrationLock | undefined,
+    knownPending: readonly PendingMigration[] | undefined,
+    runStart: number,
+  ): Promise<MigrationRunResult> {
     if (fromScratch) {
       this.logger.warn(`DataSource "${this.name}": dropping every table before migrating from scratch`);
       await this.plan.dataSource.dropDatabase();
     }
-    const total = (knownPending ?? (await this.readPending())).length;
+    const queryRunner = lock?.queryRunner;
+    const total = (knownPending ?? (await this.readPending(queryRunner))).length;
+    if (total === 0) {
+      this.state.update(this.name, { status: 'done', pending: 0, current: undefined, finishedAt: new Date() });
+      this.logger.log(`DataSource "${this.name}": no pending migrations left; another process applied them`);
+      return { applied: [], durationMs: performance.now() - runStart };
+    }
     const applied: string[] = [];
     let current: { name: string; startedAt: number } | undefined;
     this.state.update(this.name, { status: 'running', pending: total, applied: [], error: undefined, failedMigration: undefined });
 
-    const executor = new ObservedMigrationExecutor(this.plan.dataSource, undefined, {
+    const executor = new ObservedMigrationExecutor(this.plan.dataSource, queryRunner, {
       started: (name) => {
         current = { name, startedAt: performance.now() };
         this.state.update(this.name, {
@@ -120,11 +148,61 @@ export class DataSourceMigrationRunner {
     return { applied, durationMs };
   }
 
+  /**
+   * Takes the plan's migration lock, waiting up to its timeout and logging who holds it; state
+   * `waiting-for-lock` meanwhile. Undefined when the plan has no lock.
+   */
+  private async acquireLock(): Promise<MigrationLock | undefined> {
+    if (!this.plan.lock) return undefined;
+    const { timeoutMs, logEveryMs } = this.plan.lock.settings;
+    const lock = createMigrationLock(this.plan.lock.kind, this.plan.dataSource);
+    const since = new Date();
+    let holder: string | undefined;
+    try {
+      if (await lock.tryAcquire(0)) return lock;
+      this.state.update(this.name, { status: 'waiting-for-lock', waitingSince: since, current: undefined });
+      for (;;) {
+        const waited = Date.now() - since.getTime();
+        if (waited >= timeoutMs) break;
+        holder = (await lock.holder().catch(() => undefined)) ?? holder;
+        this.state.update(this.name, { lockHolder: holder });
+        this.logger.log(
+          `DataSource "${this.name}": waiting for ${lock.description}, held by ${holder ?? 'another process'} (${seconds(waited)} of ${seconds(timeoutMs)})`,
+        );
+        if (await lock.tryAcquire(Math.min(logEveryMs, timeoutMs - waited))) {
+          this.logger.log(`DataSource "${this.name}": acquired ${lock.description} after ${seconds(Date.now() - since.getTime())}`);
+          this.state.update(this.name, { waitingSince: undefined, lockHolder: undefined });
+          return lock;
+        }
+      }
+    } catch (error) {
+      await lock.release().catch(() => undefined);
+      this.redactor.scrub(error);
+      const message = `DataSource "${this.name}": could not take ${lock.description}: ${this.redactor.message(error)}`;
+      this.state.update(this.name, { status: 'failed', error: message, waitingSince: undefined, finishedAt: new Date() });
+      this.logger.error(message, error instanceof Error ? error.stack : undefined);
+      throw error;
+    }
+    await lock.release().catch(() => undefined);
+    const waitedMs = Date.now() - since.getTime();
+    const timeout = new MigrationLockTimeoutError(
+      `DataSource "${this.name}": gave up waiting for ${lock.description} after ${seconds(waitedMs)} (lock.timeoutMs ${timeoutMs}); ` +
+        `held by ${holder ?? 'another process'}. If no migration is running there, that process is stuck: stop it, and the database releases the lock.`,
+      this.name,
+      waitedMs,
+      holder,
+    );
+    this.state.update(this.name, { status: 'failed', error: timeout.message, waitingSince: undefined, finishedAt: new Date() });
+    this.logger.error(timeout.message);
+    throw timeout;
+  }
+
   /** Records a failure the strategy reported without throwing. */
   markFailed(error: unknown): void {
     this.redactor.scrub(error);
+    // The library's own errors already name the DataSource.
     const message =
-      error instanceof MigrationFailedError
+      error instanceof MigrationFailedError || error instanceof MigrationLockTimeoutError
         ? error.message
         : `DataSource "${this.name}": ${this.redactor.message(error)}`;
     this.state.update(this.name, { status: 'failed', current: undefined, error: message, finishedAt: new Date() });
@@ -174,7 +252,8 @@ export class DataSourceMigrationRunner {
   }
 
   private strategyThrew(error: unknown, strategy: MigrationStrategy): unknown {
-    if (error instanceof MigrationFailedError) return error;
+    // Already recorded in the state and logged where they arose.
+    if (error instanceof MigrationFailedError || error instanceof MigrationLockTimeoutError) return error;
     this.redactor.scrub(error);
     const message = `DataSource "${this.name}": ${strategy.constructor.name} threw: ${this.redactor.message(error)}`;
     this.state.update(this.name, { status: 'failed', current: undefined, error: message, finishedAt: new Date() });
@@ -243,6 +322,10 @@ class StrategyRun {
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function seconds(valueMs: number): string {
+  return `${(valueMs / 1000).toFixed(1)} s`;
 }
 
 function ms(value: number): string {

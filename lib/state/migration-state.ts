@@ -3,11 +3,12 @@ import { Injectable } from '@nestjs/common';
 /**
  * - `disabled`: migrations are not run by this process (RUN_MIGRATIONS is off).
  * - `pending`: not started yet.
+ * - `waiting-for-lock`: another process holds the migration lock; this one waits.
  * - `running`: a migration is being applied.
  * - `done`: every migration is applied (or nothing was pending).
  * - `failed`: the strategy gave up on this DataSource.
  */
-export type MigrationStatus = 'disabled' | 'pending' | 'running' | 'done' | 'failed';
+export type MigrationStatus = 'disabled' | 'pending' | 'waiting-for-lock' | 'running' | 'done' | 'failed';
 
 /** The migration being applied right now. */
 export interface RunningMigration {
@@ -31,6 +32,10 @@ export interface DataSourceMigrationState {
   readonly failedMigration?: string;
   /** The failure's message, with secrets removed. */
   readonly error?: string;
+  /** Since when this process waits for the migration lock (status `waiting-for-lock`). */
+  readonly waitingSince?: Date;
+  /** Who held the lock when last asked, as the database tells. */
+  readonly lockHolder?: string;
   readonly startedAt?: Date;
   readonly finishedAt?: Date;
 }

@@ -19,6 +19,7 @@ describe('resolveAutoMigratorOptions', () => {
       mode: 'blocking',
       strategy: undefined,
       pendingCheckTtlMs: 5000,
+      lock: { timeoutMs: 600_000, logEveryMs: 5000 },
     });
     expect(Object.isFrozen(resolved)).toBe(true);
     expect(Object.isFrozen(resolved.dataSources)).toBe(true);
@@ -44,6 +45,11 @@ describe('resolveAutoMigratorOptions', () => {
     ]);
   });
 
+  it('lock: false turns the lock off; partial settings keep the other default', () => {
+    expect(resolveAutoMigratorOptions({ lock: false }, env({})).lock).toBe(false);
+    expect(resolveAutoMigratorOptions({ lock: { timeoutMs: 1000 } }, env({})).lock).toEqual({ timeoutMs: 1000, logEveryMs: 5000 });
+  });
+
   it('accepts a strategy class or instance', () => {
     expect(resolveAutoMigratorOptions({ strategy: FailFastStrategy }, env({})).strategy).toBe(FailFastStrategy);
     const retry = new RetryStrategy();
@@ -62,6 +68,10 @@ describe('resolveAutoMigratorOptions', () => {
     ['bad runMigrations', { runMigrations: 'sometimes' }, /option "runMigrations" has the value "sometimes"/],
     ['bad ttl', { pendingCheckTtlMs: -1 }, /option "pendingCheckTtlMs" must be a number of milliseconds >= 0; got -1/],
     ['empty key', { runMigrationsKey: '' }, /option "runMigrationsKey" must be a non-empty string/],
+    ['lock not an object', { lock: true as never }, /option "lock" must be false or an object \{ timeoutMs, logEveryMs \}; got true/],
+    ['lock unknown key', { lock: { timeout: 5 } as never }, /option "lock" has unknown key\(s\) 'timeout'; known keys: timeoutMs, logEveryMs/],
+    ['lock negative timeout', { lock: { timeoutMs: -5 } }, /option "lock.timeoutMs" must be a number of milliseconds >= 0; got -5/],
+    ['lock zero log interval', { lock: { logEveryMs: 0 } }, /option "lock.logEveryMs" must be a number of milliseconds >= 1; got 0/],
     ['strategy not a strategy', { strategy: {} as never }, /option "strategy" must be a class extending MigrationStrategy.*got an object of class Object/],
   ];
   it.each(bad)('%s fails naming the option', (_name, options, message) => {

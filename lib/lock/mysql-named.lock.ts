@@ -1,0 +1,75 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import { describeTable, lockDigest, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
+
+/** MySQL limits lock names to 64 characters. */
+const NAME_PREFIX = 'auto-migrator:';
+
+/**
+ * A MySQL/MariaDB named lock (`GET_LOCK`) on a dedicated connection, named by a hash of
+ * (database, migrations table). The server releases it when the connection ends.
+ */
+export class MysqlNamedLock implements MigrationLock {
+  readonly description: string;
+  private runner: QueryRunner | undefined;
+  private readonly name: string;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    identity: MigrationsTableIdentity,
+  ) {
+    this.name = NAME_PREFIX + lockDigest(identity).toString('hex').slice(0, 64 - NAME_PREFIX.length);
+    this.description = `MySQL named lock "${this.name}" (${describeTable(identity)})`;
+  }
+
+  get queryRunner(): QueryRunner | undefined {
+    return this.runner;
+  }
+
+  async tryAcquire(waitMs: number): Promise<boolean> {
+    const runner = await this.connection();
+    const rows = (await runner.query('SELECT GET_LOCK(?, ?) AS acquired', [
+      this.name,
+      Math.max(0, Math.ceil(waitMs / 1000)),
+    ])) as Array<{ acquired: number | string | null }>;
+    const acquired = rows[0]?.acquired;
+    if (acquired === null || acquired === undefined) {
+      throw new Error(`GET_LOCK("${this.name}") returned NULL (the server reported an error taking the lock)`);
+    }
+    return Number(acquired) === 1;
+  }
+
+  async holder(): Promise<string | undefined> {
+    const rows = (await this.dataSource.query(
+      `SELECT p.ID AS id, p.USER AS user, p.HOST AS host, p.TIME AS seconds
+         FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)`,
+      [this.name],
+    )) as Array<{ id: number; user: string; host: string; seconds: number }>;
+    const row = rows[0];
+    if (!row) return undefined;
+    return `connection ${row.id} (${row.user}@${row.host}, current command for ${row.seconds} s)`;
+  }
+
+  async release(): Promise<void> {
+    const runner = this.runner;
+    this.runner = undefined;
+    if (!runner) return;
+    try {
+      await runner.query('SELECT RELEASE_LOCK(?)', [this.name]);
+      await runner.release();
+    } catch (error) {
+      // Never hand a connection that may still hold the lock back to the pool: destroy it.
+      const connection = (runner as QueryRunner & { databaseConnection?: { destroy?: () => void } }).databaseConnection;
+      connection?.destroy?.();
+      throw error;
+    }
+  }
+
+  private async connection(): Promise<QueryRunner> {
+    if (!this.runner) {
+      const runner = this.dataSource.createQueryRunner('master');
+      await runner.connect();
+      this.runner = runner;
+    }
+    return this.runner;
+  }
+}

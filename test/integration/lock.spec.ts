@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import {
+  AutoMigratorService,
+  MigrationLockTimeoutError,
+  MigrationStrategy,
+  type MigrationContext,
+} from '../../lib/index.js';
+import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
+import { defineMigration, sql } from '../support/migrations.js';
+import { startNode, type RunningProcess } from '../support/processes.js';
+import { bootApp, waitFor } from '../support/test-app.js';
+
+const REPLICA = join(import.meta.dirname, '../fixtures/replica.mjs');
+const REPLICA_MIGRATIONS = ['CreateItems1700000000001', 'SeedItem1700000000002', 'SlowReport1700000000003'];
+
+function replica(t: DatabaseFixture, env: Record<string, string> = {}): RunningProcess {
+  return startNode(REPLICA, { DB_KIND: t.kind, DB_URL: t.db.url, ...env });
+}
+
+/** The first two replica migrations, as in-process classes, for an app that shares the database. */
+const CreateItems = defineMigration('CreateItems1700000000001', sql('CREATE TABLE items (id INT PRIMARY KEY, label VARCHAR(50))'));
+const SeedItem = defineMigration('SeedItem1700000000002', sql(`INSERT INTO items (id, label) VALUES (1, 'seeded once')`));
+const SlowReport = defineMigration('SlowReport1700000000003', sql('CREATE TABLE report (id INT PRIMARY KEY)'));
+
+/** Remembers the error runMigrations() rejected with, and reports the DataSource failed. */
+class RecordingStrategy extends MigrationStrategy {
+  error: unknown;
+  async migrate(context: MigrationContext): Promise<void> {
+    try {
+      await context.runMigrations();
+    } catch (error) {
+      this.error = error;
+      context.markFailed(error);
+    }
+  }
+}
+
+describeEachDatabase('the cross-process migration lock', (t) => {
+  it('8 processes booting at once: all succeed, each migration is recorded once, the data row exists once, one migrates while the others wait', async () => {
+    const startAt = String(Date.now() + 2_000);
+    const processes = Array.from({ length: 8 }, () => replica(t, { START_AT: startAt, SLOW_MS: '1500' }));
+    const codes = await Promise.all(processes.map((p) => p.exited));
+    const outputs = processes.map((p) => p.output());
+    expect(codes, outputs.join('\n-----\n')).toEqual(Array(8).fill(0));
+
+    expect(await t.db.recorded()).toEqual(REPLICA_MIGRATIONS);
+    expect(await t.db.query(`SELECT label FROM items`)).toEqual([{ label: 'seeded once' }]);
+    const migrators = outputs.filter((output) => / applied in \d+ ms/.test(output));
+    expect(migrators).toHaveLength(1);
+    expect(migrators[0]).toContain('SLOW_STARTED');
+    const waiters = outputs.filter((output) => output.includes('no pending migrations left; another process applied them'));
+    expect(waiters).toHaveLength(7);
+    for (const output of waiters) {
+      expect(output).toMatch(/waiting for .*lock.*, held by /);
+      expect(output).not.toContain('SLOW_STARTED');
+    }
+  });
+
+  it('a process killed (SIGKILL) mid-migration does not keep the lock: the next one completes, nothing is half-recorded', async () => {
+    const doomed = replica(t, { SLOW_MS: '120000' });
+    await waitFor(() => doomed.output().includes('SLOW_STARTED'), 30_000, 'the slow migration to start');
+    doomed.child.kill('SIGKILL');
+    expect(await doomed.exited).toBe('SIGKILL');
+    // Under 'each' the two committed migrations stay; the killed one is absent, not half-recorded.
+    expect(await t.db.recorded()).toEqual(REPLICA_MIGRATIONS.slice(0, 2));
+
+    const startedAt = Date.now();
+    const next = replica(t, { LOCK: '30000' });
+    expect(await next.exited, next.output()).toBe(0);
+    expect(Date.now() - startedAt).toBeLessThan(20_000);
+    expect(await t.db.recorded()).toEqual(REPLICA_MIGRATIONS);
+    expect(await t.db.query(`SELECT label FROM items`)).toEqual([{ label: 'seeded once' }]);
+    expect(await t.db.tables()).toContain('report');
+  });
+
+  it('a lock held past lock.timeoutMs reaches the strategy as MigrationLockTimeoutError, naming the holder; readiness showed waiting-for-lock', async () => {
+    const holder = replica(t, { SLOW_MS: '60000' });
+    try {
+      await waitFor(() => holder.output().includes('SLOW_STARTED'), 30_000, 'the holder to start its slow migration');
+      const strategy = new RecordingStrategy();
+      t.app = await bootApp({
+        dataSources: [{ db: t.db, migrations: [CreateItems, SeedItem, SlowReport] }],
+        migrator: { runMigrations: true, strategy, mode: 'background', lock: { timeoutMs: 1500, logEveryMs: 200 } },
+      });
+      const service = t.app.app.get(AutoMigratorService);
+      const waiting = await waitFor(async () => {
+        const readiness = await service.getReadiness();
+        return readiness.dataSources['default']?.state === 'waiting-for-lock' ? readiness : undefined;
+      }, 10_000, 'readiness to show waiting-for-lock');
+      expect(waiting.ready).toBe(false);
+      expect(waiting.dataSources['default']?.waitingSince).toMatch(/^\d{4}-\d\d-\d\dT/);
+
+      await service.whenFinished();
+      expect(strategy.error).toBeInstanceOf(MigrationLockTimeoutError);
+      const error = strategy.error as MigrationLockTimeoutError;
+      expect(error.dataSource).toBe('default');
+      expect(error.waitedMs).toBeGreaterThanOrEqual(1500);
+      const holderPattern = t.kind === 'postgres' ? /^pid \d+/ : t.kind === 'mariadb' ? /^connection \d+/ : new RegExp(`^pid ${holder.child.pid} on `);
+      expect(error.holder).toMatch(holderPattern);
+      expect(error.message).toMatch(/gave up waiting for .* after \d+\.\d s \(lock\.timeoutMs 1500\); held by /);
+      expect(service.getState()).toMatchObject([{ status: 'failed', error: error.message }]);
+      expect(t.app.logger.messages('log').some((line) => /waiting for .*, held by /.test(line))).toBe(true);
+    } finally {
+      holder.child.kill('SIGKILL');
+      await holder.exited;
+    }
+  });
+
+  it('nothing pending: no lock is taken, so a boot is not held up by a running migrator', async () => {
+    const holder = replica(t, { SLOW_MS: '60000' });
+    try {
+      await waitFor(() => holder.output().includes('SLOW_STARTED'), 30_000, 'the holder to start its slow migration');
+      // This build knows only the two migrations already applied: nothing pending for it.
+      t.app = await bootApp({
+        dataSources: [{ db: t.db, migrations: [CreateItems, SeedItem] }],
+        migrator: { runMigrations: true, lock: { timeoutMs: 1, logEveryMs: 1 } },
+      });
+      expect(t.app.app.get(AutoMigratorService).getState()).toMatchObject([{ status: 'done', applied: [] }]);
+      expect(t.app.logger.messages('log')).toContain('DataSource "default": no pending migrations');
+    } finally {
+      holder.child.kill('SIGKILL');
+      await holder.exited;
+    }
+  });
+});
