@@ -1,5 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { describeTable, lockDigest, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
+import { DedicatedConnectionLock } from './dedicated-connection.lock.js';
+import { describeTable, lockDigest, type MigrationsTableIdentity } from './migration-lock.js';
 
 /** MySQL limits lock names to 64 characters. */
 const NAME_PREFIX = 'auto-migrator:';
@@ -8,21 +9,14 @@ const NAME_PREFIX = 'auto-migrator:';
  * A MySQL/MariaDB named lock (`GET_LOCK`) on a dedicated connection, named by a hash of
  * (database, migrations table). The server releases it when the connection ends.
  */
-export class MysqlNamedLock implements MigrationLock {
+export class MysqlNamedLock extends DedicatedConnectionLock {
   readonly description: string;
-  private runner: QueryRunner | undefined;
   private readonly name: string;
 
-  constructor(
-    private readonly dataSource: DataSource,
-    identity: MigrationsTableIdentity,
-  ) {
+  constructor(dataSource: DataSource, identity: MigrationsTableIdentity) {
+    super(dataSource);
     this.name = NAME_PREFIX + lockDigest(identity).toString('hex').slice(0, 64 - NAME_PREFIX.length);
     this.description = `MySQL named lock "${this.name}" (${describeTable(identity)})`;
-  }
-
-  get queryRunner(): QueryRunner | undefined {
-    return this.runner;
   }
 
   async tryAcquire(waitMs: number): Promise<boolean> {
@@ -49,27 +43,11 @@ export class MysqlNamedLock implements MigrationLock {
     return `connection ${row.id} (${row.user}@${row.host}, current command for ${row.seconds} s)`;
   }
 
-  async release(): Promise<void> {
-    const runner = this.runner;
-    this.runner = undefined;
-    if (!runner) return;
-    try {
-      await runner.query('SELECT RELEASE_LOCK(?)', [this.name]);
-      await runner.release();
-    } catch (error) {
-      // Never hand a connection that may still hold the lock back to the pool: destroy it.
-      const connection = (runner as QueryRunner & { databaseConnection?: { destroy?: () => void } }).databaseConnection;
-      connection?.destroy?.();
-      throw error;
-    }
+  protected async unlock(runner: QueryRunner): Promise<void> {
+    await runner.query('SELECT RELEASE_LOCK(?)', [this.name]);
   }
 
-  private async connection(): Promise<QueryRunner> {
-    if (!this.runner) {
-      const runner = this.dataSource.createQueryRunner('master');
-      await runner.connect();
-      this.runner = runner;
-    }
-    return this.runner;
+  protected async destroy(runner: QueryRunner): Promise<void> {
+    (runner as QueryRunner & { databaseConnection?: { destroy?: () => void } }).databaseConnection?.destroy?.();
   }
 }

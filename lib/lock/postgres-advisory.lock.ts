@@ -1,5 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { describeTable, lockDigest, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
+import { DedicatedConnectionLock } from './dedicated-connection.lock.js';
+import { describeTable, lockDigest, type MigrationsTableIdentity } from './migration-lock.js';
 
 const LOCK_NOT_AVAILABLE = '55P03';
 
@@ -8,21 +9,14 @@ const LOCK_NOT_AVAILABLE = '55P03';
  * (database, schema, migrations table). The server releases it when the session ends, so a
  * process killed while holding it does not leave it held.
  */
-export class PostgresAdvisoryLock implements MigrationLock {
+export class PostgresAdvisoryLock extends DedicatedConnectionLock {
   readonly description: string;
-  private runner: QueryRunner | undefined;
   private readonly key: bigint;
 
-  constructor(
-    private readonly dataSource: DataSource,
-    identity: MigrationsTableIdentity,
-  ) {
+  constructor(dataSource: DataSource, identity: MigrationsTableIdentity) {
+    super(dataSource);
     this.key = lockDigest(identity).readBigInt64BE(0);
     this.description = `PostgreSQL advisory lock ${this.key} (${describeTable(identity)})`;
-  }
-
-  get queryRunner(): QueryRunner | undefined {
-    return this.runner;
   }
 
   async tryAcquire(waitMs: number): Promise<boolean> {
@@ -61,38 +55,23 @@ export class PostgresAdvisoryLock implements MigrationLock {
     return `pid ${row.pid} (application_name "${row.application_name}", client ${row.client ?? 'local socket'}, connected since ${new Date(row.backend_start).toISOString()})`;
   }
 
-  async release(): Promise<void> {
-    const runner = this.runner;
-    this.runner = undefined;
-    if (!runner) return;
-    try {
-      await runner.query('SELECT pg_advisory_unlock($1::bigint)', [String(this.key)]);
-      await runner.release();
-    } catch (error) {
-      // Never hand a connection that may still hold the lock back to the pool: destroy it.
-      await destroy(runner, error);
-      throw error;
-    }
+  protected override async prepare(runner: QueryRunner): Promise<void> {
+    // Migrations run on this session too. If this process is killed during a long statement,
+    // have the server notice the lost client within a second, abort the statement and end the
+    // session, which releases the lock (PostgreSQL 14+; older servers ignore it).
+    await runner.query(`SET client_connection_check_interval = '1s'`).catch(() => undefined);
   }
 
-  private async connection(): Promise<QueryRunner> {
-    if (!this.runner) {
-      const runner = this.dataSource.createQueryRunner('master');
-      await runner.connect();
-      this.runner = runner;
-      // Migrations run on this session too. If this process is killed during a long statement,
-      // have the server notice the lost client within a second, abort the statement and end the
-      // session, which releases the lock (PostgreSQL 14+; older servers ignore it).
-      await runner.query(`SET client_connection_check_interval = '1s'`).catch(() => undefined);
-    }
-    return this.runner;
+  protected async unlock(runner: QueryRunner): Promise<void> {
+    await runner.query('SELECT pg_advisory_unlock($1::bigint)', [String(this.key)]);
   }
-}
 
-async function destroy(runner: QueryRunner, error: unknown): Promise<void> {
-  const withRelease = runner as QueryRunner & { releasePostgresConnection?: (error: unknown) => Promise<void> };
-  if (withRelease.releasePostgresConnection) await withRelease.releasePostgresConnection(error).catch(() => undefined);
-  else await runner.release().catch(() => undefined);
+  protected async destroy(runner: QueryRunner, error: unknown): Promise<void> {
+    // An error passed to the pool's release callback makes pg close the client.
+    const withRelease = runner as QueryRunner & { releasePostgresConnection?: (error: unknown) => Promise<void> };
+    if (withRelease.releasePostgresConnection) await withRelease.releasePostgresConnection(error);
+    else await runner.release();
+  }
 }
 
 function codeOf(error: unknown): unknown {
