@@ -16,6 +16,7 @@ export const {
   ASYNC_OPTIONS_TYPE: AUTO_MIGRATOR_ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<AutoMigratorModuleOptions>({ moduleName: 'AutoMigrator' })
   .setClassMethodName('forRoot')
+  .setFactoryMethodName('createAutoMigratorOptions')
   .setExtras<AutoMigratorModuleExtras>({ isGlobal: false, extraProviders: [] }, (definition, extras) => ({
     ...definition,
     global: extras.isGlobal ?? false,
@@ -25,5 +26,10 @@ export const {
 
 /** Argument of `AutoMigratorModule.forRoot()`. */
 export type AutoMigratorModuleSyncOptions = typeof AUTO_MIGRATOR_OPTIONS_TYPE;
+/** A class for `forRootAsync({ useClass })`: returns the options. */
+export interface AutoMigratorOptionsFactory {
+  createAutoMigratorOptions(): AutoMigratorModuleOptions | Promise<AutoMigratorModuleOptions>;
+}
+
 /** Argument of `AutoMigratorModule.forRootAsync()`. */
 export type AutoMigratorModuleAsyncOptions = typeof AUTO_MIGRATOR_ASYNC_OPTIONS_TYPE;

@@ -3,6 +3,7 @@ export type {
   AutoMigratorModuleAsyncOptions,
   AutoMigratorModuleExtras,
   AutoMigratorModuleSyncOptions,
+  AutoMigratorOptionsFactory,
 } from './auto-migrator.module-definition.js';
 export { AUTO_MIGRATOR_MODULE_OPTIONS } from './auto-migrator.module-definition.js';
 export { AUTO_MIGRATOR_RESOLVED_OPTIONS, DEFAULT_HEALTH_KEY, DEFAULT_RUN_MIGRATIONS_KEY } from './auto-migrator.constants.js';

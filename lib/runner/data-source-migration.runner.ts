@@ -178,10 +178,17 @@ export class DataSourceMigrationRunner {
     } catch (error) {
       await lock.release().catch(() => undefined);
       this.redactor.scrub(error);
-      const message = `DataSource "${this.name}": could not take ${lock.description}: ${this.redactor.message(error)}`;
-      this.state.update(this.name, { status: 'failed', error: message, waitingSince: undefined, finishedAt: new Date() });
-      this.logger.error(message, error instanceof Error ? error.stack : undefined);
-      throw error;
+      const failure = new MigrationFailedError(
+        `DataSource "${this.name}": could not take ${lock.description}: ${this.redactor.message(error)}`,
+        this.name,
+        undefined,
+        [],
+        this.plan.transaction,
+        { cause: error },
+      );
+      this.state.update(this.name, { status: 'failed', error: failure.message, waitingSince: undefined, finishedAt: new Date() });
+      this.logger.error(failure.message, failure.stack);
+      throw failure;
     }
     await lock.release().catch(() => undefined);
     const waitedMs = Date.now() - since.getTime();

@@ -1,6 +1,6 @@
 import { ConfigModule } from '@nestjs/config';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AutoMigratorModule, AutoMigratorService } from '../../lib/index.js';
+import { AutoMigratorModule, AutoMigratorService, type AutoMigratorOptionsFactory } from '../../lib/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { CreatePosts, CreateUsers, SeedAlice } from '../support/migrations.js';
 import { describeEachDatabase } from '../support/database-suite.js';
@@ -107,5 +107,21 @@ describe('RUN_MIGRATIONS from the environment (sqlite)', () => {
     });
     expect(await db.recorded()).toEqual(NAMES);
     expect(app.logger.messages('log').some((line) => line.includes('ConfigService "MIGRATE_ON_BOOT"'))).toBe(true);
+  });
+
+  it('forRootAsync with useClass and isGlobal', async () => {
+    class MigratorOptions implements AutoMigratorOptionsFactory {
+      createAutoMigratorOptions() {
+        return { runMigrations: true, dataSources: [{ name: 'default', transaction: 'all' as const }] };
+      }
+    }
+    app = await bootApp({
+      dataSources: [{ db, migrations: MIGRATIONS }],
+      migrator: AutoMigratorModule.forRootAsync({ useClass: MigratorOptions, isGlobal: true }),
+    });
+    expect(await db.recorded()).toEqual(NAMES);
+    expect(app.logger.messages('log')).toContain(
+      "DataSource \"default\": 3 pending migrations (transaction mode 'all'): CreateUsers1700000000001, SeedAlice1700000000002, CreatePosts1700000000003",
+    );
   });
 });

@@ -123,4 +123,21 @@ describeEachDatabase('the cross-process migration lock', (t) => {
       await holder.exited;
     }
   });
+
+  it('lock: false takes no lock: a boot runs its pending migration at once, even while another process holds the lock', async () => {
+    const holder = replica(t, { SLOW_MS: '60000' });
+    try {
+      await waitFor(() => holder.output().includes('SLOW_STARTED'), 30_000, 'the holder to start its slow migration');
+      t.app = await bootApp({
+        dataSources: [{ db: t.db, migrations: [CreateItems, SeedItem, SlowReport] }],
+        migrator: { runMigrations: true, lock: false },
+      });
+      // It ran the migration the holder is still running: exactly the race the lock prevents.
+      expect(t.app.app.get(AutoMigratorService).getState()).toMatchObject([{ status: 'done', applied: ['SlowReport1700000000003'] }]);
+      expect(t.app.logger.messages('log').some((line) => line.includes('waiting for'))).toBe(false);
+    } finally {
+      holder.child.kill('SIGKILL');
+      await holder.exited;
+    }
+  });
 });
