@@ -1,11 +1,18 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ModuleRef, ModulesContainer } from '@nestjs/core';
 import { AUTO_MIGRATOR_LOGGER_CONTEXT, AUTO_MIGRATOR_RESOLVED_OPTIONS } from './auto-migrator.constants.js';
 import { AutoMigratorConfigError } from './errors/auto-migrator-config.error.js';
 import type { ResolvedAutoMigratorOptions } from './options/auto-migrator-options.interface.js';
 import { planDataSources, type DataSourcePlan } from './plan/migration-plan.js';
 import { NestDataSourceRegistry } from './plan/nest-data-source.registry.js';
-import { DataSourceMigrationRunner } from './runner/data-source-migration.runner.js';
+import type { DryRunResult } from './operations/dry-run-migrations.js';
+import {
+  MigrationOperations,
+  type DataSourceStatus,
+  type OperationTarget,
+  type UpResult,
+} from './operations/migration-operations.js';
+import type { RevertResult } from './operations/revert-migrations.js';
 import { MigrationStateStore, type DataSourceMigrationState } from './state/migration-state.js';
 import { FailFastStrategy } from './strategies/fail-fast.strategy.js';
 import { isMigrationStrategy, MigrationStrategy } from './strategies/migration-strategy.js';
@@ -33,17 +40,23 @@ export interface MigrationReadinessDetail {
   readonly lockHolder?: string;
 }
 
+/** Set by the auto-migrator CLI: bootstrap only validates, the CLI runs the operation it was asked for. */
+export const AUTO_MIGRATOR_CLI_ENV = 'AUTO_MIGRATOR_CLI';
+
 /**
  * Runs each configured DataSource's pending migrations at application bootstrap when
- * migrations are enabled, through the configured strategy, and keeps their state.
+ * migrations are enabled, through the configured strategy, and keeps their state. Also offers
+ * the release-time operations: status, up, down, ensureUp, plan.
  */
 @Injectable()
-export class AutoMigratorService implements OnApplicationBootstrap {
+export class AutoMigratorService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(AUTO_MIGRATOR_LOGGER_CONTEXT);
-  private plans: readonly DataSourcePlan[] = [];
   private redactor = new SecretRedactor();
+  private operations?: MigrationOperations;
+  private strategy?: Promise<MigrationStrategy>;
   private finished: Promise<void> = Promise.resolve();
   private pendingCheck?: { expiresAt: number; counts: Promise<Map<string, number>> };
+  private waitTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(AUTO_MIGRATOR_RESOLVED_OPTIONS) private readonly options: ResolvedAutoMigratorOptions,
@@ -53,33 +66,34 @@ export class AutoMigratorService implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.plans = planDataSources(this.options, new NestDataSourceRegistry(this.moduleRef, this.modules));
-    this.redactor = SecretRedactor.forDataSources(this.plans.map((plan) => plan.dataSource));
-    const names = this.plans.map((plan) => `"${plan.name}"`).join(', ');
-    for (const plan of this.plans) {
+    const plans = planDataSources(this.options, new NestDataSourceRegistry(this.moduleRef, this.modules));
+    this.redactor = SecretRedactor.forDataSources(plans.map((plan) => plan.dataSource));
+    this.operations = new MigrationOperations(plans, this.state, this.logger, this.redactor);
+    const names = plans.map((plan) => `"${plan.name}"`).join(', ');
+    for (const plan of plans) {
       if (plan.dataSource.options.migrationsRun) {
         this.logger.warn(
           `DataSource "${plan.name}" has migrationsRun: true, so TypeORM already ran its migrations before this module, with no strategy; remove it`,
         );
       }
     }
-
+    if (process.env[AUTO_MIGRATOR_CLI_ENV] === '1') {
+      for (const plan of plans) this.state.set({ dataSource: plan.name, status: 'disabled', pending: 0, applied: [] });
+      return;
+    }
     if (!this.options.runMigrations) {
-      for (const plan of this.plans) {
-        this.state.set({ dataSource: plan.name, status: 'disabled', pending: 0, applied: [] });
-      }
-      this.logger.log(`Migrations disabled (${this.options.runMigrationsSource} is off): not running them for ${names}`);
+      await this.whenDisabled(plans, names);
       return;
     }
 
     const strategy = await this.resolveStrategy();
-    for (const plan of this.plans) {
+    for (const plan of plans) {
       this.state.set({ dataSource: plan.name, status: 'pending', pending: 0, applied: [] });
     }
     this.logger.log(
       `Migrations enabled (${this.options.runMigrationsSource}): migrating ${names} with ${strategy.constructor.name} in ${this.options.mode} mode`,
     );
-    const run = this.migrateAll(strategy);
+    const run = this.migrateAll(plans, strategy);
     this.finished = run.then(
       () => undefined,
       () => undefined,
@@ -95,6 +109,11 @@ export class AutoMigratorService implements OnApplicationBootstrap {
     await run;
   }
 
+  onApplicationShutdown(): void {
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+  }
+
   /** Resolves when the migrations started at bootstrap have finished, whatever the outcome. */
   whenFinished(): Promise<void> {
     return this.finished;
@@ -105,12 +124,44 @@ export class AutoMigratorService implements OnApplicationBootstrap {
     return this.state.all();
   }
 
+  /** Applied, pending and unknown migrations of every configured DataSource (or one). Read-only. */
+  status(target?: OperationTarget): Promise<DataSourceStatus[]> {
+    return this.ops().status(target);
+  }
+
+  /** Runs pending migrations under the lock, through the strategy. */
+  async up(target?: OperationTarget): Promise<UpResult[]> {
+    return this.ops().up(await this.resolveStrategy(), target);
+  }
+
+  /**
+   * Reverts, newest first and each in its own transaction under the lock, every applied migration
+   * newer than `to` (its name or 13-digit timestamp, or 0 for all). One DataSource: name it when
+   * several are configured.
+   */
+  down(options: OperationTarget & { to: string | number }): Promise<RevertResult> {
+    return this.ops().down(options.to, options);
+  }
+
+  /** Throws {@link PendingMigrationsError} listing the pending migrations per DataSource, if any. */
+  async ensureUp(target?: OperationTarget): Promise<void> {
+    await this.ops().ensureUp(target);
+  }
+
+  /** Dry run (PostgreSQL, SQLite): the SQL each pending migration runs, in a transaction rolled back. */
+  plan(target?: OperationTarget): Promise<DryRunResult[]> {
+    return this.ops().plan(target);
+  }
+
   /**
    * Ready when every DataSource is done. While migrations are disabled: ready when the database
    * has no pending migrations (asked at most once per `pendingCheckTtlMs`).
    */
   async getReadiness(): Promise<MigrationReadiness> {
-    if (!this.options.runMigrations && this.plans.length > 0) return this.disabledReadiness();
+    const plans = this.operations?.plans ?? [];
+    if (!this.options.runMigrations && plans.length > 0 && this.options.whenDisabled !== 'wait') {
+      return this.disabledReadiness(plans);
+    }
     const states = this.state.all();
     return {
       ready: states.length > 0 && states.every((state) => state.status === 'done'),
@@ -118,13 +169,62 @@ export class AutoMigratorService implements OnApplicationBootstrap {
     };
   }
 
-  private async migrateAll(strategy: MigrationStrategy): Promise<void> {
-    for (const plan of this.plans) {
-      await new DataSourceMigrationRunner(plan, this.state, this.logger, this.redactor).migrate(strategy);
+  private ops(): MigrationOperations {
+    if (!this.operations) {
+      throw new AutoMigratorConfigError('AutoMigratorService is not bootstrapped yet: call it after app.init() (or app.listen()).');
     }
+    return this.operations;
   }
 
-  private async resolveStrategy(): Promise<MigrationStrategy> {
+  private async migrateAll(plans: readonly DataSourcePlan[], strategy: MigrationStrategy): Promise<void> {
+    for (const plan of plans) await this.ops().runner(plan).migrate(strategy);
+  }
+
+  private async whenDisabled(plans: readonly DataSourcePlan[], names: string): Promise<void> {
+    const mode = this.options.whenDisabled;
+    for (const plan of plans) this.state.set({ dataSource: plan.name, status: 'disabled', pending: 0, applied: [] });
+    this.logger.log(`Migrations disabled (${this.options.runMigrationsSource} is off) for ${names}; whenDisabled: '${mode}'`);
+    if (mode === 'skip') return;
+    const statuses = await this.ops().status();
+    statuses.forEach((status, index) => this.ops().runner(plans[index]!).checkHistory(status));
+    if (mode === 'verify') {
+      await this.ops().ensureUp();
+      for (const plan of plans) this.state.set({ dataSource: plan.name, status: 'done', pending: 0, applied: [] });
+      return;
+    }
+    this.recordWaiting(statuses.map((status) => [status.dataSource, status.pending.length]));
+  }
+
+  /** whenDisabled 'wait': record pending counts, and poll until another process has applied them all. */
+  private recordWaiting(counts: Array<[string, number]>): void {
+    for (const [dataSource, pending] of counts) {
+      this.state.update(dataSource, { status: pending === 0 ? 'done' : 'disabled', pending });
+    }
+    const waiting = counts.filter(([, pending]) => pending > 0);
+    if (waiting.length === 0) {
+      this.logger.log('No pending migrations: ready');
+      return;
+    }
+    this.logger.log(
+      `Waiting for another process to apply ${waiting.map(([name, n]) => `${n} pending migration(s) of "${name}"`).join(', ')}; readiness stays down until then`,
+    );
+    this.waitTimer = setTimeout(() => {
+      this.countPending(this.ops().plans)
+        .then((next) => this.recordWaiting([...next]))
+        .catch((error: unknown) => {
+          this.logger.warn(`Could not read pending migrations (${this.redactor.message(error)}); trying again`);
+          this.recordWaiting(counts);
+        });
+    }, this.options.pendingCheckTtlMs);
+    this.waitTimer.unref();
+  }
+
+  private resolveStrategy(): Promise<MigrationStrategy> {
+    this.strategy ??= this.instantiateStrategy();
+    return this.strategy;
+  }
+
+  private async instantiateStrategy(): Promise<MigrationStrategy> {
     const configured = this.options.strategy;
     let strategy: unknown;
     if (typeof configured === 'function') {
@@ -159,10 +259,10 @@ export class AutoMigratorService implements OnApplicationBootstrap {
     return strategy as MigrationStrategy;
   }
 
-  private async disabledReadiness(): Promise<MigrationReadiness> {
+  private async disabledReadiness(plans: readonly DataSourcePlan[]): Promise<MigrationReadiness> {
     const now = Date.now();
     if (!this.pendingCheck || this.pendingCheck.expiresAt <= now) {
-      this.pendingCheck = { expiresAt: now + this.options.pendingCheckTtlMs, counts: this.countPending() };
+      this.pendingCheck = { expiresAt: now + this.options.pendingCheckTtlMs, counts: this.countPending(plans) };
     }
     try {
       const counts = await this.pendingCheck.counts;
@@ -174,17 +274,14 @@ export class AutoMigratorService implements OnApplicationBootstrap {
       const message = `could not read pending migrations: ${this.redactor.message(error)}`;
       return {
         ready: false,
-        dataSources: Object.fromEntries(this.plans.map((plan) => [plan.name, { state: 'disabled', error: message }])),
+        dataSources: Object.fromEntries(plans.map((plan) => [plan.name, { state: 'disabled', error: message }])),
       };
     }
   }
 
-  private async countPending(): Promise<Map<string, number>> {
+  private async countPending(plans: readonly DataSourcePlan[]): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
-    for (const plan of this.plans) {
-      const runner = new DataSourceMigrationRunner(plan, this.state, this.logger, this.redactor);
-      counts.set(plan.name, (await runner.readPending()).length);
-    }
+    for (const plan of plans) counts.set(plan.name, (await this.ops().runner(plan).readPending()).length);
     return counts;
   }
 }

@@ -11,7 +11,9 @@ export { AutoMigratorService, type MigrationReadiness, type MigrationReadinessDe
 export type {
   AutoMigratorModuleOptions,
   DataSourceMigrationOptions,
+  MigrationHistoryPolicy,
   MigrationLockOptions,
+  WhenDisabled,
   ResolvedLockOptions,
   MigrationRunMode,
   MigrationTransactionMode,
@@ -36,4 +38,10 @@ export { MigrationsHealthIndicator } from './health/migrations.health.js';
 export { AutoMigratorConfigError } from './errors/auto-migrator-config.error.js';
 export { MigrationFailedError } from './errors/migration-failed.error.js';
 export { MigrationLockTimeoutError } from './errors/migration-lock-timeout.error.js';
+export { PendingMigrationsError } from './errors/pending-migrations.error.js';
+export { MigrationHistoryError } from './errors/migration-history.error.js';
+export type { AppliedMigration, MigrationStatusReport } from './operations/migration-status.js';
+export type { DataSourceStatus, OperationTarget, UpResult } from './operations/migration-operations.js';
+export type { RevertResult } from './operations/revert-migrations.js';
+export type { DryRunResult, PlannedMigration, PlannedStatement } from './operations/dry-run-migrations.js';
 export { SecretRedactor } from './util/secret-redactor.js';

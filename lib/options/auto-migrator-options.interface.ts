@@ -15,6 +15,18 @@ export type MigrationTransactionMode = 'all' | 'each' | 'none';
  */
 export type MigrationRunMode = 'blocking' | 'background';
 
+/**
+ * What bootstrap does while migrations are disabled:
+ * - `skip`: nothing (readiness still reports pending migrations).
+ * - `verify`: bootstrap fails when any migration is pending, listing them.
+ * - `wait`: bootstrap succeeds; readiness stays down until another process (a release Job) has
+ *   applied every pending migration, polled every `pendingCheckTtlMs`.
+ */
+export type WhenDisabled = 'skip' | 'verify' | 'wait';
+
+/** What a surprising migrations table does at bootstrap: log a warning, or fail the boot. */
+export type MigrationHistoryPolicy = 'warn' | 'fail';
+
 /** Per-DataSource settings. */
 export interface DataSourceMigrationOptions {
   /** The DataSource name as registered with `TypeOrmModule` (`'default'` when unnamed). */
@@ -59,6 +71,15 @@ export interface AutoMigratorModuleOptions {
    * without one (PgBouncer in transaction pooling mode; then only one process may migrate).
    */
   lock?: false | MigrationLockOptions;
+  /** While migrations are disabled: `'skip'` (default), `'verify'` or `'wait'`. */
+  whenDisabled?: WhenDisabled;
+  /** A pending migration older than the newest applied one: `'warn'` (default) or `'fail'` the boot. */
+  outOfOrder?: MigrationHistoryPolicy;
+  /**
+   * An applied migration this build does not have (after a rollback of the code): `'warn'`
+   * (default; old code on a newer, backward-compatible schema is normal) or `'fail'` the boot.
+   */
+  unknownMigrations?: MigrationHistoryPolicy;
 }
 
 /** Settings of the cross-process migration lock. */
@@ -93,4 +114,7 @@ export interface ResolvedAutoMigratorOptions {
   readonly pendingCheckTtlMs: number;
   /** `false`: no lock. */
   readonly lock: ResolvedLockOptions | false;
+  readonly whenDisabled: WhenDisabled;
+  readonly outOfOrder: MigrationHistoryPolicy;
+  readonly unknownMigrations: MigrationHistoryPolicy;
 }

@@ -13,6 +13,8 @@ import type {
   ResolvedAutoMigratorOptions,
   ResolvedDataSourceOptions,
   ResolvedLockOptions,
+  MigrationHistoryPolicy,
+  WhenDisabled,
 } from './auto-migrator-options.interface.js';
 import { parseRunMigrationsFlag } from './run-migrations-flag.js';
 
@@ -28,7 +30,12 @@ export const OPTION_KEYS: ReadonlyArray<keyof AutoMigratorModuleOptions> = [
   'strategy',
   'pendingCheckTtlMs',
   'lock',
+  'whenDisabled',
+  'outOfOrder',
+  'unknownMigrations',
 ];
+const WHEN_DISABLED: readonly WhenDisabled[] = ['skip', 'verify', 'wait'];
+const HISTORY_POLICIES: readonly MigrationHistoryPolicy[] = ['warn', 'fail'];
 const LOCK_KEYS: ReadonlyArray<string> = ['timeoutMs', 'logEveryMs'];
 const DATA_SOURCE_KEYS: ReadonlyArray<string> = ['name', 'transaction'];
 const MODES: readonly MigrationRunMode[] = ['blocking', 'background'];
@@ -77,10 +84,7 @@ export function resolveAutoMigratorOptions(
     runMigrations = parseRunMigrationsFlag(setting.value, setting.source);
   }
 
-  const mode = raw.mode ?? 'blocking';
-  if (!MODES.includes(mode)) {
-    throw configError('mode', `must be one of ${quoteAll(MODES)}; got ${JSON.stringify(mode)}`);
-  }
+  const mode = oneOf(raw.mode, 'blocking', MODES, 'mode');
 
   const pendingCheckTtlMs = milliseconds(raw.pendingCheckTtlMs, DEFAULT_PENDING_CHECK_TTL_MS, 'pendingCheckTtlMs', 0);
 
@@ -99,7 +103,18 @@ export function resolveAutoMigratorOptions(
     strategy: raw.strategy,
     pendingCheckTtlMs,
     lock: resolveLock(raw.lock),
+    whenDisabled: oneOf(raw.whenDisabled, 'skip', WHEN_DISABLED, 'whenDisabled'),
+    outOfOrder: oneOf(raw.outOfOrder, 'warn', HISTORY_POLICIES, 'outOfOrder'),
+    unknownMigrations: oneOf(raw.unknownMigrations, 'warn', HISTORY_POLICIES, 'unknownMigrations'),
   });
+}
+
+function oneOf<T extends string>(value: unknown, fallback: T, allowed: readonly T[], option: string): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) {
+    throw configError(option, `must be one of ${quoteAll(allowed)}; got ${JSON.stringify(value)}`);
+  }
+  return value as T;
 }
 
 function resolveLock(lock: AutoMigratorModuleOptions['lock']): ResolvedLockOptions | false {
@@ -160,10 +175,10 @@ function resolveDataSourceEntry(entry: unknown, where: string): ResolvedDataSour
   }
   const name = checkName(record['name'], `${where}.name`);
   const transaction = record['transaction'];
-  if (transaction !== undefined && !TRANSACTION_MODES.includes(transaction as MigrationTransactionMode)) {
-    throw configError(`${where}.transaction`, `must be one of ${quoteAll(TRANSACTION_MODES)}; got ${JSON.stringify(transaction)}`);
-  }
-  return { name, transaction: transaction as MigrationTransactionMode | undefined };
+  return {
+    name,
+    transaction: transaction === undefined ? undefined : oneOf(transaction, 'each', TRANSACTION_MODES, `${where}.transaction`),
+  };
 }
 
 function checkName(name: unknown, where: string): string {

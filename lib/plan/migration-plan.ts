@@ -2,6 +2,7 @@ import type { DataSource, MigrationInterface } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { migrationLockKind, type MigrationLockKind } from '../lock/migration-lock.js';
 import type {
+  MigrationHistoryPolicy,
   MigrationTransactionMode,
   ResolvedAutoMigratorOptions,
   ResolvedLockOptions,
@@ -14,6 +15,8 @@ export interface DataSourcePlan {
   readonly transaction: MigrationTransactionMode;
   /** The cross-process lock to take before migrating; undefined: none (disabled, or in-memory SQLite). */
   readonly lock: { readonly kind: MigrationLockKind; readonly settings: ResolvedLockOptions } | undefined;
+  /** What a pending migration older than the newest applied one, or an unknown applied one, does. */
+  readonly history: { readonly outOfOrder: MigrationHistoryPolicy; readonly unknownMigrations: MigrationHistoryPolicy };
 }
 
 /** Finds DataSources registered with TypeOrmModule. */
@@ -56,6 +59,7 @@ export function planDataSources(
       dataSource,
       transaction: entry.transaction ?? dataSource.options.migrationsTransactionMode ?? 'each',
       lock: planLock(entry.name, dataSource, options.lock),
+      history: Object.freeze({ outOfOrder: options.outOfOrder, unknownMigrations: options.unknownMigrations }),
     });
   });
 }

@@ -1,5 +1,7 @@
 import type { Logger } from '@nestjs/common';
-import { MigrationExecutor, type QueryRunner } from 'typeorm';
+import type { QueryRunner } from 'typeorm';
+import { MigrationHistoryError } from '../errors/migration-history.error.js';
+import { readMigrationStatus, type MigrationStatusReport } from '../operations/migration-status.js';
 import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout.error.js';
 import { createMigrationLock } from '../lock/create-migration-lock.js';
 import type { MigrationLock } from '../lock/migration-lock.js';
@@ -35,8 +37,7 @@ export class DataSourceMigrationRunner {
 
   /** Migrations not yet recorded in the migrations table. Read-only: creates no table. */
   async readPending(queryRunner?: QueryRunner): Promise<PendingMigration[]> {
-    const pending = await new MigrationExecutor(this.plan.dataSource, queryRunner).getPendingMigrations();
-    return pending.map(({ name, timestamp }) => ({ name, timestamp }));
+    return [...(await readMigrationStatus(this.plan.dataSource, queryRunner)).pending];
   }
 
   /**
@@ -45,9 +46,9 @@ export class DataSourceMigrationRunner {
    */
   async migrate(strategy: MigrationStrategy): Promise<void> {
     const startedAt = new Date();
-    let pending: PendingMigration[];
+    let status: MigrationStatusReport;
     try {
-      pending = await this.readPending();
+      status = await readMigrationStatus(this.plan.dataSource);
     } catch (error) {
       this.redactor.scrub(error);
       const failure = new MigrationFailedError(
@@ -62,6 +63,8 @@ export class DataSourceMigrationRunner {
       this.logger.error(failure.message, failure.stack);
       throw failure;
     }
+    this.checkHistory(status);
+    const pending = [...status.pending];
     if (pending.length === 0) {
       this.state.update(this.name, { status: 'done', pending: 0, startedAt, finishedAt: new Date() });
       this.logger.log(`DataSource "${this.name}": no pending migrations`);
@@ -89,19 +92,59 @@ export class DataSourceMigrationRunner {
    */
   async execute(fromScratch: boolean, knownPending?: readonly PendingMigration[]): Promise<MigrationRunResult> {
     const runStart = performance.now();
+    return this.withLock((queryRunner, locked) =>
+      this.executeLocked(fromScratch, queryRunner, locked ? undefined : knownPending, runStart),
+    );
+  }
+
+  /**
+   * Runs `work` holding the plan's migration lock (when it has one), with the lock's connection
+   * when the lock is held by one; releases the lock whatever happens.
+   */
+  async withLock<T>(work: (queryRunner: QueryRunner | undefined, locked: boolean) => Promise<T>): Promise<T> {
     const lock = await this.acquireLock();
     try {
-      return await this.executeLocked(fromScratch, lock, lock ? undefined : knownPending, runStart);
+      return await work(lock?.queryRunner, lock !== undefined);
     } finally {
       await lock?.release().catch((error: unknown) => {
-        this.logger.warn(`DataSource "${this.name}": releasing ${lock.description} failed (${this.redactor.message(error)}); its connection was closed instead`);
+        this.logger.warn(
+          `DataSource "${this.name}": releasing ${lock.description} failed (${this.redactor.message(error)}); its connection was closed instead`,
+        );
       });
     }
   }
 
+  /** Logs, or fails on, a pending migration older than the newest applied one and an applied one this build lacks. */
+  checkHistory(status: MigrationStatusReport): void {
+    const { outOfOrder: outOfOrderPolicy, unknownMigrations: unknownPolicy } = this.plan.history;
+    const outOfOrder = status.outOfOrder.map((migration) => migration.name);
+    const unknown = status.unknown.map((migration) => migration.name);
+    const problems: string[] = [];
+    if (outOfOrder.length > 0) {
+      const text = `pending but older than the newest applied migration (out of order): ${outOfOrder.join(', ')}`;
+      if (outOfOrderPolicy === 'fail') problems.push(text);
+      else this.logger.warn(`DataSource "${this.name}": ${text}. They will run; set outOfOrder: 'fail' to refuse.`);
+    }
+    if (unknown.length > 0) {
+      const text = `applied but not in this build (unknown): ${unknown.join(', ')}`;
+      if (unknownPolicy === 'fail') problems.push(text);
+      else this.logger.warn(`DataSource "${this.name}": ${text}. Fine for backward-compatible migrations; set unknownMigrations: 'fail' to refuse.`);
+    }
+    if (problems.length === 0) return;
+    const error = new MigrationHistoryError(
+      `DataSource "${this.name}": the migrations table does not fit this build: ${problems.join('; ')}.`,
+      this.name,
+      outOfOrderPolicy === 'fail' ? outOfOrder : [],
+      unknownPolicy === 'fail' ? unknown : [],
+    );
+    this.state.update(this.name, { status: 'failed', error: error.message, finishedAt: new Date() });
+    this.logger.error(error.message);
+    throw error;
+  }
+
   private async executeLocked(
     fromScratch: boolean,
-    lock: MigrationLock | undefined,
+    queryRunner: QueryRunner | undefined,
     knownPending: readonly PendingMigration[] | undefined,
     runStart: number,
   ): Promise<MigrationRunResult> {
@@ -109,7 +152,6 @@ export class DataSourceMigrationRunner {
       this.logger.warn(`DataSource "${this.name}": dropping every table before migrating from scratch`);
       await this.plan.dataSource.dropDatabase();
     }
-    const queryRunner = lock?.queryRunner;
     const total = (knownPending ?? (await this.readPending(queryRunner))).length;
     if (total === 0) {
       this.state.update(this.name, { status: 'done', pending: 0, current: undefined, finishedAt: new Date() });

@@ -20,6 +20,9 @@ describe('resolveAutoMigratorOptions', () => {
       strategy: undefined,
       pendingCheckTtlMs: 5000,
       lock: { timeoutMs: 600_000, logEveryMs: 5000 },
+      whenDisabled: 'skip',
+      outOfOrder: 'warn',
+      unknownMigrations: 'warn',
     });
     expect(Object.isFrozen(resolved)).toBe(true);
     expect(Object.isFrozen(resolved.dataSources)).toBe(true);
@@ -72,6 +75,9 @@ describe('resolveAutoMigratorOptions', () => {
     ['lock unknown key', { lock: { timeout: 5 } as never }, /option "lock" has unknown key\(s\) 'timeout'; known keys: timeoutMs, logEveryMs/],
     ['lock negative timeout', { lock: { timeoutMs: -5 } }, /option "lock.timeoutMs" must be a number of milliseconds >= 0; got -5/],
     ['lock zero log interval', { lock: { logEveryMs: 0 } }, /option "lock.logEveryMs" must be a number of milliseconds >= 1; got 0/],
+    ['bad whenDisabled', { whenDisabled: 'block' as never }, /option "whenDisabled" must be one of 'skip', 'verify', 'wait'; got "block"/],
+    ['bad outOfOrder', { outOfOrder: 'allow' as never }, /option "outOfOrder" must be one of 'warn', 'fail'; got "allow"/],
+    ['bad unknownMigrations', { unknownMigrations: true as never }, /option "unknownMigrations" must be one of 'warn', 'fail'; got true/],
     ['strategy not a strategy', { strategy: {} as never }, /option "strategy" must be a class extending MigrationStrategy.*got an object of class Object/],
   ];
   it.each(bad)('%s fails naming the option', (_name, options, message) => {

@@ -1,0 +1,17 @@
+/**
+ * The migrations table disagrees with this build in a way the options forbid: a pending migration
+ * older than the newest applied one (`outOfOrder: 'fail'`), or an applied migration this build does
+ * not have (`unknownMigrations: 'fail'`).
+ */
+export class MigrationHistoryError extends Error {
+  override readonly name = 'MigrationHistoryError';
+
+  constructor(
+    message: string,
+    readonly dataSource: string,
+    readonly outOfOrder: readonly string[],
+    readonly unknown: readonly string[],
+  ) {
+    super(message);
+  }
+}

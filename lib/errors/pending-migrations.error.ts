@@ -1,0 +1,15 @@
+/** Migrations are pending where none may be (`ensureUp()`, `whenDisabled: 'verify'`, `auto-migrator ensure-up`). */
+export class PendingMigrationsError extends Error {
+  override readonly name = 'PendingMigrationsError';
+
+  constructor(
+    /** Pending migration names per DataSource name (only DataSources with some). */
+    readonly pending: Readonly<Record<string, readonly string[]>>,
+  ) {
+    super(
+      `Pending migrations: ${Object.entries(pending)
+        .map(([dataSource, names]) => `DataSource "${dataSource}": ${names.join(', ')}`)
+        .join('; ')}. Apply them first (RUN_MIGRATIONS=true on one process, or "auto-migrator up").`,
+    );
+  }
+}

@@ -1,0 +1,63 @@
+import { MigrationExecutor, type DataSource, type Migration, type QueryRunner } from 'typeorm';
+import type { PendingMigration } from '../strategies/migration-strategy.js';
+
+/** A migration recorded in the migrations table. */
+export interface AppliedMigration {
+  readonly name: string;
+  readonly timestamp: number;
+  /** Its row id in the migrations table: the order it was applied in. */
+  readonly order: number;
+}
+
+/** What a DataSource's migrations table says, compared with the migrations of this build. */
+export interface MigrationStatusReport {
+  /** Recorded as applied and known to this build, in the order applied. */
+  readonly applied: readonly AppliedMigration[];
+  /** Known to this build, not recorded, oldest first: what `up` would run. */
+  readonly pending: readonly PendingMigration[];
+  /** Recorded as applied but absent from this build (e.g. after a code rollback). */
+  readonly unknown: readonly AppliedMigration[];
+  /** Pending migrations older than the newest applied one (merged late, or from another branch). */
+  readonly outOfOrder: readonly PendingMigration[];
+}
+
+/**
+ * Reads the migrations table once (read-only: a missing table means nothing applied) and compares
+ * it with the DataSource's migrations.
+ */
+export async function readMigrationStatus(dataSource: DataSource, queryRunner?: QueryRunner): Promise<MigrationStatusReport> {
+  const executor = new StatusExecutor(dataSource, queryRunner);
+  const executed = await executor.getExecutedMigrations();
+  const known = executor.knownMigrations();
+  const executedNames = new Set(executed.map((migration) => migration.name));
+  const knownNames = new Set(known.map((migration) => migration.name));
+  const toApplied = (migration: Migration): AppliedMigration => ({
+    name: migration.name,
+    timestamp: migration.timestamp,
+    order: migration.id ?? 0,
+  });
+  const byOrder = (a: AppliedMigration, b: AppliedMigration) => a.order - b.order;
+  const applied = executed.filter((migration) => knownNames.has(migration.name)).map(toApplied).sort(byOrder);
+  const unknown = executed.filter((migration) => !knownNames.has(migration.name)).map(toApplied).sort(byOrder);
+  const pending = known
+    .filter((migration) => !executedNames.has(migration.name))
+    .map(({ name, timestamp }) => ({ name, timestamp }));
+  const newestApplied = Math.max(0, ...executed.map((migration) => migration.timestamp));
+  return {
+    applied,
+    pending,
+    unknown,
+    outOfOrder: pending.filter((migration) => migration.timestamp < newestApplied),
+  };
+}
+
+/** This build's migrations as TypeORM sees them (sorted by timestamp, with their instances). */
+export function knownMigrations(dataSource: DataSource): Migration[] {
+  return new StatusExecutor(dataSource).knownMigrations();
+}
+
+class StatusExecutor extends MigrationExecutor {
+  knownMigrations(): Migration[] {
+    return this.getMigrations();
+  }
+}

@@ -1,0 +1,99 @@
+import type { QueryRunner } from 'typeorm';
+import { MigrationExecutor } from 'typeorm';
+import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import { MigrationFailedError } from '../errors/migration-failed.error.js';
+import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
+import { knownMigrations, readMigrationStatus, type AppliedMigration } from './migration-status.js';
+
+/** What `down` did to one DataSource. */
+export interface RevertResult {
+  readonly dataSource: string;
+  /** Reverted migrations, newest first. */
+  readonly reverted: readonly string[];
+  readonly durationMs: number;
+}
+
+/**
+ * Reverts, newest first, every applied migration newer than `to` (a migration name, its 13-digit
+ * timestamp, or 0 for all), each in its own transaction, holding the migration lock. A `to` that is
+ * not an applied migration, or a migration to revert that this build does not have, fails before
+ * anything is reverted.
+ */
+export async function revertMigrations(runner: DataSourceMigrationRunner, to: string | number): Promise<RevertResult> {
+  const { dataSource } = runner.plan;
+  const name = runner.name;
+  const started = performance.now();
+  return runner.withLock((lockedRunner) =>
+    withQueryRunner(lockedRunner, dataSource.createQueryRunner.bind(dataSource), async (queryRunner) => {
+      const status = await readMigrationStatus(dataSource, queryRunner);
+      const applied = [...status.applied, ...status.unknown].sort((a, b) => a.order - b.order);
+      const targetIndex = findTarget(name, applied, String(to));
+      const toRevert = applied.slice(targetIndex + 1).reverse();
+      const unknown = new Set(status.unknown.map((migration) => migration.name));
+      const missing = toRevert.filter((migration) => unknown.has(migration.name));
+      if (missing.length > 0) {
+        throw new AutoMigratorConfigError(
+          `DataSource "${name}": cannot revert ${missing.map((m) => `"${m.name}"`).join(', ')}: not in this build, so its down() is not available. Nothing was reverted.`,
+        );
+      }
+      const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
+      const executor = new MigrationExecutor(dataSource, queryRunner);
+      const reverted: string[] = [];
+      for (const [index, entry] of toRevert.entries()) {
+        const migration = instances.get(entry.name)!;
+        const inTransaction = migration.instance?.transaction !== false;
+        const t0 = performance.now();
+        try {
+          if (inTransaction) await queryRunner.startTransaction();
+          await migration.instance!.down(queryRunner);
+          await executor.deleteMigration(migration);
+          if (inTransaction) await queryRunner.commitTransaction();
+        } catch (error) {
+          if (inTransaction && queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
+          throw new MigrationFailedError(
+            `DataSource "${name}": reverting "${entry.name}" failed: ${error instanceof Error ? error.message : String(error)}. ` +
+              `${reverted.length} newer migration(s) were reverted before it and stay reverted: ${reverted.join(', ') || 'none'}.`,
+            name,
+            entry.name,
+            [],
+            'each',
+            { cause: error },
+          );
+        }
+        reverted.push(entry.name);
+        runner.logger.log(
+          `DataSource "${name}": [${index + 1}/${toRevert.length}] ${entry.name} reverted in ${Math.round(performance.now() - t0)} ms`,
+        );
+      }
+      runner.logger.log(`DataSource "${name}": ${reverted.length} migration(s) reverted; now at ${targetIndex >= 0 ? applied[targetIndex]!.name : 'nothing applied'}`);
+      return { dataSource: name, reverted, durationMs: performance.now() - started };
+    }),
+  );
+}
+
+function findTarget(dataSource: string, applied: readonly AppliedMigration[], to: string): number {
+  if (to === '0') return -1;
+  const index = applied.findIndex((migration) => migration.name === to || String(migration.timestamp) === to);
+  if (index < 0) {
+    throw new AutoMigratorConfigError(
+      `DataSource "${dataSource}": --to "${to}" is not an applied migration (give its name or 13-digit timestamp, or 0 to revert all). ` +
+        `Applied: ${applied.map((migration) => migration.name).join(', ') || 'none'}. Nothing was reverted.`,
+    );
+  }
+  return index;
+}
+
+/** Runs `work` on `given`, or on a runner it creates and releases. */
+export async function withQueryRunner<T>(
+  given: QueryRunner | undefined,
+  create: () => QueryRunner,
+  work: (queryRunner: QueryRunner) => Promise<T>,
+): Promise<T> {
+  if (given) return work(given);
+  const created = create();
+  try {
+    return await work(created);
+  } finally {
+    await created.release();
+  }
+}
