@@ -7,7 +7,7 @@ export type MigrationClass = new () => MigrationInterface;
 export function defineMigration(
   name: string,
   up: (queryRunner: QueryRunner) => Promise<unknown>,
-  options: { transaction?: boolean } = {},
+  options: { transaction?: boolean; down?: (queryRunner: QueryRunner) => Promise<unknown> } = {},
 ): MigrationClass {
   const holder = {
     [name]: class implements MigrationInterface {
@@ -15,7 +15,9 @@ export function defineMigration(
       async up(queryRunner: QueryRunner): Promise<void> {
         await up(queryRunner);
       }
-      async down(): Promise<void> {}
+      async down(queryRunner: QueryRunner): Promise<void> {
+        await options.down?.(queryRunner);
+      }
     },
   };
   const migration = holder[name];
@@ -52,4 +54,9 @@ export function sleepSql(kind: DbKind, seconds: number): string | undefined {
   if (kind === 'postgres') return `SELECT pg_sleep(${seconds})`;
   if (kind === 'mariadb') return `SELECT SLEEP(${seconds})`;
   return undefined;
+}
+
+/** A migration that creates a table and whose down() drops it. */
+export function tableMigration(name: string, table: string): MigrationClass {
+  return defineMigration(name, sql(`CREATE TABLE ${table} (id INT PRIMARY KEY)`), { down: sql(`DROP TABLE ${table}`) });
 }
