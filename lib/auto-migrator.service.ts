@@ -51,7 +51,7 @@ export const AUTO_MIGRATOR_CLI_ENV = 'AUTO_MIGRATOR_CLI';
 @Injectable()
 export class AutoMigratorService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(AUTO_MIGRATOR_LOGGER_CONTEXT);
-  private redactor = new SecretRedactor();
+  private secrets = new SecretRedactor();
   private operations?: MigrationOperations;
   private strategy?: Promise<MigrationStrategy>;
   private finished: Promise<void> = Promise.resolve();
@@ -67,8 +67,8 @@ export class AutoMigratorService implements OnApplicationBootstrap, OnApplicatio
 
   async onApplicationBootstrap(): Promise<void> {
     const plans = planDataSources(this.options, new NestDataSourceRegistry(this.moduleRef, this.modules));
-    this.redactor = SecretRedactor.forDataSources(plans.map((plan) => plan.dataSource));
-    this.operations = new MigrationOperations(plans, this.state, this.logger, this.redactor);
+    this.secrets = SecretRedactor.forDataSources(plans.map((plan) => plan.dataSource));
+    this.operations = new MigrationOperations(plans, this.state, this.logger, this.secrets);
     const names = plans.map((plan) => `"${plan.name}"`).join(', ');
     for (const plan of plans) {
       if (plan.dataSource.options.migrationsRun) {
@@ -101,7 +101,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, OnApplicatio
     if (this.options.mode === 'background') {
       run.catch((error: unknown) => {
         this.logger.error(
-          `Background migrations stopped: ${this.redactor.message(error)}. The application keeps serving; readiness stays down.`,
+          `Background migrations stopped: ${this.secrets.message(error)}. The application keeps serving; readiness stays down.`,
         );
       });
       return;
@@ -112,6 +112,11 @@ export class AutoMigratorService implements OnApplicationBootstrap, OnApplicatio
   onApplicationShutdown(): void {
     clearTimeout(this.waitTimer);
     this.waitTimer = undefined;
+  }
+
+  /** Removes the configured DataSources' passwords (and any URL credentials) from text. */
+  get redactor(): SecretRedactor {
+    return this.secrets;
   }
 
   /** Resolves when the migrations started at bootstrap have finished, whatever the outcome. */
@@ -212,7 +217,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, OnApplicatio
       this.countPending(this.ops().plans)
         .then((next) => this.recordWaiting([...next]))
         .catch((error: unknown) => {
-          this.logger.warn(`Could not read pending migrations (${this.redactor.message(error)}); trying again`);
+          this.logger.warn(`Could not read pending migrations (${this.secrets.message(error)}); trying again`);
           this.recordWaiting(counts);
         });
     }, this.options.pendingCheckTtlMs);
@@ -235,7 +240,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, OnApplicatio
           strategy = await this.moduleRef.create(configured);
         } catch (error) {
           throw new AutoMigratorConfigError(
-            `AutoMigratorModule option "strategy": ${configured.name} could not be instantiated (${this.redactor.message(error).split('\n')[0]}). ` +
+            `AutoMigratorModule option "strategy": ${configured.name} could not be instantiated (${this.secrets.message(error).split('\n')[0]}). ` +
               `Make it @Injectable() and make what it injects visible to the module: list the providers in ` +
               `forRootAsync({ extraProviders: [...] }) or their modules in "imports", or register ${configured.name} itself as a provider.`,
             { cause: error },
@@ -271,7 +276,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, OnApplicatio
       return { ready: [...counts.values()].every((pending) => pending === 0), dataSources };
     } catch (error) {
       this.pendingCheck = undefined;
-      const message = `could not read pending migrations: ${this.redactor.message(error)}`;
+      const message = `could not read pending migrations: ${this.secrets.message(error)}`;
       return {
         ready: false,
         dataSources: Object.fromEntries(plans.map((plan) => [plan.name, { state: 'disabled', error: message }])),

@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// The auto-migrator command: see `auto-migrator --help`.
+import 'reflect-metadata';
+import { runCli } from './run-cli.js';
+
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+});

@@ -1,0 +1,59 @@
+import type { DryRunResult } from '../operations/dry-run-migrations.js';
+import type { DataSourceStatus, UpResult } from '../operations/migration-operations.js';
+import type { RevertResult } from '../operations/revert-migrations.js';
+
+/** The status of every DataSource as a readable table. */
+export function formatStatus(statuses: readonly DataSourceStatus[]): string {
+  const lines: string[] = [];
+  for (const status of statuses) {
+    lines.push(
+      `DataSource "${status.dataSource}": ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown`,
+    );
+    const rows: string[][] = [
+      ...status.applied.map((m) => ['applied', `#${m.order}`, isoTime(m.timestamp), m.name]),
+      ...status.pending.map((m) => [status.outOfOrder.some((o) => o.name === m.name) ? 'pending (out of order)' : 'pending', '', isoTime(m.timestamp), m.name]),
+      ...status.unknown.map((m) => ['unknown (not in this build)', `#${m.order}`, isoTime(m.timestamp), m.name]),
+    ];
+    lines.push(...columns(rows).map((row) => `  ${row}`));
+  }
+  return lines.join('\n');
+}
+
+export function formatUp(results: readonly UpResult[]): string {
+  return results
+    .map((result) =>
+      `DataSource "${result.dataSource}": ${result.status}, ${result.applied.length} applied${result.applied.length ? `: ${result.applied.join(', ')}` : ''}` +
+      (result.error ? `\n  ${result.error}` : ''),
+    )
+    .join('\n');
+}
+
+export function formatDown(result: RevertResult): string {
+  return `DataSource "${result.dataSource}": ${result.reverted.length} reverted${result.reverted.length ? `: ${result.reverted.join(', ')}` : ''}`;
+}
+
+/** The dry run as an SQL script with comments. */
+export function formatPlan(results: readonly DryRunResult[]): string {
+  const lines: string[] = [];
+  for (const result of results) {
+    lines.push(`-- DataSource "${result.dataSource}": ${result.migrations.length} pending migration(s), dry run (rolled back)`);
+    for (const migration of result.migrations) {
+      lines.push(`-- ${migration.name}`);
+      for (const statement of migration.statements) {
+        lines.push(`${statement.sql.trim().replace(/;$/, '')};${statement.parameters ? ` -- parameters: ${JSON.stringify(statement.parameters)}` : ''}`);
+      }
+      if (migration.error) lines.push(`-- stopped here: ${migration.error}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function isoTime(timestamp: number): string {
+  const date = new Date(timestamp);
+  return Number.isNaN(date.getTime()) ? String(timestamp) : date.toISOString();
+}
+
+function columns(rows: string[][]): string[] {
+  const widths = rows.reduce<number[]>((w, row) => row.map((cell, i) => Math.max(w[i] ?? 0, cell.length)), []);
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '));
+}

@@ -1,0 +1,138 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Logger, type DynamicModule, type INestApplicationContext, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { DataSource } from 'typeorm';
+import { AUTO_MIGRATOR_LOGGER_CONTEXT } from '../auto-migrator.constants.js';
+import { AUTO_MIGRATOR_CLI_ENV, AutoMigratorService } from '../auto-migrator.service.js';
+import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import type { DryRunResult } from '../operations/dry-run-migrations.js';
+import { MigrationOperations, type DataSourceStatus, type OperationTarget, type UpResult } from '../operations/migration-operations.js';
+import type { RevertResult } from '../operations/revert-migrations.js';
+import { resolveAutoMigratorOptions } from '../options/resolve-options.js';
+import { planDataSources } from '../plan/migration-plan.js';
+import { MigrationStateStore } from '../state/migration-state.js';
+import { FailFastStrategy } from '../strategies/fail-fast.strategy.js';
+import { SecretRedactor } from '../util/secret-redactor.js';
+import type { CliLogger } from './cli-logger.js';
+
+/** What the CLI runs its command on: the operations, and how to let go of the connections. */
+export interface CliTarget {
+  readonly redactor: SecretRedactor;
+  status(target: OperationTarget): Promise<DataSourceStatus[]>;
+  up(target: OperationTarget): Promise<UpResult[]>;
+  down(options: OperationTarget & { to: string }): Promise<RevertResult>;
+  ensureUp(target: OperationTarget): Promise<unknown>;
+  plan(target: OperationTarget): Promise<DryRunResult[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * `--data-source <file>`: a module exporting a TypeORM DataSource (default export, or its only
+ * DataSource export), as the TypeORM CLI takes. Migrated as "default", with FailFastStrategy and
+ * the default lock.
+ */
+export async function dataSourceTarget(file: string, logger: CliLogger): Promise<CliTarget> {
+  const exports = await importFile(file, '--data-source');
+  const candidates = Object.entries(exports).filter(([, value]) => isDataSource(value));
+  const chosen = isDataSource(exports['default']) ? exports['default'] : candidates.length === 1 ? candidates[0]![1] : undefined;
+  if (!isDataSource(chosen)) {
+    throw new AutoMigratorConfigError(
+      candidates.length > 1
+        ? `--data-source ${file} exports several DataSources (${candidates.map(([name]) => name).join(', ')}); export the one to migrate as default.`
+        : `--data-source ${file} exports no TypeORM DataSource: export one, e.g. "export default new DataSource({ ... })".`,
+    );
+  }
+  const dataSource = chosen;
+  Logger.overrideLogger(logger);
+  if (!dataSource.isInitialized) await dataSource.initialize();
+  try {
+    const options = resolveAutoMigratorOptions({ runMigrations: true }, () => ({ value: undefined, source: 'cli' }));
+    const plans = planDataSources(options, { find: (name) => (name === 'default' ? dataSource : undefined), names: () => ['default'] });
+    const redactor = SecretRedactor.forDataSources([dataSource]);
+    const state = new MigrationStateStore();
+    const operations = new MigrationOperations(plans, state, new Logger(AUTO_MIGRATOR_LOGGER_CONTEXT), redactor);
+    const strategy = new FailFastStrategy();
+    return {
+      redactor,
+      status: (target) => operations.status(target),
+      up: (target) => operations.up(strategy, target),
+      down: (options) => operations.down(options.to, options),
+      ensureUp: (target) => operations.ensureUp(target),
+      plan: (target) => operations.plan(target),
+      close: () => dataSource.destroy(),
+    };
+  } catch (error) {
+    await dataSource.destroy();
+    throw error;
+  }
+}
+
+/**
+ * `--app <file>[#Export]`: a module exporting the application's root module (`AppModule` or the
+ * named export), booted as a Nest application context (no HTTP server), so the application's own
+ * options and strategy apply.
+ */
+export async function appTarget(spec: string, logger: CliLogger): Promise<CliTarget> {
+  const hash = spec.lastIndexOf('#');
+  const file = hash > 0 ? spec.slice(0, hash) : spec;
+  const exportName = hash > 0 ? spec.slice(hash + 1) : undefined;
+  const exports = await importFile(file, '--app');
+  const root = exportName ? exports[exportName] : (exports['AppModule'] ?? exports['default']);
+  if (!isModule(root)) {
+    throw new AutoMigratorConfigError(
+      `--app ${spec}: ${exportName ? `the export "${exportName}"` : 'neither an "AppModule" nor a default export'} is a Nest module. ` +
+        `Name the module's export after "#", e.g. --app dist/app.module.js#AppModule.`,
+    );
+  }
+  // Bootstrap only validates; the command runs below.
+  process.env[AUTO_MIGRATOR_CLI_ENV] = '1';
+  const app: INestApplicationContext = await NestFactory.createApplicationContext(root, { logger, abortOnError: false });
+  let service: AutoMigratorService;
+  try {
+    service = app.get(AutoMigratorService, { strict: false });
+  } catch (error) {
+    await app.close();
+    throw new AutoMigratorConfigError(
+      `--app ${spec}: the application does not import AutoMigratorModule (or loads another copy of nestjs-auto-migrator than this CLI).`,
+      { cause: error },
+    );
+  }
+  return {
+    redactor: service.redactor,
+    status: (target) => service.status(target),
+    up: (target) => service.up(target),
+    down: (options) => service.down(options),
+    ensureUp: (target) => service.ensureUp(target),
+    plan: (target) => service.plan(target),
+    close: () => app.close(),
+  };
+}
+
+async function importFile(file: string, flag: string): Promise<Record<string, unknown>> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new AutoMigratorConfigError(`${flag} ${file}: no such file (looked at ${path}).`);
+  try {
+    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const hint = /\.(c|m)?tsx?$/.test(path) ? ' Point at the compiled JavaScript, or run the CLI with a TypeScript loader (node --import tsx …).' : '';
+    throw new AutoMigratorConfigError(`${flag} ${file} could not be loaded: ${message}.${hint}`, { cause: error });
+  }
+}
+
+function isDataSource(value: unknown): value is DataSource {
+  const candidate = value as Partial<DataSource> | null | undefined;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.initialize === 'function' &&
+    typeof candidate.runMigrations === 'function' &&
+    typeof candidate.options === 'object'
+  );
+}
+
+function isModule(value: unknown): value is Type<unknown> | DynamicModule {
+  return typeof value === 'function' || (typeof value === 'object' && value !== null && 'module' in value);
+}

@@ -1,0 +1,165 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
+import { createTestDatabase } from '../support/databases.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const BIN = join(ROOT, (JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(join(ROOT, 'package.json'), 'utf8'))) as { bin: Record<string, string> }).bin['auto-migrator']!);
+const FIXTURES = join(import.meta.dirname, '../fixtures');
+const DATA_SOURCE = join(FIXTURES, 'cli-data-source.mjs');
+const APP = join(FIXTURES, 'cli-app.mjs');
+const NAMES = ['Alpha1700000000001', 'Beta1700000000002', 'Gamma1700000000003'];
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real bin of the built package. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function dbEnv(t: DatabaseFixture) {
+  return { CLI_DB_KIND: t.kind, CLI_DB_URL: t.db.url };
+}
+
+describeEachDatabase('the auto-migrator CLI', (t) => {
+  it('status, ensure-up, up, down --to with a --data-source file: output, JSON and exit codes', async () => {
+    const env = dbEnv(t);
+    const status = await cli(['status', '--data-source', DATA_SOURCE], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain('DataSource "default": 0 applied, 3 pending, 0 unknown');
+    expect(status.stdout).toMatch(/pending\s+2023-11-14T22:13:20\.001Z\s+Alpha1700000000001/);
+
+    const pending = await cli(['ensure-up', '--data-source', DATA_SOURCE, '--json'], env);
+    expect(pending.code).toBe(1);
+    expect(JSON.parse(pending.stdout)).toEqual({
+      error: { name: 'PendingMigrationsError', message: expect.stringContaining('Alpha1700000000001'), pending: { default: NAMES } },
+    });
+
+    const up = await cli(['up', '--data-source', DATA_SOURCE], env);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toMatch(/\[1\/3\] Alpha1700000000001 applied in \d+ ms/);
+    expect(up.stdout).toContain(`DataSource "default": done, 3 applied: ${NAMES.join(', ')}`);
+    expect(await t.db.recorded()).toEqual(NAMES);
+
+    const ensured = await cli(['ensure-up', '--data-source', DATA_SOURCE], env);
+    expect(ensured.code).toBe(0);
+    expect(ensured.stdout.trim()).toBe('No pending migrations.');
+
+    const json = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as Array<{ applied: Array<{ name: string }>; pending: unknown[] }>;
+    expect(json[0]!.applied.map((m) => m.name)).toEqual(NAMES);
+    expect(json[0]!.pending).toEqual([]);
+
+    const notApplied = await cli(['down', '--to', 'Omega1700000000009', '--data-source', DATA_SOURCE], env);
+    expect(notApplied.code).toBe(2);
+    expect(notApplied.stderr).toContain('--to "Omega1700000000009" is not an applied migration');
+    expect(await t.db.recorded()).toEqual(NAMES);
+
+    const down = await cli(['down', '--to', 'Alpha1700000000001', '--data-source', DATA_SOURCE, '--json'], env);
+    expect(down.code, down.stderr).toBe(0);
+    expect(JSON.parse(down.stdout)).toMatchObject({ dataSource: 'default', reverted: ['Gamma1700000000003', 'Beta1700000000002'] });
+    expect(down.stderr).toMatch(/\[1\/2\] Gamma1700000000003 reverted in \d+ ms/);
+    expect(await t.db.recorded()).toEqual(['Alpha1700000000001']);
+  });
+
+  it('plan prints the SQL and leaves the database unchanged (exit 2 on MariaDB)', async () => {
+    const env = dbEnv(t);
+    expect((await cli(['up', '--data-source', DATA_SOURCE], env)).code).toBe(0);
+    expect((await cli(['down', '--to', 'Alpha1700000000001', '--data-source', DATA_SOURCE], env)).code).toBe(0);
+    const before = { tables: await t.db.tables(), recorded: await t.db.recorded() };
+
+    const plan = await cli(['plan', '--data-source', DATA_SOURCE], env);
+    if (t.kind === 'mariadb') {
+      expect(plan.code).toBe(2);
+      expect(plan.stderr).toContain('MySQL/MariaDB commit DDL statements implicitly');
+    } else {
+      expect(plan.code, plan.stderr).toBe(0);
+      expect(plan.stdout).toBe(
+        [
+          '-- DataSource "default": 2 pending migration(s), dry run (rolled back)',
+          '-- Beta1700000000002',
+          'CREATE TABLE beta (id INT PRIMARY KEY);',
+          '-- Gamma1700000000003',
+          'CREATE TABLE gamma (id INT PRIMARY KEY);',
+          '',
+        ].join('\n'),
+      );
+      const json = JSON.parse((await cli(['plan', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as unknown;
+      expect(json).toEqual([
+        {
+          dataSource: 'default',
+          complete: true,
+          migrations: [
+            { name: 'Beta1700000000002', statements: [{ sql: 'CREATE TABLE beta (id INT PRIMARY KEY)' }] },
+            { name: 'Gamma1700000000003', statements: [{ sql: 'CREATE TABLE gamma (id INT PRIMARY KEY)' }] },
+          ],
+        },
+      ]);
+    }
+    expect({ tables: await t.db.tables(), recorded: await t.db.recorded() }).toEqual(before);
+  });
+
+  it('--app boots the application context (its options apply) and --name picks a DataSource', async () => {
+    const env = dbEnv(t);
+    const up = await cli(['up', '--app', APP, '--name', 'default'], env);
+    expect(up.code, up.stderr).toBe(0);
+    expect(await t.db.recorded()).toEqual(NAMES);
+    expect(up.stderr).not.toContain('InstanceLoader');
+
+    const status = JSON.parse((await cli(['status', '--app', `${APP}#AppModule`, '--json'], env)).stdout) as Array<{ dataSource: string }>;
+    expect(status.map((s) => s.dataSource)).toEqual(['default', 'reports']);
+
+    const wrongName = await cli(['status', '--app', APP, '--name', 'nope'], env);
+    expect(wrongName.code).toBe(2);
+    expect(wrongName.stderr).toContain('DataSource "nope" is not one AutoMigratorModule migrates; configured: "default", "reports"');
+
+    const several = await cli(['down', '--to', '0', '--app', APP], env);
+    expect(several.code).toBe(2);
+    expect(several.stderr).toContain('down needs one DataSource; 2 are configured');
+    expect(await t.db.recorded()).toEqual(NAMES);
+  });
+});
+
+describe('the auto-migrator CLI refuses bad input with exit 2, running nothing', () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['an unknown command', ['migrate', '--data-source', DATA_SOURCE], /unknown command "migrate"; commands: status, up, down, ensure-up, plan/],
+    ['an unknown flag', ['up', '--data-source', DATA_SOURCE, '--force'], /Unknown option '--force'/],
+    ['no command', ['--data-source', DATA_SOURCE], /no command given/],
+    ['no target', ['up'], /give exactly one of --data-source <file> or --app <file>\[#Export\]/],
+    ['two targets', ['up', '--data-source', DATA_SOURCE, '--app', APP], /give exactly one of --data-source/],
+    ['down without --to', ['down', '--data-source', DATA_SOURCE], /down needs --to <version>/],
+    ['--to without down', ['up', '--to', '0', '--data-source', DATA_SOURCE], /--to goes with down, not up/],
+    ['a file that does not exist', ['up', '--data-source', 'nowhere/data-source.js'], /--data-source nowhere\/data-source\.js: no such file/],
+    ['a file that exports no DataSource', ['up', '--data-source', join(FIXTURES, 'no-data-source.mjs')], /exports no TypeORM DataSource/],
+    ['an --app export that is not a module', ['up', '--app', `${APP}#notAModule`], /the export "notAModule" is a Nest module|is a Nest module/],
+    ['a TypeScript file', ['up', '--data-source', join(ROOT, 'test/support/databases.ts')], /could not be loaded.*TypeScript loader/],
+  ];
+  it.each(cases)('%s', async (_name, args, message) => {
+    const db = await createTestDatabase('sqlite');
+    try {
+      const run = await cli(args, { CLI_DB_KIND: 'sqlite', CLI_DB_URL: db.url });
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(message);
+      expect(await db.tables()).toEqual([]);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('--help prints the usage with exit 0', async () => {
+    const run = await cli(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Exit codes: 0 success, 1 pending (ensure-up) or a failed migration, 2 usage or configuration error.');
+  });
+});
