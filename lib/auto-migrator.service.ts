@@ -1,10 +1,16 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { ModuleRef, ModulesContainer } from '@nestjs/core';
+import { Subject, type Observable } from 'rxjs';
 import { AUTO_MIGRATOR_LOGGER_CONTEXT, AUTO_MIGRATOR_RESOLVED_OPTIONS } from './auto-migrator.constants.js';
 import { AutoMigratorConfigError } from './errors/auto-migrator-config.error.js';
-import type { ResolvedAutoMigratorOptions } from './options/auto-migrator-options.interface.js';
-import { planDataSources, type DataSourcePlan } from './plan/migration-plan.js';
-import { NestDataSourceRegistry } from './plan/nest-data-source.registry.js';
+import type { MigrationEvent } from './events/migration-events.js';
 import type { DryRunResult } from './operations/dry-run-migrations.js';
 import {
   MigrationOperations,
@@ -13,9 +19,15 @@ import {
   type UpResult,
 } from './operations/migration-operations.js';
 import type { RevertResult } from './operations/revert-migrations.js';
+import type { ResolvedAutoMigratorOptions } from './options/auto-migrator-options.interface.js';
+import { planDataSources, type DataSourcePlan } from './plan/migration-plan.js';
+import { NestDataSourceRegistry } from './plan/nest-data-source.registry.js';
+import type { RunnerEnvironment } from './runner/data-source-migration.runner.js';
+import { RunControl } from './runner/run-control.js';
 import { MigrationStateStore, type DataSourceMigrationState } from './state/migration-state.js';
 import { FailFastStrategy } from './strategies/fail-fast.strategy.js';
 import { isMigrationStrategy, MigrationStrategy } from './strategies/migration-strategy.js';
+import { libraryLogger } from './util/library-logger.js';
 import { SecretRedactor } from './util/secret-redactor.js';
 
 /** Readiness of every configured DataSource, as reported by {@link MigrationsHealthIndicator}. */
@@ -33,42 +45,67 @@ export interface MigrationReadinessDetail {
   readonly index?: number;
   readonly total?: number;
   readonly failedMigration?: string;
+  /** The failed migration ran without a transaction and may be partially applied. */
+  readonly mayBePartiallyApplied?: boolean;
   readonly error?: string;
   /** ISO time since when this process waits for the migration lock. */
   readonly waitingSince?: string;
   /** Who holds the migration lock, as the database tells. */
   readonly lockHolder?: string;
+  /** While retrying: the attempt that failed, of how many, and when the next one starts (ISO). */
+  readonly attempt?: number;
+  readonly attempts?: number;
+  readonly nextAttemptAt?: string;
 }
 
 /** Set by the auto-migrator CLI: bootstrap only validates, the CLI runs the operation it was asked for. */
 export const AUTO_MIGRATOR_CLI_ENV = 'AUTO_MIGRATOR_CLI';
 
+/** How long, after cancelling the statement in flight, shutdown still waits for the run to end. */
+const AFTER_CANCEL_WAIT_MS = 10_000;
+
 /**
  * Runs each configured DataSource's pending migrations at application bootstrap when
  * migrations are enabled, through the configured strategy, and keeps their state. Also offers
- * the release-time operations: status, up, down, ensureUp, plan.
+ * the release-time operations (status, up, down, ensureUp, plan) and an event stream.
  */
 @Injectable()
-export class AutoMigratorService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger(AUTO_MIGRATOR_LOGGER_CONTEXT);
+export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger: Logger;
+  private readonly events = new Subject<MigrationEvent>();
+  private readonly control = new RunControl();
   private secrets = new SecretRedactor();
   private operations?: MigrationOperations;
   private strategy?: Promise<MigrationStrategy>;
   private finished: Promise<void> = Promise.resolve();
+  private running = false;
+  private stopping?: Promise<void>;
   private pendingCheck?: { expiresAt: number; counts: Promise<Map<string, number>> };
   private waitTimer?: NodeJS.Timeout;
+
+  /** Every migration event: run started, lock waiting/acquired, migration started/finished/failed, retrying, DataSource done. */
+  readonly events$: Observable<MigrationEvent> = this.events.asObservable();
 
   constructor(
     @Inject(AUTO_MIGRATOR_RESOLVED_OPTIONS) private readonly options: ResolvedAutoMigratorOptions,
     private readonly moduleRef: ModuleRef,
     private readonly modules: ModulesContainer,
     private readonly state: MigrationStateStore,
-  ) {}
+  ) {
+    this.logger = libraryLogger(options.logger, AUTO_MIGRATOR_LOGGER_CONTEXT);
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const plans = planDataSources(this.options, new NestDataSourceRegistry(this.moduleRef, this.modules));
     this.secrets = SecretRedactor.forDataSources(plans.map((plan) => plan.dataSource));
-    this.operations = new MigrationOperations(plans, this.state, this.logger, this.secrets);
+    const env: RunnerEnvironment = {
+      state: this.state,
+      logger: this.logger,
+      redactor: this.secrets,
+      control: this.control,
+      emit: (event) => this.events.next(event),
+    };
+    this.operations = new MigrationOperations(plans, env);
     const names = plans.map((plan) => `"${plan.name}"`).join(', ');
     for (const plan of plans) {
       if (plan.dataSource.options.migrationsRun) {
@@ -93,11 +130,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, OnApplicatio
     this.logger.log(
       `Migrations enabled (${this.options.runMigrationsSource}): migrating ${names} with ${strategy.constructor.name} in ${this.options.mode} mode`,
     );
-    const run = this.migrateAll(plans, strategy);
-    this.finished = run.then(
-      () => undefined,
-      () => undefined,
-    );
+    const run = this.track(this.migrateAll(plans, strategy));
     if (this.options.mode === 'background') {
       run.catch((error: unknown) => {
         this.logger.error(
@@ -109,9 +142,19 @@ export class AutoMigratorService implements OnApplicationBootstrap, OnApplicatio
     await run;
   }
 
+  /**
+   * Shutdown while migrating: stop before the next migration, wait up to `shutdownGraceMs` for the
+   * one in flight, then cancel its statement (the database rolls it back), and release the lock,
+   * all before TypeORM closes the DataSource.
+   */
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
+    await this.stop(signal ?? 'application shutdown');
+  }
+
   onApplicationShutdown(): void {
     clearTimeout(this.waitTimer);
     this.waitTimer = undefined;
+    this.events.complete();
   }
 
   /** Removes the configured DataSources' passwords (and any URL credentials) from text. */
@@ -136,7 +179,8 @@ export class AutoMigratorService implements OnApplicationBootstrap, OnApplicatio
 
   /** Runs pending migrations under the lock, through the strategy. */
   async up(target?: OperationTarget): Promise<UpResult[]> {
-    return this.ops().up(await this.resolveStrategy(), target);
+    const strategy = await this.resolveStrategy();
+    return this.track(this.ops().up(strategy, target));
   }
 
   /**
@@ -145,7 +189,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, OnApplicatio
    * several are configured.
    */
   down(options: OperationTarget & { to: string | number }): Promise<RevertResult> {
-    return this.ops().down(options.to, options);
+    return this.track(this.ops().down(options.to, options));
   }
 
   /** Throws {@link PendingMigrationsError} listing the pending migrations per DataSource, if any. */
@@ -164,9 +208,20 @@ export class AutoMigratorService implements OnApplicationBootstrap, OnApplicatio
    */
   async getReadiness(): Promise<MigrationReadiness> {
     const plans = this.operations?.plans ?? [];
-    if (!this.options.runMigrations && plans.length > 0 && this.options.whenDisabled !== 'wait') {
-      return this.disabledReadiness(plans);
-    }
+    const readiness =
+      !this.options.runMigrations && plans.length > 0 && this.options.whenDisabled !== 'wait'
+        ? await this.disabledReadiness(plans)
+        : this.stateReadiness();
+    if (this.options.readinessDetails === 'full') return readiness;
+    return {
+      ready: readiness.ready,
+      dataSources: Object.fromEntries(
+        Object.entries(readiness.dataSources).map(([name, detail]) => [name, countsOnly(detail)]),
+      ),
+    };
+  }
+
+  private stateReadiness(): MigrationReadiness {
     const states = this.state.all();
     return {
       ready: states.length > 0 && states.every((state) => state.status === 'done'),
@@ -183,6 +238,49 @@ export class AutoMigratorService implements OnApplicationBootstrap, OnApplicatio
 
   private async migrateAll(plans: readonly DataSourcePlan[], strategy: MigrationStrategy): Promise<void> {
     for (const plan of plans) await this.ops().runner(plan).migrate(strategy);
+  }
+
+  /**
+   * Marks `work` as the run in progress (what shutdown waits for), and, while it runs, stops it on
+   * SIGTERM/SIGINT where the application handles those signals (enableShutdownHooks).
+   */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.running = true;
+    const signals = (['SIGTERM', 'SIGINT'] as const).filter((signal) => process.listenerCount(signal) > 0);
+    const onSignal = (signal: NodeJS.Signals) => void this.stop(signal);
+    for (const signal of signals) process.on(signal, onSignal);
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.finished = settled.then(() => {
+      this.running = false;
+      for (const signal of signals) process.off(signal, onSignal);
+    });
+    return work;
+  }
+
+  private stop(reason: string): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    this.stopping ??= this.stopRun(reason);
+    return this.stopping;
+  }
+
+  private async stopRun(reason: string): Promise<void> {
+    this.control.stop(reason);
+    const grace = this.options.shutdownGraceMs;
+    this.logger.warn(`${reason}: stopping migrations; waiting up to ${grace} ms (shutdownGraceMs) for the one in flight`);
+    if (await settlesWithin(this.finished, grace)) return;
+    this.logger.warn(`${reason}: grace period over; cancelling the statement in flight, which the database rolls back`);
+    const cancelled = await this.control.cancelInFlight().catch((error: unknown) => {
+      this.logger.error(`Cancelling the statement in flight failed: ${this.secrets.message(error)}`);
+      return false;
+    });
+    if (!cancelled || !(await settlesWithin(this.finished, AFTER_CANCEL_WAIT_MS))) {
+      this.logger.error(
+        `${reason}: the migration in flight did not stop; its connection closes with the DataSource and the database rolls back what did not commit`,
+      );
+    }
   }
 
   private async whenDisabled(plans: readonly DataSourcePlan[], names: string): Promise<void> {
@@ -296,12 +394,35 @@ function describe(state: DataSourceMigrationState): MigrationReadinessDetail {
     state: state.status,
     pending: state.pending,
     applied: state.applied.length,
-    ...(state.current
-      ? { running: state.current.name, index: state.current.index, total: state.current.total }
-      : {}),
+    ...(state.current ? { running: state.current.name, index: state.current.index, total: state.current.total } : {}),
     ...(state.waitingSince ? { waitingSince: state.waitingSince.toISOString() } : {}),
     ...(state.lockHolder !== undefined ? { lockHolder: state.lockHolder } : {}),
+    ...(state.retry
+      ? { attempt: state.retry.attempt, attempts: state.retry.attempts, nextAttemptAt: state.retry.nextAttemptAt.toISOString() }
+      : {}),
     ...(state.failedMigration !== undefined ? { failedMigration: state.failedMigration } : {}),
+    ...(state.mayBePartiallyApplied ? { mayBePartiallyApplied: true } : {}),
     ...(state.error !== undefined ? { error: state.error } : {}),
   };
+}
+
+/** `readinessDetails: 'counts'`: states and numbers only, no migration names, errors or hosts. */
+function countsOnly(detail: MigrationReadinessDetail): MigrationReadinessDetail {
+  const { state, pending, applied, index, total, attempt, attempts } = detail;
+  return Object.fromEntries(
+    Object.entries({ state, pending, applied, index, total, attempt, attempts }).filter(([, value]) => value !== undefined),
+  ) as unknown as MigrationReadinessDetail;
+}
+
+/** True when `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

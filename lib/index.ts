@@ -13,6 +13,8 @@ export type {
   DataSourceMigrationOptions,
   MigrationHistoryPolicy,
   MigrationLockOptions,
+  MigrationTimeoutOptions,
+  ReadinessDetails,
   WhenDisabled,
   ResolvedLockOptions,
   MigrationRunMode,
@@ -28,6 +30,7 @@ export {
   type MigrationContext,
   type MigrationRunResult,
   type PendingMigration,
+  type RetryReport,
 } from './strategies/migration-strategy.js';
 export { FailFastStrategy } from './strategies/fail-fast.strategy.js';
 export { ContinueOnFailureStrategy } from './strategies/continue-on-failure.strategy.js';
@@ -39,6 +42,8 @@ export { AutoMigratorConfigError } from './errors/auto-migrator-config.error.js'
 export { MigrationFailedError } from './errors/migration-failed.error.js';
 export { MigrationLockTimeoutError } from './errors/migration-lock-timeout.error.js';
 export { PendingMigrationsError } from './errors/pending-migrations.error.js';
+export { MigrationInterruptedError } from './errors/migration-interrupted.error.js';
+export type { MigrationEvent, MigrationEventType } from './events/migration-events.js';
 export { MigrationHistoryError } from './errors/migration-history.error.js';
 export type { AppliedMigration, MigrationStatusReport } from './operations/migration-status.js';
 export type { DataSourceStatus, OperationTarget, UpResult } from './operations/migration-operations.js';

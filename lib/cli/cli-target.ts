@@ -12,6 +12,7 @@ import { MigrationOperations, type DataSourceStatus, type OperationTarget, type 
 import type { RevertResult } from '../operations/revert-migrations.js';
 import { resolveAutoMigratorOptions } from '../options/resolve-options.js';
 import { planDataSources } from '../plan/migration-plan.js';
+import { RunControl } from '../runner/run-control.js';
 import { MigrationStateStore } from '../state/migration-state.js';
 import { FailFastStrategy } from '../strategies/fail-fast.strategy.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
@@ -51,8 +52,13 @@ export async function dataSourceTarget(file: string, logger: CliLogger): Promise
     const options = resolveAutoMigratorOptions({ runMigrations: true }, () => ({ value: undefined, source: 'cli' }));
     const plans = planDataSources(options, { find: (name) => (name === 'default' ? dataSource : undefined), names: () => ['default'] });
     const redactor = SecretRedactor.forDataSources([dataSource]);
-    const state = new MigrationStateStore();
-    const operations = new MigrationOperations(plans, state, new Logger(AUTO_MIGRATOR_LOGGER_CONTEXT), redactor);
+    const operations = new MigrationOperations(plans, {
+      state: new MigrationStateStore(),
+      logger: new Logger(AUTO_MIGRATOR_LOGGER_CONTEXT),
+      redactor,
+      control: new RunControl(),
+      emit: () => undefined,
+    });
     const strategy = new FailFastStrategy();
     return {
       redactor,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource } from 'typeorm';
 
 /**
  * A cross-process mutex for one migrations table. Implementations: PostgreSQL advisory lock,
@@ -8,13 +8,11 @@ import type { DataSource, QueryRunner } from 'typeorm';
 export interface MigrationLock {
   /** What is locked, for log lines. */
   readonly description: string;
-  /** The connection that holds the lock, for running migrations on it; undefined: any connection. */
-  readonly queryRunner: QueryRunner | undefined;
   /** Tries to take the lock, waiting at most `waitMs` (0: do not wait). */
   tryAcquire(waitMs: number): Promise<boolean>;
   /** Who holds the lock now, as far as the database tells (pid, client, since when). */
   holder(): Promise<string | undefined>;
-  /** Releases the lock and its connection. Never leaves the lock held by a pooled connection. */
+  /** Releases the lock. Throws when that fails: the caller must then close the connection for good. */
   release(): Promise<void>;
 }
 

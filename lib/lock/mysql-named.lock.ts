@@ -1,26 +1,28 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { DedicatedConnectionLock } from './dedicated-connection.lock.js';
-import { describeTable, lockDigest, type MigrationsTableIdentity } from './migration-lock.js';
+import { describeTable, lockDigest, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
 
 /** MySQL limits lock names to 64 characters. */
 const NAME_PREFIX = 'auto-migrator:';
 
 /**
- * A MySQL/MariaDB named lock (`GET_LOCK`) on a dedicated connection, named by a hash of
- * (database, migrations table). The server releases it when the connection ends.
+ * A MySQL/MariaDB named lock (`GET_LOCK`) on the migration session's connection, named by a hash
+ * of (database, migrations table). The server releases it when the connection ends.
  */
-export class MysqlNamedLock extends DedicatedConnectionLock {
+export class MysqlNamedLock implements MigrationLock {
   readonly description: string;
   private readonly name: string;
 
-  constructor(dataSource: DataSource, identity: MigrationsTableIdentity) {
-    super(dataSource);
+  constructor(
+    private readonly dataSource: DataSource,
+    identity: MigrationsTableIdentity,
+    private readonly runner: QueryRunner,
+  ) {
     this.name = NAME_PREFIX + lockDigest(identity).toString('hex').slice(0, 64 - NAME_PREFIX.length);
     this.description = `MySQL named lock "${this.name}" (${describeTable(identity)})`;
   }
 
   async tryAcquire(waitMs: number): Promise<boolean> {
-    const runner = await this.connection();
+    const runner = this.runner;
     const rows = (await runner.query('SELECT GET_LOCK(?, ?) AS acquired', [
       this.name,
       Math.max(0, Math.ceil(waitMs / 1000)),
@@ -43,11 +45,7 @@ export class MysqlNamedLock extends DedicatedConnectionLock {
     return `connection ${row.id} (${row.user}@${row.host}, current command for ${row.seconds} s)`;
   }
 
-  protected async unlock(runner: QueryRunner): Promise<void> {
-    await runner.query('SELECT RELEASE_LOCK(?)', [this.name]);
-  }
-
-  protected async destroy(runner: QueryRunner): Promise<void> {
-    (runner as QueryRunner & { databaseConnection?: { destroy?: () => void } }).databaseConnection?.destroy?.();
+  async release(): Promise<void> {
+    await this.runner.query('SELECT RELEASE_LOCK(?)', [this.name]);
   }
 }

@@ -1,26 +1,28 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { DedicatedConnectionLock } from './dedicated-connection.lock.js';
-import { describeTable, lockDigest, type MigrationsTableIdentity } from './migration-lock.js';
+import { describeTable, lockDigest, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
 
 const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
- * A session-level `pg_advisory_lock` on a dedicated connection, keyed by a 64-bit hash of
- * (database, schema, migrations table). The server releases it when the session ends, so a
- * process killed while holding it does not leave it held.
+ * A session-level `pg_advisory_lock` on the migration session's connection, keyed by a 64-bit
+ * hash of (database, schema, migrations table). The server releases it when the session ends, so
+ * a process killed while holding it does not leave it held.
  */
-export class PostgresAdvisoryLock extends DedicatedConnectionLock {
+export class PostgresAdvisoryLock implements MigrationLock {
   readonly description: string;
   private readonly key: bigint;
 
-  constructor(dataSource: DataSource, identity: MigrationsTableIdentity) {
-    super(dataSource);
+  constructor(
+    private readonly dataSource: DataSource,
+    identity: MigrationsTableIdentity,
+    private readonly runner: QueryRunner,
+  ) {
     this.key = lockDigest(identity).readBigInt64BE(0);
     this.description = `PostgreSQL advisory lock ${this.key} (${describeTable(identity)})`;
   }
 
   async tryAcquire(waitMs: number): Promise<boolean> {
-    const runner = await this.connection();
+    const runner = this.runner;
     if (waitMs <= 0) {
       const rows = (await runner.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [String(this.key)])) as Array<{
         locked: boolean;
@@ -55,22 +57,8 @@ export class PostgresAdvisoryLock extends DedicatedConnectionLock {
     return `pid ${row.pid} (application_name "${row.application_name}", client ${row.client ?? 'local socket'}, connected since ${new Date(row.backend_start).toISOString()})`;
   }
 
-  protected override async prepare(runner: QueryRunner): Promise<void> {
-    // Migrations run on this session too. If this process is killed during a long statement,
-    // have the server notice the lost client within a second, abort the statement and end the
-    // session, which releases the lock (PostgreSQL 14+; older servers ignore it).
-    await runner.query(`SET client_connection_check_interval = '1s'`).catch(() => undefined);
-  }
-
-  protected async unlock(runner: QueryRunner): Promise<void> {
-    await runner.query('SELECT pg_advisory_unlock($1::bigint)', [String(this.key)]);
-  }
-
-  protected async destroy(runner: QueryRunner, error: unknown): Promise<void> {
-    // An error passed to the pool's release callback makes pg close the client.
-    const withRelease = runner as QueryRunner & { releasePostgresConnection?: (error: unknown) => Promise<void> };
-    if (withRelease.releasePostgresConnection) await withRelease.releasePostgresConnection(error);
-    else await runner.release();
+  async release(): Promise<void> {
+    await this.runner.query('SELECT pg_advisory_unlock($1::bigint)', [String(this.key)]);
   }
 }
 

@@ -1,7 +1,7 @@
 import { rm, writeFile, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { MigrationLock, MigrationsTableIdentity } from './migration-lock.js';
 
 /** The part of a better-sqlite3 connection this lock uses. */
@@ -23,7 +23,6 @@ const POLL_MS = 25;
  */
 export class SqliteFileLock implements MigrationLock {
   readonly description: string;
-  readonly queryRunner: QueryRunner | undefined = undefined;
   private readonly file: string;
   private connection: SqliteConnection | undefined;
   private held = false;

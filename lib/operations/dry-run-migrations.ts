@@ -41,7 +41,7 @@ export async function dryRunMigrations(runner: DataSourceMigrationRunner): Promi
         `Use "status" to list what is pending.`,
     );
   }
-  return runner.withLock((lockedRunner) =>
+  return runner.withSession((lockedRunner) =>
     withQueryRunner(lockedRunner, dataSource.createQueryRunner.bind(dataSource), async (queryRunner) => {
       const { pending } = await readMigrationStatus(dataSource, queryRunner);
       const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));

@@ -1,11 +1,9 @@
-import type { Logger } from '@nestjs/common';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
 import type { DataSourcePlan } from '../plan/migration-plan.js';
-import { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
+import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/data-source-migration.runner.js';
 import type { MigrationStateStore, MigrationStatus } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../strategies/migration-strategy.js';
-import type { SecretRedactor } from '../util/secret-redactor.js';
 import { dryRunMigrations, type DryRunResult } from './dry-run-migrations.js';
 import { readMigrationStatus, type MigrationStatusReport } from './migration-status.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';
@@ -36,19 +34,22 @@ export interface OperationTarget {
 export class MigrationOperations {
   constructor(
     readonly plans: readonly DataSourcePlan[],
-    private readonly state: MigrationStateStore,
-    private readonly logger: Logger,
-    private readonly redactor: SecretRedactor,
+    private readonly env: RunnerEnvironment,
   ) {}
 
+  private get state(): MigrationStateStore {
+    return this.env.state;
+  }
+
   runner(plan: DataSourcePlan): DataSourceMigrationRunner {
-    return new DataSourceMigrationRunner(plan, this.state, this.logger, this.redactor);
+    return new DataSourceMigrationRunner(plan, this.env);
   }
 
   /** Applied, pending and unknown migrations per DataSource. Read-only. */
   async status(target: OperationTarget = {}): Promise<DataSourceStatus[]> {
     const result: DataSourceStatus[] = [];
     for (const plan of this.select(target)) {
+      if (!plan.dataSource.isInitialized) await plan.dataSource.initialize();
       result.push({ dataSource: plan.name, ...(await readMigrationStatus(plan.dataSource)) });
     }
     return result;

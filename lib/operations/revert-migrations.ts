@@ -23,7 +23,7 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
   const { dataSource } = runner.plan;
   const name = runner.name;
   const started = performance.now();
-  return runner.withLock((lockedRunner) =>
+  return runner.withSession((lockedRunner) =>
     withQueryRunner(lockedRunner, dataSource.createQueryRunner.bind(dataSource), async (queryRunner) => {
       const status = await readMigrationStatus(dataSource, queryRunner);
       const applied = [...status.applied, ...status.unknown].sort((a, b) => a.order - b.order);

@@ -1,4 +1,4 @@
-import type { Type } from '@nestjs/common';
+import type { LoggerService, Type } from '@nestjs/common';
 import type { MigrationStrategy } from '../strategies/migration-strategy.js';
 
 /**
@@ -80,6 +80,32 @@ export interface AutoMigratorModuleOptions {
    * (default; old code on a newer, backward-compatible schema is normal) or `'fail'` the boot.
    */
   unknownMigrations?: MigrationHistoryPolicy;
+  /**
+   * Limits for the migration connection only (PostgreSQL `statement_timeout` / `lock_timeout`;
+   * MySQL/MariaDB `max_statement_time` / `lock_wait_timeout` and `innodb_lock_wait_timeout`, in whole
+   * seconds). Default: the server's own settings.
+   */
+  migrationTimeouts?: MigrationTimeoutOptions;
+  /**
+   * On shutdown (SIGTERM) during a migration: how long to wait for the migration in flight before
+   * cancelling its statement (which rolls it back). Default 10000.
+   */
+  shutdownGraceMs?: number;
+  /** How much readiness shows: `'full'` (default: migration names and errors) or `'counts'` (states and counts only). */
+  readinessDetails?: ReadinessDetails;
+  /** Where the library logs: a Nest LoggerService, or `false` for nothing. Default: Nest's Logger. */
+  logger?: LoggerService | false;
+}
+
+/** How much the readiness indicator shows of each DataSource. */
+export type ReadinessDetails = 'full' | 'counts';
+
+/** Statement and lock-wait limits for the migration connection. */
+export interface MigrationTimeoutOptions {
+  /** Longest a single migration statement may run, in ms. */
+  statementTimeoutMs?: number;
+  /** Longest a migration statement may wait for a lock another session holds (e.g. behind a long transaction), in ms. */
+  lockTimeoutMs?: number;
 }
 
 /** Settings of the cross-process migration lock. */
@@ -117,4 +143,8 @@ export interface ResolvedAutoMigratorOptions {
   readonly whenDisabled: WhenDisabled;
   readonly outOfOrder: MigrationHistoryPolicy;
   readonly unknownMigrations: MigrationHistoryPolicy;
+  readonly migrationTimeouts: Readonly<MigrationTimeoutOptions>;
+  readonly shutdownGraceMs: number;
+  readonly readinessDetails: ReadinessDetails;
+  readonly logger: LoggerService | false | undefined;
 }

@@ -14,6 +14,8 @@ import type {
   ResolvedDataSourceOptions,
   ResolvedLockOptions,
   MigrationHistoryPolicy,
+  MigrationTimeoutOptions,
+  ReadinessDetails,
   WhenDisabled,
 } from './auto-migrator-options.interface.js';
 import { parseRunMigrationsFlag } from './run-migrations-flag.js';
@@ -33,7 +35,14 @@ export const OPTION_KEYS: ReadonlyArray<keyof AutoMigratorModuleOptions> = [
   'whenDisabled',
   'outOfOrder',
   'unknownMigrations',
+  'migrationTimeouts',
+  'shutdownGraceMs',
+  'readinessDetails',
+  'logger',
 ];
+const TIMEOUT_KEYS: ReadonlyArray<string> = ['statementTimeoutMs', 'lockTimeoutMs'];
+const READINESS_DETAILS: readonly ReadinessDetails[] = ['full', 'counts'];
+const LOGGER_METHODS = ['log', 'error', 'warn'] as const;
 const WHEN_DISABLED: readonly WhenDisabled[] = ['skip', 'verify', 'wait'];
 const HISTORY_POLICIES: readonly MigrationHistoryPolicy[] = ['warn', 'fail'];
 const LOCK_KEYS: ReadonlyArray<string> = ['timeoutMs', 'logEveryMs'];
@@ -106,7 +115,37 @@ export function resolveAutoMigratorOptions(
     whenDisabled: oneOf(raw.whenDisabled, 'skip', WHEN_DISABLED, 'whenDisabled'),
     outOfOrder: oneOf(raw.outOfOrder, 'warn', HISTORY_POLICIES, 'outOfOrder'),
     unknownMigrations: oneOf(raw.unknownMigrations, 'warn', HISTORY_POLICIES, 'unknownMigrations'),
+    migrationTimeouts: resolveTimeouts(raw.migrationTimeouts),
+    shutdownGraceMs: milliseconds(raw.shutdownGraceMs, 10_000, 'shutdownGraceMs', 0),
+    readinessDetails: oneOf(raw.readinessDetails, 'full', READINESS_DETAILS, 'readinessDetails'),
+    logger: resolveLogger(raw.logger),
   });
+}
+
+function resolveTimeouts(timeouts: MigrationTimeoutOptions | undefined): Readonly<MigrationTimeoutOptions> {
+  if (timeouts === undefined) return Object.freeze({});
+  if (typeof timeouts !== 'object' || timeouts === null || Array.isArray(timeouts)) {
+    throw configError('migrationTimeouts', `must be an object { statementTimeoutMs, lockTimeoutMs }; got ${describe(timeouts)}`);
+  }
+  const record = timeouts as Record<string, unknown>;
+  const unknownKeys = Object.keys(record).filter((key) => !TIMEOUT_KEYS.includes(key));
+  if (unknownKeys.length > 0) {
+    throw configError('migrationTimeouts', `has unknown key(s) ${quoteAll(unknownKeys)}; known keys: ${TIMEOUT_KEYS.join(', ')}`);
+  }
+  const resolved: MigrationTimeoutOptions = {};
+  for (const key of TIMEOUT_KEYS as Array<keyof MigrationTimeoutOptions>) {
+    if (record[key] !== undefined) resolved[key] = milliseconds(record[key], 0, `migrationTimeouts.${key}`, 1);
+  }
+  return Object.freeze(resolved);
+}
+
+function resolveLogger(logger: AutoMigratorModuleOptions['logger']): AutoMigratorModuleOptions['logger'] {
+  if (logger === undefined || logger === false) return logger;
+  const record = logger as unknown as Record<string, unknown>;
+  if (typeof logger !== 'object' || logger === null || LOGGER_METHODS.some((method) => typeof record[method] !== 'function')) {
+    throw configError('logger', `must be a Nest LoggerService (with log, error and warn methods) or false; got ${describe(logger)}`);
+  }
+  return logger;
 }
 
 function oneOf<T extends string>(value: unknown, fallback: T, allowed: readonly T[], option: string): T {

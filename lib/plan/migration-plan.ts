@@ -3,6 +3,7 @@ import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js
 import { migrationLockKind, type MigrationLockKind } from '../lock/migration-lock.js';
 import type {
   MigrationHistoryPolicy,
+  MigrationTimeoutOptions,
   MigrationTransactionMode,
   ResolvedAutoMigratorOptions,
   ResolvedLockOptions,
@@ -17,6 +18,8 @@ export interface DataSourcePlan {
   readonly lock: { readonly kind: MigrationLockKind; readonly settings: ResolvedLockOptions } | undefined;
   /** What a pending migration older than the newest applied one, or an unknown applied one, does. */
   readonly history: { readonly outOfOrder: MigrationHistoryPolicy; readonly unknownMigrations: MigrationHistoryPolicy };
+  /** Statement and lock-wait limits for the migration session. */
+  readonly timeouts: Readonly<MigrationTimeoutOptions>;
 }
 
 /** Finds DataSources registered with TypeOrmModule. */
@@ -48,11 +51,6 @@ export function planDataSources(
             : 'No DataSource is registered: import TypeOrmModule.forRoot()/forRootAsync() in the application.'),
       );
     }
-    if (!dataSource.isInitialized) {
-      throw new AutoMigratorConfigError(
-        `DataSource "${entry.name}" is not initialized; AutoMigratorModule needs it connected at bootstrap (remove manualInitialization, or initialize it before bootstrap).`,
-      );
-    }
     checkMigrations(entry.name, dataSource.migrations);
     return Object.freeze({
       name: entry.name,
@@ -60,6 +58,7 @@ export function planDataSources(
       transaction: entry.transaction ?? dataSource.options.migrationsTransactionMode ?? 'each',
       lock: planLock(entry.name, dataSource, options.lock),
       history: Object.freeze({ outOfOrder: options.outOfOrder, unknownMigrations: options.unknownMigrations }),
+      timeouts: options.migrationTimeouts,
     });
   });
 }

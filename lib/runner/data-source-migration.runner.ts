@@ -1,11 +1,13 @@
 import type { Logger } from '@nestjs/common';
 import type { QueryRunner } from 'typeorm';
+import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import { MigrationHistoryError } from '../errors/migration-history.error.js';
-import { readMigrationStatus, type MigrationStatusReport } from '../operations/migration-status.js';
+import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
 import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout.error.js';
+import type { MigrationEvent } from '../events/migration-events.js';
 import { createMigrationLock } from '../lock/create-migration-lock.js';
 import type { MigrationLock } from '../lock/migration-lock.js';
-import { MigrationFailedError } from '../errors/migration-failed.error.js';
+import { readMigrationStatus, type MigrationStatusReport } from '../operations/migration-status.js';
 import type { DataSourcePlan } from '../plan/migration-plan.js';
 import type { MigrationStateStore } from '../state/migration-state.js';
 import type {
@@ -13,104 +15,142 @@ import type {
   MigrationRunResult,
   MigrationStrategy,
   PendingMigration,
+  RetryReport,
 } from '../strategies/migration-strategy.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
+import { MigrationSession } from './migration-session.js';
 import { ObservedMigrationExecutor } from './observed-migration-executor.js';
+import type { RunControl } from './run-control.js';
+
+/** What every runner of one application shares. */
+export interface RunnerEnvironment {
+  readonly state: MigrationStateStore;
+  readonly logger: Logger;
+  readonly redactor: SecretRedactor;
+  readonly control: RunControl;
+  readonly emit: (event: MigrationEvent) => void;
+}
+
+/** The longest one wait for the migration lock lasts before the stop flag is looked at again. */
+const LOCK_WAIT_SLICE_MS = 1_000;
 
 type RunOutcome = 'none' | 'succeeded' | 'failed';
 
 /**
  * Migrates one DataSource: reads what is pending, hands it to the strategy, applies migrations
- * with TypeORM's MigrationExecutor, and keeps the DataSource's state and logs current.
+ * with TypeORM's MigrationExecutor on a dedicated session under the migration lock, and keeps the
+ * DataSource's state, logs and events current.
  */
 export class DataSourceMigrationRunner {
   readonly name: string;
+  readonly logger: Logger;
+  private readonly state: MigrationStateStore;
+  private readonly redactor: SecretRedactor;
 
   constructor(
     readonly plan: DataSourcePlan,
-    private readonly state: MigrationStateStore,
-    readonly logger: Logger,
-    private readonly redactor: SecretRedactor,
+    private readonly env: RunnerEnvironment,
   ) {
     this.name = plan.name;
+    this.logger = env.logger;
+    this.state = env.state;
+    this.redactor = env.redactor;
   }
 
   /** Migrations not yet recorded in the migrations table. Read-only: creates no table. */
   async readPending(queryRunner?: QueryRunner): Promise<PendingMigration[]> {
+    await this.ensureInitialized();
     return [...(await readMigrationStatus(this.plan.dataSource, queryRunner)).pending];
   }
 
   /**
    * Runs the strategy for this DataSource when anything is pending. Resolves when the DataSource
    * is done or marked failed; rejects with the strategy's error (state `failed`) when it throws.
+   * A DataSource that cannot be reached yet goes to the strategy too (RetryStrategy retries it).
    */
   async migrate(strategy: MigrationStrategy): Promise<void> {
     const startedAt = new Date();
-    let status: MigrationStatusReport;
+    let pending: PendingMigration[] | undefined;
     try {
-      status = await readMigrationStatus(this.plan.dataSource);
+      await this.ensureInitialized();
+      const status = await readMigrationStatus(this.plan.dataSource);
+      this.checkHistory(status);
+      pending = [...status.pending];
     } catch (error) {
+      if (error instanceof MigrationHistoryError) throw error;
+      // Unreachable database: the strategy decides (run, retry, continue); runMigrations() reads again.
       this.redactor.scrub(error);
-      const failure = new MigrationFailedError(
-        `DataSource "${this.name}": could not read its migrations table: ${this.redactor.message(error)}`,
-        this.name,
-        undefined,
-        [],
-        this.plan.transaction,
-        { cause: error },
-      );
-      this.state.update(this.name, { status: 'failed', error: failure.message, startedAt, finishedAt: new Date() });
-      this.logger.error(failure.message, failure.stack);
-      throw failure;
+      this.logger.warn(`DataSource "${this.name}": could not read its migrations table (${this.describeFailure(error)})`);
     }
-    this.checkHistory(status);
-    const pending = [...status.pending];
-    if (pending.length === 0) {
+    if (pending?.length === 0) {
       this.state.update(this.name, { status: 'done', pending: 0, startedAt, finishedAt: new Date() });
       this.logger.log(`DataSource "${this.name}": no pending migrations`);
+      this.env.emit({ type: 'data-source-done', dataSource: this.name, status: 'done', applied: [], durationMs: Date.now() - startedAt.getTime() });
       return;
     }
-    this.state.update(this.name, { status: 'pending', pending: pending.length, startedAt });
-    this.logger.log(
-      `DataSource "${this.name}": ${plural(pending.length, 'pending migration')} (transaction mode '${this.plan.transaction}'): ${pending
-        .map((migration) => migration.name)
-        .join(', ')}`,
-    );
+    this.state.update(this.name, { status: 'pending', pending: pending?.length ?? 0, startedAt });
+    if (pending) {
+      this.logger.log(
+        `DataSource "${this.name}": ${plural(pending.length, 'pending migration')} (transaction mode '${this.plan.transaction}'): ${pending
+          .map((migration) => migration.name)
+          .join(', ')}`,
+      );
+    }
+    this.env.emit({ type: 'run-started', dataSource: this.name, pending: (pending ?? []).map((migration) => migration.name) });
 
-    const run = new StrategyRun(this, pending);
+    const run = new StrategyRun(this, pending ?? []);
     try {
       await strategy.migrate(run.context);
     } catch (error) {
-      throw this.strategyThrew(error, strategy);
+      throw this.strategyThrew(error, strategy, startedAt);
     }
-    this.strategyReturned(run, strategy, Date.now() - startedAt.getTime());
+    this.strategyReturned(run, strategy, startedAt);
+    if (this.env.control.stopped) throw this.interrupted(undefined, []);
   }
 
   /**
-   * Applies pending migrations (after dropping every table when `fromScratch`), holding the
-   * migration lock when the plan has one; what is pending is read again under the lock.
+   * Applies pending migrations (after dropping every table when `fromScratch`) on the migration
+   * session, holding the migration lock; what is pending is read again under the lock.
    */
   async execute(fromScratch: boolean, knownPending?: readonly PendingMigration[]): Promise<MigrationRunResult> {
     const runStart = performance.now();
-    return this.withLock((queryRunner, locked) =>
-      this.executeLocked(fromScratch, queryRunner, locked ? undefined : knownPending, runStart),
+    this.throwIfStopped();
+    await this.ensureInitialized();
+    if (!fromScratch && knownPending === undefined && (await this.readPending()).length === 0) {
+      // Fast path: nothing pending, no session, no lock.
+      return this.nothingLeft(runStart, 'no pending migrations');
+    }
+    return this.withSession((queryRunner, locked) =>
+      this.executeInSession(fromScratch, queryRunner, locked ? undefined : knownPending, runStart),
     );
   }
 
   /**
-   * Runs `work` holding the plan's migration lock (when it has one), with the lock's connection
-   * when the lock is held by one; releases the lock whatever happens.
+   * Runs `work` on the migration session (a dedicated connection with the timeouts applied; none on
+   * SQLite), holding the plan's migration lock. Releases both whatever happens; a connection whose
+   * lock could not be released is closed rather than returned to the pool.
    */
-  async withLock<T>(work: (queryRunner: QueryRunner | undefined, locked: boolean) => Promise<T>): Promise<T> {
-    const lock = await this.acquireLock();
+  async withSession<T>(work: (queryRunner: QueryRunner | undefined, locked: boolean) => Promise<T>): Promise<T> {
+    await this.ensureInitialized();
+    const session = await MigrationSession.open(this.plan.dataSource);
+    let destroy = false;
     try {
-      return await work(lock?.queryRunner, lock !== undefined);
+      const lock = await this.acquireLock(session);
+      try {
+        await session?.applyTimeouts(this.plan.timeouts);
+        this.env.control.setCanceller(session ? () => session.cancelStatement() : undefined);
+        return await work(session?.queryRunner, lock !== undefined);
+      } finally {
+        this.env.control.setCanceller(undefined);
+        await lock?.release().catch((error: unknown) => {
+          destroy = true;
+          this.logger.warn(
+            `DataSource "${this.name}": releasing ${lock.description} failed (${this.redactor.message(error)}); closing its connection, which releases it`,
+          );
+        });
+      }
     } finally {
-      await lock?.release().catch((error: unknown) => {
-        this.logger.warn(
-          `DataSource "${this.name}": releasing ${lock.description} failed (${this.redactor.message(error)}); its connection was closed instead`,
-        );
-      });
+      await session?.close(destroy);
     }
   }
 
@@ -142,7 +182,26 @@ export class DataSourceMigrationRunner {
     throw error;
   }
 
-  private async executeLocked(
+  /** Records a failure the strategy reported without throwing. */
+  markFailed(error: unknown): void {
+    this.redactor.scrub(error);
+    const message = isOwnError(error) ? error.message : `DataSource "${this.name}": ${this.describeFailure(error)}`;
+    this.state.update(this.name, { status: 'failed', current: undefined, retry: undefined, error: message, finishedAt: new Date() });
+  }
+
+  /** Records that the strategy will try again after `delayMs` (readiness: `retrying`). */
+  reportRetry(report: RetryReport): void {
+    const error = this.describeFailure(this.redactor.scrub(report.error));
+    this.state.update(this.name, {
+      status: 'retrying',
+      current: undefined,
+      error,
+      retry: { attempt: report.attempt, attempts: report.attempts, nextAttemptAt: new Date(Date.now() + report.delayMs) },
+    });
+    this.env.emit({ type: 'retrying', dataSource: this.name, attempt: report.attempt, attempts: report.attempts, delayMs: report.delayMs, error });
+  }
+
+  private async executeInSession(
     fromScratch: boolean,
     queryRunner: QueryRunner | undefined,
     knownPending: readonly PendingMigration[] | undefined,
@@ -153,35 +212,41 @@ export class DataSourceMigrationRunner {
       await this.plan.dataSource.dropDatabase();
     }
     const total = (knownPending ?? (await this.readPending(queryRunner))).length;
-    if (total === 0) {
-      this.state.update(this.name, { status: 'done', pending: 0, current: undefined, finishedAt: new Date() });
-      this.logger.log(`DataSource "${this.name}": no pending migrations left; another process applied them`);
-      return { applied: [], durationMs: performance.now() - runStart };
-    }
+    if (total === 0) return this.nothingLeft(runStart, 'no pending migrations left; another process applied them');
     const applied: string[] = [];
     let current: { name: string; startedAt: number } | undefined;
-    this.state.update(this.name, { status: 'running', pending: total, applied: [], error: undefined, failedMigration: undefined });
+    this.state.update(this.name, { status: 'running', pending: total, applied: [], error: undefined, failedMigration: undefined, retry: undefined });
 
-    const executor = new ObservedMigrationExecutor(this.plan.dataSource, queryRunner, {
-      started: (name) => {
-        current = { name, startedAt: performance.now() };
-        this.state.update(this.name, {
-          current: { name, index: applied.length + 1, total, startedAt: new Date() },
-        });
+    const executor = new ObservedMigrationExecutor(
+      this.plan.dataSource,
+      queryRunner,
+      {
+        started: (name) => {
+          // Stop between migrations: throwing here, before up(), rolls back only the empty transaction.
+          if (this.env.control.stopped) throw this.interrupted(undefined, applied);
+          current = { name, startedAt: performance.now() };
+          const index = applied.length + 1;
+          this.state.update(this.name, { current: { name, index, total, startedAt: new Date() } });
+          this.env.emit({ type: 'migration-started', dataSource: this.name, migration: name, index, total });
+        },
+        applied: (name) => {
+          applied.push(name);
+          const tookMs = current ? performance.now() - current.startedAt : 0;
+          current = undefined;
+          this.logger.log(`DataSource "${this.name}": [${applied.length}/${total}] ${name} applied in ${ms(tookMs)}`);
+          this.state.update(this.name, { applied: [...applied], pending: Math.max(0, total - applied.length), current: undefined });
+          this.env.emit({ type: 'migration-finished', dataSource: this.name, migration: name, durationMs: tookMs });
+        },
       },
-      applied: (name) => {
-        applied.push(name);
-        const tookMs = current ? performance.now() - current.startedAt : 0;
-        current = undefined;
-        this.logger.log(`DataSource "${this.name}": [${applied.length}/${total}] ${name} applied in ${ms(tookMs)}`);
-        this.state.update(this.name, { applied: [...applied], pending: Math.max(0, total - applied.length), current: undefined });
-      },
-    }, (text) => this.redactor.redact(text));
+      (text) => this.redactor.redact(text),
+    );
     executor.transaction = this.plan.transaction;
 
     try {
       await executor.executePendingMigrations();
     } catch (error) {
+      if (error instanceof MigrationInterruptedError) throw error;
+      if (this.env.control.stopped) throw this.interrupted(current?.name, applied, error);
       throw this.runFailed(error, current?.name, applied);
     }
     const durationMs = performance.now() - runStart;
@@ -190,38 +255,53 @@ export class DataSourceMigrationRunner {
     return { applied, durationMs };
   }
 
+  private nothingLeft(runStart: number, why: string): MigrationRunResult {
+    this.state.update(this.name, { status: 'done', pending: 0, current: undefined, retry: undefined, error: undefined, finishedAt: new Date() });
+    this.logger.log(`DataSource "${this.name}": ${why}`);
+    return { applied: [], durationMs: performance.now() - runStart };
+  }
+
   /**
    * Takes the plan's migration lock, waiting up to its timeout and logging who holds it; state
    * `waiting-for-lock` meanwhile. Undefined when the plan has no lock.
    */
-  private async acquireLock(): Promise<MigrationLock | undefined> {
+  private async acquireLock(session: MigrationSession | undefined): Promise<MigrationLock | undefined> {
     if (!this.plan.lock) return undefined;
     const { timeoutMs, logEveryMs } = this.plan.lock.settings;
-    const lock = createMigrationLock(this.plan.lock.kind, this.plan.dataSource);
-    const since = new Date();
+    const lock = createMigrationLock(this.plan.lock.kind, this.plan.dataSource, session?.queryRunner);
+    const since = Date.now();
     let holder: string | undefined;
     try {
       if (await lock.tryAcquire(0)) return lock;
-      this.state.update(this.name, { status: 'waiting-for-lock', waitingSince: since, current: undefined });
+      this.state.update(this.name, { status: 'waiting-for-lock', waitingSince: new Date(since), current: undefined });
+      let nextLog = since;
       for (;;) {
-        const waited = Date.now() - since.getTime();
+        this.throwIfStopped();
+        const waited = Date.now() - since;
         if (waited >= timeoutMs) break;
-        holder = (await lock.holder().catch(() => undefined)) ?? holder;
-        this.state.update(this.name, { lockHolder: holder });
-        this.logger.log(
-          `DataSource "${this.name}": waiting for ${lock.description}, held by ${holder ?? 'another process'} (${seconds(waited)} of ${seconds(timeoutMs)})`,
-        );
-        if (await lock.tryAcquire(Math.min(logEveryMs, timeoutMs - waited))) {
-          this.logger.log(`DataSource "${this.name}": acquired ${lock.description} after ${seconds(Date.now() - since.getTime())}`);
+        if (Date.now() >= nextLog) {
+          holder = (await lock.holder().catch(() => undefined)) ?? holder;
+          this.state.update(this.name, { lockHolder: holder });
+          this.logger.log(
+            `DataSource "${this.name}": waiting for ${lock.description}, held by ${holder ?? 'another process'} (${seconds(waited)} of ${seconds(timeoutMs)})`,
+          );
+          this.env.emit({ type: 'lock-waiting', dataSource: this.name, holder, waitedMs: waited });
+          nextLog = Date.now() + logEveryMs;
+        }
+        if (await lock.tryAcquire(Math.min(LOCK_WAIT_SLICE_MS, logEveryMs, timeoutMs - waited))) {
+          const waitedMs = Date.now() - since;
+          this.logger.log(`DataSource "${this.name}": acquired ${lock.description} after ${seconds(waitedMs)}`);
           this.state.update(this.name, { waitingSince: undefined, lockHolder: undefined });
+          this.env.emit({ type: 'lock-acquired', dataSource: this.name, waitedMs });
           return lock;
         }
       }
     } catch (error) {
       await lock.release().catch(() => undefined);
+      if (error instanceof MigrationInterruptedError) throw error;
       this.redactor.scrub(error);
       const failure = new MigrationFailedError(
-        `DataSource "${this.name}": could not take ${lock.description}: ${this.redactor.message(error)}`,
+        `DataSource "${this.name}": could not take ${lock.description}: ${this.describeFailure(error)}`,
         this.name,
         undefined,
         [],
@@ -233,7 +313,7 @@ export class DataSourceMigrationRunner {
       throw failure;
     }
     await lock.release().catch(() => undefined);
-    const waitedMs = Date.now() - since.getTime();
+    const waitedMs = Date.now() - since;
     const timeout = new MigrationLockTimeoutError(
       `DataSource "${this.name}": gave up waiting for ${lock.description} after ${seconds(waitedMs)} (lock.timeoutMs ${timeoutMs}); ` +
         `held by ${holder ?? 'another process'}. If no migration is running there, that process is stuck: stop it, and the database releases the lock.`,
@@ -246,15 +326,37 @@ export class DataSourceMigrationRunner {
     throw timeout;
   }
 
-  /** Records a failure the strategy reported without throwing. */
-  markFailed(error: unknown): void {
-    this.redactor.scrub(error);
-    // The library's own errors already name the DataSource.
-    const message =
-      error instanceof MigrationFailedError || error instanceof MigrationLockTimeoutError
-        ? error.message
-        : `DataSource "${this.name}": ${this.redactor.message(error)}`;
-    this.state.update(this.name, { status: 'failed', current: undefined, error: message, finishedAt: new Date() });
+  private async ensureInitialized(): Promise<void> {
+    if (!this.plan.dataSource.isInitialized) await this.plan.dataSource.initialize();
+  }
+
+  private throwIfStopped(): void {
+    if (this.env.control.stopped) throw this.interrupted(undefined, []);
+  }
+
+  private interrupted(migration: string | undefined, applied: readonly string[], cause?: unknown): MigrationInterruptedError {
+    const reason = this.env.control.reason ?? 'shutdown';
+    if (cause !== undefined) this.redactor.scrub(cause);
+    const error = new MigrationInterruptedError(
+      `DataSource "${this.name}": migrations interrupted by ${reason}` +
+        (migration ? `: "${migration}" did not complete and was rolled back` : ' before the next migration') +
+        (applied.length > 0 ? `; ${plural(applied.length, 'migration')} applied before stay applied` : '') +
+        (this.plan.transaction === 'none' && migration ? ` (transaction mode 'none': "${migration}" may be partially applied)` : '') +
+        '. The next boot continues.',
+      this.name,
+      reason,
+      cause === undefined ? undefined : { cause },
+    );
+    this.state.update(this.name, {
+      status: 'failed',
+      current: undefined,
+      failedMigration: migration,
+      mayBePartiallyApplied: this.plan.transaction === 'none' && migration !== undefined,
+      error: error.message,
+      finishedAt: new Date(),
+    });
+    this.logger.warn(error.message);
+    return error;
   }
 
   private runFailed(error: unknown, migration: string | undefined, applied: readonly string[]): MigrationFailedError {
@@ -281,7 +383,7 @@ export class DataSourceMigrationRunner {
     }
     const keptApplied = rolledBackAll ? [] : [...applied];
     const failure = new MigrationFailedError(
-      `DataSource "${this.name}": ${where}: ${this.redactor.message(error)}. ${kept}`,
+      `DataSource "${this.name}": ${where}: ${this.describeFailure(error)}. ${kept}`,
       this.name,
       migration,
       keptApplied,
@@ -292,37 +394,83 @@ export class DataSourceMigrationRunner {
       status: 'failed',
       current: undefined,
       failedMigration: migration,
+      mayBePartiallyApplied: mode === 'none' && migration !== undefined,
       applied: keptApplied,
       error: failure.message,
       finishedAt: new Date(),
     });
     this.logger.error(failure.message, failure.stack);
+    this.env.emit({ type: 'migration-failed', dataSource: this.name, migration, error: failure.message });
     return failure;
   }
 
-  private strategyThrew(error: unknown, strategy: MigrationStrategy): unknown {
-    // Already recorded in the state and logged where they arose.
-    if (error instanceof MigrationFailedError || error instanceof MigrationLockTimeoutError) return error;
-    this.redactor.scrub(error);
-    const message = `DataSource "${this.name}": ${strategy.constructor.name} threw: ${this.redactor.message(error)}`;
-    this.state.update(this.name, { status: 'failed', current: undefined, error: message, finishedAt: new Date() });
-    this.logger.error(message, error instanceof Error ? error.stack : undefined);
+  /**
+   * The error's message (redacted), with what it means where that is not obvious: which timeout
+   * option fired, and which host could not be reached.
+   */
+  describeFailure(error: unknown): string {
+    const message = this.redactor.message(error);
+    const code = errorCode(error);
+    const timeouts = this.plan.timeouts;
+    if ((code === '55P03' || code === 1205 || code === 'ER_LOCK_WAIT_TIMEOUT') && timeouts.lockTimeoutMs !== undefined) {
+      return `${message} (waited longer than migrationTimeouts.lockTimeoutMs = ${timeouts.lockTimeoutMs} ms for a lock another session holds)`;
+    }
+    if ((code === '57014' || code === 1969 || code === 'ER_STATEMENT_TIMEOUT') && timeouts.statementTimeoutMs !== undefined && !this.env.control.stopped) {
+      return `${message} (a statement ran longer than migrationTimeouts.statementTimeoutMs = ${timeouts.statementTimeoutMs} ms)`;
+    }
+    const host = this.host();
+    if (host && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|ECONNRESET|connect|terminat/i.test(message) && !message.includes(host)) {
+      return `${message} (database at ${host})`;
+    }
+    return message;
+  }
+
+  private host(): string | undefined {
+    const options = this.plan.dataSource.options as { url?: string; host?: string; port?: number };
+    if (options.url) {
+      try {
+        const url = new URL(options.url);
+        return url.host || undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    return options.host ? `${options.host}${options.port ? `:${options.port}` : ''}` : undefined;
+  }
+
+  private strategyThrew(error: unknown, strategy: MigrationStrategy, startedAt: Date): unknown {
+    if (!isOwnError(error)) {
+      this.redactor.scrub(error);
+      const message = `DataSource "${this.name}": ${strategy.constructor.name} threw: ${this.describeFailure(error)}`;
+      this.state.update(this.name, { status: 'failed', current: undefined, retry: undefined, error: message, finishedAt: new Date() });
+      this.logger.error(message, error instanceof Error ? error.stack : undefined);
+    }
+    this.emitDone('failed', startedAt);
     return error;
   }
 
-  private strategyReturned(run: StrategyRun, strategy: MigrationStrategy, durationMs: number): void {
-    const state = this.state.get(this.name);
+  private strategyReturned(run: StrategyRun, strategy: MigrationStrategy, startedAt: Date): void {
     if (run.markedFailed) {
-      this.logger.error(`DataSource "${this.name}": marked failed by ${strategy.constructor.name} after ${ms(durationMs)}`);
+      this.logger.error(`DataSource "${this.name}": marked failed by ${strategy.constructor.name} after ${ms(Date.now() - startedAt.getTime())}`);
+      this.emitDone('failed', startedAt);
       return;
     }
-    if (run.outcome === 'succeeded') return;
+    if (run.outcome === 'succeeded') {
+      this.emitDone('done', startedAt);
+      return;
+    }
     const error =
       run.outcome === 'failed'
-        ? (state?.error ?? `DataSource "${this.name}": migrations failed`)
+        ? (this.state.get(this.name)?.error ?? `DataSource "${this.name}": migrations failed`)
         : `DataSource "${this.name}": ${strategy.constructor.name} returned without applying the ${plural(run.pendingCount, 'pending migration')}`;
     this.state.update(this.name, { status: 'failed', error, finishedAt: new Date() });
     this.logger.error(`${error} (reported as failed)`);
+    this.emitDone('failed', startedAt);
+  }
+
+  private emitDone(status: 'done' | 'failed', startedAt: Date): void {
+    const applied = this.state.get(this.name)?.applied ?? [];
+    this.env.emit({ type: 'data-source-done', dataSource: this.name, status, applied, durationMs: Date.now() - startedAt.getTime() });
   }
 
   private commitsDdlImplicitly(): boolean {
@@ -340,7 +488,7 @@ class StrategyRun {
 
   constructor(runner: DataSourceMigrationRunner, pending: readonly PendingMigration[]) {
     this.pendingCount = pending.length;
-    let first = true;
+    let first = pending.length > 0;
     const track = async (fromScratch: boolean): Promise<MigrationRunResult> => {
       const known = first && !fromScratch ? pending : undefined;
       first = false;
@@ -365,8 +513,29 @@ class StrategyRun {
         this.markedFailed = true;
         runner.markFailed(error);
       },
+      reportRetry: (report: RetryReport) => runner.reportRetry(report),
     });
   }
+}
+
+/** Errors this library raised: their messages already name the DataSource, and they are already logged. */
+function isOwnError(error: unknown): error is Error {
+  return (
+    error instanceof MigrationFailedError ||
+    error instanceof MigrationLockTimeoutError ||
+    error instanceof MigrationInterruptedError ||
+    error instanceof MigrationHistoryError
+  );
+}
+
+function errorCode(error: unknown): unknown {
+  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+    const record = current as { code?: unknown; errno?: unknown; driverError?: unknown; cause?: unknown };
+    if (record.errno !== undefined && typeof record.errno === 'number' && record.errno > 1000) return record.errno;
+    if (typeof record.code === 'string' && /^[0-9A-Z]{5}$|^ER_/.test(record.code)) return record.code;
+    current = record.driverError ?? record.cause;
+  }
+  return undefined;
 }
 
 function plural(count: number, noun: string): string {

@@ -4,11 +4,12 @@ import { Injectable } from '@nestjs/common';
  * - `disabled`: migrations are not run by this process (RUN_MIGRATIONS is off).
  * - `pending`: not started yet.
  * - `waiting-for-lock`: another process holds the migration lock; this one waits.
+ * - `retrying`: an attempt failed (e.g. the database is unreachable); the strategy tries again.
  * - `running`: a migration is being applied.
  * - `done`: every migration is applied (or nothing was pending).
  * - `failed`: the strategy gave up on this DataSource.
  */
-export type MigrationStatus = 'disabled' | 'pending' | 'waiting-for-lock' | 'running' | 'done' | 'failed';
+export type MigrationStatus = 'disabled' | 'pending' | 'waiting-for-lock' | 'retrying' | 'running' | 'done' | 'failed';
 
 /** The migration being applied right now. */
 export interface RunningMigration {
@@ -32,6 +33,10 @@ export interface DataSourceMigrationState {
   readonly failedMigration?: string;
   /** The failure's message, with secrets removed. */
   readonly error?: string;
+  /** Set when the failed migration ran without a transaction: it may be partially applied. */
+  readonly mayBePartiallyApplied?: boolean;
+  /** The retry in progress (status `retrying`). */
+  readonly retry?: { readonly attempt: number; readonly attempts: number; readonly nextAttemptAt: Date };
   /** Since when this process waits for the migration lock (status `waiting-for-lock`). */
   readonly waitingSince?: Date;
   /** Who held the lock when last asked, as the database tells. */

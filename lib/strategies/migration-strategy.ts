@@ -15,12 +15,25 @@ export interface MigrationRunResult {
   readonly durationMs: number;
 }
 
+/** What a strategy that retries reports before it waits. */
+export interface RetryReport {
+  /** The attempt that just failed (1-based). */
+  readonly attempt: number;
+  readonly attempts: number;
+  /** How long it waits before the next attempt. */
+  readonly delayMs: number;
+  readonly error: unknown;
+}
+
 /** Everything a strategy gets for one DataSource. */
 export interface MigrationContext {
   /** The DataSource name as registered with TypeOrmModule. */
   readonly dataSourceName: string;
   readonly dataSource: DataSource;
-  /** Migrations pending when the run began, oldest first. Never empty: nothing pending skips the strategy. */
+  /**
+   * Migrations pending when the run began, oldest first. Empty only when the database could not
+   * be reached before the strategy was called (runMigrations() connects and reads them again).
+   */
   readonly pending: readonly PendingMigration[];
   /** Nest logger with the library's context; messages are yours to word. */
   readonly logger: Logger;
@@ -39,6 +52,8 @@ export interface MigrationContext {
    * and readiness reports the DataSource as failed with this error.
    */
   markFailed(error: unknown): void;
+  /** Reports a failed attempt that will be retried: readiness shows `retrying` with the attempt and the next time. */
+  reportRetry(report: RetryReport): void;
 }
 
 /**

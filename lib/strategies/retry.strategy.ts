@@ -52,6 +52,7 @@ export class RetryStrategy extends MigrationStrategy {
         context.logger.warn(
           `DataSource "${context.dataSourceName}": attempt ${attempt} of ${this.attempts} failed with a connection error; retrying in ${wait} ms`,
         );
+        context.reportRetry({ attempt, attempts: this.attempts, delayMs: wait, error });
         await delay(wait);
       }
     }

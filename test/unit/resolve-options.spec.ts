@@ -23,6 +23,10 @@ describe('resolveAutoMigratorOptions', () => {
       whenDisabled: 'skip',
       outOfOrder: 'warn',
       unknownMigrations: 'warn',
+      migrationTimeouts: {},
+      shutdownGraceMs: 10_000,
+      readinessDetails: 'full',
+      logger: undefined,
     });
     expect(Object.isFrozen(resolved)).toBe(true);
     expect(Object.isFrozen(resolved.dataSources)).toBe(true);
@@ -78,6 +82,11 @@ describe('resolveAutoMigratorOptions', () => {
     ['bad whenDisabled', { whenDisabled: 'block' as never }, /option "whenDisabled" must be one of 'skip', 'verify', 'wait'; got "block"/],
     ['bad outOfOrder', { outOfOrder: 'allow' as never }, /option "outOfOrder" must be one of 'warn', 'fail'; got "allow"/],
     ['bad unknownMigrations', { unknownMigrations: true as never }, /option "unknownMigrations" must be one of 'warn', 'fail'; got true/],
+    ['bad migrationTimeouts key', { migrationTimeouts: { statement: 5 } as never }, /option "migrationTimeouts" has unknown key\(s\) 'statement'; known keys: statementTimeoutMs, lockTimeoutMs/],
+    ['zero lock timeout', { migrationTimeouts: { lockTimeoutMs: 0 } }, /option "migrationTimeouts.lockTimeoutMs" must be a number of milliseconds >= 1; got 0/],
+    ['negative grace', { shutdownGraceMs: -1 }, /option "shutdownGraceMs" must be a number of milliseconds >= 0; got -1/],
+    ['bad readinessDetails', { readinessDetails: 'names' as never }, /option "readinessDetails" must be one of 'full', 'counts'; got "names"/],
+    ['logger without methods', { logger: { log() {} } as never }, /option "logger" must be a Nest LoggerService \(with log, error and warn methods\) or false/],
     ['strategy not a strategy', { strategy: {} as never }, /option "strategy" must be a class extending MigrationStrategy.*got an object of class Object/],
   ];
   it.each(bad)('%s fails naming the option', (_name, options, message) => {
