@@ -115,14 +115,38 @@ export class DataSourceMigrationRunner {
   async execute(fromScratch: boolean, knownPending?: readonly PendingMigration[]): Promise<MigrationRunResult> {
     const runStart = performance.now();
     this.throwIfStopped();
-    await this.ensureInitialized();
-    if (!fromScratch && knownPending === undefined && (await this.readPending()).length === 0) {
-      // Fast path: nothing pending, no session, no lock.
-      return this.nothingLeft(runStart, 'no pending migrations');
-    }
+    const nothingPending = await this.connecting(async () => {
+      await this.ensureInitialized();
+      return !fromScratch && knownPending === undefined && (await this.readPending()).length === 0;
+    });
+    // Fast path: nothing pending, no session, no lock.
+    if (nothingPending) return this.nothingLeft(runStart, 'no pending migrations');
     return this.withSession((queryRunner, locked) =>
       this.executeInSession(fromScratch, queryRunner, locked ? undefined : knownPending, runStart),
     );
+  }
+
+  /**
+   * Runs `work`, which needs the database to answer; a failure becomes a MigrationFailedError that
+   * names the DataSource and its host (the original, e.g. ECONNREFUSED, stays its `cause`, so
+   * RetryStrategy still sees a connection error).
+   */
+  private async connecting<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      this.redactor.scrub(error);
+      const failure = new MigrationFailedError(
+        `DataSource "${this.name}": could not reach the database: ${this.describeFailure(error)}`,
+        this.name,
+        undefined,
+        [],
+        this.plan.transaction,
+        { cause: error },
+      );
+      this.state.update(this.name, { status: 'failed', current: undefined, error: failure.message, finishedAt: new Date() });
+      throw failure;
+    }
   }
 
   /**
@@ -131,8 +155,10 @@ export class DataSourceMigrationRunner {
    * lock could not be released is closed rather than returned to the pool.
    */
   async withSession<T>(work: (queryRunner: QueryRunner | undefined, locked: boolean) => Promise<T>): Promise<T> {
-    await this.ensureInitialized();
-    const session = await MigrationSession.open(this.plan.dataSource);
+    const session = await this.connecting(async () => {
+      await this.ensureInitialized();
+      return MigrationSession.open(this.plan.dataSource);
+    });
     let destroy = false;
     try {
       const lock = await this.acquireLock(session);
