@@ -137,4 +137,20 @@ describe('secrets never reach logs, errors or health output (postgres URL with a
     expect(body).toContain('vault returned *** for the wrong role');
     expectClean(body, app.logger.text(), consoleText.join('\n'));
   });
+
+  it('the CLI: a failing migration with the password in its error, on stdout, stderr and in --json', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const root = join(import.meta.dirname, '../..');
+    const env = { ...process.env, CLI_DB_KIND: 'postgres', CLI_DB_URL: url, CLI_FAIL_WITH_SECRET: '1' };
+    for (const args of [['up'], ['up', '--json'], ['status', '--json']]) {
+      const run = spawnSync(process.execPath, [join(root, 'dist/cli/auto-migrator.js'), ...args, '--data-source', join(root, 'test/fixtures/cli-data-source.mjs')], { env, encoding: 'utf8' });
+      expectClean(run.stdout, run.stderr);
+      if (args[0] === 'up') {
+        expect(run.status).toBe(1);
+        expect(run.stderr).toContain(`postgres://${role}:***@`);
+      }
+    }
+    expect(await db.recorded()).toEqual(['Alpha1700000000001', 'Beta1700000000002', 'Gamma1700000000003']);
+  });
 });
