@@ -2,6 +2,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  type Type,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
@@ -19,7 +20,9 @@ import {
   type UpResult,
 } from './operations/migration-operations.js';
 import type { RevertResult } from './operations/revert-migrations.js';
-import type { ResolvedAutoMigratorOptions } from './options/auto-migrator-options.interface.js';
+import type { ResolvedAutoMigratorOptions, TenantLister } from './options/auto-migrator-options.interface.js';
+import { listTenants } from './tenants/tenant-migrations.js';
+import type { TenantSource } from './tenants/tenant-source.js';
 import { planDataSources, type DataSourcePlan } from './plan/migration-plan.js';
 import { NestDataSourceRegistry } from './plan/nest-data-source.registry.js';
 import type { RunnerEnvironment } from './runner/data-source-migration.runner.js';
@@ -52,10 +55,23 @@ export interface MigrationReadinessDetail {
   readonly waitingSince?: string;
   /** Who holds the migration lock, as the database tells. */
   readonly lockHolder?: string;
+  /** For a DataSource with tenants: how many there are, done, failed, and the first failed ones' names. */
+  readonly tenants?: TenantReadiness;
   /** While retrying: the attempt that failed, of how many, and when the next one starts (ISO). */
   readonly attempt?: number;
   readonly attempts?: number;
   readonly nextAttemptAt?: string;
+}
+
+/** The tenants of one DataSource, summarised for readiness. */
+export interface TenantReadiness {
+  readonly total: number;
+  readonly done: number;
+  readonly failed: number;
+  /** Pending, waiting for their lock, retrying or running. */
+  readonly inProgress: number;
+  /** Up to 10 failed tenants' names. */
+  readonly failedTenants?: readonly string[];
 }
 
 /** Set by the auto-migrator CLI: bootstrap only validates, the CLI runs the operation it was asked for. */
@@ -105,7 +121,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
       control: this.control,
       emit: (event) => this.events.next(event),
     };
-    this.operations = new MigrationOperations(plans, env);
+    this.operations = new MigrationOperations(plans, env, async (plan) => listTenants(plan, await this.tenantLister(plan)));
     const names = plans.map((plan) => `"${plan.name}"`).join(', ');
     for (const plan of plans) {
       if (plan.dataSource.options.migrationsRun) {
@@ -192,7 +208,12 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     return this.track(this.ops().down(options.to, options));
   }
 
-  /** Throws {@link PendingMigrationsError} listing the pending migrations per DataSource, if any. */
+  /** Reverts, in every tenant, the tenant migrations newer than `to` (name, 13-digit timestamp, or 0 for all). */
+  downTenants(options: OperationTarget & { to: string | number }): Promise<RevertResult[]> {
+    return this.track(this.ops().downTenants(options.to, options));
+  }
+
+  /** Throws {@link PendingMigrationsError} listing the pending migrations per DataSource (and tenant), if any. */
   async ensureUp(target?: OperationTarget): Promise<void> {
     await this.ops().ensureUp(target);
   }
@@ -223,10 +244,25 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
 
   private stateReadiness(): MigrationReadiness {
     const states = this.state.all();
-    return {
-      ready: states.length > 0 && states.every((state) => state.status === 'done'),
-      dataSources: Object.fromEntries(states.map((state) => [state.dataSource, describe(state)])),
-    };
+    const own = states.filter((state) => !state.tenant);
+    const tenantsOf = new Map<string, DataSourceMigrationState[]>();
+    for (const state of states) {
+      if (state.tenant) tenantsOf.set(state.tenant.parent, [...(tenantsOf.get(state.tenant.parent) ?? []), state]);
+    }
+    const plans = new Map((this.operations?.plans ?? []).map((plan) => [plan.name, plan]));
+    let ready = own.length > 0 && own.every((state) => state.status === 'done');
+    const dataSources: Record<string, MigrationReadinessDetail> = {};
+    for (const state of own) {
+      const tenants = tenantsOf.get(state.dataSource);
+      if (!tenants) {
+        dataSources[state.dataSource] = describe(state);
+        continue;
+      }
+      const summary = summarizeTenants(tenants);
+      if (plans.get(state.dataSource)?.tenants?.affectReadiness !== false && summary.done < summary.total) ready = false;
+      dataSources[state.dataSource] = { ...describe(state), tenants: summary };
+    }
+    return { ready, dataSources };
   }
 
   private ops(): MigrationOperations {
@@ -237,7 +273,21 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
   }
 
   private async migrateAll(plans: readonly DataSourcePlan[], strategy: MigrationStrategy): Promise<void> {
-    for (const plan of plans) await this.ops().runner(plan).migrate(strategy);
+    // Every tenant name is listed and validated before anything runs.
+    const tenantLists = await this.ops().tenantsOf(plans);
+    await this.ops().migrate(plans, strategy, tenantLists);
+  }
+
+  /** `tenants.list` as a function: the given one, or the listTenants of the TenantSource class (dependencies injected). */
+  private async tenantLister(plan: DataSourcePlan): Promise<TenantLister> {
+    const list = plan.tenants?.list;
+    if (!list) throw new AutoMigratorConfigError(`DataSource "${plan.name}" has no tenants option`);
+    const prototype: unknown = list.prototype;
+    if (!(typeof prototype === 'object' && prototype !== null && typeof (prototype as TenantSource).listTenants === 'function')) {
+      return list as TenantLister;
+    }
+    const source = await this.instantiate(list as Type<TenantSource>, `dataSources "${plan.name}" tenants.list`);
+    return (dataSource) => source.listTenants(dataSource);
   }
 
   /**
@@ -331,20 +381,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     const configured = this.options.strategy;
     let strategy: unknown;
     if (typeof configured === 'function') {
-      try {
-        strategy = this.moduleRef.get(configured, { strict: false });
-      } catch {
-        try {
-          strategy = await this.moduleRef.create(configured);
-        } catch (error) {
-          throw new AutoMigratorConfigError(
-            `AutoMigratorModule option "strategy": ${configured.name} could not be instantiated (${this.secrets.message(error).split('\n')[0]}). ` +
-              `Make it @Injectable() and make what it injects visible to the module: list the providers in ` +
-              `forRootAsync({ extraProviders: [...] }) or their modules in "imports", or register ${configured.name} itself as a provider.`,
-            { cause: error },
-          );
-        }
-      }
+      strategy = await this.instantiate(configured, 'strategy');
     } else if (configured !== undefined) {
       strategy = configured;
     } else {
@@ -360,6 +397,24 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
       );
     }
     return strategy as MigrationStrategy;
+  }
+
+  /** A class given in the options, as the provider the application registered, or built with its dependencies injected. */
+  private async instantiate<T>(type: Type<T>, option: string): Promise<T> {
+    try {
+      return this.moduleRef.get(type, { strict: false });
+    } catch {
+      try {
+        return await this.moduleRef.create(type);
+      } catch (error) {
+        throw new AutoMigratorConfigError(
+          `AutoMigratorModule option "${option}": ${type.name} could not be instantiated (${this.secrets.message(error).split('\n')[0]}). ` +
+            `Make it @Injectable() and make what it injects visible to the module: list the providers in ` +
+            `forRootAsync({ extraProviders: [...] }) or their modules in "imports", or register ${type.name} itself as a provider.`,
+          { cause: error },
+        );
+      }
+    }
   }
 
   private async disabledReadiness(plans: readonly DataSourcePlan[]): Promise<MigrationReadiness> {
@@ -406,12 +461,29 @@ function describe(state: DataSourceMigrationState): MigrationReadinessDetail {
   };
 }
 
-/** `readinessDetails: 'counts'`: states and numbers only, no migration names, errors or hosts. */
+/** `readinessDetails: 'counts'`: states and numbers only, no migration or tenant names, errors or hosts. */
 function countsOnly(detail: MigrationReadinessDetail): MigrationReadinessDetail {
   const { state, pending, applied, index, total, attempt, attempts } = detail;
+  const tenants = detail.tenants
+    ? { total: detail.tenants.total, done: detail.tenants.done, failed: detail.tenants.failed, inProgress: detail.tenants.inProgress }
+    : undefined;
   return Object.fromEntries(
-    Object.entries({ state, pending, applied, index, total, attempt, attempts }).filter(([, value]) => value !== undefined),
+    Object.entries({ state, pending, applied, index, total, attempt, attempts, tenants }).filter(([, value]) => value !== undefined),
   ) as unknown as MigrationReadinessDetail;
+}
+
+const MAX_FAILED_TENANT_NAMES = 10;
+
+function summarizeTenants(states: readonly DataSourceMigrationState[]): TenantReadiness {
+  const failed = states.filter((state) => state.status === 'failed');
+  const done = states.filter((state) => state.status === 'done').length;
+  return {
+    total: states.length,
+    done,
+    failed: failed.length,
+    inProgress: states.length - done - failed.length,
+    ...(failed.length > 0 ? { failedTenants: failed.slice(0, MAX_FAILED_TENANT_NAMES).map((state) => state.tenant!.name) } : {}),
+  };
 }
 
 /** True when `promise` settles within `ms`. */

@@ -7,13 +7,20 @@ export type {
 } from './auto-migrator.module-definition.js';
 export { AUTO_MIGRATOR_MODULE_OPTIONS } from './auto-migrator.module-definition.js';
 export { AUTO_MIGRATOR_RESOLVED_OPTIONS, DEFAULT_HEALTH_KEY, DEFAULT_RUN_MIGRATIONS_KEY } from './auto-migrator.constants.js';
-export { AutoMigratorService, type MigrationReadiness, type MigrationReadinessDetail } from './auto-migrator.service.js';
+export {
+  AutoMigratorService,
+  type MigrationReadiness,
+  type MigrationReadinessDetail,
+  type TenantReadiness,
+} from './auto-migrator.service.js';
 export type {
   AutoMigratorModuleOptions,
   DataSourceMigrationOptions,
   MigrationHistoryPolicy,
   MigrationLockOptions,
   MigrationTimeoutOptions,
+  TenantLister,
+  TenantMigrationOptions,
   ReadinessDetails,
   WhenDisabled,
   ResolvedLockOptions,
@@ -43,6 +50,8 @@ export { MigrationFailedError } from './errors/migration-failed.error.js';
 export { MigrationLockTimeoutError } from './errors/migration-lock-timeout.error.js';
 export { PendingMigrationsError } from './errors/pending-migrations.error.js';
 export { MigrationInterruptedError } from './errors/migration-interrupted.error.js';
+export { TenantMigrationsError } from './errors/tenant-migrations.error.js';
+export { TenantSource } from './tenants/tenant-source.js';
 export type { MigrationEvent, MigrationEventType } from './events/migration-events.js';
 export { MigrationHistoryError } from './errors/migration-history.error.js';
 export type { AppliedMigration, MigrationStatusReport } from './operations/migration-status.js';

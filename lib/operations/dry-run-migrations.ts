@@ -36,7 +36,7 @@ export async function dryRunMigrations(runner: DataSourceMigrationRunner): Promi
   const type = dataSource.options.type;
   if (type !== 'postgres' && type !== 'better-sqlite3') {
     throw new AutoMigratorConfigError(
-      `DataSource "${runner.name}" (${type}): plan needs transactional DDL to roll the run back; ` +
+      `${runner.plan.label} (${type}): plan needs transactional DDL to roll the run back; ` +
         `${type === 'mysql' || type === 'mariadb' ? 'MySQL/MariaDB commit DDL statements implicitly, so a dry run would change the schema' : 'this database type is not supported'}. ` +
         `Use "status" to list what is pending.`,
     );
@@ -72,7 +72,7 @@ export async function dryRunMigrations(runner: DataSourceMigrationRunner): Promi
         record.stop();
         await queryRunner.rollbackTransaction();
       }
-      runner.logger.log(`DataSource "${runner.name}": dry run of ${planned.length} migration(s) rolled back`);
+      runner.logger.log(`${runner.plan.label}: dry run of ${planned.length} migration(s) rolled back`);
       return { dataSource: runner.name, migrations: planned, complete };
     }),
   );

@@ -1,6 +1,7 @@
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
-import type { DataSourcePlan } from '../plan/migration-plan.js';
+import { planTenant, type DataSourcePlan } from '../plan/migration-plan.js';
+import { forEachTenant, migrateTenants } from '../tenants/tenant-migrations.js';
 import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/data-source-migration.runner.js';
 import type { MigrationStateStore, MigrationStatus } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../strategies/migration-strategy.js';
@@ -8,14 +9,18 @@ import { dryRunMigrations, type DryRunResult } from './dry-run-migrations.js';
 import { readMigrationStatus, type MigrationStatusReport } from './migration-status.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';
 
-/** {@link MigrationStatusReport} of one DataSource. */
+/** {@link MigrationStatusReport} of one DataSource, or of one of its tenants. */
 export interface DataSourceStatus extends MigrationStatusReport {
   readonly dataSource: string;
+  /** Set for a tenant's status. */
+  readonly tenant?: string;
 }
 
 /** What `up` did to one DataSource. */
 export interface UpResult {
   readonly dataSource: string;
+  /** Set for a tenant's result. */
+  readonly tenant?: string;
   readonly status: MigrationStatus;
   /** Migrations applied by this call. */
   readonly applied: readonly string[];
@@ -25,7 +30,12 @@ export interface UpResult {
 /** Which DataSources an operation works on: all configured ones (default), or one by name. */
 export interface OperationTarget {
   readonly dataSource?: string;
+  /** Include the tenants of DataSources configured with `tenants` (ensureUp always does). */
+  readonly tenants?: boolean;
 }
+
+/** Lists (and validates) the tenants of a plan configured with `tenants`. */
+export type TenantListing = (plan: DataSourcePlan) => Promise<string[]>;
 
 /**
  * The release-time operations (status, up, down, ensure-up, plan) over planned DataSources. Used
@@ -35,7 +45,17 @@ export class MigrationOperations {
   constructor(
     readonly plans: readonly DataSourcePlan[],
     private readonly env: RunnerEnvironment,
+    private readonly tenantListing: TenantListing = async (plan) => {
+      throw new AutoMigratorConfigError(`DataSource "${plan.name}": tenants are only available inside the application (use --app)`);
+    },
   ) {}
+
+  /** The tenants of every selected plan configured with `tenants`, listed and validated up front. */
+  async tenantsOf(plans: readonly DataSourcePlan[]): Promise<Map<string, string[]>> {
+    const lists = new Map<string, string[]>();
+    for (const plan of plans) if (plan.tenants) lists.set(plan.name, await this.tenantListing(plan));
+    return lists;
+  }
 
   private get state(): MigrationStateStore {
     return this.env.state;
@@ -45,28 +65,74 @@ export class MigrationOperations {
     return new DataSourceMigrationRunner(plan, this.env);
   }
 
-  /** Applied, pending and unknown migrations per DataSource. Read-only. */
+  /** Applied, pending and unknown migrations per DataSource (and per tenant with `tenants`). Read-only. */
   async status(target: OperationTarget = {}): Promise<DataSourceStatus[]> {
+    const plans = this.select(target);
+    const tenantLists = target.tenants ? await this.tenantsOf(plans) : new Map<string, string[]>();
     const result: DataSourceStatus[] = [];
-    for (const plan of this.select(target)) {
+    for (const plan of plans) {
       if (!plan.dataSource.isInitialized) await plan.dataSource.initialize();
       result.push({ dataSource: plan.name, ...(await readMigrationStatus(plan.dataSource)) });
+      const tenants = tenantLists.get(plan.name) ?? [];
+      const statuses: DataSourceStatus[] = new Array(tenants.length);
+      const index = new Map(tenants.map((tenant, i) => [tenant, i]));
+      await forEachTenant(tenants, plan.tenants?.concurrency ?? 1, this.env, async (tenant) => {
+        const view = planTenant(plan, tenant).dataSource;
+        statuses[index.get(tenant)!] = { dataSource: plan.name, tenant, ...(await readMigrationStatus(view)) };
+      });
+      result.push(...statuses);
     }
     return result;
   }
 
-  /** Runs pending migrations under the lock, through the strategy, DataSource by DataSource. */
+  /** Runs pending migrations under the lock, through the strategy, DataSource by DataSource (then its tenants with `tenants`). */
   async up(strategy: MigrationStrategy, target: OperationTarget = {}): Promise<UpResult[]> {
+    const plans = this.select(target);
+    const tenantLists = target.tenants ? await this.tenantsOf(plans) : new Map<string, string[]>();
+    return this.migrate(plans, strategy, tenantLists);
+  }
+
+  /**
+   * Migrates the plans in order, each followed by its tenants (when listed in `tenantLists`).
+   * Tenant failures are reported after every tenant was tried.
+   */
+  async migrate(plans: readonly DataSourcePlan[], strategy: MigrationStrategy, tenantLists: ReadonlyMap<string, string[]>): Promise<UpResult[]> {
     const results: UpResult[] = [];
-    for (const plan of this.select(target)) {
+    for (const plan of plans) {
       await this.runner(plan).migrate(strategy);
-      const state = this.state.get(plan.name);
-      results.push({
-        dataSource: plan.name,
-        status: state?.status ?? 'done',
-        applied: state?.applied ?? [],
-        ...(state?.error !== undefined ? { error: state.error } : {}),
-      });
+      results.push(this.result(plan.name));
+      const tenants = tenantLists.get(plan.name);
+      if (tenants) {
+        try {
+          await migrateTenants(plan, tenants, strategy, this.env);
+        } finally {
+          for (const tenant of tenants) results.push({ ...this.result(`${plan.name}/${tenant}`), dataSource: plan.name, tenant });
+        }
+      }
+    }
+    return results;
+  }
+
+  private result(key: string): UpResult {
+    const state = this.state.get(key);
+    return {
+      dataSource: key,
+      status: state?.status ?? 'done',
+      applied: state?.applied ?? [],
+      ...(state?.error !== undefined ? { error: state.error } : {}),
+    };
+  }
+
+  /** Reverts, in every tenant of the selected DataSources, the tenant migrations newer than `to`. */
+  async downTenants(to: string | number, target: OperationTarget = {}): Promise<RevertResult[]> {
+    const plans = this.select(target).filter((plan) => plan.tenants);
+    if (plans.length === 0) throw new AutoMigratorConfigError('No selected DataSource has tenants.');
+    const results: RevertResult[] = [];
+    const tenantLists = await this.tenantsOf(plans);
+    for (const plan of plans) {
+      for (const tenant of tenantLists.get(plan.name) ?? []) {
+        results.push({ ...(await revertMigrations(this.runner(planTenant(plan, tenant)), to)), tenant });
+      }
     }
     return results;
   }
@@ -85,13 +151,14 @@ export class MigrationOperations {
     return result;
   }
 
-  /** Throws {@link PendingMigrationsError} listing what is pending per DataSource, if anything is. */
+  /** Throws {@link PendingMigrationsError} listing what is pending per DataSource and tenant, if anything is. */
   async ensureUp(target: OperationTarget = {}): Promise<DataSourceStatus[]> {
-    const statuses = await this.status(target);
+    const withTenants = this.select(target).some((plan) => plan.tenants);
+    const statuses = await this.status({ ...target, tenants: withTenants });
     const pending = Object.fromEntries(
       statuses
         .filter((status) => status.pending.length > 0)
-        .map((status) => [status.dataSource, status.pending.map((migration) => migration.name)]),
+        .map((status) => [status.tenant ? `${status.dataSource}/${status.tenant}` : status.dataSource, status.pending.map((migration) => migration.name)]),
     );
     if (Object.keys(pending).length > 0) throw new PendingMigrationsError(pending);
     return statuses;

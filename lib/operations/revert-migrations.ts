@@ -8,6 +8,8 @@ import { knownMigrations, readMigrationStatus, type AppliedMigration } from './m
 /** What `down` did to one DataSource. */
 export interface RevertResult {
   readonly dataSource: string;
+  /** Set when a tenant's migrations were reverted. */
+  readonly tenant?: string;
   /** Reverted migrations, newest first. */
   readonly reverted: readonly string[];
   readonly durationMs: number;
@@ -27,13 +29,13 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
     withQueryRunner(lockedRunner, dataSource.createQueryRunner.bind(dataSource), async (queryRunner) => {
       const status = await readMigrationStatus(dataSource, queryRunner);
       const applied = [...status.applied, ...status.unknown].sort((a, b) => a.order - b.order);
-      const targetIndex = findTarget(name, applied, String(to));
+      const targetIndex = findTarget(runner.plan.label, applied, String(to));
       const toRevert = applied.slice(targetIndex + 1).reverse();
       const unknown = new Set(status.unknown.map((migration) => migration.name));
       const missing = toRevert.filter((migration) => unknown.has(migration.name));
       if (missing.length > 0) {
         throw new AutoMigratorConfigError(
-          `DataSource "${name}": cannot revert ${missing.map((m) => `"${m.name}"`).join(', ')}: not in this build, so its down() is not available. Nothing was reverted.`,
+          `${runner.plan.label}: cannot revert ${missing.map((m) => `"${m.name}"`).join(', ')}: not in this build, so its down() is not available. Nothing was reverted.`,
         );
       }
       const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
@@ -51,7 +53,7 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
         } catch (error) {
           if (inTransaction && queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
           throw new MigrationFailedError(
-            `DataSource "${name}": reverting "${entry.name}" failed: ${error instanceof Error ? error.message : String(error)}. ` +
+            `${runner.plan.label}: reverting "${entry.name}" failed: ${error instanceof Error ? error.message : String(error)}. ` +
               `${reverted.length} newer migration(s) were reverted before it and stay reverted: ${reverted.join(', ') || 'none'}.`,
             name,
             entry.name,
@@ -62,21 +64,21 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
         }
         reverted.push(entry.name);
         runner.logger.log(
-          `DataSource "${name}": [${index + 1}/${toRevert.length}] ${entry.name} reverted in ${Math.round(performance.now() - t0)} ms`,
+          `${runner.plan.label}: [${index + 1}/${toRevert.length}] ${entry.name} reverted in ${Math.round(performance.now() - t0)} ms`,
         );
       }
-      runner.logger.log(`DataSource "${name}": ${reverted.length} migration(s) reverted; now at ${targetIndex >= 0 ? applied[targetIndex]!.name : 'nothing applied'}`);
-      return { dataSource: name, reverted, durationMs: performance.now() - started };
+      runner.logger.log(`${runner.plan.label}: ${reverted.length} migration(s) reverted; now at ${targetIndex >= 0 ? applied[targetIndex]!.name : 'nothing applied'}`);
+      return { dataSource: runner.plan.tenant?.parent ?? name, reverted, durationMs: performance.now() - started };
     }),
   );
 }
 
-function findTarget(dataSource: string, applied: readonly AppliedMigration[], to: string): number {
+function findTarget(label: string, applied: readonly AppliedMigration[], to: string): number {
   if (to === '0') return -1;
   const index = applied.findIndex((migration) => migration.name === to || String(migration.timestamp) === to);
   if (index < 0) {
     throw new AutoMigratorConfigError(
-      `DataSource "${dataSource}": --to "${to}" is not an applied migration (give its name or 13-digit timestamp, or 0 to revert all). ` +
+      `${label}: --to "${to}" is not an applied migration (give its name or 13-digit timestamp, or 0 to revert all). ` +
         `Applied: ${applied.map((migration) => migration.name).join(', ') || 'none'}. Nothing was reverted.`,
     );
   }

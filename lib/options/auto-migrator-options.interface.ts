@@ -1,4 +1,6 @@
 import type { LoggerService, Type } from '@nestjs/common';
+import type { DataSource, MigrationInterface } from 'typeorm';
+import type { TenantSource } from '../tenants/tenant-source.js';
 import type { MigrationStrategy } from '../strategies/migration-strategy.js';
 
 /**
@@ -27,6 +29,28 @@ export type WhenDisabled = 'skip' | 'verify' | 'wait';
 /** What a surprising migrations table does at bootstrap: log a warning, or fail the boot. */
 export type MigrationHistoryPolicy = 'warn' | 'fail';
 
+/** Lists the tenants of a DataSource, e.g. from a tenants table. */
+export type TenantLister = (dataSource: DataSource) => Promise<readonly string[]> | readonly string[];
+
+/**
+ * Schema-per-tenant migrations (PostgreSQL): after the DataSource's own migrations, every tenant's
+ * schema gets the tenant migrations, with `search_path` set to it.
+ */
+export interface TenantMigrationOptions {
+  /** The tenant (schema) names: a function, or a class extending TenantSource (its dependencies injected). */
+  list: TenantLister | Type<TenantSource>;
+  /** The tenant migrations (classes or instances), separate from the DataSource's own. */
+  migrations: ReadonlyArray<(new () => MigrationInterface) | MigrationInterface>;
+  /** Create a tenant's schema when it is missing. Default true. */
+  createSchema?: boolean;
+  /** Tenants migrated at once (each on one connection of the DataSource's pool). Default 4. */
+  concurrency?: number;
+  /** The migrations table inside each tenant schema. Default: the DataSource's `migrationsTableName`, else 'migrations'. */
+  migrationsTableName?: string;
+  /** Whether failed or pending tenants keep readiness down. Default true. */
+  affectReadiness?: boolean;
+}
+
 /** Per-DataSource settings. */
 export interface DataSourceMigrationOptions {
   /** The DataSource name as registered with `TypeOrmModule` (`'default'` when unnamed). */
@@ -36,6 +60,8 @@ export interface DataSourceMigrationOptions {
    * Default: the DataSource's own `migrationsTransactionMode` if set, else `'each'`.
    */
   transaction?: MigrationTransactionMode;
+  /** Schema-per-tenant migrations for this DataSource (PostgreSQL only). */
+  tenants?: TenantMigrationOptions;
 }
 
 /** Options of {@link AutoMigratorModule.forRoot} / {@link AutoMigratorModule.forRootAsync}. */
@@ -127,6 +153,17 @@ export interface ResolvedDataSourceOptions {
   readonly name: string;
   /** `undefined` means: the DataSource's own `migrationsTransactionMode`, else `'each'`. */
   readonly transaction: MigrationTransactionMode | undefined;
+  readonly tenants: ResolvedTenantOptions | undefined;
+}
+
+/** The tenant settings after validation. */
+export interface ResolvedTenantOptions {
+  readonly list: TenantLister | Type<TenantSource>;
+  readonly migrations: readonly MigrationInterface[];
+  readonly createSchema: boolean;
+  readonly concurrency: number;
+  readonly migrationsTableName: string | undefined;
+  readonly affectReadiness: boolean;
 }
 
 /** The options after validation: every later stage reads only this frozen object. */

@@ -5,6 +5,7 @@ import {
   DEFAULT_PENDING_CHECK_TTL_MS,
   DEFAULT_RUN_MIGRATIONS_KEY,
 } from '../auto-migrator.constants.js';
+import type { MigrationInterface } from 'typeorm';
 import { isMigrationStrategy } from '../strategies/migration-strategy.js';
 import type {
   AutoMigratorModuleOptions,
@@ -13,6 +14,7 @@ import type {
   ResolvedAutoMigratorOptions,
   ResolvedDataSourceOptions,
   ResolvedLockOptions,
+  ResolvedTenantOptions,
   MigrationHistoryPolicy,
   MigrationTimeoutOptions,
   ReadinessDetails,
@@ -46,7 +48,10 @@ const LOGGER_METHODS = ['log', 'error', 'warn'] as const;
 const WHEN_DISABLED: readonly WhenDisabled[] = ['skip', 'verify', 'wait'];
 const HISTORY_POLICIES: readonly MigrationHistoryPolicy[] = ['warn', 'fail'];
 const LOCK_KEYS: ReadonlyArray<string> = ['timeoutMs', 'logEveryMs'];
-const DATA_SOURCE_KEYS: ReadonlyArray<string> = ['name', 'transaction'];
+const DATA_SOURCE_KEYS: ReadonlyArray<string> = ['name', 'transaction', 'tenants'];
+const TENANT_KEYS: ReadonlyArray<string> = ['list', 'migrations', 'createSchema', 'concurrency', 'migrationsTableName', 'affectReadiness'];
+/** Tenants migrated at once by default; see the README's tenant benchmark. */
+export const DEFAULT_TENANT_CONCURRENCY = 4;
 const MODES: readonly MigrationRunMode[] = ['blocking', 'background'];
 const TRANSACTION_MODES: readonly MigrationTransactionMode[] = ['all', 'each', 'none'];
 
@@ -181,7 +186,7 @@ function milliseconds(value: unknown, fallback: number, option: string, minimum:
 }
 
 function resolveDataSources(entries: AutoMigratorModuleOptions['dataSources']): ResolvedDataSourceOptions[] {
-  if (entries === undefined) return [Object.freeze({ name: 'default', transaction: undefined })];
+  if (entries === undefined) return [Object.freeze({ name: 'default', transaction: undefined, tenants: undefined })];
   if (!Array.isArray(entries)) {
     throw configError('dataSources', `must be an array of DataSource names or { name, transaction } objects; got ${describe(entries)}`);
   }
@@ -202,7 +207,7 @@ function resolveDataSources(entries: AutoMigratorModuleOptions['dataSources']): 
 
 function resolveDataSourceEntry(entry: unknown, where: string): ResolvedDataSourceOptions {
   if (typeof entry === 'string') {
-    return { name: checkName(entry, where), transaction: undefined };
+    return { name: checkName(entry, where), transaction: undefined, tenants: undefined };
   }
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
     throw configError(where, `must be a DataSource name or a { name, transaction } object; got ${describe(entry)}`);
@@ -217,7 +222,56 @@ function resolveDataSourceEntry(entry: unknown, where: string): ResolvedDataSour
   return {
     name,
     transaction: transaction === undefined ? undefined : oneOf(transaction, 'each', TRANSACTION_MODES, `${where}.transaction`),
+    tenants: record['tenants'] === undefined ? undefined : resolveTenants(record['tenants'], `${where}.tenants`),
   };
+}
+
+function resolveTenants(value: unknown, where: string): ResolvedTenantOptions {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw configError(where, `must be an object { list, migrations, createSchema?, concurrency?, migrationsTableName?, affectReadiness? }; got ${describe(value)}`);
+  }
+  const record = value as Record<string, unknown>;
+  const unknownKeys = Object.keys(record).filter((key) => !TENANT_KEYS.includes(key));
+  if (unknownKeys.length > 0) {
+    throw configError(where, `has unknown key(s) ${quoteAll(unknownKeys)}; known keys: ${TENANT_KEYS.join(', ')}`);
+  }
+  const list = record['list'];
+  if (typeof list !== 'function') {
+    throw configError(`${where}.list`, `must be a function returning the tenant names, or a class extending TenantSource; got ${describe(list)}`);
+  }
+  const migrations = record['migrations'];
+  if (!Array.isArray(migrations)) {
+    throw configError(`${where}.migrations`, `must be an array of migration classes or instances; got ${describe(migrations)}`);
+  }
+  const instances = migrations.map((migration: unknown, index) => {
+    const instance: unknown = typeof migration === 'function' ? new (migration as new () => unknown)() : migration;
+    if (typeof instance !== 'object' || instance === null || typeof (instance as { up?: unknown }).up !== 'function') {
+      throw configError(`${where}.migrations[${index}]`, `is not a migration (a class or object with up() and down()); got ${describe(migration)}`);
+    }
+    return instance as MigrationInterface;
+  });
+  const concurrency = record['concurrency'] ?? DEFAULT_TENANT_CONCURRENCY;
+  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) {
+    throw configError(`${where}.concurrency`, `must be an integer >= 1; got ${JSON.stringify(concurrency)}`);
+  }
+  const table = record['migrationsTableName'];
+  if (table !== undefined && (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table))) {
+    throw configError(`${where}.migrationsTableName`, `must be a plain table name (letters, digits, "_"); got ${JSON.stringify(table)}`);
+  }
+  return Object.freeze({
+    list: list as ResolvedTenantOptions['list'],
+    migrations: Object.freeze(instances),
+    createSchema: flag(record['createSchema'], true, `${where}.createSchema`),
+    concurrency,
+    migrationsTableName: table as string | undefined,
+    affectReadiness: flag(record['affectReadiness'], true, `${where}.affectReadiness`),
+  });
+}
+
+function flag(value: unknown, fallback: boolean, option: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw configError(option, `must be true or false; got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function checkName(name: unknown, where: string): string {

@@ -7,11 +7,16 @@ import type {
   MigrationTransactionMode,
   ResolvedAutoMigratorOptions,
   ResolvedLockOptions,
+  ResolvedTenantOptions,
 } from '../options/auto-migrator-options.interface.js';
+import { tenantDataSource } from '../tenants/tenant-data-source.js';
 
 /** What will be done for one DataSource: the output of planning, the input of the runner. */
 export interface DataSourcePlan {
+  /** The state key: the DataSource name, or `<DataSource>/<tenant>`. */
   readonly name: string;
+  /** How log lines and errors name it: `DataSource "x"` or `DataSource "x", tenant "t"`. */
+  readonly label: string;
   readonly dataSource: DataSource;
   readonly transaction: MigrationTransactionMode;
   /** The cross-process lock to take before migrating; undefined: none (disabled, or in-memory SQLite). */
@@ -20,6 +25,10 @@ export interface DataSourcePlan {
   readonly history: { readonly outOfOrder: MigrationHistoryPolicy; readonly unknownMigrations: MigrationHistoryPolicy };
   /** Statement and lock-wait limits for the migration session. */
   readonly timeouts: Readonly<MigrationTimeoutOptions>;
+  /** Schema-per-tenant migrations to run after this DataSource's own. */
+  readonly tenants: ResolvedTenantOptions | undefined;
+  /** For a tenant's plan: the tenant, its parent DataSource, and whether to create its schema. */
+  readonly tenant: { readonly name: string; readonly parent: string; readonly createSchema: boolean } | undefined;
 }
 
 /** Finds DataSources registered with TypeOrmModule. */
@@ -52,14 +61,40 @@ export function planDataSources(
       );
     }
     checkMigrations(entry.name, dataSource.migrations);
+    if (entry.tenants) {
+      if (dataSource.options.type !== 'postgres') {
+        throw new AutoMigratorConfigError(
+          `DataSource "${entry.name}" (type "${dataSource.options.type}"): the "tenants" option needs PostgreSQL (one schema per tenant); ` +
+            `remove it from this DataSource, or give each tenant a DataSource of its own.`,
+        );
+      }
+      checkMigrations(`${entry.name}" tenant migrations of "${entry.name}`, entry.tenants.migrations);
+    }
     return Object.freeze({
       name: entry.name,
+      label: `DataSource "${entry.name}"`,
       dataSource,
       transaction: entry.transaction ?? dataSource.options.migrationsTransactionMode ?? 'each',
       lock: planLock(entry.name, dataSource, options.lock),
       history: Object.freeze({ outOfOrder: options.outOfOrder, unknownMigrations: options.unknownMigrations }),
       timeouts: options.migrationTimeouts,
+      tenants: entry.tenants,
+      tenant: undefined,
     });
+  });
+}
+
+/** The plan for one tenant of a DataSource with `tenants` (its name validated beforehand). */
+export function planTenant(parent: DataSourcePlan, tenant: string): DataSourcePlan {
+  const tenants = parent.tenants;
+  if (!tenants) throw new Error(`DataSource "${parent.name}" has no tenants`);
+  return Object.freeze({
+    ...parent,
+    name: `${parent.name}/${tenant}`,
+    label: `DataSource "${parent.name}", tenant "${tenant}"`,
+    dataSource: tenantDataSource(parent.dataSource, tenant, tenants.migrations, tenants.migrationsTableName),
+    tenants: undefined,
+    tenant: Object.freeze({ name: tenant, parent: parent.name, createSchema: tenants.createSchema }),
   });
 }
 

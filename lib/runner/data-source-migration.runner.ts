@@ -57,6 +57,12 @@ export class DataSourceMigrationRunner {
     this.redactor = env.redactor;
   }
 
+  /** Per-migration lines: `log` for a DataSource, `debug` for each of possibly thousands of tenants. */
+  private detail(message: string): void {
+    if (this.plan.tenant) this.logger.debug(message);
+    else this.logger.log(message);
+  }
+
   /** Migrations not yet recorded in the migrations table. Read-only: creates no table. */
   async readPending(queryRunner?: QueryRunner): Promise<PendingMigration[]> {
     await this.ensureInitialized();
@@ -80,18 +86,18 @@ export class DataSourceMigrationRunner {
       if (error instanceof MigrationHistoryError) throw error;
       // Unreachable database: the strategy decides (run, retry, continue); runMigrations() reads again.
       this.redactor.scrub(error);
-      this.logger.warn(`DataSource "${this.name}": could not read its migrations table (${this.describeFailure(error)})`);
+      this.logger.warn(`${this.plan.label}: could not read its migrations table (${this.describeFailure(error)})`);
     }
     if (pending?.length === 0) {
       this.state.update(this.name, { status: 'done', pending: 0, startedAt, finishedAt: new Date() });
-      this.logger.log(`DataSource "${this.name}": no pending migrations`);
+      this.detail(`${this.plan.label}: no pending migrations`);
       this.env.emit({ type: 'data-source-done', dataSource: this.name, status: 'done', applied: [], durationMs: Date.now() - startedAt.getTime() });
       return;
     }
     this.state.update(this.name, { status: 'pending', pending: pending?.length ?? 0, startedAt });
     if (pending) {
-      this.logger.log(
-        `DataSource "${this.name}": ${plural(pending.length, 'pending migration')} (transaction mode '${this.plan.transaction}'): ${pending
+      this.detail(
+        `${this.plan.label}: ${plural(pending.length, 'pending migration')} (transaction mode '${this.plan.transaction}'): ${pending
           .map((migration) => migration.name)
           .join(', ')}`,
       );
@@ -137,7 +143,7 @@ export class DataSourceMigrationRunner {
     } catch (error) {
       this.redactor.scrub(error);
       const failure = new MigrationFailedError(
-        `DataSource "${this.name}": could not reach the database: ${this.describeFailure(error)}`,
+        `${this.plan.label}: could not reach the database: ${this.describeFailure(error)}`,
         this.name,
         undefined,
         [],
@@ -164,6 +170,10 @@ export class DataSourceMigrationRunner {
       const lock = await this.acquireLock(session);
       try {
         await session?.applyTimeouts(this.plan.timeouts);
+        if (this.plan.tenant) {
+          if (!session) throw new Error(`${this.plan.label}: tenant migrations need a PostgreSQL session`);
+          await session.useSchema(this.plan.tenant.name, this.plan.tenant.createSchema);
+        }
         this.env.control.setCanceller(session ? () => session.cancelStatement() : undefined);
         return await work(session?.queryRunner, lock !== undefined);
       } finally {
@@ -171,7 +181,7 @@ export class DataSourceMigrationRunner {
         await lock?.release().catch((error: unknown) => {
           destroy = true;
           this.logger.warn(
-            `DataSource "${this.name}": releasing ${lock.description} failed (${this.redactor.message(error)}); closing its connection, which releases it`,
+            `${this.plan.label}: releasing ${lock.description} failed (${this.redactor.message(error)}); closing its connection, which releases it`,
           );
         });
       }
@@ -189,16 +199,16 @@ export class DataSourceMigrationRunner {
     if (outOfOrder.length > 0) {
       const text = `pending but older than the newest applied migration (out of order): ${outOfOrder.join(', ')}`;
       if (outOfOrderPolicy === 'fail') problems.push(text);
-      else this.logger.warn(`DataSource "${this.name}": ${text}. They will run; set outOfOrder: 'fail' to refuse.`);
+      else this.logger.warn(`${this.plan.label}: ${text}. They will run; set outOfOrder: 'fail' to refuse.`);
     }
     if (unknown.length > 0) {
       const text = `applied but not in this build (unknown): ${unknown.join(', ')}`;
       if (unknownPolicy === 'fail') problems.push(text);
-      else this.logger.warn(`DataSource "${this.name}": ${text}. Fine for backward-compatible migrations; set unknownMigrations: 'fail' to refuse.`);
+      else this.logger.warn(`${this.plan.label}: ${text}. Fine for backward-compatible migrations; set unknownMigrations: 'fail' to refuse.`);
     }
     if (problems.length === 0) return;
     const error = new MigrationHistoryError(
-      `DataSource "${this.name}": the migrations table does not fit this build: ${problems.join('; ')}.`,
+      `${this.plan.label}: the migrations table does not fit this build: ${problems.join('; ')}.`,
       this.name,
       outOfOrderPolicy === 'fail' ? outOfOrder : [],
       unknownPolicy === 'fail' ? unknown : [],
@@ -211,7 +221,7 @@ export class DataSourceMigrationRunner {
   /** Records a failure the strategy reported without throwing. */
   markFailed(error: unknown): void {
     this.redactor.scrub(error);
-    const message = isOwnError(error) ? error.message : `DataSource "${this.name}": ${this.describeFailure(error)}`;
+    const message = isOwnError(error) ? error.message : `${this.plan.label}: ${this.describeFailure(error)}`;
     this.state.update(this.name, { status: 'failed', current: undefined, retry: undefined, error: message, finishedAt: new Date() });
   }
 
@@ -234,7 +244,7 @@ export class DataSourceMigrationRunner {
     runStart: number,
   ): Promise<MigrationRunResult> {
     if (fromScratch) {
-      this.logger.warn(`DataSource "${this.name}": dropping every table before migrating from scratch`);
+      this.logger.warn(`${this.plan.label}: dropping every table before migrating from scratch`);
       await this.plan.dataSource.dropDatabase();
     }
     const total = (knownPending ?? (await this.readPending(queryRunner))).length;
@@ -259,7 +269,7 @@ export class DataSourceMigrationRunner {
           applied.push(name);
           const tookMs = current ? performance.now() - current.startedAt : 0;
           current = undefined;
-          this.logger.log(`DataSource "${this.name}": [${applied.length}/${total}] ${name} applied in ${ms(tookMs)}`);
+          this.detail(`${this.plan.label}: [${applied.length}/${total}] ${name} applied in ${ms(tookMs)}`);
           this.state.update(this.name, { applied: [...applied], pending: Math.max(0, total - applied.length), current: undefined });
           this.env.emit({ type: 'migration-finished', dataSource: this.name, migration: name, durationMs: tookMs });
         },
@@ -277,13 +287,13 @@ export class DataSourceMigrationRunner {
     }
     const durationMs = performance.now() - runStart;
     this.state.update(this.name, { status: 'done', pending: 0, current: undefined, finishedAt: new Date() });
-    this.logger.log(`DataSource "${this.name}": ${plural(applied.length, 'migration')} applied in ${ms(durationMs)}`);
+    this.logger.log(`${this.plan.label}: ${plural(applied.length, 'migration')} applied in ${ms(durationMs)}`);
     return { applied, durationMs };
   }
 
   private nothingLeft(runStart: number, why: string): MigrationRunResult {
     this.state.update(this.name, { status: 'done', pending: 0, current: undefined, retry: undefined, error: undefined, finishedAt: new Date() });
-    this.logger.log(`DataSource "${this.name}": ${why}`);
+    this.detail(`${this.plan.label}: ${why}`);
     return { applied: [], durationMs: performance.now() - runStart };
   }
 
@@ -309,14 +319,14 @@ export class DataSourceMigrationRunner {
           holder = (await lock.holder().catch(() => undefined)) ?? holder;
           this.state.update(this.name, { lockHolder: holder });
           this.logger.log(
-            `DataSource "${this.name}": waiting for ${lock.description}, held by ${holder ?? 'another process'} (${seconds(waited)} of ${seconds(timeoutMs)})`,
+            `${this.plan.label}: waiting for ${lock.description}, held by ${holder ?? 'another process'} (${seconds(waited)} of ${seconds(timeoutMs)})`,
           );
           this.env.emit({ type: 'lock-waiting', dataSource: this.name, holder, waitedMs: waited });
           nextLog = Date.now() + logEveryMs;
         }
         if (await lock.tryAcquire(Math.min(LOCK_WAIT_SLICE_MS, logEveryMs, timeoutMs - waited))) {
           const waitedMs = Date.now() - since;
-          this.logger.log(`DataSource "${this.name}": acquired ${lock.description} after ${seconds(waitedMs)}`);
+          this.logger.log(`${this.plan.label}: acquired ${lock.description} after ${seconds(waitedMs)}`);
           this.state.update(this.name, { waitingSince: undefined, lockHolder: undefined });
           this.env.emit({ type: 'lock-acquired', dataSource: this.name, waitedMs });
           return lock;
@@ -327,7 +337,7 @@ export class DataSourceMigrationRunner {
       if (error instanceof MigrationInterruptedError) throw error;
       this.redactor.scrub(error);
       const failure = new MigrationFailedError(
-        `DataSource "${this.name}": could not take ${lock.description}: ${this.describeFailure(error)}`,
+        `${this.plan.label}: could not take ${lock.description}: ${this.describeFailure(error)}`,
         this.name,
         undefined,
         [],
@@ -341,7 +351,7 @@ export class DataSourceMigrationRunner {
     await lock.release().catch(() => undefined);
     const waitedMs = Date.now() - since;
     const timeout = new MigrationLockTimeoutError(
-      `DataSource "${this.name}": gave up waiting for ${lock.description} after ${seconds(waitedMs)} (lock.timeoutMs ${timeoutMs}); ` +
+      `${this.plan.label}: gave up waiting for ${lock.description} after ${seconds(waitedMs)} (lock.timeoutMs ${timeoutMs}); ` +
         `held by ${holder ?? 'another process'}. If no migration is running there, that process is stuck: stop it, and the database releases the lock.`,
       this.name,
       waitedMs,
@@ -364,7 +374,7 @@ export class DataSourceMigrationRunner {
     const reason = this.env.control.reason ?? 'shutdown';
     if (cause !== undefined) this.redactor.scrub(cause);
     const error = new MigrationInterruptedError(
-      `DataSource "${this.name}": migrations interrupted by ${reason}` +
+      `${this.plan.label}: migrations interrupted by ${reason}` +
         (migration ? `: "${migration}" did not complete and was rolled back` : ' before the next migration') +
         (applied.length > 0 ? `; ${plural(applied.length, 'migration')} applied before stay applied` : '') +
         (this.plan.transaction === 'none' && migration ? ` (transaction mode 'none': "${migration}" may be partially applied)` : '') +
@@ -409,7 +419,7 @@ export class DataSourceMigrationRunner {
     }
     const keptApplied = rolledBackAll ? [] : [...applied];
     const failure = new MigrationFailedError(
-      `DataSource "${this.name}": ${where}: ${this.describeFailure(error)}. ${kept}`,
+      `${this.plan.label}: ${where}: ${this.describeFailure(error)}. ${kept}`,
       this.name,
       migration,
       keptApplied,
@@ -467,7 +477,7 @@ export class DataSourceMigrationRunner {
   private strategyThrew(error: unknown, strategy: MigrationStrategy, startedAt: Date): unknown {
     if (!isOwnError(error)) {
       this.redactor.scrub(error);
-      const message = `DataSource "${this.name}": ${strategy.constructor.name} threw: ${this.describeFailure(error)}`;
+      const message = `${this.plan.label}: ${strategy.constructor.name} threw: ${this.describeFailure(error)}`;
       this.state.update(this.name, { status: 'failed', current: undefined, retry: undefined, error: message, finishedAt: new Date() });
       this.logger.error(message, error instanceof Error ? error.stack : undefined);
     }
@@ -477,7 +487,7 @@ export class DataSourceMigrationRunner {
 
   private strategyReturned(run: StrategyRun, strategy: MigrationStrategy, startedAt: Date): void {
     if (run.markedFailed) {
-      this.logger.error(`DataSource "${this.name}": marked failed by ${strategy.constructor.name} after ${ms(Date.now() - startedAt.getTime())}`);
+      this.logger.error(`${this.plan.label}: marked failed by ${strategy.constructor.name} after ${ms(Date.now() - startedAt.getTime())}`);
       this.emitDone('failed', startedAt);
       return;
     }
@@ -487,8 +497,8 @@ export class DataSourceMigrationRunner {
     }
     const error =
       run.outcome === 'failed'
-        ? (this.state.get(this.name)?.error ?? `DataSource "${this.name}": migrations failed`)
-        : `DataSource "${this.name}": ${strategy.constructor.name} returned without applying the ${plural(run.pendingCount, 'pending migration')}`;
+        ? (this.state.get(this.name)?.error ?? `${this.plan.label}: migrations failed`)
+        : `${this.plan.label}: ${strategy.constructor.name} returned without applying the ${plural(run.pendingCount, 'pending migration')}`;
     this.state.update(this.name, { status: 'failed', error, finishedAt: new Date() });
     this.logger.error(`${error} (reported as failed)`);
     this.emitDone('failed', startedAt);
@@ -529,7 +539,8 @@ class StrategyRun {
       }
     };
     this.context = Object.freeze({
-      dataSourceName: runner.name,
+      dataSourceName: runner.plan.tenant?.parent ?? runner.name,
+      tenant: runner.plan.tenant?.name,
       dataSource: runner.plan.dataSource,
       pending: Object.freeze([...pending]),
       logger: runner.logger,

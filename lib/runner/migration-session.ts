@@ -15,6 +15,7 @@ export interface MigrationTimeouts {
  */
 export class MigrationSession {
   private timeoutsApplied = false;
+  private searchPathSet = false;
 
   private constructor(
     private readonly dataSource: DataSource,
@@ -70,6 +71,17 @@ export class MigrationSession {
     }
   }
 
+  /**
+   * Points this session at a tenant schema (PostgreSQL): creates it when asked and missing, and sets
+   * `search_path` so unqualified SQL in migrations lands there. The name is validated beforehand.
+   */
+  async useSchema(schema: string, create: boolean): Promise<void> {
+    const quoted = `"${schema.replaceAll('"', '""')}"`;
+    if (create) await this.queryRunner.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+    this.searchPathSet = true;
+    await this.queryRunner.query(`SET search_path TO ${quoted}`);
+  }
+
   /** Cancels the statement this session is running, from another connection; the database rolls it back. */
   async cancelStatement(): Promise<void> {
     if (!Number.isFinite(this.backendId)) return;
@@ -107,6 +119,7 @@ export class MigrationSession {
   private async resetSettings(): Promise<void> {
     if (this.dialect === 'postgres') {
       await this.queryRunner.query('RESET client_connection_check_interval').catch(() => undefined);
+      if (this.searchPathSet) await this.queryRunner.query('RESET search_path');
       if (this.timeoutsApplied) {
         await this.queryRunner.query('RESET statement_timeout');
         await this.queryRunner.query('RESET lock_timeout');

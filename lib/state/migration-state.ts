@@ -22,7 +22,10 @@ export interface RunningMigration {
 
 /** A snapshot of one DataSource's migration state. */
 export interface DataSourceMigrationState {
+  /** The DataSource name, or `<DataSource>/<tenant>` for a tenant. */
   readonly dataSource: string;
+  /** For a tenant: its name and its DataSource. */
+  readonly tenant?: { readonly name: string; readonly parent: string };
   readonly status: MigrationStatus;
   /** Migrations still pending, as last known. */
   readonly pending: number;

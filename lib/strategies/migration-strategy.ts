@@ -29,6 +29,9 @@ export interface RetryReport {
 export interface MigrationContext {
   /** The DataSource name as registered with TypeOrmModule. */
   readonly dataSourceName: string;
+  /** The tenant (schema) being migrated, for tenant migrations; undefined for the DataSource's own. */
+  readonly tenant: string | undefined;
+  /** The DataSource (for a tenant: a view of it whose schema is the tenant's). */
   readonly dataSource: DataSource;
   /**
    * Migrations pending when the run began, oldest first. Empty only when the database could not

@@ -1,0 +1,80 @@
+import type { DataSource } from 'typeorm';
+import { TenantMigrationsError } from '../errors/tenant-migrations.error.js';
+import type { TenantLister } from '../options/auto-migrator-options.interface.js';
+import { planTenant, type DataSourcePlan } from '../plan/migration-plan.js';
+import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/data-source-migration.runner.js';
+import type { MigrationStrategy } from '../strategies/migration-strategy.js';
+import { validateTenantNames } from './tenant-name.js';
+
+/** Lists the tenants of a plan with `tenants`, and validates every name before anything runs. */
+export async function listTenants(plan: DataSourcePlan, lister: TenantLister): Promise<string[]> {
+  if (!plan.dataSource.isInitialized) await plan.dataSource.initialize();
+  const names = await lister(plan.dataSource);
+  if (!Array.isArray(names)) {
+    throw new TypeError(`DataSource "${plan.name}": tenants.list must return an array of tenant names; got ${typeof names}`);
+  }
+  return validateTenantNames(plan.name, names);
+}
+
+/**
+ * Runs `work` for every tenant, at most `concurrency` at once (each on one pooled connection),
+ * pulling tenants from the list as workers free up: memory and connections stay bounded whatever
+ * the number of tenants. Stops taking new tenants once the run is stopped (shutdown).
+ */
+export async function forEachTenant(
+  tenants: readonly string[],
+  concurrency: number,
+  env: RunnerEnvironment,
+  work: (tenant: string) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < tenants.length && !env.control.stopped) {
+      const tenant = tenants[next++]!;
+      await work(tenant);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, tenants.length) }, worker));
+}
+
+/**
+ * Migrates every tenant of `parent` with the strategy, called per tenant. A tenant that fails does
+ * not stop the others; after all were tried, a TenantMigrationsError lists the failed ones when
+ * the strategy threw for any (a strategy that marks a tenant failed lets the boot go on).
+ */
+export async function migrateTenants(
+  parent: DataSourcePlan,
+  tenants: readonly string[],
+  strategy: MigrationStrategy,
+  env: RunnerEnvironment,
+): Promise<void> {
+  const settings = parent.tenants;
+  if (!settings) return;
+  const started = performance.now();
+  for (const tenant of tenants) {
+    env.state.set({ dataSource: `${parent.name}/${tenant}`, tenant: { name: tenant, parent: parent.name }, status: 'pending', pending: 0, applied: [] });
+  }
+  env.logger.log(`DataSource "${parent.name}": migrating ${tenants.length} tenant(s), ${settings.concurrency} at a time`);
+  const thrown: Array<{ tenant: string; error: string }> = [];
+  await forEachTenant(tenants, settings.concurrency, env, async (tenant) => {
+    try {
+      await new DataSourceMigrationRunner(planTenant(parent, tenant), env).migrate(strategy);
+    } catch (error) {
+      thrown.push({ tenant, error: env.redactor.message(error) });
+    }
+  });
+  const states = tenants.map((tenant) => env.state.get(`${parent.name}/${tenant}`));
+  const failed = states.filter((state) => state?.status === 'failed').length;
+  const applied = states.reduce((sum, state) => sum + (state?.applied.length ?? 0), 0);
+  env.logger.log(
+    `DataSource "${parent.name}": tenants: ${tenants.length - failed} done, ${failed} failed; ${applied} migration(s) applied in ${Math.round(performance.now() - started)} ms`,
+  );
+  if (thrown.length > 0) {
+    const error = new TenantMigrationsError(parent.name, thrown, tenants.length);
+    env.logger.error(error.message);
+    throw error;
+  }
+}
+
+/** `tenants.list` as a function, whether given as one or as a TenantSource instance. */
+export type ResolvedTenantLister = (dataSource: DataSource) => Promise<readonly string[]> | readonly string[];
