@@ -24,7 +24,8 @@ export function tenantDataSource(
     get: (target, property, receiver) => {
       if (property === 'schema') return schema;
       if (property === 'options') return driverOptions;
-      if (property === 'connection') return view;
+      // TypeORM 1.x names it dataSource (query runners read it), 0.3 connection.
+      if (property === 'dataSource' || property === 'connection') return view;
       return Reflect.get(target, property, receiver);
     },
   });
