@@ -7,7 +7,7 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
   const lines: string[] = [];
   for (const status of statuses) {
     lines.push(
-      `DataSource "${status.dataSource}": ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown`,
+      `DataSource "${status.dataSource}"${status.tenant ? `, tenant "${status.tenant}"` : ''}: ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown`,
     );
     const rows: string[][] = [
       ...status.applied.map((m) => ['applied', `#${m.order}`, isoTime(m.timestamp), m.name]),
@@ -22,14 +22,14 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
 export function formatUp(results: readonly UpResult[]): string {
   return results
     .map((result) =>
-      `DataSource "${result.dataSource}": ${result.status}, ${result.applied.length} applied${result.applied.length ? `: ${result.applied.join(', ')}` : ''}` +
+      `DataSource "${result.dataSource}"${result.tenant ? `, tenant "${result.tenant}"` : ''}: ${result.status}, ${result.applied.length} applied${result.applied.length ? `: ${result.applied.join(', ')}` : ''}` +
       (result.error ? `\n  ${result.error}` : ''),
     )
     .join('\n');
 }
 
 export function formatDown(result: RevertResult): string {
-  return `DataSource "${result.dataSource}": ${result.reverted.length} reverted${result.reverted.length ? `: ${result.reverted.join(', ')}` : ''}`;
+  return `DataSource "${result.dataSource}"${result.tenant ? `, tenant "${result.tenant}"` : ''}: ${result.reverted.length} reverted${result.reverted.length ? `: ${result.reverted.join(', ')}` : ''}`;
 }
 
 /** The dry run as an SQL script with comments. */

@@ -24,6 +24,7 @@ export interface CliTarget {
   status(target: OperationTarget): Promise<DataSourceStatus[]>;
   up(target: OperationTarget): Promise<UpResult[]>;
   down(options: OperationTarget & { to: string }): Promise<RevertResult>;
+  downTenants(options: OperationTarget & { to: string }): Promise<RevertResult[]>;
   ensureUp(target: OperationTarget): Promise<unknown>;
   plan(target: OperationTarget): Promise<DryRunResult[]>;
   close(): Promise<void>;
@@ -65,6 +66,7 @@ export async function dataSourceTarget(file: string, logger: CliLogger): Promise
       status: (target) => operations.status(target),
       up: (target) => operations.up(strategy, target),
       down: (options) => operations.down(options.to, options),
+      downTenants: (options) => operations.downTenants(options.to, options),
       ensureUp: (target) => operations.ensureUp(target),
       plan: (target) => operations.plan(target),
       close: () => dataSource.destroy(),
@@ -110,6 +112,7 @@ export async function appTarget(spec: string, logger: CliLogger): Promise<CliTar
     status: (target) => service.status(target),
     up: (target) => service.up(target),
     down: (options) => service.down(options),
+    downTenants: (options) => service.downTenants(options),
     ensureUp: (target) => service.ensureUp(target),
     plan: (target) => service.plan(target),
     close: () => app.close(),

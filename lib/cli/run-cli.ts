@@ -28,6 +28,7 @@ Target (one of):
 Options:
   --name <dataSource>    only this DataSource (with --app; the names AutoMigratorModule migrates)
   --to <version>         target of down
+  --tenants              with --app: status, up and down also cover (down: only) the tenant schemas
   --json                 print the result as JSON on stdout
   -h, --help             this text
 
@@ -51,6 +52,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         app: { type: 'string' },
         name: { type: 'string' },
         to: { type: 'string' },
+        tenants: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -71,6 +73,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (command === 'down' && values.to === undefined) return usage(io, 'down needs --to <version> (a migration name, its 13-digit timestamp, or 0 for all)');
   if (command !== 'down' && values.to !== undefined) return usage(io, `--to goes with down, not ${command}`);
   if (values['data-source'] && values.name !== undefined) return usage(io, '--name goes with --app; a --data-source file has one DataSource');
+  if (values['data-source'] && values.tenants) return usage(io, '--tenants goes with --app: tenants are configured in AutoMigratorModule');
+  if (values.tenants && command === 'plan') return usage(io, '--tenants does not go with plan');
 
   const logger = new CliLogger(io.stderr);
   let target: CliTarget | undefined;
@@ -78,7 +82,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     target = values.app ? await appTarget(values.app, logger) : await dataSourceTarget(values['data-source']!, logger);
     redactor = target.redactor;
-    const scope = values.name === undefined ? {} : { dataSource: values.name };
+    const scope = { ...(values.name === undefined ? {} : { dataSource: values.name }), ...(values.tenants ? { tenants: true } : {}) };
     const { result, text, code } = await execute(command as Command, target, scope, values.to);
     io.stdout(`${values.json ? JSON.stringify(result, null, 2) : text}\n`);
     return code;
@@ -101,7 +105,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 async function execute(
   command: Command,
   target: CliTarget,
-  scope: { dataSource?: string },
+  scope: { dataSource?: string; tenants?: boolean },
   to: string | undefined,
 ): Promise<{ result: unknown; text: string; code: number }> {
   switch (command) {
@@ -115,6 +119,10 @@ async function execute(
       return { result: results, text: formatUp(results), code: failed ? EXIT.failed : EXIT.ok };
     }
     case 'down': {
+      if (scope.tenants) {
+        const results = await target.downTenants({ ...scope, to: to! });
+        return { result: results, text: results.map(formatDown).join('\n'), code: EXIT.ok };
+      }
       const result = await target.down({ ...scope, to: to! });
       return { result, text: formatDown(result), code: EXIT.ok };
     }

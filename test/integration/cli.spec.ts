@@ -131,6 +131,31 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
   });
 });
 
+describe('the auto-migrator CLI with --tenants (postgres)', () => {
+  it('up, status, ensure-up and down --to cover the tenant schemas', async () => {
+    const db = await createTestDatabase('postgres');
+    const env = { CLI_DB_URL: db.url, CLI_TENANTS: 'acme,globex' };
+    const app = join(FIXTURES, 'cli-tenant-app.mjs');
+    try {
+      const up = await cli(['up', '--app', app, '--tenants'], env);
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stdout).toContain('DataSource "default", tenant "acme": done, 3 applied');
+      const status = JSON.parse((await cli(['status', '--app', app, '--tenants', '--json'], env)).stdout) as Array<{ tenant?: string; applied: unknown[] }>;
+      expect(status.map((s) => [s.tenant ?? '-', s.applied.length])).toEqual([['-', 1], ['acme', 3], ['globex', 3]]);
+      expect((await cli(['ensure-up', '--app', app], env)).code).toBe(0);
+
+      const down = await cli(['down', '--to', '0', '--app', app, '--tenants', '--json'], env);
+      expect(down.code, down.stderr).toBe(0);
+      expect((JSON.parse(down.stdout) as Array<{ tenant: string; reverted: string[] }>).map((r) => [r.tenant, r.reverted.length])).toEqual([['acme', 3], ['globex', 3]]);
+      const pending = await cli(['ensure-up', '--app', app, '--json'], env);
+      expect(pending.code).toBe(1);
+      expect(Object.keys((JSON.parse(pending.stdout) as { error: { pending: object } }).error.pending)).toEqual(['default/acme', 'default/globex']);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
 describe('the auto-migrator CLI refuses bad input with exit 2, running nothing', () => {
   const cases: Array<[string, string[], RegExp]> = [
     ['an unknown command', ['migrate', '--data-source', DATA_SOURCE], /unknown command "migrate"; commands: status, up, down, ensure-up, plan/],
@@ -143,6 +168,7 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
     ['a file that does not exist', ['up', '--data-source', 'nowhere/data-source.js'], /--data-source nowhere\/data-source\.js: no such file/],
     ['a file that exports no DataSource', ['up', '--data-source', join(FIXTURES, 'no-data-source.mjs')], /exports no TypeORM DataSource/],
     ['an --app export that is not a module', ['up', '--app', `${APP}#notAModule`], /the export "notAModule" is a Nest module|is a Nest module/],
+    ['--tenants with a --data-source file', ['status', '--tenants', '--data-source', DATA_SOURCE], /--tenants goes with --app/],
     ['a TypeScript file', ['up', '--data-source', join(ROOT, 'test/support/databases.ts')], /could not be loaded.*TypeScript loader/],
   ];
   it.each(cases)('%s', async (_name, args, message) => {
