@@ -43,7 +43,7 @@ export interface TenantMigrationOptions {
   migrations: ReadonlyArray<(new () => MigrationInterface) | MigrationInterface>;
   /** Create a tenant's schema when it is missing. Default true. */
   createSchema?: boolean;
-  /** Tenants migrated at once (each on one connection of the DataSource's pool). Default 4. */
+  /** Tenants migrated at once (each on one connection of the DataSource's pool; keep the pool larger). Default 8, the fastest measured (README). */
   concurrency?: number;
   /** The migrations table inside each tenant schema. Default: the DataSource's `migrationsTableName`, else 'migrations'. */
   migrationsTableName?: string;

@@ -51,7 +51,7 @@ const LOCK_KEYS: ReadonlyArray<string> = ['timeoutMs', 'logEveryMs'];
 const DATA_SOURCE_KEYS: ReadonlyArray<string> = ['name', 'transaction', 'tenants'];
 const TENANT_KEYS: ReadonlyArray<string> = ['list', 'migrations', 'createSchema', 'concurrency', 'migrationsTableName', 'affectReadiness'];
 /** Tenants migrated at once by default; see the README's tenant benchmark. */
-export const DEFAULT_TENANT_CONCURRENCY = 4;
+export const DEFAULT_TENANT_CONCURRENCY = 8;
 const MODES: readonly MigrationRunMode[] = ['blocking', 'background'];
 const TRANSACTION_MODES: readonly MigrationTransactionMode[] = ['all', 'each', 'none'];
 
