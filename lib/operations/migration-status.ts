@@ -27,7 +27,7 @@ export interface MigrationStatusReport {
  */
 export async function readMigrationStatus(dataSource: DataSource, queryRunner?: QueryRunner): Promise<MigrationStatusReport> {
   const executor = new StatusExecutor(dataSource, queryRunner);
-  const executed = await executor.getExecutedMigrations();
+  const executed = await executor.readExecuted();
   const known = executor.knownMigrations();
   const executedNames = new Set(executed.map((migration) => migration.name));
   const knownNames = new Set(known.map((migration) => migration.name));
@@ -60,4 +60,29 @@ class StatusExecutor extends MigrationExecutor {
   knownMigrations(): Migration[] {
     return this.getMigrations();
   }
+
+  /**
+   * The recorded migrations in one round trip: the SELECT itself, with "no such table" meaning none
+   * (TypeORM's getExecutedMigrations asks whether the table exists first). Not inside a transaction,
+   * where a failed statement would abort it.
+   */
+  readExecuted(): Promise<Migration[]> {
+    return this.withQueryRunner(async (queryRunner) => {
+      if (queryRunner.isTransactionActive) return this.getExecutedMigrations();
+      try {
+        return await this.loadExecutedMigrations(queryRunner);
+      } catch (error) {
+        if (isMissingTable(error)) return [];
+        throw error;
+      }
+    });
+  }
+}
+
+/** PostgreSQL undefined_table, MySQL/MariaDB ER_NO_SUCH_TABLE, SQLite "no such table". */
+function isMissingTable(error: unknown): boolean {
+  const record = error as { code?: unknown; errno?: unknown; message?: unknown; driverError?: { code?: unknown; errno?: unknown } };
+  const code = record?.driverError?.code ?? record?.code;
+  const errno = record?.driverError?.errno ?? record?.errno;
+  return code === '42P01' || code === 'ER_NO_SUCH_TABLE' || errno === 1146 || /no such table/i.test(String(record?.message ?? ''));
 }

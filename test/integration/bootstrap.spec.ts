@@ -66,6 +66,24 @@ describeEachDatabase('bootstrap', (t) => {
       await second.drop();
     }
   });
+
+  it('a boot with nothing pending costs one query (the SELECT of the migrations table), and no lock', async () => {
+    t.app = await bootApp({ dataSources: [{ db: t.db, migrations: MIGRATIONS }], migrator: { runMigrations: true } });
+    await t.app.close();
+    const queries: string[] = [];
+    const counting = {
+      logQuery: (query: string) => queries.push(query),
+      logQueryError: () => undefined,
+      logQuerySlow: () => undefined,
+      logSchemaBuild: () => undefined,
+      logMigration: () => undefined,
+      log: () => undefined,
+    };
+    t.app = await bootApp({ dataSources: [{ db: t.db, migrations: MIGRATIONS, options: { logger: counting } as never }], migrator: { runMigrations: true } });
+    const ours = queries.filter((query) => /migrations|advisory|GET_LOCK|information_schema|sqlite_master/i.test(query));
+    expect(ours).toHaveLength(1);
+    expect(ours[0]).toMatch(/^SELECT .* FROM .*migrations/);
+  });
 });
 
 describe('RUN_MIGRATIONS from the environment (sqlite)', () => {
