@@ -1,0 +1,74 @@
+// What the module costs, measured against TypeORM alone in the same run, each boot a fresh process:
+//   - 200 migrations on an empty database: module vs TypeORM's migrationsRun (runMigrations, 'each');
+//   - a boot with nothing pending (200 applied): module vs the same app without it (time added);
+//   - peak memory (VmHWM) of an app shaped like the sample (SQLite, its 3 migrations): module vs migrationsRun.
+// Run by hand:  npm run build && node bench/overhead.mjs [--runs 7] [--db postgres,mariadb,sqlite]
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { freshDatabase, machine, median, reachable, table } from './support.mjs';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, db: { type: 'string', default: 'postgres,mariadb,sqlite' }, count: { type: 'string', default: '200' } } });
+const RUNS = Number(values.runs);
+const CASE = join(import.meta.dirname, 'boot-case.mjs');
+
+function boot(kase, kind, url) {
+  const result = spawnSync(process.execPath, [CASE], { env: { ...process.env, CASE: kase, DB_KIND: kind, DB_URL: url, COUNT: values.count }, encoding: 'utf8' });
+  const line = result.stdout.trim().split('\n').at(-1);
+  if (result.status !== 0 || !line?.startsWith('{')) throw new Error(`${kase} on ${kind} failed:\n${result.stdout}\n${result.stderr}`);
+  return JSON.parse(line);
+}
+
+async function onFresh(kind, work) {
+  const db = await freshDatabase(kind);
+  try {
+    return await work(db.url);
+  } finally {
+    await db.drop();
+  }
+}
+
+const rows = [];
+for (const kind of values.db.split(',')) {
+  if (!(await reachable(kind))) {
+    console.log(`${kind}: not reachable, skipped`);
+    continue;
+  }
+  const migrateRaw = [];
+  const migrateModule = [];
+  const bootPlain = [];
+  const bootModule = [];
+  for (let run = 0; run < RUNS; run++) {
+    migrateRaw.push((await onFresh(kind, async (url) => boot('migrate-raw', kind, url))).bootMs);
+    migrateModule.push(
+      (await onFresh(kind, async (url) => {
+        const first = boot('migrate-module', kind, url);
+        // The same database, now fully migrated: boots with nothing pending.
+        bootPlain.push(boot('boot-plain', kind, url).bootMs);
+        bootModule.push(boot('boot-module', kind, url).bootMs);
+        return first;
+      })).bootMs,
+    );
+  }
+  const raw = median(migrateRaw);
+  const mod = median(migrateModule);
+  rows.push([kind, `${values.count} migrations, empty database`, `${Math.round(raw)} ms`, `${Math.round(mod)} ms`, `${(mod / raw).toFixed(3)} (target <= 1.05)`]);
+  const plain = median(bootPlain);
+  const withModule = median(bootModule);
+  rows.push([kind, `boot, nothing pending (${values.count} applied)`, `${plain.toFixed(1)} ms`, `${withModule.toFixed(1)} ms`, `+${(withModule - plain).toFixed(1)} ms (target <= 10 ms)`]);
+}
+
+if (await reachable('sqlite')) {
+  const plain = [];
+  const withModule = [];
+  for (let run = 0; run < RUNS; run++) {
+    plain.push((await onFresh('sqlite', async (url) => boot('sample-plain', 'sqlite', url))).peakRssKb);
+    withModule.push((await onFresh('sqlite', async (url) => boot('sample-module', 'sqlite', url))).peakRssKb);
+  }
+  const p = median(plain);
+  const m = median(withModule);
+  rows.push(['sqlite', 'peak memory, sample-shaped app', `${(p / 1024).toFixed(1)} MiB`, `${(m / 1024).toFixed(1)} MiB`, `${(m / p).toFixed(3)} (target <= 1.15)`]);
+}
+
+console.log(`\noverhead benchmark: ${RUNS} runs, median, each boot a fresh process; ${machine()}\n`);
+console.log(table(['database', 'case', 'TypeORM alone', 'with nestjs-auto-migrator', 'ratio / added'], rows));
