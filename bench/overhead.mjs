@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freshDatabase, machine, median, reachable, table } from './support.mjs';
+import { machine, median, onFreshDatabase, reachable, reachableKinds, table } from './support.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, db: { type: 'string', default: 'postgres,mariadb,sqlite' }, count: { type: 'string', default: '200' } } });
 const RUNS = Number(values.runs);
@@ -19,21 +19,11 @@ function boot(kase, kind, url) {
   return JSON.parse(line);
 }
 
-async function onFresh(kind, work) {
-  const db = await freshDatabase(kind);
-  try {
-    return await work(db.url);
-  } finally {
-    await db.drop();
-  }
-}
+/** A boot case on a fresh database. */
+const onFresh = (kind, work) => onFreshDatabase(kind, (db) => work(db.url));
 
 const rows = [];
-for (const kind of values.db.split(',')) {
-  if (!(await reachable(kind))) {
-    console.log(`${kind}: not reachable, skipped`);
-    continue;
-  }
+for (const kind of await reachableKinds(values.db)) {
   const migrateRaw = [];
   const migrateModule = [];
   const bootPlain = [];

@@ -5,7 +5,7 @@
 // last one has finished booting (its DONE_AT).
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freshDatabase, machine, median, reachable, runTogether, table } from './support.mjs';
+import { machine, median, onFreshDatabase, reachableKinds, runTogether, table } from './support.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -20,9 +20,8 @@ const replicas = Number(values.replicas);
 const slowMs = values['slow-ms'];
 const REPLICA = join(import.meta.dirname, '../test/fixtures/replica.mjs');
 
-async function boot(kind, count, migrator) {
-  const db = await freshDatabase(kind);
-  try {
+function boot(kind, count, migrator) {
+  return onFreshDatabase(kind, async (db) => {
     const { startedAt: startAt, results } = await runTogether(REPLICA, count, {
       DB_KIND: kind,
       DB_URL: db.url,
@@ -33,17 +32,11 @@ async function boot(kind, count, migrator) {
     const survivors = results.filter((r) => r.code === 0).length;
     const seeded = await db.query('SELECT COUNT(*) AS n FROM items').then((rows) => Number(rows[0].n)).catch(() => NaN);
     return { wallMs: Math.max(...doneAt.filter(Number.isFinite)) - startAt, survivors, seeded, failures: results.filter((r) => r.code !== 0) };
-  } finally {
-    await db.drop();
-  }
+  });
 }
 
 const rows = [];
-for (const kind of values.db.split(',')) {
-  if (!(await reachable(kind))) {
-    console.log(`${kind}: not reachable, skipped`);
-    continue;
-  }
+for (const kind of await reachableKinds(values.db)) {
   const one = [];
   const many = [];
   const raw = [];

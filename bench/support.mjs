@@ -81,6 +81,26 @@ export async function freshDatabase(kind) {
   };
 }
 
+/** Runs `work(db)` on a fresh database of this kind, dropped afterwards. */
+export async function onFreshDatabase(kind, work) {
+  const db = await freshDatabase(kind);
+  try {
+    return await work(db);
+  } finally {
+    await db.drop();
+  }
+}
+
+/** The kinds in a comma-separated list whose server answers; prints the ones skipped. */
+export async function reachableKinds(list) {
+  const kinds = [];
+  for (const kind of list.split(',')) {
+    if (await reachable(kind)) kinds.push(kind);
+    else console.log(`${kind}: not reachable, skipped`);
+  }
+  return kinds;
+}
+
 /** Whether a server is reachable. */
 export async function reachable(kind) {
   try {

@@ -15,7 +15,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AutoMigratorModule } from 'nestjs-auto-migrator';
 import { benchTenantMigrations } from '../test/fixtures/tenant-migrations.mjs';
-import { freshDatabase, machine, median, reachable, table } from './support.mjs';
+import { machine, median, onFreshDatabase, reachable, table } from './support.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -30,18 +30,15 @@ const MIGRATIONS = benchTenantMigrations(Number(values.migrations));
 const RUNS = Number(values.runs);
 const CONCURRENCIES = values.concurrency.split(',').map(Number);
 
-async function timed(work) {
-  const db = await freshDatabase('postgres');
-  try {
+function timed(work) {
+  return onFreshDatabase('postgres', async (db) => {
     const started = performance.now();
     await work(db.url);
     const ms = performance.now() - started;
     const rows = await db.query(`SELECT COUNT(*)::int AS n FROM pg_tables WHERE tablename = 'bench_0'`);
     if (rows[0].n !== TENANTS.length) throw new Error(`expected ${TENANTS.length} tenant tables, found ${rows[0].n}`);
     return ms;
-  } finally {
-    await db.drop();
-  }
+  });
 }
 
 async function library(url, concurrency) {
