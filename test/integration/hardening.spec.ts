@@ -13,7 +13,7 @@ import {
   type MigrationEvent,
 } from '../../lib/index.js';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
-import { createTestDatabase, type DbKind } from '../support/databases.js';
+import { createPostgresLoginRole, createTestDatabase, type DbKind } from '../support/databases.js';
 import { defineMigration, sql, tableMigration } from '../support/migrations.js';
 import { freePort, startNode } from '../support/processes.js';
 import { bootApp, CapturingLogger, waitFor } from '../support/test-app.js';
@@ -147,11 +147,11 @@ class LatePostgresProxy {
 describe('the database is unreachable at boot (postgres, RetryStrategy)', () => {
   it('readiness goes retrying (attempt, next time) → up once the database answers', async () => {
     const db = await createTestDatabase('postgres');
+    const login = await createPostgresLoginRole(db, 'Pr0xy-Secret-Pw');
     const real = new URL(db.url);
     const proxy = new LatePostgresProxy(await freePort(), { host: real.hostname, port: Number(real.port || 5432) });
-    const viaProxy = new URL(db.url);
+    const viaProxy = new URL(login.url);
     viaProxy.port = String(proxy.port);
-    viaProxy.password = 'Pr0xy-Secret-Pw';
     try {
       const app = await bootApp({
         dataSources: [{ db, migrations: [tableMigration('Late1700000000040', 'late')], options: { url: viaProxy.toString(), manualInitialization: true } as never }],
@@ -183,6 +183,7 @@ describe('the database is unreachable at boot (postgres, RetryStrategy)', () => 
     } finally {
       await proxy.stop();
       await db.drop();
+      await login.drop();
     }
   });
 

@@ -6,8 +6,7 @@ import {
   MigrationStrategy,
   type MigrationContext,
 } from '../../lib/index.js';
-import { randomBytes } from 'node:crypto';
-import { createTestDatabase, postgresAdminQuery, type TestDatabase } from '../support/databases.js';
+import { createPostgresLoginRole, createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { CreateUsers, defineMigration } from '../support/migrations.js';
 import { bootApp, type TestApp } from '../support/test-app.js';
 
@@ -30,19 +29,15 @@ describe('secrets never reach logs, errors or health output (postgres URL with a
   let db: TestDatabase;
   let url: string;
   let role: string;
+  let login: Awaited<ReturnType<typeof createPostgresLoginRole>>;
   let app: TestApp | undefined;
   const consoleText: string[] = [];
 
   beforeEach(async () => {
     db = await createTestDatabase('postgres');
-    role = `am_secret_${randomBytes(4).toString('hex')}`;
-    await postgresAdminQuery(`CREATE ROLE ${role} LOGIN PASSWORD '${PASSWORD}'`);
-    await postgresAdminQuery(`ALTER DATABASE "${db.name}" OWNER TO ${role}`);
-    await db.query(`ALTER SCHEMA public OWNER TO ${role}`);
-    const parsed = new URL(db.url);
-    parsed.username = role;
-    parsed.password = PASSWORD;
-    url = parsed.toString();
+    login = await createPostgresLoginRole(db, PASSWORD);
+    role = login.role;
+    url = login.url;
     consoleText.length = 0;
     // TypeORM's own logger writes through console; keep what it writes.
     for (const method of ['log', 'info', 'warn', 'error'] as const) {
@@ -56,7 +51,7 @@ describe('secrets never reach logs, errors or health output (postgres URL with a
     await app?.close();
     app = undefined;
     await db.drop();
-    await postgresAdminQuery(`DROP ROLE IF EXISTS ${role}`);
+    await login.drop();
   });
 
   /** A migration whose error message quotes the connection URL and the bare password. */

@@ -48,6 +48,21 @@ export function postgresAdminQuery(sql: string): Promise<unknown> {
   return withPg(inject('postgresAdminUrl'), (client) => client.query(sql));
 }
 
+/**
+ * A login role that owns this PostgreSQL test database, with `password`: a URL with that password
+ * really connects, under trust or password authentication alike. `drop()` after the database.
+ */
+export async function createPostgresLoginRole(db: TestDatabase, password: string): Promise<{ role: string; url: string; drop(): Promise<void> }> {
+  const role = `am_role_${randomBytes(4).toString('hex')}`;
+  await postgresAdminQuery(`CREATE ROLE ${role} LOGIN PASSWORD '${password.replaceAll("'", "''")}'`);
+  await postgresAdminQuery(`ALTER DATABASE "${db.name}" OWNER TO ${role}`);
+  await db.query(`ALTER SCHEMA public OWNER TO ${role}`);
+  const url = new URL(db.url);
+  url.username = role;
+  url.password = password;
+  return { role, url: url.toString(), drop: () => postgresAdminQuery(`DROP ROLE IF EXISTS ${role}`).then(() => undefined) };
+}
+
 async function createPostgres(name: string): Promise<TestDatabase> {
   const adminUrl = inject('postgresAdminUrl');
   await withPg(adminUrl, (client) => client.query(`CREATE DATABASE "${name}"`));
