@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machine, median, onFreshDatabase, reachable, reachableKinds, table } from './support.mjs';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, db: { type: 'string', default: 'postgres,mariadb,sqlite' }, count: { type: 'string', default: '200' } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '7' },
+    db: { type: 'string', default: 'postgres,mariadb,sqlite' },
+    count: { type: 'string', default: '200' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const summary = [];
 const RUNS = Number(values.runs);
 const CASE = join(import.meta.dirname, 'boot-case.mjs');
 
@@ -42,9 +50,11 @@ for (const kind of await reachableKinds(values.db)) {
   }
   const raw = median(migrateRaw);
   const mod = median(migrateModule);
+  summary.push({ case: `${values.count} migrations on an empty database (${kind})`, library: `${Math.round(mod)} ms`, comparison: `raw runMigrations ${Math.round(raw)} ms`, ratio: (mod / raw).toFixed(3), target: '<= 1.05', met: mod / raw <= 1.05 });
   rows.push([kind, `${values.count} migrations, empty database`, `${Math.round(raw)} ms`, `${Math.round(mod)} ms`, `${(mod / raw).toFixed(3)} (target <= 1.05)`]);
   const plain = median(bootPlain);
   const withModule = median(bootModule);
+  summary.push({ case: `boot with nothing pending, ${values.count} applied (${kind})`, library: `${withModule.toFixed(1)} ms`, comparison: `without the module ${plain.toFixed(1)} ms`, ratio: `+${(withModule - plain).toFixed(1)} ms`, target: '<= +10 ms', met: withModule - plain <= 10 });
   rows.push([kind, `boot, nothing pending (${values.count} applied)`, `${plain.toFixed(1)} ms`, `${withModule.toFixed(1)} ms`, `+${(withModule - plain).toFixed(1)} ms (target <= 10 ms)`]);
 }
 
@@ -57,8 +67,10 @@ if (await reachable('sqlite')) {
   }
   const p = median(plain);
   const m = median(withModule);
+  summary.push({ case: 'peak memory of a sample-shaped app (sqlite)', library: `${(m / 1024).toFixed(1)} MiB`, comparison: `${(p / 1024).toFixed(1)} MiB`, ratio: (m / p).toFixed(3), target: '<= 1.15', met: m / p <= 1.15 });
   rows.push(['sqlite', 'peak memory, sample-shaped app', `${(p / 1024).toFixed(1)} MiB`, `${(m / 1024).toFixed(1)} MiB`, `${(m / p).toFixed(3)} (target <= 1.15)`]);
 }
 
 console.log(`\noverhead benchmark: ${RUNS} runs, median, each boot a fresh process; ${machine()}\n`);
 console.log(table(['database', 'case', 'TypeORM alone', 'with nestjs-auto-migrator', 'ratio / added'], rows));
+if (values.json) console.log(`BENCH_JSON ${JSON.stringify(summary)}`);

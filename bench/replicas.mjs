@@ -13,8 +13,10 @@ const { values } = parseArgs({
     'slow-ms': { type: 'string', default: '1000' },
     db: { type: 'string', default: 'postgres,mariadb,sqlite' },
     replicas: { type: 'string', default: '8' },
+    json: { type: 'boolean', default: false },
   },
 });
+const summary = [];
 const runs = Number(values.runs);
 const replicas = Number(values.replicas);
 const slowMs = values['slow-ms'];
@@ -47,6 +49,23 @@ for (const kind of await reachableKinds(values.db)) {
   }
   const failedRuns = many.filter((r) => r.survivors !== replicas || r.seeded !== 1).length;
   const sampleError = raw.flatMap((r) => r.failures).map((f) => /BOOT_FAILED (.*)/.exec(f.output)?.[1]).find(Boolean);
+  const ratio = median(many.map((r) => r.wallMs)) / median(one.map((r) => r.wallMs));
+  summary.push({
+    case: `${replicas} replicas at once vs 1 replica (${kind})`,
+    library: `${Math.round(median(many.map((r) => r.wallMs)))} ms`,
+    comparison: `${Math.round(median(one.map((r) => r.wallMs)))} ms`,
+    ratio: ratio.toFixed(2),
+    target: '<= 1.5',
+    met: ratio <= 1.5 && failedRuns === 0,
+  });
+  summary.push({
+    case: `replicas that survive (${kind})`,
+    library: `${many.map((r) => r.survivors).join('/')} of ${replicas}`,
+    comparison: `raw TypeORM: ${raw.map((r) => r.survivors).join('/')} of ${replicas}`,
+    ratio: '-',
+    target: `all ${replicas}`,
+    met: failedRuns === 0,
+  });
   rows.push([
     kind,
     `${Math.round(median(one.map((r) => r.wallMs)))} ms`,
@@ -66,3 +85,4 @@ console.log(
     rows,
   ),
 );
+if (values.json) console.log(`BENCH_JSON ${JSON.stringify(summary)}`);
