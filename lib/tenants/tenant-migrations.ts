@@ -1,4 +1,3 @@
-import type { DataSource } from 'typeorm';
 import { TenantMigrationsError } from '../errors/tenant-migrations.error.js';
 import type { TenantLister } from '../options/auto-migrator-options.interface.js';
 import { planTenant, type DataSourcePlan } from '../plan/migration-plan.js';
@@ -76,5 +75,3 @@ export async function migrateTenants(
   }
 }
 
-/** `tenants.list` as a function, whether given as one or as a TenantSource instance. */
-export type ResolvedTenantLister = (dataSource: DataSource) => Promise<readonly string[]> | readonly string[];

@@ -35,7 +35,3 @@ export function validateTenantNames(dataSource: string, names: readonly unknown[
   });
 }
 
-/** A validated name, double-quoted for SQL. */
-export function quoteSchema(name: string): string {
-  return `"${name}"`;
-}
