@@ -1,4 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { errorChain } from '../util/error-chain.js';
 import { describeTable, lockDigest, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
 
 const LOCK_NOT_AVAILABLE = '55P03';
@@ -38,7 +39,7 @@ export class PostgresAdvisoryLock implements MigrationLock {
       return true;
     } catch (error) {
       await runner.query('ROLLBACK').catch(() => undefined);
-      if (codeOf(error) === LOCK_NOT_AVAILABLE) return false;
+      if ([...errorChain(error)].some((link) => link['code'] === LOCK_NOT_AVAILABLE)) return false;
       throw error;
     }
   }
@@ -62,7 +63,3 @@ export class PostgresAdvisoryLock implements MigrationLock {
   }
 }
 
-function codeOf(error: unknown): unknown {
-  const record = error as { code?: unknown; driverError?: { code?: unknown } };
-  return record?.driverError?.code ?? record?.code;
-}

@@ -1,5 +1,6 @@
 import { Migration, MigrationExecutor, type DataSource, type QueryRunner } from 'typeorm';
 import type { PendingMigration } from '../strategies/migration-strategy.js';
+import { errorChain } from '../util/error-chain.js';
 
 /** A migration recorded in the migrations table. */
 export interface AppliedMigration {
@@ -105,8 +106,8 @@ interface PathEscaping {
 
 /** PostgreSQL undefined_table, MySQL/MariaDB ER_NO_SUCH_TABLE, SQLite "no such table". */
 function isMissingTable(error: unknown): boolean {
-  const record = error as { code?: unknown; errno?: unknown; message?: unknown; driverError?: { code?: unknown; errno?: unknown } };
-  const code = record?.driverError?.code ?? record?.code;
-  const errno = record?.driverError?.errno ?? record?.errno;
-  return code === '42P01' || code === 'ER_NO_SUCH_TABLE' || errno === 1146 || /no such table/i.test(String(record?.message ?? ''));
+  for (const { code, errno } of errorChain(error)) {
+    if (code === '42P01' || code === 'ER_NO_SUCH_TABLE' || errno === 1146) return true;
+  }
+  return /no such table/i.test(String((error as { message?: unknown } | null)?.message ?? ''));
 }

@@ -17,6 +17,7 @@ import type {
   PendingMigration,
   RetryReport,
 } from '../strategies/migration-strategy.js';
+import { errorChain } from '../util/error-chain.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { MigrationSession } from './migration-session.js';
 import { ObservedMigrationExecutor } from './observed-migration-executor.js';
@@ -565,12 +566,11 @@ function isOwnError(error: unknown): error is Error {
   );
 }
 
+/** The first database error code in the chain: a MySQL errno, a SQLSTATE or an ER_ code. */
 function errorCode(error: unknown): unknown {
-  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
-    const record = current as { code?: unknown; errno?: unknown; driverError?: unknown; cause?: unknown };
-    if (record.errno !== undefined && typeof record.errno === 'number' && record.errno > 1000) return record.errno;
-    if (typeof record.code === 'string' && /^[0-9A-Z]{5}$|^ER_/.test(record.code)) return record.code;
-    current = record.driverError ?? record.cause;
+  for (const link of errorChain(error)) {
+    if (typeof link['errno'] === 'number' && link['errno'] > 1000) return link['errno'];
+    if (typeof link['code'] === 'string' && /^[0-9A-Z]{5}$|^ER_/.test(link['code'])) return link['code'];
   }
   return undefined;
 }
