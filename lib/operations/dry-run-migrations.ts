@@ -2,7 +2,6 @@ import type { QueryRunner } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { knownMigrations, readMigrationStatus } from './migration-status.js';
-import { withQueryRunner } from './revert-migrations.js';
 
 /** One statement a migration sent to the database. */
 export interface PlannedStatement {
@@ -41,41 +40,39 @@ export async function dryRunMigrations(runner: DataSourceMigrationRunner): Promi
         `Use "status" to list what is pending.`,
     );
   }
-  return runner.withSession((lockedRunner) =>
-    withQueryRunner(lockedRunner, dataSource.createQueryRunner.bind(dataSource), async (queryRunner) => {
-      const { pending } = await readMigrationStatus(dataSource, queryRunner);
-      const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
-      const planned: PlannedMigration[] = [];
-      let complete = true;
-      const record = recordQueries(queryRunner);
-      await queryRunner.startTransaction();
-      try {
-        for (const { name } of pending) {
-          const instance = instances.get(name)?.instance;
-          const statements: PlannedStatement[] = [];
-          record.into(statements);
-          if (!instance || instance.transaction === false) {
-            planned.push({ name, statements, error: 'opts out of transactions (transaction = false), so it cannot be previewed and rolled back' });
-            complete = false;
-            break;
-          }
-          try {
-            await instance.up(queryRunner);
-            planned.push({ name, statements });
-          } catch (error) {
-            planned.push({ name, statements, error: error instanceof Error ? error.message : String(error) });
-            complete = false;
-            break;
-          }
+  return runner.withSession(async (queryRunner) => {
+    const { pending } = await readMigrationStatus(dataSource, queryRunner);
+    const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
+    const planned: PlannedMigration[] = [];
+    let complete = true;
+    const record = recordQueries(queryRunner);
+    await queryRunner.startTransaction();
+    try {
+      for (const { name } of pending) {
+        const instance = instances.get(name)?.instance;
+        const statements: PlannedStatement[] = [];
+        record.into(statements);
+        if (!instance || instance.transaction === false) {
+          planned.push({ name, statements, error: 'opts out of transactions (transaction = false), so it cannot be previewed and rolled back' });
+          complete = false;
+          break;
         }
-      } finally {
-        record.stop();
-        await queryRunner.rollbackTransaction();
+        try {
+          await instance.up(queryRunner);
+          planned.push({ name, statements });
+        } catch (error) {
+          planned.push({ name, statements, error: error instanceof Error ? error.message : String(error) });
+          complete = false;
+          break;
+        }
       }
-      runner.logger.log(`${runner.plan.label}: dry run of ${planned.length} migration(s) rolled back`);
-      return { dataSource: runner.name, migrations: planned, complete };
-    }),
-  );
+    } finally {
+      record.stop();
+      await queryRunner.rollbackTransaction();
+    }
+    runner.logger.log(`${runner.plan.label}: dry run of ${planned.length} migration(s) rolled back`);
+    return { dataSource: runner.name, migrations: planned, complete };
+  });
 }
 
 /** Records every statement sent through this query runner until stopped. */

@@ -1,12 +1,14 @@
 import { Migration, MigrationExecutor, type DataSource, type QueryRunner } from 'typeorm';
+import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
 import type { PendingMigration } from '../strategies/migration-strategy.js';
 import { errorChain } from '../util/error-chain.js';
 
 /** A migration recorded in the migrations table. */
 export interface AppliedMigration {
   readonly name: string;
+  /** The 13-digit timestamp its name ends in (0 if it ends in none). */
   readonly timestamp: number;
-  /** Its row id in the migrations table: the order it was applied in. */
+  /** Its position in the migrations table, in the order applied: 1 for the first. */
   readonly order: number;
 }
 
@@ -27,23 +29,25 @@ export interface MigrationStatusReport {
  * it with the DataSource's migrations.
  */
 export async function readMigrationStatus(dataSource: DataSource, queryRunner?: QueryRunner): Promise<MigrationStatusReport> {
-  const executor = new StatusExecutor(dataSource, queryRunner);
-  const executed = await executor.readExecuted();
-  const known = executor.knownMigrations();
-  const executedNames = new Set(executed.map((migration) => migration.name));
+  const recorded = await readRecordedNames(dataSource, queryRunner);
+  return compareWithBuild(buildMigrations(dataSource.migrations, 'DataSource'), recorded);
+}
+
+/** The build's migrations against the names recorded in the migrations table (in the order applied). */
+export function compareWithBuild(known: readonly PendingMigration[], recorded: readonly string[]): MigrationStatusReport {
+  const recordedNames = new Set(recorded);
   const knownNames = new Set(known.map((migration) => migration.name));
-  const toApplied = (migration: Migration): AppliedMigration => ({
-    name: migration.name,
-    timestamp: migration.timestamp,
-    order: migration.id ?? 0,
-  });
-  const byOrder = (a: AppliedMigration, b: AppliedMigration) => a.order - b.order;
-  const applied = executed.filter((migration) => knownNames.has(migration.name)).map(toApplied).sort(byOrder);
-  const unknown = executed.filter((migration) => !knownNames.has(migration.name)).map(toApplied).sort(byOrder);
-  const pending = known
-    .filter((migration) => !executedNames.has(migration.name))
-    .map(({ name, timestamp }) => ({ name, timestamp }));
-  const newestApplied = Math.max(0, ...executed.map((migration) => migration.timestamp));
+  const applied: AppliedMigration[] = [];
+  const unknown: AppliedMigration[] = [];
+  let newestApplied = 0;
+  for (const [index, name] of recorded.entries()) {
+    // A known name was checked to end in a timestamp; an unknown one may not.
+    const isKnown = knownNames.has(name);
+    const entry = { name, timestamp: isKnown ? Number(name.slice(-13)) : timestampOf(name), order: index + 1 };
+    (isKnown ? applied : unknown).push(entry);
+    newestApplied = Math.max(newestApplied, entry.timestamp);
+  }
+  const pending = known.filter((migration) => !recordedNames.has(migration.name));
   return {
     applied,
     pending,
@@ -52,50 +56,45 @@ export async function readMigrationStatus(dataSource: DataSource, queryRunner?: 
   };
 }
 
-/** This build's migrations as TypeORM sees them (sorted by timestamp, with their instances). */
-export function knownMigrations(dataSource: DataSource): Migration[] {
-  return new StatusExecutor(dataSource).knownMigrations();
-}
-
-class StatusExecutor extends MigrationExecutor {
-  knownMigrations(): Migration[] {
-    return this.getMigrations();
-  }
-
-  /**
-   * The recorded migrations in one round trip: the SELECT itself, with "no such table" meaning none
-   * (TypeORM's getExecutedMigrations asks whether the table exists first). Not inside a transaction,
-   * where a failed statement would abort it.
-   */
-  /**
-   * The same rows as TypeORM's loadExecutedMigrations, with one plain query instead of a
-   * QueryBuilder (whose first use costs milliseconds of warm-up at every boot).
-   */
-  private async selectExecuted(queryRunner: QueryRunner): Promise<Migration[]> {
-    const driver = this.dataSource.driver;
+/**
+ * The names in the migrations table, in the order applied, in one round trip: a plain SELECT of
+ * the one column the comparison needs (no QueryBuilder, whose first use costs milliseconds of
+ * warm-up at every boot), where "no such table" means none. Inside a transaction, where a failed
+ * statement would abort it, it asks whether the table exists first.
+ */
+export async function readRecordedNames(dataSource: DataSource, queryRunner?: QueryRunner): Promise<string[]> {
+  const runner = queryRunner ?? dataSource.createQueryRunner();
+  try {
+    const driver = dataSource.driver;
     const table = driver.buildTableName(
-      this.dataSource.options.migrationsTableName ?? 'migrations',
+      dataSource.options.migrationsTableName ?? 'migrations',
       (driver.options as { schema?: string }).schema,
       driver.database,
     );
-    const from = (queryRunner as unknown as PathEscaping).escapePath(table);
-    const [id, timestamp, name] = ['id', 'timestamp', 'name'].map((column) => driver.escape(column));
-    const rows = (await queryRunner.query(`SELECT ${id}, ${timestamp}, ${name} FROM ${from} ORDER BY ${id} DESC`)) as Array<
-      Record<string, unknown>
-    >;
-    return rows.map((row) => new Migration(Number(row['id']), Number(row['timestamp']), String(row['name'])));
+    if (runner.isTransactionActive && !(await runner.hasTable(table))) return [];
+    const from = (runner as unknown as PathEscaping).escapePath(table);
+    try {
+      const rows = (await runner.query(`SELECT ${driver.escape('name')} FROM ${from} ORDER BY ${driver.escape('id')}`)) as Array<
+        Record<string, unknown>
+      >;
+      return rows.map((row) => String(row['name']));
+    } catch (error) {
+      if (!runner.isTransactionActive && isMissingTable(error)) return [];
+      throw error;
+    }
+  } finally {
+    if (!queryRunner) await runner.release();
   }
+}
 
-  readExecuted(): Promise<Migration[]> {
-    return this.withQueryRunner(async (queryRunner) => {
-      if (queryRunner.isTransactionActive) return this.getExecutedMigrations();
-      try {
-        return await this.selectExecuted(queryRunner);
-      } catch (error) {
-        if (isMissingTable(error)) return [];
-        throw error;
-      }
-    });
+/** This build's migrations as TypeORM sees them (sorted by timestamp, with their instances). */
+export function knownMigrations(dataSource: DataSource): Migration[] {
+  return new BuildMigrationList(dataSource).list();
+}
+
+class BuildMigrationList extends MigrationExecutor {
+  list(): Migration[] {
+    return this.getMigrations();
   }
 }
 

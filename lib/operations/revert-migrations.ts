@@ -1,4 +1,3 @@
-import type { QueryRunner } from 'typeorm';
 import { MigrationExecutor } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
@@ -25,52 +24,50 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
   const { dataSource } = runner.plan;
   const name = runner.name;
   const started = performance.now();
-  return runner.withSession((lockedRunner) =>
-    withQueryRunner(lockedRunner, dataSource.createQueryRunner.bind(dataSource), async (queryRunner) => {
-      const status = await readMigrationStatus(dataSource, queryRunner);
-      const applied = [...status.applied, ...status.unknown].sort((a, b) => a.order - b.order);
-      const targetIndex = findTarget(runner.plan.label, applied, String(to));
-      const toRevert = applied.slice(targetIndex + 1).reverse();
-      const unknown = new Set(status.unknown.map((migration) => migration.name));
-      const missing = toRevert.filter((migration) => unknown.has(migration.name));
-      if (missing.length > 0) {
-        throw new AutoMigratorConfigError(
-          `${runner.plan.label}: cannot revert ${missing.map((m) => `"${m.name}"`).join(', ')}: not in this build, so its down() is not available. Nothing was reverted.`,
+  return runner.withSession(async (queryRunner) => {
+    const status = await readMigrationStatus(dataSource, queryRunner);
+    const applied = [...status.applied, ...status.unknown].sort((a, b) => a.order - b.order);
+    const targetIndex = findTarget(runner.plan.label, applied, String(to));
+    const toRevert = applied.slice(targetIndex + 1).reverse();
+    const unknown = new Set(status.unknown.map((migration) => migration.name));
+    const missing = toRevert.filter((migration) => unknown.has(migration.name));
+    if (missing.length > 0) {
+      throw new AutoMigratorConfigError(
+        `${runner.plan.label}: cannot revert ${missing.map((m) => `"${m.name}"`).join(', ')}: not in this build, so its down() is not available. Nothing was reverted.`,
+      );
+    }
+    const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
+    const executor = new MigrationExecutor(dataSource, queryRunner);
+    const reverted: string[] = [];
+    for (const [index, entry] of toRevert.entries()) {
+      const migration = instances.get(entry.name)!;
+      const inTransaction = migration.instance?.transaction !== false;
+      const t0 = performance.now();
+      try {
+        if (inTransaction) await queryRunner.startTransaction();
+        await migration.instance!.down(queryRunner);
+        await executor.deleteMigration(migration);
+        if (inTransaction) await queryRunner.commitTransaction();
+      } catch (error) {
+        if (inTransaction && queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
+        throw new MigrationFailedError(
+          `${runner.plan.label}: reverting "${entry.name}" failed: ${error instanceof Error ? error.message : String(error)}. ` +
+            `${reverted.length} newer migration(s) were reverted before it and stay reverted: ${reverted.join(', ') || 'none'}.`,
+          name,
+          entry.name,
+          [],
+          'each',
+          { cause: error },
         );
       }
-      const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
-      const executor = new MigrationExecutor(dataSource, queryRunner);
-      const reverted: string[] = [];
-      for (const [index, entry] of toRevert.entries()) {
-        const migration = instances.get(entry.name)!;
-        const inTransaction = migration.instance?.transaction !== false;
-        const t0 = performance.now();
-        try {
-          if (inTransaction) await queryRunner.startTransaction();
-          await migration.instance!.down(queryRunner);
-          await executor.deleteMigration(migration);
-          if (inTransaction) await queryRunner.commitTransaction();
-        } catch (error) {
-          if (inTransaction && queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
-          throw new MigrationFailedError(
-            `${runner.plan.label}: reverting "${entry.name}" failed: ${error instanceof Error ? error.message : String(error)}. ` +
-              `${reverted.length} newer migration(s) were reverted before it and stay reverted: ${reverted.join(', ') || 'none'}.`,
-            name,
-            entry.name,
-            [],
-            'each',
-            { cause: error },
-          );
-        }
-        reverted.push(entry.name);
-        runner.logger.log(
-          `${runner.plan.label}: [${index + 1}/${toRevert.length}] ${entry.name} reverted in ${Math.round(performance.now() - t0)} ms`,
-        );
-      }
-      runner.logger.log(`${runner.plan.label}: ${reverted.length} migration(s) reverted; now at ${targetIndex >= 0 ? applied[targetIndex]!.name : 'nothing applied'}`);
-      return { dataSource: runner.plan.tenant?.parent ?? name, reverted, durationMs: performance.now() - started };
-    }),
-  );
+      reverted.push(entry.name);
+      runner.logger.log(
+        `${runner.plan.label}: [${index + 1}/${toRevert.length}] ${entry.name} reverted in ${Math.round(performance.now() - t0)} ms`,
+      );
+    }
+    runner.logger.log(`${runner.plan.label}: ${reverted.length} migration(s) reverted; now at ${targetIndex >= 0 ? applied[targetIndex]!.name : 'nothing applied'}`);
+    return { dataSource: runner.plan.tenant?.parent ?? name, reverted, durationMs: performance.now() - started };
+  });
 }
 
 function findTarget(label: string, applied: readonly AppliedMigration[], to: string): number {
@@ -83,19 +80,4 @@ function findTarget(label: string, applied: readonly AppliedMigration[], to: str
     );
   }
   return index;
-}
-
-/** Runs `work` on `given`, or on a runner it creates and releases. */
-export async function withQueryRunner<T>(
-  given: QueryRunner | undefined,
-  create: () => QueryRunner,
-  work: (queryRunner: QueryRunner) => Promise<T>,
-): Promise<T> {
-  if (given) return work(given);
-  const created = create();
-  try {
-    return await work(created);
-  } finally {
-    await created.release();
-  }
 }

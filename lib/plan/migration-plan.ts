@@ -1,4 +1,4 @@
-import type { DataSource, MigrationInterface } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { migrationLockKind, type MigrationLockKind } from '../lock/migration-lock.js';
 import type {
@@ -10,6 +10,7 @@ import type {
   ResolvedTenantOptions,
 } from '../options/auto-migrator-options.interface.js';
 import { tenantDataSource } from '../tenants/tenant-data-source.js';
+import { buildMigrations } from './build-migrations.js';
 
 /** What will be done for one DataSource: the output of planning, the input of the runner. */
 export interface DataSourcePlan {
@@ -39,8 +40,6 @@ export interface DataSourceRegistry {
   names(): string[];
 }
 
-const TIMESTAMP_SUFFIX = /\d{13}$/;
-
 /**
  * Resolves every configured DataSource and checks its migrations, before anything runs. Throws
  * an {@link AutoMigratorConfigError} naming the DataSource or migration to fix.
@@ -60,7 +59,7 @@ export function planDataSources(
             : 'No DataSource is registered: import TypeOrmModule.forRoot()/forRootAsync() in the application.'),
       );
     }
-    checkMigrations(entry.name, dataSource.migrations);
+    buildMigrations(dataSource.migrations, `DataSource "${entry.name}"`);
     if (entry.tenants) {
       if (dataSource.options.type !== 'postgres') {
         throw new AutoMigratorConfigError(
@@ -68,7 +67,7 @@ export function planDataSources(
             `remove it from this DataSource, or give each tenant a DataSource of its own.`,
         );
       }
-      checkMigrations(`${entry.name}" tenant migrations of "${entry.name}`, entry.tenants.migrations);
+      buildMigrations(entry.tenants.migrations, `DataSource "${entry.name}", tenant migrations`);
     }
     return Object.freeze({
       name: entry.name,
@@ -109,28 +108,4 @@ function planLock(name: string, dataSource: DataSource, settings: ResolvedLockOp
     );
   }
   return Object.freeze({ kind, settings });
-}
-
-/** The name TypeORM records for a migration: its `name` property, else its class name. */
-export function migrationName(migration: MigrationInterface): string {
-  return migration.name ?? migration.constructor.name;
-}
-
-function checkMigrations(dataSourceName: string, migrations: readonly MigrationInterface[]): void {
-  const seen = new Set<string>();
-  for (const migration of migrations) {
-    const name = migrationName(migration);
-    if (!TIMESTAMP_SUFFIX.test(name)) {
-      throw new AutoMigratorConfigError(
-        `DataSource "${dataSourceName}": migration "${name}" must end in a 13-digit millisecond timestamp ` +
-          `(for example "${name.replace(/\d+$/, '')}${Date.UTC(2026, 0, 1)}"); TypeORM orders and records migrations by it.`,
-      );
-    }
-    if (seen.has(name)) {
-      throw new AutoMigratorConfigError(
-        `DataSource "${dataSourceName}": two migrations are named "${name}". Names must be unique: TypeORM records a migration as applied by name.`,
-      );
-    }
-    seen.add(name);
-  }
 }

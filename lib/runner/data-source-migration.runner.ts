@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { QueryRunner } from 'typeorm';
+import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import { MigrationHistoryError } from '../errors/migration-history.error.js';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
@@ -8,6 +9,7 @@ import type { MigrationEvent } from '../events/migration-events.js';
 import { createMigrationLock } from '../lock/create-migration-lock.js';
 import type { MigrationLock } from '../lock/migration-lock.js';
 import { readMigrationStatus, type MigrationStatusReport } from '../operations/migration-status.js';
+import { buildMigrations } from '../plan/build-migrations.js';
 import type { DataSourcePlan } from '../plan/migration-plan.js';
 import type { MigrationStateStore } from '../state/migration-state.js';
 import type {
@@ -85,6 +87,11 @@ export class DataSourceMigrationRunner {
       pending = [...status.pending];
     } catch (error) {
       if (error instanceof MigrationHistoryError) throw error;
+      if (error instanceof AutoMigratorConfigError) {
+        this.state.update(this.name, { status: 'failed', error: error.message, finishedAt: new Date() });
+        this.logger.error(error.message);
+        throw error;
+      }
       // Unreachable database: the strategy decides (run, retry, continue); runMigrations() reads again.
       this.redactor.scrub(error);
       this.logger.warn(`${this.plan.label}: could not read its migrations table (${this.describeFailure(error)})`);
@@ -128,9 +135,8 @@ export class DataSourceMigrationRunner {
     });
     // Fast path: nothing pending, no session, no lock.
     if (nothingPending) return this.nothingLeft(runStart, 'no pending migrations');
-    return this.withSession((queryRunner, locked) =>
-      this.executeInSession(fromScratch, queryRunner, locked ? undefined : knownPending, runStart),
-    );
+    // What is pending is read again on the session, under the lock, by the executor itself.
+    return this.withSession((queryRunner) => this.executeInSession(fromScratch, queryRunner, runStart));
   }
 
   /**
@@ -157,11 +163,12 @@ export class DataSourceMigrationRunner {
   }
 
   /**
-   * Runs `work` on the migration session (a dedicated connection with the timeouts applied; none on
-   * SQLite), holding the plan's migration lock. Releases both whatever happens; a connection whose
-   * lock could not be released is closed rather than returned to the pool.
+   * Runs `work` on the migration session (a dedicated connection with the timeouts applied; on
+   * SQLite, TypeORM's one shared connection), holding the plan's migration lock. Releases both
+   * whatever happens; a connection whose lock could not be released is closed rather than
+   * returned to the pool.
    */
-  async withSession<T>(work: (queryRunner: QueryRunner | undefined, locked: boolean) => Promise<T>): Promise<T> {
+  async withSession<T>(work: (queryRunner: QueryRunner) => Promise<T>): Promise<T> {
     const session = await this.connecting(async () => {
       await this.ensureInitialized();
       return MigrationSession.open(this.plan.dataSource);
@@ -176,7 +183,13 @@ export class DataSourceMigrationRunner {
           await session.useSchema(this.plan.tenant.name, this.plan.tenant.createSchema);
         }
         this.env.control.setCanceller(session ? () => session.cancelStatement() : undefined);
-        return await work(session?.queryRunner, lock !== undefined);
+        if (session) return await work(session.queryRunner);
+        const shared = this.plan.dataSource.createQueryRunner();
+        try {
+          return await work(shared);
+        } finally {
+          await shared.release();
+        }
       } finally {
         this.env.control.setCanceller(undefined);
         await lock?.release().catch((error: unknown) => {
@@ -238,26 +251,25 @@ export class DataSourceMigrationRunner {
     this.env.emit({ type: 'retrying', dataSource: this.name, attempt: report.attempt, attempts: report.attempts, delayMs: report.delayMs, error });
   }
 
-  private async executeInSession(
-    fromScratch: boolean,
-    queryRunner: QueryRunner | undefined,
-    knownPending: readonly PendingMigration[] | undefined,
-    runStart: number,
-  ): Promise<MigrationRunResult> {
+  private async executeInSession(fromScratch: boolean, queryRunner: QueryRunner, runStart: number): Promise<MigrationRunResult> {
     if (fromScratch) {
       this.logger.warn(`${this.plan.label}: dropping every table before migrating from scratch`);
       await this.plan.dataSource.dropDatabase();
     }
-    const total = (knownPending ?? (await this.readPending(queryRunner))).length;
-    if (total === 0) return this.nothingLeft(runStart, 'no pending migrations left; another process applied them');
     const applied: string[] = [];
+    let total = 0;
     let current: { name: string; startedAt: number } | undefined;
-    this.state.update(this.name, { status: 'running', pending: total, applied: [], error: undefined, failedMigration: undefined, retry: undefined });
 
     const executor = new ObservedMigrationExecutor(
       this.plan.dataSource,
       queryRunner,
       {
+        planned: (pending) => {
+          total = pending.length;
+          if (total > 0) {
+            this.state.update(this.name, { status: 'running', pending: total, applied: [], error: undefined, failedMigration: undefined, retry: undefined });
+          }
+        },
         started: (name) => {
           // Stop between migrations: throwing here, before up(), rolls back only the empty transaction.
           if (this.env.control.stopped) throw this.interrupted(undefined, applied);
@@ -286,6 +298,7 @@ export class DataSourceMigrationRunner {
       if (this.env.control.stopped) throw this.interrupted(current?.name, applied, error);
       throw this.runFailed(error, current?.name, applied);
     }
+    if (total === 0) return this.nothingLeft(runStart, 'no pending migrations left; another process applied them');
     const durationMs = performance.now() - runStart;
     this.state.update(this.name, { status: 'done', pending: 0, current: undefined, finishedAt: new Date() });
     this.logger.log(`${this.plan.label}: ${plural(applied.length, 'migration')} applied in ${ms(durationMs)}`);
@@ -364,7 +377,10 @@ export class DataSourceMigrationRunner {
   }
 
   private async ensureInitialized(): Promise<void> {
-    if (!this.plan.dataSource.isInitialized) await this.plan.dataSource.initialize();
+    if (this.plan.dataSource.isInitialized) return;
+    await this.plan.dataSource.initialize();
+    // Initialized late (manualInitialization): its migrations are known only now; check them by name.
+    buildMigrations(this.plan.dataSource.migrations, this.plan.label);
   }
 
   private throwIfStopped(): void {

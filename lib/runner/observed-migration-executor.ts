@@ -1,14 +1,19 @@
 import {
+  Migration,
   MigrationExecutor,
   type DataSource,
   type Logger as TypeOrmLogger,
-  type Migration,
   type MigrationInterface,
   type QueryRunner,
 } from 'typeorm';
+import { compareWithBuild, readRecordedNames } from '../operations/migration-status.js';
+import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
+import type { PendingMigration } from '../strategies/migration-strategy.js';
 
-/** Told when each migration starts and when it has been recorded as applied. */
+/** Told what is pending once the executor has read the migrations table, when each migration starts, and when it has been recorded as applied. */
 export interface MigrationObserver {
+  /** The migrations the executor will apply, read on the session that holds the lock. */
+  planned(pending: readonly PendingMigration[]): void;
   started(name: string): void;
   applied(name: string): void;
 }
@@ -17,7 +22,8 @@ export interface MigrationObserver {
  * TypeORM's own MigrationExecutor (same ordering, transactions and bookkeeping), with a hook
  * around each migration so the runner can log it and keep the state current, and with the
  * messages it sends to the DataSource's logger redacted (TypeORM always logs a failed
- * migration's raw error message).
+ * migration's raw error message). It reads the migrations table with one plain SELECT, and tells
+ * the runner what is pending from that read: the only read under the lock.
  */
 export class ObservedMigrationExecutor extends MigrationExecutor {
   constructor(
@@ -43,6 +49,13 @@ export class ObservedMigrationExecutor extends MigrationExecutor {
       migration.instance = observed;
       return migration;
     });
+  }
+
+  protected override async loadExecutedMigrations(queryRunner: QueryRunner): Promise<Migration[]> {
+    const recorded = await readRecordedNames(this.dataSource, queryRunner);
+    this.observer.planned(compareWithBuild(buildMigrations(this.dataSource.migrations, 'DataSource'), recorded).pending);
+    // Newest first, as TypeORM's own read returns them.
+    return recorded.map((name, index) => new Migration(index + 1, timestampOf(name), name)).reverse();
   }
 
   protected override async insertExecutedMigration(queryRunner: QueryRunner, migration: Migration): Promise<void> {

@@ -1,0 +1,51 @@
+import type { MigrationInterface } from 'typeorm';
+import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import type { PendingMigration } from '../strategies/migration-strategy.js';
+
+const TIMESTAMP_SUFFIX = /\d{13}$/;
+
+/** Computed once per migrations array: a DataSource's, or the tenant migrations all its tenants share. */
+const listed = new WeakMap<readonly MigrationInterface[], readonly PendingMigration[]>();
+
+/** The name TypeORM records for a migration: its `name` property, else its class name. */
+export function migrationName(migration: MigrationInterface): string {
+  return migration.name ?? migration.constructor.name;
+}
+
+/**
+ * The migrations of this build, oldest first, as TypeORM orders them (by the 13-digit timestamp
+ * that ends each name; a stable sort, so ties keep their order). Checked once per array: every
+ * name ends in a timestamp and no two are equal, else an {@link AutoMigratorConfigError} naming
+ * `owner` and the migration to fix.
+ */
+export function buildMigrations(migrations: readonly MigrationInterface[], owner: string): readonly PendingMigration[] {
+  const known = listed.get(migrations);
+  if (known) return known;
+  const seen = new Set<string>();
+  const list: PendingMigration[] = [];
+  for (const migration of migrations) {
+    const name = migrationName(migration);
+    if (!TIMESTAMP_SUFFIX.test(name)) {
+      throw new AutoMigratorConfigError(
+        `${owner}: migration "${name}" must end in a 13-digit millisecond timestamp ` +
+          `(for example "${name.replace(/\d+$/, '')}${Date.UTC(2026, 0, 1)}"); TypeORM orders and records migrations by it.`,
+      );
+    }
+    if (seen.has(name)) {
+      throw new AutoMigratorConfigError(
+        `${owner}: two migrations are named "${name}". Names must be unique: TypeORM records a migration as applied by name.`,
+      );
+    }
+    seen.add(name);
+    list.push({ name, timestamp: Number(name.slice(-13)) });
+  }
+  list.sort((a, b) => a.timestamp - b.timestamp);
+  const frozen = Object.freeze(list);
+  listed.set(migrations, frozen);
+  return frozen;
+}
+
+/** The timestamp TypeORM reads from a recorded migration's name; 0 when it ends in none. */
+export function timestampOf(name: string): number {
+  return TIMESTAMP_SUFFIX.test(name) ? Number(name.slice(-13)) : 0;
+}
