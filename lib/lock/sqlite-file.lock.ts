@@ -1,4 +1,4 @@
-import { rm, writeFile, readFile } from 'node:fs/promises';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
@@ -42,9 +42,7 @@ export class SqliteFileLock implements MigrationLock {
       try {
         connection.exec('BEGIN IMMEDIATE');
         this.held = true;
-        await writeFile(`${this.file}.holder`, `pid ${process.pid} on ${hostname()}, since ${new Date().toISOString()}`).catch(
-          () => undefined,
-        );
+        writeHolder(`${this.file}.holder`);
         return true;
       } catch (error) {
         if ((error as { code?: unknown }).code !== 'SQLITE_BUSY') throw error;
@@ -56,14 +54,24 @@ export class SqliteFileLock implements MigrationLock {
   }
 
   async holder(): Promise<string | undefined> {
-    return readFile(`${this.file}.holder`, 'utf8').catch(() => undefined);
+    try {
+      return readFileSync(`${this.file}.holder`, 'utf8');
+    } catch {
+      return undefined;
+    }
   }
 
   async release(): Promise<void> {
     const connection = this.connection;
     this.connection = undefined;
     if (!connection) return;
-    if (this.held) await rm(`${this.file}.holder`, { force: true }).catch(() => undefined);
+    if (this.held) {
+      try {
+        unlinkSync(`${this.file}.holder`);
+      } catch {
+        // Gone already, or not ours to remove: only informative; the lock itself is the SQLite file lock.
+      }
+    }
     this.held = false;
     // Closing the connection ends its transaction and drops the file lock, whatever state it is in.
     connection.close();
@@ -75,5 +83,18 @@ export class SqliteFileLock implements MigrationLock {
       this.connection = new Connection(this.file, { timeout: 0 });
     }
     return this.connection;
+  }
+}
+
+/**
+ * Notes who holds the lock, for the log lines of those waiting. Synchronous, as every call on this
+ * lock's SQLite connection is: a few bytes, and the first asynchronous file call of a process costs
+ * milliseconds (it starts libuv's thread pool). Only informative: a failure is ignored.
+ */
+function writeHolder(file: string): void {
+  try {
+    writeFileSync(file, `pid ${process.pid} on ${hostname()}, since ${new Date().toISOString()}`);
+  } catch {
+    // The lock is held either way.
   }
 }
