@@ -9,7 +9,7 @@ const quick = process.argv.includes('--quick');
 const scripts = [
   ['replicas.mjs', quick ? ['--runs', '1'] : ['--runs', '5']],
   ['tenants.mjs', quick ? ['--runs', '1', '--tenants', '60', '--concurrency', '8'] : ['--runs', '3', '--concurrency', '4,8']],
-  ['overhead.mjs', quick ? ['--runs', '2'] : ['--runs', '9']],
+  ['overhead.mjs', quick ? ['--runs', '2', '--boots-per-run', '1'] : ['--runs', '12']],
 ];
 const rows = [];
 for (const [script, args] of scripts) {

@@ -23,6 +23,7 @@ export function buildMigrations(migrations: readonly MigrationInterface[], owner
   if (known) return known;
   const seen = new Set<string>();
   const list: PendingMigration[] = [];
+  let sorted = true;
   for (const migration of migrations) {
     const name = migrationName(migration);
     if (!TIMESTAMP_SUFFIX.test(name)) {
@@ -37,9 +38,12 @@ export function buildMigrations(migrations: readonly MigrationInterface[], owner
       );
     }
     seen.add(name);
-    list.push({ name, timestamp: Number(name.slice(-13)) });
+    const timestamp = Number(name.slice(-13));
+    if (list.length > 0 && timestamp < list[list.length - 1]!.timestamp) sorted = false;
+    list.push({ name, timestamp });
   }
-  list.sort((a, b) => a.timestamp - b.timestamp);
+  // Usually listed oldest first already; the sort is stable either way, as TypeORM's.
+  if (!sorted) list.sort((a, b) => a.timestamp - b.timestamp);
   const frozen = Object.freeze(list);
   listed.set(migrations, frozen);
   return frozen;
