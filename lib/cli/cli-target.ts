@@ -89,9 +89,15 @@ export async function appTarget(spec: string, logger: CliLogger): Promise<CliTar
   const exports = await importFile(file, '--app');
   const root = exportName ? exports[exportName] : (exports['AppModule'] ?? exports['default']);
   if (!isModule(root)) {
+    const exported = Object.keys(exports);
+    const problem = !exportName
+      ? 'exports neither an "AppModule" nor a default export that is a Nest module'
+      : root === undefined
+        ? `has no export "${exportName}"`
+        : `exports "${exportName}", but it is not a Nest module (a class decorated with @Module)`;
     throw new AutoMigratorConfigError(
-      `--app ${spec}: ${exportName ? `the export "${exportName}"` : 'neither an "AppModule" nor a default export'} is a Nest module. ` +
-        `Name the module's export after "#", e.g. --app dist/app.module.js#AppModule.`,
+      `--app ${spec}: ${file} ${problem}. Its exports: ${exported.join(', ') || 'none'}. ` +
+        `Name the root module's export after "#", e.g. --app dist/app.module.js#AppModule.`,
     );
   }
   // Bootstrap only validates; the command runs below.
