@@ -425,7 +425,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     try {
       const counts = await this.pendingCheck.counts;
       const dataSources: Record<string, MigrationReadinessDetail> = {};
-      for (const [name, pending] of counts) dataSources[name] = { state: 'disabled', pending };
+      for (const [name, pending] of counts) dataSources[name] = { state: 'disabled', pending, applied: 0 };
       return { ready: [...counts.values()].every((pending) => pending === 0), dataSources };
     } catch (error) {
       this.pendingCheck = undefined;

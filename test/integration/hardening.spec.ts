@@ -247,7 +247,7 @@ describeEachDatabase('honest reporting and observability', (t) => {
     expect(captured.entries.filter((entry) => entry.extra.includes('AutoMigrator'))).toEqual([]);
 
     // Migrations are disabled in this app: readiness reports the database's pending count.
-    expect(await service.getReadiness()).toEqual({ ready: true, dataSources: { default: { state: 'disabled', pending: 0 } } });
+    expect(await service.getReadiness()).toEqual({ ready: true, dataSources: { default: { state: 'disabled', pending: 0, applied: 0 } } });
   });
 
   it("readinessDetails 'counts' shows states and numbers, no migration names or errors", async () => {
