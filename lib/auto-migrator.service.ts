@@ -98,6 +98,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
   private stopping?: Promise<void>;
   private pendingCheck?: { expiresAt: number; counts: Promise<Map<string, number>> };
   private waitTimer?: NodeJS.Timeout;
+  private lastWaitMessage?: string;
 
   /** Every migration event: run started, lock waiting/acquired, migration started/finished/failed, retrying, DataSource done. */
   readonly events$: Observable<MigrationEvent> = this.events.asObservable();
@@ -358,9 +359,11 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
       this.logger.log('No pending migrations: ready');
       return;
     }
-    this.logger.log(
-      `Waiting for another process to apply ${waiting.map(([name, n]) => `${n} pending migration(s) of "${name}"`).join(', ')}; readiness stays down until then`,
-    );
+    const message = `Waiting for another process to apply ${waiting.map(([name, n]) => `${n} pending migration(s) of "${name}"`).join(', ')}; readiness stays down until then`;
+    // Once, and again when the counts change; every poll in between at debug level.
+    if (message === this.lastWaitMessage) this.logger.debug(message);
+    else this.logger.log(message);
+    this.lastWaitMessage = message;
     this.waitTimer = setTimeout(() => {
       this.countPending(this.ops().plans)
         .then((next) => this.recordWaiting([...next]))
