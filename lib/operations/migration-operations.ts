@@ -6,7 +6,7 @@ import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/dat
 import type { MigrationStateStore, MigrationStatus } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../strategies/migration-strategy.js';
 import { dryRunMigrations, type DryRunResult } from './dry-run-migrations.js';
-import { readMigrationStatus, type MigrationStatusReport } from './migration-status.js';
+import type { MigrationStatusReport } from './migration-status.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';
 
 /** {@link MigrationStatusReport} of one DataSource, or of one of its tenants. */
@@ -71,14 +71,12 @@ export class MigrationOperations {
     const tenantLists = target.tenants ? await this.tenantsOf(plans) : new Map<string, string[]>();
     const result: DataSourceStatus[] = [];
     for (const plan of plans) {
-      if (!plan.dataSource.isInitialized) await plan.dataSource.initialize();
-      result.push({ dataSource: plan.name, ...(await readMigrationStatus(plan.dataSource)) });
+      result.push({ dataSource: plan.name, ...(await this.runner(plan).readStatus()) });
       const tenants = tenantLists.get(plan.name) ?? [];
       const statuses: DataSourceStatus[] = new Array(tenants.length);
       const index = new Map(tenants.map((tenant, i) => [tenant, i]));
       await forEachTenant(tenants, plan.tenants?.concurrency ?? 1, this.env, async (tenant) => {
-        const view = planTenant(plan, tenant).dataSource;
-        statuses[index.get(tenant)!] = { dataSource: plan.name, tenant, ...(await readMigrationStatus(view)) };
+        statuses[index.get(tenant)!] = { dataSource: plan.name, tenant, ...(await this.runner(planTenant(plan, tenant)).readStatus()) };
       });
       result.push(...statuses);
     }
@@ -146,7 +144,7 @@ export class MigrationOperations {
       );
     }
     const result = await revertMigrations(this.runner(plans[0]!), to);
-    const pending = (await readMigrationStatus(plans[0]!.dataSource)).pending.length;
+    const pending = (await this.runner(plans[0]!).readPending()).length;
     this.state.update(plans[0]!.name, { status: pending > 0 ? 'pending' : 'done', pending, current: undefined });
     return result;
   }

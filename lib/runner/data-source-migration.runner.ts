@@ -66,10 +66,15 @@ export class DataSourceMigrationRunner {
     else this.logger.log(message);
   }
 
-  /** Migrations not yet recorded in the migrations table. Read-only: creates no table. */
-  async readPending(queryRunner?: QueryRunner): Promise<PendingMigration[]> {
+  /** What the migrations table says, against this build's migrations. Read-only: creates no table. */
+  async readStatus(): Promise<MigrationStatusReport> {
     await this.ensureInitialized();
-    return [...(await readMigrationStatus(this.plan.dataSource, queryRunner)).pending];
+    return readMigrationStatus(this.plan.dataSource);
+  }
+
+  /** Migrations not yet recorded in the migrations table. Read-only: creates no table. */
+  async readPending(): Promise<PendingMigration[]> {
+    return [...(await this.readStatus()).pending];
   }
 
   /**
@@ -81,8 +86,7 @@ export class DataSourceMigrationRunner {
     const startedAt = new Date();
     let pending: PendingMigration[] | undefined;
     try {
-      await this.ensureInitialized();
-      const status = await readMigrationStatus(this.plan.dataSource);
+      const status = await this.readStatus();
       this.checkHistory(status);
       pending = [...status.pending];
     } catch (error) {
@@ -130,8 +134,11 @@ export class DataSourceMigrationRunner {
     const runStart = performance.now();
     this.throwIfStopped();
     const nothingPending = await this.connecting(async () => {
-      await this.ensureInitialized();
-      return !fromScratch && knownPending === undefined && (await this.readPending()).length === 0;
+      if (fromScratch || knownPending !== undefined) {
+        await this.ensureInitialized();
+        return false;
+      }
+      return (await this.readPending()).length === 0;
     });
     // Fast path: nothing pending, no session, no lock.
     if (nothingPending) return this.nothingLeft(runStart, 'no pending migrations');
