@@ -1,9 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { AutoMigratorService, ContinueOnFailureStrategy } from '../../lib/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { BrokenHalfway, CreatePosts, CreateUsers, defineMigration, SeedAlice, sleepSql } from '../support/migrations.js';
 import { describeEachDatabase } from '../support/database-suite.js';
-import { bootApp, waitFor, type TestApp } from '../support/test-app.js';
+import { bootApp, waitFor } from '../support/test-app.js';
 
 async function get(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(url);
@@ -80,30 +79,19 @@ describeEachDatabase('readiness over HTTP', (t) => {
   });
 });
 
-describe('readiness while migrations are disabled (postgres)', () => {
-  let db: TestDatabase;
-  const apps: TestApp[] = [];
-  beforeEach(async () => {
-    db = await createTestDatabase('postgres');
-  });
-  afterEach(async () => {
-    for (const app of apps.splice(0)) await app.close();
-    await db.drop();
-  });
-
+describeEachDatabase('readiness while migrations are disabled', (t) => {
   it('answers 503 with the pending count, and 200 once another process applied them', async () => {
     const migrations = [CreateUsers, SeedAlice];
-    const waiting = await bootApp({
-      dataSources: [{ db, migrations }],
+    const waiting = t.track(await bootApp({
+      dataSources: [{ db: t.db, migrations }],
       migrator: { runMigrations: false, pendingCheckTtlMs: 0 },
       listen: true,
-    });
-    apps.push(waiting);
+    }));
     const before = await get(`${waiting.url}/health/ready`);
     expect(before.status).toBe(503);
     expect(before.body).toMatchObject({ error: { migrations: { dataSources: { default: { state: 'disabled', pending: 2 } } } } });
 
-    apps.push(await bootApp({ dataSources: [{ db, migrations }], migrator: { runMigrations: true } }));
+    t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations: true } }));
     const after = await get(`${waiting.url}/health/ready`);
     expect(after.status).toBe(200);
     expect(after.body).toMatchObject({ info: { migrations: { dataSources: { default: { state: 'disabled', pending: 0 } } } } });
@@ -111,15 +99,14 @@ describe('readiness while migrations are disabled (postgres)', () => {
 
   it('asks the database at most once per pendingCheckTtlMs', async () => {
     const migrations = [CreateUsers];
-    const waiting = await bootApp({
-      dataSources: [{ db, migrations }],
+    const waiting = t.track(await bootApp({
+      dataSources: [{ db: t.db, migrations }],
       migrator: { runMigrations: false, pendingCheckTtlMs: 60_000 },
       listen: true,
-    });
-    apps.push(waiting);
+    }));
     expect((await get(`${waiting.url}/health/ready`)).status).toBe(503);
-    apps.push(await bootApp({ dataSources: [{ db, migrations }], migrator: { runMigrations: true } }));
+    t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations: true } }));
     // Still the cached answer: the TTL has not expired.
     expect((await get(`${waiting.url}/health/ready`)).status).toBe(503);
   });
-});
+}, ['postgres']);

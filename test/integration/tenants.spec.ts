@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AutoMigratorConfigError,
   AutoMigratorService,
@@ -11,10 +11,11 @@ import {
   type MigrationContext,
   type TenantMigrationOptions,
 } from '../../lib/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { createTestDatabase } from '../support/databases.js';
+import { describeEachDatabase } from '../support/database-suite.js';
 import { defineMigration, sql } from '../support/migrations.js';
 import { startNode } from '../support/processes.js';
-import { bootApp, type TestApp } from '../support/test-app.js';
+import { bootApp } from '../support/test-app.js';
 // Plain JS fixtures shared with the multi-process test and the benchmark.
 import { globalMigrations, tenantMigrations } from '../fixtures/tenant-migrations.mjs';
 
@@ -42,28 +43,16 @@ function tenantOptions(
   };
 }
 
-describe('schema-per-tenant migrations (postgres)', () => {
-  let db: TestDatabase;
-  const apps: TestApp[] = [];
-  beforeEach(async () => {
-    db = await createTestDatabase('postgres');
-  });
-  afterEach(async () => {
-    for (const app of apps.splice(0)) await app.close();
-    await db.drop();
-  });
-
+describeEachDatabase('schema-per-tenant migrations', (t) => {
   async function boot(options: AutoMigratorModuleOptions, migrations = globalMigrations) {
-    const app = await bootApp({ dataSources: [{ db, migrations }], migrator: options });
-    apps.push(app);
-    return app;
+    return t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: options }));
   }
   async function addTenants(names: string[]) {
-    await db.query(`INSERT INTO tenants (name) VALUES ${names.map((name) => `('${name}')`).join(', ')}`);
+    await t.db.query(`INSERT INTO tenants (name) VALUES ${names.map((name) => `('${name}')`).join(', ')}`);
   }
   const tablesIn = async (schema: string) =>
-    (await db.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = '${schema}' ORDER BY 1`)).map((r) => r.t);
-  const recordedIn = async (schema: string) => (await db.query<{ name: string }>(`SELECT name FROM "${schema}".migrations ORDER BY id`)).map((r) => r.name);
+    (await t.db.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = '${schema}' ORDER BY 1`)).map((r) => r.t);
+  const recordedIn = async (schema: string) => (await t.db.query<{ name: string }>(`SELECT name FROM "${schema}".migrations ORDER BY id`)).map((r) => r.name);
 
   it('50 tenants: schemas created, unqualified SQL and the schema API land in each tenant, each migrations table holds exactly its migrations', async () => {
     await boot({ runMigrations: true }); // the global migration creates the tenants table
@@ -74,15 +63,15 @@ describe('schema-per-tenant migrations (postgres)', () => {
     for (const tenant of tenants) {
       expect(await tablesIn(tenant)).toEqual(['invoices', 'migrations', 'orders']);
       expect(await recordedIn(tenant)).toEqual(TENANT_NAMES);
-      expect(await db.query(`SELECT total FROM "${tenant}".orders`)).toEqual([{ total: 42 }]);
+      expect(await t.db.query(`SELECT total FROM "${tenant}".orders`)).toEqual([{ total: 42 }]);
     }
-    expect(await db.query(`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'tenant_007' AND table_name = 'invoices' ORDER BY 1`)).toEqual([
+    expect(await t.db.query(`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'tenant_007' AND table_name = 'invoices' ORDER BY 1`)).toEqual([
       { c: 'amount' },
       { c: 'id' },
     ]);
     // Nothing leaked into public, which keeps only the global migrations.
     expect(await tablesIn('public')).toEqual(['migrations', 'tenants']);
-    expect(await db.recorded()).toEqual(['CreateTenants1700000000001']);
+    expect(await t.db.recorded()).toEqual(['CreateTenants1700000000001']);
     const readiness = await app.app.get(AutoMigratorService).getReadiness();
     expect(readiness).toMatchObject({ ready: true, dataSources: { default: { state: 'done', tenants: { total: 50, done: 50, failed: 0, inProgress: 0 } } } });
     expect(app.logger.messages('log')).toEqual(
@@ -112,7 +101,7 @@ describe('schema-per-tenant migrations (postgres)', () => {
     });
     const migrations = [...tenantMigrations, FailsForOne];
 
-    const failFast = bootApp({ dataSources: [{ db, migrations: globalMigrations }], migrator: tenantOptions({ migrations }) });
+    const failFast = bootApp({ dataSources: [{ db: t.db, migrations: globalMigrations }], migrator: tenantOptions({ migrations }) });
     await expect(failFast).rejects.toBeInstanceOf(TenantMigrationsError);
     await expect(failFast).rejects.toMatchObject({ dataSource: 'default', total: 12, failed: [{ tenant: 'tenant_005' }] });
     for (const tenant of tenants) {
@@ -123,7 +112,6 @@ describe('schema-per-tenant migrations (postgres)', () => {
     const readiness = await app.app.get(AutoMigratorService).getReadiness();
     expect(readiness).toMatchObject({ ready: false, dataSources: { default: { state: 'done', tenants: { total: 12, done: 11, failed: 1, failedTenants: ['tenant_005'] } } } });
     await app.close();
-    apps.pop();
 
     const relaxed = await boot(tenantOptions({ migrations, strategy: ContinueOnFailureStrategy, affectReadiness: false }));
     expect((await relaxed.app.get(AutoMigratorService).getReadiness()).ready).toBe(true);
@@ -134,24 +122,24 @@ describe('schema-per-tenant migrations (postgres)', () => {
     const tenants = tenantNames(20);
     await addTenants(tenants);
     const startAt = String(Date.now() + 2_500);
-    const processes = [0, 1].map(() => startNode(join(import.meta.dirname, '../fixtures/tenant-replica.mjs'), { DB_URL: db.url, START_AT: startAt }));
+    const processes = [0, 1].map(() => startNode(join(import.meta.dirname, '../fixtures/tenant-replica.mjs'), { DB_URL: t.db.url, START_AT: startAt }));
     const codes = await Promise.all(processes.map((p) => p.exited));
     expect(codes, processes.map((p) => p.output()).join('\n---\n')).toEqual([0, 0]);
     for (const tenant of tenants) {
       expect(await recordedIn(tenant)).toEqual(TENANT_NAMES);
-      expect(await db.query(`SELECT total FROM "${tenant}".orders`)).toEqual([{ total: 42 }]);
+      expect(await t.db.query(`SELECT total FROM "${tenant}".orders`)).toEqual([{ total: 42 }]);
     }
   });
 
   it('a hostile tenant name is rejected before anything runs, global migrations included', async () => {
     const boot1 = bootApp({
-      dataSources: [{ db, migrations: globalMigrations }],
+      dataSources: [{ db: t.db, migrations: globalMigrations }],
       migrator: tenantOptions({ list: () => ['acme', 'x"; DROP SCHEMA public; --'] }),
     });
     await expect(boot1).rejects.toBeInstanceOf(AutoMigratorConfigError);
     await expect(boot1).rejects.toThrow(/tenant #2 "x\\"; DROP SCHEMA public; --" is not a valid tenant schema name.*Nothing was run/);
-    expect(await db.tables()).toEqual([]);
-    expect(await db.query(`SELECT nspname FROM pg_namespace WHERE nspname IN ('public', 'acme') ORDER BY 1`)).toEqual([{ nspname: 'public' }]);
+    expect(await t.db.tables()).toEqual([]);
+    expect(await t.db.query(`SELECT nspname FROM pg_namespace WHERE nspname IN ('public', 'acme') ORDER BY 1`)).toEqual([{ nspname: 'public' }]);
   });
 
   it.each([
@@ -162,7 +150,7 @@ describe('schema-per-tenant migrations (postgres)', () => {
   ])('a tenant name that is %s is rejected', async (_what, name) => {
     await expect(
       bootApp({
-        dataSources: [{ db, migrations: globalMigrations }],
+        dataSources: [{ db: t.db, migrations: globalMigrations }],
         migrator: { runMigrations: true, dataSources: [{ name: 'default', tenants: { list: () => [name], migrations: tenantMigrations } }] },
       }),
     ).rejects.toThrow(/Nothing was run/);
@@ -210,7 +198,7 @@ describe('schema-per-tenant migrations (postgres)', () => {
       ['globex', 1, 2],
     ]);
   });
-});
+}, ['postgres']);
 
 describe('tenants on a database that is not PostgreSQL', () => {
   it('fails the boot with a clear message', async () => {

@@ -123,11 +123,13 @@ export async function bootApp(options: BootOptions, logger = new CapturingLogger
     throw error;
   }
   const address = options.listen ? (app.getHttpServer().address() as AddressInfo) : undefined;
+  let closing: Promise<void> | undefined;
   return {
     app,
     logger,
     url: address ? `http://127.0.0.1:${address.port}` : '',
-    close: () => app.close(),
+    // Idempotent: a test may close an app early that its suite also closes afterwards.
+    close: () => (closing ??= app.close()),
   };
 }
 
