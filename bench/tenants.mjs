@@ -51,7 +51,7 @@ async function library(url, concurrency) {
         AutoMigratorModule.forRoot({
           runMigrations: true,
           logger: false,
-          dataSources: [{ name: 'default', tenants: { list: () => TENANTS, migrations: MIGRATIONS, concurrency } }],
+          dataSources: [{ name: 'default', allowNoMigrations: true, tenants: { list: () => TENANTS, migrations: MIGRATIONS, concurrency } }],
         }),
       ],
     },

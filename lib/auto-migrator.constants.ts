@@ -18,3 +18,9 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 600_000;
 
 /** Default interval of "waiting for the migration lock" log lines. */
 export const DEFAULT_LOCK_LOG_EVERY_MS = 5_000;
+
+/** Default interval of the migration connection check (option `connectionCheck.intervalMs`). */
+export const DEFAULT_CONNECTION_CHECK_INTERVAL_MS = 5_000;
+
+/** Default time a migration connection check may go unanswered (option `connectionCheck.timeoutMs`). */
+export const DEFAULT_CONNECTION_CHECK_TIMEOUT_MS = 15_000;

@@ -31,6 +31,7 @@ import { MigrationStateStore, type DataSourceMigrationState } from './state/migr
 import { FailFastStrategy } from './strategies/fail-fast.strategy.js';
 import { isMigrationStrategy, MigrationStrategy } from './strategies/migration-strategy.js';
 import { libraryLogger } from './util/library-logger.js';
+import { redactDataSourceLogger } from './util/redacting-logger.js';
 import { SecretRedactor } from './util/secret-redactor.js';
 
 /** Readiness of every configured DataSource, as reported by {@link MigrationsHealthIndicator}. */
@@ -112,9 +113,49 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     this.logger = libraryLogger(options.logger, AUTO_MIGRATOR_LOGGER_CONTEXT);
   }
 
+  /**
+   * Migrates (or checks, while disabled). When this rejects (not on shutdown), the DataSources it
+   * was to migrate are destroyed first: see {@link closeAfterFailedBootstrap}.
+   */
   async onApplicationBootstrap(): Promise<void> {
+    try {
+      await this.bootstrap();
+    } catch (error) {
+      await this.closeAfterFailedBootstrap();
+      throw error;
+    }
+  }
+
+  /**
+   * A failed bootstrap leaves the caller of `NestFactory.createApplicationContext()` no app to
+   * `close()`, and a `main` that only sets `process.exitCode` would keep running on the open
+   * connection pools (MySQL/MariaDB: forever; pg: until its idle timeout), so @nestjs/typeorm's
+   * shutdown hook that closes them never runs. This destroys the DataSources this module was to
+   * migrate (the parent DataSource of tenants), so the process can end. Not on shutdown (a signal
+   * stopped the run): Nest's shutdown closes them then.
+   */
+  private async closeAfterFailedBootstrap(): Promise<void> {
+    if (this.control.stopped) return;
+    const closed: string[] = [];
+    for (const plan of this.operations?.plans ?? []) {
+      if (!plan.dataSource.isInitialized) continue;
+      try {
+        await plan.dataSource.destroy();
+        closed.push(`"${plan.name}"`);
+      } catch (error) {
+        this.logger.warn(`Could not close DataSource "${plan.name}" after the failed bootstrap: ${this.secrets.message(error)}`);
+      }
+    }
+    if (closed.length > 0) {
+      this.logger.warn(`Bootstrap failed: closed DataSource ${closed.join(', ')} so that the process can exit`);
+    }
+  }
+
+  private async bootstrap(): Promise<void> {
     const plans = planDataSources(this.options, new NestDataSourceRegistry(this.moduleRef, this.modules));
     this.secrets = SecretRedactor.forDataSources(plans.map((plan) => plan.dataSource));
+    // TypeORM's own logger (queries, failed queries, migration lines) too, for every statement the module makes.
+    for (const plan of plans) redactDataSourceLogger(plan.dataSource, this.secrets);
     const env: RunnerEnvironment = {
       state: this.state,
       logger: this.logger,
@@ -150,8 +191,10 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     const run = this.track(this.migrateAll(plans, strategy));
     if (this.options.mode === 'background') {
       run.catch((error: unknown) => {
+        // Nothing rethrows it in background mode: its stack is printed here, once.
         this.logger.error(
           `Background migrations stopped: ${this.secrets.message(error)}. The application keeps serving; readiness stays down.`,
+          error instanceof Error ? this.secrets.redact(error.stack ?? '') : undefined,
         );
       });
       return;
@@ -323,10 +366,12 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     this.logger.warn(`${reason}: stopping migrations; waiting up to ${grace} ms (shutdownGraceMs) for the one in flight`);
     if (await settlesWithin(this.finished, grace)) return;
     this.logger.warn(`${reason}: grace period over; cancelling the statement in flight, which the database rolls back`);
-    const cancelled = await this.control.cancelInFlight().catch((error: unknown) => {
+    // The cancel goes over another connection, which a network partition leaves unanswered: bounded too.
+    const cancel = this.control.cancelInFlight().catch((error: unknown) => {
       this.logger.error(`Cancelling the statement in flight failed: ${this.secrets.message(error)}`);
       return false;
     });
+    const cancelled = (await settlesWithin(cancel, AFTER_CANCEL_WAIT_MS)) && (await cancel);
     if (!cancelled || !(await settlesWithin(this.finished, AFTER_CANCEL_WAIT_MS))) {
       this.logger.error(
         `${reason}: the migration in flight did not stop; its connection closes with the DataSource and the database rolls back what did not commit`,

@@ -19,6 +19,8 @@ export type {
   MigrationHistoryPolicy,
   MigrationLockOptions,
   MigrationTimeoutOptions,
+  ConnectionCheckOptions,
+  ResolvedConnectionCheckOptions,
   TenantLister,
   TenantMigrationOptions,
   ReadinessDetails,
@@ -50,6 +52,7 @@ export { MigrationFailedError } from './errors/migration-failed.error.js';
 export { MigrationLockTimeoutError } from './errors/migration-lock-timeout.error.js';
 export { PendingMigrationsError } from './errors/pending-migrations.error.js';
 export { MigrationInterruptedError } from './errors/migration-interrupted.error.js';
+export { MigrationConnectionLostError } from './errors/migration-connection-lost.error.js';
 export { TenantMigrationsError } from './errors/tenant-migrations.error.js';
 export { TenantSource } from './tenants/tenant-source.js';
 export type { MigrationEvent, MigrationEventType } from './events/migration-events.js';

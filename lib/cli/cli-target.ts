@@ -15,6 +15,7 @@ import { planDataSources } from '../plan/migration-plan.js';
 import { RunControl } from '../runner/run-control.js';
 import { MigrationStateStore } from '../state/migration-state.js';
 import { FailFastStrategy } from '../strategies/fail-fast.strategy.js';
+import { redactDataSourceLogger } from '../util/redacting-logger.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import type { CliLogger } from './cli-logger.js';
 
@@ -48,11 +49,13 @@ export async function dataSourceTarget(file: string, logger: CliLogger): Promise
   }
   const dataSource = chosen;
   Logger.overrideLogger(logger);
+  const redactor = SecretRedactor.forDataSources([dataSource]);
+  // Before connecting: TypeORM's own logger prints queries and failed ones (with `logging` on).
+  redactDataSourceLogger(dataSource, redactor);
   if (!dataSource.isInitialized) await dataSource.initialize();
   try {
     const options = resolveAutoMigratorOptions({ runMigrations: true }, () => ({ value: undefined, source: 'cli' }));
     const plans = planDataSources(options, { find: (name) => (name === 'default' ? dataSource : undefined), names: () => ['default'] });
-    const redactor = SecretRedactor.forDataSources([dataSource]);
     const operations = new MigrationOperations(plans, {
       state: new MigrationStateStore(),
       logger: new Logger(AUTO_MIGRATOR_LOGGER_CONTEXT),

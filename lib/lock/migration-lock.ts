@@ -1,15 +1,23 @@
 import { createHash } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { DataSource, QueryRunner } from 'typeorm';
 
 /**
- * A cross-process mutex for one migrations table. Implementations: PostgreSQL advisory lock,
- * MySQL/MariaDB named lock, SQLite file lock.
+ * A cross-process mutex for one migrations table. Implementations: PostgreSQL advisory lock held
+ * by the session or by a transaction, MySQL/MariaDB named lock, SQLite file lock.
  */
 export interface MigrationLock {
   /** What is locked, for log lines. */
   readonly description: string;
   /** Tries to take the lock, waiting at most `waitMs` (0: do not wait). */
   tryAcquire(waitMs: number): Promise<boolean>;
+  /**
+   * Checks, on the database, that this process still holds the lock: before each migration. Throws
+   * a {@link MigrationLockError} when it does not (a pooler swapped the connection, the connection
+   * died).
+   */
+  verify(): Promise<void>;
   /** Who holds the lock now, as far as the database tells (pid, client, since when). */
   holder(): Promise<string | undefined>;
   /** Releases the lock. Throws when that fails: the caller must then close the connection for good. */
@@ -18,6 +26,24 @@ export interface MigrationLock {
 
 /** The database kinds a migration lock exists for. */
 export type MigrationLockKind = 'postgres' | 'mysql' | 'sqlite-file';
+
+/**
+ * How the PostgreSQL lock is held: by the migration session (`session`), or by a transaction kept
+ * open on a second connection (`transaction`, which works through transaction-pooling proxies such
+ * as PgBouncer). `auto` picks `transaction` when a proxy sits between the application and the server.
+ */
+export type MigrationLockMode = 'auto' | 'session' | 'transaction';
+
+/** Thrown when the lock is not, or no longer, held by this process: nothing more is migrated. */
+export class MigrationLockError extends Error {
+  override readonly name = 'MigrationLockError';
+}
+
+/** The advice every pooler-related lock error ends with. */
+export const POOLER_ADVICE =
+  `This happens behind a connection pooler in transaction mode (PgBouncer pool_mode=transaction, Supabase/Neon poolers, RDS Proxy), ` +
+  `which hands each transaction any server connection: use lock: { mode: 'transaction' } (the default 'auto' picks it when it sees a proxy), ` +
+  `or connect the migrating DataSource to PostgreSQL directly.`;
 
 /**
  * Which lock fits this DataSource: a kind, `'in-memory'` for an in-memory SQLite database
@@ -33,18 +59,63 @@ export function migrationLockKind(dataSource: DataSource): MigrationLockKind | '
   return undefined;
 }
 
-/** The identity of a migrations table: what one lock protects. */
+/** The identity of a migrations table as the server resolves it: what one lock protects. */
 export interface MigrationsTableIdentity {
+  /** PostgreSQL `current_database()`, MySQL `DATABASE()`, or the SQLite file's real path. */
   readonly database: string;
+  /** PostgreSQL: the schema the table lives in (the configured one, else `current_schema()`). */
   readonly schema: string;
   readonly table: string;
 }
 
-export function migrationsTableIdentity(dataSource: DataSource): MigrationsTableIdentity {
-  const options = dataSource.options as { database?: unknown; schema?: unknown; migrationsTableName?: string };
-  const database = dataSource.driver.database ?? (typeof options.database === 'string' ? options.database : '');
-  const schema = typeof options.schema === 'string' ? options.schema : '';
-  return { database: String(database), schema, table: options.migrationsTableName ?? 'migrations' };
+/**
+ * Reads, on `queryRunner` (the connection that takes the lock), which table the migrations table
+ * really is: the database and schema the server resolves, not how the configuration spells them.
+ * Two replicas that reach the same table through a pooler alias and directly, or with and without
+ * `schema: 'public'`, get the same identity, so the same lock.
+ */
+export async function resolveMigrationsTableIdentity(
+  kind: MigrationLockKind,
+  dataSource: DataSource,
+  queryRunner: QueryRunner | undefined,
+): Promise<MigrationsTableIdentity> {
+  const options = dataSource.options as { database?: unknown; migrationsTableName?: string };
+  const table = options.migrationsTableName ?? 'migrations';
+  if (kind === 'sqlite-file') {
+    return { database: realSqlitePath(String(options.database)), schema: '', table };
+  }
+  if (!queryRunner) throw new Error(`the ${kind} migration lock needs a dedicated connection`);
+  if (kind === 'postgres') {
+    // The tenant view and the `schema` option qualify the migrations table; else it is where the
+    // server's search_path puts it.
+    const configured = dataSource.driver.schema;
+    const rows = (await queryRunner.query('SELECT current_database() AS database, current_schema() AS schema')) as Array<{
+      database: string;
+      schema: string | null;
+    }>;
+    const row = rows[0];
+    return { database: String(row?.database), schema: configured ?? row?.schema ?? '', table };
+  }
+  const rows = (await queryRunner.query('SELECT DATABASE() AS db, @@lower_case_table_names AS lower')) as Array<{
+    db: string | null;
+    lower: number | string;
+  }>;
+  const row = rows[0];
+  const configured = typeof options.database === 'string' ? options.database : '';
+  const database = row?.db ?? configured;
+  // lower_case_table_names 1 or 2: database and table names compare case-insensitively.
+  const folded = Number(row?.lower) > 0;
+  return { database: folded ? database.toLowerCase() : database, schema: '', table: folded ? table.toLowerCase() : table };
+}
+
+/** The SQLite file as the operating system names it: relative paths and links resolved. */
+function realSqlitePath(file: string): string {
+  const absolute = resolve(file);
+  try {
+    return realpathSync(absolute);
+  } catch {
+    return absolute;
+  }
 }
 
 /** A stable 32-byte digest of the migrations table identity: the source of every lock key. */

@@ -1,5 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { describeTable, lockDigest, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
+import { describeTable, lockDigest, MigrationLockError, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
 
 /** MySQL limits lock names to 64 characters. */
 const NAME_PREFIX = 'auto-migrator:';
@@ -11,6 +11,7 @@ const NAME_PREFIX = 'auto-migrator:';
 export class MysqlNamedLock implements MigrationLock {
   readonly description: string;
   private readonly name: string;
+  private held = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -31,7 +32,22 @@ export class MysqlNamedLock implements MigrationLock {
     if (acquired === null || acquired === undefined) {
       throw new Error(`GET_LOCK("${this.name}") returned NULL (the server reported an error taking the lock)`);
     }
-    return Number(acquired) === 1;
+    this.held = Number(acquired) === 1;
+    return this.held;
+  }
+
+  async verify(): Promise<void> {
+    const rows = (await this.runner.query('SELECT IS_USED_LOCK(?) AS holder, CONNECTION_ID() AS self', [this.name]).catch((error: unknown) => {
+      throw new MigrationLockError(`${this.description}: its connection failed (${error instanceof Error ? error.message : String(error)}); no further migration runs without the lock`, {
+        cause: error,
+      });
+    })) as Array<{ holder: number | string | null; self: number | string }>;
+    const row = rows[0];
+    if (row && row.holder !== null && Number(row.holder) === Number(row.self)) return;
+    throw new MigrationLockError(
+      `${this.description} is no longer held by this connection (${row?.holder === null ? 'nobody holds it' : `connection ${row?.holder} holds it`}). ` +
+        `No further migration runs. Behind a multiplexing proxy (ProxySQL, RDS Proxy) make sure the migrating DataSource's connection is pinned, or connect it directly.`,
+    );
   }
 
   async holder(): Promise<string | undefined> {
@@ -46,6 +62,11 @@ export class MysqlNamedLock implements MigrationLock {
   }
 
   async release(): Promise<void> {
-    await this.runner.query('SELECT RELEASE_LOCK(?)', [this.name]);
+    if (!this.held) return;
+    this.held = false;
+    const rows = (await this.runner.query('SELECT RELEASE_LOCK(?) AS released', [this.name])) as Array<{ released: number | string | null }>;
+    if (Number(rows[0]?.released) !== 1) {
+      throw new MigrationLockError(`${this.description}: RELEASE_LOCK found the lock not held by this connection, so it may still be held elsewhere.`);
+    }
   }
 }

@@ -1,57 +1,87 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { errorChain } from '../util/error-chain.js';
-import { describeTable, lockDigest, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
+import { describeTable, lockDigest, MigrationLockError, POOLER_ADVICE, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
 
 const LOCK_NOT_AVAILABLE = '55P03';
+/** Transaction scope: a waiter's first and longest pause between tries. */
+const POLL_MIN_MS = 50;
+const POLL_MAX_MS = 500;
+
+/** The advisory lock's row in pg_locks (key split into classid/objid, objsubid 1 for a bigint key), held by this backend. */
+function heldByThisBackend(classid: string, objid: string): string {
+  return `EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.classid = ${classid}::bigint::oid AND l.objid = ${objid}::bigint::oid AND l.pid = pg_backend_pid())`;
+}
+const HELD_BY_THIS_BACKEND = heldByThisBackend('$2', '$3');
 
 /**
- * A session-level `pg_advisory_lock` on the migration session's connection, keyed by a 64-bit
- * hash of (database, schema, migrations table). The server releases it when the session ends, so
- * a process killed while holding it does not leave it held.
+ * A PostgreSQL advisory lock keyed by a 64-bit hash of the migrations table's identity, as the
+ * server resolves it.
+ *
+ * - `session` scope: `pg_advisory_lock` on the migration session itself; the server releases it
+ *   when the session ends, so a process killed while holding it does not leave it held.
+ * - `transaction` scope: `pg_advisory_xact_lock` inside a transaction kept open on a connection of
+ *   its own. A transaction-pooling proxy (PgBouncer `pool_mode=transaction`) pins a server
+ *   connection for a transaction's whole length and closes it when the client goes away mid-
+ *   transaction, so this lock holds, and is released, through such a proxy. It conflicts with the
+ *   session scope's lock (same key space), so replicas connected either way exclude each other.
+ *
+ * Both refuse a lock that this server connection already holds before taking it (a pooler handed
+ * over a connection on which another client left it), check before each migration that it is still
+ * held by the same backend, and treat an unlock that finds nothing to unlock as an error.
  */
 export class PostgresAdvisoryLock implements MigrationLock {
   readonly description: string;
-  private readonly key: bigint;
+  private readonly key: string;
+  private readonly parts: [string, string];
+  /** The backend that took the lock: every later check must find it there. */
+  private backend: number | undefined;
+  private inTransaction = false;
 
   constructor(
     private readonly dataSource: DataSource,
     identity: MigrationsTableIdentity,
     private readonly runner: QueryRunner,
+    private readonly scope: 'session' | 'transaction',
   ) {
-    this.key = lockDigest(identity).readBigInt64BE(0);
-    this.description = `PostgreSQL advisory lock ${this.key} (${describeTable(identity)})`;
+    const key = lockDigest(identity).readBigInt64BE(0);
+    const unsigned = BigInt.asUintN(64, key);
+    this.key = String(key);
+    this.parts = [String(unsigned >> 32n), String(unsigned & 0xffffffffn)];
+    this.description = `PostgreSQL ${scope === 'session' ? '' : 'transaction-scoped '}advisory lock ${this.key} (${describeTable(identity)})`;
   }
 
   async tryAcquire(waitMs: number): Promise<boolean> {
-    const runner = this.runner;
-    if (waitMs <= 0) {
-      const rows = (await runner.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [String(this.key)])) as Array<{
-        locked: boolean;
-      }>;
-      return rows[0]?.locked === true;
-    }
-    // Wait inside the server (woken the moment the holder releases), bounded by lock_timeout.
-    await runner.query('BEGIN');
-    try {
-      await runner.query(`SET LOCAL lock_timeout = '${Math.ceil(waitMs)}ms'`);
-      await runner.query('SELECT pg_advisory_lock($1::bigint)', [String(this.key)]);
-      await runner.query('COMMIT');
-      return true;
-    } catch (error) {
-      await runner.query('ROLLBACK').catch(() => undefined);
-      if ([...errorChain(error)].some((link) => link['code'] === LOCK_NOT_AVAILABLE)) return false;
-      throw error;
-    }
+    return this.scope === 'session' ? this.acquireSession(waitMs) : this.acquireInTransaction(waitMs);
+  }
+
+  async verify(): Promise<void> {
+    const rows = (await this.runner
+      .query(`SELECT pg_backend_pid() AS pid, ${heldByThisBackend('$1', '$2')} AS held`, this.parts)
+      .catch((error: unknown) => {
+        throw new MigrationLockError(`${this.description}: its connection failed (${messageOf(error)}); no further migration runs without the lock`, {
+          cause: error,
+        });
+      })) as Array<{ pid: number; held: boolean }>;
+    const row = rows[0];
+    if (row && row.held && Number(row.pid) === this.backend) return;
+    throw new MigrationLockError(
+      `${this.description} is no longer held by this process: ` +
+        (row && Number(row.pid) !== this.backend
+          ? `the statement ran on server process ${row.pid}, but the lock was taken on ${this.backend}. `
+          : `server process ${this.backend} no longer holds it. `) +
+        `No further migration runs. ${POOLER_ADVICE}`,
+    );
   }
 
   async holder(): Promise<string | undefined> {
-    const unsigned = BigInt.asUintN(64, this.key);
     const rows = (await this.dataSource.query(
       `SELECT a.pid, a.application_name, host(a.client_addr) AS client, a.backend_start
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
           AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid`,
-      [String(unsigned >> 32n), String(unsigned & 0xffffffffn)],
+      this.parts,
     )) as Array<{ pid: number; application_name: string; client: string | null; backend_start: Date }>;
     const row = rows[0];
     if (!row) return undefined;
@@ -59,7 +89,110 @@ export class PostgresAdvisoryLock implements MigrationLock {
   }
 
   async release(): Promise<void> {
-    await this.runner.query('SELECT pg_advisory_unlock($1::bigint)', [String(this.key)]);
+    if (this.scope === 'transaction') {
+      if (!this.inTransaction) return;
+      this.inTransaction = false;
+      // Ending the transaction releases the lock; a failure here means the connection is gone, and with it the lock.
+      await this.runner.query('COMMIT');
+      return;
+    }
+    if (this.backend === undefined) return;
+    this.backend = undefined;
+    const rows = (await this.runner.query('SELECT pg_advisory_unlock($1::bigint) AS released', [this.key])) as Array<{ released: boolean }>;
+    if (rows[0]?.released !== true) {
+      throw new MigrationLockError(
+        `${this.description}: pg_advisory_unlock found no such lock on this connection's server process, so the lock may still be held elsewhere. ${POOLER_ADVICE}`,
+      );
+    }
+  }
+
+  /**
+   * Session scope. The check that this backend does not hold the lock already comes first in the
+   * same statement (CASE evaluates its branches in order): a session lock is re-entrant, so a
+   * pooled server connection on which another client left it would otherwise "grant" it again.
+   */
+  private async acquireSession(waitMs: number): Promise<boolean> {
+    const params = [this.key, ...this.parts];
+    if (waitMs <= 0) {
+      const rows = (await this.runner.query(
+        `SELECT pg_backend_pid() AS pid, CASE WHEN ${HELD_BY_THIS_BACKEND} THEN NULL ELSE pg_try_advisory_lock($1::bigint) END AS locked`,
+        params,
+      )) as Array<{ pid: number; locked: boolean | null }>;
+      return this.granted(rows[0]);
+    }
+    // Wait inside the server (woken the moment the holder releases), bounded by lock_timeout.
+    await this.runner.query('BEGIN');
+    try {
+      await this.runner.query(`SET LOCAL lock_timeout = '${Math.ceil(waitMs)}ms'`);
+      const rows = (await this.runner.query(
+        `SELECT pg_backend_pid() AS pid, CASE WHEN ${HELD_BY_THIS_BACKEND} THEN NULL ELSE (SELECT true FROM (SELECT pg_advisory_lock($1::bigint)) AS taken) END AS locked`,
+        params,
+      )) as Array<{ pid: number; locked: boolean | null }>;
+      await this.runner.query('COMMIT');
+      return this.granted(rows[0]);
+    } catch (error) {
+      await this.runner.query('ROLLBACK').catch(() => undefined);
+      if (error instanceof MigrationLockError) throw error;
+      if (isLockTimeout(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Transaction scope: the lock is taken inside a transaction that stays open until release(). A
+   * waiter polls with short transactions rather than waiting inside one, which would pin one of the
+   * pooler's few server connections per waiter and starve the holder's migrations. The same
+   * re-entrance check as the session scope's: a backend's own session lock (left on a pooled server
+   * connection by another client) would not block its transaction lock either.
+   */
+  private async acquireInTransaction(waitMs: number): Promise<boolean> {
+    const deadline = Date.now() + waitMs;
+    for (let pause = POLL_MIN_MS; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
+      if (await this.tryInTransaction()) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await delay(Math.min(pause, left));
+    }
+  }
+
+  private async tryInTransaction(): Promise<boolean> {
+    await this.runner.query('BEGIN');
+    try {
+      // An idle-in-transaction timeout on the server must not end the transaction that is the lock.
+      await this.runner.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+      const rows = (await this.runner.query(
+        `SELECT pg_backend_pid() AS pid, CASE WHEN ${HELD_BY_THIS_BACKEND} THEN NULL ELSE pg_try_advisory_xact_lock($1::bigint) END AS locked`,
+        [this.key, ...this.parts],
+      )) as Array<{ pid: number; locked: boolean | null }>;
+      if (!this.granted(rows[0])) {
+        await this.runner.query('ROLLBACK');
+        return false;
+      }
+      this.inTransaction = true;
+      return true;
+    } catch (error) {
+      await this.runner.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private granted(row: { pid: number; locked: boolean | null } | undefined): boolean {
+    if (row?.locked === null) {
+      throw new MigrationLockError(
+        `${this.description} is already held by the server connection this process was given (server process ${row.pid}), ` +
+          `though not by this process: another client left it there. ${POOLER_ADVICE}`,
+      );
+    }
+    if (row?.locked !== true) return false;
+    this.backend = Number(row.pid);
+    return true;
   }
 }
 
+function isLockTimeout(error: unknown): boolean {
+  return [...errorChain(error)].some((link) => link['code'] === LOCK_NOT_AVAILABLE);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

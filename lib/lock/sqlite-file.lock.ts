@@ -53,6 +53,11 @@ export class SqliteFileLock implements MigrationLock {
     }
   }
 
+  /** The file lock cannot be lost while its connection is open, and only this process closes it. */
+  async verify(): Promise<void> {
+    if (!this.held) throw new Error(`${this.description} is not held`);
+  }
+
   async holder(): Promise<string | undefined> {
     try {
       return readFileSync(`${this.file}.holder`, 'utf8');

@@ -24,7 +24,7 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
   const { dataSource } = runner.plan;
   const name = runner.name;
   const started = performance.now();
-  return runner.withSession(async (queryRunner) => {
+  return runner.withSession(async (queryRunner, beforeMigration) => {
     const status = await readMigrationStatus(dataSource, queryRunner);
     const applied = [...status.applied, ...status.unknown].sort((a, b) => a.order - b.order);
     const targetIndex = findTarget(runner.plan.label, applied, String(to));
@@ -45,6 +45,7 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
       const t0 = performance.now();
       try {
         if (inTransaction) await queryRunner.startTransaction();
+        await beforeMigration(entry.name);
         await migration.instance!.down(queryRunner);
         await executor.deleteMigration(migration);
         if (inTransaction) await queryRunner.commitTransaction();

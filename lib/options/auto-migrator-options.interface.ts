@@ -1,5 +1,6 @@
 import type { LoggerService, Type } from '@nestjs/common';
 import type { DataSource, MigrationInterface } from 'typeorm';
+import type { MigrationLockMode } from '../lock/migration-lock.js';
 import type { TenantSource } from '../tenants/tenant-source.js';
 import type { MigrationStrategy } from '../strategies/migration-strategy.js';
 
@@ -39,7 +40,7 @@ export type TenantLister = (dataSource: DataSource) => Promise<readonly string[]
 export interface TenantMigrationOptions {
   /** The tenant (schema) names: a function, or a class extending TenantSource (its dependencies injected). */
   list: TenantLister | Type<TenantSource>;
-  /** The tenant migrations (classes or instances), separate from the DataSource's own. */
+  /** The tenant migrations (classes or instances), separate from the DataSource's own. At least one. */
   migrations: ReadonlyArray<(new () => MigrationInterface) | MigrationInterface>;
   /** Create a tenant's schema when it is missing. Default true. */
   createSchema?: boolean;
@@ -62,6 +63,13 @@ export interface DataSourceMigrationOptions {
   transaction?: MigrationTransactionMode;
   /** Schema-per-tenant migrations for this DataSource (PostgreSQL only). */
   tenants?: TenantMigrationOptions;
+  /**
+   * This DataSource really has no migrations of its own. Default false: a DataSource whose
+   * `migrations` resolve to none (typically a glob relative to the working directory, started from
+   * another one) fails the boot with an AutoMigratorConfigError, and readiness stays down, instead
+   * of reporting ready on a schema that is not there.
+   */
+  allowNoMigrations?: boolean;
 }
 
 /** Options of {@link AutoMigratorModule.forRoot} / {@link AutoMigratorModule.forRootAsync}. */
@@ -89,12 +97,12 @@ export interface AutoMigratorModuleOptions {
   strategy?: Type<MigrationStrategy> | MigrationStrategy;
   /**
    * While migrations are disabled, readiness asks the database whether migrations are pending
-   * at most once per this many milliseconds. Default: 5000.
+   * at most once per this many milliseconds. Default: 5000; at most 2147483647 (a Node.js timer).
    */
   pendingCheckTtlMs?: number;
   /**
    * The cross-process migration lock (one migrator across replicas), or `false` to migrate
-   * without one (PgBouncer in transaction pooling mode; then only one process may migrate).
+   * without one (then only one process may migrate).
    */
   lock?: false | MigrationLockOptions;
   /** While migrations are disabled: `'skip'` (default), `'verify'` or `'wait'`. */
@@ -109,14 +117,25 @@ export interface AutoMigratorModuleOptions {
   /**
    * Limits for the migration connection only (PostgreSQL `statement_timeout` / `lock_timeout`;
    * MySQL/MariaDB `max_statement_time` / `lock_wait_timeout` and `innodb_lock_wait_timeout`, in whole
-   * seconds). Default: the server's own settings.
+   * seconds). Each at least 1 ms and at most what the database takes (checked at boot per DataSource):
+   * PostgreSQL 2147483647 ms; MariaDB 31536000 s (one year); MySQL 4294967295 ms for statements.
+   * Default: the server's own settings.
    */
   migrationTimeouts?: MigrationTimeoutOptions;
   /**
    * On shutdown (SIGTERM) during a migration: how long to wait for the migration in flight before
-   * cancelling its statement (which rolls it back). Default 10000.
+   * cancelling its statement (which rolls it back). Default 10000; at most 2147483647 (a Node.js timer).
    */
   shutdownGraceMs?: number;
+  /**
+   * Watches the migration connection (PostgreSQL, MySQL/MariaDB) while migrations run, so a silent
+   * network partition fails the run in bounded time instead of hanging: every `intervalMs`, a check
+   * on a separate connection; no answer within `timeoutMs` (or the database lost the session) closes
+   * the migration connection and fails the run (RetryStrategy retries it). Detected within
+   * `intervalMs + timeoutMs`. Also sets TCP keepalive on it. `false` turns both off.
+   * Default `{ intervalMs: 5000, timeoutMs: 15000 }`.
+   */
+  connectionCheck?: false | ConnectionCheckOptions;
   /** How much readiness shows: `'full'` (default: migration names and errors) or `'counts'` (states and counts only). */
   readinessDetails?: ReadinessDetails;
   /** Where the library logs: a Nest LoggerService, or `false` for nothing. Default: Nest's Logger. */
@@ -134,18 +153,42 @@ export interface MigrationTimeoutOptions {
   lockTimeoutMs?: number;
 }
 
+/** How the migration connection is watched. */
+export interface ConnectionCheckOptions {
+  /** How often a check runs while migrating, in ms. Default 5000. */
+  intervalMs?: number;
+  /** How long a check may go unanswered before the migration connection is declared dead, in ms. Default 15000. */
+  timeoutMs?: number;
+}
+
+/** The connection check settings after validation. */
+export interface ResolvedConnectionCheckOptions {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+}
+
 /** Settings of the cross-process migration lock. */
 export interface MigrationLockOptions {
   /** How long a process waits for the lock before handing a MigrationLockTimeoutError to the strategy. Default 600000 (10 min). */
   timeoutMs?: number;
   /** While waiting, log who holds the lock this often. Default 5000. */
   logEveryMs?: number;
+  /**
+   * PostgreSQL: how the advisory lock is held. `'session'`: by the migration connection's session.
+   * `'transaction'`: by a transaction kept open on a second connection, which works through
+   * transaction-pooling proxies (PgBouncer `pool_mode=transaction`, Supabase/Neon poolers, RDS
+   * Proxy). `'auto'` (default): `'transaction'` when the server sees the connection come from another
+   * address than this process's socket (a proxy), else `'session'`. The two exclude each other.
+   * Other databases: only `'auto'` or `'session'`.
+   */
+  mode?: MigrationLockMode;
 }
 
 /** The lock settings after validation. */
 export interface ResolvedLockOptions {
   readonly timeoutMs: number;
   readonly logEveryMs: number;
+  readonly mode: MigrationLockMode;
 }
 
 /** One DataSource entry after validation. */
@@ -154,6 +197,8 @@ export interface ResolvedDataSourceOptions {
   /** `undefined` means: the DataSource's own `migrationsTransactionMode`, else `'each'`. */
   readonly transaction: MigrationTransactionMode | undefined;
   readonly tenants: ResolvedTenantOptions | undefined;
+  /** `true` when the entry says the DataSource has no migrations; `undefined` means false. */
+  readonly allowNoMigrations: true | undefined;
 }
 
 /** The tenant settings after validation. */
@@ -182,6 +227,8 @@ export interface ResolvedAutoMigratorOptions {
   readonly unknownMigrations: MigrationHistoryPolicy;
   readonly migrationTimeouts: Readonly<MigrationTimeoutOptions>;
   readonly shutdownGraceMs: number;
+  /** `false`: the migration connection is not watched. */
+  readonly connectionCheck: ResolvedConnectionCheckOptions | false;
   readonly readinessDetails: ReadinessDetails;
   readonly logger: LoggerService | false | undefined;
 }

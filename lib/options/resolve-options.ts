@@ -1,17 +1,21 @@
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import {
+  DEFAULT_CONNECTION_CHECK_INTERVAL_MS,
+  DEFAULT_CONNECTION_CHECK_TIMEOUT_MS,
   DEFAULT_LOCK_LOG_EVERY_MS,
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_PENDING_CHECK_TTL_MS,
   DEFAULT_RUN_MIGRATIONS_KEY,
 } from '../auto-migrator.constants.js';
 import type { MigrationInterface } from 'typeorm';
+import type { MigrationLockMode } from '../lock/migration-lock.js';
 import { isMigrationStrategy } from '../strategies/migration-strategy.js';
 import type {
   AutoMigratorModuleOptions,
   MigrationRunMode,
   MigrationTransactionMode,
   ResolvedAutoMigratorOptions,
+  ResolvedConnectionCheckOptions,
   ResolvedDataSourceOptions,
   ResolvedLockOptions,
   ResolvedTenantOptions,
@@ -39,6 +43,7 @@ export const OPTION_KEYS: ReadonlyArray<keyof AutoMigratorModuleOptions> = [
   'unknownMigrations',
   'migrationTimeouts',
   'shutdownGraceMs',
+  'connectionCheck',
   'readinessDetails',
   'logger',
 ];
@@ -47,11 +52,15 @@ const READINESS_DETAILS: readonly ReadinessDetails[] = ['full', 'counts'];
 const LOGGER_METHODS = ['log', 'error', 'warn'] as const;
 const WHEN_DISABLED: readonly WhenDisabled[] = ['skip', 'verify', 'wait'];
 const HISTORY_POLICIES: readonly MigrationHistoryPolicy[] = ['warn', 'fail'];
-const LOCK_KEYS: ReadonlyArray<string> = ['timeoutMs', 'logEveryMs'];
-const DATA_SOURCE_KEYS: ReadonlyArray<string> = ['name', 'transaction', 'tenants'];
+const LOCK_KEYS: ReadonlyArray<string> = ['timeoutMs', 'logEveryMs', 'mode'];
+const LOCK_MODES: readonly MigrationLockMode[] = ['auto', 'session', 'transaction'];
+const CONNECTION_CHECK_KEYS: ReadonlyArray<string> = ['intervalMs', 'timeoutMs'];
+const DATA_SOURCE_KEYS: ReadonlyArray<string> = ['name', 'transaction', 'tenants', 'allowNoMigrations'];
 const TENANT_KEYS: ReadonlyArray<string> = ['list', 'migrations', 'createSchema', 'concurrency', 'migrationsTableName', 'affectReadiness'];
 /** Tenants migrated at once by default; see the README's tenant benchmark. */
 export const DEFAULT_TENANT_CONCURRENCY = 8;
+/** The longest delay a Node.js timer takes (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 const MODES: readonly MigrationRunMode[] = ['blocking', 'background'];
 const TRANSACTION_MODES: readonly MigrationTransactionMode[] = ['all', 'each', 'none'];
 
@@ -100,7 +109,7 @@ export function resolveAutoMigratorOptions(
 
   const mode = oneOf(raw.mode, 'blocking', MODES, 'mode');
 
-  const pendingCheckTtlMs = milliseconds(raw.pendingCheckTtlMs, DEFAULT_PENDING_CHECK_TTL_MS, 'pendingCheckTtlMs', 0);
+  const pendingCheckTtlMs = milliseconds(raw.pendingCheckTtlMs, DEFAULT_PENDING_CHECK_TTL_MS, 'pendingCheckTtlMs', 0, MAX_TIMER_MS);
 
   if (raw.strategy !== undefined && !isMigrationStrategy(raw.strategy)) {
     throw configError(
@@ -121,7 +130,8 @@ export function resolveAutoMigratorOptions(
     outOfOrder: oneOf(raw.outOfOrder, 'warn', HISTORY_POLICIES, 'outOfOrder'),
     unknownMigrations: oneOf(raw.unknownMigrations, 'warn', HISTORY_POLICIES, 'unknownMigrations'),
     migrationTimeouts: resolveTimeouts(raw.migrationTimeouts),
-    shutdownGraceMs: milliseconds(raw.shutdownGraceMs, 10_000, 'shutdownGraceMs', 0),
+    shutdownGraceMs: milliseconds(raw.shutdownGraceMs, 10_000, 'shutdownGraceMs', 0, MAX_TIMER_MS),
+    connectionCheck: resolveConnectionCheck(raw.connectionCheck),
     readinessDetails: oneOf(raw.readinessDetails, 'full', READINESS_DETAILS, 'readinessDetails'),
     logger: resolveLogger(raw.logger),
   });
@@ -156,7 +166,7 @@ function resolveLogger(logger: AutoMigratorModuleOptions['logger']): AutoMigrato
 function oneOf<T extends string>(value: unknown, fallback: T, allowed: readonly T[], option: string): T {
   if (value === undefined) return fallback;
   if (!allowed.includes(value as T)) {
-    throw configError(option, `must be one of ${quoteAll(allowed)}; got ${JSON.stringify(value)}`);
+    throw configError(option, `must be one of ${quoteAll(allowed)}; got ${show(value)}`);
   }
   return value as T;
 }
@@ -164,7 +174,7 @@ function oneOf<T extends string>(value: unknown, fallback: T, allowed: readonly 
 function resolveLock(lock: AutoMigratorModuleOptions['lock']): ResolvedLockOptions | false {
   if (lock === false) return false;
   if (lock !== undefined && (typeof lock !== 'object' || lock === null || Array.isArray(lock))) {
-    throw configError('lock', `must be false or an object { timeoutMs, logEveryMs }; got ${describe(lock)}`);
+    throw configError('lock', `must be false or an object { timeoutMs, logEveryMs, mode }; got ${describe(lock)}`);
   }
   const settings = (lock ?? {}) as Record<string, unknown>;
   const unknownKeys = Object.keys(settings).filter((key) => !LOCK_KEYS.includes(key));
@@ -174,21 +184,41 @@ function resolveLock(lock: AutoMigratorModuleOptions['lock']): ResolvedLockOptio
   return Object.freeze({
     timeoutMs: milliseconds(settings['timeoutMs'], DEFAULT_LOCK_TIMEOUT_MS, 'lock.timeoutMs', 0),
     logEveryMs: milliseconds(settings['logEveryMs'], DEFAULT_LOCK_LOG_EVERY_MS, 'lock.logEveryMs', 1),
+    mode: oneOf(settings['mode'], 'auto', LOCK_MODES, 'lock.mode'),
   });
 }
 
-function milliseconds(value: unknown, fallback: number, option: string, minimum: number): number {
+function resolveConnectionCheck(check: AutoMigratorModuleOptions['connectionCheck']): ResolvedConnectionCheckOptions | false {
+  if (check === false) return false;
+  if (check !== undefined && (typeof check !== 'object' || check === null || Array.isArray(check))) {
+    throw configError('connectionCheck', `must be false or an object { intervalMs, timeoutMs }; got ${describe(check)}`);
+  }
+  const settings = (check ?? {}) as Record<string, unknown>;
+  const unknownKeys = Object.keys(settings).filter((key) => !CONNECTION_CHECK_KEYS.includes(key));
+  if (unknownKeys.length > 0) {
+    throw configError('connectionCheck', `has unknown key(s) ${quoteAll(unknownKeys)}; known keys: ${CONNECTION_CHECK_KEYS.join(', ')}`);
+  }
+  return Object.freeze({
+    intervalMs: milliseconds(settings['intervalMs'], DEFAULT_CONNECTION_CHECK_INTERVAL_MS, 'connectionCheck.intervalMs', 100),
+    timeoutMs: milliseconds(settings['timeoutMs'], DEFAULT_CONNECTION_CHECK_TIMEOUT_MS, 'connectionCheck.timeoutMs', 100),
+  });
+}
+
+function milliseconds(value: unknown, fallback: number, option: string, minimum: number, maximum?: number): number {
   const resolved = value ?? fallback;
   if (typeof resolved !== 'number' || !Number.isFinite(resolved) || resolved < minimum) {
-    throw configError(option, `must be a number of milliseconds >= ${minimum}; got ${JSON.stringify(resolved)}`);
+    throw configError(option, `must be a number of milliseconds >= ${minimum}; got ${show(resolved)}`);
+  }
+  if (maximum !== undefined && resolved > maximum) {
+    throw configError(option, `must be a number of milliseconds from ${minimum} to ${maximum} (the longest a Node.js timer waits, about 24.8 days); got ${show(resolved)}`);
   }
   return resolved;
 }
 
 function resolveDataSources(entries: AutoMigratorModuleOptions['dataSources']): ResolvedDataSourceOptions[] {
-  if (entries === undefined) return [Object.freeze({ name: 'default', transaction: undefined, tenants: undefined })];
+  if (entries === undefined) return [Object.freeze({ name: 'default', transaction: undefined, tenants: undefined, allowNoMigrations: undefined })];
   if (!Array.isArray(entries)) {
-    throw configError('dataSources', `must be an array of DataSource names or { name, transaction } objects; got ${describe(entries)}`);
+    throw configError('dataSources', `must be an array of DataSource names or { name, transaction?, tenants?, allowNoMigrations? } objects; got ${describe(entries)}`);
   }
   if (entries.length === 0) {
     throw configError('dataSources', `is empty; list at least one DataSource name (the unnamed TypeOrmModule registration is 'default'), or omit the option`);
@@ -207,7 +237,7 @@ function resolveDataSources(entries: AutoMigratorModuleOptions['dataSources']): 
 
 function resolveDataSourceEntry(entry: unknown, where: string): ResolvedDataSourceOptions {
   if (typeof entry === 'string') {
-    return { name: checkName(entry, where), transaction: undefined, tenants: undefined };
+    return { name: checkName(entry, where), transaction: undefined, tenants: undefined, allowNoMigrations: undefined };
   }
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
     throw configError(where, `must be a DataSource name or a { name, transaction } object; got ${describe(entry)}`);
@@ -223,6 +253,8 @@ function resolveDataSourceEntry(entry: unknown, where: string): ResolvedDataSour
     name,
     transaction: transaction === undefined ? undefined : oneOf(transaction, 'each', TRANSACTION_MODES, `${where}.transaction`),
     tenants: record['tenants'] === undefined ? undefined : resolveTenants(record['tenants'], `${where}.tenants`),
+    // undefined (the default) means false; only `true` is stored.
+    allowNoMigrations: flag(record['allowNoMigrations'], false, `${where}.allowNoMigrations`) || undefined,
   };
 }
 
@@ -250,9 +282,15 @@ function resolveTenants(value: unknown, where: string): ResolvedTenantOptions {
     }
     return instance as MigrationInterface;
   });
+  if (instances.length === 0) {
+    throw configError(
+      `${where}.migrations`,
+      `is empty: tenants get no tables. List the tenant migration classes (they are not loaded from a glob), or remove "tenants"`,
+    );
+  }
   const concurrency = record['concurrency'] ?? DEFAULT_TENANT_CONCURRENCY;
   if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) {
-    throw configError(`${where}.concurrency`, `must be an integer >= 1; got ${JSON.stringify(concurrency)}`);
+    throw configError(`${where}.concurrency`, `must be an integer >= 1; got ${show(concurrency)}`);
   }
   const table = record['migrationsTableName'];
   if (table !== undefined && (typeof table !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table))) {
@@ -270,7 +308,7 @@ function resolveTenants(value: unknown, where: string): ResolvedTenantOptions {
 
 function flag(value: unknown, fallback: boolean, option: string): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw configError(option, `must be true or false; got ${JSON.stringify(value)}`);
+  if (typeof value !== 'boolean') throw configError(option, `must be true or false; got ${show(value)}`);
   return value;
 }
 
@@ -289,8 +327,15 @@ function quoteAll(values: readonly string[]): string {
   return values.map((value) => `'${value}'`).join(', ');
 }
 
+/** A value as given, for an error message: unlike JSON.stringify, NaN and Infinity stay themselves. */
+function show(value: unknown): string {
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  return JSON.stringify(value) ?? String(value);
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   if (typeof value === 'object' && value !== null) return `an object of class ${value.constructor?.name ?? 'Object'}`;
-  return JSON.stringify(value) ?? String(value);
+  return show(value);
 }

@@ -7,8 +7,8 @@ const TIMESTAMP_SUFFIX = /\d{13}$/;
 /** Computed once per migrations array: a DataSource's, or the tenant migrations all its tenants share. */
 const listed = new WeakMap<readonly MigrationInterface[], readonly PendingMigration[]>();
 
-/** The name TypeORM records for a migration: its `name` property, else its class name. */
-export function migrationName(migration: MigrationInterface): string {
+/** The name TypeORM records for a migration: its `name` property, else its class name. Unchecked: anything may be assigned to `name`. */
+export function migrationName(migration: MigrationInterface): unknown {
   return migration.name ?? migration.constructor.name;
 }
 
@@ -26,6 +26,13 @@ export function buildMigrations(migrations: readonly MigrationInterface[], owner
   let sorted = true;
   for (const migration of migrations) {
     const name = migrationName(migration);
+    if (typeof name !== 'string') {
+      const className = migration.constructor.name || '(anonymous)';
+      throw new AutoMigratorConfigError(
+        `${owner}: migration class ${className} has a "name" property that is not a string (${typeof name} ${String(name)}). ` +
+          `TypeORM records a migration by its name: make it a string ending in a 13-digit millisecond timestamp (for example "${className}${Date.UTC(2026, 0, 1)}"), or remove it to use the class name.`,
+      );
+    }
     if (!TIMESTAMP_SUFFIX.test(name)) {
       throw new AutoMigratorConfigError(
         `${owner}: migration "${name}" must end in a 13-digit millisecond timestamp ` +

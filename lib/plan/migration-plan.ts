@@ -6,6 +6,7 @@ import type {
   MigrationTimeoutOptions,
   MigrationTransactionMode,
   ResolvedAutoMigratorOptions,
+  ResolvedConnectionCheckOptions,
   ResolvedLockOptions,
   ResolvedTenantOptions,
 } from '../options/auto-migrator-options.interface.js';
@@ -26,8 +27,12 @@ export interface DataSourcePlan {
   readonly history: { readonly outOfOrder: MigrationHistoryPolicy; readonly unknownMigrations: MigrationHistoryPolicy };
   /** Statement and lock-wait limits for the migration session. */
   readonly timeouts: Readonly<MigrationTimeoutOptions>;
+  /** How the migration session's connection is watched; undefined: not watched. */
+  readonly connectionCheck: ResolvedConnectionCheckOptions | undefined;
   /** Schema-per-tenant migrations to run after this DataSource's own. */
   readonly tenants: ResolvedTenantOptions | undefined;
+  /** The user said this DataSource has no migrations of its own (`allowNoMigrations`); else none is a configuration error. */
+  readonly allowNoMigrations: boolean;
   /** For a tenant's plan: the tenant, its parent DataSource, and whether to create its schema. */
   readonly tenant: { readonly name: string; readonly parent: string; readonly createSchema: boolean } | undefined;
 }
@@ -59,7 +64,6 @@ export function planDataSources(
             : 'No DataSource is registered: import TypeOrmModule.forRoot()/forRootAsync() in the application.'),
       );
     }
-    buildMigrations(dataSource.migrations, `DataSource "${entry.name}"`);
     if (entry.tenants) {
       if (dataSource.options.type !== 'postgres') {
         throw new AutoMigratorConfigError(
@@ -69,6 +73,10 @@ export function planDataSources(
       }
       buildMigrations(entry.tenants.migrations, `DataSource "${entry.name}", tenant migrations`);
     }
+    checkTimeoutRanges(entry.name, dataSource, options.migrationTimeouts);
+    const allowNoMigrations = entry.allowNoMigrations === true;
+    // Not initialized yet (manualInitialization): TypeORM resolves its migrations in initialize(); the runner checks them then.
+    if (dataSource.isInitialized) checkMigrations(dataSource, entry.name, `DataSource "${entry.name}"`, allowNoMigrations);
     return Object.freeze({
       name: entry.name,
       label: `DataSource "${entry.name}"`,
@@ -77,10 +85,75 @@ export function planDataSources(
       lock: planLock(entry.name, dataSource, options.lock),
       history: Object.freeze({ outOfOrder: options.outOfOrder, unknownMigrations: options.unknownMigrations }),
       timeouts: options.migrationTimeouts,
+      connectionCheck: options.connectionCheck || undefined,
       tenants: entry.tenants,
+      allowNoMigrations,
       tenant: undefined,
     });
   });
+}
+
+/**
+ * Checks the migrations an initialized DataSource resolved (each name, no duplicates; see
+ * {@link buildMigrations}), and that there is at least one unless `allowNoMigrations`: a glob
+ * relative to the working directory, started from another directory, resolves to none, and the
+ * application would report ready on a schema that is not there. Cheap to repeat (cached per array).
+ */
+export function checkMigrations(dataSource: DataSource, name: string, label: string, allowNoMigrations: boolean): void {
+  const built = buildMigrations(dataSource.migrations, label);
+  if (built.length > 0 || allowNoMigrations) return;
+  const configured = dataSource.options.migrations;
+  const entries = configured === undefined ? [] : Array.isArray(configured) ? configured : Object.values(configured);
+  const listed = entries.length === 0 ? 'none (no "migrations" option)' : entries.map(describeEntry).join(', ');
+  throw new AutoMigratorConfigError(
+    `${label}: no migrations found. Its "migrations" option: ${listed}; working directory: ${process.cwd()}. ` +
+      `Relative paths and globs are resolved against the working directory, not the file that names them: ` +
+      `build them from the module's own location (CommonJS: join(__dirname, 'migrations/*.js'); ESM: ` +
+      `fileURLToPath(new URL('./migrations/*.js', import.meta.url))), or list the migration classes. ` +
+      `If this DataSource really has no migrations, say so: dataSources: [{ name: '${name}', allowNoMigrations: true }].`,
+  );
+}
+
+function describeEntry(entry: unknown): string {
+  if (typeof entry === 'string') return JSON.stringify(entry);
+  if (typeof entry === 'function') return `class ${entry.name || '(anonymous)'}`;
+  if (typeof entry === 'object' && entry !== null) return `an instance of ${entry.constructor?.name ?? 'Object'}`;
+  return String(entry);
+}
+
+/** The most each database takes, in ms, per migrationTimeouts option (what MigrationSession sets). */
+const TIMEOUT_LIMITS: Record<string, { database: string; statementTimeoutMs: [number, string]; lockTimeoutMs: [number, string] }> = {
+  postgres: {
+    database: 'PostgreSQL',
+    statementTimeoutMs: [2_147_483_647, 'statement_timeout takes at most 2147483647 ms (about 24.8 days)'],
+    lockTimeoutMs: [2_147_483_647, 'lock_timeout takes at most 2147483647 ms (about 24.8 days)'],
+  },
+  mariadb: {
+    database: 'MariaDB',
+    statementTimeoutMs: [31_536_000_000, 'max_statement_time takes at most 31536000 s (one year)'],
+    lockTimeoutMs: [31_536_000_000, 'lock_wait_timeout takes at most 31536000 s (one year)'],
+  },
+  mysql: {
+    database: 'MySQL',
+    statementTimeoutMs: [4_294_967_295, 'max_execution_time takes at most 4294967295 ms (about 49.7 days)'],
+    lockTimeoutMs: [31_536_000_000, 'lock_wait_timeout takes at most 31536000 s (one year)'],
+  },
+};
+
+/** Refuses a migrationTimeouts value the DataSource's database would reject (or silently clamp) after connecting and locking. */
+function checkTimeoutRanges(name: string, dataSource: DataSource, timeouts: Readonly<MigrationTimeoutOptions>): void {
+  const limits = TIMEOUT_LIMITS[dataSource.options.type];
+  if (!limits) return;
+  for (const key of ['statementTimeoutMs', 'lockTimeoutMs'] as const) {
+    const value = timeouts[key];
+    const [maximum, why] = limits[key];
+    if (value !== undefined && value > maximum) {
+      throw new AutoMigratorConfigError(
+        `DataSource "${name}" (type "${dataSource.options.type}"): AutoMigratorModule option "migrationTimeouts.${key}" is ${value} ms, ` +
+          `more than ${limits.database} accepts: ${why}. Give at most ${maximum}, or leave it out to keep the server's setting.`,
+      );
+    }
+  }
 }
 
 /** The plan for one tenant of a DataSource with `tenants` (its name validated beforehand). */
@@ -105,6 +178,11 @@ function planLock(name: string, dataSource: DataSource, settings: ResolvedLockOp
     throw new AutoMigratorConfigError(
       `DataSource "${name}" (type "${dataSource.options.type}"): AutoMigratorModule has no cross-process migration lock for this database type ` +
         `(it has one for postgres, mysql, mariadb and better-sqlite3). Set the option lock: false to migrate without one, and let only one process migrate.`,
+    );
+  }
+  if (settings.mode === 'transaction' && kind !== 'postgres') {
+    throw new AutoMigratorConfigError(
+      `DataSource "${name}" (type "${dataSource.options.type}"): lock.mode 'transaction' exists for PostgreSQL only; use 'auto' or 'session'.`,
     );
   }
   return Object.freeze({ kind, settings });

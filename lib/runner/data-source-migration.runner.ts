@@ -9,8 +9,7 @@ import type { MigrationEvent } from '../events/migration-events.js';
 import { createMigrationLock } from '../lock/create-migration-lock.js';
 import type { MigrationLock } from '../lock/migration-lock.js';
 import { readMigrationStatus, type MigrationStatusReport } from '../operations/migration-status.js';
-import { buildMigrations } from '../plan/build-migrations.js';
-import type { DataSourcePlan } from '../plan/migration-plan.js';
+import { checkMigrations, type DataSourcePlan } from '../plan/migration-plan.js';
 import type { MigrationStateStore } from '../state/migration-state.js';
 import type {
   MigrationContext,
@@ -19,7 +18,7 @@ import type {
   PendingMigration,
   RetryReport,
 } from '../strategies/migration-strategy.js';
-import { errorChain } from '../util/error-chain.js';
+import { describeCauses, errorChain } from '../util/error-chain.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { MigrationSession } from './migration-session.js';
 import { ObservedMigrationExecutor } from './observed-migration-executor.js';
@@ -33,6 +32,9 @@ export interface RunnerEnvironment {
   readonly control: RunControl;
   readonly emit: (event: MigrationEvent) => void;
 }
+
+/** Runs before each migration, inside its transaction: throws when it must not run. */
+export type MigrationGuard = (migration: string) => Promise<void>;
 
 /** The longest one wait for the migration lock lasts before the stop flag is looked at again. */
 const LOCK_WAIT_SLICE_MS = 1_000;
@@ -116,11 +118,13 @@ export class DataSourceMigrationRunner {
     }
     this.env.emit({ type: 'run-started', dataSource: this.name, pending: (pending ?? []).map((migration) => migration.name) });
 
-    const run = new StrategyRun(this, pending ?? []);
+    const run = new StrategyRun(this, pending ?? [], this.env.control);
     try {
       await strategy.migrate(run.context);
+      // A strategy that caught the interruption and returned: the run still ends interrupted.
+      if (run.interruption) throw run.interruption;
     } catch (error) {
-      throw this.strategyThrew(error, strategy, startedAt);
+      throw this.strategyThrew(this.env.control.stopped ? run.interrupted(error) : error, strategy, startedAt);
     }
     this.strategyReturned(run, strategy, startedAt);
     if (this.env.control.stopped) throw this.interrupted(undefined, []);
@@ -143,7 +147,7 @@ export class DataSourceMigrationRunner {
     // Fast path: nothing pending, no session, no lock.
     if (nothingPending) return this.nothingLeft(runStart, 'no pending migrations');
     // What is pending is read again on the session, under the lock, by the executor itself.
-    return this.withSession((queryRunner) => this.executeInSession(fromScratch, queryRunner, runStart));
+    return this.withSession((queryRunner, beforeMigration) => this.executeInSession(fromScratch, queryRunner, beforeMigration, runStart));
   }
 
   /**
@@ -175,10 +179,10 @@ export class DataSourceMigrationRunner {
    * whatever happens; a connection whose lock could not be released is closed rather than
    * returned to the pool.
    */
-  async withSession<T>(work: (queryRunner: QueryRunner) => Promise<T>): Promise<T> {
+  async withSession<T>(work: (queryRunner: QueryRunner, beforeMigration: MigrationGuard) => Promise<T>): Promise<T> {
     const session = await this.connecting(async () => {
       await this.ensureInitialized();
-      return MigrationSession.open(this.plan.dataSource);
+      return MigrationSession.open(this.plan.dataSource, this.plan.connectionCheck);
     });
     let destroy = false;
     try {
@@ -190,10 +194,15 @@ export class DataSourceMigrationRunner {
           await session.useSchema(this.plan.tenant.name, this.plan.tenant.createSchema);
         }
         this.env.control.setCanceller(session ? () => session.cancelStatement() : undefined);
-        if (session) return await work(session.queryRunner);
+        // Before each migration: the lock is still ours, and the session's settings hold for its transaction.
+        const beforeMigration: MigrationGuard = async (migration) => {
+          await lock?.verify();
+          await session?.prepareTransaction(migration);
+        };
+        if (session) return await work(session.queryRunner, beforeMigration);
         const shared = this.plan.dataSource.createQueryRunner();
         try {
-          return await work(shared);
+          return await work(shared, beforeMigration);
         } finally {
           await shared.release();
         }
@@ -201,8 +210,8 @@ export class DataSourceMigrationRunner {
         this.env.control.setCanceller(undefined);
         await lock?.release().catch((error: unknown) => {
           destroy = true;
-          this.logger.warn(
-            `${this.plan.label}: releasing ${lock.description} failed (${this.redactor.message(error)}); closing its connection, which releases it`,
+          this.logger.error(
+            `${this.plan.label}: releasing ${lock.description} failed (${this.redactor.message(error)}); closing its connection, which releases a lock held by it`,
           );
         });
       }
@@ -258,7 +267,12 @@ export class DataSourceMigrationRunner {
     this.env.emit({ type: 'retrying', dataSource: this.name, attempt: report.attempt, attempts: report.attempts, delayMs: report.delayMs, error });
   }
 
-  private async executeInSession(fromScratch: boolean, queryRunner: QueryRunner, runStart: number): Promise<MigrationRunResult> {
+  private async executeInSession(
+    fromScratch: boolean,
+    queryRunner: QueryRunner,
+    beforeMigration: MigrationGuard,
+    runStart: number,
+  ): Promise<MigrationRunResult> {
     if (fromScratch) {
       this.logger.warn(`${this.plan.label}: dropping every table before migrating from scratch`);
       await this.plan.dataSource.dropDatabase();
@@ -277,10 +291,11 @@ export class DataSourceMigrationRunner {
             this.state.update(this.name, { status: 'running', pending: total, applied: [], error: undefined, failedMigration: undefined, retry: undefined });
           }
         },
-        started: (name) => {
+        started: async (name) => {
           // Stop between migrations: throwing here, before up(), rolls back only the empty transaction.
           if (this.env.control.stopped) throw this.interrupted(undefined, applied);
           current = { name, startedAt: performance.now() };
+          await beforeMigration(name);
           const index = applied.length + 1;
           this.state.update(this.name, { current: { name, index, total, startedAt: new Date() } });
           this.env.emit({ type: 'migration-started', dataSource: this.name, migration: name, index, total });
@@ -303,7 +318,7 @@ export class DataSourceMigrationRunner {
     } catch (error) {
       if (error instanceof MigrationInterruptedError) throw error;
       if (this.env.control.stopped) throw this.interrupted(current?.name, applied, error);
-      throw this.runFailed(error, current?.name, applied);
+      throw this.runFailed(MigrationSession.connectionLost(queryRunner, this.name, this.host(), error) ?? error, current?.name, applied);
     }
     if (total === 0) return this.nothingLeft(runStart, 'no pending migrations left; another process applied them');
     const durationMs = performance.now() - runStart;
@@ -324,11 +339,13 @@ export class DataSourceMigrationRunner {
    */
   private async acquireLock(session: MigrationSession | undefined): Promise<MigrationLock | undefined> {
     if (!this.plan.lock) return undefined;
-    const { timeoutMs, logEveryMs } = this.plan.lock.settings;
-    const lock = createMigrationLock(this.plan.lock.kind, this.plan.dataSource, session?.queryRunner);
+    const { kind, settings } = this.plan.lock;
+    const { timeoutMs, logEveryMs } = settings;
     const since = Date.now();
     let holder: string | undefined;
+    let lock: MigrationLock | undefined;
     try {
+      lock = await createMigrationLock(kind, settings.mode, this.plan.dataSource, session);
       if (await lock.tryAcquire(0)) return lock;
       this.state.update(this.name, { status: 'waiting-for-lock', waitingSince: new Date(since), current: undefined });
       let nextLog = since;
@@ -354,11 +371,11 @@ export class DataSourceMigrationRunner {
         }
       }
     } catch (error) {
-      await lock.release().catch(() => undefined);
+      await lock?.release().catch(() => undefined);
       if (error instanceof MigrationInterruptedError) throw error;
       this.redactor.scrub(error);
       const failure = new MigrationFailedError(
-        `${this.plan.label}: could not take ${lock.description}: ${this.describeFailure(error)}`,
+        `${this.plan.label}: could not take ${lock?.description ?? 'the migration lock'}: ${this.describeFailure(error)}`,
         this.name,
         undefined,
         [],
@@ -384,10 +401,15 @@ export class DataSourceMigrationRunner {
   }
 
   private async ensureInitialized(): Promise<void> {
-    if (this.plan.dataSource.isInitialized) return;
-    await this.plan.dataSource.initialize();
-    // Initialized late (manualInitialization): its migrations are known only now; check them by name.
-    buildMigrations(this.plan.dataSource.migrations, this.plan.label);
+    if (!this.plan.dataSource.isInitialized) await this.plan.dataSource.initialize();
+    // Initialized late (manualInitialization), its migrations are known only now. Checked on every
+    // call (cached), so that none found keeps failing rather than passing once initialized.
+    checkMigrations(this.plan.dataSource, this.plan.tenant?.parent ?? this.plan.name, this.plan.label, this.plan.allowNoMigrations);
+  }
+
+  /** The run was stopped (shutdown) and `cause` is what stopped the strategy: recorded as the interruption. */
+  interruptedBy(cause: unknown): MigrationInterruptedError {
+    return this.interrupted(undefined, [], cause);
   }
 
   private throwIfStopped(): void {
@@ -459,7 +481,9 @@ export class DataSourceMigrationRunner {
       error: failure.message,
       finishedAt: new Date(),
     });
-    this.logger.error(failure.message, failure.stack);
+    // One line with the cause chain; the stack is printed once, by whoever receives the rethrown error.
+    const causes = describeCauses(failure);
+    this.logger.error(causes ? `${failure.message} (${causes})` : failure.message);
     this.env.emit({ type: 'migration-failed', dataSource: this.name, migration, error: failure.message });
     return failure;
   }
@@ -543,13 +567,20 @@ export class DataSourceMigrationRunner {
 class StrategyRun {
   outcome: RunOutcome = 'none';
   markedFailed = false;
+  /** What runMigrations()/dropAndMigrate() rejected with on shutdown; every later call rejects with it again. */
+  interruption: MigrationInterruptedError | undefined;
   readonly context: MigrationContext;
   readonly pendingCount: number;
 
-  constructor(runner: DataSourceMigrationRunner, pending: readonly PendingMigration[]) {
+  constructor(
+    private readonly runner: DataSourceMigrationRunner,
+    pending: readonly PendingMigration[],
+    control: RunControl,
+  ) {
     this.pendingCount = pending.length;
     let first = pending.length > 0;
     const track = async (fromScratch: boolean): Promise<MigrationRunResult> => {
+      if (this.interruption) throw this.interruption;
       const known = first && !fromScratch ? pending : undefined;
       first = false;
       this.markedFailed = false;
@@ -559,7 +590,7 @@ class StrategyRun {
         return result;
       } catch (error) {
         this.outcome = 'failed';
-        throw error;
+        throw control.stopped ? this.interrupted(error) : error;
       }
     };
     this.context = Object.freeze({
@@ -568,14 +599,34 @@ class StrategyRun {
       dataSource: runner.plan.dataSource,
       pending: Object.freeze([...pending]),
       logger: runner.logger,
+      get interrupted() {
+        return control.stopped;
+      },
+      signal: control.signal,
       runMigrations: () => track(false),
       dropAndMigrate: () => track(true),
       markFailed: (error: unknown) => {
+        if (this.interruption) return;
         this.markedFailed = true;
         runner.markFailed(error);
       },
       reportRetry: (report: RetryReport) => runner.reportRetry(report),
     });
+  }
+
+  /**
+   * The interruption this run ends with, once the application is shutting down: the one
+   * runMigrations() rejected with, or one made now from what the strategy threw (an aborted wait).
+   */
+  interrupted(error: unknown): MigrationInterruptedError {
+    if (this.interruption) {
+      if (error !== this.interruption) {
+        this.runner.logger.debug(`${this.runner.plan.label}: after the interruption, the strategy threw: ${this.runner.describeFailure(error)}`);
+      }
+      return this.interruption;
+    }
+    this.interruption = error instanceof MigrationInterruptedError ? error : this.runner.interruptedBy(error);
+    return this.interruption;
   }
 }
 

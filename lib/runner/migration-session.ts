@@ -1,4 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { MigrationConnectionLostError } from '../errors/migration-connection-lost.error.js';
+import { connectionSocket, discardConnection } from '../util/driver-connection.js';
+import { SessionWatchdog, type ConnectionCheckSettings } from './session-watchdog.js';
 
 /** Per-session limits for the statements migrations run. */
 export interface MigrationTimeouts {
@@ -12,45 +15,107 @@ export interface MigrationTimeouts {
  * The dedicated connection migrations run on (PostgreSQL, MySQL/MariaDB): it carries the
  * migration lock and the session timeouts, and it can be cancelled from another connection.
  * SQLite has none: TypeORM shares one better-sqlite3 connection across the application.
+ *
+ * Behind a transaction-pooling proxy (PgBouncer and the like, detected on PostgreSQL when the
+ * server sees another client address than this socket's), session settings would land on whatever
+ * server connection runs the statement, and stay there for other clients: the session then sets
+ * nothing for the session, and {@link MigrationSession.prepareTransaction} applies the same settings
+ * to each migration's transaction with `set_config(…, true)` instead.
  */
 export class MigrationSession {
+  private static readonly byRunner = new WeakMap<QueryRunner, MigrationSession>();
+  private watchdog: SessionWatchdog | undefined;
+  private lost: { reason: string; afterMs: number } | undefined;
+  private timeouts: MigrationTimeouts = {};
+  private schema: string | undefined;
   private timeoutsApplied = false;
   private searchPathSet = false;
+  /** PostgreSQL 14+: client_connection_check_interval exists. */
+  private checksClientConnection = false;
 
   private constructor(
     private readonly dataSource: DataSource,
     readonly queryRunner: QueryRunner,
     private readonly dialect: 'postgres' | 'mysql',
-    private readonly backendId: number,
+    private backendId: number,
+    /** A proxy answers for the server: what this session sets may land on another client's connection. */
+    readonly behindProxy: boolean,
   ) {}
 
-  /** Opens a session, or undefined where the database kind has none. */
-  static async open(dataSource: DataSource): Promise<MigrationSession | undefined> {
+  /**
+   * Opens a session, or undefined where the database kind has none. With `check`, its connection
+   * is watched (TCP keepalive after `check.timeoutMs` idle, and a check from outside every
+   * `check.intervalMs`) until it is closed; see {@link SessionWatchdog}.
+   */
+  static async open(dataSource: DataSource, check?: ConnectionCheckSettings): Promise<MigrationSession | undefined> {
+    const session = await MigrationSession.connect(dataSource);
+    if (session && check) session.watch(check);
+    return session;
+  }
+
+  private static async connect(dataSource: DataSource): Promise<MigrationSession | undefined> {
     const type = dataSource.options.type;
     const dialect = type === 'postgres' ? 'postgres' : type === 'mysql' || type === 'mariadb' ? 'mysql' : undefined;
     if (!dialect) return undefined;
     const queryRunner = dataSource.createQueryRunner('master');
     await queryRunner.connect();
     try {
-      if (dialect === 'postgres') {
+      if (dialect === 'mysql') {
+        const rows = (await queryRunner.query('SELECT CONNECTION_ID() AS id')) as Array<{ id: number | string }>;
+        return new MigrationSession(dataSource, queryRunner, dialect, Number(rows[0]?.id), false);
+      }
+      const rows = (await queryRunner.query(
+        `SELECT pg_backend_pid() AS id, inet_client_port() AS port, current_setting('server_version_num')::int AS version`,
+      )) as Array<{ id: number | string; port: number | null; version: number }>;
+      const behindProxy = seenThroughProxy(connectionSocket(queryRunner)?.localPort, rows[0]?.port ?? null);
+      if (!behindProxy) {
         // If this process dies during a long statement, the server notices the lost client within a
         // second, aborts the statement and ends the session, releasing its locks (PostgreSQL 14+).
         await queryRunner.query(`SET client_connection_check_interval = '1s'`).catch(() => undefined);
       }
-      const rows = (await queryRunner.query(
-        dialect === 'postgres' ? 'SELECT pg_backend_pid() AS id' : 'SELECT CONNECTION_ID() AS id',
-      )) as Array<{ id: number | string }>;
-      return new MigrationSession(dataSource, queryRunner, dialect, Number(rows[0]?.id));
+      const session = new MigrationSession(dataSource, queryRunner, dialect, Number(rows[0]?.id), behindProxy);
+      session.checksClientConnection = Number(rows[0]?.version) >= 140_000;
+      return session;
     } catch (error) {
       await queryRunner.release().catch(() => undefined);
       throw error;
     }
   }
 
-  /** Applies the statement and lock timeouts to this session only. */
+  /**
+   * The error to report instead of `cause` when the connection check declared this query runner's
+   * session dead (undefined otherwise): it says what was detected, where and how fast.
+   */
+  static connectionLost(queryRunner: QueryRunner, dataSource: string, host: string | undefined, cause: unknown): MigrationConnectionLostError | undefined {
+    const lost = MigrationSession.byRunner.get(queryRunner)?.lost;
+    if (!lost) return undefined;
+    return new MigrationConnectionLostError(
+      `its migration connection to ${host ?? 'the database'} stopped answering (${lost.reason}); ` +
+        `closed ${(lost.afterMs / 1000).toFixed(1)} s after its last answered check. The database rolls back what did not commit once it notices the connection is gone`,
+      dataSource,
+      lost.afterMs,
+      { cause },
+    );
+  }
+
+  private watch(check: ConnectionCheckSettings): void {
+    MigrationSession.byRunner.set(this.queryRunner, this);
+    // An idle socket whose peer vanished fails after timeoutMs + 10 probes 1 s apart (Node's libuv on Linux).
+    connectionSocket(this.queryRunner)?.setKeepAlive?.(true, check.timeoutMs);
+    this.watchdog = new SessionWatchdog(this.dataSource, this.dialect, this.backendId, check, (reason, afterMs) => {
+      this.lost = { reason, afterMs };
+      // The statement in flight (or the next one) fails at once instead of waiting for TCP to give up.
+      connectionSocket(this.queryRunner)?.destroy();
+    });
+    this.watchdog.start();
+  }
+
+  /** Applies the statement and lock timeouts to this session only (behind a proxy: to each migration's transaction). */
   async applyTimeouts(timeouts: MigrationTimeouts): Promise<void> {
     const { statementTimeoutMs, lockTimeoutMs } = timeouts;
+    this.timeouts = timeouts;
     if (statementTimeoutMs === undefined && lockTimeoutMs === undefined) return;
+    if (this.behindProxy) return;
     this.timeoutsApplied = true;
     if (this.dialect === 'postgres') {
       if (statementTimeoutMs !== undefined) await this.queryRunner.query(`SET statement_timeout = ${Math.round(statementTimeoutMs)}`);
@@ -73,17 +138,56 @@ export class MigrationSession {
 
   /**
    * Points this session at a tenant schema (PostgreSQL): creates it when asked and missing, and sets
-   * `search_path` so unqualified SQL in migrations lands there. The name is validated beforehand.
+   * `search_path` so unqualified SQL in migrations lands there (behind a proxy: in each migration's
+   * transaction). The name is validated beforehand.
    */
   async useSchema(schema: string, create: boolean): Promise<void> {
-    const quoted = `"${schema.replaceAll('"', '""')}"`;
+    const quoted = quoteIdentifier(schema);
     if (create) await this.queryRunner.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+    this.schema = schema;
+    if (this.behindProxy) return;
     this.searchPathSet = true;
     await this.queryRunner.query(`SET search_path TO ${quoted}`);
   }
 
-  /** Cancels the statement this session is running, from another connection; the database rolls it back. */
+  /**
+   * Called at the start of each migration, inside its transaction. Behind a proxy it applies the
+   * session's settings to this transaction only (the server connection is ours only until it ends)
+   * and notes which server process runs it. Throws, before the migration runs, where a setting the
+   * migration depends on cannot be applied: a tenant migration outside a transaction.
+   */
+  async prepareTransaction(migration: string): Promise<void> {
+    if (!this.behindProxy) return;
+    if (!this.queryRunner.isTransactionActive) {
+      if (this.schema !== undefined) {
+        throw new Error(
+          `"${migration}" runs without a transaction (transaction mode 'none' or transaction = false), and behind a transaction-pooling proxy ` +
+            `its search_path (tenant "${this.schema}") cannot be set for it: it would land in another schema. Run tenant migrations in transactions, ` +
+            `or connect the DataSource to PostgreSQL directly.`,
+        );
+      }
+      return;
+    }
+    const settings: Array<[string, string]> = this.checksClientConnection ? [['client_connection_check_interval', '1s']] : [];
+    if (this.schema !== undefined) settings.push(['search_path', quoteIdentifier(this.schema)]);
+    if (this.timeouts.statementTimeoutMs !== undefined) settings.push(['statement_timeout', String(Math.round(this.timeouts.statementTimeoutMs))]);
+    if (this.timeouts.lockTimeoutMs !== undefined) settings.push(['lock_timeout', String(Math.round(this.timeouts.lockTimeoutMs))]);
+    const rows = (await this.queryRunner.query(
+      `SELECT ${['pg_backend_pid() AS id', ...settings.map((_, index) => `set_config($${index * 2 + 1}, $${index * 2 + 2}, true)`)].join(', ')}`,
+      settings.flat(),
+    )) as Array<{ id: number }>;
+    this.backendId = Number(rows[0]?.id);
+  }
+
+  /** Cancels the statement this session is running; the database rolls it back. */
   async cancelStatement(): Promise<void> {
+    if (this.behindProxy) {
+      // pg_cancel_backend could reach another client's statement once the proxy has moved this
+      // session on; closing this client mid-transaction makes the proxy drop the server connection,
+      // and the server rolls the transaction back.
+      connectionSocket(this.queryRunner)?.destroy();
+      return;
+    }
     if (!Number.isFinite(this.backendId)) return;
     if (this.dialect === 'postgres') await this.dataSource.query('SELECT pg_cancel_backend($1)', [this.backendId]);
     else await this.dataSource.query(`KILL QUERY ${this.backendId}`);
@@ -94,6 +198,8 @@ export class MigrationSession {
    * `destroy` is set (for example when a lock on it may not have been released).
    */
   async close(destroy: boolean): Promise<void> {
+    this.watchdog?.stop();
+    if (this.lost) destroy = true;
     if (!destroy) {
       try {
         await this.resetSettings();
@@ -103,20 +209,11 @@ export class MigrationSession {
         // fall through: a connection whose state is unknown is not returned to the pool
       }
     }
-    const runner = this.queryRunner as QueryRunner & {
-      releasePostgresConnection?: (error: unknown) => Promise<void>;
-      databaseConnection?: { destroy?: () => void };
-    };
-    if (this.dialect === 'postgres' && runner.releasePostgresConnection) {
-      // An error passed to the pool's release callback makes pg close the client.
-      await runner.releasePostgresConnection(new Error('migration session closed for good')).catch(() => undefined);
-    } else {
-      runner.databaseConnection?.destroy?.();
-      await runner.release().catch(() => undefined);
-    }
+    await discardConnection(this.queryRunner);
   }
 
   private async resetSettings(): Promise<void> {
+    if (this.behindProxy) return;
     if (this.dialect === 'postgres') {
       await this.queryRunner.query('RESET client_connection_check_interval').catch(() => undefined);
       if (this.searchPathSet) await this.queryRunner.query('RESET search_path');
@@ -133,4 +230,18 @@ export class MigrationSession {
       await this.queryRunner.query('SET SESSION max_execution_time = DEFAULT').catch(() => undefined);
     }
   }
+}
+
+/**
+ * A proxy sits between this process and PostgreSQL when the server sees the connection come from
+ * another port than this socket's local port (PgBouncer, Supavisor, RDS Proxy open their own server
+ * connections). Over a Unix socket the server sees no port, and neither does the client.
+ */
+export function seenThroughProxy(localPort: number | undefined, serverSeenPort: number | null): boolean {
+  if (localPort === undefined) return serverSeenPort !== null;
+  return serverSeenPort === null || Number(serverSeenPort) !== localPort;
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }

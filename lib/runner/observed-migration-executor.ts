@@ -14,7 +14,8 @@ import type { PendingMigration } from '../strategies/migration-strategy.js';
 export interface MigrationObserver {
   /** The migrations the executor will apply, read on the session that holds the lock. */
   planned(pending: readonly PendingMigration[]): void;
-  started(name: string): void;
+  /** Inside the migration's transaction, before its up(): a rejection stops it (the transaction rolls back). */
+  started(name: string): Promise<void>;
   applied(name: string): void;
 }
 
@@ -42,8 +43,8 @@ export class ObservedMigrationExecutor extends MigrationExecutor {
       if (!original) return migration;
       // A view of the user's instance (same name, transaction flag, down()) whose up() reports first.
       const observed = Object.create(original) as MigrationInterface;
-      observed.up = (queryRunner: QueryRunner) => {
-        this.observer.started(migration.name);
+      observed.up = async (queryRunner: QueryRunner) => {
+        await this.observer.started(migration.name);
         return original.up(queryRunner);
       };
       migration.instance = observed;

@@ -5,6 +5,7 @@
 export class RunControl {
   private stopReason: string | undefined;
   private canceller: (() => Promise<void>) | undefined;
+  private readonly aborter = new AbortController();
 
   get stopped(): boolean {
     return this.stopReason !== undefined;
@@ -15,8 +16,15 @@ export class RunControl {
     return this.stopReason;
   }
 
+  /** Aborted (with the reason) once the run is stopped: strategies pass it to their waits. */
+  get signal(): AbortSignal {
+    return this.aborter.signal;
+  }
+
   stop(reason: string): void {
-    this.stopReason ??= reason;
+    if (this.stopReason !== undefined) return;
+    this.stopReason = reason;
+    this.aborter.abort(reason);
   }
 
   /** Registers how to cancel the statement running now (undefined: nothing cancellable runs). */

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
 import { MigrationStrategy, type MigrationContext } from './migration-strategy.js';
 
 /**
  * Run the pending migrations; on error log it, mark the DataSource failed (readiness reports
- * it) and let the application boot.
+ * it) and let the application boot. A shutdown's interruption is let through.
  */
 @Injectable()
 export class ContinueOnFailureStrategy extends MigrationStrategy {
@@ -11,6 +12,7 @@ export class ContinueOnFailureStrategy extends MigrationStrategy {
     try {
       await context.runMigrations();
     } catch (error) {
+      if (error instanceof MigrationInterruptedError) throw error;
       context.logger.error(
         `DataSource "${context.dataSourceName}": continuing without its pending migrations; readiness reports it as failed`,
       );

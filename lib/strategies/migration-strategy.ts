@@ -41,8 +41,20 @@ export interface MigrationContext {
   /** Nest logger with the library's context; messages are yours to word. */
   readonly logger: Logger;
   /**
+   * True once the application is shutting down (SIGTERM, `app.close()`) while this DataSource
+   * migrates. From then on runMigrations() and dropAndMigrate() reject with the same
+   * {@link MigrationInterruptedError} without touching the database. An interruption is not a
+   * failure: the migration in flight was rolled back (or committed), the next boot continues.
+   * Let it through (`if (error instanceof MigrationInterruptedError) throw error;`): restore no
+   * backup, retry nothing.
+   */
+  readonly interrupted: boolean;
+  /** Aborted when the application starts shutting down: pass it to waits (backoff, backups) so they end early. */
+  readonly signal: AbortSignal;
+  /**
    * Runs the pending migrations with the configured transaction mode, logging each with its
-   * duration. Rejects with a {@link MigrationFailedError} naming the migration that failed.
+   * duration. Rejects with a {@link MigrationFailedError} naming the migration that failed, or a
+   * {@link MigrationInterruptedError} when the application is shutting down.
    */
   runMigrations(): Promise<MigrationRunResult>;
   /**
@@ -52,7 +64,8 @@ export interface MigrationContext {
   dropAndMigrate(): Promise<MigrationRunResult>;
   /**
    * Records that this DataSource could not be migrated without throwing: the application boots,
-   * and readiness reports the DataSource as failed with this error.
+   * and readiness reports the DataSource as failed with this error. Ignored after an
+   * interruption: the run ends as interrupted whatever the strategy does.
    */
   markFailed(error: unknown): void;
   /** Reports a failed attempt that will be retried: readiness shows `retrying` with the attempt and the next time. */
@@ -64,6 +77,8 @@ export interface MigrationContext {
  * DI token: provide `{ provide: MigrationStrategy, useClass: YourStrategy }`, or pass the class
  * as the `strategy` option. Return to let the DataSource count as done (or failed, after
  * `markFailed`); throw to fail it, which in blocking mode rejects the application's bootstrap.
+ * On shutdown, rethrow the {@link MigrationInterruptedError} untouched: whatever a strategy
+ * throws or returns once the application is shutting down, the run ends as interrupted.
  */
 export abstract class MigrationStrategy {
   abstract migrate(context: MigrationContext): Promise<void>;

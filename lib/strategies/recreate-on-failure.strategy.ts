@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
 import { MigrationStrategy, type MigrationContext } from './migration-strategy.js';
 
 /**
  * For unattended devices whose data can be rebuilt: run the pending migrations; on error drop
  * every table of that DataSource and migrate from scratch; if that fails too, mark the
- * DataSource failed and let the application boot. DESTROYS DATA: only used when chosen.
+ * DataSource failed and let the application boot. DESTROYS DATA: only used when chosen. A
+ * shutdown's interruption is let through: nothing is dropped.
  */
 @Injectable()
 export class RecreateOnFailureStrategy extends MigrationStrategy {
@@ -12,7 +14,8 @@ export class RecreateOnFailureStrategy extends MigrationStrategy {
     try {
       await context.runMigrations();
       return;
-    } catch {
+    } catch (error) {
+      if (error instanceof MigrationInterruptedError) throw error;
       context.logger.fatal(
         `DataSource "${context.dataSourceName}": migrations failed; dropping every table and migrating from scratch (RecreateOnFailureStrategy)`,
       );
@@ -21,6 +24,7 @@ export class RecreateOnFailureStrategy extends MigrationStrategy {
       await context.dropAndMigrate();
       context.logger.warn(`DataSource "${context.dataSourceName}": recreated from scratch; its previous data is gone`);
     } catch (error) {
+      if (error instanceof MigrationInterruptedError) throw error;
       context.logger.fatal(
         `DataSource "${context.dataSourceName}": migrating from scratch failed too; continuing with the DataSource marked failed`,
       );

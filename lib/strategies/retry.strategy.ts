@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
 import { isConnectionError } from './connection-errors.js';
 import { FailFastStrategy } from './fail-fast.strategy.js';
 import { MigrationStrategy, type MigrationContext } from './migration-strategy.js';
@@ -20,7 +21,8 @@ export interface RetryStrategyOptions {
 /**
  * Wraps another strategy (default FailFastStrategy) and retries it when it throws a
  * connection-level error, with exponential backoff. A migration's own SQL error is not
- * retried: it would fail the same way again.
+ * retried: it would fail the same way again. Neither is a shutdown's interruption, which also
+ * ends a wait between attempts at once.
  */
 export class RetryStrategy extends MigrationStrategy {
   private readonly attempts: number;
@@ -47,13 +49,15 @@ export class RetryStrategy extends MigrationStrategy {
         await this.inner.migrate(context);
         return;
       } catch (error) {
+        if (error instanceof MigrationInterruptedError || context.interrupted) throw error;
         if (attempt >= this.attempts || !this.isRetryable(error)) throw error;
         const wait = Math.min(this.maxDelayMs, this.initialDelayMs * this.factor ** (attempt - 1));
         context.logger.warn(
           `DataSource "${context.dataSourceName}": attempt ${attempt} of ${this.attempts} failed with a connection error; retrying in ${wait} ms`,
         );
         context.reportRetry({ attempt, attempts: this.attempts, delayMs: wait, error });
-        await delay(wait);
+        // Shutdown aborts the wait; the run then ends as interrupted.
+        await delay(wait, undefined, { signal: context.signal });
       }
     }
   }

@@ -1,3 +1,4 @@
+import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { TenantMigrationsError } from '../errors/tenant-migrations.error.js';
 import type { TenantLister } from '../options/auto-migrator-options.interface.js';
 import { planTenant, type DataSourcePlan } from '../plan/migration-plan.js';
@@ -8,9 +9,12 @@ import { validateTenantNames } from './tenant-name.js';
 /** Lists the tenants of a plan with `tenants`, and validates every name before anything runs. */
 export async function listTenants(plan: DataSourcePlan, lister: TenantLister): Promise<string[]> {
   if (!plan.dataSource.isInitialized) await plan.dataSource.initialize();
-  const names = await lister(plan.dataSource);
+  const names: unknown = await lister(plan.dataSource);
   if (!Array.isArray(names)) {
-    throw new TypeError(`DataSource "${plan.name}": tenants.list must return an array of tenant names; got ${typeof names}`);
+    const got = typeof names === 'string' ? `the string ${JSON.stringify(names.length > 40 ? `${names.slice(0, 40)}…` : names)}` : names === null ? 'null' : typeof names;
+    throw new AutoMigratorConfigError(
+      `AutoMigratorModule option "tenants.list" of DataSource "${plan.name}" must return (or resolve to) an array of tenant names; got ${got}. Nothing was run.`,
+    );
   }
   return validateTenantNames(plan.name, names);
 }

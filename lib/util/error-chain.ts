@@ -15,3 +15,30 @@ export function* errorChain(error: unknown): Generator<Record<string, unknown>> 
     if (Array.isArray(record['errors'])) queue.push(...(record['errors'] as unknown[]));
   }
 }
+
+/**
+ * What an error wraps, on one line, for a log line that prints no stack: each link's class and
+ * database code, and its message where the text before does not already say it. For example
+ * `cause: QueryFailedError [42P01] ← error [42P01]`. Empty when the error wraps nothing.
+ */
+export function describeCauses(error: unknown, alreadySaid = ''): string {
+  const links: string[] = [];
+  let said = alreadySaid;
+  let first = true;
+  for (const link of errorChain(error)) {
+    if (first) {
+      first = false;
+      said += ` ${typeof link['message'] === 'string' ? link['message'] : ''}`;
+      continue;
+    }
+    // pg names its DatabaseError "error": the class name says more.
+    const own = typeof link['name'] === 'string' ? link['name'] : '';
+    const name = own && own !== own.toLowerCase() ? own : (link.constructor?.name || own || 'Error');
+    const code = typeof link['code'] === 'string' || typeof link['code'] === 'number' ? ` [${String(link['code'])}]` : '';
+    const message = typeof link['message'] === 'string' ? link['message'].split('\n')[0]! : '';
+    const text = message && !said.includes(message) ? `${name}${code}: ${message}` : `${name}${code}`;
+    said += ` ${message}`;
+    if (links.at(-1) !== text) links.push(text);
+  }
+  return links.length > 0 ? `cause: ${links.join(' ← ')}` : '';
+}

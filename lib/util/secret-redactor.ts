@@ -2,7 +2,8 @@ import type { DataSource } from 'typeorm';
 import { errorChain } from './error-chain.js';
 
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)([^@\s/]+)@/gi;
-const KEY_VALUE_PASSWORD = /\b(password|passwd|pwd)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s;&,]+)/gi;
+// Not MySQL/MariaDB's "(using password: YES)" / "(using password: NO)", which says whether one was sent.
+const KEY_VALUE_PASSWORD = /\b(password|passwd|pwd)(\s*[=:]\s*)(?!(?:yes|no)\)|(?:yes|no)$)("[^"]*"|'[^']*'|[^\s;&,]+)/gi;
 const SECRET_KEY = /pass(word)?|passwd|pwd|secret|token/i;
 const MASK = '***';
 const POSSIBLE_PASSWORD_KEY = /passw|pwd/i;

@@ -184,6 +184,22 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
     }
   });
 
+  it('a DataSource whose migrations glob finds nothing from this working directory: exit 2, for status and up', async () => {
+    const db = await createTestDatabase('sqlite');
+    try {
+      for (const command of ['status', 'up']) {
+        const run = await cli([command, '--data-source', DATA_SOURCE], { CLI_DB_KIND: 'sqlite', CLI_DB_URL: db.url, CLI_MIGRATIONS_GLOB: 'dist/no-such-directory/*.js' });
+        expect(run.code, run.stderr).toBe(2);
+        expect(run.stderr).toContain(
+          `AutoMigratorConfigError: DataSource "default": no migrations found. Its "migrations" option: "dist/no-such-directory/*.js"; working directory: ${process.cwd()}.`,
+        );
+      }
+      expect(await db.tables()).toEqual([]);
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('--help prints the usage with exit 0', async () => {
     const run = await cli(['--help']);
     expect(run.code).toBe(0);

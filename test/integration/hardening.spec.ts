@@ -26,7 +26,7 @@ describeEachDatabase(
   (t) => {
     it('SIGTERM mid-statement: after shutdownGraceMs the statement is cancelled and rolled back, the lock released, the process exits; the next boot completes', async () => {
       const app = startNode(REPLICA, { DB_KIND: t.kind, DB_URL: t.db.url, HTTP: '1', SLOW_MS: '60000', SHUTDOWN_GRACE_MS: '1000' });
-      await waitFor(() => app.output().includes('SLOW_STARTED'), 30_000, 'the slow migration to start');
+      await waitFor(() => app.output().includes('SLOW_STARTED'), 90_000, 'the slow migration to start');
       const signalledAt = Date.now();
       app.child.kill('SIGTERM');
       const exit = await app.exited;
@@ -46,7 +46,7 @@ describeEachDatabase(
     it('SIGTERM with time to spare: the migration in flight commits, the next one does not start', async () => {
       const env = { DB_KIND: t.kind, DB_URL: t.db.url, EXTRA: '1' };
       const app = startNode(REPLICA, { ...env, HTTP: '1', SLOW_MS: '1500', SHUTDOWN_GRACE_MS: '20000' });
-      await waitFor(() => app.output().includes('SLOW_STARTED'), 30_000, 'the slow migration to start');
+      await waitFor(() => app.output().includes('SLOW_STARTED'), 90_000, 'the slow migration to start');
       app.child.kill('SIGTERM');
       expect(await app.exited).toBe('SIGTERM');
       expect(app.output()).toMatch(/migrations interrupted by SIGTERM before the next migration; 3 migrations applied before stay applied/);

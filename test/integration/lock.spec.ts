@@ -8,14 +8,14 @@ import {
 } from '../../lib/index.js';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
 import { defineMigration, sql } from '../support/migrations.js';
-import { startNode, type RunningProcess } from '../support/processes.js';
+import { startNode, startTogether, type RunningProcess } from '../support/processes.js';
 import { bootApp, waitFor } from '../support/test-app.js';
 
 const REPLICA = join(import.meta.dirname, '../fixtures/replica.mjs');
 const REPLICA_MIGRATIONS = ['CreateItems1700000000001', 'SeedItem1700000000002', 'SlowReport1700000000003'];
 
-function replica(t: DatabaseFixture, env: Record<string, string> = {}): RunningProcess {
-  return startNode(REPLICA, { DB_KIND: t.kind, DB_URL: t.db.url, ...env });
+function replica(t: DatabaseFixture, env: Record<string, string> = {}, barrier = false): RunningProcess {
+  return startNode(REPLICA, { DB_KIND: t.kind, DB_URL: t.db.url, ...env }, { barrier });
 }
 
 /** The first two replica migrations, as in-process classes, for an app that shares the database. */
@@ -38,8 +38,8 @@ class RecordingStrategy extends MigrationStrategy {
 
 describeEachDatabase('the cross-process migration lock', (t) => {
   it('8 processes booting at once: all succeed, each migration is recorded once, the data row exists once, one migrates while the others wait', async () => {
-    const startAt = String(Date.now() + 2_000);
-    const processes = Array.from({ length: 8 }, () => replica(t, { START_AT: startAt, SLOW_MS: '1500' }));
+    const processes = Array.from({ length: 8 }, () => replica(t, { SLOW_MS: '1500' }, true));
+    await startTogether(processes);
     const codes = await Promise.all(processes.map((p) => p.exited));
     const outputs = processes.map((p) => p.output());
     expect(codes, outputs.join('\n-----\n')).toEqual(Array(8).fill(0));
@@ -55,11 +55,11 @@ describeEachDatabase('the cross-process migration lock', (t) => {
       expect(output).toMatch(/waiting for .*lock.*, held by /);
       expect(output).not.toContain('SLOW_STARTED');
     }
-  });
+  }, 240_000);
 
   it('a process killed (SIGKILL) mid-migration does not keep the lock: the next one completes, nothing is half-recorded', async () => {
     const doomed = replica(t, { SLOW_MS: '120000' });
-    await waitFor(() => doomed.output().includes('SLOW_STARTED'), 30_000, 'the slow migration to start');
+    await waitFor(() => doomed.output().includes('SLOW_STARTED'), 90_000, 'the slow migration to start');
     doomed.child.kill('SIGKILL');
     expect(await doomed.exited).toBe('SIGKILL');
     // Under 'each' the two committed migrations stay; the killed one is absent, not half-recorded.
@@ -77,7 +77,7 @@ describeEachDatabase('the cross-process migration lock', (t) => {
   it('a lock held past lock.timeoutMs reaches the strategy as MigrationLockTimeoutError, naming the holder; readiness showed waiting-for-lock', async () => {
     const holder = replica(t, { SLOW_MS: '60000' });
     try {
-      await waitFor(() => holder.output().includes('SLOW_STARTED'), 30_000, 'the holder to start its slow migration');
+      await waitFor(() => holder.output().includes('SLOW_STARTED'), 90_000, 'the holder to start its slow migration');
       const strategy = new RecordingStrategy();
       t.app = await bootApp({
         dataSources: [{ db: t.db, migrations: [CreateItems, SeedItem, SlowReport] }],
@@ -110,7 +110,7 @@ describeEachDatabase('the cross-process migration lock', (t) => {
   it('nothing pending: no lock is taken, so a boot is not held up by a running migrator', async () => {
     const holder = replica(t, { SLOW_MS: '60000' });
     try {
-      await waitFor(() => holder.output().includes('SLOW_STARTED'), 30_000, 'the holder to start its slow migration');
+      await waitFor(() => holder.output().includes('SLOW_STARTED'), 90_000, 'the holder to start its slow migration');
       // This build knows only the two migrations already applied: nothing pending for it.
       t.app = await bootApp({
         dataSources: [{ db: t.db, migrations: [CreateItems, SeedItem] }],
@@ -127,7 +127,7 @@ describeEachDatabase('the cross-process migration lock', (t) => {
   it('lock: false takes no lock: a boot runs its pending migration at once, even while another process holds the lock', async () => {
     const holder = replica(t, { SLOW_MS: '60000' });
     try {
-      await waitFor(() => holder.output().includes('SLOW_STARTED'), 30_000, 'the holder to start its slow migration');
+      await waitFor(() => holder.output().includes('SLOW_STARTED'), 90_000, 'the holder to start its slow migration');
       t.app = await bootApp({
         dataSources: [{ db: t.db, migrations: [CreateItems, SeedItem, SlowReport] }],
         migrator: { runMigrations: true, lock: false },

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
@@ -8,9 +9,9 @@ import { waitFor } from '../support/test-app.js';
 const MAIN = join(import.meta.dirname, '../../sample-app/dist/main.js');
 const SAMPLE_MIGRATIONS = ['CreateNotes1732000000001', 'SeedWelcomeNote1732000000002', 'AddNoteCreatedAt1732000000003'];
 
-async function bootSample(env: Record<string, string | undefined>): Promise<{ app: RunningProcess; url: string }> {
+async function bootSample(env: Record<string, string | undefined>, cwd?: string): Promise<{ app: RunningProcess; url: string }> {
   const port = await freePort();
-  const app = startNode(MAIN, { PORT: String(port), ...env });
+  const app = startNode(MAIN, { PORT: String(port), ...env }, { cwd });
   const url = `http://127.0.0.1:${port}`;
   await Promise.race([
     waitFor(async () => (await fetch(`${url}/health/live`)).ok, 30_000, 'the sample app to listen'),
@@ -69,6 +70,15 @@ describe('the sample app, as a real process', () => {
     expect((await fetch(`${url}/health/ready`)).status).toBe(200);
     expect(await db.recorded()).toEqual(SAMPLE_MIGRATIONS);
     expect(await db.query('SELECT title FROM note')).toEqual([{ title: 'Welcome' }]);
+  });
+
+  it('started from another working directory: its migrations paths do not depend on it', async () => {
+    const db = await createTestDatabase('sqlite');
+    databases.push(db);
+    const { app, url } = await bootSample({ SQLITE_PATH: db.url, RUN_MIGRATIONS: 'true', DATABASE_URL: '' }, tmpdir());
+    running.push(app);
+    expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+    expect(await db.recorded()).toEqual(SAMPLE_MIGRATIONS);
   });
 
   it('does not migrate with RUN_MIGRATIONS=false, and readiness says the schema is missing', async () => {

@@ -1,4 +1,6 @@
-import { inspect } from 'node:util';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { inspect, stripVTControlCharacters } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   ContinueOnFailureStrategy,
@@ -6,8 +8,10 @@ import {
   MigrationStrategy,
   type MigrationContext,
 } from '../../lib/index.js';
-import { createPostgresLoginRole, createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { describeEachDatabase } from '../support/database-suite.js';
+import { createMariadbLoginUser, createPostgresLoginRole, createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { CreateUsers, defineMigration } from '../support/migrations.js';
+import { startNode } from '../support/processes.js';
 import { bootApp, type TestApp } from '../support/test-app.js';
 
 // Each test logs in as its own role whose password is this: the URLs below really connect.
@@ -134,8 +138,6 @@ describe('secrets never reach logs, errors or health output (postgres URL with a
   });
 
   it('the CLI: a failing migration with the password in its error, on stdout, stderr and in --json', async () => {
-    const { spawnSync } = await import('node:child_process');
-    const { join } = await import('node:path');
     const root = join(import.meta.dirname, '../..');
     const env = { ...process.env, CLI_DB_KIND: 'postgres', CLI_DB_URL: url, CLI_FAIL_WITH_SECRET: '1' };
     for (const args of [['up'], ['up', '--json'], ['status', '--json']]) {
@@ -147,5 +149,74 @@ describe('secrets never reach logs, errors or health output (postgres URL with a
       }
     }
     expect(await db.recorded()).toEqual(['Alpha1700000000001', 'Beta1700000000002', 'Gamma1700000000003']);
+  });
+});
+
+/**
+ * TypeORM's own logger (not Nest's) prints failed queries with `logging: ['error']`, and every query
+ * and its parameters with `true` / `'all'`, straight to the console. A real process's whole output
+ * is the honest place to look.
+ */
+describeEachDatabase("secrets in SQL and parameters, through TypeORM's own logger", (t) => {
+  const ROOT = join(import.meta.dirname, '../..');
+
+  /** A URL that logs in with PASSWORD (SQLite has none: the secret is a URL's credentials in the SQL). */
+  async function login(): Promise<{ url: string; secretSql: string; secretParam: string; drop(): Promise<void> }> {
+    if (t.kind === 'sqlite') {
+      return {
+        url: t.db.url,
+        secretSql: `INSERT INTO no_such_table (label) VALUES ('postgres://backup:${PASSWORD}@db/x')`,
+        secretParam: `password=${PASSWORD}`,
+        drop: async () => undefined,
+      };
+    }
+    const secretSql = `INSERT INTO no_such_table (label) VALUES ('${PASSWORD}')`;
+    if (t.kind === 'mariadb') {
+      const user = await createMariadbLoginUser(t.db, PASSWORD);
+      return { url: user.url, secretSql, secretParam: PASSWORD, drop: user.drop };
+    }
+    const role = await createPostgresLoginRole(t.db, PASSWORD);
+    // The role owns the database and what the migrations created: hand them back before dropping it.
+    const drop = async () => {
+      await t.db.query(`REASSIGN OWNED BY ${role.role} TO CURRENT_USER; DROP OWNED BY ${role.role}`);
+      await role.drop();
+    };
+    return { url: role.url, secretSql, secretParam: PASSWORD, drop };
+  }
+
+  it.each([['["error"]'], ['true'], ['"all"']])('logging %s: the app and the CLI print no secret', { timeout: 240_000 }, async (logging) => {
+    const credentials = await login();
+    try {
+      const app = startNode(join(ROOT, 'test/fixtures/failing-app.mjs'), {
+        DB_KIND: t.kind,
+        DB_URL: credentials.url,
+        LOGGING: logging,
+        FAIL_SQL: credentials.secretSql,
+        SECRET_PARAM: credentials.secretParam,
+      });
+      expect(await app.exited).toBe(1);
+      const output = stripVTControlCharacters(app.output());
+      // TypeORM's logger really printed the failed query (and with true/'all' every query), redacted.
+      expect(output).toContain('query failed: INSERT INTO no_such_table');
+      if (logging !== '["error"]') expect(output).toMatch(/query: SELECT (\$1::text|\?) AS x -- PARAMETERS: \["(password=)?\*\*\*"\]/);
+      expect(output).not.toContain(PASSWORD);
+
+      const cli = spawnSync(
+        process.execPath,
+        [join(ROOT, 'dist/cli/auto-migrator.js'), 'up', '--data-source', join(ROOT, 'test/fixtures/cli-data-source.mjs')],
+        {
+          env: { ...process.env, CLI_DB_KIND: t.kind, CLI_DB_URL: credentials.url, CLI_LOGGING: logging, CLI_FAIL_SQL: credentials.secretSql, CLI_SECRET_PARAM: credentials.secretParam },
+          encoding: 'utf8',
+        },
+      );
+      expect(cli.status, cli.stderr).toBe(1);
+      // Colours are on where the environment asks for them (CI=true does): read the text without them,
+      // so that a secret split by escape codes is still found.
+      const cliOutput = stripVTControlCharacters(`${cli.stdout}${cli.stderr}`);
+      expect(cliOutput).toContain('query failed: INSERT INTO no_such_table');
+      expect(cliOutput).not.toContain(PASSWORD);
+    } finally {
+      await credentials.drop();
+    }
   });
 });

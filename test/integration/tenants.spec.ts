@@ -14,7 +14,7 @@ import {
 import { createTestDatabase } from '../support/databases.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import { defineMigration, sql } from '../support/migrations.js';
-import { startNode } from '../support/processes.js';
+import { startNode, startTogether } from '../support/processes.js';
 import { bootApp } from '../support/test-app.js';
 // Plain JS fixtures shared with the multi-process test and the benchmark.
 import { globalMigrations, tenantMigrations } from '../fixtures/tenant-migrations.mjs';
@@ -121,8 +121,8 @@ describeEachDatabase('schema-per-tenant migrations', (t) => {
     await boot({ runMigrations: true });
     const tenants = tenantNames(20);
     await addTenants(tenants);
-    const startAt = String(Date.now() + 2_500);
-    const processes = [0, 1].map(() => startNode(join(import.meta.dirname, '../fixtures/tenant-replica.mjs'), { DB_URL: t.db.url, START_AT: startAt }));
+    const processes = [0, 1].map(() => startNode(join(import.meta.dirname, '../fixtures/tenant-replica.mjs'), { DB_URL: t.db.url }, { barrier: true }));
+    await startTogether(processes);
     const codes = await Promise.all(processes.map((p) => p.exited));
     expect(codes, processes.map((p) => p.output()).join('\n---\n')).toEqual([0, 0]);
     for (const tenant of tenants) {
@@ -206,8 +206,13 @@ describe('tenants on a database that is not PostgreSQL', () => {
     try {
       await expect(
         bootApp({
-          dataSources: [{ db, migrations: [] }],
-          migrator: { runMigrations: true, dataSources: [{ name: 'default', tenants: { list: () => ['a'], migrations: [] } }] },
+          dataSources: [{ db, migrations: [defineMigration('Own1700000000001', sql('CREATE TABLE own (id INT PRIMARY KEY)'))] }],
+          migrator: {
+            runMigrations: true,
+            dataSources: [
+              { name: 'default', tenants: { list: () => ['a'], migrations: [defineMigration('Tenant1700000000002', sql('CREATE TABLE t (id INT PRIMARY KEY)'))] } },
+            ],
+          },
         }),
       ).rejects.toThrow(/DataSource "default" \(type "better-sqlite3"\): the "tenants" option needs PostgreSQL/);
     } finally {

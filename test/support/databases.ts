@@ -63,6 +63,29 @@ export async function createPostgresLoginRole(db: TestDatabase, password: string
   return { role, url: url.toString(), drop: () => postgresAdminQuery(`DROP ROLE IF EXISTS ${role}`).then(() => undefined) };
 }
 
+/**
+ * A MariaDB user with `password` and every privilege on this test database: a URL with that
+ * password really connects. `drop()` after the database.
+ */
+export async function createMariadbLoginUser(db: TestDatabase, password: string): Promise<{ user: string; url: string; drop(): Promise<void> }> {
+  const adminUrl = inject('mysqlAdminUrl');
+  if (!adminUrl) throw new Error('MariaDB is not available');
+  const user = `am_user_${randomBytes(4).toString('hex')}`;
+  const quoted = password.replaceAll("\\", "\\\\").replaceAll("'", "\\'");
+  await withMysql(adminUrl, async (connection) => {
+    await connection.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${quoted}'`);
+    await connection.query(`GRANT ALL PRIVILEGES ON \`${db.name}\`.* TO '${user}'@'%'`);
+  });
+  const url = new URL(db.url);
+  url.username = user;
+  url.password = password;
+  return {
+    user,
+    url: url.toString(),
+    drop: () => withMysql(adminUrl, (connection) => connection.query(`DROP USER IF EXISTS '${user}'@'%'`)).then(() => undefined),
+  };
+}
+
 async function createPostgres(name: string): Promise<TestDatabase> {
   const adminUrl = inject('postgresAdminUrl');
   await withPg(adminUrl, (client) => client.query(`CREATE DATABASE "${name}"`));

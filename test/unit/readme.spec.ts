@@ -34,6 +34,9 @@ describe('README agrees with the code', () => {
     expect(table.get('pendingCheckTtlMs')?.default).toBe(`\`${defaults.pendingCheckTtlMs}\``);
     expect(table.get('runMigrationsKey')?.default).toBe(`\`'RUN_MIGRATIONS'\``);
     expect(table.get('strategy')?.default).toContain('`FailFastStrategy`');
+    expect(table.get('connectionCheck')?.default).toBe(
+      `\`{ intervalMs: ${defaults.connectionCheck && defaults.connectionCheck.intervalMs}, timeoutMs: ${defaults.connectionCheck && defaults.connectionCheck.timeoutMs} }\``,
+    );
   });
 
   it('the two set-up commands are the ones package.json and .ci/run use', () => {

@@ -19,12 +19,13 @@ describe('resolveAutoMigratorOptions', () => {
       mode: 'blocking',
       strategy: undefined,
       pendingCheckTtlMs: 5000,
-      lock: { timeoutMs: 600_000, logEveryMs: 5000 },
+      lock: { timeoutMs: 600_000, logEveryMs: 5000, mode: 'auto' },
       whenDisabled: 'skip',
       outOfOrder: 'warn',
       unknownMigrations: 'warn',
       migrationTimeouts: {},
       shutdownGraceMs: 10_000,
+      connectionCheck: { intervalMs: 5000, timeoutMs: 15_000 },
       readinessDetails: 'full',
       logger: undefined,
     });
@@ -52,9 +53,25 @@ describe('resolveAutoMigratorOptions', () => {
     ]);
   });
 
+  it('allowNoMigrations: true is kept per DataSource entry; false and absent both mean no', () => {
+    const resolved = resolveAutoMigratorOptions(
+      { dataSources: [{ name: 'a', allowNoMigrations: true }, { name: 'b', allowNoMigrations: false }, 'c'] },
+      env({}),
+    );
+    expect(resolved.dataSources.map((entry) => entry.allowNoMigrations)).toEqual([true, undefined, undefined]);
+  });
+
   it('lock: false turns the lock off; partial settings keep the other default', () => {
     expect(resolveAutoMigratorOptions({ lock: false }, env({})).lock).toBe(false);
-    expect(resolveAutoMigratorOptions({ lock: { timeoutMs: 1000 } }, env({})).lock).toEqual({ timeoutMs: 1000, logEveryMs: 5000 });
+    expect(resolveAutoMigratorOptions({ lock: { timeoutMs: 1000 } }, env({})).lock).toEqual({ timeoutMs: 1000, logEveryMs: 5000, mode: 'auto' });
+    expect(resolveAutoMigratorOptions({ lock: { mode: 'transaction' } }, env({})).lock).toEqual({ timeoutMs: 600_000, logEveryMs: 5000, mode: 'transaction' });
+  });
+
+  it('connectionCheck: false turns the check off; partial settings keep the other default; bad values name the option', () => {
+    expect(resolveAutoMigratorOptions({ connectionCheck: false }, env({})).connectionCheck).toBe(false);
+    expect(resolveAutoMigratorOptions({ connectionCheck: { timeoutMs: 3000 } }, env({})).connectionCheck).toEqual({ intervalMs: 5000, timeoutMs: 3000 });
+    expect(() => resolveAutoMigratorOptions({ connectionCheck: { intervalMs: 0 } }, env({}))).toThrow(/"connectionCheck\.intervalMs" must be a number of milliseconds >= 100/);
+    expect(() => resolveAutoMigratorOptions({ connectionCheck: { everyMs: 1 } as never }, env({}))).toThrow(/"connectionCheck" has unknown key\(s\) 'everyMs'/);
   });
 
   it('accepts a strategy class or instance', () => {
@@ -75,8 +92,9 @@ describe('resolveAutoMigratorOptions', () => {
     ['bad runMigrations', { runMigrations: 'sometimes' }, /option "runMigrations" has the value "sometimes"/],
     ['bad ttl', { pendingCheckTtlMs: -1 }, /option "pendingCheckTtlMs" must be a number of milliseconds >= 0; got -1/],
     ['empty key', { runMigrationsKey: '' }, /option "runMigrationsKey" must be a non-empty string/],
-    ['lock not an object', { lock: true as never }, /option "lock" must be false or an object \{ timeoutMs, logEveryMs \}; got true/],
-    ['lock unknown key', { lock: { timeout: 5 } as never }, /option "lock" has unknown key\(s\) 'timeout'; known keys: timeoutMs, logEveryMs/],
+    ['lock not an object', { lock: true as never }, /option "lock" must be false or an object \{ timeoutMs, logEveryMs, mode \}; got true/],
+    ['lock unknown key', { lock: { timeout: 5 } as never }, /option "lock" has unknown key\(s\) 'timeout'; known keys: timeoutMs, logEveryMs, mode/],
+    ['lock bad mode', { lock: { mode: 'lease' as never } }, /option "lock.mode" must be one of 'auto', 'session', 'transaction'; got "lease"/],
     ['lock negative timeout', { lock: { timeoutMs: -5 } }, /option "lock.timeoutMs" must be a number of milliseconds >= 0; got -5/],
     ['lock zero log interval', { lock: { logEveryMs: 0 } }, /option "lock.logEveryMs" must be a number of milliseconds >= 1; got 0/],
     ['bad whenDisabled', { whenDisabled: 'block' as never }, /option "whenDisabled" must be one of 'skip', 'verify', 'wait'; got "block"/],
@@ -88,6 +106,16 @@ describe('resolveAutoMigratorOptions', () => {
     ['bad readinessDetails', { readinessDetails: 'names' as never }, /option "readinessDetails" must be one of 'full', 'counts'; got "names"/],
     ['logger without methods', { logger: { log() {} } as never }, /option "logger" must be a Nest LoggerService \(with log, error and warn methods\) or false/],
     ['strategy not a strategy', { strategy: {} as never }, /option "strategy" must be a class extending MigrationStrategy.*got an object of class Object/],
+    // The value as given: JSON.stringify would print null for NaN and Infinity.
+    ['NaN lock timeout', { lock: { timeoutMs: NaN } }, /option "lock.timeoutMs" must be a number of milliseconds >= 0; got NaN\.$/],
+    ['infinite grace', { shutdownGraceMs: Infinity }, /option "shutdownGraceMs" must be a number of milliseconds >= 0; got Infinity\.$/],
+    ['-Infinity statement timeout', { migrationTimeouts: { statementTimeoutMs: -Infinity } }, /option "migrationTimeouts.statementTimeoutMs" must be a number of milliseconds >= 1; got -Infinity\.$/],
+    ['NaN tenant concurrency', { dataSources: [{ name: 'a', tenants: { list: () => [], migrations: [class M1700000000001 { async up() {} async down() {} }], concurrency: NaN } }] }, /option "dataSources\[0\]\.tenants\.concurrency" must be an integer >= 1; got NaN\.$/],
+    // Longer than a Node.js timer waits: setTimeout would fire at once.
+    ['grace beyond a timer', { shutdownGraceMs: 2 ** 31 }, /option "shutdownGraceMs" must be a number of milliseconds from 0 to 2147483647 \(the longest a Node.js timer waits, about 24.8 days\); got 2147483648/],
+    ['ttl beyond a timer', { pendingCheckTtlMs: 1e12 }, /option "pendingCheckTtlMs" must be a number of milliseconds from 0 to 2147483647 .*; got 1000000000000/],
+    ['allowNoMigrations not a boolean', { dataSources: [{ name: 'a', allowNoMigrations: 'yes' as never }] }, /option "dataSources\[0\]\.allowNoMigrations" must be true or false; got "yes"/],
+    ['no tenant migrations', { dataSources: [{ name: 'a', tenants: { list: () => [], migrations: [] } }] }, /option "dataSources\[0\]\.tenants\.migrations" is empty: tenants get no tables/],
   ];
   it.each(bad)('%s fails naming the option', (_name, options, message) => {
     expect(() => resolveAutoMigratorOptions(options, env({}))).toThrow(AutoMigratorConfigError);

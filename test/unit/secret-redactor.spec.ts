@@ -16,6 +16,13 @@ describe('SecretRedactor', () => {
     expect(redactor.redact('Password: "quoted secret"')).toBe('Password: ***');
   });
 
+  it("leaves MySQL/MariaDB's '(using password: YES)' alone: it says whether a password was sent, not which", () => {
+    const denied = "Access denied for user 'app'@'10.0.0.5' (using password: YES)";
+    expect(redactor.redact(denied)).toBe(denied);
+    expect(redactor.redact('(using password: NO)')).toBe('(using password: NO)');
+    expect(redactor.redact('password: yes-but-secret')).toBe('password: ***');
+  });
+
   it('masks known literal secrets, raw and URL-encoded; ignores very short ones', () => {
     expect(redactor.redact('it was p@ss/word! or p%40ss%2Fword!')).toBe('it was *** or ***');
     expect(redactor.redact('abc stays: too short to search for')).toBe('abc stays: too short to search for');

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { MigrationStrategy, type MigrationContext } from 'nestjs-auto-migrator';
+import { MigrationInterruptedError, MigrationStrategy, type MigrationContext } from 'nestjs-auto-migrator';
 import { BackupService } from '../backup/backup.service.js';
 
 /**
  * A custom strategy with an injected dependency: back up before migrating; if migrating fails,
  * restore the backup and try once more; if that fails too, restore again and boot with the
  * DataSource marked failed (readiness stays down), so a device always comes up on a known schema.
- * DataSources the BackupService cannot back up fail fast.
+ * DataSources the BackupService cannot back up fail fast. A shutdown (SIGTERM) while migrating is
+ * not a failure: the interruption is rethrown, nothing is restored, the next boot continues.
  */
 @Injectable()
 export class RestoreBackupStrategy extends MigrationStrategy {
@@ -24,13 +25,15 @@ export class RestoreBackupStrategy extends MigrationStrategy {
     try {
       await context.runMigrations();
       return;
-    } catch {
+    } catch (error) {
+      if (error instanceof MigrationInterruptedError) throw error;
       logger.warn(`DataSource "${dataSourceName}": restoring the backup taken before migrating, then retrying once`);
     }
     await this.backups.restore(dataSource, backup);
     try {
       await context.runMigrations();
     } catch (error) {
+      if (error instanceof MigrationInterruptedError) throw error;
       await this.backups.restore(dataSource, backup);
       logger.error(`DataSource "${dataSourceName}": the retry failed too; serving the restored schema`);
       context.markFailed(error);

@@ -1,0 +1,68 @@
+import type { DataSource, Logger as TypeOrmLogger, QueryRunner } from 'typeorm';
+import type { SecretRedactor } from './secret-redactor.js';
+
+/** The redactor each DataSource's logger currently uses (the latest installed wins). */
+const installed = new WeakMap<DataSource, { redactor: SecretRedactor }>();
+
+/**
+ * Makes everything TypeORM logs for this DataSource pass through `redactor` first: queries, their
+ * parameters, failed queries and their errors, slow queries, schema and migration messages, and
+ * `log()` lines. TypeORM's query runners and migration executor read `dataSource.logger` at each
+ * call, so the DataSource's `logger` property is replaced, once, by a redacting view of the
+ * original (assigning a new logger, as `setOptions({ logging })` does, replaces what it wraps).
+ * Installing again only updates the redactor.
+ */
+export function redactDataSourceLogger(dataSource: DataSource, redactor: SecretRedactor): void {
+  const known = installed.get(dataSource);
+  if (known) {
+    known.redactor = redactor;
+    return;
+  }
+  const state = { redactor };
+  let original: TypeOrmLogger = dataSource.logger;
+  const text = (value: string) => state.redactor.redact(value);
+  const anything = (value: unknown): unknown => {
+    if (typeof value === 'string') return text(value);
+    if (value instanceof Error) return state.redactor.scrub(value);
+    return value;
+  };
+  const parameters = (values: unknown): unknown => {
+    if (Array.isArray(values)) return values.map(anything);
+    if (typeof values === 'object' && values !== null && Object.getPrototypeOf(values) === Object.prototype) {
+      return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, anything(value)]));
+    }
+    return values;
+  };
+  const redacting: Partial<TypeOrmLogger> = {
+    logQuery: (query: string, values?: QueryParameters, queryRunner?: QueryRunner) =>
+      original.logQuery(text(query), parameters(values) as QueryParameters, queryRunner),
+    logQueryError: (error: string | Error, query: string, values?: QueryParameters, queryRunner?: QueryRunner) =>
+      original.logQueryError(anything(error) as string | Error, text(query), parameters(values) as QueryParameters, queryRunner),
+    logQuerySlow: (time: number, query: string, values?: QueryParameters, queryRunner?: QueryRunner) =>
+      original.logQuerySlow(time, text(query), parameters(values) as QueryParameters, queryRunner),
+    logSchemaBuild: (message: string, queryRunner?: QueryRunner) => original.logSchemaBuild(text(message), queryRunner),
+    logMigration: (message: string, queryRunner?: QueryRunner) => original.logMigration(text(message), queryRunner),
+    log: (level: 'log' | 'info' | 'warn', message: unknown, queryRunner?: QueryRunner) => original.log(level, anything(message), queryRunner),
+  };
+  // Any other member (a custom logger's own methods) is the original's.
+  const logger = new Proxy({} as TypeOrmLogger, {
+    get: (_target, property) => {
+      if (Object.hasOwn(redacting, property)) return redacting[property as keyof TypeOrmLogger];
+      const value: unknown = Reflect.get(original, property, original);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(original) : value;
+    },
+    has: (_target, property) => property in redacting || Reflect.has(original, property),
+  });
+  Object.defineProperty(dataSource, 'logger', {
+    configurable: true,
+    enumerable: true,
+    get: () => logger,
+    set: (next: TypeOrmLogger) => {
+      original = next;
+    },
+  });
+  installed.set(dataSource, state);
+}
+
+/** What TypeORM passes as a query's parameters. */
+type QueryParameters = unknown[] | Record<string, unknown>;
