@@ -17,6 +17,7 @@ import {
   MigrationOperations,
   type DataSourceStatus,
   type OperationTarget,
+  type PlanOptions,
   type UpResult,
 } from './operations/migration-operations.js';
 import type { RevertResult } from './operations/revert-migrations.js';
@@ -262,9 +263,12 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     await this.ops().ensureUp(target);
   }
 
-  /** Dry run (PostgreSQL, SQLite): the SQL each pending migration runs, in a transaction rolled back. */
-  plan(target?: OperationTarget): Promise<DryRunResult[]> {
-    return this.ops().plan(target);
+  /**
+   * Dry run (PostgreSQL, SQLite): the SQL each pending migration runs, in a transaction rolled back,
+   * within `timeoutMs` (default 300000) and waiting at most `lockTimeoutMs` (default 10000) for a lock.
+   */
+  plan(options?: PlanOptions): Promise<DryRunResult[]> {
+    return this.ops().plan(options);
   }
 
   /**

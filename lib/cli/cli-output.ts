@@ -36,7 +36,7 @@ export function formatDown(result: RevertResult): string {
 export function formatPlan(results: readonly DryRunResult[]): string {
   const lines: string[] = [];
   for (const result of results) {
-    lines.push(`-- DataSource "${result.dataSource}": ${result.migrations.length} pending migration(s), dry run (rolled back)`);
+    lines.push(`-- DataSource "${result.dataSource}": ${result.pending} pending migration(s), dry run (rolled back)`);
     for (const migration of result.migrations) {
       lines.push(`-- ${migration.name}`);
       for (const statement of migration.statements) {
@@ -44,6 +44,7 @@ export function formatPlan(results: readonly DryRunResult[]): string {
       }
       if (migration.error) lines.push(`-- stopped here: ${migration.error}`);
     }
+    if (!result.complete) lines.push(`-- INCOMPLETE: ${result.migrations.length} of ${result.pending} previewed; the migrations after the one it stopped at were not run`);
   }
   return lines.join('\n');
 }

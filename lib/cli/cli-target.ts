@@ -8,7 +8,7 @@ import { AUTO_MIGRATOR_LOGGER_CONTEXT } from '../auto-migrator.constants.js';
 import { AUTO_MIGRATOR_CLI_ENV, AutoMigratorService } from '../auto-migrator.service.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DryRunResult } from '../operations/dry-run-migrations.js';
-import { MigrationOperations, type DataSourceStatus, type OperationTarget, type UpResult } from '../operations/migration-operations.js';
+import { MigrationOperations, type DataSourceStatus, type OperationTarget, type PlanOptions, type UpResult } from '../operations/migration-operations.js';
 import type { RevertResult } from '../operations/revert-migrations.js';
 import { resolveAutoMigratorOptions } from '../options/resolve-options.js';
 import { planDataSources } from '../plan/migration-plan.js';
@@ -27,7 +27,7 @@ export interface CliTarget {
   down(options: OperationTarget & { to: string }): Promise<RevertResult>;
   downTenants(options: OperationTarget & { to: string }): Promise<RevertResult[]>;
   ensureUp(target: OperationTarget): Promise<unknown>;
-  plan(target: OperationTarget): Promise<DryRunResult[]>;
+  plan(options: PlanOptions): Promise<DryRunResult[]>;
   close(): Promise<void>;
 }
 
@@ -71,7 +71,7 @@ export async function dataSourceTarget(file: string, logger: CliLogger): Promise
       down: (options) => operations.down(options.to, options),
       downTenants: (options) => operations.downTenants(options.to, options),
       ensureUp: (target) => operations.ensureUp(target),
-      plan: (target) => operations.plan(target),
+      plan: (options) => operations.plan(options),
       close: () => dataSource.destroy(),
     };
   } catch (error) {
@@ -123,7 +123,7 @@ export async function appTarget(spec: string, logger: CliLogger): Promise<CliTar
     down: (options) => service.down(options),
     downTenants: (options) => service.downTenants(options),
     ensureUp: (target) => service.ensureUp(target),
-    plan: (target) => service.plan(target),
+    plan: (options) => service.plan(options),
     close: () => app.close(),
   };
 }

@@ -29,6 +29,8 @@ Options:
   --name <dataSource>    only this DataSource (with --app; the names AutoMigratorModule migrates)
   --to <version>         target of down
   --tenants              with --app: status, up and down also cover (down: only) the tenant schemas
+  --timeout <ms>         plan: stop the dry run after this long (default 300000)
+  --lock-timeout <ms>    plan: stop when a statement waits this long for a lock (default 10000; PostgreSQL)
   --json                 print the result as JSON on stdout
   -h, --help             this text
 
@@ -52,6 +54,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         app: { type: 'string' },
         name: { type: 'string' },
         to: { type: 'string' },
+        timeout: { type: 'string' },
+        'lock-timeout': { type: 'string' },
         tenants: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -75,6 +79,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (values['data-source'] && values.name !== undefined) return usage(io, '--name goes with --app; a --data-source file has one DataSource');
   if (values['data-source'] && values.tenants) return usage(io, '--tenants goes with --app: tenants are configured in AutoMigratorModule');
   if (values.tenants && command === 'plan') return usage(io, '--tenants does not go with plan');
+  const limits: { timeoutMs?: number; lockTimeoutMs?: number } = {};
+  for (const [flag, key] of [['timeout', 'timeoutMs'], ['lock-timeout', 'lockTimeoutMs']] as const) {
+    const value = values[flag];
+    if (value === undefined) continue;
+    if (command !== 'plan') return usage(io, `--${flag} goes with plan, not ${command}`);
+    if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > 2_147_483_647) return usage(io, `--${flag} takes a whole number of ms (1 to 2147483647); got "${value}"`);
+    limits[key] = Number(value);
+  }
 
   const logger = new CliLogger(io.stderr);
   let target: CliTarget | undefined;
@@ -83,7 +95,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     target = values.app ? await appTarget(values.app, logger) : await dataSourceTarget(values['data-source']!, logger);
     redactor = target.redactor;
     const scope = { ...(values.name === undefined ? {} : { dataSource: values.name }), ...(values.tenants ? { tenants: true } : {}) };
-    const { result, text, code } = await execute(command as Command, target, scope, values.to);
+    const { result, text, code } = await execute(command as Command, target, scope, values.to, limits);
     io.stdout(`${values.json ? JSON.stringify(result, null, 2) : text}\n`);
     return code;
   } catch (error) {
@@ -107,6 +119,7 @@ async function execute(
   target: CliTarget,
   scope: { dataSource?: string; tenants?: boolean },
   to: string | undefined,
+  limits: { timeoutMs?: number; lockTimeoutMs?: number },
 ): Promise<{ result: unknown; text: string; code: number }> {
   switch (command) {
     case 'status': {
@@ -131,7 +144,7 @@ async function execute(
       return { result: { pending: {} }, text: 'No pending migrations.', code: EXIT.ok };
     }
     case 'plan': {
-      const results = await target.plan(scope);
+      const results = await target.plan({ ...(scope.dataSource === undefined ? {} : { dataSource: scope.dataSource }), ...limits });
       const complete = results.every((result) => result.complete);
       return { result: results, text: formatPlan(results), code: complete ? EXIT.ok : EXIT.failed };
     }

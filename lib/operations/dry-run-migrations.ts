@@ -1,97 +1,95 @@
-import type { QueryRunner } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { knownMigrations, readMigrationStatus } from './migration-status.js';
+import { PreviewTransaction, type PlannedStatement, type PreviewLimits } from './preview-transaction.js';
 
-/** One statement a migration sent to the database. */
-export interface PlannedStatement {
-  readonly sql: string;
-  readonly parameters?: readonly unknown[];
-}
+export type { PlannedStatement, PreviewLimits } from './preview-transaction.js';
 
 /** What one pending migration would execute. */
 export interface PlannedMigration {
   readonly name: string;
   readonly statements: readonly PlannedStatement[];
-  /** Why it could not be previewed (its error, or it opts out of transactions); later ones were not run. */
+  /** Why it could not be previewed (its error, or what it does that a dry run cannot take back); later ones were not run. */
   readonly error?: string;
 }
 
 /** The dry run of one DataSource. */
 export interface DryRunResult {
   readonly dataSource: string;
+  /** How many migrations were pending. */
+  readonly pending: number;
+  /** The migrations previewed, up to and including the one it stopped at. */
   readonly migrations: readonly PlannedMigration[];
   /** True when every pending migration ran to its end inside the rolled-back transaction. */
   readonly complete: boolean;
 }
 
+/** Limits of a dry run when none are given: {@link PreviewLimits}. */
+export const DRY_RUN_LIMITS: PreviewLimits = { timeoutMs: 300_000, lockTimeoutMs: 10_000 };
+
 /**
  * Runs the pending migrations inside one transaction that is always rolled back, recording the SQL
- * each executes. Only where DDL is transactional (PostgreSQL, SQLite): on MySQL/MariaDB DDL commits
- * implicitly, so it refuses. The migrations table is not written.
+ * each executes, whichever way it reaches the database (see {@link PreviewTransaction}). Only where
+ * DDL is transactional (PostgreSQL, SQLite): on MySQL/MariaDB DDL commits implicitly, so it refuses.
+ * Nothing is written, the migrations table included. A preview that stops early says where and
+ * why, on the logger and in the result (`complete: false`).
  */
-export async function dryRunMigrations(runner: DataSourceMigrationRunner): Promise<DryRunResult> {
-  const { dataSource } = runner.plan;
+export async function dryRunMigrations(runner: DataSourceMigrationRunner, limits: Partial<PreviewLimits> = {}): Promise<DryRunResult> {
+  const { dataSource, label } = runner.plan;
   const type = dataSource.options.type;
   if (type !== 'postgres' && type !== 'better-sqlite3') {
     throw new AutoMigratorConfigError(
-      `${runner.plan.label} (${type}): plan needs transactional DDL to roll the run back; ` +
+      `${label} (${type}): plan needs transactional DDL to roll the run back; ` +
         `${type === 'mysql' || type === 'mariadb' ? 'MySQL/MariaDB commit DDL statements implicitly, so a dry run would change the schema' : 'this database type is not supported'}. ` +
         `Use "status" to list what is pending.`,
     );
   }
-  return runner.withSession(async (queryRunner) => {
+  const settings = { ...DRY_RUN_LIMITS, ...checkLimits(limits) };
+  return runner.withSession(async (queryRunner, beforeMigration) => {
     const { pending } = await readMigrationStatus(dataSource, queryRunner);
-    const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
+    const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration.instance]));
     const planned: PlannedMigration[] = [];
-    let complete = true;
-    const record = recordQueries(queryRunner);
-    await queryRunner.startTransaction();
+    if (pending.length === 0) return { dataSource: runner.name, pending: 0, migrations: planned, complete: true };
+    const preview = await PreviewTransaction.begin(dataSource, queryRunner, settings, () => beforeMigration(pending[0]!.name));
     try {
       for (const { name } of pending) {
-        const instance = instances.get(name)?.instance;
-        const statements: PlannedStatement[] = [];
-        record.into(statements);
+        const instance = instances.get(name);
+        const statements = preview.recordInto();
         if (!instance || instance.transaction === false) {
-          planned.push({ name, statements, error: 'opts out of transactions (transaction = false), so it cannot be previewed and rolled back' });
-          complete = false;
+          planned.push({ name, statements, error: 'it opts out of transactions (transaction = false), so it cannot be previewed and rolled back' });
           break;
         }
         try {
-          await instance.up(queryRunner);
+          await preview.run(() => instance.up(queryRunner));
           planned.push({ name, statements });
         } catch (error) {
-          planned.push({ name, statements, error: error instanceof Error ? error.message : String(error) });
-          complete = false;
+          planned.push({ name, statements, error: runner.redactor.message(error) });
           break;
         }
       }
     } finally {
-      record.stop();
-      await queryRunner.rollbackTransaction();
+      await preview.end();
     }
-    runner.logger.log(`${runner.plan.label}: dry run of ${planned.length} migration(s) rolled back`);
-    return { dataSource: runner.name, migrations: planned, complete };
+    const stopped = planned.at(-1)?.error === undefined ? undefined : planned.at(-1);
+    if (stopped) {
+      runner.logger.error(
+        `${label}: plan incomplete: stopped at migration ${planned.length} of ${pending.length}, "${stopped.name}": ${stopped.error}. ` +
+          `Nothing was kept; the migrations after it were not previewed.`,
+      );
+    } else {
+      runner.logger.log(`${label}: dry run of ${planned.length} migration(s) rolled back; nothing was kept`);
+    }
+    return { dataSource: runner.name, pending: pending.length, migrations: planned, complete: !stopped };
   });
 }
 
-/** Records every statement sent through this query runner until stopped. */
-function recordQueries(queryRunner: QueryRunner): { into(list: PlannedStatement[]): void; stop(): void } {
-  const original = queryRunner.query;
-  const hadOwn = Object.hasOwn(queryRunner, 'query');
-  let target: PlannedStatement[] | undefined;
-  const recording = function (this: QueryRunner, sql: string, parameters?: unknown[], ...rest: unknown[]) {
-    target?.push(parameters && parameters.length > 0 ? { sql, parameters } : { sql });
-    return (original as (...args: unknown[]) => Promise<unknown>).call(this, sql, parameters, ...rest);
-  };
-  queryRunner.query = recording as QueryRunner['query'];
-  return {
-    into: (list) => {
-      target = list;
-    },
-    stop: () => {
-      if (hadOwn) queryRunner.query = original;
-      else delete (queryRunner as Partial<QueryRunner>).query;
-    },
-  };
+/** Positive whole numbers of ms, or a configuration error naming the one to fix. */
+function checkLimits(limits: Partial<PreviewLimits>): Partial<PreviewLimits> {
+  for (const [key, value] of Object.entries(limits)) {
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value <= 0 || value > 2_147_483_647) {
+      throw new AutoMigratorConfigError(`plan: ${key} must be a whole number of ms between 1 and 2147483647; got ${String(value)}.`);
+    }
+  }
+  return Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
 }

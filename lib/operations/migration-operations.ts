@@ -5,7 +5,7 @@ import { forEachTenant, migrateTenants } from '../tenants/tenant-migrations.js';
 import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/data-source-migration.runner.js';
 import type { MigrationStateStore, MigrationStatus } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../strategies/migration-strategy.js';
-import { dryRunMigrations, type DryRunResult } from './dry-run-migrations.js';
+import { dryRunMigrations, type DryRunResult, type PreviewLimits } from './dry-run-migrations.js';
 import type { MigrationStatusReport } from './migration-status.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';
 
@@ -33,6 +33,9 @@ export interface OperationTarget {
   /** Include the tenants of DataSources configured with `tenants` (ensureUp always does). */
   readonly tenants?: boolean;
 }
+
+/** Which DataSources a dry run previews, and its limits (defaults: {@link DRY_RUN_LIMITS}). */
+export interface PlanOptions extends Omit<OperationTarget, 'tenants'>, Partial<PreviewLimits> {}
 
 /** Lists (and validates) the tenants of a plan configured with `tenants`. */
 export type TenantListing = (plan: DataSourcePlan) => Promise<string[]>;
@@ -163,9 +166,10 @@ export class MigrationOperations {
   }
 
   /** Dry run: the SQL each pending migration executes, inside a transaction that is rolled back. */
-  async plan(target: OperationTarget = {}): Promise<DryRunResult[]> {
+  async plan(options: PlanOptions = {}): Promise<DryRunResult[]> {
+    const { dataSource, ...limits } = options;
     const results: DryRunResult[] = [];
-    for (const plan of this.select(target)) results.push(await dryRunMigrations(this.runner(plan)));
+    for (const plan of this.select({ dataSource })) results.push(await dryRunMigrations(this.runner(plan), limits));
     return results;
   }
 

@@ -50,7 +50,7 @@ export class DataSourceMigrationRunner {
   readonly name: string;
   readonly logger: Logger;
   private readonly state: MigrationStateStore;
-  private readonly redactor: SecretRedactor;
+  readonly redactor: SecretRedactor;
 
   constructor(
     readonly plan: DataSourcePlan,

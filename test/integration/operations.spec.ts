@@ -104,6 +104,7 @@ describeEachDatabase('release-time operations', (t) => {
       const [plan] = await service.plan();
       expect(plan).toEqual({
         dataSource: 'default',
+        pending: 2,
         complete: true,
         migrations: [
           { name: 'Two1700000000002', statements: [{ sql: 'CREATE TABLE two (id INT PRIMARY KEY)' }] },

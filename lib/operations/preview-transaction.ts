@@ -1,0 +1,276 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { DataSource, QueryRunner } from 'typeorm';
+import { errorChain } from '../util/error-chain.js';
+
+/** One statement a migration sent to the database. */
+export interface PlannedStatement {
+  readonly sql: string;
+  readonly parameters?: readonly unknown[];
+}
+
+/** How long a dry run may take, and how long one of its statements may wait for a lock. */
+export interface PreviewLimits {
+  /** The whole preview, in ms: past it, the running statement is cancelled and the plan stops. */
+  readonly timeoutMs: number;
+  /** A statement waiting longer than this for a lock someone else holds stops the plan (PostgreSQL), in ms. */
+  readonly lockTimeoutMs: number;
+}
+
+/** What a migration did that a dry run cannot take back, or the preview running out of time. */
+export class PreviewStoppedError extends Error {
+  override readonly name = 'PreviewStoppedError';
+}
+
+/** Statements that would end (or start) the preview's own transaction: nothing after them could be rolled back. */
+const ENDS_TRANSACTION = /(?:^|;)\s*(commit|end|abort|begin|start\s+transaction|rollback(?!\s+(?:work\s+|transaction\s+)?to\b))\b/i;
+
+/** The preview a migration's code runs for: its queries go there, wherever they start from. */
+const previewing = new AsyncLocalStorage<PreviewTransaction>();
+
+/** How soon, and how often, a statement still running is checked for sessions blocking it. */
+const BLOCKING_CHECK_FIRST_MS = 300;
+const BLOCKING_CHECK_EVERY_MS = 1_000;
+/** After the deadline cancelled the running statement, how long the migration gets to give up. */
+const ABANDON_AFTER_MS = 2_000;
+
+/**
+ * The one transaction a dry run runs in, rolled back at its end. Every query a previewed
+ * migration makes through its DataSource runs in it and is recorded: the query runner it gets,
+ * `queryRunner.connection` / `dataSource.query()`, managers, repositories, query builders and new
+ * query runners (`createQueryRunner()` hands out this one, `release()` leaves it open, a nested
+ * transaction is a savepoint). The migration's code is told apart by its async context, so the
+ * rest of the application keeps its own connections meanwhile. What would end the transaction
+ * (`commitTransaction()` at the top level, a `COMMIT` in SQL) stops the plan before it is sent.
+ *
+ * On PostgreSQL it is bounded: `lock_timeout` and `statement_timeout` hold for the transaction, a
+ * deadline cancels the statement in flight, and a statement that waits is checked for the sessions
+ * that block it, so that the reason names them.
+ */
+export class PreviewTransaction {
+  private readonly restores: Array<() => void> = [];
+  private target: PlannedStatement[] | undefined;
+  private abandoned = false;
+  private expired = false;
+  private backendPid: number | undefined;
+  private blockers: string | undefined;
+  private monitor: QueryRunner | undefined;
+  private deadline: NodeJS.Timeout | undefined;
+  private readonly openConnection: () => QueryRunner;
+  /** The query runner's own rollback, kept before it is wrapped. */
+  private rollback: () => Promise<void>;
+
+  private constructor(
+    private readonly dataSource: DataSource,
+    private readonly queryRunner: QueryRunner,
+    private readonly limits: PreviewLimits,
+  ) {
+    const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
+    this.openConnection = () => createQueryRunner('master');
+    this.rollback = () => queryRunner.rollbackTransaction();
+  }
+
+  /**
+   * Starts the transaction on `queryRunner`, runs `prepare` in it (settings the session needs for
+   * its transaction), applies the limits and routes the DataSource's queries into it.
+   */
+  static async begin(dataSource: DataSource, queryRunner: QueryRunner, limits: PreviewLimits, prepare: () => Promise<void>): Promise<PreviewTransaction> {
+    const preview = new PreviewTransaction(dataSource, queryRunner, limits);
+    await queryRunner.startTransaction();
+    try {
+      await prepare();
+      if (dataSource.options.type === 'postgres') {
+        const rows = (await queryRunner.query(
+          `SELECT pg_backend_pid() AS pid, set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`,
+          // The statement limit backs up the deadline, which cancels first and says why.
+          [String(limits.lockTimeoutMs), String(limits.timeoutMs + 1_000)],
+        )) as Array<{ pid: number }>;
+        preview.backendPid = Number(rows[0]?.pid);
+      }
+    } catch (error) {
+      await queryRunner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    }
+    preview.route();
+    preview.deadline = setTimeout(() => {
+      preview.expired = true;
+      void preview.cancelStatement();
+    }, limits.timeoutMs);
+    preview.deadline.unref();
+    return preview;
+  }
+
+  /** Statements sent from now on are recorded into a new list, which is returned. */
+  recordInto(): PlannedStatement[] {
+    this.target = [];
+    return this.target;
+  }
+
+  /**
+   * Runs one migration's `up` in the preview. Rejects with why it stopped; a migration still busy
+   * (outside the database) well after the deadline is abandoned: whatever it sends later is refused.
+   */
+  async run(up: () => Promise<unknown>): Promise<void> {
+    if (this.expired) throw this.deadlineError();
+    let giveUp: NodeJS.Timeout | undefined;
+    const abandon = new Promise<never>((_, reject) => {
+      const wait = () => {
+        if (!this.expired) {
+          giveUp = setTimeout(wait, 100);
+          return;
+        }
+        giveUp = setTimeout(() => {
+          this.abandoned = true;
+          reject(this.deadlineError());
+        }, ABANDON_AFTER_MS);
+      };
+      giveUp = setTimeout(wait, 100);
+    });
+    try {
+      await Promise.race([previewing.run(this, up), abandon]);
+    } catch (error) {
+      throw this.explain(error);
+    } finally {
+      clearTimeout(giveUp);
+    }
+  }
+
+  /** True when a migration was left running past the deadline: its connection must not be reused. */
+  get wasAbandoned(): boolean {
+    return this.abandoned;
+  }
+
+  /**
+   * Rolls the transaction back and hands the DataSource and the query runner back their own
+   * methods; after an abandoned migration they stay wrapped, refusing what it still sends.
+   */
+  async end(): Promise<void> {
+    clearTimeout(this.deadline);
+    try {
+      if (this.queryRunner.isTransactionActive) await this.rollback();
+    } finally {
+      if (!this.abandoned) for (const restore of this.restores.splice(0).reverse()) restore();
+      await this.monitor?.release().catch(() => undefined);
+      this.monitor = undefined;
+    }
+  }
+
+  /** Replaces what the DataSource and the query runner do while the preview is open; {@link end} restores it. */
+  private route(): void {
+    const queryRunner = this.queryRunner;
+    const depth = () => (queryRunner as unknown as { transactionDepth: number }).transactionDepth;
+    const commit = queryRunner.commitTransaction.bind(queryRunner);
+    const rollback = queryRunner.rollbackTransaction.bind(queryRunner);
+    this.rollback = rollback;
+    const release = queryRunner.release.bind(queryRunner);
+    const query = queryRunner.query.bind(queryRunner);
+    const createQueryRunner = this.dataSource.createQueryRunner.bind(this.dataSource);
+    /** True in the previewed migration's code; throws there once it was abandoned. */
+    const inPreview = () => {
+      if (previewing.getStore() !== this) return false;
+      if (this.abandoned) throw new PreviewStoppedError('the dry run has ended; this query was not sent');
+      return true;
+    };
+    this.replace(this.dataSource, 'createQueryRunner', (mode) => (inPreview() ? queryRunner : createQueryRunner(mode)));
+    this.replace(queryRunner, 'release', () => (inPreview() ? Promise.resolve() : release()));
+    this.replace(queryRunner, 'commitTransaction', async () => {
+      if (inPreview() && depth() <= 1) throw new PreviewStoppedError('it commits the transaction it runs in (commitTransaction()), which a dry run cannot take back');
+      return commit();
+    });
+    this.replace(queryRunner, 'rollbackTransaction', async () => {
+      if (inPreview() && depth() <= 1) {
+        throw new PreviewStoppedError('it rolls back the transaction it runs in (rollbackTransaction()), after which its statements would be kept');
+      }
+      return rollback();
+    });
+    this.replace(queryRunner, 'query', (async (sql: string, parameters?: unknown[], useStructuredResult?: boolean) => {
+      if (!inPreview()) return query(sql, parameters, useStructuredResult as true);
+      if (ENDS_TRANSACTION.test(sql)) {
+        throw new PreviewStoppedError(`it sends "${sql.trim().slice(0, 60)}", which ends the transaction it runs in; a dry run cannot take that back`);
+      }
+      this.target?.push(parameters && parameters.length > 0 ? { sql, parameters } : { sql });
+      const stopWatching = this.watchBlocking();
+      try {
+        return await query(sql, parameters, useStructuredResult as true);
+      } finally {
+        stopWatching();
+      }
+    }) as QueryRunner['query']);
+  }
+
+  /** Sets `object[key]` to `value` until {@link end}, which puts back what was there. */
+  private replace<T extends object, K extends keyof T>(object: T, key: K, value: T[K]): void {
+    const hadOwn = Object.hasOwn(object, key);
+    const current = object[key];
+    object[key] = value;
+    this.restores.push(() => {
+      if (hadOwn) object[key] = current;
+      else delete object[key];
+    });
+  }
+
+  /** While a statement runs longer than a moment, notes which sessions block it (PostgreSQL). Returns the stop. */
+  private watchBlocking(): () => void {
+    if (this.backendPid === undefined) return () => undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let running = true;
+    const check = async () => {
+      try {
+        this.monitor ??= this.openConnection();
+        const rows = (await this.monitor.query(
+          `SELECT pid, usename, application_name, state, floor(extract(epoch FROM now() - coalesce(xact_start, query_start)))::int AS seconds
+             FROM pg_stat_activity WHERE pid = ANY(pg_blocking_pids($1)) ORDER BY pid`,
+          [this.backendPid],
+        )) as Array<{ pid: number; usename: string | null; application_name: string | null; state: string | null; seconds: number | null }>;
+        if (rows.length > 0) this.blockers = rows.map(describeSession).join('; ');
+      } catch {
+        // The check is best effort: the statement's own limits still hold.
+      }
+      if (running) timer = setTimeout(() => void check(), BLOCKING_CHECK_EVERY_MS);
+    };
+    timer = setTimeout(() => void check(), BLOCKING_CHECK_FIRST_MS);
+    return () => {
+      running = false;
+      clearTimeout(timer);
+    };
+  }
+
+  /** The deadline passed: cancels the statement in flight (PostgreSQL). */
+  private async cancelStatement(): Promise<void> {
+    if (this.backendPid === undefined) return;
+    try {
+      this.monitor ??= this.openConnection();
+      await this.monitor.query('SELECT pg_cancel_backend($1)', [this.backendPid]);
+    } catch {
+      // statement_timeout (set to the same deadline) still ends the statement.
+    }
+  }
+
+  private deadlineError(): PreviewStoppedError {
+    return new PreviewStoppedError(`the dry run's deadline of ${this.limits.timeoutMs} ms ran out in this migration${this.blockedBy()}`);
+  }
+
+  /** Why the migration stopped: what it did, or its error with what the preview knows about it. */
+  private explain(error: unknown): unknown {
+    if (error instanceof PreviewStoppedError) return error;
+    const code = [...errorChain(error)].map((link) => link['code']).find((value) => typeof value === 'string');
+    const message = error instanceof Error ? error.message : String(error);
+    if (code === '55P03') {
+      return new PreviewStoppedError(`${message}: waited longer than the dry run's lock timeout of ${this.limits.lockTimeoutMs} ms${this.blockedBy()}`, { cause: error });
+    }
+    if (code === '57014' && this.expired) return new PreviewStoppedError(`${message}: ${this.deadlineError().message}`, { cause: error });
+    return error;
+  }
+
+  private blockedBy(): string {
+    return this.blockers ? `; blocked by ${this.blockers}` : '';
+  }
+}
+
+function describeSession(row: { pid: number; usename: string | null; application_name: string | null; state: string | null; seconds: number | null }): string {
+  const parts = [
+    row.application_name ? `application "${row.application_name}"` : undefined,
+    row.usename ? `user "${row.usename}"` : undefined,
+    row.state ? `${row.state}${row.seconds !== null ? ` for ${row.seconds} s` : ''}` : undefined,
+  ].filter(Boolean);
+  return `PostgreSQL session pid ${row.pid}${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
