@@ -8,13 +8,23 @@ import {
 import { MysqlNamedLock } from './mysql-named.lock.js';
 import { PostgresAdvisoryLock } from './postgres-advisory.lock.js';
 import { SqliteFileLock } from './sqlite-file.lock.js';
-import { discardConnection } from '../util/driver-connection.js';
+import { connectionSocket, discardConnection } from '../util/driver-connection.js';
+import { MigrationLockError } from './migration-lock.js';
 
 /** Where the lock is taken: the migration session, and whether a pooling proxy sits in front of it. */
 export interface LockSession {
   readonly queryRunner: QueryRunner;
   /** A proxy (PgBouncer, a cloud pooler) answers for the server: session state is not ours. */
   readonly behindProxy: boolean;
+}
+
+/**
+ * How long the transaction-scoped lock's own connection may take to answer its check and its
+ * release before it is taken for lost and closed (closing ends its transaction, which releases the
+ * lock once the server notices). The migration session has its own watch (connectionCheck).
+ */
+export interface LockConnectionSettings {
+  readonly answerWithinMs: number;
 }
 
 /**
@@ -29,6 +39,7 @@ export async function createMigrationLock(
   mode: MigrationLockMode,
   dataSource: DataSource,
   session: LockSession | undefined,
+  settings: LockConnectionSettings,
 ): Promise<MigrationLock> {
   if (kind === 'sqlite-file') {
     return new SqliteFileLock(dataSource, await resolveMigrationsTableIdentity(kind, dataSource, undefined));
@@ -46,23 +57,48 @@ export async function createMigrationLock(
   try {
     await own.connect();
     const identity = await resolveMigrationsTableIdentity(kind, dataSource, own);
-    return withConnection(new PostgresAdvisoryLock(dataSource, identity, own, 'transaction'), own);
+    // A peer that vanished while the lock is idle is noticed by TCP keepalive, not only by the next query.
+    connectionSocket(own)?.setKeepAlive?.(true, settings.answerWithinMs);
+    return withConnection(new PostgresAdvisoryLock(dataSource, identity, own, 'transaction'), own, settings.answerWithinMs);
   } catch (error) {
     await own.release().catch(() => undefined);
     throw error;
   }
 }
 
-/** The lock, releasing `connection` with it (whatever the release of the lock itself did). */
-function withConnection(lock: MigrationLock, connection: QueryRunner): MigrationLock {
+/**
+ * The lock, releasing `connection` with it (whatever the release of the lock itself did). Its check
+ * and its release must answer within `answerWithinMs`: a connection that does not (a network
+ * partition, a proxy gone silent) is closed, and the call fails saying so, instead of hanging.
+ */
+function withConnection(lock: MigrationLock, connection: QueryRunner, answerWithinMs: number): MigrationLock {
+  const answered = async <T>(what: string, work: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        connectionSocket(connection)?.destroy();
+        reject(
+          new MigrationLockError(
+            `${lock.description}: its connection did not answer the ${what} within ${answerWithinMs} ms (connectionCheck.timeoutMs) and was closed; ` +
+              `the server ends its transaction, releasing the lock, once it notices`,
+          ),
+        );
+      }, answerWithinMs);
+    });
+    try {
+      return await Promise.race([work, silent]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return {
     description: lock.description,
     tryAcquire: (waitMs) => lock.tryAcquire(waitMs),
-    verify: () => lock.verify(),
+    verify: () => answered('lock check', lock.verify()),
     holder: () => lock.holder(),
     release: async () => {
       try {
-        await lock.release();
+        await answered('release', lock.release());
       } catch (error) {
         await discardConnection(connection);
         throw error;

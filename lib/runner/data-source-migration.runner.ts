@@ -36,6 +36,9 @@ export interface RunnerEnvironment {
 /** Runs before each migration, inside its transaction: throws when it must not run. */
 export type MigrationGuard = (migration: string) => Promise<void>;
 
+/** With connectionCheck off: how long the lock's own connection may take to answer (connectionCheck.timeoutMs's default). */
+const DEFAULT_ANSWER_WITHIN_MS = 15_000;
+
 /** The longest one wait for the migration lock lasts before the stop flag is looked at again. */
 const LOCK_WAIT_SLICE_MS = 1_000;
 
@@ -345,7 +348,9 @@ export class DataSourceMigrationRunner {
     let holder: string | undefined;
     let lock: MigrationLock | undefined;
     try {
-      lock = await createMigrationLock(kind, settings.mode, this.plan.dataSource, session);
+      lock = await createMigrationLock(kind, settings.mode, this.plan.dataSource, session, {
+        answerWithinMs: this.plan.connectionCheck?.timeoutMs ?? DEFAULT_ANSWER_WITHIN_MS,
+      });
       if (await lock.tryAcquire(0)) return lock;
       this.state.update(this.name, { status: 'waiting-for-lock', waitingSince: new Date(since), current: undefined });
       let nextLog = since;
