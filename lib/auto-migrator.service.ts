@@ -257,9 +257,12 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     return this.track(this.ops().downTenants(options.to, options));
   }
 
-  /** Throws {@link PendingMigrationsError} listing the pending migrations per DataSource (and tenant), if any. */
-  async ensureUp(target?: OperationTarget): Promise<void> {
-    await this.ops().ensureUp(target);
+  /**
+   * Throws {@link PendingMigrationsError} listing the pending migrations per DataSource (and tenant),
+   * if any; else resolves with their status.
+   */
+  async ensureUp(target?: OperationTarget): Promise<DataSourceStatus[]> {
+    return this.ops().ensureUp(target);
   }
 
   /** Dry run (PostgreSQL, SQLite): the SQL each pending migration runs, in a transaction rolled back. */

@@ -1,7 +1,7 @@
 import type { QueryRunner } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
-import { knownMigrations, readMigrationStatus } from './migration-status.js';
+import { knownMigrations, missingSqliteFile, readMigrationStatus } from './migration-status.js';
 
 /** One statement a migration sent to the database. */
 export interface PlannedStatement {
@@ -38,6 +38,13 @@ export async function dryRunMigrations(runner: DataSourceMigrationRunner): Promi
       `${runner.plan.label} (${type}): plan needs transactional DDL to roll the run back; ` +
         `${type === 'mysql' || type === 'mariadb' ? 'MySQL/MariaDB commit DDL statements implicitly, so a dry run would change the schema' : 'this database type is not supported'}. ` +
         `Use "status" to list what is pending.`,
+    );
+  }
+  const missingFile = missingSqliteFile(dataSource);
+  if (missingFile !== undefined) {
+    throw new AutoMigratorConfigError(
+      `${runner.plan.label}: the SQLite database file ${missingFile} does not exist, and plan creates nothing. ` +
+        `Use "status" to list what is pending (everything); "up" creates the file.`,
     );
   }
   return runner.withSession(async (queryRunner) => {
