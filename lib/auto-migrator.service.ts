@@ -258,9 +258,12 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     return this.track(this.ops().downTenants(options.to, options));
   }
 
-  /** Throws {@link PendingMigrationsError} listing the pending migrations per DataSource (and tenant), if any. */
-  async ensureUp(target?: OperationTarget): Promise<void> {
-    await this.ops().ensureUp(target);
+  /**
+   * Throws {@link PendingMigrationsError} listing the pending migrations per DataSource (and tenant),
+   * if any; else resolves with their status.
+   */
+  async ensureUp(target?: OperationTarget): Promise<DataSourceStatus[]> {
+    return this.ops().ensureUp(target);
   }
 
   /**

@@ -57,6 +57,7 @@ export { TenantMigrationsError } from './errors/tenant-migrations.error.js';
 export { TenantSource } from './tenants/tenant-source.js';
 export type { MigrationEvent, MigrationEventType } from './events/migration-events.js';
 export { MigrationHistoryError } from './errors/migration-history.error.js';
+export { DataSourceConnectionError } from './errors/data-source-connection.error.js';
 export type { AppliedMigration, MigrationStatusReport } from './operations/migration-status.js';
 export type { DataSourceStatus, OperationTarget, PlanOptions, UpResult } from './operations/migration-operations.js';
 export type { RevertResult } from './operations/revert-migrations.js';

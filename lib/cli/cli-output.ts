@@ -1,13 +1,35 @@
 import type { DryRunResult } from '../operations/dry-run-migrations.js';
 import type { DataSourceStatus, UpResult } from '../operations/migration-operations.js';
 import type { RevertResult } from '../operations/revert-migrations.js';
+import { listNames } from '../util/name-list.js';
+
+/**
+ * What `--json` prints on stdout, one document whatever the command: `dataSources` holds one entry
+ * per DataSource (and tenant), shaped by the command; `error` is set when it failed.
+ */
+export interface CliJsonResult {
+  readonly command: string;
+  /** True when the exit code is 0. */
+  readonly ok: boolean;
+  readonly exitCode: number;
+  /** The whole command, connecting included, in whole milliseconds. */
+  readonly durationMs: number;
+  readonly dataSources: readonly object[];
+  readonly error?: {
+    readonly name: string;
+    readonly message: string;
+    /** PendingMigrationsError: every pending name per DataSource (`<DataSource>/<tenant>` for a tenant). */
+    readonly pending?: Readonly<Record<string, readonly string[]>>;
+  };
+}
 
 /** The status of every DataSource as a readable table. */
 export function formatStatus(statuses: readonly DataSourceStatus[]): string {
   const lines: string[] = [];
   for (const status of statuses) {
     lines.push(
-      `DataSource "${status.dataSource}"${status.tenant ? `, tenant "${status.tenant}"` : ''}: ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown`,
+      `DataSource "${status.dataSource}"${status.tenant ? `, tenant "${status.tenant}"` : ''}: ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown` +
+        (status.missingDatabaseFile ? ` (the SQLite database file ${status.missingDatabaseFile} does not exist yet; nothing was created)` : ''),
     );
     const rows: string[][] = [
       ...status.applied.map((m) => ['applied', `#${m.order}`, isoTime(m.timestamp), m.name]),
@@ -22,14 +44,14 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
 export function formatUp(results: readonly UpResult[]): string {
   return results
     .map((result) =>
-      `DataSource "${result.dataSource}"${result.tenant ? `, tenant "${result.tenant}"` : ''}: ${result.status}, ${result.applied.length} applied${result.applied.length ? `: ${result.applied.join(', ')}` : ''}` +
+      `DataSource "${result.dataSource}"${result.tenant ? `, tenant "${result.tenant}"` : ''}: ${result.status}, ${result.applied.length} applied${result.applied.length ? `: ${listNames(result.applied)}` : ''}` +
       (result.error ? `\n  ${result.error}` : ''),
     )
     .join('\n');
 }
 
 export function formatDown(result: RevertResult): string {
-  return `DataSource "${result.dataSource}"${result.tenant ? `, tenant "${result.tenant}"` : ''}: ${result.reverted.length} reverted${result.reverted.length ? `: ${result.reverted.join(', ')}` : ''}`;
+  return `DataSource "${result.dataSource}"${result.tenant ? `, tenant "${result.tenant}"` : ''}: ${result.reverted.length} reverted${result.reverted.length ? `: ${listNames(result.reverted)}` : ''}`;
 }
 
 /** The dry run as an SQL script with comments. */

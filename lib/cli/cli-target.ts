@@ -15,6 +15,10 @@ import { planDataSources } from '../plan/migration-plan.js';
 import { RunControl } from '../runner/run-control.js';
 import { MigrationStateStore } from '../state/migration-state.js';
 import { FailFastStrategy } from '../strategies/fail-fast.strategy.js';
+import { DataSourceConnectionError } from '../errors/data-source-connection.error.js';
+import { missingSqliteFile } from '../operations/migration-status.js';
+import { describeConnectionTarget } from '../util/connection-target.js';
+import { errorChain } from '../util/error-chain.js';
 import { redactDataSourceLogger } from '../util/redacting-logger.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import type { CliLogger } from './cli-logger.js';
@@ -26,7 +30,7 @@ export interface CliTarget {
   up(target: OperationTarget): Promise<UpResult[]>;
   down(options: OperationTarget & { to: string }): Promise<RevertResult>;
   downTenants(options: OperationTarget & { to: string }): Promise<RevertResult[]>;
-  ensureUp(target: OperationTarget): Promise<unknown>;
+  ensureUp(target: OperationTarget): Promise<DataSourceStatus[]>;
   plan(options: PlanOptions): Promise<DryRunResult[]>;
   close(): Promise<void>;
 }
@@ -52,7 +56,8 @@ export async function dataSourceTarget(file: string, logger: CliLogger): Promise
   const redactor = SecretRedactor.forDataSources([dataSource]);
   // Before connecting: TypeORM's own logger prints queries and failed ones (with `logging` on).
   redactDataSourceLogger(dataSource, redactor);
-  if (!dataSource.isInitialized) await dataSource.initialize();
+  // A SQLite file that does not exist yet is not connected to here: that would create it, and status is read-only.
+  if (!dataSource.isInitialized && missingSqliteFile(dataSource) === undefined) await connect(dataSource, file, redactor);
   try {
     const options = resolveAutoMigratorOptions({ runMigrations: true }, () => ({ value: undefined, source: 'cli' }));
     const plans = planDataSources(options, { find: (name) => (name === 'default' ? dataSource : undefined), names: () => ['default'] });
@@ -126,6 +131,29 @@ export async function appTarget(spec: string, logger: CliLogger): Promise<CliTar
     plan: (options) => service.plan(options),
     close: () => app.close(),
   };
+}
+
+/** Initializes the file's DataSource; a failure says which DataSource, where it connects, and why. */
+async function connect(dataSource: DataSource, file: string, redactor: SecretRedactor): Promise<void> {
+  try {
+    await dataSource.initialize();
+  } catch (error) {
+    redactor.scrub(error);
+    const target = describeConnectionTarget(dataSource.options);
+    throw new DataSourceConnectionError(
+      `the DataSource exported by ${file} could not connect to ${redactor.redact(target)}: ${driverMessage(error, redactor)}`,
+      file,
+      target,
+      { cause: error },
+    );
+  }
+}
+
+/** The error's message or, when it has none (an AggregateError of one failure per address), those of what it wraps. */
+function driverMessage(error: unknown, redactor: SecretRedactor): string {
+  const messages = [...errorChain(error)].map((link) => link['message']).filter((message): message is string => typeof message === 'string' && message !== '');
+  const own = error instanceof Error && error.message !== '' ? error.message : undefined;
+  return redactor.redact(own ?? ([...new Set(messages)].join('; ') || String(error)));
 }
 
 async function importFile(file: string, flag: string): Promise<Record<string, unknown>> {

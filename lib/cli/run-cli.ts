@@ -3,7 +3,7 @@ import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import { CliLogger } from './cli-logger.js';
-import { formatDown, formatPlan, formatStatus, formatUp } from './cli-output.js';
+import { formatDown, formatPlan, formatStatus, formatUp, type CliJsonResult } from './cli-output.js';
 import { appTarget, dataSourceTarget, type CliTarget } from './cli-target.js';
 
 /** Exit codes: success, pending or failed, usage or configuration error. */
@@ -62,55 +62,125 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       },
     });
   } catch (error) {
-    return usage(io, error instanceof Error ? error.message : String(error));
+    return usage(io, error instanceof Error ? error.message : String(error), argv.includes('--json'));
   }
   const { values, positionals } = parsed;
   if (values.help) {
     io.stdout(`${USAGE}\n`);
     return EXIT.ok;
   }
+  const json = values.json;
   const [command, ...extra] = positionals;
-  if (!command) return usage(io, 'no command given');
-  if (!(COMMANDS as readonly string[]).includes(command)) return usage(io, `unknown command "${command}"; commands: ${COMMANDS.join(', ')}`);
-  if (extra.length > 0) return usage(io, `unexpected argument(s): ${extra.join(' ')}`);
-  if (!values['data-source'] === !values.app) return usage(io, 'give exactly one of --data-source <file> or --app <file>[#Export]');
-  if (command === 'down' && values.to === undefined) return usage(io, 'down needs --to <version> (a migration name, its 13-digit timestamp, or 0 for all)');
-  if (command !== 'down' && values.to !== undefined) return usage(io, `--to goes with down, not ${command}`);
-  if (values['data-source'] && values.name !== undefined) return usage(io, '--name goes with --app; a --data-source file has one DataSource');
-  if (values['data-source'] && values.tenants) return usage(io, '--tenants goes with --app: tenants are configured in AutoMigratorModule');
-  if (values.tenants && command === 'plan') return usage(io, '--tenants does not go with plan');
-  const limits: { timeoutMs?: number; lockTimeoutMs?: number } = {};
+  const problem = argumentProblem(command, extra, values);
+  if (problem !== undefined) return usage(io, problem, json, command);
+  const limits = planLimits(command!, values);
+  if (typeof limits === 'string') return usage(io, limits, json, command);
+
+  const started = performance.now();
+  const logger = new CliLogger(io.stderr);
+  const run = () =>
+    runCommand(command as Command, io, {
+      target: () => (values.app ? appTarget(values.app, logger) : dataSourceTarget(values['data-source']!, logger)),
+      scope: { ...(values.name === undefined ? {} : { dataSource: values.name }), ...(values.tenants ? { tenants: true } : {}) },
+      to: values.to,
+      limits,
+    });
+  // With --json, stdout is the one JSON document: whatever else would print there goes to stderr.
+  const outcome = json ? await stdoutToStderr(run) : await run();
+  if (json) {
+    const document: CliJsonResult = {
+      command: command!,
+      ok: outcome.code === EXIT.ok,
+      exitCode: outcome.code,
+      durationMs: Math.round(performance.now() - started),
+      dataSources: outcome.dataSources,
+      ...(outcome.error ? { error: outcome.error } : {}),
+    };
+    io.stdout(`${JSON.stringify(document, null, 2)}\n`);
+  } else if (outcome.text !== undefined) {
+    io.stdout(`${outcome.text}\n`);
+  }
+  return outcome.code;
+}
+
+/** What is wrong with the command line, if anything. */
+function argumentProblem(
+  command: string | undefined,
+  extra: readonly string[],
+  values: { 'data-source'?: string; app?: string; name?: string; to?: string; tenants?: boolean },
+): string | undefined {
+  if (!command) return 'no command given';
+  if (!(COMMANDS as readonly string[]).includes(command)) return `unknown command "${command}"; commands: ${COMMANDS.join(', ')}`;
+  if (extra.length > 0) return `unexpected argument(s): ${extra.join(' ')}`;
+  if (!values['data-source'] === !values.app) return 'give exactly one of --data-source <file> or --app <file>[#Export]';
+  if (command === 'down' && values.to === undefined) return 'down needs --to <version> (a migration name, its 13-digit timestamp, or 0 for all)';
+  if (command !== 'down' && values.to !== undefined) return `--to goes with down, not ${command}`;
+  if (values['data-source'] && values.name !== undefined) return '--name goes with --app; a --data-source file has one DataSource';
+  if (values['data-source'] && values.tenants) return '--tenants goes with --app: tenants are configured in AutoMigratorModule';
+  if (values.tenants && command === 'plan') return '--tenants does not go with plan';
+  return undefined;
+}
+
+/** `--timeout` / `--lock-timeout` of plan, in ms; or what is wrong with them. */
+function planLimits(command: string, values: { timeout?: string; 'lock-timeout'?: string }): PlanLimits | string {
+  const limits: PlanLimits = {};
   for (const [flag, key] of [['timeout', 'timeoutMs'], ['lock-timeout', 'lockTimeoutMs']] as const) {
     const value = values[flag];
     if (value === undefined) continue;
-    if (command !== 'plan') return usage(io, `--${flag} goes with plan, not ${command}`);
-    if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > 2_147_483_647) return usage(io, `--${flag} takes a whole number of ms (1 to 2147483647); got "${value}"`);
+    if (command !== 'plan') return `--${flag} goes with plan, not ${command}`;
+    if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > 2_147_483_647) return `--${flag} takes a whole number of ms (1 to 2147483647); got "${value}"`;
     limits[key] = Number(value);
   }
+  return limits;
+}
 
-  const logger = new CliLogger(io.stderr);
+type PlanLimits = { timeoutMs?: number; lockTimeoutMs?: number };
+
+interface CommandOutcome {
+  code: number;
+  dataSources: readonly object[];
+  /** The human output (stdout without --json); absent after a failure, which is told on stderr. */
+  text?: string;
+  error?: CliJsonResult['error'];
+}
+
+/** Connects, runs the command, lets go of the connections. Never throws: a failure is told on stderr and returned. */
+async function runCommand(
+  command: Command,
+  io: CliIo,
+  options: { target: () => Promise<CliTarget>; scope: { dataSource?: string; tenants?: boolean }; to: string | undefined; limits: PlanLimits },
+): Promise<CommandOutcome> {
   let target: CliTarget | undefined;
   let redactor = new SecretRedactor();
   try {
-    target = values.app ? await appTarget(values.app, logger) : await dataSourceTarget(values['data-source']!, logger);
+    target = await options.target();
     redactor = target.redactor;
-    const scope = { ...(values.name === undefined ? {} : { dataSource: values.name }), ...(values.tenants ? { tenants: true } : {}) };
-    const { result, text, code } = await execute(command as Command, target, scope, values.to, limits);
-    io.stdout(`${values.json ? JSON.stringify(result, null, 2) : text}\n`);
-    return code;
+    return await execute(command, target, options.scope, options.to, options.limits);
   } catch (error) {
     redactor.scrub(error);
     const code = error instanceof AutoMigratorConfigError ? EXIT.usage : EXIT.failed;
     const name = error instanceof Error ? error.name : 'Error';
     const message = redactor.message(error);
-    if (values.json) {
-      const extra = error instanceof PendingMigrationsError ? { pending: error.pending } : {};
-      io.stdout(`${JSON.stringify({ error: { name, message, ...extra } }, null, 2)}\n`);
-    }
     io.stderr(`${name}: ${message}\n`);
-    return code;
+    return { code, dataSources: [], error: { name, message, ...(error instanceof PendingMigrationsError ? { pending: error.pending } : {}) } };
   } finally {
     await target?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Runs `work` with everything written to process.stdout sent to stderr instead: migrations'
+ * console.log, TypeORM's logger, Nest's. Replaced at the stream, so any writer is caught.
+ */
+async function stdoutToStderr<T>(work: () => Promise<T>): Promise<T> {
+  const stdout = process.stdout;
+  const original = Object.getOwnPropertyDescriptor(stdout, 'write');
+  stdout.write = ((...args: unknown[]) => (process.stderr.write as (...args: unknown[]) => boolean)(...args)) as typeof stdout.write;
+  try {
+    return await work();
+  } finally {
+    if (original) Object.defineProperty(stdout, 'write', original);
+    else delete (stdout as Partial<typeof stdout>).write;
   }
 }
 
@@ -119,39 +189,44 @@ async function execute(
   target: CliTarget,
   scope: { dataSource?: string; tenants?: boolean },
   to: string | undefined,
-  limits: { timeoutMs?: number; lockTimeoutMs?: number },
-): Promise<{ result: unknown; text: string; code: number }> {
+  limits: PlanLimits,
+): Promise<CommandOutcome> {
   switch (command) {
     case 'status': {
       const statuses = await target.status(scope);
-      return { result: statuses, text: formatStatus(statuses), code: EXIT.ok };
+      return { dataSources: statuses, text: formatStatus(statuses), code: EXIT.ok };
     }
     case 'up': {
       const results = await target.up(scope);
       const failed = results.some((result) => result.status !== 'done');
-      return { result: results, text: formatUp(results), code: failed ? EXIT.failed : EXIT.ok };
+      return { dataSources: results, text: formatUp(results), code: failed ? EXIT.failed : EXIT.ok };
     }
     case 'down': {
-      if (scope.tenants) {
-        const results = await target.downTenants({ ...scope, to: to! });
-        return { result: results, text: results.map(formatDown).join('\n'), code: EXIT.ok };
-      }
-      const result = await target.down({ ...scope, to: to! });
-      return { result, text: formatDown(result), code: EXIT.ok };
+      const results = scope.tenants ? await target.downTenants({ ...scope, to: to! }) : [await target.down({ ...scope, to: to! })];
+      return { dataSources: results, text: results.map(formatDown).join('\n'), code: EXIT.ok };
     }
     case 'ensure-up': {
-      await target.ensureUp(scope);
-      return { result: { pending: {} }, text: 'No pending migrations.', code: EXIT.ok };
+      const statuses = await target.ensureUp(scope);
+      return {
+        dataSources: statuses.map((status) => ({ dataSource: status.dataSource, ...(status.tenant ? { tenant: status.tenant } : {}), pending: [] })),
+        text: 'No pending migrations.',
+        code: EXIT.ok,
+      };
     }
     case 'plan': {
       const results = await target.plan({ ...(scope.dataSource === undefined ? {} : { dataSource: scope.dataSource }), ...limits });
       const complete = results.every((result) => result.complete);
-      return { result: results, text: formatPlan(results), code: complete ? EXIT.ok : EXIT.failed };
+      return { dataSources: results, text: formatPlan(results), code: complete ? EXIT.ok : EXIT.failed };
     }
   }
 }
 
-function usage(io: CliIo, problem: string): number {
+/** A usage error: told on stderr with the usage; with --json, also as the JSON document (nothing was run). */
+function usage(io: CliIo, problem: string, json: boolean, command?: string): number {
   io.stderr(`auto-migrator: ${problem}\n\n${USAGE}\n`);
+  if (json) {
+    const document: CliJsonResult = { command: command ?? '', ok: false, exitCode: EXIT.usage, durationMs: 0, dataSources: [], error: { name: 'UsageError', message: problem } };
+    io.stdout(`${JSON.stringify(document, null, 2)}\n`);
+  }
   return EXIT.usage;
 }

@@ -1,14 +1,16 @@
+import { listNames } from '../util/name-list.js';
+
 /** Migrations are pending where none may be (`ensureUp()`, `whenDisabled: 'verify'`, `auto-migrator ensure-up`). */
 export class PendingMigrationsError extends Error {
   override readonly name = 'PendingMigrationsError';
 
   constructor(
-    /** Pending migration names per DataSource name (only DataSources with some). */
+    /** Pending migration names per DataSource name (only DataSources with some); all of them, where the message shows the first few. */
     readonly pending: Readonly<Record<string, readonly string[]>>,
   ) {
     super(
       `Pending migrations: ${Object.entries(pending)
-        .map(([dataSource, names]) => `DataSource "${dataSource}": ${names.join(', ')}`)
+        .map(([dataSource, names]) => `DataSource "${dataSource}": ${listNames(names)}`)
         .join('; ')}. Apply them first (RUN_MIGRATIONS=true on one process, or "auto-migrator up").`,
     );
   }

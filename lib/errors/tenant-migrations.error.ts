@@ -1,3 +1,5 @@
+import { listNames } from '../util/name-list.js';
+
 /** Some tenants of a DataSource could not be migrated; the others were. Thrown after every tenant was tried. */
 export class TenantMigrationsError extends Error {
   override readonly name = 'TenantMigrationsError';
@@ -8,10 +10,9 @@ export class TenantMigrationsError extends Error {
     readonly failed: ReadonlyArray<{ readonly tenant: string; readonly error: string }>,
     readonly total: number,
   ) {
-    const shown = failed.slice(0, 10).map((failure) => failure.tenant);
     super(
-      `DataSource "${dataSource}": migrations failed for ${failed.length} of ${total} tenants: ${shown.join(', ')}` +
-        `${failed.length > shown.length ? ` and ${failed.length - shown.length} more` : ''}. The other tenants are migrated. ` +
+      `DataSource "${dataSource}": migrations failed for ${failed.length} of ${total} tenants: ${listNames(failed.map((failure) => failure.tenant))}. ` +
+        `The other tenants are migrated. ` +
         `First error: ${failed[0]?.error ?? 'unknown'}`,
     );
   }

@@ -1,6 +1,6 @@
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
-import { knownMigrations, readMigrationStatus } from './migration-status.js';
+import { knownMigrations, missingSqliteFile, readMigrationStatus } from './migration-status.js';
 import { PreviewTransaction, type PlannedStatement, type PreviewLimits } from './preview-transaction.js';
 
 export type { PlannedStatement, PreviewLimits } from './preview-transaction.js';
@@ -42,6 +42,13 @@ export async function dryRunMigrations(runner: DataSourceMigrationRunner, limits
       `${label} (${type}): plan needs transactional DDL to roll the run back; ` +
         `${type === 'mysql' || type === 'mariadb' ? 'MySQL/MariaDB commit DDL statements implicitly, so a dry run would change the schema' : 'this database type is not supported'}. ` +
         `Use "status" to list what is pending.`,
+    );
+  }
+  const missingFile = missingSqliteFile(dataSource);
+  if (missingFile !== undefined) {
+    throw new AutoMigratorConfigError(
+      `${label}: the SQLite database file ${missingFile} does not exist, and plan creates nothing. ` +
+        `Use "status" to list what is pending (everything); "up" creates the file.`,
     );
   }
   const settings = { ...DRY_RUN_LIMITS, ...checkLimits(limits) };

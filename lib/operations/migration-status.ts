@@ -1,4 +1,8 @@
-import { Migration, MigrationExecutor, type DataSource, type QueryRunner } from 'typeorm';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Migration, MigrationExecutor, type DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { ConnectionMetadataBuilder } from 'typeorm/connection/ConnectionMetadataBuilder.js';
+import { ObjectUtils } from 'typeorm/util/ObjectUtils.js';
 import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
 import type { PendingMigration } from '../strategies/migration-strategy.js';
 import { errorChain } from '../util/error-chain.js';
@@ -22,6 +26,11 @@ export interface MigrationStatusReport {
   readonly unknown: readonly AppliedMigration[];
   /** Pending migrations older than the newest applied one (merged late, or from another branch). */
   readonly outOfOrder: readonly PendingMigration[];
+  /**
+   * SQLite only: the database file (resolved path) does not exist. Nothing connected and nothing
+   * was created; nothing is applied, so every migration of this build is pending.
+   */
+  readonly missingDatabaseFile?: string;
 }
 
 /**
@@ -109,4 +118,26 @@ function isMissingTable(error: unknown): boolean {
     if (code === '42P01' || code === 'ER_NO_SUCH_TABLE' || errno === 1146) return true;
   }
   return /no such table/i.test(String((error as { message?: unknown } | null)?.message ?? ''));
+}
+
+/**
+ * The resolved path of a SQLite DataSource's database file when that file does not exist (and the
+ * DataSource is not connected): connecting would create it, and the directories above it.
+ * Undefined for other databases, in-memory SQLite, an existing file, or a connected DataSource.
+ */
+export function missingSqliteFile(dataSource: DataSource): string | undefined {
+  const { type, database } = dataSource.options as { type: string; database?: unknown };
+  if (dataSource.isInitialized || (type !== 'better-sqlite3' && type !== 'sqlite')) return undefined;
+  if (typeof database !== 'string' || database === '' || database === ':memory:' || database.startsWith('file:')) return undefined;
+  const path = resolve(database);
+  return existsSync(path) ? undefined : path;
+}
+
+/**
+ * The migrations of a DataSource that is not connected, loaded as TypeORM's initialize() loads
+ * them (classes, or globs imported), without connecting.
+ */
+export async function loadMigrationsUnconnected(dataSource: DataSource): Promise<MigrationInterface[]> {
+  const configured = ObjectUtils.mixedListToArray(dataSource.options.migrations ?? []);
+  return new ConnectionMetadataBuilder(dataSource).buildMigrations(configured);
 }

@@ -2,6 +2,7 @@ import { MigrationExecutor } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
+import { listNames } from '../util/name-list.js';
 import { knownMigrations, readMigrationStatus, type AppliedMigration } from './migration-status.js';
 
 /** What `down` did to one DataSource. */
@@ -33,7 +34,7 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
     const missing = toRevert.filter((migration) => unknown.has(migration.name));
     if (missing.length > 0) {
       throw new AutoMigratorConfigError(
-        `${runner.plan.label}: cannot revert ${missing.map((m) => `"${m.name}"`).join(', ')}: not in this build, so its down() is not available. Nothing was reverted.`,
+        `${runner.plan.label}: cannot revert ${listNames(missing.map((m) => `"${m.name}"`))}: not in this build, so its down() is not available. Nothing was reverted.`,
       );
     }
     const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
@@ -53,7 +54,7 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
         if (inTransaction && queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
         throw new MigrationFailedError(
           `${runner.plan.label}: reverting "${entry.name}" failed: ${error instanceof Error ? error.message : String(error)}. ` +
-            `${reverted.length} newer migration(s) were reverted before it and stay reverted: ${reverted.join(', ') || 'none'}.`,
+            `${reverted.length} newer migration(s) were reverted before it and stay reverted: ${listNames(reverted)}.`,
           name,
           entry.name,
           [],
@@ -67,7 +68,7 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
       );
     }
     runner.logger.log(`${runner.plan.label}: ${reverted.length} migration(s) reverted; now at ${targetIndex >= 0 ? applied[targetIndex]!.name : 'nothing applied'}`);
-    return { dataSource: runner.plan.tenant?.parent ?? name, reverted, durationMs: performance.now() - started };
+    return { dataSource: runner.plan.tenant?.parent ?? name, reverted, durationMs: Math.round(performance.now() - started) };
   });
 }
 
@@ -77,7 +78,7 @@ function findTarget(label: string, applied: readonly AppliedMigration[], to: str
   if (index < 0) {
     throw new AutoMigratorConfigError(
       `${label}: --to "${to}" is not an applied migration (give its name or 13-digit timestamp, or 0 to revert all). ` +
-        `Applied: ${applied.map((migration) => migration.name).join(', ') || 'none'}. Nothing was reverted.`,
+        `Applied: ${listNames(applied.map((migration) => migration.name))}. Nothing was reverted.`,
     );
   }
   return index;

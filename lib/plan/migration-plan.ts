@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, MigrationInterface } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { migrationLockKind, type MigrationLockKind } from '../lock/migration-lock.js';
 import type {
@@ -99,8 +99,14 @@ export function planDataSources(
  * relative to the working directory, started from another directory, resolves to none, and the
  * application would report ready on a schema that is not there. Cheap to repeat (cached per array).
  */
-export function checkMigrations(dataSource: DataSource, name: string, label: string, allowNoMigrations: boolean): void {
-  const built = buildMigrations(dataSource.migrations, label);
+export function checkMigrations(
+  dataSource: DataSource,
+  name: string,
+  label: string,
+  allowNoMigrations: boolean,
+  migrations: readonly MigrationInterface[] = dataSource.migrations,
+): void {
+  const built = buildMigrations(migrations, label);
   if (built.length > 0 || allowNoMigrations) return;
   const configured = dataSource.options.migrations;
   const entries = configured === undefined ? [] : Array.isArray(configured) ? configured : Object.values(configured);

@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import type { QueryRunner } from 'typeorm';
+import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import { MigrationHistoryError } from '../errors/migration-history.error.js';
@@ -8,7 +8,8 @@ import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout.erro
 import type { MigrationEvent } from '../events/migration-events.js';
 import { createMigrationLock } from '../lock/create-migration-lock.js';
 import type { MigrationLock } from '../lock/migration-lock.js';
-import { readMigrationStatus, type MigrationStatusReport } from '../operations/migration-status.js';
+import { compareWithBuild, loadMigrationsUnconnected, missingSqliteFile, readMigrationStatus, type MigrationStatusReport } from '../operations/migration-status.js';
+import { buildMigrations } from '../plan/build-migrations.js';
 import { checkMigrations, type DataSourcePlan } from '../plan/migration-plan.js';
 import type { MigrationStateStore } from '../state/migration-state.js';
 import type {
@@ -19,6 +20,7 @@ import type {
   RetryReport,
 } from '../strategies/migration-strategy.js';
 import { describeCauses, errorChain } from '../util/error-chain.js';
+import { listNames } from '../util/name-list.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { MigrationSession } from './migration-session.js';
 import { ObservedMigrationExecutor } from './observed-migration-executor.js';
@@ -71,8 +73,17 @@ export class DataSourceMigrationRunner {
     else this.logger.log(message);
   }
 
-  /** What the migrations table says, against this build's migrations. Read-only: creates no table. */
+  /**
+   * What the migrations table says, against this build's migrations. Read-only: creates no table,
+   * and no SQLite database file (a missing one means nothing applied; it is not connected to).
+   */
   async readStatus(): Promise<MigrationStatusReport> {
+    const missingFile = missingSqliteFile(this.plan.dataSource);
+    if (missingFile !== undefined) {
+      const migrations = await loadMigrationsUnconnected(this.plan.dataSource);
+      this.checkMigrationsOf(migrations);
+      return { ...compareWithBuild(buildMigrations(migrations, this.plan.label), []), missingDatabaseFile: missingFile };
+    }
     await this.ensureInitialized();
     return readMigrationStatus(this.plan.dataSource);
   }
@@ -114,9 +125,7 @@ export class DataSourceMigrationRunner {
     this.state.update(this.name, { status: 'pending', pending: pending?.length ?? 0, startedAt });
     if (pending) {
       this.detail(
-        `${this.plan.label}: ${plural(pending.length, 'pending migration')} (transaction mode '${this.plan.transaction}'): ${pending
-          .map((migration) => migration.name)
-          .join(', ')}`,
+        `${this.plan.label}: ${plural(pending.length, 'pending migration')} (transaction mode '${this.plan.transaction}'): ${listNames(pending.map((migration) => migration.name))}`,
       );
     }
     this.env.emit({ type: 'run-started', dataSource: this.name, pending: (pending ?? []).map((migration) => migration.name) });
@@ -230,12 +239,12 @@ export class DataSourceMigrationRunner {
     const unknown = status.unknown.map((migration) => migration.name);
     const problems: string[] = [];
     if (outOfOrder.length > 0) {
-      const text = `pending but older than the newest applied migration (out of order): ${outOfOrder.join(', ')}`;
+      const text = `pending but older than the newest applied migration (out of order): ${listNames(outOfOrder)}`;
       if (outOfOrderPolicy === 'fail') problems.push(text);
       else this.logger.warn(`${this.plan.label}: ${text}. They will run; set outOfOrder: 'fail' to refuse.`);
     }
     if (unknown.length > 0) {
-      const text = `applied but not in this build (unknown): ${unknown.join(', ')}`;
+      const text = `applied but not in this build (unknown): ${listNames(unknown)}`;
       if (unknownPolicy === 'fail') problems.push(text);
       else this.logger.warn(`${this.plan.label}: ${text}. Fine for backward-compatible migrations; set unknownMigrations: 'fail' to refuse.`);
     }
@@ -305,7 +314,7 @@ export class DataSourceMigrationRunner {
         },
         applied: (name) => {
           applied.push(name);
-          const tookMs = current ? performance.now() - current.startedAt : 0;
+          const tookMs = current ? Math.round(performance.now() - current.startedAt) : 0;
           current = undefined;
           this.detail(`${this.plan.label}: [${applied.length}/${total}] ${name} applied in ${ms(tookMs)}`);
           this.state.update(this.name, { applied: [...applied], pending: Math.max(0, total - applied.length), current: undefined });
@@ -324,7 +333,7 @@ export class DataSourceMigrationRunner {
       throw this.runFailed(MigrationSession.connectionLost(queryRunner, this.name, this.host(), error) ?? error, current?.name, applied);
     }
     if (total === 0) return this.nothingLeft(runStart, 'no pending migrations left; another process applied them');
-    const durationMs = performance.now() - runStart;
+    const durationMs = Math.round(performance.now() - runStart);
     this.state.update(this.name, { status: 'done', pending: 0, current: undefined, finishedAt: new Date() });
     this.logger.log(`${this.plan.label}: ${plural(applied.length, 'migration')} applied in ${ms(durationMs)}`);
     return { applied, durationMs };
@@ -333,7 +342,7 @@ export class DataSourceMigrationRunner {
   private nothingLeft(runStart: number, why: string): MigrationRunResult {
     this.state.update(this.name, { status: 'done', pending: 0, current: undefined, retry: undefined, error: undefined, finishedAt: new Date() });
     this.detail(`${this.plan.label}: ${why}`);
-    return { applied: [], durationMs: performance.now() - runStart };
+    return { applied: [], durationMs: Math.round(performance.now() - runStart) };
   }
 
   /**
@@ -409,7 +418,11 @@ export class DataSourceMigrationRunner {
     if (!this.plan.dataSource.isInitialized) await this.plan.dataSource.initialize();
     // Initialized late (manualInitialization), its migrations are known only now. Checked on every
     // call (cached), so that none found keeps failing rather than passing once initialized.
-    checkMigrations(this.plan.dataSource, this.plan.tenant?.parent ?? this.plan.name, this.plan.label, this.plan.allowNoMigrations);
+    this.checkMigrationsOf(this.plan.dataSource.migrations);
+  }
+
+  private checkMigrationsOf(migrations: readonly MigrationInterface[]): void {
+    checkMigrations(this.plan.dataSource, this.plan.tenant?.parent ?? this.plan.name, this.plan.label, this.plan.allowNoMigrations, migrations);
   }
 
   /** The run was stopped (shutdown) and `cause` is what stopped the strategy: recorded as the interruption. */

@@ -1,8 +1,8 @@
 import { ConfigModule } from '@nestjs/config';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AutoMigratorModule, AutoMigratorService, type AutoMigratorOptionsFactory } from '../../lib/index.js';
+import { AutoMigratorModule, AutoMigratorService, PendingMigrationsError, type AutoMigratorOptionsFactory } from '../../lib/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { CreatePosts, CreateUsers, SeedAlice } from '../support/migrations.js';
+import { CreatePosts, CreateUsers, SeedAlice, defineMigration, sql } from '../support/migrations.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import { bootApp, type TestApp } from '../support/test-app.js';
 
@@ -21,6 +21,22 @@ describeEachDatabase('bootstrap', (t) => {
     const perMigration = t.app.logger.messages('log').filter((line) => /\[\d\/3\] .* applied in \d+ ms/.test(line));
     expect(perMigration).toHaveLength(3);
     expect(t.app.logger.messages('log')).toContain('DataSource "default": 3 migrations applied in ' + /(\d+) ms/.exec(t.app.logger.messages('log').find((l) => l.startsWith('DataSource "default": 3 migrations applied'))!)![1] + ' ms');
+  });
+
+  it('40 pending migrations: the boot line and the PendingMigrationsError message show 10 and "… and 30 more"; the error field has all', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `Many${1700000001000 + i}`);
+    const many = names.map((name) => defineMigration(name, sql('SELECT 1')));
+    const verify = bootApp({ dataSources: [{ db: t.db, migrations: many }], migrator: { runMigrations: false, whenDisabled: 'verify' } });
+    await expect(verify).rejects.toBeInstanceOf(PendingMigrationsError);
+    await expect(verify).rejects.toMatchObject({
+      pending: { default: names },
+      message: expect.stringContaining(`DataSource "default": ${names.slice(0, 10).join(', ')} … and 30 more. Apply them first`),
+    });
+
+    t.app = await bootApp({ dataSources: [{ db: t.db, migrations: many }], migrator: { runMigrations: true } });
+    expect(await t.db.recorded()).toEqual(names);
+    const line = t.app.logger.messages('log').find((message) => message.includes('40 pending migrations'));
+    expect(line).toBe(`DataSource "default": 40 pending migrations (transaction mode 'each'): ${names.slice(0, 10).join(', ')} … and 30 more`);
   });
 
   it('runs nothing when disabled, and nothing on a second boot when all are applied', async () => {

@@ -1,5 +1,10 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
 import { createTestDatabase } from '../support/databases.js';
@@ -17,10 +22,22 @@ interface CliRun {
   stderr: string;
 }
 
-/** Runs the real bin of the built package. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+/** What `--json` prints, whatever the command. */
+interface JsonDocument<Entry = Record<string, unknown>> {
+  command: string;
+  ok: boolean;
+  exitCode: number;
+  durationMs: number;
+  dataSources: Entry[];
+  error?: { name: string; message: string; pending?: Record<string, string[]> };
+}
+
+/** Runs the real bin of the built package; an env value `undefined` removes that variable. */
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  const merged: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...env };
+  for (const [key, value] of Object.entries(merged)) if (value === undefined) delete merged[key];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -44,6 +61,11 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     const pending = await cli(['ensure-up', '--data-source', DATA_SOURCE, '--json'], env);
     expect(pending.code).toBe(1);
     expect(JSON.parse(pending.stdout)).toEqual({
+      command: 'ensure-up',
+      ok: false,
+      exitCode: 1,
+      durationMs: expect.any(Number),
+      dataSources: [],
       error: { name: 'PendingMigrationsError', message: expect.stringContaining('Alpha1700000000001'), pending: { default: NAMES } },
     });
 
@@ -57,9 +79,10 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     expect(ensured.code).toBe(0);
     expect(ensured.stdout.trim()).toBe('No pending migrations.');
 
-    const json = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as Array<{ applied: Array<{ name: string }>; pending: unknown[] }>;
-    expect(json[0]!.applied.map((m) => m.name)).toEqual(NAMES);
-    expect(json[0]!.pending).toEqual([]);
+    const json = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as JsonDocument<{ applied: Array<{ name: string }>; pending: unknown[] }>;
+    expect(json).toMatchObject({ command: 'status', ok: true, exitCode: 0 });
+    expect(json.dataSources[0]!.applied.map((m) => m.name)).toEqual(NAMES);
+    expect(json.dataSources[0]!.pending).toEqual([]);
 
     const notApplied = await cli(['down', '--to', 'Omega1700000000009', '--data-source', DATA_SOURCE], env);
     expect(notApplied.code).toBe(2);
@@ -68,9 +91,68 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
 
     const down = await cli(['down', '--to', 'Alpha1700000000001', '--data-source', DATA_SOURCE, '--json'], env);
     expect(down.code, down.stderr).toBe(0);
-    expect(JSON.parse(down.stdout)).toMatchObject({ dataSource: 'default', reverted: ['Gamma1700000000003', 'Beta1700000000002'] });
+    // The same envelope as every command; durations in whole milliseconds.
+    const downJson = JSON.parse(down.stdout) as JsonDocument;
+    expect(downJson).toEqual({
+      command: 'down',
+      ok: true,
+      exitCode: 0,
+      durationMs: expect.any(Number),
+      dataSources: [{ dataSource: 'default', reverted: ['Gamma1700000000003', 'Beta1700000000002'], durationMs: expect.any(Number) }],
+    });
+    expect(Number.isInteger(downJson.durationMs)).toBe(true);
+    expect(Number.isInteger(downJson.dataSources[0]!['durationMs'])).toBe(true);
     expect(down.stderr).toMatch(/\[1\/2\] Gamma1700000000003 reverted in \d+ ms/);
     expect(await t.db.recorded()).toEqual(['Alpha1700000000001']);
+  });
+
+  it('--json: stdout is one JSON document while migrations console.log and TypeORM logs every query; the rest is on stderr', async () => {
+    const env = { ...dbEnv(t), CLI_CONSOLE_LOG: '1', CLI_LOGGING: 'true' };
+    const runs: Array<[string[], string]> = [
+      [['up'], 'Starting migration Alpha1700000000001…'],
+      [['status'], 'query:'],
+      [['ensure-up'], 'query:'],
+      [['down', '--to', '0'], 'Reverting migration Gamma1700000000003…'],
+    ];
+    for (const [args, printed] of runs) {
+      const run = await cli([...args, '--data-source', DATA_SOURCE, '--json'], env);
+      expect(run.code, run.stderr).toBe(0);
+      const document = JSON.parse(run.stdout) as JsonDocument;
+      expect(document).toMatchObject({ command: args[0], ok: true, exitCode: 0 });
+      expect(Number.isInteger(document.durationMs)).toBe(true);
+      const stderr = stripVTControlCharacters(run.stderr);
+      expect(stderr).toContain(printed);
+      expect(stderr).toContain('query:');
+    }
+    const up = stripVTControlCharacters((await cli(['up', '--data-source', DATA_SOURCE, '--json'], env)).stderr);
+    expect(up).toContain('Finished migration Gamma1700000000003');
+    expect(await t.db.recorded()).toEqual(NAMES);
+  });
+
+  it('long lists are capped in log lines, messages and the table output; the JSON fields keep every name', async () => {
+    const env = { ...dbEnv(t), CLI_MANY_MIGRATIONS: '40' };
+    const many = Array.from({ length: 40 }, (_, i) => `Many${1700000001000 + i}`);
+    const ensure = await cli(['ensure-up', '--data-source', DATA_SOURCE, '--json'], env);
+    expect(ensure.code).toBe(1);
+    const pending = JSON.parse(ensure.stdout) as JsonDocument;
+    expect(pending.error!.pending).toEqual({ default: [...NAMES, ...many] });
+    expect(pending.error!.message).toContain(`DataSource "default": ${[...NAMES, ...many.slice(0, 7)].join(', ')} … and 33 more.`);
+    expect(pending.error!.message).not.toContain(many[7]);
+
+    const up = await cli(['up', '--data-source', DATA_SOURCE], env);
+    expect(up.code, up.stderr).toBe(0);
+    const pendingLine = up.stderr.split('\n').find((line) => line.includes('43 pending migrations'));
+    expect(pendingLine).toBe(`DataSource "default": 43 pending migrations (transaction mode 'each'): ${[...NAMES, ...many.slice(0, 7)].join(', ')} … and 33 more`);
+    expect(up.stdout).toBe(`DataSource "default": done, 43 applied: ${[...NAMES, ...many.slice(0, 7)].join(', ')} … and 33 more\n`);
+
+    const failing = await cli(['down', '--to', '0', '--data-source', DATA_SOURCE], { ...env, CLI_FAIL_DOWN: many[9]! });
+    expect(failing.code).toBe(1);
+    const reverted = many.slice(10).reverse();
+    expect(failing.stderr).toContain(`30 newer migration(s) were reverted before it and stay reverted: ${reverted.slice(0, 10).join(', ')} … and 20 more.`);
+
+    const status = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as JsonDocument<{ applied: Array<{ name: string }>; pending: Array<{ name: string }> }>;
+    expect(status.dataSources[0]!.applied.map((m) => m.name)).toEqual([...NAMES, ...many.slice(0, 10)]);
+    expect(status.dataSources[0]!.pending.map((m) => m.name)).toEqual(many.slice(10));
   });
 
   it('plan prints the SQL and leaves the database unchanged (exit 2 on MariaDB)', async () => {
@@ -95,8 +177,9 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
           '',
         ].join('\n'),
       );
-      const json = JSON.parse((await cli(['plan', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as unknown;
-      expect(json).toEqual([
+      const json = JSON.parse((await cli(['plan', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as JsonDocument;
+      expect(json).toMatchObject({ command: 'plan', ok: true, exitCode: 0 });
+      expect(json.dataSources).toEqual([
         {
           dataSource: 'default',
           pending: 2,
@@ -132,8 +215,8 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     expect(await t.db.recorded()).toEqual(NAMES);
     expect(up.stderr).not.toContain('InstanceLoader');
 
-    const status = JSON.parse((await cli(['status', '--app', `${APP}#AppModule`, '--json'], env)).stdout) as Array<{ dataSource: string }>;
-    expect(status.map((s) => s.dataSource)).toEqual(['default', 'reports']);
+    const status = JSON.parse((await cli(['status', '--app', `${APP}#AppModule`, '--json'], env)).stdout) as JsonDocument<{ dataSource: string }>;
+    expect(status.dataSources.map((s) => s.dataSource)).toEqual(['default', 'reports']);
 
     const wrongName = await cli(['status', '--app', APP, '--name', 'nope'], env);
     expect(wrongName.code).toBe(2);
@@ -155,18 +238,78 @@ describe('the auto-migrator CLI with --tenants (postgres)', () => {
       const up = await cli(['up', '--app', app, '--tenants'], env);
       expect(up.code, up.stderr).toBe(0);
       expect(up.stdout).toContain('DataSource "default", tenant "acme": done, 3 applied');
-      const status = JSON.parse((await cli(['status', '--app', app, '--tenants', '--json'], env)).stdout) as Array<{ tenant?: string; applied: unknown[] }>;
-      expect(status.map((s) => [s.tenant ?? '-', s.applied.length])).toEqual([['-', 1], ['acme', 3], ['globex', 3]]);
+      const status = JSON.parse((await cli(['status', '--app', app, '--tenants', '--json'], env)).stdout) as JsonDocument<{ tenant?: string; applied: unknown[] }>;
+      expect(status.dataSources.map((s) => [s.tenant ?? '-', s.applied.length])).toEqual([['-', 1], ['acme', 3], ['globex', 3]]);
       expect((await cli(['ensure-up', '--app', app], env)).code).toBe(0);
 
       const down = await cli(['down', '--to', '0', '--app', app, '--tenants', '--json'], env);
       expect(down.code, down.stderr).toBe(0);
-      expect((JSON.parse(down.stdout) as Array<{ tenant: string; reverted: string[] }>).map((r) => [r.tenant, r.reverted.length])).toEqual([['acme', 3], ['globex', 3]]);
+      expect((JSON.parse(down.stdout) as JsonDocument<{ tenant: string; reverted: string[] }>).dataSources.map((r) => [r.tenant, r.reverted.length])).toEqual([['acme', 3], ['globex', 3]]);
       const pending = await cli(['ensure-up', '--app', app, '--json'], env);
       expect(pending.code).toBe(1);
-      expect(Object.keys((JSON.parse(pending.stdout) as { error: { pending: object } }).error.pending)).toEqual(['default/acme', 'default/globex']);
+      expect(Object.keys((JSON.parse(pending.stdout) as JsonDocument).error!.pending!)).toEqual(['default/acme', 'default/globex']);
     } finally {
       await db.drop();
+    }
+  });
+});
+
+describe('the auto-migrator CLI when the --data-source DataSource cannot connect', () => {
+  /** A port nothing listens on. */
+  async function closedPort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  it.each([['postgres'], ['mariadb']])('%s at a closed port: one line naming the file and the target, no password, exit 1', async (kind) => {
+    const port = await closedPort();
+    const run = await cli(['status', '--data-source', DATA_SOURCE, '--json'], { CLI_DB_KIND: kind, CLI_DB_URL: `${kind}://app:Sup3rSecretPw@127.0.0.1:${port}/appdb` });
+    expect(run.code).toBe(1);
+    const line = `DataSourceConnectionError: the DataSource exported by ${DATA_SOURCE} could not connect to ${kind} 127.0.0.1:${port}/appdb, user "app": `;
+    expect(run.stderr).toContain(`${line}connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    expect(JSON.parse(run.stdout)).toMatchObject({ command: 'status', ok: false, exitCode: 1, error: { name: 'DataSourceConnectionError' } });
+    expect(`${run.stdout}${run.stderr}`).not.toContain('Sup3rSecretPw');
+  });
+
+  it('postgres with its URL variable unset (and no USER): says no url or host is configured, not only the driver\'s words', async () => {
+    const run = await cli(['status', '--data-source', DATA_SOURCE], { CLI_DB_KIND: 'postgres', CLI_DB_URL: undefined, USER: undefined, PGUSER: undefined, PGHOST: undefined, PGDATABASE: undefined });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `DataSourceConnectionError: the DataSource exported by ${DATA_SOURCE} could not connect to postgres localhost:5432/(no database), no user name (no url and no host in its options: is the environment variable it reads set?): `,
+    );
+  });
+});
+
+describe('the auto-migrator CLI on a SQLite file that does not exist', () => {
+  it('status and ensure-up report everything pending and create nothing; plan refuses; up creates it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'am-cli-'));
+    const file = join(dir, 'not-yet', 'app.db');
+    const env = { CLI_DB_KIND: 'sqlite', CLI_DB_URL: file };
+    try {
+      const status = await cli(['status', '--data-source', DATA_SOURCE], env);
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toContain(`DataSource "default": 0 applied, 3 pending, 0 unknown (the SQLite database file ${file} does not exist yet; nothing was created)`);
+      const json = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as JsonDocument<{ pending: Array<{ name: string }>; missingDatabaseFile: string }>;
+      expect(json.dataSources[0]!.pending.map((m) => m.name)).toEqual(NAMES);
+      expect(json.dataSources[0]!.missingDatabaseFile).toBe(file);
+
+      const ensure = await cli(['ensure-up', '--data-source', DATA_SOURCE], env);
+      expect(ensure.code).toBe(1);
+      expect(ensure.stderr).toContain('PendingMigrationsError');
+
+      const plan = await cli(['plan', '--data-source', DATA_SOURCE], env);
+      expect(plan.code).toBe(2);
+      expect(plan.stderr).toContain(`the SQLite database file ${file} does not exist, and plan creates nothing`);
+      expect(existsSync(join(dir, 'not-yet'))).toBe(false);
+
+      const up = await cli(['up', '--data-source', DATA_SOURCE], env);
+      expect(up.code, up.stderr).toBe(0);
+      expect(existsSync(file)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

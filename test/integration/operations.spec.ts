@@ -53,7 +53,7 @@ describeEachDatabase('release-time operations', (t) => {
     expect(await service.up()).toEqual([
       { dataSource: 'default', status: 'done', applied: ['One1700000000001', 'Two1700000000002'] },
     ]);
-    await expect(service.ensureUp()).resolves.toBeUndefined();
+    await expect(service.ensureUp()).resolves.toMatchObject([{ dataSource: 'default', pending: [], applied: [{ name: 'One1700000000001' }, { name: 'Two1700000000002' }] }]);
     expect(await t.db.recorded()).toEqual(['One1700000000001', 'Two1700000000002']);
   });
 

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { PendingMigrationsError, TenantMigrationsError } from '../../lib/index.js';
+import { describeConnectionTarget } from '../../lib/util/connection-target.js';
+import { listNames } from '../../lib/util/name-list.js';
+
+const names = (count: number) => Array.from({ length: count }, (_, i) => `M${1700000000000 + i}`);
+
+describe('listNames', () => {
+  it('lists a few names whole, and caps a long list with "… and N more"', () => {
+    expect(listNames([])).toBe('none');
+    expect(listNames(names(10))).toBe(names(10).join(', '));
+    expect(listNames(names(278))).toBe(`${names(10).join(', ')} … and 268 more`);
+    expect(listNames(names(5), 2)).toBe(`${names(2).join(', ')} … and 3 more`);
+  });
+
+  it('caps the messages of PendingMigrationsError and TenantMigrationsError; their fields keep every name', () => {
+    const pending = new PendingMigrationsError({ default: names(138) });
+    expect(pending.message).toContain(`${names(10).join(', ')} … and 128 more.`);
+    expect(pending.message.length).toBeLessThan(400);
+    expect(pending.pending['default']).toHaveLength(138);
+    const tenants = new TenantMigrationsError('default', names(30).map((tenant) => ({ tenant, error: 'boom' })), 50);
+    expect(tenants.message).toContain(`failed for 30 of 50 tenants: ${names(10).join(', ')} … and 20 more. The other tenants are migrated.`);
+    expect(tenants.failed).toHaveLength(30);
+  });
+});
+
+describe('describeConnectionTarget', () => {
+  it('says type, host:port/database and user, never the password; the URL wins over the options', () => {
+    expect(describeConnectionTarget({ type: 'postgres', url: 'postgres://app:hunter22@db.internal:6432/shop', host: 'ignored' })).toBe(
+      'postgres db.internal:6432/shop, user "app"',
+    );
+    expect(describeConnectionTarget({ type: 'mariadb', host: '10.0.0.5', database: 'shop', username: 'root', password: 'hunter22' })).toBe(
+      'mariadb 10.0.0.5:3306/shop, user "root"',
+    );
+    expect(describeConnectionTarget({ type: 'postgres' })).toBe(
+      'postgres localhost:5432/(no database), no user name (no url and no host in its options: is the environment variable it reads set?)',
+    );
+    expect(describeConnectionTarget({ type: 'better-sqlite3', database: 'data/app.db' })).toBe('better-sqlite3 file data/app.db');
+  });
+});
