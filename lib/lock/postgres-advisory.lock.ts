@@ -57,14 +57,11 @@ export class PostgresAdvisoryLock implements MigrationLock {
   }
 
   async verify(): Promise<void> {
-    const rows = (await this.runner
-      .query(`SELECT pg_backend_pid() AS pid, ${heldByThisBackend('$1', '$2')} AS held`, this.parts)
-      .catch((error: unknown) => {
-        throw new MigrationLockError(`${this.description}: its connection failed (${messageOf(error)}); no further migration runs without the lock`, {
-          cause: error,
-        });
-      })) as Array<{ pid: number; held: boolean }>;
-    const row = rows[0];
+    const row = await this.readHeld().catch((error: unknown) => {
+      throw new MigrationLockError(`${this.description}: its connection failed (${messageOf(error)}); no further migration runs without the lock`, {
+        cause: error,
+      });
+    });
     if (row && row.held && Number(row.pid) === this.backend) return;
     throw new MigrationLockError(
       `${this.description} is no longer held by this process: ` +
@@ -73,6 +70,15 @@ export class PostgresAdvisoryLock implements MigrationLock {
           : `server process ${this.backend} no longer holds it. `) +
         `No further migration runs. ${POOLER_ADVICE}`,
     );
+  }
+
+  /** This connection's server process, and whether it holds the lock. */
+  private async readHeld(): Promise<{ pid: number; held: boolean } | undefined> {
+    const rows = (await this.runner.query(`SELECT pg_backend_pid() AS pid, ${heldByThisBackend('$1', '$2')} AS held`, this.parts)) as Array<{
+      pid: number;
+      held: boolean;
+    }>;
+    return rows[0];
   }
 
   async holder(): Promise<string | undefined> {
@@ -133,8 +139,14 @@ export class PostgresAdvisoryLock implements MigrationLock {
     } catch (error) {
       await this.runner.query('ROLLBACK').catch(() => undefined);
       if (error instanceof MigrationLockError) throw error;
-      if (isLockTimeout(error)) return false;
-      throw error;
+      if (!isLockTimeout(error)) throw error;
+      // The grant can race the timeout: pg_advisory_lock's session lock outlives the cancelled
+      // statement and its rolled-back transaction. Then it is ours (a later try would see it as
+      // "left by another client").
+      const row = await this.readHeld();
+      if (!row?.held) return false;
+      this.backend = Number(row.pid);
+      return true;
     }
   }
 
