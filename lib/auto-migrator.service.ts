@@ -19,6 +19,7 @@ import {
   type OperationTarget,
   type UpResult,
 } from './operations/migration-operations.js';
+import type { ResolvedAs, ResolveResult } from './operations/resolve-migration.js';
 import type { RevertResult } from './operations/revert-migrations.js';
 import type { ResolvedAutoMigratorOptions, TenantLister } from './options/auto-migrator-options.interface.js';
 import { listTenants } from './tenants/tenant-migrations.js';
@@ -51,6 +52,8 @@ export interface MigrationReadinessDetail {
   readonly failedMigration?: string;
   /** The failed migration ran without a transaction and may be partially applied. */
   readonly mayBePartiallyApplied?: boolean;
+  /** A migration started and never finished: which, whether applied or reverted, when (ISO) and by whom (host and pid). */
+  readonly dirty?: { readonly migration: string; readonly operation: 'up' | 'down'; readonly startedAt: string; readonly startedBy: string };
   readonly error?: string;
   /** ISO time since when this process waits for the migration lock. */
   readonly waitingSince?: string;
@@ -255,6 +258,16 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
   /** Reverts, in every tenant, the tenant migrations newer than `to` (name, 13-digit timestamp, or 0 for all). */
   downTenants(options: OperationTarget & { to: string | number }): Promise<RevertResult[]> {
     return this.track(this.ops().downTenants(options.to, options));
+  }
+
+  /**
+   * After a {@link MigrationDirtyError} and a repair of the schema by hand: marks the migration that
+   * was started and never finished as `applied` (recorded in the migrations table) or `not-applied`
+   * (it runs again on the next up), and removes its marker. One DataSource: name it when several
+   * are configured. Refuses while a migration run holds the lock.
+   */
+  resolve(options: OperationTarget & { migration: string; as: ResolvedAs }): Promise<ResolveResult> {
+    return this.ops().resolve(options.migration, options.as, options);
   }
 
   /** Throws {@link PendingMigrationsError} listing the pending migrations per DataSource (and tenant), if any. */
@@ -505,6 +518,16 @@ function describe(state: DataSourceMigrationState): MigrationReadinessDetail {
       : {}),
     ...(state.failedMigration !== undefined ? { failedMigration: state.failedMigration } : {}),
     ...(state.mayBePartiallyApplied ? { mayBePartiallyApplied: true } : {}),
+    ...(state.dirty
+      ? {
+          dirty: {
+            migration: state.dirty.name,
+            operation: state.dirty.operation,
+            startedAt: state.dirty.startedAt.toISOString(),
+            startedBy: state.dirty.startedBy,
+          },
+        }
+      : {}),
     ...(state.error !== undefined ? { error: state.error } : {}),
   };
 }

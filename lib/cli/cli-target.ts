@@ -9,6 +9,7 @@ import { AUTO_MIGRATOR_CLI_ENV, AutoMigratorService } from '../auto-migrator.ser
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DryRunResult } from '../operations/dry-run-migrations.js';
 import { MigrationOperations, type DataSourceStatus, type OperationTarget, type UpResult } from '../operations/migration-operations.js';
+import type { ResolvedAs, ResolveResult } from '../operations/resolve-migration.js';
 import type { RevertResult } from '../operations/revert-migrations.js';
 import { resolveAutoMigratorOptions } from '../options/resolve-options.js';
 import { planDataSources } from '../plan/migration-plan.js';
@@ -27,6 +28,7 @@ export interface CliTarget {
   down(options: OperationTarget & { to: string }): Promise<RevertResult>;
   downTenants(options: OperationTarget & { to: string }): Promise<RevertResult[]>;
   ensureUp(target: OperationTarget): Promise<unknown>;
+  resolve(options: OperationTarget & { migration: string; as: ResolvedAs }): Promise<ResolveResult>;
   plan(target: OperationTarget): Promise<DryRunResult[]>;
   close(): Promise<void>;
 }
@@ -71,6 +73,7 @@ export async function dataSourceTarget(file: string, logger: CliLogger): Promise
       down: (options) => operations.down(options.to, options),
       downTenants: (options) => operations.downTenants(options.to, options),
       ensureUp: (target) => operations.ensureUp(target),
+      resolve: (options) => operations.resolve(options.migration, options.as, options),
       plan: (target) => operations.plan(target),
       close: () => dataSource.destroy(),
     };
@@ -123,6 +126,7 @@ export async function appTarget(spec: string, logger: CliLogger): Promise<CliTar
     down: (options) => service.down(options),
     downTenants: (options) => service.downTenants(options),
     ensureUp: (target) => service.ensureUp(target),
+    resolve: (options) => service.resolve(options),
     plan: (target) => service.plan(target),
     close: () => app.close(),
   };

@@ -1,15 +1,17 @@
 import { parseArgs } from 'node:util';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
+import type { ResolvedAs } from '../operations/resolve-migration.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import { CliLogger } from './cli-logger.js';
-import { formatDown, formatPlan, formatStatus, formatUp } from './cli-output.js';
+import { formatDown, formatPlan, formatResolve, formatStatus, formatUp } from './cli-output.js';
 import { appTarget, dataSourceTarget, type CliTarget } from './cli-target.js';
 
 /** Exit codes: success, pending or failed, usage or configuration error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-const COMMANDS = ['status', 'up', 'down', 'ensure-up', 'plan'] as const;
+const COMMANDS = ['status', 'up', 'down', 'ensure-up', 'plan', 'resolve'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export const USAGE = `Usage: auto-migrator <command> (--data-source <file> | --app <file>[#Export]) [options]
@@ -20,6 +22,9 @@ Commands:
   down --to <v>  revert every applied migration newer than <v> (name, 13-digit timestamp, or 0 for all)
   ensure-up    exit 1 when any migration is pending
   plan         dry run: the SQL pending migrations execute, rolled back (PostgreSQL, SQLite)
+  resolve <migration> (--applied | --not-applied)
+               after repairing the schema by hand: mark a migration that was started and never
+               finished (status: "dirty") as applied, or as not applied (it runs again on up)
 
 Target (one of):
   --data-source <file>   a JavaScript module exporting a TypeORM DataSource
@@ -28,11 +33,14 @@ Target (one of):
 Options:
   --name <dataSource>    only this DataSource (with --app; the names AutoMigratorModule migrates)
   --to <version>         target of down
+  --applied              with resolve: record the migration as applied
+  --not-applied          with resolve: record it as not applied
   --tenants              with --app: status, up and down also cover (down: only) the tenant schemas
   --json                 print the result as JSON on stdout
   -h, --help             this text
 
-Exit codes: 0 success, 1 pending (ensure-up) or a failed migration, 2 usage or configuration error.`;
+Exit codes: 0 success, 1 pending (ensure-up), a failed or unfinished (dirty) migration, or a lock held
+by a running migration (resolve), 2 usage or configuration error.`;
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -53,6 +61,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         name: { type: 'string' },
         to: { type: 'string' },
         tenants: { type: 'boolean', default: false },
+        applied: { type: 'boolean', default: false },
+        'not-applied': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -65,10 +75,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stdout(`${USAGE}\n`);
     return EXIT.ok;
   }
-  const [command, ...extra] = positionals;
+  const [command, ...rest] = positionals;
   if (!command) return usage(io, 'no command given');
   if (!(COMMANDS as readonly string[]).includes(command)) return usage(io, `unknown command "${command}"; commands: ${COMMANDS.join(', ')}`);
+  const [migration, ...extra] = command === 'resolve' ? rest : [undefined, ...rest];
+  if (command === 'resolve' && migration === undefined) return usage(io, 'resolve needs the migration: resolve <migration> --applied | --not-applied');
   if (extra.length > 0) return usage(io, `unexpected argument(s): ${extra.join(' ')}`);
+  if (command === 'resolve' && values.applied === values['not-applied']) return usage(io, 'resolve needs exactly one of --applied or --not-applied');
+  if (command !== 'resolve' && (values.applied || values['not-applied'])) return usage(io, `--applied and --not-applied go with resolve, not ${command}`);
+  if (command === 'resolve' && values.tenants) return usage(io, '--tenants does not go with resolve');
   if (!values['data-source'] === !values.app) return usage(io, 'give exactly one of --data-source <file> or --app <file>[#Export]');
   if (command === 'down' && values.to === undefined) return usage(io, 'down needs --to <version> (a migration name, its 13-digit timestamp, or 0 for all)');
   if (command !== 'down' && values.to !== undefined) return usage(io, `--to goes with down, not ${command}`);
@@ -83,7 +98,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     target = values.app ? await appTarget(values.app, logger) : await dataSourceTarget(values['data-source']!, logger);
     redactor = target.redactor;
     const scope = { ...(values.name === undefined ? {} : { dataSource: values.name }), ...(values.tenants ? { tenants: true } : {}) };
-    const { result, text, code } = await execute(command as Command, target, scope, values.to);
+    const resolveAs = values.applied ? 'applied' : 'not-applied';
+    const { result, text, code } = await execute(command as Command, target, scope, values.to, { migration: migration!, as: resolveAs });
     io.stdout(`${values.json ? JSON.stringify(result, null, 2) : text}\n`);
     return code;
   } catch (error) {
@@ -92,7 +108,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const name = error instanceof Error ? error.name : 'Error';
     const message = redactor.message(error);
     if (values.json) {
-      const extra = error instanceof PendingMigrationsError ? { pending: error.pending } : {};
+      const extra =
+        error instanceof PendingMigrationsError
+          ? { pending: error.pending }
+          : error instanceof MigrationDirtyError
+            ? { dirty: error.started.map((m) => ({ ...m, dataSource: error.dataSource })) }
+            : {};
       io.stdout(`${JSON.stringify({ error: { name, message, ...extra } }, null, 2)}\n`);
     }
     io.stderr(`${name}: ${message}\n`);
@@ -107,6 +128,7 @@ async function execute(
   target: CliTarget,
   scope: { dataSource?: string; tenants?: boolean },
   to: string | undefined,
+  resolve: { migration: string; as: ResolvedAs },
 ): Promise<{ result: unknown; text: string; code: number }> {
   switch (command) {
     case 'status': {
@@ -129,6 +151,10 @@ async function execute(
     case 'ensure-up': {
       await target.ensureUp(scope);
       return { result: { pending: {} }, text: 'No pending migrations.', code: EXIT.ok };
+    }
+    case 'resolve': {
+      const result = await target.resolve({ ...scope, ...resolve });
+      return { result, text: formatResolve(result), code: EXIT.ok };
     }
     case 'plan': {
       const results = await target.plan(scope);
