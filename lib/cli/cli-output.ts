@@ -9,7 +9,7 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
   for (const status of statuses) {
     lines.push(
       `DataSource "${status.dataSource}"${status.tenant ? `, tenant "${status.tenant}"` : ''}: ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown` +
-        (status.dirty.length > 0 ? `, ${status.dirty.length} dirty (started, never finished: run nothing before "resolve")` : ''),
+        (status.dirty.length > 0 ? `, ${status.dirty.length} dirty (started and never finished: repair, then "resolve")` : ''),
     );
     const dirty = new Map(status.dirty.map((m) => [m.name, m]));
     const rows: string[][] = [

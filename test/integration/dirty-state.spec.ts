@@ -144,6 +144,23 @@ describeEachDatabase(
       expect(await markers()).toEqual([]);
     });
 
+    it('a migration that fails after DDL stays recorded as started: the failure says so, and the next boot refuses to re-run it', async () => {
+      let calls = 0;
+      const Broken = defineMigration('Broken1700000000001', async (queryRunner) => {
+        calls++;
+        await sql('CREATE TABLE audit (id INT PRIMARY KEY)', 'INSERT INTO no_such_table (id) VALUES (1)')(queryRunner);
+      });
+      const options = { migrationsTransactionMode: transaction };
+      const first = bootApp({ dataSources: [{ db: t.db, migrations: [Broken], options }], migrator: { runMigrations: true } });
+      await expect(first).rejects.toBeInstanceOf(MigrationFailedError);
+      await expect(first).rejects.toThrow('"Broken1700000000001" stays recorded as started and not finished');
+      expect(await markers()).toEqual([{ name: 'Broken1700000000001', operation: 'up', started_by: expect.stringContaining(`pid ${process.pid}`) }]);
+
+      const second = bootApp({ dataSources: [{ db: t.db, migrations: [Broken], options }], migrator: { runMigrations: true } });
+      await expect(second).rejects.toBeInstanceOf(MigrationDirtyError);
+      expect(calls).toBe(1);
+    });
+
     it('state and readiness name it; resolve refuses while a run holds the lock; resolve({ as: "applied" }) after finishing it by hand', async () => {
       const holder = await startUntilMidDdl();
       try {
