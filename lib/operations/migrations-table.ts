@@ -19,18 +19,20 @@ export function escapedTable(dataSource: DataSource, runner: QueryRunner, table:
 
 /**
  * Runs the SELECT `sql(from)` on a table beside the migrations table, where "no such table" means
- * no rows. Inside a transaction, where a failed statement would abort it, it asks whether the
- * table exists first.
+ * no rows. Inside a transaction, where a failed statement would abort it, or with `askFirst` (a
+ * table that usually does not exist, whose missing-table error TypeORM's logger would print at
+ * every run), it asks whether the table exists first.
  */
 export async function selectIfTableExists(
   dataSource: DataSource,
   queryRunner: QueryRunner | undefined,
   table: string,
   sql: (from: string) => string,
+  askFirst = false,
 ): Promise<Array<Record<string, unknown>>> {
   const runner = queryRunner ?? dataSource.createQueryRunner();
   try {
-    if (runner.isTransactionActive && !(await runner.hasTable(qualifiedTable(dataSource, table)))) return [];
+    if ((askFirst || runner.isTransactionActive) && !(await runner.hasTable(qualifiedTable(dataSource, table)))) return [];
     try {
       return (await runner.query(sql(escapedTable(dataSource, runner, table)))) as Array<Record<string, unknown>>;
     } catch (error) {

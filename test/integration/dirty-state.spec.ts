@@ -6,7 +6,10 @@ import {
   ContinueOnFailureStrategy,
   MigrationDirtyError,
   MigrationFailedError,
+  FailFastStrategy,
   MigrationsHealthIndicator,
+  RecreateOnFailureStrategy,
+  RetryStrategy,
   type MigrationTransactionMode,
 } from '../../lib/index.js';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
@@ -161,6 +164,30 @@ describeEachDatabase(
       expect(calls).toBe(1);
     });
 
+    it('RetryStrategy does not retry it; RecreateOnFailureStrategy drops every table (the markers too) and migrates from scratch', async () => {
+      let calls = 0;
+      const Broken = defineMigration('Broken1700000000001', async (queryRunner) => {
+        calls++;
+        await queryRunner.query('CREATE TABLE audit (id INT PRIMARY KEY)');
+        if (calls === 1) await queryRunner.query('INSERT INTO no_such_table (id) VALUES (1)');
+      });
+      const source = { db: t.db, migrations: [Broken], options: { migrationsTransactionMode: transaction } };
+      await expect(bootApp({ dataSources: [source], migrator: { runMigrations: true } })).rejects.toBeInstanceOf(MigrationFailedError);
+
+      const retried = bootApp({
+        dataSources: [source],
+        migrator: { runMigrations: true, strategy: new RetryStrategy(new FailFastStrategy(), { attempts: 3, initialDelayMs: 1 }) },
+      });
+      await expect(retried).rejects.toBeInstanceOf(MigrationDirtyError);
+      expect(calls).toBe(1);
+
+      t.app = await bootApp({ dataSources: [source], migrator: { runMigrations: true, strategy: RecreateOnFailureStrategy } });
+      expect(calls).toBe(2);
+      expect(await t.db.recorded()).toEqual(['Broken1700000000001']);
+      expect(await markers()).toEqual([]);
+      expect(t.app.app.get(AutoMigratorService).getState()).toMatchObject([{ status: 'done' }]);
+    });
+
     it('state and readiness name it; resolve refuses while a run holds the lock; resolve({ as: "applied" }) after finishing it by hand', async () => {
       const holder = await startUntilMidDdl();
       try {
@@ -256,6 +283,23 @@ describeEachDatabase(
         expect(await t.db.recorded()).toEqual(['Pair1700000000001']);
         expect(await t.db.tables()).not.toContain('migrations_started');
       }
+    });
+
+    it('a run with pending migrations prints no failed statement of its own (the marker table is asked for, not selected blind)', async () => {
+      const failed: string[] = [];
+      const logger = {
+        logQuery: () => undefined,
+        logQueryError: (error: unknown, query: string) => failed.push(`${String(error)} ${query}`),
+        logQuerySlow: () => undefined,
+        logSchemaBuild: () => undefined,
+        logMigration: () => undefined,
+        log: () => undefined,
+      };
+      const Create = defineMigration('Create1700000000001', sql('CREATE TABLE created (id INT PRIMARY KEY)'));
+      t.app = await bootApp({ dataSources: [{ db: t.db, migrations: [Create], options: { logger } as never }], migrator: { runMigrations: true } });
+      expect(await t.db.recorded()).toEqual(['Create1700000000001']);
+      // (A fresh database's first read of the migrations table itself fails, as before: not ours to count here.)
+      expect(failed.filter((entry) => entry.includes('migrations_started'))).toEqual([]);
     });
 
     it("transaction 'each' where DDL is transactional writes no marker and creates no table; on MariaDB a failure before any DDL leaves none", async () => {
