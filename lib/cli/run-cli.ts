@@ -39,8 +39,7 @@ Options:
   --json                 print the result as JSON on stdout
   -h, --help             this text
 
-Exit codes: 0 success, 1 pending (ensure-up), a failed or unfinished (dirty) migration, or a lock held
-by a running migration (resolve), 2 usage or configuration error.`;
+Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, or a running migration's lock (resolve), 2 usage or configuration error.`;
 
 export interface CliIo {
   stdout: (text: string) => void;
