@@ -33,8 +33,10 @@ export function thisProcess(): string {
 
 /**
  * The started markers of one DataSource (or tenant), on one query runner: written before a
- * migration's up() or down() where the database cannot make the migration and its record atomic,
- * removed in the step that records its end. Read-only callers never create the table.
+ * migration's up() or down() where the database cannot make the migration and its record atomic.
+ * A marker is unfinished while its migration is not recorded as applied: an `up` run's row moves
+ * from migration to migration and is removed when the run ends; a `down`'s row is removed when its
+ * down() finished. Read-only callers never create the table.
  */
 export class StartedMarkers {
   constructor(
@@ -63,6 +65,22 @@ export class StartedMarkers {
       `INSERT INTO ${this.table()} (${e('name')}, ${e('operation')}, ${e('started_at')}, ${e('started_by')}, ${e('transaction_mode')}) ` +
         `VALUES (${this.parameters(5)})`,
       [name, operation, new Date().toISOString(), thisProcess(), transaction],
+    );
+  }
+
+  /**
+   * Records that `name` starts being applied now, in the query runner's transaction if one is open:
+   * a new row, or (one statement) the row of `previous`, a migration of this run already recorded
+   * as applied, moved on to `name`.
+   */
+  async record(previous: string | undefined, name: string, transaction: string): Promise<void> {
+    if (previous === undefined) return this.insert(name, 'up', transaction);
+    const e = (column: string) => this.dataSource.driver.escape(column);
+    const [p1, p2, p3, p4, p5] = this.parameterList(5);
+    await this.queryRunner.query(
+      `UPDATE ${this.table()} SET ${e('name')} = ${p1}, ${e('started_at')} = ${p2}, ${e('started_by')} = ${p3}, ${e('transaction_mode')} = ${p4} ` +
+        `WHERE ${e('name')} = ${p5}`,
+      [name, new Date().toISOString(), thisProcess(), transaction, previous],
     );
   }
 
@@ -95,8 +113,12 @@ export class StartedMarkers {
   }
 
   private parameters(count: number): string {
+    return this.parameterList(count).join(', ');
+  }
+
+  private parameterList(count: number): string[] {
     const postgres = this.dataSource.options.type === 'postgres';
-    return Array.from({ length: count }, (_, i) => (postgres ? `$${i + 1}` : '?')).join(', ');
+    return Array.from({ length: count }, (_, i) => (postgres ? `$${i + 1}` : '?'));
   }
 }
 

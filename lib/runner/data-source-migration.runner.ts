@@ -287,8 +287,8 @@ export class DataSourceMigrationRunner {
     let total = 0;
     let current: { name: string; startedAt: number } | undefined;
     const markers = new StartedMarkers(this.plan.dataSource, queryRunner);
-    /** Migrations of this run recorded as started, whose marker is not removed yet. */
-    const marked = new Set<string>();
+    /** The migration the run's marker row names now (one row, moved from migration to migration). */
+    let marked: string | undefined;
 
     const executor = new ObservedMigrationExecutor(
       this.plan.dataSource,
@@ -317,18 +317,18 @@ export class DataSourceMigrationRunner {
           await beforeMigration(name);
           // Where the migration and its record cannot be atomic, it is recorded as started first. In
           // its transaction, if it has one: committed exactly when anything of it is (MySQL commits
-          // before its first DDL), rolled back with it otherwise.
+          // before its first DDL), rolled back with it otherwise. One statement per migration: the
+          // row moves on from the previous migration, which its record in the migrations table
+          // already says finished.
           if (commitsDdlImplicitly(this.plan.dataSource) || !queryRunner.isTransactionActive) {
-            await markers.insert(name, 'up', this.plan.transaction);
-            marked.add(name);
+            await markers.record(marked, name, this.plan.transaction);
+            marked = name;
           }
           const index = applied.length + 1;
           this.state.update(this.name, { current: { name, index, total, startedAt: new Date() } });
           this.env.emit({ type: 'migration-started', dataSource: this.name, migration: name, index, total });
         },
         applied: async (name) => {
-          // In the step that recorded it (its transaction, if it has one).
-          if (marked.delete(name)) await markers.remove(name);
           applied.push(name);
           const tookMs = current ? performance.now() - current.startedAt : 0;
           current = undefined;
@@ -347,11 +347,13 @@ export class DataSourceMigrationRunner {
       if (error instanceof MigrationInterruptedError) throw error;
       if (error instanceof MigrationDirtyError) throw this.dirtyFound(error);
       // A marker that outlived the rollback: the migration committed part of its work.
-      const left = current && marked.has(current.name) ? await markers.find(current.name) : undefined;
+      const left = current && marked === current.name ? await markers.find(current.name) : undefined;
       if (this.env.control.stopped) throw this.interrupted(current?.name, applied, error, left);
       throw this.runFailed(MigrationSession.connectionLost(queryRunner, this.name, this.host(), error) ?? error, current?.name, applied, left);
     }
     if (total === 0) return this.nothingLeft(runStart, 'no pending migrations left; another process applied them');
+    // Every migration of the run is recorded: the marker (naming the last one) has nothing left to say.
+    if (marked !== undefined) await markers.remove(marked);
     const durationMs = performance.now() - runStart;
     this.state.update(this.name, { status: 'done', pending: 0, current: undefined, finishedAt: new Date() });
     this.logger.log(`${this.plan.label}: ${plural(applied.length, 'migration')} applied in ${ms(durationMs)}`);
