@@ -162,6 +162,18 @@ describeEachDatabase(
       const second = bootApp({ dataSources: [{ db: t.db, migrations: [Broken], options }], migrator: { runMigrations: true } });
       await expect(second).rejects.toBeInstanceOf(MigrationDirtyError);
       expect(calls).toBe(1);
+
+      // Migrations disabled here (a release Job migrates): readiness names it too, and 'wait' says why it waits.
+      const disabled = t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [Broken], options }], migrator: { runMigrations: false } }));
+      expect(await disabled.app.get(MigrationsHealthIndicator).isReady()).toMatchObject({
+        migrations: { status: 'down', dataSources: { default: { state: 'disabled', pending: 1, dirty: { migration: 'Broken1700000000001', operation: 'up' } } } },
+      });
+      const waiting = t.track(
+        await bootApp({ dataSources: [{ db: t.db, migrations: [Broken], options }], migrator: { runMigrations: false, whenDisabled: 'wait' } }),
+      );
+      expect(waiting.app.get(AutoMigratorService).getState()).toMatchObject([{ status: 'disabled', pending: 1, dirty: { name: 'Broken1700000000001' } }]);
+      expect(waiting.logger.messages('log').join('\n')).toContain('(dirty: "Broken1700000000001" started being applied at');
+      expect(calls).toBe(1);
     });
 
     it('RetryStrategy does not retry it; RecreateOnFailureStrategy drops every table (the markers too) and migrates from scratch', async () => {
