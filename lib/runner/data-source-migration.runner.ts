@@ -328,7 +328,7 @@ export class DataSourceMigrationRunner {
           this.state.update(this.name, { current: { name, index, total, startedAt: new Date() } });
           this.env.emit({ type: 'migration-started', dataSource: this.name, migration: name, index, total });
         },
-        applied: async (name) => {
+        applied: (name) => {
           applied.push(name);
           const tookMs = current ? performance.now() - current.startedAt : 0;
           current = undefined;

@@ -19,8 +19,7 @@ export interface MigrationObserver {
   planned(pending: readonly PendingMigration[], recorded: readonly string[]): Promise<void>;
   /** Inside the migration's transaction, before its up(): a rejection stops it (the transaction rolls back). */
   started(name: string): Promise<void>;
-  /** Right after the migration was recorded as applied, in the same transaction (if it has one). */
-  applied(name: string): Promise<void>;
+  applied(name: string): void;
 }
 
 /**
@@ -65,7 +64,7 @@ export class ObservedMigrationExecutor extends MigrationExecutor {
 
   protected override async insertExecutedMigration(queryRunner: QueryRunner, migration: Migration): Promise<void> {
     await super.insertExecutedMigration(queryRunner, migration);
-    await this.observer.applied(migration.name);
+    this.observer.applied(migration.name);
   }
 }
 
