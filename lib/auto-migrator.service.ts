@@ -20,6 +20,8 @@ import {
   type PlanOptions,
   type UpResult,
 } from './operations/migration-operations.js';
+import type { ResolvedAs, ResolveResult } from './operations/resolve-migration.js';
+import { describeStarted, type StartedMigration } from './operations/started-migrations.js';
 import type { RevertResult } from './operations/revert-migrations.js';
 import type { ResolvedAutoMigratorOptions, TenantLister } from './options/auto-migrator-options.interface.js';
 import { listTenants } from './tenants/tenant-migrations.js';
@@ -52,6 +54,8 @@ export interface MigrationReadinessDetail {
   readonly failedMigration?: string;
   /** The failed migration ran without a transaction and may be partially applied. */
   readonly mayBePartiallyApplied?: boolean;
+  /** A migration started and never finished: which, whether applied or reverted, when (ISO) and by whom (host and pid). */
+  readonly dirty?: { readonly migration: string; readonly operation: 'up' | 'down'; readonly startedAt: string; readonly startedBy: string };
   readonly error?: string;
   /** ISO time since when this process waits for the migration lock. */
   readonly waitingSince?: string;
@@ -76,6 +80,12 @@ export interface TenantReadiness {
   readonly failedTenants?: readonly string[];
 }
 
+/** What a DataSource has pending while migrations are disabled, and the first dirty one. */
+interface PendingCount {
+  readonly pending: number;
+  readonly dirty: StartedMigration | undefined;
+}
+
 /** Set by the auto-migrator CLI: bootstrap only validates, the CLI runs the operation it was asked for. */
 export const AUTO_MIGRATOR_CLI_ENV = 'AUTO_MIGRATOR_CLI';
 
@@ -98,7 +108,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
   private finished: Promise<void> = Promise.resolve();
   private running = false;
   private stopping?: Promise<void>;
-  private pendingCheck?: { expiresAt: number; counts: Promise<Map<string, number>> };
+  private pendingCheck?: { expiresAt: number; counts: Promise<Map<string, PendingCount>> };
   private waitTimer?: NodeJS.Timeout;
   private lastWaitMessage?: string;
 
@@ -259,6 +269,16 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
   }
 
   /**
+   * After a {@link MigrationDirtyError} and a repair of the schema by hand: marks the migration that
+   * was started and never finished as `applied` (recorded in the migrations table) or `not-applied`
+   * (it runs again on the next up), and removes its marker. One DataSource: name it when several
+   * are configured. Refuses while a migration run holds the lock.
+   */
+  resolve(options: OperationTarget & { migration: string; as: ResolvedAs }): Promise<ResolveResult> {
+    return this.ops().resolve(options.migration, options.as, options);
+  }
+
+  /**
    * Throws {@link PendingMigrationsError} listing the pending migrations per DataSource (and tenant),
    * if any; else resolves with their status.
    */
@@ -398,20 +418,23 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
       for (const plan of plans) this.state.set({ dataSource: plan.name, status: 'done', pending: 0, applied: [] });
       return;
     }
-    this.recordWaiting(statuses.map((status) => [status.dataSource, status.pending.length]));
+    this.recordWaiting(statuses.map((status) => [status.dataSource, { pending: status.pending.length, dirty: status.dirty[0] }]));
   }
 
   /** whenDisabled 'wait': record pending counts, and poll until another process has applied them all. */
-  private recordWaiting(counts: Array<[string, number]>): void {
-    for (const [dataSource, pending] of counts) {
-      this.state.update(dataSource, { status: pending === 0 ? 'done' : 'disabled', pending });
+  private recordWaiting(counts: Array<[string, PendingCount]>): void {
+    for (const [dataSource, { pending, dirty }] of counts) {
+      this.state.update(dataSource, { status: pending === 0 ? 'done' : 'disabled', pending, dirty });
     }
-    const waiting = counts.filter(([, pending]) => pending > 0);
+    const waiting = counts.filter(([, { pending }]) => pending > 0);
     if (waiting.length === 0) {
       this.logger.log('No pending migrations: ready');
       return;
     }
-    const message = `Waiting for another process to apply ${waiting.map(([name, n]) => `${n} pending migration(s) of "${name}"`).join(', ')}; readiness stays down until then`;
+    const message =
+      `Waiting for another process to apply ${waiting
+        .map(([name, { pending, dirty }]) => `${pending} pending migration(s) of "${name}"${dirty ? ` (dirty: ${describeStarted(dirty)}; see "resolve")` : ''}`)
+        .join(', ')}; readiness stays down until then`;
     // Once, and again when the counts change; every poll in between at debug level.
     if (message === this.lastWaitMessage) this.logger.debug(message);
     else this.logger.log(message);
@@ -480,8 +503,8 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     try {
       const counts = await this.pendingCheck.counts;
       const dataSources: Record<string, MigrationReadinessDetail> = {};
-      for (const [name, pending] of counts) dataSources[name] = { state: 'disabled', pending, applied: 0 };
-      return { ready: [...counts.values()].every((pending) => pending === 0), dataSources };
+      for (const [name, { pending, dirty }] of counts) dataSources[name] = { state: 'disabled', pending, applied: 0, ...dirtyDetail(dirty) };
+      return { ready: [...counts.values()].every(({ pending }) => pending === 0), dataSources };
     } catch (error) {
       this.pendingCheck = undefined;
       const message = `could not read pending migrations: ${this.secrets.message(error)}`;
@@ -492,9 +515,12 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     }
   }
 
-  private async countPending(plans: readonly DataSourcePlan[]): Promise<Map<string, number>> {
-    const counts = new Map<string, number>();
-    for (const plan of plans) counts.set(plan.name, (await this.ops().runner(plan).readPending()).length);
+  private async countPending(plans: readonly DataSourcePlan[]): Promise<Map<string, PendingCount>> {
+    const counts = new Map<string, PendingCount>();
+    for (const plan of plans) {
+      const status = await this.ops().runner(plan).readStatus();
+      counts.set(plan.name, { pending: status.pending.length, dirty: status.dirty[0] });
+    }
     return counts;
   }
 }
@@ -512,8 +538,15 @@ function describe(state: DataSourceMigrationState): MigrationReadinessDetail {
       : {}),
     ...(state.failedMigration !== undefined ? { failedMigration: state.failedMigration } : {}),
     ...(state.mayBePartiallyApplied ? { mayBePartiallyApplied: true } : {}),
+    ...dirtyDetail(state.dirty),
     ...(state.error !== undefined ? { error: state.error } : {}),
   };
+}
+
+/** Readiness's `dirty`: which migration was started and never finished, when and by whom. */
+function dirtyDetail(dirty: StartedMigration | undefined): Pick<MigrationReadinessDetail, 'dirty'> {
+  if (!dirty) return {};
+  return { dirty: { migration: dirty.name, operation: dirty.operation, startedAt: dirty.startedAt.toISOString(), startedBy: dirty.startedBy } };
 }
 
 /** `readinessDetails: 'counts'`: states and numbers only, no migration or tenant names, errors or hosts. */

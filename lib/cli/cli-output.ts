@@ -1,5 +1,6 @@
 import type { DryRunResult } from '../operations/dry-run-migrations.js';
 import type { DataSourceStatus, UpResult } from '../operations/migration-operations.js';
+import type { ResolveResult } from '../operations/resolve-migration.js';
 import type { RevertResult } from '../operations/revert-migrations.js';
 import { listNames } from '../util/name-list.js';
 
@@ -20,6 +21,8 @@ export interface CliJsonResult {
     readonly message: string;
     /** PendingMigrationsError: every pending name per DataSource (`<DataSource>/<tenant>` for a tenant). */
     readonly pending?: Readonly<Record<string, readonly string[]>>;
+    /** MigrationDirtyError: the migrations started and never finished. */
+    readonly dirty?: readonly object[];
   };
 }
 
@@ -29,11 +32,21 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
   for (const status of statuses) {
     lines.push(
       `DataSource "${status.dataSource}"${status.tenant ? `, tenant "${status.tenant}"` : ''}: ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown` +
+        (status.dirty.length > 0 ? `, ${status.dirty.length} dirty (started and never finished: repair, then "resolve")` : '') +
         (status.missingDatabaseFile ? ` (the SQLite database file ${status.missingDatabaseFile} does not exist yet; nothing was created)` : ''),
     );
+    const dirty = new Map(status.dirty.map((m) => [m.name, m]));
     const rows: string[][] = [
       ...status.applied.map((m) => ['applied', `#${m.order}`, isoTime(m.timestamp), m.name]),
-      ...status.pending.map((m) => [status.outOfOrder.some((o) => o.name === m.name) ? 'pending (out of order)' : 'pending', '', isoTime(m.timestamp), m.name]),
+      ...status.pending.map((m) => {
+        const started = dirty.get(m.name);
+        const state = started
+          ? `dirty (${started.operation === 'down' ? 'revert' : 'up'} started ${started.startedAt.toISOString()} by ${started.startedBy})`
+          : status.outOfOrder.some((o) => o.name === m.name)
+            ? 'pending (out of order)'
+            : 'pending';
+        return [state, '', isoTime(m.timestamp), m.name];
+      }),
       ...status.unknown.map((m) => ['unknown (not in this build)', `#${m.order}`, isoTime(m.timestamp), m.name]),
     ];
     lines.push(...columns(rows).map((row) => `  ${row}`));
@@ -52,6 +65,13 @@ export function formatUp(results: readonly UpResult[]): string {
 
 export function formatDown(result: RevertResult): string {
   return `DataSource "${result.dataSource}"${result.tenant ? `, tenant "${result.tenant}"` : ''}: ${result.reverted.length} reverted${result.reverted.length ? `: ${listNames(result.reverted)}` : ''}`;
+}
+
+export function formatResolve(result: ResolveResult): string {
+  return (
+    `DataSource "${result.dataSource}": ${result.migration} resolved as ${result.resolvedAs === 'applied' ? 'applied' : 'not applied (up runs it again)'}; ` +
+    `it was started ${result.started.startedAt.toISOString()} by ${result.started.startedBy}`
+  );
 }
 
 /** The dry run as an SQL script with comments. */

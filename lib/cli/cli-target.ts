@@ -9,6 +9,7 @@ import { AUTO_MIGRATOR_CLI_ENV, AutoMigratorService } from '../auto-migrator.ser
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DryRunResult } from '../operations/dry-run-migrations.js';
 import { MigrationOperations, type DataSourceStatus, type OperationTarget, type PlanOptions, type UpResult } from '../operations/migration-operations.js';
+import type { ResolvedAs, ResolveResult } from '../operations/resolve-migration.js';
 import type { RevertResult } from '../operations/revert-migrations.js';
 import { resolveAutoMigratorOptions } from '../options/resolve-options.js';
 import { planDataSources } from '../plan/migration-plan.js';
@@ -31,6 +32,7 @@ export interface CliTarget {
   down(options: OperationTarget & { to: string }): Promise<RevertResult>;
   downTenants(options: OperationTarget & { to: string }): Promise<RevertResult[]>;
   ensureUp(target: OperationTarget): Promise<DataSourceStatus[]>;
+  resolve(options: OperationTarget & { migration: string; as: ResolvedAs }): Promise<ResolveResult>;
   plan(options: PlanOptions): Promise<DryRunResult[]>;
   close(): Promise<void>;
 }
@@ -76,6 +78,7 @@ export async function dataSourceTarget(file: string, logger: CliLogger): Promise
       down: (options) => operations.down(options.to, options),
       downTenants: (options) => operations.downTenants(options.to, options),
       ensureUp: (target) => operations.ensureUp(target),
+      resolve: (options) => operations.resolve(options.migration, options.as, options),
       plan: (options) => operations.plan(options),
       close: () => dataSource.destroy(),
     };
@@ -128,6 +131,7 @@ export async function appTarget(spec: string, logger: CliLogger): Promise<CliTar
     down: (options) => service.down(options),
     downTenants: (options) => service.downTenants(options),
     ensureUp: (target) => service.ensureUp(target),
+    resolve: (options) => service.resolve(options),
     plan: (options) => service.plan(options),
     close: () => app.close(),
   };

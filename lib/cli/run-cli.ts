@@ -1,15 +1,17 @@
 import { parseArgs } from 'node:util';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
+import type { ResolvedAs } from '../operations/resolve-migration.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import { CliLogger } from './cli-logger.js';
-import { formatDown, formatPlan, formatStatus, formatUp, type CliJsonResult } from './cli-output.js';
+import { formatDown, formatPlan, formatResolve, formatStatus, formatUp, type CliJsonResult } from './cli-output.js';
 import { appTarget, dataSourceTarget, type CliTarget } from './cli-target.js';
 
 /** Exit codes: success, pending or failed, usage or configuration error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-const COMMANDS = ['status', 'up', 'down', 'ensure-up', 'plan'] as const;
+const COMMANDS = ['status', 'up', 'down', 'ensure-up', 'plan', 'resolve'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export const USAGE = `Usage: auto-migrator <command> (--data-source <file> | --app <file>[#Export]) [options]
@@ -20,6 +22,9 @@ Commands:
   down --to <v>  revert every applied migration newer than <v> (name, 13-digit timestamp, or 0 for all)
   ensure-up    exit 1 when any migration is pending
   plan         dry run: the SQL pending migrations execute, rolled back (PostgreSQL, SQLite)
+  resolve <migration> (--applied | --not-applied)
+               after repairing the schema by hand: mark a migration that was started and never
+               finished (status: "dirty") as applied, or as not applied (it runs again on up)
 
 Target (one of):
   --data-source <file>   a JavaScript module exporting a TypeORM DataSource
@@ -28,13 +33,15 @@ Target (one of):
 Options:
   --name <dataSource>    only this DataSource (with --app; the names AutoMigratorModule migrates)
   --to <version>         target of down
+  --applied              with resolve: record the migration as applied
+  --not-applied          with resolve: record it as not applied
   --tenants              with --app: status, up and down also cover (down: only) the tenant schemas
   --timeout <ms>         plan: stop the dry run after this long (default 300000)
   --lock-timeout <ms>    plan: stop when a statement waits this long for a lock (default 10000; PostgreSQL)
   --json                 print the result as JSON on stdout
   -h, --help             this text
 
-Exit codes: 0 success, 1 pending (ensure-up) or a failed migration, 2 usage or configuration error.`;
+Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, or a running migration's lock (resolve), 2 usage or configuration error.`;
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -57,6 +64,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         timeout: { type: 'string' },
         'lock-timeout': { type: 'string' },
         tenants: { type: 'boolean', default: false },
+        applied: { type: 'boolean', default: false },
+        'not-applied': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -70,8 +79,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return EXIT.ok;
   }
   const json = values.json;
-  const [command, ...extra] = positionals;
-  const problem = argumentProblem(command, extra, values);
+  const [command, ...rest] = positionals;
+  const [migration, extra] = command === 'resolve' ? [rest[0], rest.slice(1)] : [undefined, rest];
+  const problem = argumentProblem(command, migration, extra, values);
   if (problem !== undefined) return usage(io, problem, json, command);
   const limits = planLimits(command!, values);
   if (typeof limits === 'string') return usage(io, limits, json, command);
@@ -82,8 +92,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     runCommand(command as Command, io, {
       target: () => (values.app ? appTarget(values.app, logger) : dataSourceTarget(values['data-source']!, logger)),
       scope: { ...(values.name === undefined ? {} : { dataSource: values.name }), ...(values.tenants ? { tenants: true } : {}) },
-      to: values.to,
-      limits,
+      args: { to: values.to, limits, resolve: { migration: migration!, as: values.applied ? 'applied' : 'not-applied' } },
     });
   // With --json, stdout is the one JSON document: whatever else would print there goes to stderr.
   const outcome = json ? await stdoutToStderr(run) : await run();
@@ -106,12 +115,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 /** What is wrong with the command line, if anything. */
 function argumentProblem(
   command: string | undefined,
+  migration: string | undefined,
   extra: readonly string[],
-  values: { 'data-source'?: string; app?: string; name?: string; to?: string; tenants?: boolean },
+  values: { 'data-source'?: string; app?: string; name?: string; to?: string; tenants?: boolean; applied?: boolean; 'not-applied'?: boolean },
 ): string | undefined {
   if (!command) return 'no command given';
   if (!(COMMANDS as readonly string[]).includes(command)) return `unknown command "${command}"; commands: ${COMMANDS.join(', ')}`;
+  if (command === 'resolve' && migration === undefined) return 'resolve needs the migration: resolve <migration> --applied | --not-applied';
   if (extra.length > 0) return `unexpected argument(s): ${extra.join(' ')}`;
+  if (command === 'resolve' && values.applied === values['not-applied']) return 'resolve needs exactly one of --applied or --not-applied';
+  if (command !== 'resolve' && (values.applied || values['not-applied'])) return `--applied and --not-applied go with resolve, not ${command}`;
+  if (command === 'resolve' && values.tenants) return '--tenants does not go with resolve';
   if (!values['data-source'] === !values.app) return 'give exactly one of --data-source <file> or --app <file>[#Export]';
   if (command === 'down' && values.to === undefined) return 'down needs --to <version> (a migration name, its 13-digit timestamp, or 0 for all)';
   if (command !== 'down' && values.to !== undefined) return `--to goes with down, not ${command}`;
@@ -136,6 +150,13 @@ function planLimits(command: string, values: { timeout?: string; 'lock-timeout'?
 
 type PlanLimits = { timeoutMs?: number; lockTimeoutMs?: number };
 
+/** What the command line gives the commands beyond the target and scope. */
+interface CommandArgs {
+  readonly to: string | undefined;
+  readonly limits: PlanLimits;
+  readonly resolve: { migration: string; as: ResolvedAs };
+}
+
 interface CommandOutcome {
   code: number;
   dataSources: readonly object[];
@@ -148,21 +169,27 @@ interface CommandOutcome {
 async function runCommand(
   command: Command,
   io: CliIo,
-  options: { target: () => Promise<CliTarget>; scope: { dataSource?: string; tenants?: boolean }; to: string | undefined; limits: PlanLimits },
+  options: { target: () => Promise<CliTarget>; scope: { dataSource?: string; tenants?: boolean }; args: CommandArgs },
 ): Promise<CommandOutcome> {
   let target: CliTarget | undefined;
   let redactor = new SecretRedactor();
   try {
     target = await options.target();
     redactor = target.redactor;
-    return await execute(command, target, options.scope, options.to, options.limits);
+    return await execute(command, target, options.scope, options.args);
   } catch (error) {
     redactor.scrub(error);
     const code = error instanceof AutoMigratorConfigError ? EXIT.usage : EXIT.failed;
     const name = error instanceof Error ? error.name : 'Error';
     const message = redactor.message(error);
     io.stderr(`${name}: ${message}\n`);
-    return { code, dataSources: [], error: { name, message, ...(error instanceof PendingMigrationsError ? { pending: error.pending } : {}) } };
+    const details =
+      error instanceof PendingMigrationsError
+        ? { pending: error.pending }
+        : error instanceof MigrationDirtyError
+          ? { dirty: error.started.map((m) => ({ ...m, dataSource: error.dataSource })) }
+          : {};
+    return { code, dataSources: [], error: { name, message, ...details } };
   } finally {
     await target?.close().catch(() => undefined);
   }
@@ -188,8 +215,7 @@ async function execute(
   command: Command,
   target: CliTarget,
   scope: { dataSource?: string; tenants?: boolean },
-  to: string | undefined,
-  limits: PlanLimits,
+  { to, limits, resolve }: CommandArgs,
 ): Promise<CommandOutcome> {
   switch (command) {
     case 'status': {
@@ -212,6 +238,10 @@ async function execute(
         text: 'No pending migrations.',
         code: EXIT.ok,
       };
+    }
+    case 'resolve': {
+      const result = await target.resolve({ ...scope, ...resolve });
+      return { dataSources: [result], text: formatResolve(result), code: EXIT.ok };
     }
     case 'plan': {
       const results = await target.plan({ ...(scope.dataSource === undefined ? {} : { dataSource: scope.dataSource }), ...limits });

@@ -3,10 +3,11 @@ import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
 import { planTenant, type DataSourcePlan } from '../plan/migration-plan.js';
 import { forEachTenant, migrateTenants } from '../tenants/tenant-migrations.js';
 import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/data-source-migration.runner.js';
-import type { MigrationStateStore, MigrationStatus } from '../state/migration-state.js';
+import { MigrationStateStore, type MigrationStatus } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../strategies/migration-strategy.js';
 import { dryRunMigrations, type DryRunResult, type PreviewLimits } from './dry-run-migrations.js';
 import type { MigrationStatusReport } from './migration-status.js';
+import { resolveStartedMigration, type ResolvedAs, type ResolveResult } from './resolve-migration.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';
 
 /** {@link MigrationStatusReport} of one DataSource, or of one of its tenants. */
@@ -140,16 +141,47 @@ export class MigrationOperations {
 
   /** Reverts every applied migration newer than `to` (name, timestamp, or 0 for all) of one DataSource. */
   async down(to: string | number, target: OperationTarget = {}): Promise<RevertResult> {
+    const plan = this.single('down', target);
+    const result = await revertMigrations(this.runner(plan), to);
+    await this.recordPending(plan);
+    return result;
+  }
+
+  /**
+   * Marks a migration recorded as started and never finished (see {@link MigrationDirtyError}) as
+   * applied or not applied, after the schema was repaired by hand. One DataSource; refuses while a
+   * migration run holds the lock.
+   */
+  async resolve(migration: string, as: ResolvedAs, target: OperationTarget = {}): Promise<ResolveResult> {
+    const plan = this.single('resolve', target);
+    // Its own state: a refused lock or an unknown name is no failure of the DataSource's migrations.
+    const result = await resolveStartedMigration(new DataSourceMigrationRunner(plan, { ...this.env, state: new MigrationStateStore() }), migration, as);
+    await this.recordPending(plan);
+    return result;
+  }
+
+  /** After down or resolve: what is pending now (readiness waits for the next up). */
+  private async recordPending(plan: DataSourcePlan): Promise<void> {
+    const pending = (await this.runner(plan).readPending()).length;
+    this.state.update(plan.name, {
+      status: pending > 0 ? 'pending' : 'done',
+      pending,
+      current: undefined,
+      dirty: undefined,
+      failedMigration: undefined,
+      mayBePartiallyApplied: undefined,
+      error: undefined,
+    });
+  }
+
+  private single(operation: string, target: OperationTarget): DataSourcePlan {
     const plans = this.select(target);
     if (plans.length !== 1) {
       throw new AutoMigratorConfigError(
-        `down needs one DataSource; ${plans.length} are configured (${plans.map((plan) => `"${plan.name}"`).join(', ')}): name one.`,
+        `${operation} needs one DataSource; ${plans.length} are configured (${plans.map((plan) => `"${plan.name}"`).join(', ')}): name one.`,
       );
     }
-    const result = await revertMigrations(this.runner(plans[0]!), to);
-    const pending = (await this.runner(plans[0]!).readPending()).length;
-    this.state.update(plans[0]!.name, { status: pending > 0 ? 'pending' : 'done', pending, current: undefined });
-    return result;
+    return plans[0]!;
   }
 
   /** Throws {@link PendingMigrationsError} listing what is pending per DataSource and tenant, if anything is. */

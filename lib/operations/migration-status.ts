@@ -5,7 +5,8 @@ import { ConnectionMetadataBuilder } from 'typeorm/connection/ConnectionMetadata
 import { ObjectUtils } from 'typeorm/util/ObjectUtils.js';
 import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
 import type { PendingMigration } from '../strategies/migration-strategy.js';
-import { errorChain } from '../util/error-chain.js';
+import { migrationsTableName, selectIfTableExists } from './migrations-table.js';
+import { readStartedMigrations, splitStarted, type StartedMigration } from './started-migrations.js';
 
 /** A migration recorded in the migrations table. */
 export interface AppliedMigration {
@@ -31,6 +32,11 @@ export interface MigrationStatusReport {
    * was created; nothing is applied, so every migration of this build is pending.
    */
   readonly missingDatabaseFile?: string;
+  /**
+   * Pending migrations recorded as started and never finished (MySQL/MariaDB, or without a
+   * transaction): possibly partially applied (or reverted). A run refuses until each is resolved.
+   */
+  readonly dirty: readonly StartedMigration[];
 }
 
 /**
@@ -39,7 +45,10 @@ export interface MigrationStatusReport {
  */
 export async function readMigrationStatus(dataSource: DataSource, queryRunner?: QueryRunner): Promise<MigrationStatusReport> {
   const recorded = await readRecordedNames(dataSource, queryRunner);
-  return compareWithBuild(buildMigrations(dataSource.migrations, 'DataSource'), recorded);
+  const report = compareWithBuild(buildMigrations(dataSource.migrations, 'DataSource'), recorded);
+  // Only a migration not recorded as applied can be unfinished: nothing pending, nothing to read.
+  if (report.pending.length === 0) return report;
+  return { ...report, dirty: splitStarted(await readStartedMigrations(dataSource, queryRunner), recorded).unfinished };
 }
 
 /** The build's migrations against the names recorded in the migrations table (in the order applied). */
@@ -62,38 +71,24 @@ export function compareWithBuild(known: readonly PendingMigration[], recorded: r
     pending,
     unknown,
     outOfOrder: pending.filter((migration) => migration.timestamp < newestApplied),
+    dirty: [],
   };
 }
 
 /**
  * The names in the migrations table, in the order applied, in one round trip: a plain SELECT of
  * the one column the comparison needs (no QueryBuilder, whose first use costs milliseconds of
- * warm-up at every boot), where "no such table" means none. Inside a transaction, where a failed
- * statement would abort it, it asks whether the table exists first.
+ * warm-up at every boot), where "no such table" means none.
  */
 export async function readRecordedNames(dataSource: DataSource, queryRunner?: QueryRunner): Promise<string[]> {
-  const runner = queryRunner ?? dataSource.createQueryRunner();
-  try {
-    const driver = dataSource.driver;
-    const table = driver.buildTableName(
-      dataSource.options.migrationsTableName ?? 'migrations',
-      (driver.options as { schema?: string }).schema,
-      driver.database,
-    );
-    if (runner.isTransactionActive && !(await runner.hasTable(table))) return [];
-    const from = (runner as unknown as PathEscaping).escapePath(table);
-    try {
-      const rows = (await runner.query(`SELECT ${driver.escape('name')} FROM ${from} ORDER BY ${driver.escape('id')}`)) as Array<
-        Record<string, unknown>
-      >;
-      return rows.map((row) => String(row['name']));
-    } catch (error) {
-      if (!runner.isTransactionActive && isMissingTable(error)) return [];
-      throw error;
-    }
-  } finally {
-    if (!queryRunner) await runner.release();
-  }
+  const driver = dataSource.driver;
+  const rows = await selectIfTableExists(
+    dataSource,
+    queryRunner,
+    migrationsTableName(dataSource),
+    (from) => `SELECT ${driver.escape('name')} FROM ${from} ORDER BY ${driver.escape('id')}`,
+  );
+  return rows.map((row) => String(row['name']));
 }
 
 /** This build's migrations as TypeORM sees them (sorted by timestamp, with their instances). */
@@ -105,19 +100,6 @@ class BuildMigrationList extends MigrationExecutor {
   list(): Migration[] {
     return this.getMigrations();
   }
-}
-
-/** The table path as TypeORM builds it for the migrations table, escaped by the query runner. */
-interface PathEscaping {
-  escapePath(target: string): string;
-}
-
-/** PostgreSQL undefined_table, MySQL/MariaDB ER_NO_SUCH_TABLE, SQLite "no such table". */
-function isMissingTable(error: unknown): boolean {
-  for (const { code, errno } of errorChain(error)) {
-    if (code === '42P01' || code === 'ER_NO_SUCH_TABLE' || errno === 1146) return true;
-  }
-  return /no such table/i.test(String((error as { message?: unknown } | null)?.message ?? ''));
 }
 
 /**

@@ -4,6 +4,7 @@ import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { listNames } from '../util/name-list.js';
 import { knownMigrations, readMigrationStatus, type AppliedMigration } from './migration-status.js';
+import { commitsDdlImplicitly, StartedMarkers, unfinishedAdvice } from './started-migrations.js';
 
 /** What `down` did to one DataSource. */
 export interface RevertResult {
@@ -37,24 +38,53 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
         `${runner.plan.label}: cannot revert ${listNames(missing.map((m) => `"${m.name}"`))}: not in this build, so its down() is not available. Nothing was reverted.`,
       );
     }
+    // A migration an earlier run started and never finished: nothing is reverted until it is resolved.
+    const markers = new StartedMarkers(dataSource, queryRunner);
+    await markers.assertNoneUnfinished(
+      applied.map((migration) => migration.name),
+      runner.plan.label,
+      name,
+    );
     const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
+    const ddlCommits = commitsDdlImplicitly(dataSource);
+    const outsideTransaction = (entry: AppliedMigration) => instances.get(entry.name)!.instance?.transaction === false;
+    if (ddlCommits || toRevert.some(outsideTransaction)) await markers.ensureTable();
     const executor = new MigrationExecutor(dataSource, queryRunner);
     const reverted: string[] = [];
     for (const [index, entry] of toRevert.entries()) {
       const migration = instances.get(entry.name)!;
-      const inTransaction = migration.instance?.transaction !== false;
+      const inTransaction = !outsideTransaction(entry);
+      // Where down() and its record cannot be atomic, the migration is first recorded as started
+      // being reverted and no longer applied (together), and the marker goes when down() finished:
+      // a down() that dies half-way leaves it pending with a marker, which the next run reports.
+      const marked = ddlCommits || !inTransaction;
       const t0 = performance.now();
       try {
         if (inTransaction) await queryRunner.startTransaction();
         await beforeMigration(entry.name);
+        if (marked) {
+          // In its transaction (MySQL commits both before down()'s first DDL), else in one of their own.
+          if (!inTransaction) await queryRunner.startTransaction();
+          await markers.insert(entry.name, 'down', inTransaction ? 'each' : 'none');
+          await executor.deleteMigration(migration);
+          if (!inTransaction) await queryRunner.commitTransaction();
+        }
         await migration.instance!.down(queryRunner);
-        await executor.deleteMigration(migration);
+        if (marked) await markers.remove(entry.name);
+        else await executor.deleteMigration(migration);
         if (inTransaction) await queryRunner.commitTransaction();
       } catch (error) {
-        if (inTransaction && queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
+        if (queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
+        const left = marked ? await markers.find(entry.name) : undefined;
+        const undone = !inTransaction
+          ? `It ran without a transaction (transaction = false) and may be partially reverted.`
+          : ddlCommits
+            ? `Its transaction was rolled back, except DDL its down() ran before the error (MySQL/MariaDB commit DDL implicitly), which may have left it partially reverted.`
+            : `Its transaction was rolled back: it stays applied.`;
         throw new MigrationFailedError(
-          `${runner.plan.label}: reverting "${entry.name}" failed: ${error instanceof Error ? error.message : String(error)}. ` +
-            `${reverted.length} newer migration(s) were reverted before it and stay reverted: ${listNames(reverted)}.`,
+          `${runner.plan.label}: reverting "${entry.name}" failed: ${error instanceof Error ? error.message : String(error)}. ${undone} ` +
+            `${reverted.length} newer migration(s) were reverted before it and stay reverted: ${listNames(reverted)}.` +
+            (left ? ` ${unfinishedAdvice(entry.name)}` : ''),
           name,
           entry.name,
           [],

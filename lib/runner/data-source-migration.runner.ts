@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import { MigrationHistoryError } from '../errors/migration-history.error.js';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
@@ -10,6 +11,7 @@ import { createMigrationLock } from '../lock/create-migration-lock.js';
 import type { MigrationLock } from '../lock/migration-lock.js';
 import { compareWithBuild, loadMigrationsUnconnected, missingSqliteFile, readMigrationStatus, type MigrationStatusReport } from '../operations/migration-status.js';
 import { buildMigrations } from '../plan/build-migrations.js';
+import { commitsDdlImplicitly, StartedMarkers, unfinishedAdvice, type StartedMigration } from '../operations/started-migrations.js';
 import { checkMigrations, type DataSourcePlan } from '../plan/migration-plan.js';
 import type { MigrationStateStore } from '../state/migration-state.js';
 import type {
@@ -189,16 +191,20 @@ export class DataSourceMigrationRunner {
    * Runs `work` on the migration session (a dedicated connection with the timeouts applied; on
    * SQLite, TypeORM's one shared connection), holding the plan's migration lock. Releases both
    * whatever happens; a connection whose lock could not be released is closed rather than
-   * returned to the pool.
+   * returned to the pool. With `noWait` (the operation's name), a lock held elsewhere is not waited
+   * for: a {@link MigrationLockTimeoutError} naming its holder, and the state is not touched.
    */
-  async withSession<T>(work: (queryRunner: QueryRunner, beforeMigration: MigrationGuard) => Promise<T>): Promise<T> {
+  async withSession<T>(
+    work: (queryRunner: QueryRunner, beforeMigration: MigrationGuard) => Promise<T>,
+    options: { noWait?: string } = {},
+  ): Promise<T> {
     const session = await this.connecting(async () => {
       await this.ensureInitialized();
       return MigrationSession.open(this.plan.dataSource, this.plan.connectionCheck);
     });
     let destroy = false;
     try {
-      const lock = await this.acquireLock(session);
+      const lock = await this.acquireLock(session, options.noWait);
       try {
         await session?.applyTimeouts(this.plan.timeouts);
         if (this.plan.tenant) {
@@ -292,22 +298,44 @@ export class DataSourceMigrationRunner {
     const applied: string[] = [];
     let total = 0;
     let current: { name: string; startedAt: number } | undefined;
+    const markers = new StartedMarkers(this.plan.dataSource, queryRunner);
+    /** The migration the run's marker row names now (one row, moved from migration to migration). */
+    let marked: string | undefined;
 
     const executor = new ObservedMigrationExecutor(
       this.plan.dataSource,
       queryRunner,
       {
-        planned: (pending) => {
+        planned: async (pending, recorded) => {
           total = pending.length;
-          if (total > 0) {
-            this.state.update(this.name, { status: 'running', pending: total, applied: [], error: undefined, failedMigration: undefined, retry: undefined });
-          }
+          if (total === 0) return;
+          // Before anything runs: a migration an earlier run started and never finished stops it.
+          await markers.assertNoneUnfinished(recorded, this.plan.label, this.name);
+          if (this.mayNeedMarkers()) await markers.ensureTable();
+          this.state.update(this.name, {
+            status: 'running',
+            pending: total,
+            applied: [],
+            error: undefined,
+            failedMigration: undefined,
+            dirty: undefined,
+            retry: undefined,
+          });
         },
         started: async (name) => {
           // Stop between migrations: throwing here, before up(), rolls back only the empty transaction.
           if (this.env.control.stopped) throw this.interrupted(undefined, applied);
           current = { name, startedAt: performance.now() };
           await beforeMigration(name);
+          // Where the migration and its record cannot be atomic, it is recorded as started first. In
+          // its transaction, if it has one: committed exactly when anything of it is (MySQL commits
+          // before its first DDL), rolled back with it otherwise. One statement per migration: the
+          // row moves on from the previous migration, which its record in the migrations table
+          // already says finished.
+          if (commitsDdlImplicitly(this.plan.dataSource) || !queryRunner.isTransactionActive) {
+            await markers.record(marked, name, this.plan.transaction);
+            marked = name;
+          }
           const index = applied.length + 1;
           this.state.update(this.name, { current: { name, index, total, startedAt: new Date() } });
           this.env.emit({ type: 'migration-started', dataSource: this.name, migration: name, index, total });
@@ -329,14 +357,48 @@ export class DataSourceMigrationRunner {
       await executor.executePendingMigrations();
     } catch (error) {
       if (error instanceof MigrationInterruptedError) throw error;
-      if (this.env.control.stopped) throw this.interrupted(current?.name, applied, error);
-      throw this.runFailed(MigrationSession.connectionLost(queryRunner, this.name, this.host(), error) ?? error, current?.name, applied);
+      if (error instanceof MigrationDirtyError) throw this.dirtyFound(error);
+      // A marker that outlived the rollback: the migration committed part of its work.
+      const left = current && marked === current.name ? await markers.find(current.name) : undefined;
+      if (this.env.control.stopped) throw this.interrupted(current?.name, applied, error, left);
+      throw this.runFailed(MigrationSession.connectionLost(queryRunner, this.name, this.host(), error) ?? error, current?.name, applied, left);
     }
     if (total === 0) return this.nothingLeft(runStart, 'no pending migrations left; another process applied them');
+    // Every migration of the run is recorded: the marker (naming the last one) has nothing left to say.
+    if (marked !== undefined) await markers.remove(marked);
     const durationMs = Math.round(performance.now() - runStart);
     this.state.update(this.name, { status: 'done', pending: 0, current: undefined, finishedAt: new Date() });
     this.logger.log(`${this.plan.label}: ${plural(applied.length, 'migration')} applied in ${ms(durationMs)}`);
     return { applied, durationMs };
+  }
+
+  /**
+   * Whether a migration of this run may be recorded as started: where DDL commits implicitly, or
+   * where a migration runs without a transaction. Elsewhere no marker table is created.
+   */
+  private mayNeedMarkers(): boolean {
+    return (
+      commitsDdlImplicitly(this.plan.dataSource) ||
+      this.plan.transaction === 'none' ||
+      this.plan.dataSource.migrations.some((migration) => migration.transaction === false)
+    );
+  }
+
+  /** An earlier run left an unfinished migration: nothing ran; the state says which, when and by whom. */
+  private dirtyFound(error: MigrationDirtyError): MigrationDirtyError {
+    const first = error.started[0]!;
+    this.state.update(this.name, {
+      status: 'failed',
+      current: undefined,
+      failedMigration: first.name,
+      dirty: first,
+      mayBePartiallyApplied: true,
+      error: error.message,
+      finishedAt: new Date(),
+    });
+    this.logger.error(error.message);
+    this.env.emit({ type: 'migration-failed', dataSource: this.name, migration: first.name, error: error.message });
+    return error;
   }
 
   private nothingLeft(runStart: number, why: string): MigrationRunResult {
@@ -349,7 +411,7 @@ export class DataSourceMigrationRunner {
    * Takes the plan's migration lock, waiting up to its timeout and logging who holds it; state
    * `waiting-for-lock` meanwhile. Undefined when the plan has no lock.
    */
-  private async acquireLock(session: MigrationSession | undefined): Promise<MigrationLock | undefined> {
+  private async acquireLock(session: MigrationSession | undefined, noWait?: string): Promise<MigrationLock | undefined> {
     if (!this.plan.lock) return undefined;
     const { kind, settings } = this.plan.lock;
     const { timeoutMs, logEveryMs } = settings;
@@ -361,6 +423,21 @@ export class DataSourceMigrationRunner {
         answerWithinMs: this.plan.connectionCheck?.timeoutMs ?? DEFAULT_ANSWER_WITHIN_MS,
       });
       if (await lock.tryAcquire(0)) return lock;
+      if (noWait !== undefined) holder = (await lock.holder().catch(() => undefined)) ?? 'another process';
+    } catch (error) {
+      throw await this.lockFailed(lock, error);
+    }
+    if (noWait !== undefined) {
+      await lock.release().catch(() => undefined);
+      throw new MigrationLockTimeoutError(
+        `${this.plan.label}: ${lock.description} is held by ${holder}: a migration run is in progress, and ${noWait} does not wait for it. ` +
+          `Nothing was changed; run it again once that run has ended.`,
+        this.name,
+        0,
+        holder,
+      );
+    }
+    try {
       this.state.update(this.name, { status: 'waiting-for-lock', waitingSince: new Date(since), current: undefined });
       let nextLog = since;
       for (;;) {
@@ -385,20 +462,7 @@ export class DataSourceMigrationRunner {
         }
       }
     } catch (error) {
-      await lock?.release().catch(() => undefined);
-      if (error instanceof MigrationInterruptedError) throw error;
-      this.redactor.scrub(error);
-      const failure = new MigrationFailedError(
-        `${this.plan.label}: could not take ${lock?.description ?? 'the migration lock'}: ${this.describeFailure(error)}`,
-        this.name,
-        undefined,
-        [],
-        this.plan.transaction,
-        { cause: error },
-      );
-      this.state.update(this.name, { status: 'failed', error: failure.message, waitingSince: undefined, finishedAt: new Date() });
-      this.logger.error(failure.message, failure.stack);
-      throw failure;
+      throw await this.lockFailed(lock, error);
     }
     await lock.release().catch(() => undefined);
     const waitedMs = Date.now() - since;
@@ -412,6 +476,24 @@ export class DataSourceMigrationRunner {
     this.state.update(this.name, { status: 'failed', error: timeout.message, waitingSince: undefined, finishedAt: new Date() });
     this.logger.error(timeout.message);
     throw timeout;
+  }
+
+  /** Taking the lock failed (not a timeout): released if half-taken; the state says why. */
+  private async lockFailed(lock: MigrationLock | undefined, error: unknown): Promise<unknown> {
+    await lock?.release().catch(() => undefined);
+    if (error instanceof MigrationInterruptedError) return error;
+    this.redactor.scrub(error);
+    const failure = new MigrationFailedError(
+      `${this.plan.label}: could not take ${lock?.description ?? 'the migration lock'}: ${this.describeFailure(error)}`,
+      this.name,
+      undefined,
+      [],
+      this.plan.transaction,
+      { cause: error },
+    );
+    this.state.update(this.name, { status: 'failed', error: failure.message, waitingSince: undefined, finishedAt: new Date() });
+    this.logger.error(failure.message, failure.stack);
+    return failure;
   }
 
   private async ensureInitialized(): Promise<void> {
@@ -434,15 +516,20 @@ export class DataSourceMigrationRunner {
     if (this.env.control.stopped) throw this.interrupted(undefined, []);
   }
 
-  private interrupted(migration: string | undefined, applied: readonly string[], cause?: unknown): MigrationInterruptedError {
+  private interrupted(
+    migration: string | undefined,
+    applied: readonly string[],
+    cause?: unknown,
+    left?: StartedMigration,
+  ): MigrationInterruptedError {
     const reason = this.env.control.reason ?? 'shutdown';
     if (cause !== undefined) this.redactor.scrub(cause);
     const error = new MigrationInterruptedError(
       `${this.plan.label}: migrations interrupted by ${reason}` +
-        (migration ? `: "${migration}" did not complete and was rolled back` : ' before the next migration') +
+        (!migration ? ' before the next migration' : left ? `: "${migration}" did not complete` : `: "${migration}" did not complete and was rolled back`) +
         (applied.length > 0 ? `; ${plural(applied.length, 'migration')} applied before stay applied` : '') +
-        (this.plan.transaction === 'none' && migration ? ` (transaction mode 'none': "${migration}" may be partially applied)` : '') +
-        '. The next boot continues.',
+        (this.plan.transaction === 'none' && migration && !left ? ` (transaction mode 'none': "${migration}" may be partially applied)` : '') +
+        (left ? `. ${unfinishedAdvice(migration!)}` : '. The next boot continues.'),
       this.name,
       reason,
       cause === undefined ? undefined : { cause },
@@ -451,7 +538,8 @@ export class DataSourceMigrationRunner {
       status: 'failed',
       current: undefined,
       failedMigration: migration,
-      mayBePartiallyApplied: this.plan.transaction === 'none' && migration !== undefined,
+      mayBePartiallyApplied: (this.plan.transaction === 'none' && migration !== undefined) || left !== undefined,
+      ...(left ? { dirty: left } : {}),
       error: error.message,
       finishedAt: new Date(),
     });
@@ -459,12 +547,12 @@ export class DataSourceMigrationRunner {
     return error;
   }
 
-  private runFailed(error: unknown, migration: string | undefined, applied: readonly string[]): MigrationFailedError {
+  private runFailed(error: unknown, migration: string | undefined, applied: readonly string[], left?: StartedMigration): MigrationFailedError {
     this.redactor.scrub(error);
     const mode = this.plan.transaction;
     const where = migration ? `migration "${migration}" failed` : 'migrations failed';
     const before = plural(applied.length, 'migration');
-    const ddlCommits = this.commitsDdlImplicitly();
+    const ddlCommits = commitsDdlImplicitly(this.plan.dataSource);
     // Under 'all', a rollback undoes the run only where DDL is transactional.
     const rolledBackAll = mode === 'all' && !ddlCommits;
     let kept: string;
@@ -481,6 +569,7 @@ export class DataSourceMigrationRunner {
     } else {
       kept = `Transaction mode 'none': ${before} applied before it stay applied; the failed one ran without a transaction and may be partially applied.`;
     }
+    if (left) kept += ` ${unfinishedAdvice(migration!)}`;
     const keptApplied = rolledBackAll ? [] : [...applied];
     const failure = new MigrationFailedError(
       `${this.plan.label}: ${where}: ${this.describeFailure(error)}. ${kept}`,
@@ -494,7 +583,8 @@ export class DataSourceMigrationRunner {
       status: 'failed',
       current: undefined,
       failedMigration: migration,
-      mayBePartiallyApplied: mode === 'none' && migration !== undefined,
+      mayBePartiallyApplied: (mode === 'none' && migration !== undefined) || left !== undefined,
+      ...(left ? { dirty: left } : {}),
       applied: keptApplied,
       error: failure.message,
       finishedAt: new Date(),
@@ -575,10 +665,6 @@ export class DataSourceMigrationRunner {
     this.env.emit({ type: 'data-source-done', dataSource: this.name, status, applied, durationMs: Date.now() - startedAt.getTime() });
   }
 
-  private commitsDdlImplicitly(): boolean {
-    const type = this.plan.dataSource.options.type;
-    return type === 'mysql' || type === 'mariadb' || type === 'aurora-mysql';
-  }
 }
 
 /** One call of a strategy: the context it gets, and what it did with it. */
@@ -652,6 +738,7 @@ class StrategyRun {
 function isOwnError(error: unknown): error is Error {
   return (
     error instanceof MigrationFailedError ||
+    error instanceof MigrationDirtyError ||
     error instanceof MigrationLockTimeoutError ||
     error instanceof MigrationInterruptedError ||
     error instanceof MigrationHistoryError

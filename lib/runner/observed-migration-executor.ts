@@ -12,8 +12,11 @@ import type { PendingMigration } from '../strategies/migration-strategy.js';
 
 /** Told what is pending once the executor has read the migrations table, when each migration starts, and when it has been recorded as applied. */
 export interface MigrationObserver {
-  /** The migrations the executor will apply, read on the session that holds the lock. */
-  planned(pending: readonly PendingMigration[]): void;
+  /**
+   * The migrations the executor will apply and the names recorded as applied, read on the session
+   * that holds the lock, before any transaction: a rejection stops the run before anything runs.
+   */
+  planned(pending: readonly PendingMigration[], recorded: readonly string[]): Promise<void>;
   /** Inside the migration's transaction, before its up(): a rejection stops it (the transaction rolls back). */
   started(name: string): Promise<void>;
   applied(name: string): void;
@@ -54,7 +57,7 @@ export class ObservedMigrationExecutor extends MigrationExecutor {
 
   protected override async loadExecutedMigrations(queryRunner: QueryRunner): Promise<Migration[]> {
     const recorded = await readRecordedNames(this.dataSource, queryRunner);
-    this.observer.planned(compareWithBuild(buildMigrations(this.dataSource.migrations, 'DataSource'), recorded).pending);
+    await this.observer.planned(compareWithBuild(buildMigrations(this.dataSource.migrations, 'DataSource'), recorded).pending, recorded);
     // Newest first, as TypeORM's own read returns them.
     return recorded.map((name, index) => new Migration(index + 1, timestampOf(name), name)).reverse();
   }

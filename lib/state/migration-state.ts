@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { StartedMigration } from '../operations/started-migrations.js';
 
 /**
  * - `disabled`: migrations are not run by this process (RUN_MIGRATIONS is off).
@@ -38,6 +39,11 @@ export interface DataSourceMigrationState {
   readonly error?: string;
   /** Set when the failed migration ran without a transaction: it may be partially applied. */
   readonly mayBePartiallyApplied?: boolean;
+  /**
+   * A migration recorded as started and never finished (by an earlier run, or by this one's failure
+   * on MySQL/MariaDB or without a transaction): nothing runs until it is resolved.
+   */
+  readonly dirty?: StartedMigration;
   /** The retry in progress (status `retrying`). */
   readonly retry?: { readonly attempt: number; readonly attempts: number; readonly nextAttemptAt: Date };
   /** Since when this process waits for the migration lock (status `waiting-for-lock`). */

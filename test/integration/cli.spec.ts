@@ -316,7 +316,7 @@ describe('the auto-migrator CLI on a SQLite file that does not exist', () => {
 
 describe('the auto-migrator CLI refuses bad input with exit 2, running nothing', () => {
   const cases: Array<[string, string[], RegExp]> = [
-    ['an unknown command', ['migrate', '--data-source', DATA_SOURCE], /unknown command "migrate"; commands: status, up, down, ensure-up, plan/],
+    ['an unknown command', ['migrate', '--data-source', DATA_SOURCE], /unknown command "migrate"; commands: status, up, down, ensure-up, plan, resolve/],
     ['an unknown flag', ['up', '--data-source', DATA_SOURCE, '--force'], /Unknown option '--force'/],
     ['no command', ['--data-source', DATA_SOURCE], /no command given/],
     ['no target', ['up'], /give exactly one of --data-source <file> or --app <file>\[#Export\]/],
@@ -329,6 +329,11 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
     ['an --app export that does not exist', ['up', '--app', `${APP}#Nope`], /has no export "Nope"\. Its exports: .*AppModule/],
     ['a plan timeout that is not a number', ['plan', '--timeout', '5s', '--data-source', DATA_SOURCE], /--timeout takes a whole number of ms \(1 to 2147483647\); got "5s"/],
     ['--lock-timeout with another command', ['up', '--lock-timeout', '100', '--data-source', DATA_SOURCE], /--lock-timeout goes with plan, not up/],
+    ['resolve without the migration', ['resolve', '--applied', '--data-source', DATA_SOURCE], /resolve needs the migration: resolve <migration> --applied \| --not-applied/],
+    ['resolve without --applied or --not-applied', ['resolve', 'Alpha1700000000001', '--data-source', DATA_SOURCE], /resolve needs exactly one of --applied or --not-applied/],
+    ['resolve with both', ['resolve', 'Alpha1700000000001', '--applied', '--not-applied', '--data-source', DATA_SOURCE], /resolve needs exactly one of/],
+    ['--applied without resolve', ['up', '--applied', '--data-source', DATA_SOURCE], /--applied and --not-applied go with resolve, not up/],
+    ['resolve of a migration not recorded as started', ['resolve', 'Alpha1700000000001', '--not-applied', '--data-source', DATA_SOURCE], /cannot resolve "Alpha1700000000001": it is not recorded as started\. No migration is recorded as started\. Nothing was changed/],
     ['--tenants with a --data-source file', ['status', '--tenants', '--data-source', DATA_SOURCE], /--tenants goes with --app/],
     ['a TypeScript file', ['up', '--data-source', join(ROOT, 'test/support/databases.ts')], /could not be loaded.*TypeScript loader/],
   ];
@@ -363,6 +368,9 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
   it('--help prints the usage with exit 0', async () => {
     const run = await cli(['--help']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('Exit codes: 0 success, 1 pending (ensure-up) or a failed migration, 2 usage or configuration error.');
+    expect(run.stdout).toContain(
+      "Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, or a running migration's lock (resolve), 2 usage or configuration error.",
+    );
+    expect(run.stdout).toContain('resolve <migration> (--applied | --not-applied)');
   });
 });

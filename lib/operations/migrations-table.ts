@@ -1,0 +1,58 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import { errorChain } from '../util/error-chain.js';
+
+/** The migrations table's name as configured (without schema). */
+export function migrationsTableName(dataSource: DataSource): string {
+  return dataSource.options.migrationsTableName ?? 'migrations';
+}
+
+/** `table` qualified as TypeORM qualifies the migrations table (same schema and database). */
+export function qualifiedTable(dataSource: DataSource, table: string): string {
+  const driver = dataSource.driver;
+  return driver.buildTableName(table, (driver.options as { schema?: string }).schema, driver.database);
+}
+
+/** `table` (qualified as the migrations table is) as the query runner escapes it for SQL. */
+export function escapedTable(dataSource: DataSource, runner: QueryRunner, table: string): string {
+  return (runner as unknown as PathEscaping).escapePath(qualifiedTable(dataSource, table));
+}
+
+/**
+ * Runs the SELECT `sql(from)` on a table beside the migrations table, where "no such table" means
+ * no rows. Inside a transaction, where a failed statement would abort it, or with `askFirst` (a
+ * table that usually does not exist, whose missing-table error TypeORM's logger would print at
+ * every run), it asks whether the table exists first.
+ */
+export async function selectIfTableExists(
+  dataSource: DataSource,
+  queryRunner: QueryRunner | undefined,
+  table: string,
+  sql: (from: string) => string,
+  askFirst = false,
+): Promise<Array<Record<string, unknown>>> {
+  const runner = queryRunner ?? dataSource.createQueryRunner();
+  try {
+    if ((askFirst || runner.isTransactionActive) && !(await runner.hasTable(qualifiedTable(dataSource, table)))) return [];
+    try {
+      return (await runner.query(sql(escapedTable(dataSource, runner, table)))) as Array<Record<string, unknown>>;
+    } catch (error) {
+      if (!runner.isTransactionActive && isMissingTable(error)) return [];
+      throw error;
+    }
+  } finally {
+    if (!queryRunner) await runner.release();
+  }
+}
+
+/** The table path as TypeORM builds it for the migrations table, escaped by the query runner. */
+interface PathEscaping {
+  escapePath(target: string): string;
+}
+
+/** PostgreSQL undefined_table, MySQL/MariaDB ER_NO_SUCH_TABLE, SQLite "no such table". */
+export function isMissingTable(error: unknown): boolean {
+  for (const { code, errno } of errorChain(error)) {
+    if (code === '42P01' || code === 'ER_NO_SUCH_TABLE' || errno === 1146) return true;
+  }
+  return /no such table/i.test(String((error as { message?: unknown } | null)?.message ?? ''));
+}
