@@ -44,6 +44,7 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
       applied.map((migration) => migration.name),
       runner.plan.label,
       name,
+      { clearFinished: runner.plan.lock !== undefined },
     );
     const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
     const ddlCommits = commitsDdlImplicitly(dataSource);

@@ -90,16 +90,17 @@ export class StartedMarkers {
   }
 
   /**
-   * Under the lock, before a run: throws a {@link MigrationDirtyError} for a marker whose migration
-   * is not recorded as applied (started, never finished), and removes the markers of recorded ones
-   * (they finished: recorded, then the process died before removing the marker).
+   * Before a run: throws a {@link MigrationDirtyError} for a marker whose migration is not recorded
+   * as applied (started, never finished). With `clearFinished` (the run holds the lock), removes the
+   * markers of recorded ones (they finished: recorded, then the process died before removing the
+   * marker); without the lock, another run may be moving such a row, and deleting it would wait on it.
    */
-  async assertNoneUnfinished(recorded: readonly string[], label: string, dataSourceName: string): Promise<void> {
+  async assertNoneUnfinished(recorded: readonly string[], label: string, dataSourceName: string, options: { clearFinished: boolean }): Promise<void> {
     const markers = await this.read();
     if (markers.length === 0) return;
     const { unfinished, finished } = splitStarted(markers, recorded);
     if (unfinished.length > 0) throw dirtyError(label, dataSourceName, unfinished);
-    for (const marker of finished) await this.remove(marker.name);
+    if (options.clearFinished) for (const marker of finished) await this.remove(marker.name);
   }
 
   /** The marker of `name`, if there is one; undefined too when it cannot be read (the connection died). */

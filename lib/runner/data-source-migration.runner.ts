@@ -310,7 +310,8 @@ export class DataSourceMigrationRunner {
           total = pending.length;
           if (total === 0) return;
           // Before anything runs: a migration an earlier run started and never finished stops it.
-          await markers.assertNoneUnfinished(recorded, this.plan.label, this.name);
+          // Without the lock (lock: false) another run's markers are not ours to clear: it may hold them.
+          await markers.assertNoneUnfinished(recorded, this.plan.label, this.name, { clearFinished: this.plan.lock !== undefined });
           if (this.mayNeedMarkers()) await markers.ensureTable();
           this.state.update(this.name, {
             status: 'running',

@@ -107,6 +107,8 @@ describeEachDatabase(
           SLOW_MS: '120000',
           SHUTDOWN_GRACE_MS: '1000',
           CONNECTION_CHECK: JSON.stringify(CHECK),
+          // Alive when the signal comes (by itself it would exit with code 1 once bootstrap failed).
+          STAY_UP: '1',
         });
         await waitFor(() => app.output().includes('SLOW_STARTED'), 90_000, 'the slow migration to start');
         proxy.blackHole({ newConnections: true });
