@@ -93,6 +93,7 @@ function withConnection(lock: MigrationLock, connection: QueryRunner, answerWith
   };
   return {
     description: lock.description,
+    heldBySession: false,
     tryAcquire: (waitMs) => lock.tryAcquire(waitMs),
     verify: () => answered('lock check', lock.verify()),
     holder: () => lock.holder(),

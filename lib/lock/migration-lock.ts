@@ -10,6 +10,8 @@ import type { DataSource, QueryRunner } from 'typeorm';
 export interface MigrationLock {
   /** What is locked, for log lines. */
   readonly description: string;
+  /** Held by the migration session's own connection (not by a connection or file of its own). */
+  readonly heldBySession: boolean;
   /** Tries to take the lock, waiting at most `waitMs` (0: do not wait). */
   tryAcquire(waitMs: number): Promise<boolean>;
   /**

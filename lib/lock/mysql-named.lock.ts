@@ -10,6 +10,7 @@ const NAME_PREFIX = 'auto-migrator:';
  */
 export class MysqlNamedLock implements MigrationLock {
   readonly description: string;
+  readonly heldBySession = true;
   private readonly name: string;
   private held = false;
 

@@ -33,6 +33,7 @@ const HELD_BY_THIS_BACKEND = heldByThisBackend('$2', '$3');
  */
 export class PostgresAdvisoryLock implements MigrationLock {
   readonly description: string;
+  readonly heldBySession: boolean;
   private readonly key: string;
   private readonly parts: [string, string];
   /** The backend that took the lock: every later check must find it there. */
@@ -49,6 +50,7 @@ export class PostgresAdvisoryLock implements MigrationLock {
     const unsigned = BigInt.asUintN(64, key);
     this.key = String(key);
     this.parts = [String(unsigned >> 32n), String(unsigned & 0xffffffffn)];
+    this.heldBySession = scope === 'session';
     this.description = `PostgreSQL ${scope === 'session' ? '' : 'transaction-scoped '}advisory lock ${this.key} (${describeTable(identity)})`;
   }
 

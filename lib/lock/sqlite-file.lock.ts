@@ -23,6 +23,7 @@ const POLL_MS = 25;
  */
 export class SqliteFileLock implements MigrationLock {
   readonly description: string;
+  readonly heldBySession = false;
   private readonly file: string;
   private connection: SqliteConnection | undefined;
   private held = false;

@@ -182,7 +182,7 @@ export class DataSourceMigrationRunner {
         this.plan.transaction,
         { cause: error },
       );
-      this.state.update(this.name, { status: 'failed', current: undefined, error: failure.message, finishedAt: new Date() });
+      this.state.update(this.name, { status: 'failed', error: failure.message, finishedAt: new Date() });
       throw failure;
     }
   }
@@ -212,9 +212,12 @@ export class DataSourceMigrationRunner {
           await session.useSchema(this.plan.tenant.name, this.plan.tenant.createSchema);
         }
         this.env.control.setCanceller(session ? () => session.cancelStatement() : undefined);
-        // Before each migration: the lock is still ours, and the session's settings hold for its transaction.
+        // Before each migration: the lock is still ours (asked again unless this connection is the
+        // server session itself, which holds it until it ends), and the session's settings hold for
+        // its transaction.
+        const verifyEach = lock !== undefined && !(lock.heldBySession && session?.isServerSession);
         const beforeMigration: MigrationGuard = async (migration) => {
-          await lock?.verify();
+          if (verifyEach) await lock.verify();
           await session?.prepareTransaction(migration);
         };
         if (session) return await work(session.queryRunner, beforeMigration);
@@ -270,7 +273,7 @@ export class DataSourceMigrationRunner {
   markFailed(error: unknown): void {
     this.redactor.scrub(error);
     const message = isOwnError(error) ? error.message : `${this.plan.label}: ${this.describeFailure(error)}`;
-    this.state.update(this.name, { status: 'failed', current: undefined, retry: undefined, error: message, finishedAt: new Date() });
+    this.state.update(this.name, { status: 'failed', error: message, finishedAt: new Date() });
   }
 
   /** Records that the strategy will try again after `delayMs` (readiness: `retrying`). */
@@ -313,15 +316,7 @@ export class DataSourceMigrationRunner {
           // Without the lock (lock: false) another run's markers are not ours to clear: it may hold them.
           await markers.assertNoneUnfinished(recorded, this.plan.label, this.name, { clearFinished: this.plan.lock !== undefined });
           if (this.mayNeedMarkers()) await markers.ensureTable();
-          this.state.update(this.name, {
-            status: 'running',
-            pending: total,
-            applied: [],
-            error: undefined,
-            failedMigration: undefined,
-            dirty: undefined,
-            retry: undefined,
-          });
+          this.state.update(this.name, { status: 'running', pending: total, applied: [] });
         },
         started: async (name) => {
           // Stop between migrations: throwing here, before up(), rolls back only the empty transaction.
@@ -368,7 +363,7 @@ export class DataSourceMigrationRunner {
     // Every migration of the run is recorded: the marker (naming the last one) has nothing left to say.
     if (marked !== undefined) await markers.remove(marked);
     const durationMs = Math.round(performance.now() - runStart);
-    this.state.update(this.name, { status: 'done', pending: 0, current: undefined, finishedAt: new Date() });
+    this.state.update(this.name, { status: 'done', pending: 0, finishedAt: new Date() });
     this.logger.log(`${this.plan.label}: ${plural(applied.length, 'migration')} applied in ${ms(durationMs)}`);
     return { applied, durationMs };
   }
@@ -390,7 +385,6 @@ export class DataSourceMigrationRunner {
     const first = error.started[0]!;
     this.state.update(this.name, {
       status: 'failed',
-      current: undefined,
       failedMigration: first.name,
       dirty: first,
       mayBePartiallyApplied: true,
@@ -403,7 +397,7 @@ export class DataSourceMigrationRunner {
   }
 
   private nothingLeft(runStart: number, why: string): MigrationRunResult {
-    this.state.update(this.name, { status: 'done', pending: 0, current: undefined, retry: undefined, error: undefined, finishedAt: new Date() });
+    this.state.update(this.name, { status: 'done', pending: 0, finishedAt: new Date() });
     this.detail(`${this.plan.label}: ${why}`);
     return { applied: [], durationMs: Math.round(performance.now() - runStart) };
   }
@@ -474,7 +468,7 @@ export class DataSourceMigrationRunner {
       waitedMs,
       holder,
     );
-    this.state.update(this.name, { status: 'failed', error: timeout.message, waitingSince: undefined, finishedAt: new Date() });
+    this.state.update(this.name, { status: 'failed', error: timeout.message, finishedAt: new Date() });
     this.logger.error(timeout.message);
     throw timeout;
   }
@@ -492,7 +486,7 @@ export class DataSourceMigrationRunner {
       this.plan.transaction,
       { cause: error },
     );
-    this.state.update(this.name, { status: 'failed', error: failure.message, waitingSince: undefined, finishedAt: new Date() });
+    this.state.update(this.name, { status: 'failed', error: failure.message, finishedAt: new Date() });
     this.logger.error(failure.message, failure.stack);
     return failure;
   }
@@ -537,7 +531,6 @@ export class DataSourceMigrationRunner {
     );
     this.state.update(this.name, {
       status: 'failed',
-      current: undefined,
       failedMigration: migration,
       mayBePartiallyApplied: (this.plan.transaction === 'none' && migration !== undefined) || left !== undefined,
       ...(left ? { dirty: left } : {}),
@@ -582,7 +575,6 @@ export class DataSourceMigrationRunner {
     );
     this.state.update(this.name, {
       status: 'failed',
-      current: undefined,
       failedMigration: migration,
       mayBePartiallyApplied: (mode === 'none' && migration !== undefined) || left !== undefined,
       ...(left ? { dirty: left } : {}),
@@ -635,7 +627,7 @@ export class DataSourceMigrationRunner {
     if (!isOwnError(error)) {
       this.redactor.scrub(error);
       const message = `${this.plan.label}: ${strategy.constructor.name} threw: ${this.describeFailure(error)}`;
-      this.state.update(this.name, { status: 'failed', current: undefined, retry: undefined, error: message, finishedAt: new Date() });
+      this.state.update(this.name, { status: 'failed', error: message, finishedAt: new Date() });
       this.logger.error(message, error instanceof Error ? error.stack : undefined);
     }
     this.emitDone('failed', startedAt);

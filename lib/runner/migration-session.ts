@@ -110,6 +110,15 @@ export class MigrationSession {
     this.watchdog.start();
   }
 
+  /**
+   * True when this connection is known to be the server session itself (PostgreSQL, no proxy seen):
+   * a lock it took stays held until it unlocks or the connection ends, which every later statement
+   * would notice. Elsewhere (a proxy, or MySQL, where one cannot be seen) the lock is checked anew.
+   */
+  get isServerSession(): boolean {
+    return this.dialect === 'postgres' && !this.behindProxy;
+  }
+
   /** Applies the statement and lock timeouts to this session only (behind a proxy: to each migration's transaction). */
   async applyTimeouts(timeouts: MigrationTimeouts): Promise<void> {
     const { statementTimeoutMs, lockTimeoutMs } = timeouts;

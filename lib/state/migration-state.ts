@@ -54,6 +54,36 @@ export interface DataSourceMigrationState {
   readonly finishedAt?: Date;
 }
 
+type StateField = Exclude<keyof DataSourceMigrationState, 'dataSource' | 'status' | 'pending' | 'applied'>;
+
+/**
+ * What entering each status clears, whichever path entered it: the fields that describe another
+ * status. `failed` keeps what says why (error, failedMigration, dirty) and who held the lock.
+ */
+const CLEARED_ON_ENTRY: Readonly<Record<MigrationStatus, readonly StateField[]>> = {
+  disabled: [],
+  pending: [],
+  'waiting-for-lock': ['current', 'retry'],
+  retrying: ['current', 'waitingSince'],
+  running: ['retry', 'waitingSince', 'lockHolder', 'error', 'failedMigration', 'mayBePartiallyApplied', 'dirty'],
+  done: ['current', 'retry', 'waitingSince', 'lockHolder', 'error', 'failedMigration', 'mayBePartiallyApplied', 'dirty'],
+  failed: ['current', 'retry', 'waitingSince'],
+};
+
+/**
+ * The state after `change`: its fields over the previous ones, then, when it sets a status, the
+ * fields that status does not have cleared (see CLEARED_ON_ENTRY). Pure: the store's one transition.
+ */
+export function nextState(
+  previous: DataSourceMigrationState,
+  change: Partial<Omit<DataSourceMigrationState, 'dataSource'>>,
+): DataSourceMigrationState {
+  const next: { -readonly [K in keyof DataSourceMigrationState]: DataSourceMigrationState[K] } = { ...previous, ...change, dataSource: previous.dataSource };
+  if (change.status !== undefined) for (const field of CLEARED_ON_ENTRY[change.status]) delete next[field];
+  for (const field of Object.keys(next) as Array<keyof DataSourceMigrationState>) if (next[field] === undefined) delete next[field];
+  return Object.freeze(next);
+}
+
 /** Holds the current state of every configured DataSource; written by the runner, read by health. */
 @Injectable()
 export class MigrationStateStore {
@@ -66,8 +96,7 @@ export class MigrationStateStore {
 
   /** Updates some fields of one DataSource's state. */
   update(dataSource: string, change: Partial<Omit<DataSourceMigrationState, 'dataSource'>>): DataSourceMigrationState {
-    const previous = this.states.get(dataSource) ?? { dataSource, status: 'pending', pending: 0, applied: [] };
-    const next = Object.freeze({ ...previous, ...change, dataSource });
+    const next = nextState(this.states.get(dataSource) ?? { dataSource, status: 'pending', pending: 0, applied: [] }, change);
     this.states.set(dataSource, next);
     return next;
   }

@@ -5,7 +5,8 @@ import { lockDigest } from '../../lib/lock/migration-lock.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { pgbouncerSkipReason, startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
 import { startNode, startTogether, type RunningProcess } from '../support/processes.js';
-import { waitFor } from '../support/test-app.js';
+import { defineMigration, sql } from '../support/migrations.js';
+import { bootApp, waitFor } from '../support/test-app.js';
 
 const REPLICA = join(import.meta.dirname, '../fixtures/replica.mjs');
 const REPLICA_MIGRATIONS = ['CreateItems1700000000001', 'SeedItem1700000000002', 'SlowReport1700000000003'];
@@ -102,6 +103,21 @@ describe.skipIf(skip !== undefined)('the migration lock through PgBouncer (pool_
     },
     120_000,
   );
+
+  it("lock.mode 'session' behind the pooler: a lock no longer held by this process's server connection stops the run before the next migration", async () => {
+    bouncer = await startPgBouncer({ poolSize: 1 });
+    // The first migration drops every advisory lock of the server connection it runs on: what a
+    // pooler does to a session lock when it hands this client another server connection.
+    const Drops = defineMigration('DropsLocks1700000000001', sql('SELECT pg_advisory_unlock_all()'));
+    const After = defineMigration('After1700000000002', sql('CREATE TABLE after_it (id INT PRIMARY KEY)'));
+    const boot = bootApp({
+      dataSources: [{ db, migrations: [Drops, After], options: { url: bouncer.url(db.name) } as never }],
+      migrator: { runMigrations: true, lock: { mode: 'session' } },
+    });
+    await expect(boot).rejects.toThrow(/advisory lock .* is no longer held by this process: .*No further migration runs\. This happens behind a connection pooler in transaction mode/);
+    expect(await db.recorded()).toEqual(['DropsLocks1700000000001']);
+    expect(await db.tables()).not.toContain('after_it');
+  }, 120_000);
 
   async function bootAll(envs: Array<Record<string, string>>): Promise<string[]> {
     const replicas = envs.map(({ DB_URL, ...env }) => replica(DB_URL!, { SLOW_MS: '1000', ...env }, true));
