@@ -12,6 +12,11 @@ export interface MigrationLock {
   readonly description: string;
   /** Held by the migration session's own connection (not by a connection or file of its own). */
   readonly heldBySession: boolean;
+  /**
+   * A SQL condition, true only while the session's connection holds the lock, that a statement of
+   * the session can carry instead of a separate {@link verify} round trip (MySQL: `IS_USED_LOCK`).
+   */
+  readonly heldCondition?: LockCondition;
   /** Tries to take the lock, waiting at most `waitMs` (0: do not wait). */
   tryAcquire(waitMs: number): Promise<boolean>;
   /**
@@ -24,6 +29,12 @@ export interface MigrationLock {
   holder(): Promise<string | undefined>;
   /** Releases the lock. Throws when that fails: the caller must then close the connection for good. */
   release(): Promise<void>;
+}
+
+/** A condition in SQL with its parameters. */
+export interface LockCondition {
+  readonly sql: string;
+  readonly parameters: readonly unknown[];
 }
 
 /** The database kinds a migration lock exists for. */

@@ -1,5 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { describeTable, lockDigest, MigrationLockError, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
+import { describeTable, lockDigest, MigrationLockError, type LockCondition, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
 
 /** MySQL limits lock names to 64 characters. */
 const NAME_PREFIX = 'auto-migrator:';
@@ -35,6 +35,10 @@ export class MysqlNamedLock implements MigrationLock {
     }
     this.held = Number(acquired) === 1;
     return this.held;
+  }
+
+  get heldCondition(): LockCondition {
+    return { sql: 'IS_USED_LOCK(?) = CONNECTION_ID()', parameters: [this.name] };
   }
 
   async verify(): Promise<void> {

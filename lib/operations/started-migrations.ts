@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
+import type { LockCondition } from '../lock/migration-lock.js';
 import { escapedTable, migrationsTableName, selectIfTableExists } from './migrations-table.js';
 
 /** A migration recorded as started (being applied, or reverted) whose end was not recorded. */
@@ -71,16 +72,38 @@ export class StartedMarkers {
   /**
    * Records that `name` starts being applied now, in the query runner's transaction if one is open:
    * a new row, or (one statement) the row of `previous`, a migration of this run already recorded
-   * as applied, moved on to `name`.
+   * as applied, moved on to `name`. With `onlyIf` (a condition with `?` parameters, MySQL), the
+   * statement writes only when it holds, and this resolves false when it wrote nothing.
    */
-  async record(previous: string | undefined, name: string, transaction: string): Promise<void> {
-    if (previous === undefined) return this.insert(name, 'up', transaction);
+  async record(previous: string | undefined, name: string, transaction: string, onlyIf?: LockCondition): Promise<boolean> {
+    const e = (column: string) => this.dataSource.driver.escape(column);
+    const values = [new Date().toISOString(), thisProcess(), transaction];
+    if (!onlyIf) {
+      if (previous === undefined) await this.insert(name, 'up', transaction);
+      else await this.moveTo(previous, name, values);
+      return true;
+    }
+    const result = (await this.queryRunner.query(
+      previous === undefined
+        ? `INSERT INTO ${this.table()} (${e('name')}, ${e('operation')}, ${e('started_at')}, ${e('started_by')}, ${e('transaction_mode')}) ` +
+            `SELECT ?, ?, ?, ?, ? FROM DUAL WHERE ${onlyIf.sql}`
+        : `${this.moveSql()} AND ${onlyIf.sql}`,
+      previous === undefined ? [name, 'up', ...values, ...onlyIf.parameters] : [name, ...values, previous, ...onlyIf.parameters],
+    )) as { affectedRows?: number };
+    return result.affectedRows === 1;
+  }
+
+  private async moveTo(previous: string, name: string, values: unknown[]): Promise<void> {
+    await this.queryRunner.query(this.moveSql(), [name, ...values, previous]);
+  }
+
+  /** Moves the row of one migration (last parameter) to another (first), with when, who and the transaction mode. */
+  private moveSql(): string {
     const e = (column: string) => this.dataSource.driver.escape(column);
     const [p1, p2, p3, p4, p5] = this.parameterList(5);
-    await this.queryRunner.query(
+    return (
       `UPDATE ${this.table()} SET ${e('name')} = ${p1}, ${e('started_at')} = ${p2}, ${e('started_by')} = ${p3}, ${e('transaction_mode')} = ${p4} ` +
-        `WHERE ${e('name')} = ${p5}`,
-      [name, new Date().toISOString(), thisProcess(), transaction, previous],
+      `WHERE ${e('name')} = ${p5}`
     );
   }
 

@@ -8,7 +8,7 @@ import { MigrationInterruptedError } from '../errors/migration-interrupted.error
 import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout.error.js';
 import type { MigrationEvent } from '../events/migration-events.js';
 import { createMigrationLock } from '../lock/create-migration-lock.js';
-import type { MigrationLock } from '../lock/migration-lock.js';
+import type { LockCondition, MigrationLock } from '../lock/migration-lock.js';
 import { compareWithBuild, loadMigrationsUnconnected, missingSqliteFile, readMigrationStatus, type MigrationStatusReport } from '../operations/migration-status.js';
 import { buildMigrations } from '../plan/build-migrations.js';
 import { commitsDdlImplicitly, StartedMarkers, unfinishedAdvice, type StartedMigration } from '../operations/started-migrations.js';
@@ -38,7 +38,13 @@ export interface RunnerEnvironment {
 }
 
 /** Runs before each migration, inside its transaction: throws when it must not run. */
-export type MigrationGuard = (migration: string) => Promise<void>;
+export type MigrationGuard = (migration: string, recordStart?: StartRecorder) => Promise<void>;
+
+/**
+ * Records that a migration starts (see StartedMarkers), carrying `lockHeld` when given: resolves
+ * false when that condition did not hold and nothing was written.
+ */
+export type StartRecorder = (lockHeld: LockCondition | undefined) => Promise<boolean>;
 
 /** With connectionCheck off: how long the lock's own connection may take to answer (connectionCheck.timeoutMs's default). */
 const DEFAULT_ANSWER_WITHIN_MS = 15_000;
@@ -216,9 +222,15 @@ export class DataSourceMigrationRunner {
         // server session itself, which holds it until it ends), and the session's settings hold for
         // its transaction.
         const verifyEach = lock !== undefined && !(lock.heldBySession && session?.isServerSession);
-        const beforeMigration: MigrationGuard = async (migration) => {
-          if (verifyEach) await lock.verify();
+        // A migration recorded as started carries the lock check in that statement where it can.
+        const beforeMigration: MigrationGuard = async (migration, recordStart) => {
+          const carried = verifyEach && recordStart ? lock.heldCondition : undefined;
+          if (verifyEach && !carried) await lock.verify();
           await session?.prepareTransaction(migration);
+          if (recordStart && !(await recordStart(carried))) {
+            await lock!.verify();
+            throw new Error(`${this.plan.label}: "${migration}" could not be recorded as started`);
+          }
         };
         if (session) return await work(session.queryRunner, beforeMigration);
         const shared = this.plan.dataSource.createQueryRunner();
@@ -322,15 +334,19 @@ export class DataSourceMigrationRunner {
           // Stop between migrations: throwing here, before up(), rolls back only the empty transaction.
           if (this.env.control.stopped) throw this.interrupted(undefined, applied);
           current = { name, startedAt: performance.now() };
-          await beforeMigration(name);
           // Where the migration and its record cannot be atomic, it is recorded as started first. In
           // its transaction, if it has one: committed exactly when anything of it is (MySQL commits
           // before its first DDL), rolled back with it otherwise. One statement per migration: the
           // row moves on from the previous migration, which its record in the migrations table
           // already says finished.
           if (commitsDdlImplicitly(this.plan.dataSource) || !queryRunner.isTransactionActive) {
-            await markers.record(marked, name, this.plan.transaction);
-            marked = name;
+            await beforeMigration(name, async (lockHeld) => {
+              const written = await markers.record(marked, name, this.plan.transaction, lockHeld);
+              if (written) marked = name;
+              return written;
+            });
+          } else {
+            await beforeMigration(name);
           }
           const index = applied.length + 1;
           this.state.update(this.name, { current: { name, index, total, startedAt: new Date() } });

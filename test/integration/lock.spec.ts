@@ -149,3 +149,20 @@ describeEachDatabase('the cross-process migration lock', (t) => {
     }
   });
 });
+
+describeEachDatabase(
+  'the lock check before each migration on MySQL/MariaDB',
+  (t) => {
+    it('a named lock lost between migrations stops the run before the next one (the check rides on the started-marker statement)', async () => {
+      // The first migration releases every named lock of its connection: what a multiplexing proxy
+      // does when it moves this client to another server connection.
+      const Drops = defineMigration('DropsLocks1700000000001', sql('SELECT RELEASE_ALL_LOCKS()'));
+      const After = defineMigration('After1700000000002', sql('CREATE TABLE after_it (id INT PRIMARY KEY)'));
+      const boot = bootApp({ dataSources: [{ db: t.db, migrations: [Drops, After] }], migrator: { runMigrations: true } });
+      await expect(boot).rejects.toThrow(/named lock .* is no longer held by this connection \(nobody holds it\)\. No further migration runs/);
+      expect(await t.db.recorded()).toEqual(['DropsLocks1700000000001']);
+      expect(await t.db.tables()).not.toContain('after_it');
+    });
+  },
+  ['mariadb'],
+);
