@@ -47,7 +47,9 @@ export { RecreateOnFailureStrategy } from './strategies/recreate-on-failure.stra
 export { RetryStrategy, type RetryStrategyOptions } from './strategies/retry.strategy.js';
 export { isConnectionError } from './strategies/connection-errors.js';
 export { MigrationsHealthIndicator } from './health/migrations.health.js';
+export { AutoMigratorError } from './errors/auto-migrator.error.js';
 export { AutoMigratorConfigError } from './errors/auto-migrator-config.error.js';
+export { MigrationLockError } from './lock/migration-lock.js';
 export { MigrationFailedError } from './errors/migration-failed.error.js';
 export { MigrationLockTimeoutError } from './errors/migration-lock-timeout.error.js';
 export { PendingMigrationsError } from './errors/pending-migrations.error.js';

@@ -1,8 +1,9 @@
+import { AutoMigratorError } from './auto-migrator.error.js';
 /**
  * The CLI's `--data-source` DataSource could not connect: the message names the file, where it
  * connects (no password) and the driver's message (redacted); the driver's error is `cause`.
  */
-export class DataSourceConnectionError extends Error {
+export class DataSourceConnectionError extends AutoMigratorError {
   override readonly name = 'DataSourceConnectionError';
 
   constructor(

@@ -1,4 +1,5 @@
 import type { StartedMigration } from '../operations/started-migrations.js';
+import { AutoMigratorError } from './auto-migrator.error.js';
 
 /**
  * A migration was recorded as started (applied or reverted) where the database could not make it
@@ -7,7 +8,7 @@ import type { StartedMigration } from '../operations/started-migrations.js';
  * Nothing runs on that DataSource until an operator has repaired the schema and marked the
  * migration applied or not applied (`auto-migrator resolve`, `AutoMigratorService.resolve()`).
  */
-export class MigrationDirtyError extends Error {
+export class MigrationDirtyError extends AutoMigratorError {
   override readonly name = 'MigrationDirtyError';
   /** The (first) unfinished migration. */
   readonly migration: string;

@@ -1,11 +1,12 @@
 import type { MigrationTransactionMode } from '../options/auto-migrator-options.interface.js';
+import { AutoMigratorError } from './auto-migrator.error.js';
 
 /**
  * A DataSource's migrations could not be applied. The message names the DataSource, the
  * migration (when one was running) and what the transaction mode means for what stays applied;
  * the original error is `cause` (with any password removed).
  */
-export class MigrationFailedError extends Error {
+export class MigrationFailedError extends AutoMigratorError {
   override readonly name = 'MigrationFailedError';
 
   constructor(

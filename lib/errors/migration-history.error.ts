@@ -1,9 +1,10 @@
+import { AutoMigratorError } from './auto-migrator.error.js';
 /**
  * The migrations table disagrees with this build in a way the options forbid: a pending migration
  * older than the newest applied one (`outOfOrder: 'fail'`), or an applied migration this build does
  * not have (`unknownMigrations: 'fail'`).
  */
-export class MigrationHistoryError extends Error {
+export class MigrationHistoryError extends AutoMigratorError {
   override readonly name = 'MigrationHistoryError';
 
   constructor(

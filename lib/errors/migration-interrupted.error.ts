@@ -1,8 +1,9 @@
+import { AutoMigratorError } from './auto-migrator.error.js';
 /**
  * The application was shut down (e.g. SIGTERM) while migrating: the run stopped before its next
  * migration, and the one in flight committed or was rolled back. The next boot continues.
  */
-export class MigrationInterruptedError extends Error {
+export class MigrationInterruptedError extends AutoMigratorError {
   override readonly name = 'MigrationInterruptedError';
 
   constructor(

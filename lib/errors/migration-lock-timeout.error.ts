@@ -1,8 +1,9 @@
+import { AutoMigratorError } from './auto-migrator.error.js';
 /**
  * The migration lock of a DataSource was not acquired within `lock.timeoutMs`: another process
  * held it the whole time. Handed to the strategy like any other failure of `runMigrations()`.
  */
-export class MigrationLockTimeoutError extends Error {
+export class MigrationLockTimeoutError extends AutoMigratorError {
   override readonly name = 'MigrationLockTimeoutError';
 
   constructor(

@@ -1,7 +1,8 @@
 import { listNames } from '../util/name-list.js';
+import { AutoMigratorError } from './auto-migrator.error.js';
 
 /** Migrations are pending where none may be (`ensureUp()`, `whenDisabled: 'verify'`, `auto-migrator ensure-up`). */
-export class PendingMigrationsError extends Error {
+export class PendingMigrationsError extends AutoMigratorError {
   override readonly name = 'PendingMigrationsError';
 
   constructor(

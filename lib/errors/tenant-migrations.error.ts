@@ -1,7 +1,8 @@
 import { listNames } from '../util/name-list.js';
+import { AutoMigratorError } from './auto-migrator.error.js';
 
 /** Some tenants of a DataSource could not be migrated; the others were. Thrown after every tenant was tried. */
-export class TenantMigrationsError extends Error {
+export class TenantMigrationsError extends AutoMigratorError {
   override readonly name = 'TenantMigrationsError';
 
   constructor(

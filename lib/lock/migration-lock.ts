@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DataSource, QueryRunner } from 'typeorm';
+import { AutoMigratorError } from '../errors/auto-migrator.error.js';
 
 /**
  * A cross-process mutex for one migrations table. Implementations: PostgreSQL advisory lock held
@@ -48,7 +49,7 @@ export type MigrationLockKind = 'postgres' | 'mysql' | 'sqlite-file';
 export type MigrationLockMode = 'auto' | 'session' | 'transaction';
 
 /** Thrown when the lock is not, or no longer, held by this process: nothing more is migrated. */
-export class MigrationLockError extends Error {
+export class MigrationLockError extends AutoMigratorError {
   override readonly name = 'MigrationLockError';
 }
 

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { errorChain } from '../util/error-chain.js';
+import { AutoMigratorError } from '../errors/auto-migrator.error.js';
 
 /** One statement a migration sent to the database. */
 export interface PlannedStatement {
@@ -17,7 +18,7 @@ export interface PreviewLimits {
 }
 
 /** What a migration did that a dry run cannot take back, or the preview running out of time. */
-export class PreviewStoppedError extends Error {
+export class PreviewStoppedError extends AutoMigratorError {
   override readonly name = 'PreviewStoppedError';
 }
 
