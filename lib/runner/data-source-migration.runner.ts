@@ -708,6 +708,7 @@ class StrategyRun {
     };
     this.context = Object.freeze({
       dataSourceName: runner.plan.tenant?.parent ?? runner.name,
+      label: runner.plan.label,
       tenant: runner.plan.tenant?.name,
       dataSource: runner.plan.dataSource,
       pending: Object.freeze([...pending]),

@@ -14,7 +14,7 @@ export class ContinueOnFailureStrategy extends MigrationStrategy {
     } catch (error) {
       if (error instanceof MigrationInterruptedError) throw error;
       context.logger.error(
-        `DataSource "${context.dataSourceName}": continuing without its pending migrations; readiness reports it as failed`,
+        `${context.label}: continuing without its pending migrations; readiness reports it as failed`,
       );
       context.markFailed(error);
     }

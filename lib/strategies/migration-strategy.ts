@@ -31,6 +31,8 @@ export interface MigrationContext {
   readonly dataSourceName: string;
   /** The tenant (schema) being migrated, for tenant migrations; undefined for the DataSource's own. */
   readonly tenant: string | undefined;
+  /** How log lines name what is migrated: `DataSource "app"`, or `DataSource "app", tenant "acme"`. */
+  readonly label: string;
   /** The DataSource (for a tenant: a view of it whose schema is the tenant's). */
   readonly dataSource: DataSource;
   /**

@@ -17,16 +17,16 @@ export class RecreateOnFailureStrategy extends MigrationStrategy {
     } catch (error) {
       if (error instanceof MigrationInterruptedError) throw error;
       context.logger.fatal(
-        `DataSource "${context.dataSourceName}": migrations failed; dropping every table and migrating from scratch (RecreateOnFailureStrategy)`,
+        `${context.label}: migrations failed; dropping every table and migrating from scratch (RecreateOnFailureStrategy)`,
       );
     }
     try {
       await context.dropAndMigrate();
-      context.logger.warn(`DataSource "${context.dataSourceName}": recreated from scratch; its previous data is gone`);
+      context.logger.warn(`${context.label}: recreated from scratch; its previous data is gone`);
     } catch (error) {
       if (error instanceof MigrationInterruptedError) throw error;
       context.logger.fatal(
-        `DataSource "${context.dataSourceName}": migrating from scratch failed too; continuing with the DataSource marked failed`,
+        `${context.label}: migrating from scratch failed too; continuing with the DataSource marked failed`,
       );
       context.markFailed(error);
     }

@@ -53,7 +53,7 @@ export class RetryStrategy extends MigrationStrategy {
         if (attempt >= this.attempts || !this.isRetryable(error)) throw error;
         const wait = Math.min(this.maxDelayMs, this.initialDelayMs * this.factor ** (attempt - 1));
         context.logger.warn(
-          `DataSource "${context.dataSourceName}": attempt ${attempt} of ${this.attempts} failed with a connection error; retrying in ${wait} ms`,
+          `${context.label}: attempt ${attempt} of ${this.attempts} failed with a connection error; retrying in ${wait} ms`,
         );
         context.reportRetry({ attempt, attempts: this.attempts, delayMs: wait, error });
         // Shutdown aborts the wait; the run then ends as interrupted.

@@ -16,7 +16,7 @@ export class RestoreBackupStrategy extends MigrationStrategy {
   }
 
   async migrate(context: MigrationContext): Promise<void> {
-    const { dataSource, dataSourceName, logger } = context;
+    const { dataSource, label, logger } = context;
     if (!this.backups.supports(dataSource)) {
       await context.runMigrations();
       return;
@@ -27,7 +27,7 @@ export class RestoreBackupStrategy extends MigrationStrategy {
       return;
     } catch (error) {
       if (error instanceof MigrationInterruptedError) throw error;
-      logger.warn(`DataSource "${dataSourceName}": restoring the backup taken before migrating, then retrying once`);
+      logger.warn(`${label}: restoring the backup taken before migrating, then retrying once`);
     }
     await this.backups.restore(dataSource, backup);
     try {
@@ -35,7 +35,7 @@ export class RestoreBackupStrategy extends MigrationStrategy {
     } catch (error) {
       if (error instanceof MigrationInterruptedError) throw error;
       await this.backups.restore(dataSource, backup);
-      logger.error(`DataSource "${dataSourceName}": the retry failed too; serving the restored schema`);
+      logger.error(`${label}: the retry failed too; serving the restored schema`);
       context.markFailed(error);
     }
   }
