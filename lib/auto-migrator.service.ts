@@ -21,7 +21,7 @@ import {
   type UpResult,
 } from './operations/migration-operations.js';
 import type { ResolvedAs, ResolveResult } from './operations/resolve-migration.js';
-import { describeStarted, type StartedMigration } from './operations/started-migrations.js';
+import { describeStarted, type StartedMigration } from './history/started-migrations.js';
 import type { RevertResult } from './operations/revert-migrations.js';
 import type { ResolvedAutoMigratorOptions, TenantLister } from './options/auto-migrator-options.interface.js';
 import { listTenants } from './tenants/tenant-migrations.js';

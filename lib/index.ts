@@ -61,9 +61,9 @@ export type { MigrationEvent, MigrationEventType } from './events/migration-even
 export { MigrationHistoryError } from './errors/migration-history.error.js';
 export { DataSourceConnectionError } from './errors/data-source-connection.error.js';
 export { MigrationDirtyError } from './errors/migration-dirty.error.js';
-export type { StartedMigration } from './operations/started-migrations.js';
+export type { StartedMigration } from './history/started-migrations.js';
 export type { ResolvedAs, ResolveResult } from './operations/resolve-migration.js';
-export type { AppliedMigration, MigrationStatusReport } from './operations/migration-status.js';
+export type { AppliedMigration, MigrationStatusReport } from './history/migration-status.js';
 export type { DataSourceStatus, OperationTarget, PlanOptions, UpResult } from './operations/migration-operations.js';
 export type { RevertResult } from './operations/revert-migrations.js';
 export { DRY_RUN_LIMITS, type DryRunResult, type PlannedMigration, type PlannedStatement, type PreviewLimits } from './operations/dry-run-migrations.js';

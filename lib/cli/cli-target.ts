@@ -17,7 +17,7 @@ import { RunControl } from '../runner/run-control.js';
 import { MigrationStateStore } from '../state/migration-state.js';
 import { FailFastStrategy } from '../strategies/fail-fast.strategy.js';
 import { DataSourceConnectionError } from '../errors/data-source-connection.error.js';
-import { missingSqliteFile } from '../operations/migration-status.js';
+import { missingSqliteFile } from '../history/migration-status.js';
 import { describeConnectionTarget } from '../util/connection-target.js';
 import { errorChain } from '../util/error-chain.js';
 import { redactDataSourceLogger } from '../util/redacting-logger.js';

@@ -1,6 +1,6 @@
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
-import { knownMigrations, missingSqliteFile, readMigrationStatus } from './migration-status.js';
+import { knownMigrations, missingSqliteFile, readMigrationStatus } from '../history/migration-status.js';
 import { PreviewTransaction, type PlannedStatement, type PreviewLimits } from './preview-transaction.js';
 
 export type { PlannedStatement, PreviewLimits } from './preview-transaction.js';

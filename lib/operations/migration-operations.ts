@@ -6,7 +6,7 @@ import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/dat
 import { MigrationStateStore, type MigrationStatus } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../strategies/migration-strategy.js';
 import { dryRunMigrations, type DryRunResult, type PreviewLimits } from './dry-run-migrations.js';
-import type { MigrationStatusReport } from './migration-status.js';
+import type { MigrationStatusReport } from '../history/migration-status.js';
 import { resolveStartedMigration, type ResolvedAs, type ResolveResult } from './resolve-migration.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';
 

@@ -1,8 +1,8 @@
 import { MigrationExecutor } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
-import { knownMigrations, readRecordedNames } from './migration-status.js';
-import { describeStarted, StartedMarkers, type StartedMigration } from './started-migrations.js';
+import { knownMigrations, readRecordedNames } from '../history/migration-status.js';
+import { describeStarted, StartedMarkers, type StartedMigration } from '../history/started-migrations.js';
 
 /** How an operator says a started-but-unfinished migration ended, after repairing the schema. */
 export type ResolvedAs = 'applied' | 'not-applied';

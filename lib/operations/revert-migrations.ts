@@ -3,8 +3,8 @@ import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { listNames } from '../util/name-list.js';
-import { knownMigrations, readMigrationStatus, type AppliedMigration } from './migration-status.js';
-import { commitsDdlImplicitly, StartedMarkers, unfinishedAdvice } from './started-migrations.js';
+import { knownMigrations, readMigrationStatus, type AppliedMigration } from '../history/migration-status.js';
+import { commitsDdlImplicitly, StartedMarkers, unfinishedAdvice } from '../history/started-migrations.js';
 
 /** What `down` did to one DataSource. */
 export interface RevertResult {

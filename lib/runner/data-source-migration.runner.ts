@@ -9,9 +9,9 @@ import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout.erro
 import type { MigrationEvent } from '../events/migration-events.js';
 import { createMigrationLock } from '../lock/create-migration-lock.js';
 import type { LockCondition, MigrationLock } from '../lock/migration-lock.js';
-import { compareWithBuild, loadMigrationsUnconnected, missingSqliteFile, readMigrationStatus, type MigrationStatusReport } from '../operations/migration-status.js';
+import { compareWithBuild, loadMigrationsUnconnected, missingSqliteFile, readMigrationStatus, type MigrationStatusReport } from '../history/migration-status.js';
 import { buildMigrations } from '../plan/build-migrations.js';
-import { commitsDdlImplicitly, StartedMarkers, unfinishedAdvice, type StartedMigration } from '../operations/started-migrations.js';
+import { commitsDdlImplicitly, StartedMarkers, unfinishedAdvice, type StartedMigration } from '../history/started-migrations.js';
 import { checkMigrations, type DataSourcePlan } from '../plan/migration-plan.js';
 import type { MigrationStateStore } from '../state/migration-state.js';
 import type {

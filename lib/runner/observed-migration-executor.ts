@@ -6,7 +6,7 @@ import {
   type MigrationInterface,
   type QueryRunner,
 } from 'typeorm';
-import { compareWithBuild, readRecordedNames } from '../operations/migration-status.js';
+import { compareWithBuild, readRecordedNames } from '../history/migration-status.js';
 import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
 import type { PendingMigration } from '../strategies/migration-strategy.js';
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { StartedMigration } from '../operations/started-migrations.js';
+import type { StartedMigration } from '../history/started-migrations.js';
 
 /**
  * - `disabled`: migrations are not run by this process (RUN_MIGRATIONS is off).

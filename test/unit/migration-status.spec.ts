@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AutoMigratorConfigError } from '../../lib/index.js';
-import { compareWithBuild } from '../../lib/operations/migration-status.js';
+import { compareWithBuild } from '../../lib/history/migration-status.js';
 import { buildMigrations } from '../../lib/plan/build-migrations.js';
 
 function migration(name: string) {
