@@ -137,7 +137,7 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
     return cli;
   }
 
-  it('CommonJS, Nest 11.2, TypeORM 0.3.0 (the floor), Jest: the spec importing the library passes; the CLI reads the result', async () => {
+  it('CommonJS, Nest 11.2, TypeORM 0.3.0 (the floor) then 0.3.31, Jest: the spec importing the library passes; the CLI reads the result', async () => {
     const installed = await installs.jest;
     const dir = join(work, 'cjs-nest11-jest');
     const db = await database();
@@ -147,7 +147,17 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
     expect(jest.output).toMatch(/CONSUMER typeorm 0\.3\.0, @nestjs\/core 11\.2\.\d+/);
 
     const cli = await expectCliStatusMigrated(dir, 'data-source.js', db);
-    console.log(`[consumer tests] cjs-nest11-jest: install ${seconds(installed.ms)}, jest ${seconds(jest.ms)}, cli ${seconds(cli.ms)}`);
+
+    // The same app after `npm install typeorm@0.3.31` (the last 0.3), on a fresh database.
+    const upgrade = await run('npm', ['install', 'typeorm@0.3.31'], dir);
+    expect(upgrade.code, upgrade.output).toBe(0);
+    const latest = await run('npm', ['test'], dir, { DATABASE_URL: (await database()).url });
+    expect(latest.code, latest.output).toBe(0);
+    expect(latest.output).toMatch(/CONSUMER typeorm 0\.3\.31, @nestjs\/core 11\.2\.\d+/);
+    console.log(
+      `[consumer tests] cjs-nest11-jest: install ${seconds(installed.ms)}, jest ${seconds(jest.ms)}, cli ${seconds(cli.ms)}; ` +
+        `typeorm 0.3.31: install ${seconds(upgrade.ms)}, jest ${seconds(latest.ms)}`,
+    );
   }, 15 * MINUTE);
 
   it('ESM, Nest 12, TypeORM 0.3.31, Vitest, without @nestjs/terminus and @nestjs/config: the spec passes', async () => {
