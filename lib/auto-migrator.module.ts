@@ -12,19 +12,19 @@ import { loadOptionalPeer } from './util/optional-peer.js';
 
 // Optional peers: ConfigModule users get RUN_MIGRATIONS & co. from ConfigService, everyone else
 // from process.env; Terminus users get the indicator built by HealthIndicatorService.
-const config = loadOptionalPeer<typeof import('@nestjs/config')>('@nestjs/config');
-const terminus = loadOptionalPeer<typeof import('@nestjs/terminus')>('@nestjs/terminus');
+const configPeer = loadOptionalPeer<typeof import('@nestjs/config')>('@nestjs/config');
+const terminusPeer = loadOptionalPeer<typeof import('@nestjs/terminus')>('@nestjs/terminus');
 
 const resolvedOptionsProvider: Provider = {
   provide: AUTO_MIGRATOR_RESOLVED_OPTIONS,
-  inject: [AUTO_MIGRATOR_MODULE_OPTIONS, ...(config ? [{ token: config.ConfigService, optional: true }] : [])],
+  inject: [AUTO_MIGRATOR_MODULE_OPTIONS, ...(configPeer ? [{ token: configPeer.ConfigService, optional: true }] : [])],
   useFactory: (options: AutoMigratorModuleOptions, config: ConfigService | undefined) =>
     resolveAutoMigratorOptions(options, config ? readConfigService(config) : readProcessEnv),
 };
 
 const healthIndicatorProvider: Provider = {
   provide: MigrationsHealthIndicator,
-  inject: [AutoMigratorService, ...(terminus ? [terminus.HealthIndicatorService] : [])],
+  inject: [AutoMigratorService, ...(terminusPeer ? [terminusPeer.HealthIndicatorService] : [])],
   useFactory: (migrator: AutoMigratorService, health: HealthIndicatorService | undefined) =>
     new MigrationsHealthIndicator(health, migrator),
 };
@@ -42,7 +42,7 @@ function readConfigService(config: ConfigService): SettingReader {
  * useFactory | useClass | useExisting, isGlobal, extraProviders })`.
  */
 @Module({
-  imports: terminus ? [terminus.TerminusModule] : [],
+  imports: terminusPeer ? [terminusPeer.TerminusModule] : [],
   providers: [resolvedOptionsProvider, MigrationStateStore, AutoMigratorService, healthIndicatorProvider],
   exports: [AutoMigratorService, MigrationsHealthIndicator],
 })
