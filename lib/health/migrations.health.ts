@@ -1,5 +1,4 @@
-import { Injectable } from '@nestjs/common';
-import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { DEFAULT_HEALTH_KEY } from '../auto-migrator.constants.js';
 import { AutoMigratorService } from '../auto-migrator.service.js';
 
@@ -7,18 +6,22 @@ import { AutoMigratorService } from '../auto-migrator.service.js';
  * Terminus readiness indicator: up when every configured DataSource's migrations are done (or,
  * with migrations disabled, when none are pending); down otherwise. Never throws, so Terminus
  * answers 503 rather than 500.
+ *
+ * Provided by AutoMigratorModule (inject it; do not list it in your own providers). With
+ * @nestjs/terminus installed the result is built by its HealthIndicatorService; without it, the
+ * same shape (`{ [key]: { status: 'up' | 'down', ...details } }`) is built here, so the indicator
+ * also serves a readiness endpoint written without Terminus.
  */
-@Injectable()
 export class MigrationsHealthIndicator {
   constructor(
-    private readonly health: HealthIndicatorService,
+    private readonly health: HealthIndicatorService | undefined,
     private readonly migrator: AutoMigratorService,
   ) {}
 
   async isReady<const Key extends string = typeof DEFAULT_HEALTH_KEY>(
     key: Key = DEFAULT_HEALTH_KEY as Key,
   ): Promise<HealthIndicatorResult<Key>> {
-    const indicator = this.health.check(key);
+    const indicator = this.health?.check(key) ?? plainIndicator(key);
     try {
       const readiness = await this.migrator.getReadiness();
       const details = { dataSources: readiness.dataSources };
@@ -27,4 +30,13 @@ export class MigrationsHealthIndicator {
       return indicator.down({ message: 'migration readiness could not be determined; see the application log' });
     }
   }
+}
+
+/** The result HealthIndicatorService.check(key) builds (Terminus 11 and 12), for applications without Terminus. */
+function plainIndicator<Key extends string>(key: Key) {
+  const compose =
+    (status: 'up' | 'down') =>
+    (details: Record<string, unknown>): HealthIndicatorResult<Key> =>
+      ({ [key]: { ...details, status } }) as HealthIndicatorResult<Key>;
+  return { up: compose('up'), down: compose('down') };
 }

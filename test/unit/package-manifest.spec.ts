@@ -8,7 +8,9 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   type: string;
   files: string[];
   exports: Record<string, { types?: string; default?: string } | string>;
+  scripts: Record<string, string>;
   peerDependencies: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
   dependencies?: Record<string, string>;
 };
 
@@ -19,10 +21,36 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe('package manifest', () => {
-  it('is ESM, ships only dist, and maps "." to the built entry with types', () => {
+  it('ships only dist, as CommonJS (one copy for require and import), and maps "." to the built entry with types', () => {
+    // The repository is ESM (tests, sample app); lib/ and dist/ are CommonJS through their own package.json.
     expect(pkg.type).toBe('module');
+    expect(JSON.parse(readFileSync(join(root, 'lib/package.json'), 'utf8'))).toEqual({ type: 'commonjs' });
+    expect(JSON.parse(readFileSync(join(root, 'dist/package.json'), 'utf8'))).toEqual({ type: 'commonjs' });
     expect(pkg.files).toEqual(['dist']);
     expect(pkg.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
+    // git dependencies run prepare (not prepack); npm pack runs it too.
+    expect(pkg.scripts['prepare']).toBe('npm run build:lib');
+    expect(pkg.scripts['prepack']).toBeUndefined();
+  });
+
+  it('accepts Nest 11 and 12, TypeORM 0.3 and 1.x; Terminus and ConfigModule are optional', () => {
+    expect(pkg.peerDependencies['@nestjs/common']).toBe('^11.0.0 || ^12.0.0');
+    expect(pkg.peerDependencies['typeorm']).toMatch(/^\^0\.3\.\d+ \|\| \^1\.\d+\.\d+$/);
+    expect(pkg.peerDependenciesMeta).toEqual({ '@nestjs/config': { optional: true }, '@nestjs/terminus': { optional: true } });
+  });
+
+  it('gives require and import the same class objects in one process (no dual-package hazard)', () => {
+    const script = [
+      "import { createRequire } from 'node:module';",
+      "const imported = await import('nestjs-auto-migrator');",
+      "const required = createRequire(import.meta.url)('nestjs-auto-migrator');",
+      "const names = ['AutoMigratorModule', 'AutoMigratorService', 'MigrationStrategy', 'MigrationsHealthIndicator', 'AUTO_MIGRATOR_RESOLVED_OPTIONS'];",
+      'console.log(JSON.stringify(names.map((name) => [name, typeof imported[name], imported[name] === required[name]])));',
+    ].join('\n');
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    for (const [name, type, same] of JSON.parse(output) as [string, string, boolean][]) {
+      expect({ name, type: type === 'undefined' ? 'missing' : 'present', same }).toEqual({ name, type: 'present', same: true });
+    }
   });
 
   it('declares every package lib/ imports as a peer dependency', () => {

@@ -1,0 +1,192 @@
+// Consumer tests: the package as a new user gets it. `npm pack` (the built dist), then fresh apps
+// outside the repository install it with a plain `npm install` (no flags) and run their own tests
+// against a real PostgreSQL database; one more installs it as a git dependency (prepare builds it).
+// Needs the npm registry: skipped with the reason printed when it is unreachable, except under
+// CI=true, where they are mandatory.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+
+const root = join(import.meta.dirname, '../..');
+const CI = /^(1|true|yes)$/i.test(process.env['CI'] ?? '');
+const MINUTE = 60_000;
+
+interface Run {
+  code: number;
+  /** stdout and stderr, for failure messages. */
+  output: string;
+  stdout: string;
+  ms: number;
+}
+
+/** Runs a command; never rejects on a non-zero exit (the caller asserts, with the output). */
+function run(command: string, args: readonly string[], cwd: string, env: Record<string, string> = {}, timeoutMs = 10 * MINUTE): Promise<Run> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    execFile(command, args, { cwd, env: { ...cleanEnv(), NO_COLOR: '1', FORCE_COLOR: '0', ...env }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      const output = `${stdout}${stderr}${error && code === -1 ? `\n${error.message}` : ''}`.replace(/\x1b\[[0-9;]*m/g, '');
+      resolve({ code, output, stdout, ms: Date.now() - started });
+    });
+  });
+}
+
+/**
+ * This process's environment without what `npm test` and Vitest put there: npm's lifecycle
+ * variables (npm_config_local_prefix and npm_config_prefix would point a nested npm at this
+ * repository) and VITEST_* (would confuse the consumer's Vitest). A registry or proxy set in the
+ * environment (npm_config_registry, …) stays.
+ */
+function cleanEnv(): Record<string, string> {
+  const lifecycle = /^(npm_lifecycle_|npm_package_|npm_command$|npm_execpath$|npm_node_execpath$|npm_config_(local_|global_)?prefix$|INIT_CWD$|VITEST|NODE_ENV$)/;
+  return Object.fromEntries(
+    Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined && !lifecycle.test(entry[0])),
+  );
+}
+
+async function registryProblem(): Promise<string | undefined> {
+  const ping = await run('npm', ['ping', '--fetch-retries=1', '--fetch-timeout=15000'], tmpdir(), {}, 40_000);
+  return ping.code === 0 ? undefined : `npm ping failed (exit ${ping.code}): ${ping.output.split('\n').filter((line) => /error/i.test(line)).slice(0, 2).join(' ')}`;
+}
+
+const problem = await registryProblem();
+if (problem !== undefined && !CI) console.warn(`[consumer tests] skipped: the npm registry is unreachable (${problem}).`);
+
+/** A consumer app from test/consumers/<name>: its files, shared/widgets.cjs, and package.json from the template. */
+async function createApp(work: string, name: string, library: string, typeorm: string): Promise<string> {
+  const source = join(import.meta.dirname, name);
+  const dir = join(work, name);
+  await mkdir(dir);
+  for (const file of await readdir(source)) {
+    if (file !== 'package.template.json') await copyFile(join(source, file), join(dir, file));
+  }
+  await copyFile(join(import.meta.dirname, 'shared/widgets.cjs'), join(dir, 'widgets.cjs'));
+  const template = await readFile(join(source, 'package.template.json'), 'utf8');
+  await writeFile(join(dir, 'package.json'), template.replace('__LIBRARY__', library).replace('__TYPEORM__', typeorm));
+  return dir;
+}
+
+/** `npm install`, plain, as a user would run it; fails the test with npm's output when it fails. */
+async function install(dir: string): Promise<Run> {
+  const result = await run('npm', ['install'], dir);
+  if (result.code !== 0) throw new Error(`npm install in ${dir} failed (exit ${result.code}):\n${result.output}`);
+  if (!existsSync(join(dir, 'node_modules/nestjs-auto-migrator/dist/index.js'))) {
+    throw new Error(`npm install in ${dir} gave a package without dist/index.js:\n${result.output}`);
+  }
+  return result;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+describe.skipIf(problem !== undefined && !CI)('consumer apps installing the packed package (plain npm install)', () => {
+  let work = '';
+  let installs: Record<'jest' | 'vitest' | 'git', Promise<Run>>;
+  const databases: TestDatabase[] = [];
+
+  beforeAll(async () => {
+    if (problem !== undefined) throw new Error(`CI=true: the consumer tests are mandatory, but ${problem}`);
+    if (!existsSync(join(root, 'dist/index.js'))) throw new Error('dist/ is not built: run `npm run build:lib` (npm test does).');
+    work = await mkdtemp(join(tmpdir(), 'am-consumers-'));
+
+    // The tarball a registry install would get (dist as `npm test` built it).
+    const pack = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', work, '--json'], root);
+    expect(pack.code, pack.output).toBe(0);
+    const [{ filename }] = JSON.parse(pack.stdout) as [{ filename: string }];
+    const tarball = `file:${join(work, filename)}`;
+
+    // The git dependency: a clone of this repository at HEAD (committed work only).
+    const head = (await run('git', ['rev-parse', 'HEAD'], root)).stdout.trim();
+    const clone = await run('git', ['clone', '--quiet', root, join(work, 'repo')], work);
+    expect(clone.code, clone.output).toBe(0);
+    const status = (await run('git', ['status', '--porcelain'], root)).stdout.trim();
+    if (status !== '') console.warn(`[consumer tests] the git-dependency app installs commit ${head}; uncommitted changes are not in it.`);
+
+    // Installs run side by side (the registry and the git clone's devDependencies are the slow part).
+    installs = {
+      jest: createApp(work, 'cjs-nest11-jest', tarball, '0.3.0').then(install),
+      vitest: createApp(work, 'esm-nest12-vitest', tarball, '0.3.31').then(install),
+      git: createApp(work, 'cjs-nest12-git', `git+file://${join(work, 'repo')}#${head}`, '^1.1.0').then(install),
+    };
+    for (const pending of Object.values(installs)) pending.catch(() => undefined); // each test reports its own
+  }, 5 * MINUTE);
+
+  afterAll(async () => {
+    await Promise.allSettled(Object.values(installs ?? {}));
+    for (const db of databases) await db.drop();
+    if (work !== '') await rm(work, { recursive: true, force: true });
+  }, 5 * MINUTE);
+
+  async function database(): Promise<TestDatabase> {
+    const db = await createTestDatabase('postgres');
+    databases.push(db);
+    return db;
+  }
+
+  /** The installed CLI's `status --json` on that database: the one migration applied, nothing pending. */
+  async function expectCliStatusMigrated(dir: string, dataSourceFile: string, db: TestDatabase): Promise<Run> {
+    const cli = await run(process.execPath, ['node_modules/.bin/auto-migrator', 'status', '--data-source', dataSourceFile, '--json'], dir, { DATABASE_URL: db.url });
+    expect(cli.code, cli.output).toBe(0);
+    const report = JSON.parse(cli.stdout) as { dataSources: { applied: { name: string }[]; pending: unknown[] }[] };
+    expect(report.dataSources.map((ds) => [ds.applied.map((m) => m.name), ds.pending])).toEqual([[['CreateWidgets1700000000000'], []]]);
+    return cli;
+  }
+
+  it('CommonJS, Nest 11.2, TypeORM 0.3.0 (the floor) then 0.3.31, Jest: the spec importing the library passes; the CLI reads the result', async () => {
+    const installed = await installs.jest;
+    const dir = join(work, 'cjs-nest11-jest');
+    const db = await database();
+    const jest = await run('npm', ['test'], dir, { DATABASE_URL: db.url });
+    expect(jest.code, jest.output).toBe(0);
+    expect(jest.output).toMatch(/Tests:\s+1 passed, 1 total/);
+    expect(jest.output).toMatch(/CONSUMER typeorm 0\.3\.0, @nestjs\/core 11\.2\.\d+/);
+
+    const cli = await expectCliStatusMigrated(dir, 'data-source.js', db);
+
+    // The same app after `npm install typeorm@0.3.31` (the last 0.3), on a fresh database.
+    const upgrade = await run('npm', ['install', 'typeorm@0.3.31'], dir);
+    expect(upgrade.code, upgrade.output).toBe(0);
+    const latest = await run('npm', ['test'], dir, { DATABASE_URL: (await database()).url });
+    expect(latest.code, latest.output).toBe(0);
+    expect(latest.output).toMatch(/CONSUMER typeorm 0\.3\.31, @nestjs\/core 11\.2\.\d+/);
+    console.log(
+      `[consumer tests] cjs-nest11-jest: install ${seconds(installed.ms)}, jest ${seconds(jest.ms)}, cli ${seconds(cli.ms)}; ` +
+        `typeorm 0.3.31: install ${seconds(upgrade.ms)}, jest ${seconds(latest.ms)}`,
+    );
+  }, 15 * MINUTE);
+
+  it('ESM, Nest 12, TypeORM 0.3.31, Vitest, without @nestjs/terminus and @nestjs/config: the spec passes', async () => {
+    const installed = await installs.vitest;
+    const dir = join(work, 'esm-nest12-vitest');
+    const db = await database();
+    const vitest = await run('npm', ['test'], dir, { DATABASE_URL: db.url });
+    expect(vitest.code, vitest.output).toBe(0);
+    expect(vitest.output).toMatch(/Tests\s+\S*3 passed/);
+    expect(vitest.output).toMatch(/CONSUMER typeorm 0\.3\.31, @nestjs\/core 12\.\d+\.\d+/);
+    console.log(`[consumer tests] esm-nest12-vitest: install ${seconds(installed.ms)}, vitest ${seconds(vitest.ms)}`);
+  }, 15 * MINUTE);
+
+  it('git dependency (prepare builds dist), CommonJS, Nest 12, TypeORM 1.x: boots, migrates, one copy for require and import; the CLI loads an ESM data source', async () => {
+    const installed = await installs.git;
+    const dir = join(work, 'cjs-nest12-git');
+    const db = await database();
+    const app = await run(process.execPath, ['main.js'], dir, { DATABASE_URL: db.url });
+    expect(app.code, app.output).toBe(0);
+    expect(JSON.parse(app.stdout.trim().split('\n').at(-1)!)).toEqual({
+      tables: ['migrations', 'widgets'],
+      recorded: ['CreateWidgets1700000000000'],
+      health: 'up',
+      sameClasses: true,
+      typeorm: expect.stringMatching(/^1\./),
+      nest: expect.stringMatching(/^12\./),
+    });
+
+    const cli = await expectCliStatusMigrated(dir, 'data-source.mjs', db);
+    console.log(`[consumer tests] cjs-nest12-git: install (clone + prepare) ${seconds(installed.ms)}, app ${seconds(app.ms)}, cli ${seconds(cli.ms)}`);
+  }, 15 * MINUTE);
+});
