@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { errorChain } from '../util/error-chain.js';
+import { databaseErrorCode } from '../util/error-chain.js';
 import { AutoMigratorError } from '../errors/auto-migrator.error.js';
 
 /** One statement a migration sent to the database. */
@@ -253,7 +253,7 @@ export class PreviewTransaction {
   /** Why the migration stopped: what it did, or its error with what the preview knows about it. */
   private explain(error: unknown): unknown {
     if (error instanceof PreviewStoppedError) return error;
-    const code = [...errorChain(error)].map((link) => link['code']).find((value) => typeof value === 'string');
+    const code = databaseErrorCode(error);
     const message = error instanceof Error ? error.message : String(error);
     if (code === '55P03') {
       return new PreviewStoppedError(`${message}: waited longer than the dry run's lock timeout of ${this.limits.lockTimeoutMs} ms${this.blockedBy()}`, { cause: error });

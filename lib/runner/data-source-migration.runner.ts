@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { DEFAULT_CONNECTION_CHECK_TIMEOUT_MS } from '../auto-migrator.constants.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
@@ -21,7 +22,7 @@ import type {
   PendingMigration,
   RetryReport,
 } from '../strategies/migration-strategy.js';
-import { describeCauses, errorChain } from '../util/error-chain.js';
+import { databaseErrorCode, describeCauses } from '../util/error-chain.js';
 import { listNames } from '../util/name-list.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { MigrationSession } from './migration-session.js';
@@ -47,7 +48,7 @@ export type MigrationGuard = (migration: string, recordStart?: StartRecorder) =>
 export type StartRecorder = (lockHeld: LockCondition | undefined) => Promise<boolean>;
 
 /** With connectionCheck off: how long the lock's own connection may take to answer (connectionCheck.timeoutMs's default). */
-const DEFAULT_ANSWER_WITHIN_MS = 15_000;
+const DEFAULT_ANSWER_WITHIN_MS = DEFAULT_CONNECTION_CHECK_TIMEOUT_MS;
 
 /** The longest one wait for the migration lock lasts before the stop flag is looked at again. */
 const LOCK_WAIT_SLICE_MS = 1_000;
@@ -611,7 +612,7 @@ export class DataSourceMigrationRunner {
    */
   describeFailure(error: unknown): string {
     const message = this.redactor.message(error);
-    const code = errorCode(error);
+    const code = databaseErrorCode(error);
     const timeouts = this.plan.timeouts;
     if ((code === '55P03' || code === 1205 || code === 'ER_LOCK_WAIT_TIMEOUT') && timeouts.lockTimeoutMs !== undefined) {
       return `${message} (waited longer than migrationTimeouts.lockTimeoutMs = ${timeouts.lockTimeoutMs} ms for a lock another session holds)`;
@@ -753,15 +754,6 @@ function isOwnError(error: unknown): error is Error {
     error instanceof MigrationInterruptedError ||
     error instanceof MigrationHistoryError
   );
-}
-
-/** The first database error code in the chain: a MySQL errno, a SQLSTATE or an ER_ code. */
-function errorCode(error: unknown): unknown {
-  for (const link of errorChain(error)) {
-    if (typeof link['errno'] === 'number' && link['errno'] > 1000) return link['errno'];
-    if (typeof link['code'] === 'string' && /^[0-9A-Z]{5}$|^ER_/.test(link['code'])) return link['code'];
-  }
-  return undefined;
 }
 
 function plural(count: number, noun: string): string {

@@ -16,6 +16,15 @@ export function* errorChain(error: unknown): Generator<Record<string, unknown>> 
   }
 }
 
+/** The first database error code in the chain: a MySQL errno, a SQLSTATE or an ER_ code. */
+export function databaseErrorCode(error: unknown): unknown {
+  for (const link of errorChain(error)) {
+    if (typeof link['errno'] === 'number' && link['errno'] > 1000) return link['errno'];
+    if (typeof link['code'] === 'string' && /^[0-9A-Z]{5}$|^ER_/.test(link['code'])) return link['code'];
+  }
+  return undefined;
+}
+
 /**
  * What an error wraps, on one line, for a log line that prints no stack: each link's class and
  * database code, and its message where the text before does not already say it. For example
