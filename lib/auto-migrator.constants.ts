@@ -24,3 +24,10 @@ export const DEFAULT_CONNECTION_CHECK_INTERVAL_MS = 5_000;
 
 /** Default time a migration connection check may go unanswered (option `connectionCheck.timeoutMs`). */
 export const DEFAULT_CONNECTION_CHECK_TIMEOUT_MS = 15_000;
+
+/**
+ * Injection token of what bootstrap does: `'run'` (default: migrate, or check while disabled) or
+ * `'validate-only'` (the CLI provides it around the application's module, then runs its command).
+ */
+export const AUTO_MIGRATOR_BOOTSTRAP = 'AUTO_MIGRATOR:BOOTSTRAP';
+export type AutoMigratorBootstrap = 'run' | 'validate-only';

@@ -1,46 +1,16 @@
 export { AutoMigratorModule } from './auto-migrator.module.js';
-export type {
-  AutoMigratorModuleAsyncOptions,
-  AutoMigratorModuleExtras,
-  AutoMigratorModuleSyncOptions,
-  AutoMigratorOptionsFactory,
-} from './auto-migrator.module-definition.js';
+export type { AutoMigratorModuleAsyncOptions, AutoMigratorModuleExtras, AutoMigratorModuleSyncOptions, AutoMigratorOptionsFactory } from './auto-migrator.module-definition.js';
 export { AUTO_MIGRATOR_MODULE_OPTIONS } from './auto-migrator.module-definition.js';
 export { AUTO_MIGRATOR_RESOLVED_OPTIONS, DEFAULT_HEALTH_KEY, DEFAULT_RUN_MIGRATIONS_KEY } from './auto-migrator.constants.js';
-export {
-  AutoMigratorService,
-  type MigrationReadiness,
-  type MigrationReadinessDetail,
-  type TenantReadiness,
-} from './auto-migrator.service.js';
-export type {
-  AutoMigratorModuleOptions,
-  DataSourceMigrationOptions,
-  MigrationHistoryPolicy,
-  MigrationLockOptions,
-  MigrationTimeoutOptions,
-  ConnectionCheckOptions,
-  ResolvedConnectionCheckOptions,
-  TenantLister,
-  TenantMigrationOptions,
-  ReadinessDetails,
-  WhenDisabled,
-  ResolvedLockOptions,
-  MigrationRunMode,
-  MigrationTransactionMode,
-  ResolvedAutoMigratorOptions,
-  ResolvedDataSourceOptions,
-} from './options/auto-migrator-options.interface.js';
+export { AutoMigratorService } from './auto-migrator.service.js';
+export type { MigrationReadiness, MigrationReadinessDetail, TenantReadiness } from './health/readiness.js';
+export type { AutoMigratorModuleOptions, DataSourceMigrationOptions, MigrationHistoryPolicy, MigrationLockOptions, MigrationTimeoutOptions, ConnectionCheckOptions, ResolvedConnectionCheckOptions, TenantLister, TenantMigrationOptions, ReadinessDetails, WhenDisabled, ResolvedLockOptions, MigrationRunMode, ResolvedAutoMigratorOptions, ResolvedDataSourceOptions } from './options/auto-migrator-options.interface.js';
+export type { MigrationTransactionMode } from './contracts/migration-records.js';
 export { parseRunMigrationsFlag } from './options/run-migrations-flag.js';
 export { resolveAutoMigratorOptions } from './options/resolve-options.js';
 export type { DataSourceMigrationState, MigrationStatus, RunningMigration } from './state/migration-state.js';
-export {
-  MigrationStrategy,
-  type MigrationContext,
-  type MigrationRunResult,
-  type PendingMigration,
-  type RetryReport,
-} from './strategies/migration-strategy.js';
+export { MigrationStrategy, type MigrationContext, type MigrationRunResult, type RetryReport } from './contracts/migration-strategy.js';
+export type { PendingMigration } from './contracts/migration-records.js';
 export { FailFastStrategy } from './strategies/fail-fast.strategy.js';
 export { ContinueOnFailureStrategy } from './strategies/continue-on-failure.strategy.js';
 export { RecreateOnFailureStrategy } from './strategies/recreate-on-failure.strategy.js';
@@ -56,12 +26,12 @@ export { PendingMigrationsError } from './errors/pending-migrations.error.js';
 export { MigrationInterruptedError } from './errors/migration-interrupted.error.js';
 export { MigrationConnectionLostError } from './errors/migration-connection-lost.error.js';
 export { TenantMigrationsError } from './errors/tenant-migrations.error.js';
-export { TenantSource } from './tenants/tenant-source.js';
+export { TenantSource } from './contracts/tenant-source.js';
 export type { MigrationEvent, MigrationEventType } from './events/migration-events.js';
 export { MigrationHistoryError } from './errors/migration-history.error.js';
 export { DataSourceConnectionError } from './errors/data-source-connection.error.js';
 export { MigrationDirtyError } from './errors/migration-dirty.error.js';
-export type { StartedMigration } from './history/started-migrations.js';
+export type { StartedMigration } from './contracts/migration-records.js';
 export type { ResolvedAs, ResolveResult } from './operations/resolve-migration.js';
 export type { AppliedMigration, MigrationStatusReport } from './history/migration-status.js';
 export type { DataSourceStatus, OperationTarget, PlanOptions, UpResult } from './operations/migration-operations.js';

@@ -4,8 +4,8 @@ import { pathToFileURL } from 'node:url';
 import { Logger, type DynamicModule, type INestApplicationContext, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
-import { AUTO_MIGRATOR_LOGGER_CONTEXT } from '../auto-migrator.constants.js';
-import { AUTO_MIGRATOR_CLI_ENV, AutoMigratorService } from '../auto-migrator.service.js';
+import { AUTO_MIGRATOR_BOOTSTRAP, AUTO_MIGRATOR_LOGGER_CONTEXT, type AutoMigratorBootstrap } from '../auto-migrator.constants.js';
+import { AutoMigratorService } from '../auto-migrator.service.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DryRunResult } from '../operations/dry-run-migrations.js';
 import { MigrationOperations, type DataSourceStatus, type OperationTarget, type PlanOptions, type UpResult } from '../operations/migration-operations.js';
@@ -63,12 +63,12 @@ export async function dataSourceTarget(file: string, logger: CliLogger): Promise
   try {
     const options = resolveAutoMigratorOptions({ runMigrations: true }, () => ({ value: undefined, source: 'cli' }));
     const plans = planDataSources(options, { find: (name) => (name === 'default' ? dataSource : undefined), names: () => ['default'] });
-    const operations = new MigrationOperations(plans, {
+    const operations = MigrationOperations.create({
+      plans,
       state: new MigrationStateStore(),
       logger: new Logger(AUTO_MIGRATOR_LOGGER_CONTEXT),
       redactor,
       control: new RunControl(),
-      emit: () => undefined,
     });
     const strategy = new FailFastStrategy();
     return {
@@ -111,9 +111,16 @@ export async function appTarget(spec: string, logger: CliLogger): Promise<CliTar
         `Name the root module's export after "#", e.g. --app dist/app.module.js#AppModule.`,
     );
   }
-  // Bootstrap only validates; the command runs below.
-  process.env[AUTO_MIGRATOR_CLI_ENV] = '1';
-  const app: INestApplicationContext = await NestFactory.createApplicationContext(root, { logger, abortOnError: false });
+  // Bootstrap only validates; the command runs below. Said through the module's own DI: a global
+  // provider around the application's root module, which AutoMigratorService injects.
+  const cli: DynamicModule = {
+    module: class AutoMigratorCliModule {},
+    global: true,
+    imports: [root],
+    providers: [{ provide: AUTO_MIGRATOR_BOOTSTRAP, useValue: 'validate-only' satisfies AutoMigratorBootstrap }],
+    exports: [AUTO_MIGRATOR_BOOTSTRAP],
+  };
+  const app: INestApplicationContext = await NestFactory.createApplicationContext(cli, { logger, abortOnError: false });
   let service: AutoMigratorService;
   try {
     service = app.get(AutoMigratorService, { strict: false });

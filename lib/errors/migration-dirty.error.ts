@@ -1,4 +1,4 @@
-import type { StartedMigration } from '../history/started-migrations.js';
+import type { StartedMigration } from '../contracts/migration-records.js';
 import { AutoMigratorError } from './auto-migrator.error.js';
 
 /**

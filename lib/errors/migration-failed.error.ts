@@ -1,4 +1,4 @@
-import type { MigrationTransactionMode } from '../options/auto-migrator-options.interface.js';
+import type { MigrationTransactionMode } from '../contracts/migration-records.js';
 import { AutoMigratorError } from './auto-migrator.error.js';
 
 /**

@@ -1,6 +1,11 @@
 import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { DEFAULT_HEALTH_KEY } from '../auto-migrator.constants.js';
-import { AutoMigratorService } from '../auto-migrator.service.js';
+import type { MigrationReadiness } from './readiness.js';
+
+/** Where the indicator reads readiness from: AutoMigratorService. */
+export interface ReadinessSource {
+  getReadiness(): Promise<MigrationReadiness>;
+}
 
 /**
  * Terminus readiness indicator: up when every configured DataSource's migrations are done (or,
@@ -15,7 +20,7 @@ import { AutoMigratorService } from '../auto-migrator.service.js';
 export class MigrationsHealthIndicator {
   constructor(
     private readonly health: HealthIndicatorService | undefined,
-    private readonly migrator: AutoMigratorService,
+    private readonly migrator: ReadinessSource,
   ) {}
 
   async isReady<const Key extends string = typeof DEFAULT_HEALTH_KEY>(

@@ -4,9 +4,10 @@ import { Migration, MigrationExecutor, type DataSource, type MigrationInterface,
 import { ConnectionMetadataBuilder } from 'typeorm/connection/ConnectionMetadataBuilder.js';
 import { ObjectUtils } from 'typeorm/util/ObjectUtils.js';
 import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
-import type { PendingMigration } from '../strategies/migration-strategy.js';
+import type { PendingMigration } from '../contracts/migration-records.js';
 import { migrationsTableName, selectIfTableExists } from './migrations-table.js';
-import { readStartedMigrations, splitStarted, type StartedMigration } from './started-migrations.js';
+import { readStartedMigrations, splitStarted } from './started-migrations.js';
+import type { StartedMigration } from '../contracts/migration-records.js';
 
 /** A migration recorded in the migrations table. */
 export interface AppliedMigration {

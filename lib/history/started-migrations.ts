@@ -1,20 +1,9 @@
 import { hostname } from 'node:os';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
-import type { LockCondition } from '../lock/migration-lock.js';
+import type { LockCondition } from '../contracts/lock-contract.js';
 import { escapedTable, migrationsTableName, selectIfTableExists } from './migrations-table.js';
-
-/** A migration recorded as started (being applied, or reverted) whose end was not recorded. */
-export interface StartedMigration {
-  readonly name: string;
-  /** `up`: it was being applied; `down`: it was being reverted. */
-  readonly operation: 'up' | 'down';
-  readonly startedAt: Date;
-  /** Host and process id of the process that started it. */
-  readonly startedBy: string;
-  /** The transaction mode it ran in. */
-  readonly transaction: string;
-}
+import type { StartedMigration } from '../contracts/migration-records.js';
 
 /** MySQL and MariaDB commit DDL implicitly: a migration's DDL cannot be rolled back. */
 export function commitsDdlImplicitly(dataSource: DataSource): boolean {

@@ -1,10 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import {
-  resolveMigrationsTableIdentity,
-  type MigrationLock,
-  type MigrationLockKind,
-  type MigrationLockMode,
-} from './migration-lock.js';
+import { resolveMigrationsTableIdentity, type MigrationLock } from './migration-lock.js';
+import type { MigrationLockKind } from '../contracts/lock-contract.js';
+import type { MigrationLockMode } from '../contracts/lock-contract.js';
 import { MysqlNamedLock } from './mysql-named.lock.js';
 import { PostgresAdvisoryLock } from './postgres-advisory.lock.js';
 import { SqliteFileLock } from './sqlite-file.lock.js';

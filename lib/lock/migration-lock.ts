@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { AutoMigratorError } from '../errors/auto-migrator.error.js';
+import type { LockCondition, MigrationLockKind } from '../contracts/lock-contract.js';
 
 /**
  * A cross-process mutex for one migrations table. Implementations: PostgreSQL advisory lock held
@@ -32,22 +33,6 @@ export interface MigrationLock {
   release(): Promise<void>;
 }
 
-/** A condition in SQL with its parameters. */
-export interface LockCondition {
-  readonly sql: string;
-  readonly parameters: readonly unknown[];
-}
-
-/** The database kinds a migration lock exists for. */
-export type MigrationLockKind = 'postgres' | 'mysql' | 'sqlite-file';
-
-/**
- * How the PostgreSQL lock is held: by the migration session (`session`), or by a transaction kept
- * open on a second connection (`transaction`, which works through transaction-pooling proxies such
- * as PgBouncer). `auto` picks `transaction` when a proxy sits between the application and the server.
- */
-export type MigrationLockMode = 'auto' | 'session' | 'transaction';
-
 /** Thrown when the lock is not, or no longer, held by this process: nothing more is migrated. */
 export class MigrationLockError extends AutoMigratorError {
   override readonly name = 'MigrationLockError';
@@ -58,20 +43,6 @@ export const POOLER_ADVICE =
   `This happens behind a connection pooler in transaction mode (PgBouncer pool_mode=transaction, Supabase/Neon poolers, RDS Proxy), ` +
   `which hands each transaction any server connection: use lock: { mode: 'transaction' } (the default 'auto' picks it when it sees a proxy), ` +
   `or connect the migrating DataSource to PostgreSQL directly.`;
-
-/**
- * Which lock fits this DataSource: a kind, `'in-memory'` for an in-memory SQLite database
- * (no other process can see it, so there is nothing to lock), or undefined when none fits.
- */
-export function migrationLockKind(dataSource: DataSource): MigrationLockKind | 'in-memory' | undefined {
-  const options = dataSource.options;
-  if (options.type === 'postgres') return 'postgres';
-  if (options.type === 'mysql' || options.type === 'mariadb') return 'mysql';
-  if (options.type === 'better-sqlite3') {
-    return options.database === ':memory:' || options.database === '' ? 'in-memory' : 'sqlite-file';
-  }
-  return undefined;
-}
 
 /** The identity of a migrations table as the server resolves it: what one lock protects. */
 export interface MigrationsTableIdentity {

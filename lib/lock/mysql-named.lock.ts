@@ -1,5 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { describeTable, lockDigest, MigrationLockError, type LockCondition, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
+import { describeTable, lockDigest, MigrationLockError, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
+import type { LockCondition } from '../contracts/lock-contract.js';
 
 /** MySQL limits lock names to 64 characters. */
 const NAME_PREFIX = 'auto-migrator:';

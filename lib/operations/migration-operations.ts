@@ -1,10 +1,14 @@
+import type { Logger } from '@nestjs/common';
+import type { MigrationEvent } from '../events/migration-events.js';
+import type { RunControl } from '../runner/run-control.js';
+import type { SecretRedactor } from '../util/secret-redactor.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
 import { planTenant, type DataSourcePlan } from '../plan/migration-plan.js';
 import { forEachTenant, migrateTenants } from '../tenants/tenant-migrations.js';
 import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/data-source-migration.runner.js';
-import { MigrationStateStore, type MigrationStatus } from '../state/migration-state.js';
-import type { MigrationStrategy } from '../strategies/migration-strategy.js';
+import type { MigrationStateStore, MigrationStatus } from '../state/migration-state.js';
+import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import { dryRunMigrations, type DryRunResult, type PreviewLimits } from './dry-run-migrations.js';
 import type { MigrationStatusReport } from '../history/migration-status.js';
 import { resolveStartedMigration, type ResolvedAs, type ResolveResult } from './resolve-migration.js';
@@ -46,23 +50,45 @@ export type TenantListing = (plan: DataSourcePlan) => Promise<string[]>;
  * by AutoMigratorService inside an application and by the CLI on a bare DataSource.
  */
 export class MigrationOperations {
-  constructor(
+  private constructor(
     readonly plans: readonly DataSourcePlan[],
     private readonly env: RunnerEnvironment,
-    private readonly tenantListing: TenantListing = async (plan) => {
-      throw new AutoMigratorConfigError(`DataSource "${plan.name}": tenants are only available inside the application (use --app)`);
-    },
+    /** Folded from the events the runners report (see {@link create}): read for the results. */
+    private readonly state: MigrationStateStore,
+    private readonly tenantListing: TenantListing,
   ) {}
+
+  /**
+   * The operations over `plans`, as the module and the CLI use them: every event the runners
+   * report is folded into `state` first, then passed to `onEvent` (the module's `events$`).
+   */
+  static create(settings: {
+    readonly plans: readonly DataSourcePlan[];
+    readonly state: MigrationStateStore;
+    readonly logger: Logger;
+    readonly redactor: SecretRedactor;
+    readonly control: RunControl;
+    readonly onEvent?: (event: MigrationEvent) => void;
+    readonly tenantListing?: TenantListing;
+  }): MigrationOperations {
+    const { plans, state, logger, redactor, control, onEvent } = settings;
+    const emit = (event: MigrationEvent) => {
+      state.apply(event);
+      onEvent?.(event);
+    };
+    const tenantListing =
+      settings.tenantListing ??
+      (async (plan: DataSourcePlan) => {
+        throw new AutoMigratorConfigError(`DataSource "${plan.name}": tenants are only available inside the application (use --app)`);
+      });
+    return new MigrationOperations(plans, { logger, redactor, control, emit }, state, tenantListing);
+  }
 
   /** The tenants of every selected plan configured with `tenants`, listed and validated up front. */
   async tenantsOf(plans: readonly DataSourcePlan[]): Promise<Map<string, string[]>> {
     const lists = new Map<string, string[]>();
     for (const plan of plans) if (plan.tenants) lists.set(plan.name, await this.tenantListing(plan));
     return lists;
-  }
-
-  private get state(): MigrationStateStore {
-    return this.env.state;
   }
 
   runner(plan: DataSourcePlan): DataSourceMigrationRunner {
@@ -106,7 +132,7 @@ export class MigrationOperations {
       const tenants = tenantLists.get(plan.name);
       if (tenants) {
         try {
-          await migrateTenants(plan, tenants, strategy, this.env);
+          await migrateTenants(plan, tenants, strategy, this.env, this.state);
         } finally {
           for (const tenant of tenants) results.push({ ...this.result(`${plan.name}/${tenant}`), dataSource: plan.name, tenant });
         }
@@ -155,7 +181,7 @@ export class MigrationOperations {
   async resolve(migration: string, as: ResolvedAs, target: OperationTarget = {}): Promise<ResolveResult> {
     const plan = this.single('resolve', target);
     // Its own state: a refused lock or an unknown name is no failure of the DataSource's migrations.
-    const result = await resolveStartedMigration(new DataSourceMigrationRunner(plan, { ...this.env, state: new MigrationStateStore() }), migration, as);
+    const result = await resolveStartedMigration(new DataSourceMigrationRunner(plan, { ...this.env, emit: () => undefined }), migration, as);
     await this.recordPending(plan);
     return result;
   }
@@ -163,15 +189,7 @@ export class MigrationOperations {
   /** After down or resolve: what is pending now (readiness waits for the next up). */
   private async recordPending(plan: DataSourcePlan): Promise<void> {
     const pending = (await this.runner(plan).readPending()).length;
-    this.state.update(plan.name, {
-      status: pending > 0 ? 'pending' : 'done',
-      pending,
-      current: undefined,
-      dirty: undefined,
-      failedMigration: undefined,
-      mayBePartiallyApplied: undefined,
-      error: undefined,
-    });
+    this.env.emit({ type: 'history-changed', dataSource: plan.name, pending });
   }
 
   private single(operation: string, target: OperationTarget): DataSourcePlan {

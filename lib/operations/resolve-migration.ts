@@ -2,7 +2,8 @@ import { MigrationExecutor } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { knownMigrations, readRecordedNames } from '../history/migration-status.js';
-import { describeStarted, StartedMarkers, type StartedMigration } from '../history/started-migrations.js';
+import { describeStarted, StartedMarkers } from '../history/started-migrations.js';
+import type { StartedMigration } from '../contracts/migration-records.js';
 
 /** How an operator says a started-but-unfinished migration ended, after repairing the schema. */
 export type ResolvedAs = 'applied' | 'not-applied';

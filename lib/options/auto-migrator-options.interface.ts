@@ -1,16 +1,9 @@
 import type { LoggerService, Type } from '@nestjs/common';
 import type { DataSource, MigrationInterface } from 'typeorm';
-import type { MigrationLockMode } from '../lock/migration-lock.js';
-import type { TenantSource } from '../tenants/tenant-source.js';
-import type { MigrationStrategy } from '../strategies/migration-strategy.js';
-
-/**
- * How migrations of one DataSource are wrapped in transactions.
- * - `each`: one transaction per migration (a failure keeps the migrations before it).
- * - `all`: one transaction for the whole run (a failure rolls back every migration of the run).
- * - `none`: no transaction (a failure may leave a migration partially applied).
- */
-export type MigrationTransactionMode = 'all' | 'each' | 'none';
+import type { MigrationLockMode } from '../contracts/lock-contract.js';
+import type { TenantSource } from '../contracts/tenant-source.js';
+import type { MigrationStrategy } from '../contracts/migration-strategy.js';
+import type { MigrationTransactionMode } from '../contracts/migration-records.js';
 
 /**
  * - `blocking`: bootstrap awaits the migrations; a failure the strategy rethrows rejects bootstrap.

@@ -1,29 +1,10 @@
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
-import {
-  DEFAULT_CONNECTION_CHECK_INTERVAL_MS,
-  DEFAULT_CONNECTION_CHECK_TIMEOUT_MS,
-  DEFAULT_LOCK_LOG_EVERY_MS,
-  DEFAULT_LOCK_TIMEOUT_MS,
-  DEFAULT_PENDING_CHECK_TTL_MS,
-  DEFAULT_RUN_MIGRATIONS_KEY,
-} from '../auto-migrator.constants.js';
+import { DEFAULT_CONNECTION_CHECK_INTERVAL_MS, DEFAULT_CONNECTION_CHECK_TIMEOUT_MS, DEFAULT_LOCK_LOG_EVERY_MS, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_PENDING_CHECK_TTL_MS, DEFAULT_RUN_MIGRATIONS_KEY } from '../auto-migrator.constants.js';
 import type { MigrationInterface } from 'typeorm';
-import type { MigrationLockMode } from '../lock/migration-lock.js';
-import { isMigrationStrategy } from '../strategies/migration-strategy.js';
-import type {
-  AutoMigratorModuleOptions,
-  MigrationRunMode,
-  MigrationTransactionMode,
-  ResolvedAutoMigratorOptions,
-  ResolvedConnectionCheckOptions,
-  ResolvedDataSourceOptions,
-  ResolvedLockOptions,
-  ResolvedTenantOptions,
-  MigrationHistoryPolicy,
-  MigrationTimeoutOptions,
-  ReadinessDetails,
-  WhenDisabled,
-} from './auto-migrator-options.interface.js';
+import type { MigrationLockMode } from '../contracts/lock-contract.js';
+import { isMigrationStrategy } from '../contracts/migration-strategy.js';
+import type { AutoMigratorModuleOptions, MigrationRunMode, ResolvedAutoMigratorOptions, ResolvedConnectionCheckOptions, ResolvedDataSourceOptions, ResolvedLockOptions, ResolvedTenantOptions, MigrationHistoryPolicy, MigrationTimeoutOptions, ReadinessDetails, WhenDisabled } from './auto-migrator-options.interface.js';
+import type { MigrationTransactionMode } from '../contracts/migration-records.js';
 import { parseRunMigrationsFlag } from './run-migrations-flag.js';
 
 /** Reads one setting (from ConfigService or process.env); `source` names where it looked. */

@@ -1,6 +1,6 @@
 import type { MigrationInterface } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
-import type { PendingMigration } from '../strategies/migration-strategy.js';
+import type { PendingMigration } from '../contracts/migration-records.js';
 
 const TIMESTAMP_SUFFIX = /\d{13}$/;
 

@@ -1,15 +1,8 @@
 import type { DataSource, MigrationInterface } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
-import { migrationLockKind, type MigrationLockKind } from '../lock/migration-lock.js';
-import type {
-  MigrationHistoryPolicy,
-  MigrationTimeoutOptions,
-  MigrationTransactionMode,
-  ResolvedAutoMigratorOptions,
-  ResolvedConnectionCheckOptions,
-  ResolvedLockOptions,
-  ResolvedTenantOptions,
-} from '../options/auto-migrator-options.interface.js';
+import { migrationLockKind, type MigrationLockKind } from '../contracts/lock-contract.js';
+import type { MigrationHistoryPolicy, MigrationTimeoutOptions, ResolvedAutoMigratorOptions, ResolvedConnectionCheckOptions, ResolvedLockOptions, ResolvedTenantOptions } from '../options/auto-migrator-options.interface.js';
+import type { MigrationTransactionMode } from '../contracts/migration-records.js';
 import { tenantDataSource } from '../tenants/tenant-data-source.js';
 import { buildMigrations } from './build-migrations.js';
 

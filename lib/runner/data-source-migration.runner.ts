@@ -2,39 +2,39 @@ import type { Logger } from '@nestjs/common';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { DEFAULT_CONNECTION_CHECK_TIMEOUT_MS } from '../auto-migrator.constants.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import { AutoMigratorError } from '../errors/auto-migrator.error.js';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import { MigrationHistoryError } from '../errors/migration-history.error.js';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
 import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout.error.js';
 import type { MigrationEvent } from '../events/migration-events.js';
-import { createMigrationLock } from '../lock/create-migration-lock.js';
-import type { LockCondition, MigrationLock } from '../lock/migration-lock.js';
 import { compareWithBuild, loadMigrationsUnconnected, missingSqliteFile, readMigrationStatus, type MigrationStatusReport } from '../history/migration-status.js';
+import { commitsDdlImplicitly, StartedMarkers } from '../history/started-migrations.js';
+import type { StartedMigration } from '../contracts/migration-records.js';
+import { acquireMigrationLock, LockNotTaken } from '../lock/acquire-lock.js';
+import type { LockCondition } from '../contracts/lock-contract.js';
+import type { MigrationLock } from '../lock/migration-lock.js';
 import { buildMigrations } from '../plan/build-migrations.js';
-import { commitsDdlImplicitly, StartedMarkers, unfinishedAdvice, type StartedMigration } from '../history/started-migrations.js';
 import { checkMigrations, type DataSourcePlan } from '../plan/migration-plan.js';
-import type { MigrationStateStore } from '../state/migration-state.js';
-import type {
-  MigrationContext,
-  MigrationRunResult,
-  MigrationStrategy,
-  PendingMigration,
-  RetryReport,
-} from '../strategies/migration-strategy.js';
-import { databaseErrorCode, describeCauses } from '../util/error-chain.js';
+import type { MigrationRunResult, MigrationStrategy, RetryReport } from '../contracts/migration-strategy.js';
+import type { PendingMigration } from '../contracts/migration-records.js';
+import { describeCauses } from '../util/error-chain.js';
 import { listNames } from '../util/name-list.js';
+import { ms, plural, seconds } from '../util/quantities.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
+import { describeFailure, hostOf, interruptionText, whatWasKept } from './failure-text.js';
 import { MigrationSession } from './migration-session.js';
 import { ObservedMigrationExecutor } from './observed-migration-executor.js';
 import type { RunControl } from './run-control.js';
+import { StrategyRun } from './strategy-run.js';
 
 /** What every runner of one application shares. */
 export interface RunnerEnvironment {
-  readonly state: MigrationStateStore;
   readonly logger: Logger;
   readonly redactor: SecretRedactor;
   readonly control: RunControl;
+  /** Reports what happened: the state, the log's progress lines and `events$` follow from it. */
   readonly emit: (event: MigrationEvent) => void;
 }
 
@@ -47,24 +47,31 @@ export type MigrationGuard = (migration: string, recordStart?: StartRecorder) =>
  */
 export type StartRecorder = (lockHeld: LockCondition | undefined) => Promise<boolean>;
 
-/** With connectionCheck off: how long the lock's own connection may take to answer (connectionCheck.timeoutMs's default). */
-const DEFAULT_ANSWER_WITHIN_MS = DEFAULT_CONNECTION_CHECK_TIMEOUT_MS;
-
-/** The longest one wait for the migration lock lasts before the stop flag is looked at again. */
-const LOCK_WAIT_SLICE_MS = 1_000;
-
-type RunOutcome = 'none' | 'succeeded' | 'failed';
+/** How a failure ends the attempt: its error (the message names the DataSource), and what readiness shows of it. */
+interface Failure<E extends Error> {
+  readonly error: E;
+  readonly migration?: string;
+  readonly applied?: readonly string[];
+  readonly mayBePartiallyApplied?: boolean;
+  readonly dirty?: StartedMigration;
+  /** The log line: `error` (default), `warn` (an interruption), with the stack for a failure not ours. */
+  readonly level?: 'error' | 'warn';
+  readonly line?: string;
+  readonly stack?: string;
+}
 
 /**
  * Migrates one DataSource: reads what is pending, hands it to the strategy, applies migrations
- * with TypeORM's MigrationExecutor on a dedicated session under the migration lock, and keeps the
- * DataSource's state, logs and events current.
+ * with TypeORM's MigrationExecutor on a dedicated session under the migration lock. What happens
+ * is reported as events (see RunnerEnvironment.emit), a failure also by one log line where it is
+ * described; nothing else is written.
  */
 export class DataSourceMigrationRunner {
   readonly name: string;
   readonly logger: Logger;
-  private readonly state: MigrationStateStore;
   readonly redactor: SecretRedactor;
+  /** What the last execute() applied and kept: what `data-source-done` reports. */
+  private applied: readonly string[] = [];
 
   constructor(
     readonly plan: DataSourcePlan,
@@ -72,7 +79,6 @@ export class DataSourceMigrationRunner {
   ) {
     this.name = plan.name;
     this.logger = env.logger;
-    this.state = env.state;
     this.redactor = env.redactor;
   }
 
@@ -108,7 +114,9 @@ export class DataSourceMigrationRunner {
    * A DataSource that cannot be reached yet goes to the strategy too (RetryStrategy retries it).
    */
   async migrate(strategy: MigrationStrategy): Promise<void> {
-    const startedAt = new Date();
+    const startedAt = Date.now();
+    const done = (status: 'done' | 'failed', applied: readonly string[], error?: string) =>
+      this.env.emit({ type: 'data-source-done', dataSource: this.name, status, applied, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
     let pending: PendingMigration[] | undefined;
     try {
       const status = await this.readStatus();
@@ -116,22 +124,16 @@ export class DataSourceMigrationRunner {
       pending = [...status.pending];
     } catch (error) {
       if (error instanceof MigrationHistoryError) throw error;
-      if (error instanceof AutoMigratorConfigError) {
-        this.state.update(this.name, { status: 'failed', error: error.message, finishedAt: new Date() });
-        this.logger.error(error.message);
-        throw error;
-      }
+      if (error instanceof AutoMigratorConfigError) throw this.fail({ error });
       // Unreachable database: the strategy decides (run, retry, continue); runMigrations() reads again.
       this.redactor.scrub(error);
-      this.logger.warn(`${this.plan.label}: could not read its migrations table (${this.describeFailure(error)})`);
+      this.logger.warn(`${this.plan.label}: could not read its migrations table (${this.describe(error)})`);
     }
     if (pending?.length === 0) {
-      this.state.update(this.name, { status: 'done', pending: 0, startedAt, finishedAt: new Date() });
       this.detail(`${this.plan.label}: no pending migrations`);
-      this.env.emit({ type: 'data-source-done', dataSource: this.name, status: 'done', applied: [], durationMs: Date.now() - startedAt.getTime() });
+      done('done', []);
       return;
     }
-    this.state.update(this.name, { status: 'pending', pending: pending?.length ?? 0, startedAt });
     if (pending) {
       this.detail(
         `${this.plan.label}: ${plural(pending.length, 'pending migration')} (transaction mode '${this.plan.transaction}'): ${listNames(pending.map((migration) => migration.name))}`,
@@ -140,15 +142,51 @@ export class DataSourceMigrationRunner {
     this.env.emit({ type: 'run-started', dataSource: this.name, pending: (pending ?? []).map((migration) => migration.name) });
 
     const run = new StrategyRun(this, pending ?? [], this.env.control);
+    const applied = () => this.applied;
     try {
       await strategy.migrate(run.context);
       // A strategy that caught the interruption and returned: the run still ends interrupted.
       if (run.interruption) throw run.interruption;
-    } catch (error) {
-      throw this.strategyThrew(this.env.control.stopped ? run.interrupted(error) : error, strategy, startedAt);
+    } catch (thrown) {
+      const error = this.env.control.stopped ? run.interrupted(thrown) : thrown;
+      if (error instanceof AutoMigratorError) {
+        done('failed', applied());
+      } else {
+        // A failure of the strategy's own: its stack is printed here, once.
+        this.redactor.scrub(error);
+        const message = `${this.plan.label}: ${strategy.constructor.name} threw: ${this.describe(error)}`;
+        this.logger.error(message, error instanceof Error ? error.stack : undefined);
+        done('failed', applied(), message);
+      }
+      throw error;
     }
-    this.strategyReturned(run, strategy, startedAt);
-    if (this.env.control.stopped) throw this.interrupted(undefined, []);
+    if (run.markedFailed) {
+      const { error } = run.markedFailed;
+      this.redactor.scrub(error);
+      this.logger.error(`${this.plan.label}: marked failed by ${strategy.constructor.name} after ${ms(Date.now() - startedAt)}`);
+      done('failed', applied(), error instanceof AutoMigratorError ? error.message : `${this.plan.label}: ${this.describe(error)}`);
+    } else if (run.outcome === 'succeeded') {
+      done('done', applied());
+    } else {
+      const error =
+        run.outcome === 'failed'
+          ? this.redactor.message(run.lastError)
+          : `${this.plan.label}: ${strategy.constructor.name} returned without applying the ${plural(run.pending.length, 'pending migration')}`;
+      this.logger.error(`${error} (reported as failed)`);
+      done('failed', applied(), error);
+    }
+    if (this.env.control.stopped) throw this.interrupted(undefined, 0);
+  }
+
+  /** What a strategy's context is made of (see StrategyRun). */
+  get context() {
+    return {
+      dataSourceName: this.plan.tenant?.parent ?? this.name,
+      label: this.plan.label,
+      tenant: this.plan.tenant?.name,
+      dataSource: this.plan.dataSource,
+      logger: this.logger,
+    };
   }
 
   /**
@@ -181,16 +219,8 @@ export class DataSourceMigrationRunner {
       return await work();
     } catch (error) {
       this.redactor.scrub(error);
-      const failure = new MigrationFailedError(
-        `${this.plan.label}: could not reach the database: ${this.describeFailure(error)}`,
-        this.name,
-        undefined,
-        [],
-        this.plan.transaction,
-        { cause: error },
-      );
-      this.state.update(this.name, { status: 'failed', error: failure.message, finishedAt: new Date() });
-      throw failure;
+      const message = `${this.plan.label}: could not reach the database: ${this.describe(error)}`;
+      throw this.fail({ error: this.failedError(message, undefined, [], error), line: '' });
     }
   }
 
@@ -219,20 +249,7 @@ export class DataSourceMigrationRunner {
           await session.useSchema(this.plan.tenant.name, this.plan.tenant.createSchema);
         }
         this.env.control.setCanceller(session ? () => session.cancelStatement() : undefined);
-        // Before each migration: the lock is still ours (asked again unless this connection is the
-        // server session itself, which holds it until it ends), and the session's settings hold for
-        // its transaction.
-        const verifyEach = lock !== undefined && !(lock.heldBySession && session?.isServerSession);
-        // A migration recorded as started carries the lock check in that statement where it can.
-        const beforeMigration: MigrationGuard = async (migration, recordStart) => {
-          const carried = verifyEach && recordStart ? lock.heldCondition : undefined;
-          if (verifyEach && !carried) await lock.verify();
-          await session?.prepareTransaction(migration);
-          if (recordStart && !(await recordStart(carried))) {
-            await lock!.verify();
-            throw new Error(`${this.plan.label}: "${migration}" could not be recorded as started`);
-          }
-        };
+        const beforeMigration = this.guard(lock, session);
         if (session) return await work(session.queryRunner, beforeMigration);
         const shared = this.plan.dataSource.createQueryRunner();
         try {
@@ -254,6 +271,24 @@ export class DataSourceMigrationRunner {
     }
   }
 
+  /**
+   * Before each migration: the lock is still ours (asked again unless this connection is the
+   * server session itself, which holds it until it ends), and the session's settings hold for its
+   * transaction. A migration recorded as started carries the lock check in that statement where it can.
+   */
+  private guard(lock: MigrationLock | undefined, session: MigrationSession | undefined): MigrationGuard {
+    const verifyEach = lock !== undefined && !(lock.heldBySession && session?.isServerSession);
+    return async (migration, recordStart) => {
+      const carried = verifyEach && recordStart ? lock.heldCondition : undefined;
+      if (verifyEach && !carried) await lock.verify();
+      await session?.prepareTransaction(migration);
+      if (recordStart && !(await recordStart(carried))) {
+        await lock!.verify();
+        throw new Error(`${this.plan.label}: "${migration}" could not be recorded as started`);
+      }
+    };
+  }
+
   /** Logs, or fails on, a pending migration older than the newest applied one and an applied one this build lacks. */
   checkHistory(status: MigrationStatusReport): void {
     const { outOfOrder: outOfOrderPolicy, unknownMigrations: unknownPolicy } = this.plan.history;
@@ -271,33 +306,19 @@ export class DataSourceMigrationRunner {
       else this.logger.warn(`${this.plan.label}: ${text}. Fine for backward-compatible migrations; set unknownMigrations: 'fail' to refuse.`);
     }
     if (problems.length === 0) return;
-    const error = new MigrationHistoryError(
-      `${this.plan.label}: the migrations table does not fit this build: ${problems.join('; ')}.`,
-      this.name,
-      outOfOrderPolicy === 'fail' ? outOfOrder : [],
-      unknownPolicy === 'fail' ? unknown : [],
-    );
-    this.state.update(this.name, { status: 'failed', error: error.message, finishedAt: new Date() });
-    this.logger.error(error.message);
-    throw error;
-  }
-
-  /** Records a failure the strategy reported without throwing. */
-  markFailed(error: unknown): void {
-    this.redactor.scrub(error);
-    const message = isOwnError(error) ? error.message : `${this.plan.label}: ${this.describeFailure(error)}`;
-    this.state.update(this.name, { status: 'failed', error: message, finishedAt: new Date() });
+    throw this.fail({
+      error: new MigrationHistoryError(
+        `${this.plan.label}: the migrations table does not fit this build: ${problems.join('; ')}.`,
+        this.name,
+        outOfOrderPolicy === 'fail' ? outOfOrder : [],
+        unknownPolicy === 'fail' ? unknown : [],
+      ),
+    });
   }
 
   /** Records that the strategy will try again after `delayMs` (readiness: `retrying`). */
   reportRetry(report: RetryReport): void {
-    const error = this.describeFailure(this.redactor.scrub(report.error));
-    this.state.update(this.name, {
-      status: 'retrying',
-      current: undefined,
-      error,
-      retry: { attempt: report.attempt, attempts: report.attempts, nextAttemptAt: new Date(Date.now() + report.delayMs) },
-    });
+    const error = this.describe(this.redactor.scrub(report.error));
     this.env.emit({ type: 'retrying', dataSource: this.name, attempt: report.attempt, attempts: report.attempts, delayMs: report.delayMs, error });
   }
 
@@ -312,6 +333,7 @@ export class DataSourceMigrationRunner {
       await this.plan.dataSource.dropDatabase();
     }
     const applied: string[] = [];
+    this.applied = applied;
     let total = 0;
     let current: { name: string; startedAt: number } | undefined;
     const markers = new StartedMarkers(this.plan.dataSource, queryRunner);
@@ -329,11 +351,10 @@ export class DataSourceMigrationRunner {
           // Without the lock (lock: false) another run's markers are not ours to clear: it may hold them.
           await markers.assertNoneUnfinished(recorded, this.plan.label, this.name, { clearFinished: this.plan.lock !== undefined });
           if (this.mayNeedMarkers()) await markers.ensureTable();
-          this.state.update(this.name, { status: 'running', pending: total, applied: [] });
         },
         started: async (name) => {
           // Stop between migrations: throwing here, before up(), rolls back only the empty transaction.
-          if (this.env.control.stopped) throw this.interrupted(undefined, applied);
+          if (this.env.control.stopped) throw this.interrupted(undefined, applied.length);
           current = { name, startedAt: performance.now() };
           // Where the migration and its record cannot be atomic, it is recorded as started first. In
           // its transaction, if it has one: committed exactly when anything of it is (MySQL commits
@@ -349,17 +370,14 @@ export class DataSourceMigrationRunner {
           } else {
             await beforeMigration(name);
           }
-          const index = applied.length + 1;
-          this.state.update(this.name, { current: { name, index, total, startedAt: new Date() } });
-          this.env.emit({ type: 'migration-started', dataSource: this.name, migration: name, index, total });
+          this.env.emit({ type: 'migration-started', dataSource: this.name, migration: name, index: applied.length + 1, total });
         },
         applied: (name) => {
           applied.push(name);
-          const tookMs = current ? Math.round(performance.now() - current.startedAt) : 0;
+          const durationMs = current ? Math.round(performance.now() - current.startedAt) : 0;
           current = undefined;
-          this.detail(`${this.plan.label}: [${applied.length}/${total}] ${name} applied in ${ms(tookMs)}`);
-          this.state.update(this.name, { applied: [...applied], pending: Math.max(0, total - applied.length), current: undefined });
-          this.env.emit({ type: 'migration-finished', dataSource: this.name, migration: name, durationMs: tookMs });
+          this.detail(`${this.plan.label}: [${applied.length}/${total}] ${name} applied in ${ms(durationMs)}`);
+          this.env.emit({ type: 'migration-finished', dataSource: this.name, migration: name, durationMs, index: applied.length, total });
         },
       },
       (text) => this.redactor.redact(text),
@@ -370,17 +388,19 @@ export class DataSourceMigrationRunner {
       await executor.executePendingMigrations();
     } catch (error) {
       if (error instanceof MigrationInterruptedError) throw error;
-      if (error instanceof MigrationDirtyError) throw this.dirtyFound(error);
+      if (error instanceof MigrationDirtyError) {
+        const first = error.started[0]!;
+        throw this.fail({ error, migration: first.name, dirty: first, mayBePartiallyApplied: true });
+      }
       // A marker that outlived the rollback: the migration committed part of its work.
       const left = current && marked === current.name ? await markers.find(current.name) : undefined;
-      if (this.env.control.stopped) throw this.interrupted(current?.name, applied, error, left);
-      throw this.runFailed(MigrationSession.connectionLost(queryRunner, this.name, this.host(), error) ?? error, current?.name, applied, left);
+      if (this.env.control.stopped) throw this.interrupted(current?.name, applied.length, error, left);
+      throw this.runFailed(MigrationSession.connectionLost(queryRunner, this.name, hostOf(this.plan), error) ?? error, current?.name, applied, left);
     }
     if (total === 0) return this.nothingLeft(runStart, 'no pending migrations left; another process applied them');
     // Every migration of the run is recorded: the marker (naming the last one) has nothing left to say.
     if (marked !== undefined) await markers.remove(marked);
     const durationMs = Math.round(performance.now() - runStart);
-    this.state.update(this.name, { status: 'done', pending: 0, finishedAt: new Date() });
     this.logger.log(`${this.plan.label}: ${plural(applied.length, 'migration')} applied in ${ms(durationMs)}`);
     return { applied, durationMs };
   }
@@ -397,115 +417,51 @@ export class DataSourceMigrationRunner {
     );
   }
 
-  /** An earlier run left an unfinished migration: nothing ran; the state says which, when and by whom. */
-  private dirtyFound(error: MigrationDirtyError): MigrationDirtyError {
-    const first = error.started[0]!;
-    this.state.update(this.name, {
-      status: 'failed',
-      failedMigration: first.name,
-      dirty: first,
-      mayBePartiallyApplied: true,
-      error: error.message,
-      finishedAt: new Date(),
-    });
-    this.logger.error(error.message);
-    this.env.emit({ type: 'migration-failed', dataSource: this.name, migration: first.name, error: error.message });
-    return error;
-  }
-
   private nothingLeft(runStart: number, why: string): MigrationRunResult {
-    this.state.update(this.name, { status: 'done', pending: 0, finishedAt: new Date() });
     this.detail(`${this.plan.label}: ${why}`);
     return { applied: [], durationMs: Math.round(performance.now() - runStart) };
   }
 
   /**
-   * Takes the plan's migration lock, waiting up to its timeout and logging who holds it; state
-   * `waiting-for-lock` meanwhile. Undefined when the plan has no lock.
+   * Takes the plan's migration lock, waiting up to its timeout and telling who holds it (state
+   * `waiting-for-lock` meanwhile). Undefined when the plan has no lock.
    */
   private async acquireLock(session: MigrationSession | undefined, noWait?: string): Promise<MigrationLock | undefined> {
     if (!this.plan.lock) return undefined;
-    const { kind, settings } = this.plan.lock;
-    const { timeoutMs, logEveryMs } = settings;
-    const since = Date.now();
-    let holder: string | undefined;
-    let lock: MigrationLock | undefined;
+    const { timeoutMs } = this.plan.lock.settings;
     try {
-      lock = await createMigrationLock(kind, settings.mode, this.plan.dataSource, session, {
-        answerWithinMs: this.plan.connectionCheck?.timeoutMs ?? DEFAULT_ANSWER_WITHIN_MS,
-      });
-      if (await lock.tryAcquire(0)) return lock;
-      if (noWait !== undefined) holder = (await lock.holder().catch(() => undefined)) ?? 'another process';
-    } catch (error) {
-      throw await this.lockFailed(lock, error);
-    }
-    if (noWait !== undefined) {
-      await lock.release().catch(() => undefined);
-      throw new MigrationLockTimeoutError(
-        `${this.plan.label}: ${lock.description} is held by ${holder}: a migration run is in progress, and ${noWait} does not wait for it. ` +
-          `Nothing was changed; run it again once that run has ended.`,
-        this.name,
-        0,
-        holder,
+      return await acquireMigrationLock(
+        session,
+        {
+          ...this.plan.lock,
+          dataSource: this.plan.dataSource,
+          label: this.plan.label,
+          name: this.name,
+          connection: { answerWithinMs: this.plan.connectionCheck?.timeoutMs ?? DEFAULT_CONNECTION_CHECK_TIMEOUT_MS },
+          throwIfStopped: () => this.throwIfStopped(),
+          waiting: (lock, holder, waitedMs) => {
+            this.logger.log(
+              `${this.plan.label}: waiting for ${lock.description}, held by ${holder ?? 'another process'} (${seconds(waitedMs)} of ${seconds(timeoutMs)})`,
+            );
+            this.env.emit({ type: 'lock-waiting', dataSource: this.name, holder, waitedMs, lock: lock.description, timeoutMs });
+          },
+          acquired: (lock, waitedMs) => {
+            this.logger.log(`${this.plan.label}: acquired ${lock.description} after ${seconds(waitedMs)}`);
+            this.env.emit({ type: 'lock-acquired', dataSource: this.name, waitedMs, lock: lock.description });
+          },
+        },
+        noWait,
       );
-    }
-    try {
-      this.state.update(this.name, { status: 'waiting-for-lock', waitingSince: new Date(since), current: undefined });
-      let nextLog = since;
-      for (;;) {
-        this.throwIfStopped();
-        const waited = Date.now() - since;
-        if (waited >= timeoutMs) break;
-        if (Date.now() >= nextLog) {
-          holder = (await lock.holder().catch(() => undefined)) ?? holder;
-          this.state.update(this.name, { lockHolder: holder });
-          this.logger.log(
-            `${this.plan.label}: waiting for ${lock.description}, held by ${holder ?? 'another process'} (${seconds(waited)} of ${seconds(timeoutMs)})`,
-          );
-          this.env.emit({ type: 'lock-waiting', dataSource: this.name, holder, waitedMs: waited });
-          nextLog = Date.now() + logEveryMs;
-        }
-        if (await lock.tryAcquire(Math.min(LOCK_WAIT_SLICE_MS, logEveryMs, timeoutMs - waited))) {
-          const waitedMs = Date.now() - since;
-          this.logger.log(`${this.plan.label}: acquired ${lock.description} after ${seconds(waitedMs)}`);
-          this.state.update(this.name, { waitingSince: undefined, lockHolder: undefined });
-          this.env.emit({ type: 'lock-acquired', dataSource: this.name, waitedMs });
-          return lock;
-        }
-      }
     } catch (error) {
-      throw await this.lockFailed(lock, error);
+      // An operation that does not wait leaves the state alone: the lock is some run's, not a failure.
+      if (error instanceof MigrationLockTimeoutError) throw noWait !== undefined ? error : this.fail({ error });
+      if (!(error instanceof LockNotTaken)) throw error;
+      if (error.cause instanceof MigrationInterruptedError) throw error.cause;
+      this.redactor.scrub(error.cause);
+      const message = `${this.plan.label}: could not take ${error.lock}: ${this.describe(error.cause)}`;
+      const failure = this.failedError(message, undefined, [], error.cause);
+      throw this.fail({ error: failure, stack: failure.stack });
     }
-    await lock.release().catch(() => undefined);
-    const waitedMs = Date.now() - since;
-    const timeout = new MigrationLockTimeoutError(
-      `${this.plan.label}: gave up waiting for ${lock.description} after ${seconds(waitedMs)} (lock.timeoutMs ${timeoutMs}); ` +
-        `held by ${holder ?? 'another process'}. If no migration is running there, that process is stuck: stop it, and the database releases the lock.`,
-      this.name,
-      waitedMs,
-      holder,
-    );
-    this.state.update(this.name, { status: 'failed', error: timeout.message, finishedAt: new Date() });
-    this.logger.error(timeout.message);
-    throw timeout;
-  }
-
-  /** Taking the lock failed (not a timeout): released if half-taken; the state says why. */
-  private async lockFailed(lock: MigrationLock | undefined, error: unknown): Promise<unknown> {
-    await lock?.release().catch(() => undefined);
-    if (error instanceof MigrationInterruptedError) return error;
-    this.redactor.scrub(error);
-    const failure = new MigrationFailedError(
-      `${this.plan.label}: could not take ${lock?.description ?? 'the migration lock'}: ${this.describeFailure(error)}`,
-      this.name,
-      undefined,
-      [],
-      this.plan.transaction,
-      { cause: error },
-    );
-    this.state.update(this.name, { status: 'failed', error: failure.message, finishedAt: new Date() });
-    this.logger.error(failure.message, failure.stack);
-    return failure;
   }
 
   private async ensureInitialized(): Promise<void> {
@@ -521,249 +477,81 @@ export class DataSourceMigrationRunner {
 
   /** The run was stopped (shutdown) and `cause` is what stopped the strategy: recorded as the interruption. */
   interruptedBy(cause: unknown): MigrationInterruptedError {
-    return this.interrupted(undefined, [], cause);
+    return this.interrupted(undefined, 0, cause);
   }
 
   private throwIfStopped(): void {
-    if (this.env.control.stopped) throw this.interrupted(undefined, []);
+    if (this.env.control.stopped) throw this.interrupted(undefined, 0);
   }
 
-  private interrupted(
-    migration: string | undefined,
-    applied: readonly string[],
-    cause?: unknown,
-    left?: StartedMigration,
-  ): MigrationInterruptedError {
+  private interrupted(migration: string | undefined, appliedBefore: number, cause?: unknown, left?: StartedMigration): MigrationInterruptedError {
     const reason = this.env.control.reason ?? 'shutdown';
     if (cause !== undefined) this.redactor.scrub(cause);
     const error = new MigrationInterruptedError(
-      `${this.plan.label}: migrations interrupted by ${reason}` +
-        (!migration ? ' before the next migration' : left ? `: "${migration}" did not complete` : `: "${migration}" did not complete and was rolled back`) +
-        (applied.length > 0 ? `; ${plural(applied.length, 'migration')} applied before stay applied` : '') +
-        (this.plan.transaction === 'none' && migration && !left ? ` (transaction mode 'none': "${migration}" may be partially applied)` : '') +
-        (left ? `. ${unfinishedAdvice(migration!)}` : '. The next boot continues.'),
+      interruptionText(this.plan, reason, migration, appliedBefore, left !== undefined),
       this.name,
       reason,
       cause === undefined ? undefined : { cause },
     );
-    this.state.update(this.name, {
-      status: 'failed',
-      failedMigration: migration,
+    return this.fail({
+      error,
+      migration,
       mayBePartiallyApplied: (this.plan.transaction === 'none' && migration !== undefined) || left !== undefined,
-      ...(left ? { dirty: left } : {}),
-      error: error.message,
-      finishedAt: new Date(),
+      dirty: left,
+      level: 'warn',
     });
-    this.logger.warn(error.message);
-    return error;
   }
 
   private runFailed(error: unknown, migration: string | undefined, applied: readonly string[], left?: StartedMigration): MigrationFailedError {
     this.redactor.scrub(error);
-    const mode = this.plan.transaction;
     const where = migration ? `migration "${migration}" failed` : 'migrations failed';
-    const before = plural(applied.length, 'migration');
-    const ddlCommits = commitsDdlImplicitly(this.plan.dataSource);
-    // Under 'all', a rollback undoes the run only where DDL is transactional.
-    const rolledBackAll = mode === 'all' && !ddlCommits;
-    let kept: string;
-    if (rolledBackAll) {
-      kept = `Transaction mode 'all': the ${before} applied before it in this run were rolled back; nothing of this run was kept.`;
-    } else if (mode === 'all') {
-      kept =
-        `Transaction mode 'all' cannot undo this on MySQL/MariaDB, which commit DDL statements implicitly: ` +
-        `the ${before} applied before it in this run may stay applied and recorded, as may DDL the failed one ran. Check the migrations table before retrying.`;
-    } else if (mode === 'each') {
-      kept =
-        `Transaction mode 'each': ${before} applied before it stay applied; the failed one was rolled back` +
-        (ddlCommits ? `, except DDL it ran before the error (MySQL/MariaDB commit DDL implicitly).` : '.');
-    } else {
-      kept = `Transaction mode 'none': ${before} applied before it stay applied; the failed one ran without a transaction and may be partially applied.`;
-    }
-    if (left) kept += ` ${unfinishedAdvice(migration!)}`;
-    const keptApplied = rolledBackAll ? [] : [...applied];
-    const failure = new MigrationFailedError(
-      `${this.plan.label}: ${where}: ${this.describeFailure(error)}. ${kept}`,
-      this.name,
-      migration,
-      keptApplied,
-      mode,
-      { cause: error },
-    );
-    this.state.update(this.name, {
-      status: 'failed',
-      failedMigration: migration,
-      mayBePartiallyApplied: (mode === 'none' && migration !== undefined) || left !== undefined,
-      ...(left ? { dirty: left } : {}),
-      applied: keptApplied,
-      error: failure.message,
-      finishedAt: new Date(),
+    const kept = whatWasKept(this.plan, applied.length, left ? migration : undefined);
+    const keptApplied = kept.rolledBackAll ? [] : [...applied];
+    this.applied = keptApplied;
+    const failure = new MigrationFailedError(`${this.plan.label}: ${where}: ${this.describe(error)}. ${kept.text}`, this.name, migration, keptApplied, this.plan.transaction, {
+      cause: error,
     });
     // One line with the cause chain; the stack is printed once, by whoever receives the rethrown error.
     const causes = describeCauses(failure);
-    this.logger.error(causes ? `${failure.message} (${causes})` : failure.message);
-    this.env.emit({ type: 'migration-failed', dataSource: this.name, migration, error: failure.message });
-    return failure;
-  }
-
-  /**
-   * The error's message (redacted), with what it means where that is not obvious: which timeout
-   * option fired, and which host could not be reached.
-   */
-  describeFailure(error: unknown): string {
-    const message = this.redactor.message(error);
-    const code = databaseErrorCode(error);
-    const timeouts = this.plan.timeouts;
-    if ((code === '55P03' || code === 1205 || code === 'ER_LOCK_WAIT_TIMEOUT') && timeouts.lockTimeoutMs !== undefined) {
-      return `${message} (waited longer than migrationTimeouts.lockTimeoutMs = ${timeouts.lockTimeoutMs} ms for a lock another session holds)`;
-    }
-    if ((code === '57014' || code === 1969 || code === 'ER_STATEMENT_TIMEOUT') && timeouts.statementTimeoutMs !== undefined && !this.env.control.stopped) {
-      return `${message} (a statement ran longer than migrationTimeouts.statementTimeoutMs = ${timeouts.statementTimeoutMs} ms)`;
-    }
-    const host = this.host();
-    if (host && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|ECONNRESET|connect|terminat/i.test(message) && !message.includes(host)) {
-      return `${message} (database at ${host})`;
-    }
-    return message;
-  }
-
-  private host(): string | undefined {
-    const options = this.plan.dataSource.options as { url?: string; host?: string; port?: number };
-    if (options.url) {
-      try {
-        const url = new URL(options.url);
-        return url.host || undefined;
-      } catch {
-        return undefined;
-      }
-    }
-    return options.host ? `${options.host}${options.port ? `:${options.port}` : ''}` : undefined;
-  }
-
-  private strategyThrew(error: unknown, strategy: MigrationStrategy, startedAt: Date): unknown {
-    if (!isOwnError(error)) {
-      this.redactor.scrub(error);
-      const message = `${this.plan.label}: ${strategy.constructor.name} threw: ${this.describeFailure(error)}`;
-      this.state.update(this.name, { status: 'failed', error: message, finishedAt: new Date() });
-      this.logger.error(message, error instanceof Error ? error.stack : undefined);
-    }
-    this.emitDone('failed', startedAt);
-    return error;
-  }
-
-  private strategyReturned(run: StrategyRun, strategy: MigrationStrategy, startedAt: Date): void {
-    if (run.markedFailed) {
-      this.logger.error(`${this.plan.label}: marked failed by ${strategy.constructor.name} after ${ms(Date.now() - startedAt.getTime())}`);
-      this.emitDone('failed', startedAt);
-      return;
-    }
-    if (run.outcome === 'succeeded') {
-      this.emitDone('done', startedAt);
-      return;
-    }
-    const error =
-      run.outcome === 'failed'
-        ? (this.state.get(this.name)?.error ?? `${this.plan.label}: migrations failed`)
-        : `${this.plan.label}: ${strategy.constructor.name} returned without applying the ${plural(run.pendingCount, 'pending migration')}`;
-    this.state.update(this.name, { status: 'failed', error, finishedAt: new Date() });
-    this.logger.error(`${error} (reported as failed)`);
-    this.emitDone('failed', startedAt);
-  }
-
-  private emitDone(status: 'done' | 'failed', startedAt: Date): void {
-    const applied = this.state.get(this.name)?.applied ?? [];
-    this.env.emit({ type: 'data-source-done', dataSource: this.name, status, applied, durationMs: Date.now() - startedAt.getTime() });
-  }
-
-}
-
-/** One call of a strategy: the context it gets, and what it did with it. */
-class StrategyRun {
-  outcome: RunOutcome = 'none';
-  markedFailed = false;
-  /** What runMigrations()/dropAndMigrate() rejected with on shutdown; every later call rejects with it again. */
-  interruption: MigrationInterruptedError | undefined;
-  readonly context: MigrationContext;
-  readonly pendingCount: number;
-
-  constructor(
-    private readonly runner: DataSourceMigrationRunner,
-    pending: readonly PendingMigration[],
-    control: RunControl,
-  ) {
-    this.pendingCount = pending.length;
-    let first = pending.length > 0;
-    const track = async (fromScratch: boolean): Promise<MigrationRunResult> => {
-      if (this.interruption) throw this.interruption;
-      const known = first && !fromScratch ? pending : undefined;
-      first = false;
-      this.markedFailed = false;
-      try {
-        const result = await runner.execute(fromScratch, known);
-        this.outcome = 'succeeded';
-        return result;
-      } catch (error) {
-        this.outcome = 'failed';
-        throw control.stopped ? this.interrupted(error) : error;
-      }
-    };
-    this.context = Object.freeze({
-      dataSourceName: runner.plan.tenant?.parent ?? runner.name,
-      label: runner.plan.label,
-      tenant: runner.plan.tenant?.name,
-      dataSource: runner.plan.dataSource,
-      pending: Object.freeze([...pending]),
-      logger: runner.logger,
-      get interrupted() {
-        return control.stopped;
-      },
-      signal: control.signal,
-      runMigrations: () => track(false),
-      dropAndMigrate: () => track(true),
-      markFailed: (error: unknown) => {
-        if (this.interruption) return;
-        this.markedFailed = true;
-        runner.markFailed(error);
-      },
-      reportRetry: (report: RetryReport) => runner.reportRetry(report),
+    return this.fail({
+      error: failure,
+      migration,
+      applied: keptApplied,
+      mayBePartiallyApplied: (this.plan.transaction === 'none' && migration !== undefined) || left !== undefined,
+      dirty: left,
+      line: causes ? `${failure.message} (${causes})` : failure.message,
     });
   }
 
-  /**
-   * The interruption this run ends with, once the application is shutting down: the one
-   * runMigrations() rejected with, or one made now from what the strategy threw (an aborted wait).
-   */
-  interrupted(error: unknown): MigrationInterruptedError {
-    if (this.interruption) {
-      if (error !== this.interruption) {
-        this.runner.logger.debug(`${this.runner.plan.label}: after the interruption, the strategy threw: ${this.runner.describeFailure(error)}`);
-      }
-      return this.interruption;
-    }
-    this.interruption = error instanceof MigrationInterruptedError ? error : this.runner.interruptedBy(error);
-    return this.interruption;
+  private failedError(message: string, migration: string | undefined, applied: readonly string[], cause: unknown): MigrationFailedError {
+    return new MigrationFailedError(message, this.name, migration, applied, this.plan.transaction, { cause });
   }
-}
 
-/** Errors this library raised: their messages already name the DataSource, and they are already logged. */
-function isOwnError(error: unknown): error is Error {
-  return (
-    error instanceof MigrationFailedError ||
-    error instanceof MigrationDirtyError ||
-    error instanceof MigrationLockTimeoutError ||
-    error instanceof MigrationInterruptedError ||
-    error instanceof MigrationHistoryError
-  );
-}
+  /**
+   * The one way a failure is reported: its log line (`line: ''` for none: a connection failure the
+   * strategy may retry is logged by the strategy) and a `migration-failed` event, from which
+   * the state (`failed`, with what the failure says) follows. Returns the error to throw.
+   */
+  private fail<E extends Error>(failure: Failure<E>): E {
+    const { error } = failure;
+    const line = failure.line ?? error.message;
+    if (line !== '') {
+      if (failure.level === 'warn') this.logger.warn(line);
+      else this.logger.error(line, failure.stack);
+    }
+    this.env.emit({
+      type: 'migration-failed',
+      dataSource: this.name,
+      migration: failure.migration,
+      error: error.message,
+      ...(failure.applied ? { applied: failure.applied } : {}),
+      ...(failure.mayBePartiallyApplied ? { mayBePartiallyApplied: true } : {}),
+      ...(failure.dirty ? { dirty: failure.dirty } : {}),
+    });
+    return error;
+  }
 
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-
-function seconds(valueMs: number): string {
-  return `${(valueMs / 1000).toFixed(1)} s`;
-}
-
-function ms(value: number): string {
-  return `${Math.round(value)} ms`;
+  describe(error: unknown): string {
+    return describeFailure(this.plan, this.redactor, error, this.env.control.stopped);
+  }
 }

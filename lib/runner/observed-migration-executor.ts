@@ -8,7 +8,7 @@ import {
 } from 'typeorm';
 import { compareWithBuild, readRecordedNames } from '../history/migration-status.js';
 import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
-import type { PendingMigration } from '../strategies/migration-strategy.js';
+import type { PendingMigration } from '../contracts/migration-records.js';
 
 /** Told what is pending once the executor has read the migrations table, when each migration starts, and when it has been recorded as applied. */
 export interface MigrationObserver {

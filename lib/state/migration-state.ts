@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { StartedMigration } from '../history/started-migrations.js';
+import type { EventTenant, MigrationEvent } from '../events/migration-events.js';
+import type { StartedMigration } from '../contracts/migration-records.js';
 
 /**
  * - `disabled`: migrations are not run by this process (RUN_MIGRATIONS is off).
@@ -84,20 +85,132 @@ export function nextState(
   return Object.freeze(next);
 }
 
-/** Holds the current state of every configured DataSource; written by the runner, read by health. */
+/** A fresh state: a DataSource (or tenant) entering a run, or disabled. */
+function freshState(dataSource: string, status: MigrationStatus, tenant?: EventTenant): DataSourceMigrationState {
+  return Object.freeze({ dataSource, ...(tenant ? { tenant } : {}), status, pending: 0, applied: [] });
+}
+
+/**
+ * The state after `event`, which happened at `now`: the one place an event becomes state. Pure;
+ * the status transitions themselves (what entering a status clears) are {@link nextState}'s.
+ */
+export function reduceState(previous: DataSourceMigrationState | undefined, event: MigrationEvent, now: Date): DataSourceMigrationState {
+  const state = previous ?? freshState(event.dataSource, 'pending');
+  switch (event.type) {
+    case 'run-queued':
+      return freshState(event.dataSource, 'pending', event.tenant ?? state.tenant);
+    case 'disabled':
+      return freshState(event.dataSource, 'disabled', state.tenant);
+    case 'pending-counted':
+      // While disabled, what the database has pending is the state (whatever an operation did here before).
+      return nextState(freshState(event.dataSource, 'disabled', state.tenant), { pending: event.pending, dirty: event.dirty, error: event.error });
+    case 'history-changed':
+      return nextState(state, {
+        status: event.pending > 0 ? 'pending' : 'done',
+        pending: event.pending,
+        current: undefined,
+        dirty: undefined,
+        failedMigration: undefined,
+        mayBePartiallyApplied: undefined,
+        error: undefined,
+      });
+    case 'run-started':
+      return nextState(state, { status: 'pending', pending: event.pending.length, startedAt: now, finishedAt: undefined });
+    case 'lock-waiting':
+      return nextState(state, {
+        status: 'waiting-for-lock',
+        waitingSince: state.waitingSince ?? new Date(now.getTime() - event.waitedMs),
+        lockHolder: event.holder ?? state.lockHolder,
+      });
+    case 'lock-acquired':
+      return nextState(state, { waitingSince: undefined, lockHolder: undefined });
+    case 'migration-started':
+      return nextState(state, {
+        status: 'running',
+        pending: event.total - event.index + 1,
+        // A run's first migration: what an earlier attempt applied is not this run's.
+        ...(event.index === 1 ? { applied: [] } : {}),
+        current: { name: event.migration, index: event.index, total: event.total, startedAt: now },
+      });
+    case 'migration-finished':
+      return nextState(state, {
+        applied: [...state.applied, event.migration],
+        pending: Math.max(0, event.total - event.index),
+        current: undefined,
+      });
+    case 'migration-failed':
+      return nextState(state, {
+        status: 'failed',
+        failedMigration: event.migration,
+        mayBePartiallyApplied: event.mayBePartiallyApplied,
+        dirty: event.dirty,
+        ...(event.applied ? { applied: event.applied } : {}),
+        error: event.error,
+        finishedAt: now,
+      });
+    case 'retrying':
+      return nextState(state, {
+        status: 'retrying',
+        error: event.error,
+        retry: { attempt: event.attempt, attempts: event.attempts, nextAttemptAt: new Date(now.getTime() + event.delayMs) },
+      });
+    case 'data-source-done':
+      return event.status === 'done'
+        ? nextState(state, { status: 'done', pending: 0, applied: event.applied, finishedAt: now })
+        : nextState(state, { status: 'failed', applied: event.applied, ...(event.error !== undefined ? { error: event.error } : {}), finishedAt: now });
+  }
+}
+
+/** How many tenants of one DataSource are in the run, done and failed: kept as they change, not counted per probe. */
+export class TenantCounts {
+  total = 0;
+  done = 0;
+  /** Failed tenants' names, in the order they failed. */
+  readonly failed = new Set<string>();
+
+  /** Up to `limit` failed tenants' names. */
+  firstFailed(limit = 10): string[] {
+    const names: string[] = [];
+    for (const name of this.failed) {
+      if (names.length === limit) break;
+      names.push(name);
+    }
+    return names;
+  }
+
+  /** A tenant's state changed from `before` (undefined: it entered) to `after`. */
+  count(name: string, before: MigrationStatus | undefined, after: MigrationStatus): void {
+    if (before === undefined) this.total++;
+    if (before === 'done') this.done--;
+    if (before === 'failed') this.failed.delete(name);
+    if (after === 'done') this.done++;
+    if (after === 'failed') this.failed.add(name);
+  }
+}
+
+/**
+ * Every DataSource's (and tenant's) current state, folded from the migration events: written only
+ * by {@link apply}, read by readiness, the operations' results and `getState()`.
+ */
 @Injectable()
 export class MigrationStateStore {
   private readonly states = new Map<string, DataSourceMigrationState>();
+  /** The DataSources' own states (no tenants), in the order they entered. */
+  private readonly own = new Map<string, DataSourceMigrationState>();
+  private readonly tenants = new Map<string, TenantCounts>();
 
-  /** Replaces the state of one DataSource with a new snapshot. */
-  set(state: DataSourceMigrationState): void {
-    this.states.set(state.dataSource, Object.freeze({ ...state }));
-  }
-
-  /** Updates some fields of one DataSource's state. */
-  update(dataSource: string, change: Partial<Omit<DataSourceMigrationState, 'dataSource'>>): DataSourceMigrationState {
-    const next = nextState(this.states.get(dataSource) ?? { dataSource, status: 'pending', pending: 0, applied: [] }, change);
-    this.states.set(dataSource, next);
+  /** Folds one event into its DataSource's state. */
+  apply(event: MigrationEvent, now = new Date()): DataSourceMigrationState {
+    const previous = this.states.get(event.dataSource);
+    const next = reduceState(previous, event, now);
+    this.states.set(event.dataSource, next);
+    if (!next.tenant) {
+      this.own.set(next.dataSource, next);
+    } else if (previous?.status !== next.status) {
+      let counts = this.tenants.get(next.tenant.parent);
+      if (!counts) this.tenants.set(next.tenant.parent, (counts = new TenantCounts()));
+      counts.count(next.tenant.name, previous?.status, next.status);
+    }
     return next;
   }
 
@@ -105,8 +218,18 @@ export class MigrationStateStore {
     return this.states.get(dataSource);
   }
 
-  /** Every DataSource's state, in configuration order. */
+  /** Every DataSource's and tenant's state, in the order they entered. */
   all(): DataSourceMigrationState[] {
     return [...this.states.values()];
+  }
+
+  /** The DataSources' own states, without their tenants'. */
+  dataSources(): DataSourceMigrationState[] {
+    return [...this.own.values()];
+  }
+
+  /** The tenant counts of one DataSource; undefined when it has no tenants in a run. */
+  tenantCounts(dataSource: string): TenantCounts | undefined {
+    return this.tenants.get(dataSource);
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
-import { MigrationStrategy, type MigrationContext } from './migration-strategy.js';
+import { MigrationStrategy, type MigrationContext } from '../contracts/migration-strategy.js';
 
 /**
  * Run the pending migrations; on error log it, mark the DataSource failed (readiness reports

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { MigrationStrategy, type MigrationContext } from './migration-strategy.js';
+import { MigrationStrategy, type MigrationContext } from '../contracts/migration-strategy.js';
 
 /** The default: run the pending migrations; on error rethrow, so a blocking boot fails. */
 @Injectable()

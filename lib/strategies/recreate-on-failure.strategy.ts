@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
-import { MigrationStrategy, type MigrationContext } from './migration-strategy.js';
+import { MigrationStrategy, type MigrationContext } from '../contracts/migration-strategy.js';
 
 /**
  * For unattended devices whose data can be rebuilt: run the pending migrations; on error drop

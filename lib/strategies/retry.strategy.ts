@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
 import { isConnectionError } from './connection-errors.js';
 import { FailFastStrategy } from './fail-fast.strategy.js';
-import { MigrationStrategy, type MigrationContext } from './migration-strategy.js';
+import { MigrationStrategy, type MigrationContext } from '../contracts/migration-strategy.js';
 
 /** Options of {@link RetryStrategy}. */
 export interface RetryStrategyOptions {

@@ -3,7 +3,8 @@ import { TenantMigrationsError } from '../errors/tenant-migrations.error.js';
 import type { TenantLister } from '../options/auto-migrator-options.interface.js';
 import { planTenant, type DataSourcePlan } from '../plan/migration-plan.js';
 import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/data-source-migration.runner.js';
-import type { MigrationStrategy } from '../strategies/migration-strategy.js';
+import type { MigrationStateStore } from '../state/migration-state.js';
+import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import { validateTenantNames } from './tenant-name.js';
 
 /** Lists the tenants of a plan with `tenants`, and validates every name before anything runs. */
@@ -50,12 +51,13 @@ export async function migrateTenants(
   tenants: readonly string[],
   strategy: MigrationStrategy,
   env: RunnerEnvironment,
+  state: MigrationStateStore,
 ): Promise<void> {
   const settings = parent.tenants;
   if (!settings) return;
   const started = performance.now();
   for (const tenant of tenants) {
-    env.state.set({ dataSource: `${parent.name}/${tenant}`, tenant: { name: tenant, parent: parent.name }, status: 'pending', pending: 0, applied: [] });
+    env.emit({ type: 'run-queued', dataSource: `${parent.name}/${tenant}`, tenant: { name: tenant, parent: parent.name } });
   }
   env.logger.log(`DataSource "${parent.name}": migrating ${tenants.length} tenant(s), ${settings.concurrency} at a time`);
   const thrown: Array<{ tenant: string; error: string }> = [];
@@ -66,7 +68,7 @@ export async function migrateTenants(
       thrown.push({ tenant, error: env.redactor.message(error) });
     }
   });
-  const states = tenants.map((tenant) => env.state.get(`${parent.name}/${tenant}`));
+  const states = tenants.map((tenant) => state.get(`${parent.name}/${tenant}`));
   const failed = states.filter((state) => state?.status === 'failed').length;
   const applied = states.reduce((sum, state) => sum + (state?.applied.length ?? 0), 0);
   env.logger.log(

@@ -1,12 +1,6 @@
 import type { Logger, Type } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-
-/** A migration known to the DataSource but not yet recorded in its migrations table. */
-export interface PendingMigration {
-  /** The migration's name (class name, or its `name` property), ending in a 13-digit timestamp. */
-  readonly name: string;
-  readonly timestamp: number;
-}
+import type { PendingMigration } from './migration-records.js';
 
 /** What one successful run applied. */
 export interface MigrationRunResult {
