@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { MigrationEvent } from '../events/migration-events.js';
+import { logProgress, type EventSource } from '../events/migration-log.js';
 import type { RunControl } from '../runner/run-control.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
@@ -72,8 +73,9 @@ export class MigrationOperations {
     readonly tenantListing?: TenantListing;
   }): MigrationOperations {
     const { plans, state, logger, redactor, control, onEvent } = settings;
-    const emit = (event: MigrationEvent) => {
+    const emit = (event: MigrationEvent, from?: EventSource) => {
       state.apply(event);
+      if (from) logProgress(logger, event, from);
       onEvent?.(event);
     };
     const tenantListing =

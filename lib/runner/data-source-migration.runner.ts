@@ -9,6 +9,7 @@ import { MigrationHistoryError } from '../errors/migration-history.error.js';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
 import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout.error.js';
 import type { MigrationEvent } from '../events/migration-events.js';
+import type { EventSource } from '../events/migration-log.js';
 import { compareWithBuild, loadMigrationsUnconnected, missingSqliteFile, readMigrationStatus, type MigrationStatusReport } from '../history/migration-status.js';
 import { commitsDdlImplicitly, StartedMarkers } from '../history/started-migrations.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
@@ -21,7 +22,7 @@ import type { MigrationRunResult, MigrationStrategy, RetryReport } from '../cont
 import type { PendingMigration } from '../contracts/migration-records.js';
 import { describeCauses } from '../util/error-chain.js';
 import { listNames } from '../util/name-list.js';
-import { ms, plural, seconds } from '../util/quantities.js';
+import { ms, plural } from '../util/quantities.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { describeFailure, hostOf, interruptionText, whatWasKept } from './failure-text.js';
 import { MigrationSession } from './migration-session.js';
@@ -34,8 +35,8 @@ export interface RunnerEnvironment {
   readonly logger: Logger;
   readonly redactor: SecretRedactor;
   readonly control: RunControl;
-  /** Reports what happened: the state, the log's progress lines and `events$` follow from it. */
-  readonly emit: (event: MigrationEvent) => void;
+  /** Reports what happened (`from`: the plan it is about): the state, the log's progress lines and `events$` follow from it. */
+  readonly emit: (event: MigrationEvent, from?: EventSource) => void;
 }
 
 /** Runs before each migration, inside its transaction: throws when it must not run. */
@@ -116,7 +117,7 @@ export class DataSourceMigrationRunner {
   async migrate(strategy: MigrationStrategy): Promise<void> {
     const startedAt = Date.now();
     const done = (status: 'done' | 'failed', applied: readonly string[], error?: string) =>
-      this.env.emit({ type: 'data-source-done', dataSource: this.name, status, applied, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
+      this.report({ type: 'data-source-done', dataSource: this.name, status, applied, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
     let pending: PendingMigration[] | undefined;
     try {
       const status = await this.readStatus();
@@ -134,12 +135,7 @@ export class DataSourceMigrationRunner {
       done('done', []);
       return;
     }
-    if (pending) {
-      this.detail(
-        `${this.plan.label}: ${plural(pending.length, 'pending migration')} (transaction mode '${this.plan.transaction}'): ${listNames(pending.map((migration) => migration.name))}`,
-      );
-    }
-    this.env.emit({ type: 'run-started', dataSource: this.name, pending: (pending ?? []).map((migration) => migration.name) });
+    this.report({ type: 'run-started', dataSource: this.name, pending: (pending ?? []).map((migration) => migration.name) });
 
     const run = new StrategyRun(this, pending ?? [], this.env.control);
     const applied = () => this.applied;
@@ -319,7 +315,7 @@ export class DataSourceMigrationRunner {
   /** Records that the strategy will try again after `delayMs` (readiness: `retrying`). */
   reportRetry(report: RetryReport): void {
     const error = this.describe(this.redactor.scrub(report.error));
-    this.env.emit({ type: 'retrying', dataSource: this.name, attempt: report.attempt, attempts: report.attempts, delayMs: report.delayMs, error });
+    this.report({ type: 'retrying', dataSource: this.name, attempt: report.attempt, attempts: report.attempts, delayMs: report.delayMs, error });
   }
 
   private async executeInSession(
@@ -370,14 +366,13 @@ export class DataSourceMigrationRunner {
           } else {
             await beforeMigration(name);
           }
-          this.env.emit({ type: 'migration-started', dataSource: this.name, migration: name, index: applied.length + 1, total });
+          this.report({ type: 'migration-started', dataSource: this.name, migration: name, index: applied.length + 1, total });
         },
         applied: (name) => {
           applied.push(name);
           const durationMs = current ? Math.round(performance.now() - current.startedAt) : 0;
           current = undefined;
-          this.detail(`${this.plan.label}: [${applied.length}/${total}] ${name} applied in ${ms(durationMs)}`);
-          this.env.emit({ type: 'migration-finished', dataSource: this.name, migration: name, durationMs, index: applied.length, total });
+          this.report({ type: 'migration-finished', dataSource: this.name, migration: name, durationMs, index: applied.length, total });
         },
       },
       (text) => this.redactor.redact(text),
@@ -439,16 +434,9 @@ export class DataSourceMigrationRunner {
           name: this.name,
           connection: { answerWithinMs: this.plan.connectionCheck?.timeoutMs ?? DEFAULT_CONNECTION_CHECK_TIMEOUT_MS },
           throwIfStopped: () => this.throwIfStopped(),
-          waiting: (lock, holder, waitedMs) => {
-            this.logger.log(
-              `${this.plan.label}: waiting for ${lock.description}, held by ${holder ?? 'another process'} (${seconds(waitedMs)} of ${seconds(timeoutMs)})`,
-            );
-            this.env.emit({ type: 'lock-waiting', dataSource: this.name, holder, waitedMs, lock: lock.description, timeoutMs });
-          },
-          acquired: (lock, waitedMs) => {
-            this.logger.log(`${this.plan.label}: acquired ${lock.description} after ${seconds(waitedMs)}`);
-            this.env.emit({ type: 'lock-acquired', dataSource: this.name, waitedMs, lock: lock.description });
-          },
+          waiting: (lock, holder, waitedMs) =>
+            this.report({ type: 'lock-waiting', dataSource: this.name, holder, waitedMs, lock: lock.description, timeoutMs }),
+          acquired: (lock, waitedMs) => this.report({ type: 'lock-acquired', dataSource: this.name, waitedMs, lock: lock.description }),
         },
         noWait,
       );
@@ -539,7 +527,7 @@ export class DataSourceMigrationRunner {
       if (failure.level === 'warn') this.logger.warn(line);
       else this.logger.error(line, failure.stack);
     }
-    this.env.emit({
+    this.report({
       type: 'migration-failed',
       dataSource: this.name,
       migration: failure.migration,
@@ -549,6 +537,11 @@ export class DataSourceMigrationRunner {
       ...(failure.dirty ? { dirty: failure.dirty } : {}),
     });
     return error;
+  }
+
+  /** Every event goes out with this plan as its source (for the log's label and level). */
+  private report(event: MigrationEvent): void {
+    this.env.emit(event, this.plan);
   }
 
   describe(error: unknown): string {
