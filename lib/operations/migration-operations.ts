@@ -8,7 +8,7 @@ import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
 import { planTenant, type DataSourcePlan } from '../plan/migration-plan.js';
 import { forEachTenant, migrateTenants } from '../tenants/tenant-migrations.js';
 import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/data-source-migration.runner.js';
-import type { MigrationStateStore, MigrationStatus } from '../state/migration-state.js';
+import type { MigrationStateStore, MigrationState } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import { dryRunMigrations, type DryRunResult, type PreviewLimits } from './dry-run-migrations.js';
 import type { MigrationStatusReport } from '../history/migration-status.js';
@@ -27,7 +27,7 @@ export interface UpResult {
   readonly dataSource: string;
   /** Set for a tenant's result. */
   readonly tenant?: string;
-  readonly status: MigrationStatus;
+  readonly status: MigrationState;
   /** Migrations applied by this call. */
   readonly applied: readonly string[];
   readonly error?: string;

@@ -11,7 +11,7 @@ import type { StartedMigration } from '../contracts/migration-records.js';
  * - `done`: every migration is applied (or nothing was pending).
  * - `failed`: the strategy gave up on this DataSource.
  */
-export type MigrationStatus = 'disabled' | 'pending' | 'waiting-for-lock' | 'retrying' | 'running' | 'done' | 'failed';
+export type MigrationState = 'disabled' | 'pending' | 'waiting-for-lock' | 'retrying' | 'running' | 'done' | 'failed';
 
 /** The migration being applied right now. */
 export interface RunningMigration {
@@ -28,7 +28,7 @@ export interface DataSourceMigrationState {
   readonly dataSource: string;
   /** For a tenant: its name and its DataSource. */
   readonly tenant?: { readonly name: string; readonly parent: string };
-  readonly status: MigrationStatus;
+  readonly status: MigrationState;
   /** Migrations still pending, as last known. */
   readonly pending: number;
   /** Migrations applied by this process so far. */
@@ -61,7 +61,7 @@ type StateField = Exclude<keyof DataSourceMigrationState, 'dataSource' | 'status
  * What entering each status clears, whichever path entered it: the fields that describe another
  * status. `failed` keeps what says why (error, failedMigration, dirty) and who held the lock.
  */
-const CLEARED_ON_ENTRY: Readonly<Record<MigrationStatus, readonly StateField[]>> = {
+const CLEARED_ON_ENTRY: Readonly<Record<MigrationState, readonly StateField[]>> = {
   disabled: [],
   pending: [],
   'waiting-for-lock': ['current', 'retry'],
@@ -86,7 +86,7 @@ export function nextState(
 }
 
 /** A fresh state: a DataSource (or tenant) entering a run, or disabled. */
-function freshState(dataSource: string, status: MigrationStatus, tenant?: EventTenant): DataSourceMigrationState {
+function freshState(dataSource: string, status: MigrationState, tenant?: EventTenant): DataSourceMigrationState {
   return Object.freeze({ dataSource, ...(tenant ? { tenant } : {}), status, pending: 0, applied: [] });
 }
 
@@ -179,7 +179,7 @@ export class TenantCounts {
   }
 
   /** A tenant's state changed from `before` (undefined: it entered) to `after`. */
-  count(name: string, before: MigrationStatus | undefined, after: MigrationStatus): void {
+  count(name: string, before: MigrationState | undefined, after: MigrationState): void {
     if (before === undefined) this.total++;
     if (before === 'done') this.done--;
     if (before === 'failed') this.failed.delete(name);

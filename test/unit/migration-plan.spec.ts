@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { describe, expect, it } from 'vitest';
-import { AutoMigratorConfigError, resolveAutoMigratorOptions } from '../../lib/index.js';
+import { AutoMigratorConfigError } from '../../lib/index.js';
+import { resolveAutoMigratorOptions } from '../../lib/options/resolve-options.js';
 import { planDataSources, type DataSourceRegistry } from '../../lib/plan/migration-plan.js';
 
 /** A registry over DataSource-shaped objects: planning reads only their options and migrations. */

@@ -44,7 +44,7 @@ describe('package manifest', () => {
       "import { createRequire } from 'node:module';",
       "const imported = await import('nestjs-auto-migrator');",
       "const required = createRequire(import.meta.url)('nestjs-auto-migrator');",
-      "const names = ['AutoMigratorModule', 'AutoMigratorService', 'MigrationStrategy', 'MigrationsHealthIndicator', 'AUTO_MIGRATOR_RESOLVED_OPTIONS'];",
+      "const names = ['AutoMigratorModule', 'AutoMigratorService', 'MigrationStrategy', 'MigrationsHealthIndicator', 'TenantSource'];",
       'console.log(JSON.stringify(names.map((name) => [name, typeof imported[name], imported[name] === required[name]])));',
     ].join('\n');
     const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });

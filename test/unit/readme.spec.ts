@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveAutoMigratorOptions } from '../../lib/index.js';
+import { resolveAutoMigratorOptions } from '../../lib/options/resolve-options.js';
 import { OPTION_KEYS } from '../../lib/options/resolve-options.js';
 
 const root = join(import.meta.dirname, '../..');

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AutoMigratorConfigError,
-  FailFastStrategy,
-  resolveAutoMigratorOptions,
-  RetryStrategy,
-  type AutoMigratorModuleOptions,
-} from '../../lib/index.js';
+import { AutoMigratorConfigError, FailFastStrategy, RetryStrategy, type AutoMigratorModuleOptions } from '../../lib/index.js';
+import { resolveAutoMigratorOptions } from '../../lib/options/resolve-options.js';
 
 const env = (values: Record<string, string>) => (key: string) => ({ value: values[key], source: `env ${key}` });
 

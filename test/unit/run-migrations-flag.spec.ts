@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AutoMigratorConfigError, parseRunMigrationsFlag } from '../../lib/index.js';
+import { AutoMigratorConfigError } from '../../lib/index.js';
+import { parseRunMigrationsFlag } from '../../lib/options/run-migrations-flag.js';
 
 describe('parseRunMigrationsFlag', () => {
   it.each(['true', 'TRUE', ' yes ', '1', 'on', 'On', '\ttrue\n'])('%j is true', (value) => {

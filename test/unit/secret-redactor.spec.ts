@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { SecretRedactor } from '../../lib/index.js';
+import { SecretRedactor } from '../../lib/util/secret-redactor.js';
 
 describe('SecretRedactor', () => {
   const redactor = new SecretRedactor(['p@ss/word!', 'abc']);
