@@ -1,84 +1,14 @@
 // Shared by the benchmarks: fresh databases, spawned replicas, medians, the machine.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
+import { cpus, totalmem } from 'node:os';
+import { createDatabase } from '../test/support/database-server.mjs';
 
 export const PG_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
-function withDatabase(url, name) {
-  const parsed = new URL(url);
-  parsed.pathname = `/${name}`;
-  return parsed.toString();
-}
-
-/** A fresh database of this kind: { url, drop() }. */
-export async function freshDatabase(kind) {
-  const name = `bench_${randomBytes(5).toString('hex')}`;
-  if (kind === 'postgres') {
-    const admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
-    await admin.end();
-    return {
-      url: withDatabase(PG_URL, name),
-      query: async (sql) => {
-        const client = new pg.Client({ connectionString: withDatabase(PG_URL, name) });
-        await client.connect();
-        try {
-          return (await client.query(sql)).rows;
-        } finally {
-          await client.end();
-        }
-      },
-      drop: async () => {
-        const client = new pg.Client({ connectionString: PG_URL });
-        await client.connect();
-        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-        await client.end();
-      },
-    };
-  }
-  if (kind === 'mariadb') {
-    const admin = await mysql.createConnection({ uri: MYSQL_URL });
-    await admin.query(`CREATE DATABASE \`${name}\``);
-    await admin.end();
-    return {
-      url: withDatabase(MYSQL_URL, name),
-      query: async (sql) => {
-        const connection = await mysql.createConnection({ uri: withDatabase(MYSQL_URL, name) });
-        try {
-          return (await connection.query(sql))[0];
-        } finally {
-          await connection.end();
-        }
-      },
-      drop: async () => {
-        const connection = await mysql.createConnection({ uri: MYSQL_URL });
-        await connection.query(`DROP DATABASE IF EXISTS \`${name}\``);
-        await connection.end();
-      },
-    };
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'bench-sqlite-'));
-  const file = join(dir, `${name}.sqlite`);
-  const { default: Database } = await import('better-sqlite3');
-  return {
-    url: file,
-    query: async (sql) => {
-      const db = new Database(file);
-      try {
-        return db.prepare(sql).all();
-      } finally {
-        db.close();
-      }
-    },
-    drop: async () => rmSync(dir, { recursive: true, force: true }),
-  };
+/** A fresh database of this kind: { url, query(sql), drop() } (the tests' helper, on the bench's servers). */
+export function freshDatabase(kind) {
+  return createDatabase(kind, { postgres: PG_URL, mariadb: MYSQL_URL }, 'bench');
 }
 
 /** Runs `work(db)` on a fresh database of this kind, dropped afterwards. */
