@@ -31,6 +31,7 @@ import type { TenantSource } from './contracts/tenant-source.js';
 import { libraryLogger } from './util/library-logger.js';
 import { redactDataSourceLogger } from './util/redacting-logger.js';
 import { SecretRedactor } from './util/secret-redactor.js';
+import { dataSourceLabel } from './util/data-source-label.js';
 
 /**
  * Runs each configured DataSource's pending migrations at application bootstrap when
@@ -92,7 +93,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     for (const plan of plans) {
       if (plan.dataSource.options.migrationsRun) {
         this.logger.warn(
-          `DataSource "${plan.name}" has migrationsRun: true, so TypeORM already ran its migrations before this module, with no strategy; remove it`,
+          `${dataSourceLabel(plan.name)} has migrationsRun: true, so TypeORM already ran its migrations before this module, with no strategy; remove it`,
         );
       }
     }
@@ -171,7 +172,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
         await plan.dataSource.destroy();
         closed.push(`"${plan.name}"`);
       } catch (error) {
-        this.logger.warn(`Could not close DataSource "${plan.name}" after the failed bootstrap: ${this.secrets.message(error)}`);
+        this.logger.warn(`Could not close ${dataSourceLabel(plan.name)} after the failed bootstrap: ${this.secrets.message(error)}`);
       }
     }
     if (closed.length > 0) {
@@ -294,7 +295,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
   /** `tenants.list` as a function: the given one, or the listTenants of the TenantSource class (dependencies injected). */
   private async tenantLister(plan: DataSourcePlan): Promise<TenantLister> {
     const list = plan.tenants?.list;
-    if (!list) throw new AutoMigratorConfigError(`DataSource "${plan.name}" has no tenants option`);
+    if (!list) throw new AutoMigratorConfigError(`${dataSourceLabel(plan.name)} has no tenants option`);
     const prototype: unknown = list.prototype;
     if (!(typeof prototype === 'object' && prototype !== null && typeof (prototype as TenantSource).listTenants === 'function')) {
       return list as TenantLister;

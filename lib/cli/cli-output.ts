@@ -3,6 +3,7 @@ import type { DataSourceStatus, UpResult } from '../operations/migration-operati
 import type { ResolveResult } from '../operations/resolve-migration.js';
 import type { RevertResult } from '../operations/revert-migrations.js';
 import { listNames } from '../util/name-list.js';
+import { dataSourceLabel } from '../util/data-source-label.js';
 
 /**
  * What `--json` prints on stdout, one document whatever the command: `dataSources` holds one entry
@@ -31,7 +32,7 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
   const lines: string[] = [];
   for (const status of statuses) {
     lines.push(
-      `DataSource "${status.dataSource}"${status.tenant ? `, tenant "${status.tenant}"` : ''}: ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown` +
+      `${dataSourceLabel(status.dataSource, status.tenant)}: ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown` +
         (status.dirty.length > 0 ? `, ${status.dirty.length} dirty (started and never finished: repair, then "resolve")` : '') +
         (status.missingDatabaseFile ? ` (the SQLite database file ${status.missingDatabaseFile} does not exist yet; nothing was created)` : ''),
     );
@@ -57,19 +58,19 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
 export function formatUp(results: readonly UpResult[]): string {
   return results
     .map((result) =>
-      `DataSource "${result.dataSource}"${result.tenant ? `, tenant "${result.tenant}"` : ''}: ${result.status}, ${result.applied.length} applied${result.applied.length ? `: ${listNames(result.applied)}` : ''}` +
+      `${dataSourceLabel(result.dataSource, result.tenant)}: ${result.status}, ${result.applied.length} applied${result.applied.length ? `: ${listNames(result.applied)}` : ''}` +
       (result.error ? `\n  ${result.error}` : ''),
     )
     .join('\n');
 }
 
 export function formatDown(result: RevertResult): string {
-  return `DataSource "${result.dataSource}"${result.tenant ? `, tenant "${result.tenant}"` : ''}: ${result.reverted.length} reverted${result.reverted.length ? `: ${listNames(result.reverted)}` : ''}`;
+  return `${dataSourceLabel(result.dataSource, result.tenant)}: ${result.reverted.length} reverted${result.reverted.length ? `: ${listNames(result.reverted)}` : ''}`;
 }
 
 export function formatResolve(result: ResolveResult): string {
   return (
-    `DataSource "${result.dataSource}": ${result.migration} resolved as ${result.resolvedAs === 'applied' ? 'applied' : 'not applied (up runs it again)'}; ` +
+    `${dataSourceLabel(result.dataSource)}: ${result.migration} resolved as ${result.resolvedAs === 'applied' ? 'applied' : 'not applied (up runs it again)'}; ` +
     `it was started ${result.started.startedAt.toISOString()} by ${result.started.startedBy}`
   );
 }
@@ -78,7 +79,7 @@ export function formatResolve(result: ResolveResult): string {
 export function formatPlan(results: readonly DryRunResult[]): string {
   const lines: string[] = [];
   for (const result of results) {
-    lines.push(`-- DataSource "${result.dataSource}": ${result.pending} pending migration(s), dry run (rolled back)`);
+    lines.push(`-- ${dataSourceLabel(result.dataSource)}: ${result.pending} pending migration(s), dry run (rolled back)`);
     for (const migration of result.migrations) {
       lines.push(`-- ${migration.name}`);
       for (const statement of migration.statements) {

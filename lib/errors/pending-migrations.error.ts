@@ -1,5 +1,6 @@
 import { listNames } from '../util/name-list.js';
 import { AutoMigratorError } from './auto-migrator.error.js';
+import { dataSourceLabel } from '../util/data-source-label.js';
 
 /** Migrations are pending where none may be (`ensureUp()`, `whenDisabled: 'verify'`, `auto-migrator ensure-up`). */
 export class PendingMigrationsError extends AutoMigratorError {
@@ -11,7 +12,7 @@ export class PendingMigrationsError extends AutoMigratorError {
   ) {
     super(
       `Pending migrations: ${Object.entries(pending)
-        .map(([dataSource, names]) => `DataSource "${dataSource}": ${listNames(names)}`)
+        .map(([dataSource, names]) => `${dataSourceLabel(dataSource)}: ${listNames(names)}`)
         .join('; ')}. Apply them first (RUN_MIGRATIONS=true on one process, or "auto-migrator up").`,
     );
   }

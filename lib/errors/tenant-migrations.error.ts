@@ -1,5 +1,6 @@
 import { listNames } from '../util/name-list.js';
 import { AutoMigratorError } from './auto-migrator.error.js';
+import { dataSourceLabel } from '../util/data-source-label.js';
 
 /** Some tenants of a DataSource could not be migrated; the others were. Thrown after every tenant was tried. */
 export class TenantMigrationsError extends AutoMigratorError {
@@ -12,7 +13,7 @@ export class TenantMigrationsError extends AutoMigratorError {
     readonly total: number,
   ) {
     super(
-      `DataSource "${dataSource}": migrations failed for ${failed.length} of ${total} tenants: ${listNames(failed.map((failure) => failure.tenant))}. ` +
+      `${dataSourceLabel(dataSource)}: migrations failed for ${failed.length} of ${total} tenants: ${listNames(failed.map((failure) => failure.tenant))}. ` +
         `The other tenants are migrated. ` +
         `First error: ${failed[0]?.error ?? 'unknown'}`,
     );

@@ -14,6 +14,7 @@ import { dryRunMigrations, type DryRunResult, type PreviewLimits } from './dry-r
 import type { MigrationStatusReport } from '../history/migration-status.js';
 import { resolveStartedMigration, type ResolvedAs, type ResolveResult } from './resolve-migration.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';
+import { dataSourceLabel } from '../util/data-source-label.js';
 
 /** {@link MigrationStatusReport} of one DataSource, or of one of its tenants. */
 export interface DataSourceStatus extends MigrationStatusReport {
@@ -81,7 +82,7 @@ export class MigrationOperations {
     const tenantListing =
       settings.tenantListing ??
       (async (plan: DataSourcePlan) => {
-        throw new AutoMigratorConfigError(`DataSource "${plan.name}": tenants are only available inside the application (use --app)`);
+        throw new AutoMigratorConfigError(`${dataSourceLabel(plan.name)}: tenants are only available inside the application (use --app)`);
       });
     return new MigrationOperations(plans, { logger, redactor, control, emit }, state, tenantListing);
   }

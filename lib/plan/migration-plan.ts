@@ -5,6 +5,7 @@ import type { MigrationHistoryPolicy, MigrationTimeoutOptions, ResolvedAutoMigra
 import type { MigrationTransactionMode } from '../contracts/migration-records.js';
 import { tenantDataSource } from '../tenants/tenant-data-source.js';
 import { buildMigrations } from './build-migrations.js';
+import { dataSourceLabel } from '../util/data-source-label.js';
 
 /** What will be done for one DataSource: the output of planning, the input of the runner. */
 export interface DataSourcePlan {
@@ -69,10 +70,10 @@ export function planDataSources(
     checkTimeoutRanges(entry.name, dataSource, options.migrationTimeouts);
     const allowNoMigrations = entry.allowNoMigrations === true;
     // Not initialized yet (manualInitialization): TypeORM resolves its migrations in initialize(); the runner checks them then.
-    if (dataSource.isInitialized) checkMigrations(dataSource, entry.name, `DataSource "${entry.name}"`, allowNoMigrations);
+    if (dataSource.isInitialized) checkMigrations(dataSource, entry.name, dataSourceLabel(entry.name), allowNoMigrations);
     return Object.freeze({
       name: entry.name,
-      label: `DataSource "${entry.name}"`,
+      label: dataSourceLabel(entry.name),
       dataSource,
       transaction: entry.transaction ?? dataSource.options.migrationsTransactionMode ?? 'each',
       lock: planLock(entry.name, dataSource, options.lock),
@@ -162,7 +163,7 @@ export function planTenant(parent: DataSourcePlan, tenant: string): DataSourcePl
   return Object.freeze({
     ...parent,
     name: `${parent.name}/${tenant}`,
-    label: `DataSource "${parent.name}", tenant "${tenant}"`,
+    label: dataSourceLabel(parent.name, tenant),
     dataSource: tenantDataSource(parent.dataSource, tenant, tenants.migrations, tenants.migrationsTableName),
     tenants: undefined,
     tenant: Object.freeze({ name: tenant, parent: parent.name, createSchema: tenants.createSchema }),

@@ -6,6 +6,7 @@ import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/dat
 import type { MigrationStateStore } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import { validateTenantNames } from './tenant-name.js';
+import { dataSourceLabel } from '../util/data-source-label.js';
 
 /** Lists the tenants of a plan with `tenants`, and validates every name before anything runs. */
 export async function listTenants(plan: DataSourcePlan, lister: TenantLister): Promise<string[]> {
@@ -59,7 +60,7 @@ export async function migrateTenants(
   for (const tenant of tenants) {
     env.emit({ type: 'run-queued', dataSource: `${parent.name}/${tenant}`, tenant: { name: tenant, parent: parent.name } });
   }
-  env.logger.log(`DataSource "${parent.name}": migrating ${tenants.length} tenant(s), ${settings.concurrency} at a time`);
+  env.logger.log(`${dataSourceLabel(parent.name)}: migrating ${tenants.length} tenant(s), ${settings.concurrency} at a time`);
   const thrown: Array<{ tenant: string; error: string }> = [];
   await forEachTenant(tenants, settings.concurrency, env, async (tenant) => {
     try {
@@ -72,7 +73,7 @@ export async function migrateTenants(
   const failed = states.filter((state) => state?.status === 'failed').length;
   const applied = states.reduce((sum, state) => sum + (state?.applied.length ?? 0), 0);
   env.logger.log(
-    `DataSource "${parent.name}": tenants: ${tenants.length - failed} done, ${failed} failed; ${applied} migration(s) applied in ${Math.round(performance.now() - started)} ms`,
+    `${dataSourceLabel(parent.name)}: tenants: ${tenants.length - failed} done, ${failed} failed; ${applied} migration(s) applied in ${Math.round(performance.now() - started)} ms`,
   );
   if (thrown.length > 0) {
     const error = new TenantMigrationsError(parent.name, thrown, tenants.length);
