@@ -11,6 +11,7 @@ import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout.erro
 import type { MigrationEvent } from '../events/migration-events.js';
 import type { EventSource } from '../events/migration-log.js';
 import { compareWithBuild, loadMigrationsUnconnected, missingSqliteFile, readMigrationStatus, type MigrationStatusReport } from '../history/migration-status.js';
+import { judgeHistory } from '../history/history-policy.js';
 import { commitsDdlImplicitly, StartedMarkers } from '../history/started-migrations.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
 import { acquireMigrationLock, LockNotTaken } from '../lock/acquire-lock.js';
@@ -21,7 +22,6 @@ import { checkMigrations, type DataSourcePlan } from '../plan/migration-plan.js'
 import type { MigrationRunResult, MigrationStrategy, RetryReport } from '../contracts/migration-strategy.js';
 import type { PendingMigration } from '../contracts/migration-records.js';
 import { describeCauses } from '../util/error-chain.js';
-import { listNames } from '../util/name-list.js';
 import { ms, plural } from '../util/quantities.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { describeFailure, hostOf, interruptionText, whatWasKept } from './failure-text.js';
@@ -287,29 +287,9 @@ export class DataSourceMigrationRunner {
 
   /** Logs, or fails on, a pending migration older than the newest applied one and an applied one this build lacks. */
   checkHistory(status: MigrationStatusReport): void {
-    const { outOfOrder: outOfOrderPolicy, unknownMigrations: unknownPolicy } = this.plan.history;
-    const outOfOrder = status.outOfOrder.map((migration) => migration.name);
-    const unknown = status.unknown.map((migration) => migration.name);
-    const problems: string[] = [];
-    if (outOfOrder.length > 0) {
-      const text = `pending but older than the newest applied migration (out of order): ${listNames(outOfOrder)}`;
-      if (outOfOrderPolicy === 'fail') problems.push(text);
-      else this.logger.warn(`${this.plan.label}: ${text}. They will run; set outOfOrder: 'fail' to refuse.`);
-    }
-    if (unknown.length > 0) {
-      const text = `applied but not in this build (unknown): ${listNames(unknown)}`;
-      if (unknownPolicy === 'fail') problems.push(text);
-      else this.logger.warn(`${this.plan.label}: ${text}. Fine for backward-compatible migrations; set unknownMigrations: 'fail' to refuse.`);
-    }
-    if (problems.length === 0) return;
-    throw this.fail({
-      error: new MigrationHistoryError(
-        `${this.plan.label}: the migrations table does not fit this build: ${problems.join('; ')}.`,
-        this.name,
-        outOfOrderPolicy === 'fail' ? outOfOrder : [],
-        unknownPolicy === 'fail' ? unknown : [],
-      ),
-    });
+    const { warnings, error } = judgeHistory(status, this.plan.history, this.plan.label, this.name);
+    for (const warning of warnings) this.logger.warn(warning);
+    if (error) throw this.fail({ error });
   }
 
   /** Records that the strategy will try again after `delayMs` (readiness: `retrying`). */

@@ -1,0 +1,46 @@
+import { MigrationHistoryError } from '../errors/migration-history.error.js';
+import type { MigrationHistoryPolicy } from '../options/auto-migrator-options.interface.js';
+import { listNames } from '../util/name-list.js';
+import type { MigrationStatusReport } from './migration-status.js';
+
+/** What the history policy says of a table: warnings to log, and the error when it refuses the table. */
+export interface HistoryVerdict {
+  readonly warnings: readonly string[];
+  readonly error: MigrationHistoryError | undefined;
+}
+
+/**
+ * Judges a pending migration older than the newest applied one (out of order) and an applied one
+ * this build lacks (unknown) by the plan's policies: a warning each by default, an error with 'fail'.
+ */
+export function judgeHistory(
+  status: MigrationStatusReport,
+  policy: { readonly outOfOrder: MigrationHistoryPolicy; readonly unknownMigrations: MigrationHistoryPolicy },
+  label: string,
+  dataSource: string,
+): HistoryVerdict {
+  const outOfOrder = status.outOfOrder.map((migration) => migration.name);
+  const unknown = status.unknown.map((migration) => migration.name);
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  if (outOfOrder.length > 0) {
+    const text = `pending but older than the newest applied migration (out of order): ${listNames(outOfOrder)}`;
+    if (policy.outOfOrder === 'fail') problems.push(text);
+    else warnings.push(`${label}: ${text}. They will run; set outOfOrder: 'fail' to refuse.`);
+  }
+  if (unknown.length > 0) {
+    const text = `applied but not in this build (unknown): ${listNames(unknown)}`;
+    if (policy.unknownMigrations === 'fail') problems.push(text);
+    else warnings.push(`${label}: ${text}. Fine for backward-compatible migrations; set unknownMigrations: 'fail' to refuse.`);
+  }
+  const error =
+    problems.length === 0
+      ? undefined
+      : new MigrationHistoryError(
+          `${label}: the migrations table does not fit this build: ${problems.join('; ')}.`,
+          dataSource,
+          policy.outOfOrder === 'fail' ? outOfOrder : [],
+          policy.unknownMigrations === 'fail' ? unknown : [],
+        );
+  return { warnings, error };
+}
