@@ -29,7 +29,7 @@ import { isMigrationStrategy, MigrationStrategy } from './contracts/migration-st
 import { listTenants } from './tenants/tenant-migrations.js';
 import type { TenantSource } from './contracts/tenant-source.js';
 import { libraryLogger } from './util/library-logger.js';
-import { redactDataSourceLogger } from './util/redacting-logger.js';
+import { redactDataSourceLogger } from './typeorm/redacting-logger.js';
 import { SecretRedactor } from './util/secret-redactor.js';
 import { dataSourceLabel } from './util/data-source-label.js';
 

@@ -20,7 +20,7 @@ import { DataSourceConnectionError } from '../errors/data-source-connection.erro
 import { missingSqliteFile } from '../history/migration-status.js';
 import { describeConnectionTarget } from '../util/connection-target.js';
 import { errorChain } from '../util/error-chain.js';
-import { redactDataSourceLogger } from '../util/redacting-logger.js';
+import { redactDataSourceLogger } from '../typeorm/redacting-logger.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import type { CliLogger } from './cli-logger.js';
 

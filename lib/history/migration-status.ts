@@ -1,8 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Migration, MigrationExecutor, type DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
-import { ConnectionMetadataBuilder } from 'typeorm/connection/ConnectionMetadataBuilder.js';
-import { ObjectUtils } from 'typeorm/util/ObjectUtils.js';
+import type { DataSource, QueryRunner } from 'typeorm';
 import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
 import type { PendingMigration } from '../contracts/migration-records.js';
 import { migrationsTableName, selectIfTableExists } from './migrations-table.js';
@@ -92,17 +90,6 @@ export async function readRecordedNames(dataSource: DataSource, queryRunner?: Qu
   return rows.map((row) => String(row['name']));
 }
 
-/** This build's migrations as TypeORM sees them (sorted by timestamp, with their instances). */
-export function knownMigrations(dataSource: DataSource): Migration[] {
-  return new BuildMigrationList(dataSource).list();
-}
-
-class BuildMigrationList extends MigrationExecutor {
-  list(): Migration[] {
-    return this.getMigrations();
-  }
-}
-
 /**
  * The resolved path of a SQLite DataSource's database file when that file does not exist (and the
  * DataSource is not connected): connecting would create it, and the directories above it.
@@ -114,13 +101,4 @@ export function missingSqliteFile(dataSource: DataSource): string | undefined {
   if (typeof database !== 'string' || database === '' || database === ':memory:' || database.startsWith('file:')) return undefined;
   const path = resolve(database);
   return existsSync(path) ? undefined : path;
-}
-
-/**
- * The migrations of a DataSource that is not connected, loaded as TypeORM's initialize() loads
- * them (classes, or globs imported), without connecting.
- */
-export async function loadMigrationsUnconnected(dataSource: DataSource): Promise<MigrationInterface[]> {
-  const configured = ObjectUtils.mixedListToArray(dataSource.options.migrations ?? []);
-  return new ConnectionMetadataBuilder(dataSource).buildMigrations(configured);
 }

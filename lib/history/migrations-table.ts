@@ -1,4 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { escapeTablePath } from '../typeorm/migration-internals.js';
 import { errorChain } from '../util/error-chain.js';
 
 /** The migrations table's name as configured (without schema). */
@@ -14,7 +15,7 @@ export function qualifiedTable(dataSource: DataSource, table: string): string {
 
 /** `table` (qualified as the migrations table is) as the query runner escapes it for SQL. */
 export function escapedTable(dataSource: DataSource, runner: QueryRunner, table: string): string {
-  return (runner as unknown as PathEscaping).escapePath(qualifiedTable(dataSource, table));
+  return escapeTablePath(runner, qualifiedTable(dataSource, table));
 }
 
 /**
@@ -42,11 +43,6 @@ export async function selectIfTableExists(
   } finally {
     if (!queryRunner) await runner.release();
   }
-}
-
-/** The table path as TypeORM builds it for the migrations table, escaped by the query runner. */
-interface PathEscaping {
-  escapePath(target: string): string;
 }
 
 /** PostgreSQL undefined_table, MySQL/MariaDB ER_NO_SUCH_TABLE, SQLite "no such table". */

@@ -5,7 +5,7 @@ import type { MigrationLockMode } from '../contracts/lock-contract.js';
 import { MysqlNamedLock } from './mysql-named.lock.js';
 import { PostgresAdvisoryLock } from './postgres-advisory.lock.js';
 import { SqliteFileLock } from './sqlite-file.lock.js';
-import { connectionSocket, discardConnection } from '../util/driver-connection.js';
+import { connectionSocket, discardConnection } from '../typeorm/driver-connection.js';
 import { MigrationLockError } from './migration-lock.js';
 
 /** Where the lock is taken: the migration session, and whether a pooling proxy sits in front of it. */

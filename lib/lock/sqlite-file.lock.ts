@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
 import type { MigrationLock, MigrationsTableIdentity } from './migration-lock.js';
+import { sqliteConnectionClass } from '../typeorm/migration-internals.js';
 
 /** The part of a better-sqlite3 connection this lock uses. */
 interface SqliteConnection {
@@ -85,7 +86,7 @@ export class SqliteFileLock implements MigrationLock {
 
   private open(): SqliteConnection {
     if (!this.connection) {
-      const Connection = (this.dataSource.driver as unknown as { sqlite: SqliteConnectionClass }).sqlite;
+      const Connection = sqliteConnectionClass<SqliteConnectionClass>(this.dataSource);
       this.connection = new Connection(this.file, { timeout: 0 });
     }
     return this.connection;

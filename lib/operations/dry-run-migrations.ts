@@ -1,6 +1,7 @@
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
-import { knownMigrations, missingSqliteFile, readMigrationStatus } from '../history/migration-status.js';
+import { missingSqliteFile, readMigrationStatus } from '../history/migration-status.js';
+import { declaredTransaction, knownMigrations } from '../typeorm/migration-internals.js';
 import { PreviewTransaction, type PlannedStatement, type PreviewLimits } from './preview-transaction.js';
 
 export type { PlannedStatement, PreviewLimits } from './preview-transaction.js';
@@ -62,7 +63,7 @@ export async function dryRunMigrations(runner: DataSourceMigrationRunner, limits
       for (const { name } of pending) {
         const instance = instances.get(name);
         const statements = preview.recordInto();
-        if (!instance || instance.transaction === false) {
+        if (!instance || declaredTransaction(instance) === false) {
           planned.push({ name, statements, error: 'it opts out of transactions (transaction = false), so it cannot be previewed and rolled back' });
           break;
         }

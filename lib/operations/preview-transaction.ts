@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { databaseErrorCode } from '../util/error-chain.js';
 import { AutoMigratorError } from '../errors/auto-migrator.error.js';
+import { transactionDepth } from '../typeorm/migration-internals.js';
 
 /** One statement a migration sent to the database. */
 export interface PlannedStatement {
@@ -158,7 +159,7 @@ export class PreviewTransaction {
   /** Replaces what the DataSource and the query runner do while the preview is open; {@link end} restores it. */
   private route(): void {
     const queryRunner = this.queryRunner;
-    const depth = () => (queryRunner as unknown as { transactionDepth: number }).transactionDepth;
+    const depth = () => transactionDepth(queryRunner);
     const commit = queryRunner.commitTransaction.bind(queryRunner);
     const rollback = queryRunner.rollbackTransaction.bind(queryRunner);
     this.rollback = rollback;

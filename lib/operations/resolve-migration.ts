@@ -1,7 +1,8 @@
 import { MigrationExecutor } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
-import { knownMigrations, readRecordedNames } from '../history/migration-status.js';
+import { readRecordedNames } from '../history/migration-status.js';
+import { knownMigrations } from '../typeorm/migration-internals.js';
 import { describeStarted, StartedMarkers } from '../history/started-migrations.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
 

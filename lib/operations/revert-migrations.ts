@@ -3,7 +3,8 @@ import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { listNames } from '../util/name-list.js';
-import { knownMigrations, readMigrationStatus, type AppliedMigration } from '../history/migration-status.js';
+import { readMigrationStatus, type AppliedMigration } from '../history/migration-status.js';
+import { declaredTransaction, knownMigrations } from '../typeorm/migration-internals.js';
 import { commitsDdlImplicitly, StartedMarkers, unfinishedAdvice } from '../history/started-migrations.js';
 
 /** What `down` did to one DataSource. */
@@ -48,7 +49,7 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
     );
     const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
     const ddlCommits = commitsDdlImplicitly(dataSource);
-    const outsideTransaction = (entry: AppliedMigration) => instances.get(entry.name)!.instance?.transaction === false;
+    const outsideTransaction = (entry: AppliedMigration) => declaredTransaction(instances.get(entry.name)!.instance) === false;
     if (ddlCommits || toRevert.some(outsideTransaction)) await markers.ensureTable();
     const executor = new MigrationExecutor(dataSource, queryRunner);
     const reverted: string[] = [];

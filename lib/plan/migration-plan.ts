@@ -3,7 +3,7 @@ import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js
 import { migrationLockKind, type MigrationLockKind } from '../contracts/lock-contract.js';
 import type { MigrationHistoryPolicy, MigrationTimeoutOptions, ResolvedAutoMigratorOptions, ResolvedConnectionCheckOptions, ResolvedLockOptions, ResolvedTenantOptions } from '../options/auto-migrator-options.interface.js';
 import type { MigrationTransactionMode } from '../contracts/migration-records.js';
-import { tenantDataSource } from '../tenants/tenant-data-source.js';
+import { tenantDataSource } from '../typeorm/tenant-data-source.js';
 import { buildMigrations } from './build-migrations.js';
 import { dataSourceLabel } from '../util/data-source-label.js';
 

@@ -10,14 +10,15 @@ import { MigrationInterruptedError } from '../errors/migration-interrupted.error
 import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout.error.js';
 import type { MigrationEvent } from '../events/migration-events.js';
 import type { EventSource } from '../events/migration-log.js';
-import { compareWithBuild, loadMigrationsUnconnected, missingSqliteFile, readMigrationStatus, type MigrationStatusReport } from '../history/migration-status.js';
+import { compareWithBuild, missingSqliteFile, readMigrationStatus, readRecordedNames, type MigrationStatusReport } from '../history/migration-status.js';
+import { declaredTransaction, loadMigrationsUnconnected } from '../typeorm/migration-internals.js';
 import { judgeHistory } from '../history/history-policy.js';
 import { commitsDdlImplicitly, StartedMarkers } from '../history/started-migrations.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
 import { acquireMigrationLock, LockNotTaken } from '../lock/acquire-lock.js';
 import type { LockCondition } from '../contracts/lock-contract.js';
 import type { MigrationLock } from '../lock/migration-lock.js';
-import { buildMigrations } from '../plan/build-migrations.js';
+import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
 import { checkMigrations, type DataSourcePlan } from '../plan/migration-plan.js';
 import type { MigrationRunResult, MigrationStrategy, RetryReport } from '../contracts/migration-strategy.js';
 import type { PendingMigration } from '../contracts/migration-records.js';
@@ -26,7 +27,7 @@ import { ms, plural } from '../util/quantities.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { describeFailure, hostOf, interruptionText, whatWasKept } from './failure-text.js';
 import { MigrationSession } from './migration-session.js';
-import { ObservedMigrationExecutor } from './observed-migration-executor.js';
+import { ObservedMigrationExecutor } from '../typeorm/observed-migration-executor.js';
 import type { RunControl } from './run-control.js';
 import { StrategyRun } from './strategy-run.js';
 
@@ -320,13 +321,17 @@ export class DataSourceMigrationRunner {
       this.plan.dataSource,
       queryRunner,
       {
-        planned: async (pending, recorded) => {
-          total = pending.length;
-          if (total === 0) return;
-          // Before anything runs: a migration an earlier run started and never finished stops it.
-          // Without the lock (lock: false) another run's markers are not ours to clear: it may hold them.
-          await markers.assertNoneUnfinished(recorded, this.plan.label, this.name, { clearFinished: this.plan.lock !== undefined });
-          if (this.mayNeedMarkers()) await markers.ensureTable();
+        // The only read under the lock: one plain SELECT, and what it leaves pending.
+        recorded: async (runner) => {
+          const recorded = await readRecordedNames(this.plan.dataSource, runner);
+          total = compareWithBuild(buildMigrations(this.plan.dataSource.migrations, this.plan.label), recorded).pending.length;
+          if (total > 0) {
+            // Before anything runs: a migration an earlier run started and never finished stops it.
+            // Without the lock (lock: false) another run's markers are not ours to clear: it may hold them.
+            await markers.assertNoneUnfinished(recorded, this.plan.label, this.name, { clearFinished: this.plan.lock !== undefined });
+            if (this.mayNeedMarkers()) await markers.ensureTable();
+          }
+          return recorded.map((name) => ({ name, timestamp: timestampOf(name) }));
         },
         started: async (name) => {
           // Stop between migrations: throwing here, before up(), rolls back only the empty transaction.
@@ -388,7 +393,7 @@ export class DataSourceMigrationRunner {
     return (
       commitsDdlImplicitly(this.plan.dataSource) ||
       this.plan.transaction === 'none' ||
-      this.plan.dataSource.migrations.some((migration) => migration.transaction === false)
+      this.plan.dataSource.migrations.some((migration) => declaredTransaction(migration) === false)
     );
   }
 

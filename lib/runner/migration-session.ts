@@ -1,6 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { MigrationConnectionLostError } from '../errors/migration-connection-lost.error.js';
-import { connectionSocket, discardConnection } from '../util/driver-connection.js';
+import { connectionSocket, discardConnection } from '../typeorm/driver-connection.js';
 import { SessionWatchdog, type ConnectionCheckSettings } from './session-watchdog.js';
 
 /** Per-session limits for the statements migrations run. */

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { driverClients } from '../typeorm/migration-internals.js';
 
 /** How the migration session's connection is watched (option `connectionCheck`). */
 export interface ConnectionCheckSettings {
@@ -114,15 +115,11 @@ export class SessionWatchdog {
 
   /** A connection with the DataSource's own settings (host, credentials, TLS), outside its pool. */
   private connect(): ProbeConnection {
-    const driver = this.dataSource.driver as unknown as {
-      master?: { Client?: new (options: unknown) => PgClient; options?: unknown };
-      pool?: { config?: { connectionConfig?: unknown } };
-      mysql?: { Connection?: new (options: { config: unknown }) => MysqlConnection };
-    };
+    const driver = driverClients<PgClient, MysqlConnection>(this.dataSource);
     if (this.dialect === 'postgres') {
-      const Client = driver.master?.Client;
+      const Client = driver.pg?.Client;
       if (!Client) throw new Error('no pg pool');
-      const client = new Client(driver.master?.options);
+      const client = new Client(driver.pg?.options);
       client.on('error', () => undefined);
       const connected = client.connect();
       return {
@@ -135,7 +132,7 @@ export class SessionWatchdog {
       };
     }
     const Connection = driver.mysql?.Connection;
-    const config = driver.pool?.config?.connectionConfig;
+    const config = driver.mysql?.config;
     if (!Connection || !config) throw new Error('no mysql2 pool');
     const connection = new Connection({ config });
     connection.on('error', () => undefined);

@@ -6,17 +6,16 @@ import {
   type MigrationInterface,
   type QueryRunner,
 } from 'typeorm';
-import { compareWithBuild, readRecordedNames } from '../history/migration-status.js';
-import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
-import type { PendingMigration } from '../contracts/migration-records.js';
+import { setExecutorDataSource } from './migration-internals.js';
 
-/** Told what is pending once the executor has read the migrations table, when each migration starts, and when it has been recorded as applied. */
+/** Told what is recorded once the executor has read the migrations table, when each migration starts, and when it has been recorded as applied. */
 export interface MigrationObserver {
   /**
-   * The migrations the executor will apply and the names recorded as applied, read on the session
-   * that holds the lock, before any transaction: a rejection stops the run before anything runs.
+   * Reads the migrations recorded as applied (name and timestamp, oldest first) on the session
+   * that holds the lock, before any transaction, and looks at what that leaves pending: a
+   * rejection stops the run before anything runs.
    */
-  planned(pending: readonly PendingMigration[], recorded: readonly string[]): Promise<void>;
+  recorded(queryRunner: QueryRunner): Promise<ReadonlyArray<{ readonly name: string; readonly timestamp: number }>>;
   /** Inside the migration's transaction, before its up(): a rejection stops it (the transaction rolls back). */
   started(name: string): Promise<void>;
   applied(name: string): void;
@@ -37,7 +36,7 @@ export class ObservedMigrationExecutor extends MigrationExecutor {
     redact: (text: string) => string,
   ) {
     super(dataSource, queryRunner);
-    this.dataSource = withRedactedLogger(dataSource, redact);
+    setExecutorDataSource(this, withRedactedLogger(dataSource, redact));
   }
 
   protected override getMigrations(): Migration[] {
@@ -56,10 +55,9 @@ export class ObservedMigrationExecutor extends MigrationExecutor {
   }
 
   protected override async loadExecutedMigrations(queryRunner: QueryRunner): Promise<Migration[]> {
-    const recorded = await readRecordedNames(this.dataSource, queryRunner);
-    await this.observer.planned(compareWithBuild(buildMigrations(this.dataSource.migrations, 'DataSource'), recorded).pending, recorded);
+    const recorded = await this.observer.recorded(queryRunner);
     // Newest first, as TypeORM's own read returns them.
-    return recorded.map((name, index) => new Migration(index + 1, timestampOf(name), name)).reverse();
+    return recorded.map(({ name, timestamp }, index) => new Migration(index + 1, timestamp, name)).reverse();
   }
 
   protected override async insertExecutedMigration(queryRunner: QueryRunner, migration: Migration): Promise<void> {

@@ -1,5 +1,5 @@
 import type { DataSource, Logger as TypeOrmLogger, QueryRunner } from 'typeorm';
-import type { SecretRedactor } from './secret-redactor.js';
+import type { SecretRedactor } from '../util/secret-redactor.js';
 
 /** The redactor each DataSource's logger currently uses (the latest installed wins). */
 const installed = new WeakMap<DataSource, { redactor: SecretRedactor }>();
@@ -65,4 +65,5 @@ export function redactDataSourceLogger(dataSource: DataSource, redactor: SecretR
 }
 
 /** What TypeORM passes as a query's parameters. */
-type QueryParameters = unknown[] | Record<string, unknown>;
+/** The parameters TypeORM's logger takes (an array; 1.x also an object of named ones). */
+type QueryParameters = Parameters<TypeOrmLogger['logQuery']>[1];
