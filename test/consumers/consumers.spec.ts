@@ -109,7 +109,7 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
 
     // Installs run side by side (the registry and the git clone's devDependencies are the slow part).
     installs = {
-      jest: createApp(work, 'cjs-nest11-jest', tarball, '0.3.0').then(install),
+      jest: createApp(work, 'cjs-nest11-jest', tarball, '0.3.11').then(install),
       vitest: createApp(work, 'esm-nest12-vitest', tarball, '0.3.31').then(install),
       git: createApp(work, 'cjs-nest12-git', `git+file://${join(work, 'repo')}#${head}`, '^1.1.0').then(install),
     };
@@ -137,7 +137,7 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
     return cli;
   }
 
-  it('CommonJS, Nest 11.2, TypeORM 0.3.0 (the floor) then 0.3.31, Jest: the spec importing the library passes; the CLI reads the result', async () => {
+  it('CommonJS, Nest 11.2, TypeORM 0.3.11 (the floor) then 0.3.31, Jest: the spec importing the library passes; the CLI reads the result', async () => {
     const installed = await installs.jest;
     const dir = join(work, 'cjs-nest11-jest');
     const db = await database();

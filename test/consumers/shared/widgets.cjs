@@ -14,7 +14,7 @@ class CreateWidgets1700000000000 {
   }
 }
 
-/** Public tables (TypeORM 0.3.0 also creates typeorm_metadata; left out) and the recorded migration names. */
+/** Public tables (TypeORM 0.3 may also create typeorm_metadata; left out) and the recorded migration names. */
 async function migratedState(dataSource) {
   const tables = await dataSource.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
   const recorded = await dataSource.query('SELECT name FROM migrations ORDER BY id');
