@@ -14,7 +14,10 @@ const scripts = [
 const rows = [];
 for (const [script, args] of scripts) {
   process.stderr.write(`\n== ${script} ${args.join(' ')}\n`);
-  const result = spawnSync(process.execPath, [join(import.meta.dirname, script), ...args, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const result = spawnSync(process.execPath, [join(import.meta.dirname, script), ...args, '--json'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = result.stdout.split('\n');
   process.stderr.write(lines.filter((line) => !line.startsWith('BENCH_JSON ')).join('\n'));
   const json = lines.find((line) => line.startsWith('BENCH_JSON '));

@@ -32,8 +32,16 @@ function boot(kind, count, migrator) {
     });
     const doneAt = results.map((r) => Number(/DONE_AT (\d+)/.exec(r.output)?.[1] ?? NaN));
     const survivors = results.filter((r) => r.code === 0).length;
-    const seeded = await db.query('SELECT COUNT(*) AS n FROM items').then((rows) => Number(rows[0].n)).catch(() => NaN);
-    return { wallMs: Math.max(...doneAt.filter(Number.isFinite)) - startAt, survivors, seeded, failures: results.filter((r) => r.code !== 0) };
+    const seeded = await db
+      .query('SELECT COUNT(*) AS n FROM items')
+      .then((rows) => Number(rows[0].n))
+      .catch(() => NaN);
+    return {
+      wallMs: Math.max(...doneAt.filter(Number.isFinite)) - startAt,
+      survivors,
+      seeded,
+      failures: results.filter((r) => r.code !== 0),
+    };
   });
 }
 
@@ -48,7 +56,10 @@ for (const kind of await reachableKinds(values.db)) {
     raw.push(await boot(kind, replicas, 'raw'));
   }
   const failedRuns = many.filter((r) => r.survivors !== replicas || r.seeded !== 1).length;
-  const sampleError = raw.flatMap((r) => r.failures).map((f) => /BOOT_FAILED (.*)/.exec(f.output)?.[1]).find(Boolean);
+  const sampleError = raw
+    .flatMap((r) => r.failures)
+    .map((f) => /BOOT_FAILED (.*)/.exec(f.output)?.[1])
+    .find(Boolean);
   const ratio = median(many.map((r) => r.wallMs)) / median(one.map((r) => r.wallMs));
   summary.push({
     case: `${replicas} replicas at once vs 1 replica (${kind})`,
@@ -81,7 +92,16 @@ for (const kind of await reachableKinds(values.db)) {
 console.log(`\nreplicas benchmark: ${runs} runs, median; slow migration ${slowMs} ms; ${machine()}\n`);
 console.log(
   table(
-    ['database', '1 replica', `${replicas} replicas`, 'ratio (target <= 1.5)', 'module: ok per run', 'raw TypeORM: ok per run', 'raw: seed rows per run', 'a raw failure'],
+    [
+      'database',
+      '1 replica',
+      `${replicas} replicas`,
+      'ratio (target <= 1.5)',
+      'module: ok per run',
+      'raw TypeORM: ok per run',
+      'raw: seed rows per run',
+      'a raw failure',
+    ],
     rows,
   ),
 );

@@ -10,12 +10,23 @@ import {
 } from '@nestjs/common';
 import { ModuleRef, ModulesContainer } from '@nestjs/core';
 import { Subject, type Observable } from 'rxjs';
-import { AUTO_MIGRATOR_BOOTSTRAP, AUTO_MIGRATOR_LOGGER_CONTEXT, AUTO_MIGRATOR_RESOLVED_OPTIONS, type AutoMigratorBootstrap } from './auto-migrator.constants.js';
+import {
+  AUTO_MIGRATOR_BOOTSTRAP,
+  AUTO_MIGRATOR_LOGGER_CONTEXT,
+  AUTO_MIGRATOR_RESOLVED_OPTIONS,
+  type AutoMigratorBootstrap,
+} from './auto-migrator.constants.js';
 import { AutoMigratorConfigError } from './errors/auto-migrator-config.error.js';
 import type { MigrationEvent } from './events/migration-events.js';
 import { buildReadiness, type MigrationReadiness } from './health/readiness.js';
 import type { DryRunResult } from './operations/dry-run-migrations.js';
-import { MigrationOperations, type DataSourceStatus, type OperationTarget, type PlanOptions, type UpResult } from './operations/migration-operations.js';
+import {
+  MigrationOperations,
+  type DataSourceStatus,
+  type OperationTarget,
+  type PlanOptions,
+  type UpResult,
+} from './operations/migration-operations.js';
 import { PendingPoller } from './operations/pending-poller.js';
 import type { ResolvedAs, ResolveResult } from './operations/resolve-migration.js';
 import type { RevertResult } from './operations/revert-migrations.js';

@@ -34,7 +34,9 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
     lines.push(
       `${dataSourceLabel(status.dataSource, status.tenant)}: ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown` +
         (status.dirty.length > 0 ? `, ${status.dirty.length} dirty (started and never finished: repair, then "resolve")` : '') +
-        (status.missingDatabaseFile ? ` (the SQLite database file ${status.missingDatabaseFile} does not exist yet; nothing was created)` : ''),
+        (status.missingDatabaseFile
+          ? ` (the SQLite database file ${status.missingDatabaseFile} does not exist yet; nothing was created)`
+          : ''),
     );
     const dirty = new Map(status.dirty.map((m) => [m.name, m]));
     const rows: string[][] = [
@@ -57,9 +59,10 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
 
 export function formatUp(results: readonly UpResult[]): string {
   return results
-    .map((result) =>
-      `${dataSourceLabel(result.dataSource, result.tenant)}: ${result.status}, ${result.applied.length} applied${result.applied.length ? `: ${listNames(result.applied)}` : ''}` +
-      (result.error ? `\n  ${result.error}` : ''),
+    .map(
+      (result) =>
+        `${dataSourceLabel(result.dataSource, result.tenant)}: ${result.status}, ${result.applied.length} applied${result.applied.length ? `: ${listNames(result.applied)}` : ''}` +
+        (result.error ? `\n  ${result.error}` : ''),
     )
     .join('\n');
 }
@@ -83,11 +86,16 @@ export function formatPlan(results: readonly DryRunResult[]): string {
     for (const migration of result.migrations) {
       lines.push(`-- ${migration.name}`);
       for (const statement of migration.statements) {
-        lines.push(`${statement.sql.trim().replace(/;$/, '')};${statement.parameters ? ` -- parameters: ${JSON.stringify(statement.parameters)}` : ''}`);
+        lines.push(
+          `${statement.sql.trim().replace(/;$/, '')};${statement.parameters ? ` -- parameters: ${JSON.stringify(statement.parameters)}` : ''}`,
+        );
       }
       if (migration.error) lines.push(`-- stopped here: ${migration.error}`);
     }
-    if (!result.complete) lines.push(`-- INCOMPLETE: ${result.migrations.length} of ${result.pending} previewed; the migrations after the one it stopped at were not run`);
+    if (!result.complete)
+      lines.push(
+        `-- INCOMPLETE: ${result.migrations.length} of ${result.pending} previewed; the migrations after the one it stopped at were not run`,
+      );
   }
   return lines.join('\n');
 }

@@ -8,7 +8,13 @@ import { AUTO_MIGRATOR_BOOTSTRAP, AUTO_MIGRATOR_LOGGER_CONTEXT, type AutoMigrato
 import { AutoMigratorService } from '../auto-migrator.service.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DryRunResult } from '../operations/dry-run-migrations.js';
-import { MigrationOperations, type DataSourceStatus, type OperationTarget, type PlanOptions, type UpResult } from '../operations/migration-operations.js';
+import {
+  MigrationOperations,
+  type DataSourceStatus,
+  type OperationTarget,
+  type PlanOptions,
+  type UpResult,
+} from '../operations/migration-operations.js';
 import type { ResolvedAs, ResolveResult } from '../operations/resolve-migration.js';
 import type { RevertResult } from '../operations/revert-migrations.js';
 import { resolveAutoMigratorOptions } from '../options/resolve-options.js';
@@ -162,7 +168,9 @@ async function connect(dataSource: DataSource, file: string, redactor: SecretRed
 
 /** The error's message or, when it has none (an AggregateError of one failure per address), those of what it wraps. */
 function driverMessage(error: unknown, redactor: SecretRedactor): string {
-  const messages = [...errorChain(error)].map((link) => link['message']).filter((message): message is string => typeof message === 'string' && message !== '');
+  const messages = [...errorChain(error)]
+    .map((link) => link['message'])
+    .filter((message): message is string => typeof message === 'string' && message !== '');
   const own = error instanceof Error && error.message !== '' ? error.message : undefined;
   return redactor.redact(own ?? ([...new Set(messages)].join('; ') || String(error)));
 }
@@ -174,7 +182,9 @@ async function importFile(file: string, flag: string): Promise<Record<string, un
     return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const hint = /\.(c|m)?tsx?$/.test(path) ? ' Point at the compiled JavaScript, or run the CLI with a TypeScript loader (node --import tsx …).' : '';
+    const hint = /\.(c|m)?tsx?$/.test(path)
+      ? ' Point at the compiled JavaScript, or run the CLI with a TypeScript loader (node --import tsx …).'
+      : '';
     throw new AutoMigratorConfigError(`${flag} ${file} could not be loaded: ${message}.${hint}`, { cause: error });
   }
 }

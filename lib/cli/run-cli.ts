@@ -117,17 +117,27 @@ function argumentProblem(
   command: string | undefined,
   migration: string | undefined,
   extra: readonly string[],
-  values: { 'data-source'?: string; app?: string; name?: string; to?: string; tenants?: boolean; applied?: boolean; 'not-applied'?: boolean },
+  values: {
+    'data-source'?: string;
+    app?: string;
+    name?: string;
+    to?: string;
+    tenants?: boolean;
+    applied?: boolean;
+    'not-applied'?: boolean;
+  },
 ): string | undefined {
   if (!command) return 'no command given';
   if (!(COMMANDS as readonly string[]).includes(command)) return `unknown command "${command}"; commands: ${COMMANDS.join(', ')}`;
   if (command === 'resolve' && migration === undefined) return 'resolve needs the migration: resolve <migration> --applied | --not-applied';
   if (extra.length > 0) return `unexpected argument(s): ${extra.join(' ')}`;
   if (command === 'resolve' && values.applied === values['not-applied']) return 'resolve needs exactly one of --applied or --not-applied';
-  if (command !== 'resolve' && (values.applied || values['not-applied'])) return `--applied and --not-applied go with resolve, not ${command}`;
+  if (command !== 'resolve' && (values.applied || values['not-applied']))
+    return `--applied and --not-applied go with resolve, not ${command}`;
   if (command === 'resolve' && values.tenants) return '--tenants does not go with resolve';
   if (!values['data-source'] === !values.app) return 'give exactly one of --data-source <file> or --app <file>[#Export]';
-  if (command === 'down' && values.to === undefined) return 'down needs --to <version> (a migration name, its 13-digit timestamp, or 0 for all)';
+  if (command === 'down' && values.to === undefined)
+    return 'down needs --to <version> (a migration name, its 13-digit timestamp, or 0 for all)';
   if (command !== 'down' && values.to !== undefined) return `--to goes with down, not ${command}`;
   if (values['data-source'] && values.name !== undefined) return '--name goes with --app; a --data-source file has one DataSource';
   if (values['data-source'] && values.tenants) return '--tenants goes with --app: tenants are configured in AutoMigratorModule';
@@ -138,11 +148,15 @@ function argumentProblem(
 /** `--timeout` / `--lock-timeout` of plan, in ms; or what is wrong with them. */
 function planLimits(command: string, values: { timeout?: string; 'lock-timeout'?: string }): PlanLimits | string {
   const limits: PlanLimits = {};
-  for (const [flag, key] of [['timeout', 'timeoutMs'], ['lock-timeout', 'lockTimeoutMs']] as const) {
+  for (const [flag, key] of [
+    ['timeout', 'timeoutMs'],
+    ['lock-timeout', 'lockTimeoutMs'],
+  ] as const) {
     const value = values[flag];
     if (value === undefined) continue;
     if (command !== 'plan') return `--${flag} goes with plan, not ${command}`;
-    if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > 2_147_483_647) return `--${flag} takes a whole number of ms (1 to 2147483647); got "${value}"`;
+    if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > 2_147_483_647)
+      return `--${flag} takes a whole number of ms (1 to 2147483647); got "${value}"`;
     limits[key] = Number(value);
   }
   return limits;
@@ -234,7 +248,11 @@ async function execute(
     case 'ensure-up': {
       const statuses = await target.ensureUp(scope);
       return {
-        dataSources: statuses.map((status) => ({ dataSource: status.dataSource, ...(status.tenant ? { tenant: status.tenant } : {}), pending: [] })),
+        dataSources: statuses.map((status) => ({
+          dataSource: status.dataSource,
+          ...(status.tenant ? { tenant: status.tenant } : {}),
+          pending: [],
+        })),
         text: 'No pending migrations.',
         code: EXIT.ok,
       };
@@ -255,7 +273,14 @@ async function execute(
 function usage(io: CliIo, problem: string, json: boolean, command?: string): number {
   io.stderr(`auto-migrator: ${problem}\n\n${USAGE}\n`);
   if (json) {
-    const document: CliJsonResult = { command: command ?? '', ok: false, exitCode: EXIT.usage, durationMs: 0, dataSources: [], error: { name: 'UsageError', message: problem } };
+    const document: CliJsonResult = {
+      command: command ?? '',
+      ok: false,
+      exitCode: EXIT.usage,
+      durationMs: 0,
+      dataSources: [],
+      error: { name: 'UsageError', message: problem },
+    };
     io.stdout(`${JSON.stringify(document, null, 2)}\n`);
   }
   return EXIT.usage;

@@ -84,13 +84,7 @@ export abstract class MigrationStrategy {
 export function isMigrationStrategy(value: unknown): value is Type<MigrationStrategy> | MigrationStrategy {
   if (typeof value === 'function') {
     const prototype: unknown = value.prototype;
-    return (
-      typeof prototype === 'object' &&
-      prototype !== null &&
-      typeof (prototype as { migrate?: unknown }).migrate === 'function'
-    );
+    return typeof prototype === 'object' && prototype !== null && typeof (prototype as { migrate?: unknown }).migrate === 'function';
   }
-  return (
-    typeof value === 'object' && value !== null && typeof (value as { migrate?: unknown }).migrate === 'function'
-  );
+  return typeof value === 'object' && value !== null && typeof (value as { migrate?: unknown }).migrate === 'function';
 }

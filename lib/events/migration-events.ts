@@ -41,7 +41,13 @@ export type MigrationEvent =
       readonly timeoutMs: number;
     }
   | { readonly type: 'lock-acquired'; readonly dataSource: string; readonly waitedMs: number; readonly lock: string }
-  | { readonly type: 'migration-started'; readonly dataSource: string; readonly migration: string; readonly index: number; readonly total: number }
+  | {
+      readonly type: 'migration-started';
+      readonly dataSource: string;
+      readonly migration: string;
+      readonly index: number;
+      readonly total: number;
+    }
   | {
       readonly type: 'migration-finished';
       readonly dataSource: string;

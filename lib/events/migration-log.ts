@@ -21,7 +21,9 @@ export function logProgress(logger: Logger, event: MigrationEvent, source: Event
     case 'run-started':
       // Empty when the database could not be read before the strategy ran.
       if (event.pending.length > 0) {
-        detail(`${source.label}: ${plural(event.pending.length, 'pending migration')} (transaction mode '${source.transaction}'): ${listNames(event.pending)}`);
+        detail(
+          `${source.label}: ${plural(event.pending.length, 'pending migration')} (transaction mode '${source.transaction}'): ${listNames(event.pending)}`,
+        );
       }
       return;
     case 'lock-waiting':

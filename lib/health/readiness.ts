@@ -20,7 +20,12 @@ export interface MigrationReadinessDetail {
   /** The failed migration ran without a transaction and may be partially applied. */
   readonly mayBePartiallyApplied?: boolean;
   /** A migration started and never finished: which, whether applied or reverted, when (ISO) and by whom (host and pid). */
-  readonly dirty?: { readonly migration: string; readonly operation: 'up' | 'down'; readonly startedAt: string; readonly startedBy: string };
+  readonly dirty?: {
+    readonly migration: string;
+    readonly operation: 'up' | 'down';
+    readonly startedAt: string;
+    readonly startedBy: string;
+  };
   readonly error?: string;
   /** ISO time since when this process waits for the migration lock. */
   readonly waitingSince?: string;
@@ -96,7 +101,9 @@ function describe(state: DataSourceMigrationState): MigrationReadinessDetail {
 /** Readiness's `dirty`: which migration was started and never finished, when and by whom. */
 function dirtyDetail(dirty: StartedMigration | undefined): Pick<MigrationReadinessDetail, 'dirty'> {
   if (!dirty) return {};
-  return { dirty: { migration: dirty.name, operation: dirty.operation, startedAt: dirty.startedAt.toISOString(), startedBy: dirty.startedBy } };
+  return {
+    dirty: { migration: dirty.name, operation: dirty.operation, startedAt: dirty.startedAt.toISOString(), startedBy: dirty.startedBy },
+  };
 }
 
 /** `readinessDetails: 'counts'`: states and numbers only, no migration or tenant names, errors or hosts. */

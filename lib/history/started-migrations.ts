@@ -98,7 +98,9 @@ export class StartedMarkers {
 
   /** Removes the marker of `name`, if any. */
   async remove(name: string): Promise<void> {
-    await this.queryRunner.query(`DELETE FROM ${this.table()} WHERE ${this.dataSource.driver.escape('name')} = ${this.parameters(1)}`, [name]);
+    await this.queryRunner.query(`DELETE FROM ${this.table()} WHERE ${this.dataSource.driver.escape('name')} = ${this.parameters(1)}`, [
+      name,
+    ]);
   }
 
   /**
@@ -107,7 +109,12 @@ export class StartedMarkers {
    * markers of recorded ones (they finished: recorded, then the process died before removing the
    * marker); without the lock, another run may be moving such a row, and deleting it would wait on it.
    */
-  async assertNoneUnfinished(recorded: readonly string[], label: string, dataSourceName: string, options: { clearFinished: boolean }): Promise<void> {
+  async assertNoneUnfinished(
+    recorded: readonly string[],
+    label: string,
+    dataSourceName: string,
+    options: { clearFinished: boolean },
+  ): Promise<void> {
     const markers = await this.read();
     if (markers.length === 0) return;
     const { unfinished, finished } = splitStarted(markers, recorded);

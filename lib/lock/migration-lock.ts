@@ -105,9 +105,7 @@ function realSqlitePath(file: string): string {
 
 /** A stable 32-byte digest of the migrations table identity: the source of every lock key. */
 export function lockDigest(identity: MigrationsTableIdentity): Buffer {
-  return createHash('sha256')
-    .update(['nestjs-auto-migrator', identity.database, identity.schema, identity.table].join('\0'))
-    .digest();
+  return createHash('sha256').update(['nestjs-auto-migrator', identity.database, identity.schema, identity.table].join('\0')).digest();
 }
 
 export function describeTable(identity: MigrationsTableIdentity): string {

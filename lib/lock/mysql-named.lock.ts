@@ -20,16 +20,19 @@ export class MysqlNamedLock implements MigrationLock {
     identity: MigrationsTableIdentity,
     private readonly runner: QueryRunner,
   ) {
-    this.name = NAME_PREFIX + lockDigest(identity).toString('hex').slice(0, 64 - NAME_PREFIX.length);
+    this.name =
+      NAME_PREFIX +
+      lockDigest(identity)
+        .toString('hex')
+        .slice(0, 64 - NAME_PREFIX.length);
     this.description = `MySQL named lock "${this.name}" (${describeTable(identity)})`;
   }
 
   async tryAcquire(waitMs: number): Promise<boolean> {
     const runner = this.runner;
-    const rows = (await runner.query('SELECT GET_LOCK(?, ?) AS acquired', [
-      this.name,
-      Math.max(0, Math.ceil(waitMs / 1000)),
-    ])) as Array<{ acquired: number | string | null }>;
+    const rows = (await runner.query('SELECT GET_LOCK(?, ?) AS acquired', [this.name, Math.max(0, Math.ceil(waitMs / 1000))])) as Array<{
+      acquired: number | string | null;
+    }>;
     const acquired = rows[0]?.acquired;
     if (acquired === null || acquired === undefined) {
       throw new Error(`GET_LOCK("${this.name}") returned NULL (the server reported an error taking the lock)`);
@@ -43,11 +46,16 @@ export class MysqlNamedLock implements MigrationLock {
   }
 
   async verify(): Promise<void> {
-    const rows = (await this.runner.query('SELECT IS_USED_LOCK(?) AS holder, CONNECTION_ID() AS self', [this.name]).catch((error: unknown) => {
-      throw new MigrationLockError(`${this.description}: its connection failed (${error instanceof Error ? error.message : String(error)}); no further migration runs without the lock`, {
-        cause: error,
-      });
-    })) as Array<{ holder: number | string | null; self: number | string }>;
+    const rows = (await this.runner
+      .query('SELECT IS_USED_LOCK(?) AS holder, CONNECTION_ID() AS self', [this.name])
+      .catch((error: unknown) => {
+        throw new MigrationLockError(
+          `${this.description}: its connection failed (${error instanceof Error ? error.message : String(error)}); no further migration runs without the lock`,
+          {
+            cause: error,
+          },
+        );
+      })) as Array<{ holder: number | string | null; self: number | string }>;
     const row = rows[0];
     if (row && row.holder !== null && Number(row.holder) === Number(row.self)) return;
     throw new MigrationLockError(
@@ -70,9 +78,13 @@ export class MysqlNamedLock implements MigrationLock {
   async release(): Promise<void> {
     if (!this.held) return;
     this.held = false;
-    const rows = (await this.runner.query('SELECT RELEASE_LOCK(?) AS released', [this.name])) as Array<{ released: number | string | null }>;
+    const rows = (await this.runner.query('SELECT RELEASE_LOCK(?) AS released', [this.name])) as Array<{
+      released: number | string | null;
+    }>;
     if (Number(rows[0]?.released) !== 1) {
-      throw new MigrationLockError(`${this.description}: RELEASE_LOCK found the lock not held by this connection, so it may still be held elsewhere.`);
+      throw new MigrationLockError(
+        `${this.description}: RELEASE_LOCK found the lock not held by this connection, so it may still be held elsewhere.`,
+      );
     }
   }
 }

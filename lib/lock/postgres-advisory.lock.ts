@@ -1,7 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { errorChain } from '../util/error-chain.js';
-import { describeTable, lockDigest, MigrationLockError, POOLER_ADVICE, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
+import {
+  describeTable,
+  lockDigest,
+  MigrationLockError,
+  POOLER_ADVICE,
+  type MigrationLock,
+  type MigrationsTableIdentity,
+} from './migration-lock.js';
 
 const LOCK_NOT_AVAILABLE = '55P03';
 /** Transaction scope: a waiter's first and longest pause between tries. */
@@ -60,9 +67,12 @@ export class PostgresAdvisoryLock implements MigrationLock {
 
   async verify(): Promise<void> {
     const row = await this.readHeld().catch((error: unknown) => {
-      throw new MigrationLockError(`${this.description}: its connection failed (${messageOf(error)}); no further migration runs without the lock`, {
-        cause: error,
-      });
+      throw new MigrationLockError(
+        `${this.description}: its connection failed (${messageOf(error)}); no further migration runs without the lock`,
+        {
+          cause: error,
+        },
+      );
     });
     if (row && row.held && Number(row.pid) === this.backend) return;
     throw new MigrationLockError(
@@ -76,7 +86,10 @@ export class PostgresAdvisoryLock implements MigrationLock {
 
   /** This connection's server process, and whether it holds the lock. */
   private async readHeld(): Promise<{ pid: number; held: boolean } | undefined> {
-    const rows = (await this.runner.query(`SELECT pg_backend_pid() AS pid, ${heldByThisBackend('$1', '$2')} AS held`, this.parts)) as Array<{
+    const rows = (await this.runner.query(
+      `SELECT pg_backend_pid() AS pid, ${heldByThisBackend('$1', '$2')} AS held`,
+      this.parts,
+    )) as Array<{
       pid: number;
       held: boolean;
     }>;

@@ -64,7 +64,11 @@ export async function dryRunMigrations(runner: DataSourceMigrationRunner, limits
         const instance = instances.get(name);
         const statements = preview.recordInto();
         if (!instance || declaredTransaction(instance) === false) {
-          planned.push({ name, statements, error: 'it opts out of transactions (transaction = false), so it cannot be previewed and rolled back' });
+          planned.push({
+            name,
+            statements,
+            error: 'it opts out of transactions (transaction = false), so it cannot be previewed and rolled back',
+          });
           break;
         }
         try {

@@ -127,7 +127,11 @@ export class MigrationOperations {
    * Migrates the plans in order, each followed by its tenants (when listed in `tenantLists`).
    * Tenant failures are reported after every tenant was tried.
    */
-  async migrate(plans: readonly DataSourcePlan[], strategy: MigrationStrategy, tenantLists: ReadonlyMap<string, string[]>): Promise<UpResult[]> {
+  async migrate(
+    plans: readonly DataSourcePlan[],
+    strategy: MigrationStrategy,
+    tenantLists: ReadonlyMap<string, string[]>,
+  ): Promise<UpResult[]> {
     const results: UpResult[] = [];
     for (const plan of plans) {
       await this.runner(plan).migrate(strategy);
@@ -184,7 +188,11 @@ export class MigrationOperations {
   async resolve(migration: string, as: ResolvedAs, target: OperationTarget = {}): Promise<ResolveResult> {
     const plan = this.single('resolve', target);
     // Its own state: a refused lock or an unknown name is no failure of the DataSource's migrations.
-    const result = await resolveStartedMigration(new DataSourceMigrationRunner(plan, { ...this.env, emit: () => undefined }), migration, as);
+    const result = await resolveStartedMigration(
+      new DataSourceMigrationRunner(plan, { ...this.env, emit: () => undefined }),
+      migration,
+      as,
+    );
     await this.recordPending(plan);
     return result;
   }
@@ -212,7 +220,10 @@ export class MigrationOperations {
     const pending = Object.fromEntries(
       statuses
         .filter((status) => status.pending.length > 0)
-        .map((status) => [status.tenant ? `${status.dataSource}/${status.tenant}` : status.dataSource, status.pending.map((migration) => migration.name)]),
+        .map((status) => [
+          status.tenant ? `${status.dataSource}/${status.tenant}` : status.dataSource,
+          status.pending.map((migration) => migration.name),
+        ]),
     );
     if (Object.keys(pending).length > 0) throw new PendingMigrationsError(pending);
     return statuses;

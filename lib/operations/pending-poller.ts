@@ -44,13 +44,12 @@ export class PendingPoller {
       this.logger.log('No pending migrations: ready');
       return;
     }
-    const message =
-      `Waiting for another process to apply ${waiting
-        .map(
-          ({ dataSource, pending, dirty }) =>
-            `${pending.length} pending migration(s) of "${dataSource}"${dirty[0] ? ` (dirty: ${describeStarted(dirty[0])}; see "resolve")` : ''}`,
-        )
-        .join(', ')}; readiness stays down until then`;
+    const message = `Waiting for another process to apply ${waiting
+      .map(
+        ({ dataSource, pending, dirty }) =>
+          `${pending.length} pending migration(s) of "${dataSource}"${dirty[0] ? ` (dirty: ${describeStarted(dirty[0])}; see "resolve")` : ''}`,
+      )
+      .join(', ')}; readiness stays down until then`;
     // Once, and again when the counts change; every poll in between at debug level.
     if (message === this.lastMessage) this.logger.debug(message);
     else this.logger.log(message);

@@ -75,7 +75,12 @@ export class PreviewTransaction {
    * Starts the transaction on `queryRunner`, runs `prepare` in it (settings the session needs for
    * its transaction), applies the limits and routes the DataSource's queries into it.
    */
-  static async begin(dataSource: DataSource, queryRunner: QueryRunner, limits: PreviewLimits, prepare: () => Promise<void>): Promise<PreviewTransaction> {
+  static async begin(
+    dataSource: DataSource,
+    queryRunner: QueryRunner,
+    limits: PreviewLimits,
+    prepare: () => Promise<void>,
+  ): Promise<PreviewTransaction> {
     const preview = new PreviewTransaction(dataSource, queryRunner, limits);
     await queryRunner.startTransaction();
     try {
@@ -175,19 +180,24 @@ export class PreviewTransaction {
     this.replace(this.dataSource, 'createQueryRunner', (mode) => (inPreview() ? queryRunner : createQueryRunner(mode)));
     this.replace(queryRunner, 'release', () => (inPreview() ? Promise.resolve() : release()));
     this.replace(queryRunner, 'commitTransaction', async () => {
-      if (inPreview() && depth() <= 1) throw new PreviewStoppedError('it commits the transaction it runs in (commitTransaction()), which a dry run cannot take back');
+      if (inPreview() && depth() <= 1)
+        throw new PreviewStoppedError('it commits the transaction it runs in (commitTransaction()), which a dry run cannot take back');
       return commit();
     });
     this.replace(queryRunner, 'rollbackTransaction', async () => {
       if (inPreview() && depth() <= 1) {
-        throw new PreviewStoppedError('it rolls back the transaction it runs in (rollbackTransaction()), after which its statements would be kept');
+        throw new PreviewStoppedError(
+          'it rolls back the transaction it runs in (rollbackTransaction()), after which its statements would be kept',
+        );
       }
       return rollback();
     });
     this.replace(queryRunner, 'query', (async (sql: string, parameters?: unknown[], useStructuredResult?: boolean) => {
       if (!inPreview()) return query(sql, parameters, useStructuredResult as true);
       if (ENDS_TRANSACTION.test(sql)) {
-        throw new PreviewStoppedError(`it sends "${sql.trim().slice(0, 60)}", which ends the transaction it runs in; a dry run cannot take that back`);
+        throw new PreviewStoppedError(
+          `it sends "${sql.trim().slice(0, 60)}", which ends the transaction it runs in; a dry run cannot take that back`,
+        );
       }
       this.target?.push(parameters && parameters.length > 0 ? { sql, parameters } : { sql });
       const stopWatching = this.watchBlocking();
@@ -257,7 +267,10 @@ export class PreviewTransaction {
     const code = databaseErrorCode(error);
     const message = error instanceof Error ? error.message : String(error);
     if (code === '55P03') {
-      return new PreviewStoppedError(`${message}: waited longer than the dry run's lock timeout of ${this.limits.lockTimeoutMs} ms${this.blockedBy()}`, { cause: error });
+      return new PreviewStoppedError(
+        `${message}: waited longer than the dry run's lock timeout of ${this.limits.lockTimeoutMs} ms${this.blockedBy()}`,
+        { cause: error },
+      );
     }
     if (code === '57014' && this.expired) return new PreviewStoppedError(`${message}: ${this.deadlineError().message}`, { cause: error });
     return error;
@@ -268,7 +281,13 @@ export class PreviewTransaction {
   }
 }
 
-function describeSession(row: { pid: number; usename: string | null; application_name: string | null; state: string | null; seconds: number | null }): string {
+function describeSession(row: {
+  pid: number;
+  usename: string | null;
+  application_name: string | null;
+  state: string | null;
+  seconds: number | null;
+}): string {
   const parts = [
     row.application_name ? `application "${row.application_name}"` : undefined,
     row.usename ? `user "${row.usename}"` : undefined,

@@ -39,7 +39,8 @@ export async function resolveStartedMigration(
       const target = knownMigrations(dataSource).find((known) => known.name === migration || String(known.timestamp) === migration);
       const marker = target && started.find((candidate) => candidate.name === target.name);
       if (!target || !marker) {
-        const list = started.length > 0 ? `Recorded as started: ${started.map(describeStarted).join('; ')}.` : 'No migration is recorded as started.';
+        const list =
+          started.length > 0 ? `Recorded as started: ${started.map(describeStarted).join('; ')}.` : 'No migration is recorded as started.';
         throw new AutoMigratorConfigError(
           `${label}: cannot resolve "${migration}": ${target ? 'it is not recorded as started' : 'no migration of this build has that name or timestamp'}. ${list} Nothing was changed.`,
         );

@@ -99,7 +99,9 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
         `${runner.plan.label}: [${index + 1}/${toRevert.length}] ${entry.name} reverted in ${Math.round(performance.now() - t0)} ms`,
       );
     }
-    runner.logger.log(`${runner.plan.label}: ${reverted.length} migration(s) reverted; now at ${targetIndex >= 0 ? applied[targetIndex]!.name : 'nothing applied'}`);
+    runner.logger.log(
+      `${runner.plan.label}: ${reverted.length} migration(s) reverted; now at ${targetIndex >= 0 ? applied[targetIndex]!.name : 'nothing applied'}`,
+    );
     return { dataSource: runner.plan.tenant?.parent ?? name, reverted, durationMs: Math.round(performance.now() - started) };
   });
 }

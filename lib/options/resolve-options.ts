@@ -1,9 +1,28 @@
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
-import { DEFAULT_CONNECTION_CHECK_INTERVAL_MS, DEFAULT_CONNECTION_CHECK_TIMEOUT_MS, DEFAULT_LOCK_LOG_EVERY_MS, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_PENDING_CHECK_TTL_MS, DEFAULT_RUN_MIGRATIONS_KEY } from '../auto-migrator.constants.js';
+import {
+  DEFAULT_CONNECTION_CHECK_INTERVAL_MS,
+  DEFAULT_CONNECTION_CHECK_TIMEOUT_MS,
+  DEFAULT_LOCK_LOG_EVERY_MS,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  DEFAULT_PENDING_CHECK_TTL_MS,
+  DEFAULT_RUN_MIGRATIONS_KEY,
+} from '../auto-migrator.constants.js';
 import type { MigrationInterface } from 'typeorm';
 import type { MigrationLockMode } from '../contracts/lock-contract.js';
 import { isMigrationStrategy } from '../contracts/migration-strategy.js';
-import type { AutoMigratorModuleOptions, MigrationRunMode, ResolvedAutoMigratorOptions, ResolvedConnectionCheckOptions, ResolvedDataSourceOptions, ResolvedLockOptions, ResolvedTenantOptions, MigrationHistoryPolicy, MigrationTimeoutOptions, ReadinessDetails, WhenDisabled } from './auto-migrator-options.interface.js';
+import type {
+  AutoMigratorModuleOptions,
+  MigrationRunMode,
+  ResolvedAutoMigratorOptions,
+  ResolvedConnectionCheckOptions,
+  ResolvedDataSourceOptions,
+  ResolvedLockOptions,
+  ResolvedTenantOptions,
+  MigrationHistoryPolicy,
+  MigrationTimeoutOptions,
+  ReadinessDetails,
+  WhenDisabled,
+} from './auto-migrator-options.interface.js';
 import type { MigrationTransactionMode } from '../contracts/migration-records.js';
 import { parseRunMigrationsFlag } from './run-migrations-flag.js';
 
@@ -191,18 +210,28 @@ function milliseconds(value: unknown, fallback: number, option: string, minimum:
     throw configError(option, `must be a number of milliseconds >= ${minimum}; got ${show(resolved)}`);
   }
   if (maximum !== undefined && resolved > maximum) {
-    throw configError(option, `must be a number of milliseconds from ${minimum} to ${maximum} (the longest a Node.js timer waits, about 24.8 days); got ${show(resolved)}`);
+    throw configError(
+      option,
+      `must be a number of milliseconds from ${minimum} to ${maximum} (the longest a Node.js timer waits, about 24.8 days); got ${show(resolved)}`,
+    );
   }
   return resolved;
 }
 
 function resolveDataSources(entries: AutoMigratorModuleOptions['dataSources']): ResolvedDataSourceOptions[] {
-  if (entries === undefined) return [Object.freeze({ name: 'default', transaction: undefined, tenants: undefined, allowNoMigrations: undefined })];
+  if (entries === undefined)
+    return [Object.freeze({ name: 'default', transaction: undefined, tenants: undefined, allowNoMigrations: undefined })];
   if (!Array.isArray(entries)) {
-    throw configError('dataSources', `must be an array of DataSource names or { name, transaction?, tenants?, allowNoMigrations? } objects; got ${describe(entries)}`);
+    throw configError(
+      'dataSources',
+      `must be an array of DataSource names or { name, transaction?, tenants?, allowNoMigrations? } objects; got ${describe(entries)}`,
+    );
   }
   if (entries.length === 0) {
-    throw configError('dataSources', `is empty; list at least one DataSource name (the unnamed TypeOrmModule registration is 'default'), or omit the option`);
+    throw configError(
+      'dataSources',
+      `is empty; list at least one DataSource name (the unnamed TypeOrmModule registration is 'default'), or omit the option`,
+    );
   }
   const seen = new Set<string>();
   return entries.map((entry: unknown, index) => {
@@ -241,7 +270,10 @@ function resolveDataSourceEntry(entry: unknown, where: string): ResolvedDataSour
 
 function resolveTenants(value: unknown, where: string): ResolvedTenantOptions {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw configError(where, `must be an object { list, migrations, createSchema?, concurrency?, migrationsTableName?, affectReadiness? }; got ${describe(value)}`);
+    throw configError(
+      where,
+      `must be an object { list, migrations, createSchema?, concurrency?, migrationsTableName?, affectReadiness? }; got ${describe(value)}`,
+    );
   }
   const record = value as Record<string, unknown>;
   const unknownKeys = Object.keys(record).filter((key) => !TENANT_KEYS.includes(key));
@@ -250,7 +282,10 @@ function resolveTenants(value: unknown, where: string): ResolvedTenantOptions {
   }
   const list = record['list'];
   if (typeof list !== 'function') {
-    throw configError(`${where}.list`, `must be a function returning the tenant names, or a class extending TenantSource; got ${describe(list)}`);
+    throw configError(
+      `${where}.list`,
+      `must be a function returning the tenant names, or a class extending TenantSource; got ${describe(list)}`,
+    );
   }
   const migrations = record['migrations'];
   if (!Array.isArray(migrations)) {
@@ -259,7 +294,10 @@ function resolveTenants(value: unknown, where: string): ResolvedTenantOptions {
   const instances = migrations.map((migration: unknown, index) => {
     const instance: unknown = typeof migration === 'function' ? new (migration as new () => unknown)() : migration;
     if (typeof instance !== 'object' || instance === null || typeof (instance as { up?: unknown }).up !== 'function') {
-      throw configError(`${where}.migrations[${index}]`, `is not a migration (a class or object with up() and down()); got ${describe(migration)}`);
+      throw configError(
+        `${where}.migrations[${index}]`,
+        `is not a migration (a class or object with up() and down()); got ${describe(migration)}`,
+      );
     }
     return instance as MigrationInterface;
   });

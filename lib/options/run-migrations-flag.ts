@@ -12,9 +12,7 @@ export function parseRunMigrationsFlag(value: unknown, source: string): boolean 
   if (value === undefined || value === null) return false;
   if (typeof value === 'boolean') return value;
   if (typeof value !== 'string') {
-    throw new AutoMigratorConfigError(
-      `${source} must be a boolean or a string; got ${typeof value}. ${acceptedWords()}`,
-    );
+    throw new AutoMigratorConfigError(`${source} must be a boolean or a string; got ${typeof value}. ${acceptedWords()}`);
   }
   const word = value.trim().toLowerCase();
   if ((TRUE_WORDS as readonly string[]).includes(word)) return true;

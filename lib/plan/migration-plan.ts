@@ -1,7 +1,14 @@
 import type { DataSource, MigrationInterface } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { migrationLockKind, type MigrationLockKind } from '../contracts/lock-contract.js';
-import type { MigrationHistoryPolicy, MigrationTimeoutOptions, ResolvedAutoMigratorOptions, ResolvedConnectionCheckOptions, ResolvedLockOptions, ResolvedTenantOptions } from '../options/auto-migrator-options.interface.js';
+import type {
+  MigrationHistoryPolicy,
+  MigrationTimeoutOptions,
+  ResolvedAutoMigratorOptions,
+  ResolvedConnectionCheckOptions,
+  ResolvedLockOptions,
+  ResolvedTenantOptions,
+} from '../options/auto-migrator-options.interface.js';
 import type { MigrationTransactionMode } from '../contracts/migration-records.js';
 import { tenantDataSource } from '../typeorm/tenant-data-source.js';
 import { buildMigrations } from './build-migrations.js';
@@ -43,10 +50,7 @@ export interface DataSourceRegistry {
  * Resolves every configured DataSource and checks its migrations, before anything runs. Throws
  * an {@link AutoMigratorConfigError} naming the DataSource or migration to fix.
  */
-export function planDataSources(
-  options: ResolvedAutoMigratorOptions,
-  registry: DataSourceRegistry,
-): DataSourcePlan[] {
+export function planDataSources(options: ResolvedAutoMigratorOptions, registry: DataSourceRegistry): DataSourcePlan[] {
   return options.dataSources.map((entry) => {
     const dataSource = registry.find(entry.name);
     if (!dataSource) {

@@ -10,7 +10,13 @@ import { MigrationInterruptedError } from '../errors/migration-interrupted.error
 import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout.error.js';
 import type { MigrationEvent } from '../events/migration-events.js';
 import type { EventSource } from '../events/migration-log.js';
-import { compareWithBuild, missingSqliteFile, readMigrationStatus, readRecordedNames, type MigrationStatusReport } from '../history/migration-status.js';
+import {
+  compareWithBuild,
+  missingSqliteFile,
+  readMigrationStatus,
+  readRecordedNames,
+  type MigrationStatusReport,
+} from '../history/migration-status.js';
 import { declaredTransaction, loadMigrationsUnconnected } from '../typeorm/migration-internals.js';
 import { judgeHistory } from '../history/history-policy.js';
 import { commitsDdlImplicitly, StartedMarkers } from '../history/started-migrations.js';
@@ -118,7 +124,14 @@ export class DataSourceMigrationRunner {
   async migrate(strategy: MigrationStrategy): Promise<void> {
     const startedAt = Date.now();
     const done = (status: 'done' | 'failed', applied: readonly string[], error?: string) =>
-      this.report({ type: 'data-source-done', dataSource: this.name, status, applied, durationMs: Date.now() - startedAt, ...(error ? { error } : {}) });
+      this.report({
+        type: 'data-source-done',
+        dataSource: this.name,
+        status,
+        applied,
+        durationMs: Date.now() - startedAt,
+        ...(error ? { error } : {}),
+      });
     let pending: PendingMigration[] | undefined;
     try {
       const status = await this.readStatus();
@@ -296,7 +309,14 @@ export class DataSourceMigrationRunner {
   /** Records that the strategy will try again after `delayMs` (readiness: `retrying`). */
   reportRetry(report: RetryReport): void {
     const error = this.describe(this.redactor.scrub(report.error));
-    this.report({ type: 'retrying', dataSource: this.name, attempt: report.attempt, attempts: report.attempts, delayMs: report.delayMs, error });
+    this.report({
+      type: 'retrying',
+      dataSource: this.name,
+      attempt: report.attempt,
+      attempts: report.attempts,
+      delayMs: report.delayMs,
+      error,
+    });
   }
 
   private async executeInSession(
@@ -375,7 +395,12 @@ export class DataSourceMigrationRunner {
       // A marker that outlived the rollback: the migration committed part of its work.
       const left = current && marked === current.name ? await markers.find(current.name) : undefined;
       if (this.env.control.stopped) throw this.interrupted(current?.name, applied.length, error, left);
-      throw this.runFailed(MigrationSession.connectionLost(queryRunner, this.name, hostOf(this.plan), error) ?? error, current?.name, applied, left);
+      throw this.runFailed(
+        MigrationSession.connectionLost(queryRunner, this.name, hostOf(this.plan), error) ?? error,
+        current?.name,
+        applied,
+        left,
+      );
     }
     if (total === 0) return this.nothingLeft(runStart, 'no pending migrations left; another process applied them');
     // Every migration of the run is recorded: the marker (naming the last one) has nothing left to say.
@@ -445,7 +470,13 @@ export class DataSourceMigrationRunner {
   }
 
   private checkMigrationsOf(migrations: readonly MigrationInterface[]): void {
-    checkMigrations(this.plan.dataSource, this.plan.tenant?.parent ?? this.plan.name, this.plan.label, this.plan.allowNoMigrations, migrations);
+    checkMigrations(
+      this.plan.dataSource,
+      this.plan.tenant?.parent ?? this.plan.name,
+      this.plan.label,
+      this.plan.allowNoMigrations,
+      migrations,
+    );
   }
 
   /** The run was stopped (shutdown) and `cause` is what stopped the strategy: recorded as the interruption. */
@@ -457,7 +488,12 @@ export class DataSourceMigrationRunner {
     if (this.env.control.stopped) throw this.interrupted(undefined, 0);
   }
 
-  private interrupted(migration: string | undefined, appliedBefore: number, cause?: unknown, left?: StartedMigration): MigrationInterruptedError {
+  private interrupted(
+    migration: string | undefined,
+    appliedBefore: number,
+    cause?: unknown,
+    left?: StartedMigration,
+  ): MigrationInterruptedError {
     const reason = this.env.control.reason ?? 'shutdown';
     if (cause !== undefined) this.redactor.scrub(cause);
     const error = new MigrationInterruptedError(
@@ -475,15 +511,27 @@ export class DataSourceMigrationRunner {
     });
   }
 
-  private runFailed(error: unknown, migration: string | undefined, applied: readonly string[], left?: StartedMigration): MigrationFailedError {
+  private runFailed(
+    error: unknown,
+    migration: string | undefined,
+    applied: readonly string[],
+    left?: StartedMigration,
+  ): MigrationFailedError {
     this.redactor.scrub(error);
     const where = migration ? `migration "${migration}" failed` : 'migrations failed';
     const kept = whatWasKept(this.plan, applied.length, left ? migration : undefined);
     const keptApplied = kept.rolledBackAll ? [] : [...applied];
     this.applied = keptApplied;
-    const failure = new MigrationFailedError(`${this.plan.label}: ${where}: ${this.describe(error)}. ${kept.text}`, this.name, migration, keptApplied, this.plan.transaction, {
-      cause: error,
-    });
+    const failure = new MigrationFailedError(
+      `${this.plan.label}: ${where}: ${this.describe(error)}. ${kept.text}`,
+      this.name,
+      migration,
+      keptApplied,
+      this.plan.transaction,
+      {
+        cause: error,
+      },
+    );
     // One line with the cause chain; the stack is printed once, by whoever receives the rethrown error.
     const causes = describeCauses(failure);
     return this.fail({

@@ -39,7 +39,11 @@ export function hostOf(plan: DataSourcePlan): string | undefined {
 }
 
 /** After a migration failed: what of this run stays applied, by transaction mode and database. */
-export function whatWasKept(plan: DataSourcePlan, appliedBefore: number, dirtyMigration: string | undefined): { text: string; rolledBackAll: boolean } {
+export function whatWasKept(
+  plan: DataSourcePlan,
+  appliedBefore: number,
+  dirtyMigration: string | undefined,
+): { text: string; rolledBackAll: boolean } {
   const mode = plan.transaction;
   const before = plural(appliedBefore, 'migration');
   const ddlCommits = commitsDdlImplicitly(plan.dataSource);
@@ -73,7 +77,11 @@ export function interruptionText(
 ): string {
   return (
     `${plan.label}: migrations interrupted by ${reason}` +
-    (!migration ? ' before the next migration' : leftDirty ? `: "${migration}" did not complete` : `: "${migration}" did not complete and was rolled back`) +
+    (!migration
+      ? ' before the next migration'
+      : leftDirty
+        ? `: "${migration}" did not complete`
+        : `: "${migration}" did not complete and was rolled back`) +
     (appliedBefore > 0 ? `; ${plural(appliedBefore, 'migration')} applied before stay applied` : '') +
     (plan.transaction === 'none' && migration && !leftDirty ? ` (transaction mode 'none': "${migration}" may be partially applied)` : '') +
     (leftDirty ? `. ${unfinishedAdvice(migration!)}` : '. The next boot continues.')

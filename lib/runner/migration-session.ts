@@ -86,7 +86,12 @@ export class MigrationSession {
    * The error to report instead of `cause` when the connection check declared this query runner's
    * session dead (undefined otherwise): it says what was detected, where and how fast.
    */
-  static connectionLost(queryRunner: QueryRunner, dataSource: string, host: string | undefined, cause: unknown): MigrationConnectionLostError | undefined {
+  static connectionLost(
+    queryRunner: QueryRunner,
+    dataSource: string,
+    host: string | undefined,
+    cause: unknown,
+  ): MigrationConnectionLostError | undefined {
     const lost = MigrationSession.byRunner.get(queryRunner)?.lost;
     if (!lost) return undefined;
     return new MigrationConnectionLostError(
@@ -179,7 +184,8 @@ export class MigrationSession {
     }
     const settings: Array<[string, string]> = this.checksClientConnection ? [['client_connection_check_interval', '1s']] : [];
     if (this.schema !== undefined) settings.push(['search_path', quoteIdentifier(this.schema)]);
-    if (this.timeouts.statementTimeoutMs !== undefined) settings.push(['statement_timeout', String(Math.round(this.timeouts.statementTimeoutMs))]);
+    if (this.timeouts.statementTimeoutMs !== undefined)
+      settings.push(['statement_timeout', String(Math.round(this.timeouts.statementTimeoutMs))]);
     if (this.timeouts.lockTimeoutMs !== undefined) settings.push(['lock_timeout', String(Math.round(this.timeouts.lockTimeoutMs))]);
     const rows = (await this.queryRunner.query(
       `SELECT ${['pg_backend_pid() AS id', ...settings.map((_, index) => `set_config($${index * 2 + 1}, $${index * 2 + 2}, true)`)].join(', ')}`,

@@ -66,7 +66,10 @@ export class SessionWatchdog {
     const { timeoutMs } = this.settings;
     if (verdict === 'timeout') {
       this.stopped = true;
-      this.onLost(`a check on another connection got no answer within ${timeoutMs} ms (connectionCheck.timeoutMs)`, Date.now() - this.lastAnswerAt);
+      this.onLost(
+        `a check on another connection got no answer within ${timeoutMs} ms (connectionCheck.timeoutMs)`,
+        Date.now() - this.lastAnswerAt,
+      );
       return;
     }
     if (verdict === 'gone') {

@@ -7,7 +7,10 @@ import type { RunControl } from './run-control.js';
 
 /** What a strategy's context does, on the runner that made it. */
 export interface StrategyRunHost {
-  readonly context: Pick<MigrationContext, 'dataSourceName' | 'label' | 'tenant'> & { readonly dataSource: DataSource; readonly logger: Logger };
+  readonly context: Pick<MigrationContext, 'dataSourceName' | 'label' | 'tenant'> & {
+    readonly dataSource: DataSource;
+    readonly logger: Logger;
+  };
   execute(fromScratch: boolean, knownPending: readonly PendingMigration[] | undefined): Promise<MigrationRunResult>;
   reportRetry(report: RetryReport): void;
   /** The interruption made from what stopped the strategy (a wait aborted on shutdown). */
@@ -74,7 +77,9 @@ export class StrategyRun {
   interrupted(error: unknown): MigrationInterruptedError {
     if (this.interruption) {
       if (error !== this.interruption) {
-        this.host.context.logger.debug(`${this.host.context.label}: after the interruption, the strategy threw: ${this.host.describe(error)}`);
+        this.host.context.logger.debug(
+          `${this.host.context.label}: after the interruption, the strategy threw: ${this.host.describe(error)}`,
+        );
       }
       return this.interruption;
     }

@@ -79,7 +79,11 @@ export function nextState(
   previous: DataSourceMigrationState,
   change: Partial<Omit<DataSourceMigrationState, 'dataSource'>>,
 ): DataSourceMigrationState {
-  const next: { -readonly [K in keyof DataSourceMigrationState]: DataSourceMigrationState[K] } = { ...previous, ...change, dataSource: previous.dataSource };
+  const next: { -readonly [K in keyof DataSourceMigrationState]: DataSourceMigrationState[K] } = {
+    ...previous,
+    ...change,
+    dataSource: previous.dataSource,
+  };
   if (change.status !== undefined) for (const field of CLEARED_ON_ENTRY[change.status]) delete next[field];
   for (const field of Object.keys(next) as Array<keyof DataSourceMigrationState>) if (next[field] === undefined) delete next[field];
   return Object.freeze(next);
@@ -103,7 +107,11 @@ export function reduceState(previous: DataSourceMigrationState | undefined, even
       return freshState(event.dataSource, 'disabled', state.tenant);
     case 'pending-counted':
       // While disabled, what the database has pending is the state (whatever an operation did here before).
-      return nextState(freshState(event.dataSource, 'disabled', state.tenant), { pending: event.pending, dirty: event.dirty, error: event.error });
+      return nextState(freshState(event.dataSource, 'disabled', state.tenant), {
+        pending: event.pending,
+        dirty: event.dirty,
+        error: event.error,
+      });
     case 'history-changed':
       return nextState(state, {
         status: event.pending > 0 ? 'pending' : 'done',
@@ -157,7 +165,12 @@ export function reduceState(previous: DataSourceMigrationState | undefined, even
     case 'data-source-done':
       return event.status === 'done'
         ? nextState(state, { status: 'done', pending: 0, applied: event.applied, finishedAt: now })
-        : nextState(state, { status: 'failed', applied: event.applied, ...(event.error !== undefined ? { error: event.error } : {}), finishedAt: now });
+        : nextState(state, {
+            status: 'failed',
+            applied: event.applied,
+            ...(event.error !== undefined ? { error: event.error } : {}),
+            finishedAt: now,
+          });
   }
 }
 

@@ -13,9 +13,7 @@ export class ContinueOnFailureStrategy extends MigrationStrategy {
       await context.runMigrations();
     } catch (error) {
       if (error instanceof MigrationInterruptedError) throw error;
-      context.logger.error(
-        `${context.label}: continuing without its pending migrations; readiness reports it as failed`,
-      );
+      context.logger.error(`${context.label}: continuing without its pending migrations; readiness reports it as failed`);
       context.markFailed(error);
     }
   }

@@ -25,9 +25,7 @@ export class RecreateOnFailureStrategy extends MigrationStrategy {
       context.logger.warn(`${context.label}: recreated from scratch; its previous data is gone`);
     } catch (error) {
       if (error instanceof MigrationInterruptedError) throw error;
-      context.logger.fatal(
-        `${context.label}: migrating from scratch failed too; continuing with the DataSource marked failed`,
-      );
+      context.logger.fatal(`${context.label}: migrating from scratch failed too; continuing with the DataSource marked failed`);
       context.markFailed(error);
     }
   }

@@ -13,7 +13,12 @@ export async function listTenants(plan: DataSourcePlan, lister: TenantLister): P
   if (!plan.dataSource.isInitialized) await plan.dataSource.initialize();
   const names: unknown = await lister(plan.dataSource);
   if (!Array.isArray(names)) {
-    const got = typeof names === 'string' ? `the string ${JSON.stringify(names.length > 40 ? `${names.slice(0, 40)}…` : names)}` : names === null ? 'null' : typeof names;
+    const got =
+      typeof names === 'string'
+        ? `the string ${JSON.stringify(names.length > 40 ? `${names.slice(0, 40)}…` : names)}`
+        : names === null
+          ? 'null'
+          : typeof names;
     throw new AutoMigratorConfigError(
       `AutoMigratorModule option "tenants.list" of DataSource "${plan.name}" must return (or resolve to) an array of tenant names; got ${got}. Nothing was run.`,
     );
@@ -81,4 +86,3 @@ export async function migrateTenants(
     throw error;
   }
 }
-

@@ -15,7 +15,9 @@ export function validateTenantNames(dataSource: string, names: readonly unknown[
   return names.map((name, index) => {
     const where = `DataSource "${dataSource}": tenant #${index + 1}`;
     if (typeof name !== 'string' || name.length === 0) {
-      throw new AutoMigratorConfigError(`${where} has an empty or non-string name (${JSON.stringify(name)}); tenant names are schema names. Nothing was run.`);
+      throw new AutoMigratorConfigError(
+        `${where} has an empty or non-string name (${JSON.stringify(name)}); tenant names are schema names. Nothing was run.`,
+      );
     }
     const quoted = JSON.stringify(name);
     if (!TENANT_NAME.test(name)) {
@@ -24,7 +26,9 @@ export function validateTenantNames(dataSource: string, names: readonly unknown[
       );
     }
     if (Buffer.byteLength(name) > MAX_BYTES) {
-      throw new AutoMigratorConfigError(`${where} ${quoted} is longer than PostgreSQL's ${MAX_BYTES}-byte identifier limit. Nothing was run.`);
+      throw new AutoMigratorConfigError(
+        `${where} ${quoted} is longer than PostgreSQL's ${MAX_BYTES}-byte identifier limit. Nothing was run.`,
+      );
     }
     if (RESERVED.has(name.toLowerCase()) || /^pg_/i.test(name)) {
       throw new AutoMigratorConfigError(`${where} ${quoted} is a system or shared schema, not a tenant. Nothing was run.`);
@@ -34,4 +38,3 @@ export function validateTenantNames(dataSource: string, names: readonly unknown[
     return name;
   });
 }
-

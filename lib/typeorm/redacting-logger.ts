@@ -42,7 +42,8 @@ export function redactDataSourceLogger(dataSource: DataSource, redactor: SecretR
       original.logQuerySlow(time, text(query), parameters(values) as QueryParameters, queryRunner),
     logSchemaBuild: (message: string, queryRunner?: QueryRunner) => original.logSchemaBuild(text(message), queryRunner),
     logMigration: (message: string, queryRunner?: QueryRunner) => original.logMigration(text(message), queryRunner),
-    log: (level: 'log' | 'info' | 'warn', message: unknown, queryRunner?: QueryRunner) => original.log(level, anything(message), queryRunner),
+    log: (level: 'log' | 'info' | 'warn', message: unknown, queryRunner?: QueryRunner) =>
+      original.log(level, anything(message), queryRunner),
   };
   // Any other member (a custom logger's own methods) is the original's.
   const logger = new Proxy({} as TypeOrmLogger, {

@@ -19,7 +19,6 @@ export function tenantDataSource(
     migrationsTableName: migrationsTableName ?? dataSource.options.migrationsTableName ?? 'migrations',
   });
   const driverOptions = Object.freeze({ ...dataSource.driver.options, schema });
-  let view: DataSource;
   const driver = new Proxy(dataSource.driver, {
     get: (target, property, receiver) => {
       if (property === 'schema') return schema;
@@ -29,7 +28,8 @@ export function tenantDataSource(
       return Reflect.get(target, property, receiver);
     },
   });
-  view = new Proxy(dataSource, {
+  // The driver's getter reads `view` only when called, after it is set.
+  const view: DataSource = new Proxy(dataSource, {
     get: (target, property, receiver) => {
       if (property === 'driver') return driver;
       if (property === 'options') return options;

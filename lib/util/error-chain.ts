@@ -42,7 +42,7 @@ export function describeCauses(error: unknown, alreadySaid = ''): string {
     }
     // pg names its DatabaseError "error": the class name says more.
     const own = typeof link['name'] === 'string' ? link['name'] : '';
-    const name = own && own !== own.toLowerCase() ? own : (link.constructor?.name || own || 'Error');
+    const name = own && own !== own.toLowerCase() ? own : link.constructor?.name || own || 'Error';
     const code = typeof link['code'] === 'string' || typeof link['code'] === 'number' ? ` [${String(link['code'])}]` : '';
     const message = typeof link['message'] === 'string' ? link['message'].split('\n')[0]! : '';
     const text = message && !said.includes(message) ? `${name}${code}: ${message}` : `${name}${code}`;

@@ -10,6 +10,7 @@ import { isMissingModule } from './missing-module.js';
  */
 export function loadOptionalPeer<T>(name: string): T | undefined {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- synchronous on purpose, see above
     return require(name) as T;
   } catch (error) {
     if (isMissingModule(error, name)) return undefined;

@@ -14,6 +14,8 @@ import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 const root = join(import.meta.dirname, '../..');
 const CI = /^(1|true|yes)$/i.test(process.env['CI'] ?? '');
 const MINUTE = 60_000;
+// eslint-disable-next-line no-control-regex -- escape codes are control characters
+const ANSI_COLOURS = /\x1b\[[0-9;]*m/g;
 
 interface Run {
   code: number;
@@ -24,14 +26,25 @@ interface Run {
 }
 
 /** Runs a command; never rejects on a non-zero exit (the caller asserts, with the output). */
-function run(command: string, args: readonly string[], cwd: string, env: Record<string, string> = {}, timeoutMs = 10 * MINUTE): Promise<Run> {
+function run(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env: Record<string, string> = {},
+  timeoutMs = 10 * MINUTE,
+): Promise<Run> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(command, args, { cwd, env: { ...cleanEnv(), NO_COLOR: '1', FORCE_COLOR: '0', ...env }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      const output = `${stdout}${stderr}${error && code === -1 ? `\n${error.message}` : ''}`.replace(/\x1b\[[0-9;]*m/g, '');
-      resolve({ code, output, stdout, ms: Date.now() - started });
-    });
+    execFile(
+      command,
+      args,
+      { cwd, env: { ...cleanEnv(), NO_COLOR: '1', FORCE_COLOR: '0', ...env }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+        const output = `${stdout}${stderr}${error && code === -1 ? `\n${error.message}` : ''}`.replace(ANSI_COLOURS, '');
+        resolve({ code, output, stdout, ms: Date.now() - started });
+      },
+    );
   });
 }
 
@@ -42,7 +55,8 @@ function run(command: string, args: readonly string[], cwd: string, env: Record<
  * environment (npm_config_registry, …) stays.
  */
 function cleanEnv(): Record<string, string> {
-  const lifecycle = /^(npm_lifecycle_|npm_package_|npm_command$|npm_execpath$|npm_node_execpath$|npm_config_(local_|global_)?prefix$|INIT_CWD$|VITEST|NODE_ENV$)/;
+  const lifecycle =
+    /^(npm_lifecycle_|npm_package_|npm_command$|npm_execpath$|npm_node_execpath$|npm_config_(local_|global_)?prefix$|INIT_CWD$|VITEST|NODE_ENV$)/;
   return Object.fromEntries(
     Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined && !lifecycle.test(entry[0])),
   );
@@ -50,7 +64,13 @@ function cleanEnv(): Record<string, string> {
 
 async function registryProblem(): Promise<string | undefined> {
   const ping = await run('npm', ['ping', '--fetch-retries=1', '--fetch-timeout=15000'], tmpdir(), {}, 40_000);
-  return ping.code === 0 ? undefined : `npm ping failed (exit ${ping.code}): ${ping.output.split('\n').filter((line) => /error/i.test(line)).slice(0, 2).join(' ')}`;
+  return ping.code === 0
+    ? undefined
+    : `npm ping failed (exit ${ping.code}): ${ping.output
+        .split('\n')
+        .filter((line) => /error/i.test(line))
+        .slice(0, 2)
+        .join(' ')}`;
 }
 
 const problem = await registryProblem();
@@ -130,63 +150,79 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
 
   /** The installed CLI's `status --json` on that database: the one migration applied, nothing pending. */
   async function expectCliStatusMigrated(dir: string, dataSourceFile: string, db: TestDatabase): Promise<Run> {
-    const cli = await run(process.execPath, ['node_modules/.bin/auto-migrator', 'status', '--data-source', dataSourceFile, '--json'], dir, { DATABASE_URL: db.url });
+    const cli = await run(process.execPath, ['node_modules/.bin/auto-migrator', 'status', '--data-source', dataSourceFile, '--json'], dir, {
+      DATABASE_URL: db.url,
+    });
     expect(cli.code, cli.output).toBe(0);
     const report = JSON.parse(cli.stdout) as { dataSources: { applied: { name: string }[]; pending: unknown[] }[] };
     expect(report.dataSources.map((ds) => [ds.applied.map((m) => m.name), ds.pending])).toEqual([[['CreateWidgets1700000000000'], []]]);
     return cli;
   }
 
-  it('CommonJS, Nest 11.2, TypeORM 0.3.11 (the floor) then 0.3.31, Jest: the spec importing the library passes; the CLI reads the result', async () => {
-    const installed = await installs.jest;
-    const dir = join(work, 'cjs-nest11-jest');
-    const db = await database();
-    const jest = await run('npm', ['test'], dir, { DATABASE_URL: db.url });
-    expect(jest.code, jest.output).toBe(0);
-    expect(jest.output).toMatch(/Tests:\s+1 passed, 1 total/);
-    expect(jest.output).toMatch(/CONSUMER typeorm 0\.3\.0, @nestjs\/core 11\.2\.\d+/);
+  it(
+    'CommonJS, Nest 11.2, TypeORM 0.3.11 (the floor) then 0.3.31, Jest: the spec importing the library passes; the CLI reads the result',
+    async () => {
+      const installed = await installs.jest;
+      const dir = join(work, 'cjs-nest11-jest');
+      const db = await database();
+      const jest = await run('npm', ['test'], dir, { DATABASE_URL: db.url });
+      expect(jest.code, jest.output).toBe(0);
+      expect(jest.output).toMatch(/Tests:\s+1 passed, 1 total/);
+      expect(jest.output).toMatch(/CONSUMER typeorm 0\.3\.0, @nestjs\/core 11\.2\.\d+/);
 
-    const cli = await expectCliStatusMigrated(dir, 'data-source.js', db);
+      const cli = await expectCliStatusMigrated(dir, 'data-source.js', db);
 
-    // The same app after `npm install typeorm@0.3.31` (the last 0.3), on a fresh database.
-    const upgrade = await run('npm', ['install', 'typeorm@0.3.31'], dir);
-    expect(upgrade.code, upgrade.output).toBe(0);
-    const latest = await run('npm', ['test'], dir, { DATABASE_URL: (await database()).url });
-    expect(latest.code, latest.output).toBe(0);
-    expect(latest.output).toMatch(/CONSUMER typeorm 0\.3\.31, @nestjs\/core 11\.2\.\d+/);
-    console.log(
-      `[consumer tests] cjs-nest11-jest: install ${seconds(installed.ms)}, jest ${seconds(jest.ms)}, cli ${seconds(cli.ms)}; ` +
-        `typeorm 0.3.31: install ${seconds(upgrade.ms)}, jest ${seconds(latest.ms)}`,
-    );
-  }, 15 * MINUTE);
+      // The same app after `npm install typeorm@0.3.31` (the last 0.3), on a fresh database.
+      const upgrade = await run('npm', ['install', 'typeorm@0.3.31'], dir);
+      expect(upgrade.code, upgrade.output).toBe(0);
+      const latest = await run('npm', ['test'], dir, { DATABASE_URL: (await database()).url });
+      expect(latest.code, latest.output).toBe(0);
+      expect(latest.output).toMatch(/CONSUMER typeorm 0\.3\.31, @nestjs\/core 11\.2\.\d+/);
+      console.log(
+        `[consumer tests] cjs-nest11-jest: install ${seconds(installed.ms)}, jest ${seconds(jest.ms)}, cli ${seconds(cli.ms)}; ` +
+          `typeorm 0.3.31: install ${seconds(upgrade.ms)}, jest ${seconds(latest.ms)}`,
+      );
+    },
+    15 * MINUTE,
+  );
 
-  it('ESM, Nest 12, TypeORM 0.3.31, Vitest, without @nestjs/terminus and @nestjs/config: the spec passes', async () => {
-    const installed = await installs.vitest;
-    const dir = join(work, 'esm-nest12-vitest');
-    const db = await database();
-    const vitest = await run('npm', ['test'], dir, { DATABASE_URL: db.url });
-    expect(vitest.code, vitest.output).toBe(0);
-    expect(vitest.output).toMatch(/Tests\s+\S*3 passed/);
-    expect(vitest.output).toMatch(/CONSUMER typeorm 0\.3\.31, @nestjs\/core 12\.\d+\.\d+/);
-    console.log(`[consumer tests] esm-nest12-vitest: install ${seconds(installed.ms)}, vitest ${seconds(vitest.ms)}`);
-  }, 15 * MINUTE);
+  it(
+    'ESM, Nest 12, TypeORM 0.3.31, Vitest, without @nestjs/terminus and @nestjs/config: the spec passes',
+    async () => {
+      const installed = await installs.vitest;
+      const dir = join(work, 'esm-nest12-vitest');
+      const db = await database();
+      const vitest = await run('npm', ['test'], dir, { DATABASE_URL: db.url });
+      expect(vitest.code, vitest.output).toBe(0);
+      expect(vitest.output).toMatch(/Tests\s+\S*3 passed/);
+      expect(vitest.output).toMatch(/CONSUMER typeorm 0\.3\.31, @nestjs\/core 12\.\d+\.\d+/);
+      console.log(`[consumer tests] esm-nest12-vitest: install ${seconds(installed.ms)}, vitest ${seconds(vitest.ms)}`);
+    },
+    15 * MINUTE,
+  );
 
-  it('git dependency (prepare builds dist), CommonJS, Nest 12, TypeORM 1.x: boots, migrates, one copy for require and import; the CLI loads an ESM data source', async () => {
-    const installed = await installs.git;
-    const dir = join(work, 'cjs-nest12-git');
-    const db = await database();
-    const app = await run(process.execPath, ['main.js'], dir, { DATABASE_URL: db.url });
-    expect(app.code, app.output).toBe(0);
-    expect(JSON.parse(app.stdout.trim().split('\n').at(-1)!)).toEqual({
-      tables: ['migrations', 'widgets'],
-      recorded: ['CreateWidgets1700000000000'],
-      health: 'up',
-      sameClasses: true,
-      typeorm: expect.stringMatching(/^1\./),
-      nest: expect.stringMatching(/^12\./),
-    });
+  it(
+    'git dependency (prepare builds dist), CommonJS, Nest 12, TypeORM 1.x: boots, migrates, one copy for require and import; the CLI loads an ESM data source',
+    async () => {
+      const installed = await installs.git;
+      const dir = join(work, 'cjs-nest12-git');
+      const db = await database();
+      const app = await run(process.execPath, ['main.js'], dir, { DATABASE_URL: db.url });
+      expect(app.code, app.output).toBe(0);
+      expect(JSON.parse(app.stdout.trim().split('\n').at(-1)!)).toEqual({
+        tables: ['migrations', 'widgets'],
+        recorded: ['CreateWidgets1700000000000'],
+        health: 'up',
+        sameClasses: true,
+        typeorm: expect.stringMatching(/^1\./),
+        nest: expect.stringMatching(/^12\./),
+      });
 
-    const cli = await expectCliStatusMigrated(dir, 'data-source.mjs', db);
-    console.log(`[consumer tests] cjs-nest12-git: install (clone + prepare) ${seconds(installed.ms)}, app ${seconds(app.ms)}, cli ${seconds(cli.ms)}`);
-  }, 15 * MINUTE);
+      const cli = await expectCliStatusMigrated(dir, 'data-source.mjs', db);
+      console.log(
+        `[consumer tests] cjs-nest12-git: install (clone + prepare) ${seconds(installed.ms)}, app ${seconds(app.ms)}, cli ${seconds(cli.ms)}`,
+      );
+    },
+    15 * MINUTE,
+  );
 });

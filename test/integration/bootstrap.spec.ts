@@ -20,7 +20,11 @@ describeEachDatabase('bootstrap', (t) => {
     expect(state).toMatchObject([{ dataSource: 'default', status: 'done', pending: 0, applied: NAMES }]);
     const perMigration = t.app.logger.messages('log').filter((line) => /\[\d\/3\] .* applied in \d+ ms/.test(line));
     expect(perMigration).toHaveLength(3);
-    expect(t.app.logger.messages('log')).toContain('DataSource "default": 3 migrations applied in ' + /(\d+) ms/.exec(t.app.logger.messages('log').find((l) => l.startsWith('DataSource "default": 3 migrations applied'))!)![1] + ' ms');
+    expect(t.app.logger.messages('log')).toContain(
+      'DataSource "default": 3 migrations applied in ' +
+        /(\d+) ms/.exec(t.app.logger.messages('log').find((l) => l.startsWith('DataSource "default": 3 migrations applied'))!)![1] +
+        ' ms',
+    );
   });
 
   it('40 pending migrations: the boot line and the PendingMigrationsError message show 10 and "… and 30 more"; the error field has all', async () => {
@@ -36,7 +40,9 @@ describeEachDatabase('bootstrap', (t) => {
     t.app = await bootApp({ dataSources: [{ db: t.db, migrations: many }], migrator: { runMigrations: true } });
     expect(await t.db.recorded()).toEqual(names);
     const line = t.app.logger.messages('log').find((message) => message.includes('40 pending migrations'));
-    expect(line).toBe(`DataSource "default": 40 pending migrations (transaction mode 'each'): ${names.slice(0, 10).join(', ')} … and 30 more`);
+    expect(line).toBe(
+      `DataSource "default": 40 pending migrations (transaction mode 'each'): ${names.slice(0, 10).join(', ')} … and 30 more`,
+    );
   });
 
   it('runs nothing when disabled, and nothing on a second boot when all are applied', async () => {
@@ -72,7 +78,12 @@ describeEachDatabase('bootstrap', (t) => {
         .filter((line) => / applied in /.test(line) && /^DataSource "\w+": 1 migration applied/.test(line))
         .map((line) => /^DataSource "(\w+)"/.exec(line)?.[1]);
       expect(order).toEqual(['reports', 'default']);
-      expect(t.app.app.get(AutoMigratorService).getState().map((s) => [s.dataSource, s.status])).toEqual([
+      expect(
+        t.app.app
+          .get(AutoMigratorService)
+          .getState()
+          .map((s) => [s.dataSource, s.status]),
+      ).toEqual([
         ['reports', 'done'],
         ['default', 'done'],
       ]);
@@ -95,7 +106,10 @@ describeEachDatabase('bootstrap', (t) => {
       logMigration: () => undefined,
       log: () => undefined,
     };
-    t.app = await bootApp({ dataSources: [{ db: t.db, migrations: MIGRATIONS, options: { logger: counting } as never }], migrator: { runMigrations: true } });
+    t.app = await bootApp({
+      dataSources: [{ db: t.db, migrations: MIGRATIONS, options: { logger: counting } as never }],
+      migrator: { runMigrations: true },
+    });
     const ours = queries.filter((query) => /migrations|advisory|GET_LOCK|information_schema|sqlite_master/i.test(query));
     expect(ours).toHaveLength(1);
     expect(ours[0]).toMatch(/^SELECT .* FROM .*migrations/);
@@ -155,7 +169,7 @@ describe('RUN_MIGRATIONS from the environment (sqlite)', () => {
     });
     expect(await db.recorded()).toEqual(NAMES);
     expect(app.logger.messages('log')).toContain(
-      "DataSource \"default\": 3 pending migrations (transaction mode 'all'): CreateUsers1700000000001, SeedAlice1700000000002, CreatePosts1700000000003",
+      'DataSource "default": 3 pending migrations (transaction mode \'all\'): CreateUsers1700000000001, SeedAlice1700000000002, CreatePosts1700000000003',
     );
   });
 });

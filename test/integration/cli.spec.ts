@@ -10,7 +10,11 @@ import { describeEachDatabase, type DatabaseFixture } from '../support/database-
 import { createTestDatabase } from '../support/databases.js';
 
 const ROOT = join(import.meta.dirname, '../..');
-const BIN = join(ROOT, (JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(join(ROOT, 'package.json'), 'utf8'))) as { bin: Record<string, string> }).bin['auto-migrator']!);
+const BIN = join(
+  ROOT,
+  (JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(join(ROOT, 'package.json'), 'utf8'))) as { bin: Record<string, string> })
+    .bin['auto-migrator']!,
+);
 const FIXTURES = join(import.meta.dirname, '../fixtures');
 const DATA_SOURCE = join(FIXTURES, 'cli-data-source.mjs');
 const APP = join(FIXTURES, 'cli-app.mjs');
@@ -79,7 +83,10 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     expect(ensured.code).toBe(0);
     expect(ensured.stdout.trim()).toBe('No pending migrations.');
 
-    const json = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as JsonDocument<{ applied: Array<{ name: string }>; pending: unknown[] }>;
+    const json = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as JsonDocument<{
+      applied: Array<{ name: string }>;
+      pending: unknown[];
+    }>;
     expect(json).toMatchObject({ command: 'status', ok: true, exitCode: 0 });
     expect(json.dataSources[0]!.applied.map((m) => m.name)).toEqual(NAMES);
     expect(json.dataSources[0]!.pending).toEqual([]);
@@ -142,15 +149,22 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     const up = await cli(['up', '--data-source', DATA_SOURCE], env);
     expect(up.code, up.stderr).toBe(0);
     const pendingLine = up.stderr.split('\n').find((line) => line.includes('43 pending migrations'));
-    expect(pendingLine).toBe(`DataSource "default": 43 pending migrations (transaction mode 'each'): ${[...NAMES, ...many.slice(0, 7)].join(', ')} … and 33 more`);
+    expect(pendingLine).toBe(
+      `DataSource "default": 43 pending migrations (transaction mode 'each'): ${[...NAMES, ...many.slice(0, 7)].join(', ')} … and 33 more`,
+    );
     expect(up.stdout).toBe(`DataSource "default": done, 43 applied: ${[...NAMES, ...many.slice(0, 7)].join(', ')} … and 33 more\n`);
 
     const failing = await cli(['down', '--to', '0', '--data-source', DATA_SOURCE], { ...env, CLI_FAIL_DOWN: many[9]! });
     expect(failing.code).toBe(1);
     const reverted = many.slice(10).reverse();
-    expect(failing.stderr).toContain(`30 newer migration(s) were reverted before it and stay reverted: ${reverted.slice(0, 10).join(', ')} … and 20 more.`);
+    expect(failing.stderr).toContain(
+      `30 newer migration(s) were reverted before it and stay reverted: ${reverted.slice(0, 10).join(', ')} … and 20 more.`,
+    );
 
-    const status = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as JsonDocument<{ applied: Array<{ name: string }>; pending: Array<{ name: string }> }>;
+    const status = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as JsonDocument<{
+      applied: Array<{ name: string }>;
+      pending: Array<{ name: string }>;
+    }>;
     expect(status.dataSources[0]!.applied.map((m) => m.name)).toEqual([...NAMES, ...many.slice(0, 10)]);
     expect(status.dataSources[0]!.pending.map((m) => m.name)).toEqual(many.slice(10));
   });
@@ -215,7 +229,9 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     expect(await t.db.recorded()).toEqual(NAMES);
     expect(up.stderr).not.toContain('InstanceLoader');
 
-    const status = JSON.parse((await cli(['status', '--app', `${APP}#AppModule`, '--json'], env)).stdout) as JsonDocument<{ dataSource: string }>;
+    const status = JSON.parse((await cli(['status', '--app', `${APP}#AppModule`, '--json'], env)).stdout) as JsonDocument<{
+      dataSource: string;
+    }>;
     expect(status.dataSources.map((s) => s.dataSource)).toEqual(['default', 'reports']);
 
     const wrongName = await cli(['status', '--app', APP, '--name', 'nope'], env);
@@ -238,13 +254,28 @@ describe('the auto-migrator CLI with --tenants (postgres)', () => {
       const up = await cli(['up', '--app', app, '--tenants'], env);
       expect(up.code, up.stderr).toBe(0);
       expect(up.stdout).toContain('DataSource "default", tenant "acme": done, 3 applied');
-      const status = JSON.parse((await cli(['status', '--app', app, '--tenants', '--json'], env)).stdout) as JsonDocument<{ tenant?: string; applied: unknown[] }>;
-      expect(status.dataSources.map((s) => [s.tenant ?? '-', s.applied.length])).toEqual([['-', 1], ['acme', 3], ['globex', 3]]);
+      const status = JSON.parse((await cli(['status', '--app', app, '--tenants', '--json'], env)).stdout) as JsonDocument<{
+        tenant?: string;
+        applied: unknown[];
+      }>;
+      expect(status.dataSources.map((s) => [s.tenant ?? '-', s.applied.length])).toEqual([
+        ['-', 1],
+        ['acme', 3],
+        ['globex', 3],
+      ]);
       expect((await cli(['ensure-up', '--app', app], env)).code).toBe(0);
 
       const down = await cli(['down', '--to', '0', '--app', app, '--tenants', '--json'], env);
       expect(down.code, down.stderr).toBe(0);
-      expect((JSON.parse(down.stdout) as JsonDocument<{ tenant: string; reverted: string[] }>).dataSources.map((r) => [r.tenant, r.reverted.length])).toEqual([['acme', 3], ['globex', 3]]);
+      expect(
+        (JSON.parse(down.stdout) as JsonDocument<{ tenant: string; reverted: string[] }>).dataSources.map((r) => [
+          r.tenant,
+          r.reverted.length,
+        ]),
+      ).toEqual([
+        ['acme', 3],
+        ['globex', 3],
+      ]);
       const pending = await cli(['ensure-up', '--app', app, '--json'], env);
       expect(pending.code).toBe(1);
       expect(Object.keys((JSON.parse(pending.stdout) as JsonDocument).error!.pending!)).toEqual(['default/acme', 'default/globex']);
@@ -264,18 +295,36 @@ describe('the auto-migrator CLI when the --data-source DataSource cannot connect
     return port;
   }
 
-  it.each([['postgres'], ['mariadb']])('%s at a closed port: one line naming the file and the target, no password, exit 1', async (kind) => {
-    const port = await closedPort();
-    const run = await cli(['status', '--data-source', DATA_SOURCE, '--json'], { CLI_DB_KIND: kind, CLI_DB_URL: `${kind}://app:Sup3rSecretPw@127.0.0.1:${port}/appdb` });
-    expect(run.code).toBe(1);
-    const line = `DataSourceConnectionError: the DataSource exported by ${DATA_SOURCE} could not connect to ${kind} 127.0.0.1:${port}/appdb, user "app": `;
-    expect(run.stderr).toContain(`${line}connect ECONNREFUSED 127.0.0.1:${port}\n`);
-    expect(JSON.parse(run.stdout)).toMatchObject({ command: 'status', ok: false, exitCode: 1, error: { name: 'DataSourceConnectionError' } });
-    expect(`${run.stdout}${run.stderr}`).not.toContain('Sup3rSecretPw');
-  });
+  it.each([['postgres'], ['mariadb']])(
+    '%s at a closed port: one line naming the file and the target, no password, exit 1',
+    async (kind) => {
+      const port = await closedPort();
+      const run = await cli(['status', '--data-source', DATA_SOURCE, '--json'], {
+        CLI_DB_KIND: kind,
+        CLI_DB_URL: `${kind}://app:Sup3rSecretPw@127.0.0.1:${port}/appdb`,
+      });
+      expect(run.code).toBe(1);
+      const line = `DataSourceConnectionError: the DataSource exported by ${DATA_SOURCE} could not connect to ${kind} 127.0.0.1:${port}/appdb, user "app": `;
+      expect(run.stderr).toContain(`${line}connect ECONNREFUSED 127.0.0.1:${port}\n`);
+      expect(JSON.parse(run.stdout)).toMatchObject({
+        command: 'status',
+        ok: false,
+        exitCode: 1,
+        error: { name: 'DataSourceConnectionError' },
+      });
+      expect(`${run.stdout}${run.stderr}`).not.toContain('Sup3rSecretPw');
+    },
+  );
 
-  it('postgres with its URL variable unset (and no USER): says no url or host is configured, not only the driver\'s words', async () => {
-    const run = await cli(['status', '--data-source', DATA_SOURCE], { CLI_DB_KIND: 'postgres', CLI_DB_URL: undefined, USER: undefined, PGUSER: undefined, PGHOST: undefined, PGDATABASE: undefined });
+  it("postgres with its URL variable unset (and no USER): says no url or host is configured, not only the driver's words", async () => {
+    const run = await cli(['status', '--data-source', DATA_SOURCE], {
+      CLI_DB_KIND: 'postgres',
+      CLI_DB_URL: undefined,
+      USER: undefined,
+      PGUSER: undefined,
+      PGHOST: undefined,
+      PGDATABASE: undefined,
+    });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       `DataSourceConnectionError: the DataSource exported by ${DATA_SOURCE} could not connect to postgres localhost:5432/(no database), no user name (no url and no host in its options: is the environment variable it reads set?): `,
@@ -291,8 +340,13 @@ describe('the auto-migrator CLI on a SQLite file that does not exist', () => {
     try {
       const status = await cli(['status', '--data-source', DATA_SOURCE], env);
       expect(status.code, status.stderr).toBe(0);
-      expect(status.stdout).toContain(`DataSource "default": 0 applied, 3 pending, 0 unknown (the SQLite database file ${file} does not exist yet; nothing was created)`);
-      const json = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as JsonDocument<{ pending: Array<{ name: string }>; missingDatabaseFile: string }>;
+      expect(status.stdout).toContain(
+        `DataSource "default": 0 applied, 3 pending, 0 unknown (the SQLite database file ${file} does not exist yet; nothing was created)`,
+      );
+      const json = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as JsonDocument<{
+        pending: Array<{ name: string }>;
+        missingDatabaseFile: string;
+      }>;
       expect(json.dataSources[0]!.pending.map((m) => m.name)).toEqual(NAMES);
       expect(json.dataSources[0]!.missingDatabaseFile).toBe(file);
 
@@ -316,24 +370,56 @@ describe('the auto-migrator CLI on a SQLite file that does not exist', () => {
 
 describe('the auto-migrator CLI refuses bad input with exit 2, running nothing', () => {
   const cases: Array<[string, string[], RegExp]> = [
-    ['an unknown command', ['migrate', '--data-source', DATA_SOURCE], /unknown command "migrate"; commands: status, up, down, ensure-up, plan, resolve/],
+    [
+      'an unknown command',
+      ['migrate', '--data-source', DATA_SOURCE],
+      /unknown command "migrate"; commands: status, up, down, ensure-up, plan, resolve/,
+    ],
     ['an unknown flag', ['up', '--data-source', DATA_SOURCE, '--force'], /Unknown option '--force'/],
     ['no command', ['--data-source', DATA_SOURCE], /no command given/],
     ['no target', ['up'], /give exactly one of --data-source <file> or --app <file>\[#Export\]/],
     ['two targets', ['up', '--data-source', DATA_SOURCE, '--app', APP], /give exactly one of --data-source/],
     ['down without --to', ['down', '--data-source', DATA_SOURCE], /down needs --to <version>/],
     ['--to without down', ['up', '--to', '0', '--data-source', DATA_SOURCE], /--to goes with down, not up/],
-    ['a file that does not exist', ['up', '--data-source', 'nowhere/data-source.js'], /--data-source nowhere\/data-source\.js: no such file/],
+    [
+      'a file that does not exist',
+      ['up', '--data-source', 'nowhere/data-source.js'],
+      /--data-source nowhere\/data-source\.js: no such file/,
+    ],
     ['a file that exports no DataSource', ['up', '--data-source', join(FIXTURES, 'no-data-source.mjs')], /exports no TypeORM DataSource/],
     ['an --app export that is not a module', ['up', '--app', `${APP}#notAModule`], /exports "notAModule", but it is not a Nest module/],
     ['an --app export that does not exist', ['up', '--app', `${APP}#Nope`], /has no export "Nope"\. Its exports: .*AppModule/],
-    ['a plan timeout that is not a number', ['plan', '--timeout', '5s', '--data-source', DATA_SOURCE], /--timeout takes a whole number of ms \(1 to 2147483647\); got "5s"/],
-    ['--lock-timeout with another command', ['up', '--lock-timeout', '100', '--data-source', DATA_SOURCE], /--lock-timeout goes with plan, not up/],
-    ['resolve without the migration', ['resolve', '--applied', '--data-source', DATA_SOURCE], /resolve needs the migration: resolve <migration> --applied \| --not-applied/],
-    ['resolve without --applied or --not-applied', ['resolve', 'Alpha1700000000001', '--data-source', DATA_SOURCE], /resolve needs exactly one of --applied or --not-applied/],
-    ['resolve with both', ['resolve', 'Alpha1700000000001', '--applied', '--not-applied', '--data-source', DATA_SOURCE], /resolve needs exactly one of/],
+    [
+      'a plan timeout that is not a number',
+      ['plan', '--timeout', '5s', '--data-source', DATA_SOURCE],
+      /--timeout takes a whole number of ms \(1 to 2147483647\); got "5s"/,
+    ],
+    [
+      '--lock-timeout with another command',
+      ['up', '--lock-timeout', '100', '--data-source', DATA_SOURCE],
+      /--lock-timeout goes with plan, not up/,
+    ],
+    [
+      'resolve without the migration',
+      ['resolve', '--applied', '--data-source', DATA_SOURCE],
+      /resolve needs the migration: resolve <migration> --applied \| --not-applied/,
+    ],
+    [
+      'resolve without --applied or --not-applied',
+      ['resolve', 'Alpha1700000000001', '--data-source', DATA_SOURCE],
+      /resolve needs exactly one of --applied or --not-applied/,
+    ],
+    [
+      'resolve with both',
+      ['resolve', 'Alpha1700000000001', '--applied', '--not-applied', '--data-source', DATA_SOURCE],
+      /resolve needs exactly one of/,
+    ],
     ['--applied without resolve', ['up', '--applied', '--data-source', DATA_SOURCE], /--applied and --not-applied go with resolve, not up/],
-    ['resolve of a migration not recorded as started', ['resolve', 'Alpha1700000000001', '--not-applied', '--data-source', DATA_SOURCE], /cannot resolve "Alpha1700000000001": it is not recorded as started\. No migration is recorded as started\. Nothing was changed/],
+    [
+      'resolve of a migration not recorded as started',
+      ['resolve', 'Alpha1700000000001', '--not-applied', '--data-source', DATA_SOURCE],
+      /cannot resolve "Alpha1700000000001": it is not recorded as started\. No migration is recorded as started\. Nothing was changed/,
+    ],
     ['--tenants with a --data-source file', ['status', '--tenants', '--data-source', DATA_SOURCE], /--tenants goes with --app/],
     ['a TypeScript file', ['up', '--data-source', join(ROOT, 'test/support/databases.ts')], /could not be loaded.*TypeScript loader/],
   ];
@@ -353,7 +439,11 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
     const db = await createTestDatabase('sqlite');
     try {
       for (const command of ['status', 'up']) {
-        const run = await cli([command, '--data-source', DATA_SOURCE], { CLI_DB_KIND: 'sqlite', CLI_DB_URL: db.url, CLI_MIGRATIONS_GLOB: 'dist/no-such-directory/*.js' });
+        const run = await cli([command, '--data-source', DATA_SOURCE], {
+          CLI_DB_KIND: 'sqlite',
+          CLI_DB_URL: db.url,
+          CLI_MIGRATIONS_GLOB: 'dist/no-such-directory/*.js',
+        });
         expect(run.code, run.stderr).toBe(2);
         expect(run.stderr).toContain(
           `AutoMigratorConfigError: DataSource "default": no migrations found. Its "migrations" option: "dist/no-such-directory/*.js"; working directory: ${process.cwd()}.`,

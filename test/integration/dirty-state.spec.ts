@@ -115,13 +115,19 @@ describeEachDatabase(
       expect(status.code, status.stderr).toBe(0);
       expect(status.stdout).toContain('1 applied, 1 pending, 0 unknown, 1 dirty');
       expect(status.stdout).toMatch(new RegExp(`dirty \\(up started \\S+ by host \\S+ pid ${pid}\\)\\s+\\S+\\s+${SLOW}`));
-      const json = JSON.parse((await cli(['status', '--json'])).stdout) as { dataSources: Array<{ dirty: Array<Record<string, unknown>> }> };
+      const json = JSON.parse((await cli(['status', '--json'])).stdout) as {
+        dataSources: Array<{ dirty: Array<Record<string, unknown>> }>;
+      };
       expect(json.dataSources[0]!.dirty).toEqual([
         { name: SLOW, operation: 'up', startedAt: error.startedAt.toISOString(), startedBy: error.startedBy, transaction },
       ]);
       const up = await cli(['up', '--json']);
       expect(up.code).toBe(1);
-      expect(JSON.parse(up.stdout)).toMatchObject({ command: 'up', ok: false, error: { name: 'MigrationDirtyError', dirty: [{ name: SLOW, dataSource: 'default' }] } });
+      expect(JSON.parse(up.stdout)).toMatchObject({
+        command: 'up',
+        ok: false,
+        error: { name: 'MigrationDirtyError', dirty: [{ name: SLOW, dataSource: 'default' }] },
+      });
 
       // Unknown names and migrations not recorded as started change nothing.
       const unknown = await cli(['resolve', 'NoSuch1700000000099', '--not-applied']);
@@ -157,21 +163,33 @@ describeEachDatabase(
       const first = bootApp({ dataSources: [{ db: t.db, migrations: [Broken], options }], migrator: { runMigrations: true } });
       await expect(first).rejects.toBeInstanceOf(MigrationFailedError);
       await expect(first).rejects.toThrow('"Broken1700000000001" stays recorded as started and not finished');
-      expect(await markers()).toEqual([{ name: 'Broken1700000000001', operation: 'up', started_by: expect.stringContaining(`pid ${process.pid}`) }]);
+      expect(await markers()).toEqual([
+        { name: 'Broken1700000000001', operation: 'up', started_by: expect.stringContaining(`pid ${process.pid}`) },
+      ]);
 
       const second = bootApp({ dataSources: [{ db: t.db, migrations: [Broken], options }], migrator: { runMigrations: true } });
       await expect(second).rejects.toBeInstanceOf(MigrationDirtyError);
       expect(calls).toBe(1);
 
       // Migrations disabled here (a release Job migrates): readiness names it too, and 'wait' says why it waits.
-      const disabled = t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [Broken], options }], migrator: { runMigrations: false } }));
+      const disabled = t.track(
+        await bootApp({ dataSources: [{ db: t.db, migrations: [Broken], options }], migrator: { runMigrations: false } }),
+      );
       expect(await disabled.app.get(MigrationsHealthIndicator).isReady()).toMatchObject({
-        migrations: { status: 'down', dataSources: { default: { state: 'disabled', pending: 1, dirty: { migration: 'Broken1700000000001', operation: 'up' } } } },
+        migrations: {
+          status: 'down',
+          dataSources: { default: { state: 'disabled', pending: 1, dirty: { migration: 'Broken1700000000001', operation: 'up' } } },
+        },
       });
       const waiting = t.track(
-        await bootApp({ dataSources: [{ db: t.db, migrations: [Broken], options }], migrator: { runMigrations: false, whenDisabled: 'wait' } }),
+        await bootApp({
+          dataSources: [{ db: t.db, migrations: [Broken], options }],
+          migrator: { runMigrations: false, whenDisabled: 'wait' },
+        }),
       );
-      expect(waiting.app.get(AutoMigratorService).getState()).toMatchObject([{ status: 'disabled', pending: 1, dirty: { name: 'Broken1700000000001' } }]);
+      expect(waiting.app.get(AutoMigratorService).getState()).toMatchObject([
+        { status: 'disabled', pending: 1, dirty: { name: 'Broken1700000000001' } },
+      ]);
       expect(waiting.logger.messages('log').join('\n')).toContain('(dirty: "Broken1700000000001" started being applied at');
       expect(calls).toBe(1);
     });
@@ -227,7 +245,10 @@ describeEachDatabase(
         migrations: {
           status: 'down',
           dataSources: {
-            default: { state: 'failed', dirty: { migration: SLOW, operation: 'up', startedBy: expect.stringContaining(`pid ${holder.child.pid}`) } },
+            default: {
+              state: 'failed',
+              dirty: { migration: SLOW, operation: 'up', startedBy: expect.stringContaining(`pid ${holder.child.pid}`) },
+            },
           },
         },
       });
@@ -254,13 +275,17 @@ describeEachDatabase(
   (t: DatabaseFixture) => {
     it('a down() that fails after DDL: the error says what implicit commits kept, and the next up reports it instead of skipping it', async () => {
       let downs = 0;
-      const Pair = defineMigration('Pair1700000000001', sql('CREATE TABLE left_half (id INT PRIMARY KEY)', 'CREATE TABLE right_half (id INT PRIMARY KEY)'), {
-        down: async (queryRunner) => {
-          downs++;
-          await queryRunner.query('DROP TABLE right_half');
-          await queryRunner.query('INSERT INTO no_such_table (id) VALUES (1)');
+      const Pair = defineMigration(
+        'Pair1700000000001',
+        sql('CREATE TABLE left_half (id INT PRIMARY KEY)', 'CREATE TABLE right_half (id INT PRIMARY KEY)'),
+        {
+          down: async (queryRunner) => {
+            downs++;
+            await queryRunner.query('DROP TABLE right_half');
+            await queryRunner.query('INSERT INTO no_such_table (id) VALUES (1)');
+          },
         },
-      });
+      );
       t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [Pair] }], migrator: { runMigrations: true } }));
       const app = t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [Pair] }], migrator: { runMigrations: false } }));
       const service = app.app.get(AutoMigratorService);
@@ -276,7 +301,10 @@ describeEachDatabase(
         expect(failure.message).toContain('"Pair1700000000001" stays recorded as started and not finished');
         expect(await t.db.tables()).not.toContain('right_half');
         const [status] = await service.status();
-        expect(status).toMatchObject({ pending: [{ name: 'Pair1700000000001' }], dirty: [{ name: 'Pair1700000000001', operation: 'down' }] });
+        expect(status).toMatchObject({
+          pending: [{ name: 'Pair1700000000001' }],
+          dirty: [{ name: 'Pair1700000000001', operation: 'down' }],
+        });
 
         const boot = bootApp({ dataSources: [{ db: t.db, migrations: [Pair] }], migrator: { runMigrations: true } });
         await expect(boot).rejects.toBeInstanceOf(MigrationDirtyError);
@@ -308,7 +336,10 @@ describeEachDatabase(
         log: () => undefined,
       };
       const Create = defineMigration('Create1700000000001', sql('CREATE TABLE created (id INT PRIMARY KEY)'));
-      t.app = await bootApp({ dataSources: [{ db: t.db, migrations: [Create], options: { logger } as never }], migrator: { runMigrations: true } });
+      t.app = await bootApp({
+        dataSources: [{ db: t.db, migrations: [Create], options: { logger } as never }],
+        migrator: { runMigrations: true },
+      });
       expect(await t.db.recorded()).toEqual(['Create1700000000001']);
       // (A fresh database's first read of the migrations table itself fails, as before: not ours to count here.)
       expect(failed.filter((entry) => entry.includes('migrations_started'))).toEqual([]);

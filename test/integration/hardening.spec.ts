@@ -33,7 +33,9 @@ describeEachDatabase(
       expect(Date.now() - signalledAt).toBeLessThan(8_000);
       expect(exit).toBe('SIGTERM');
       expect(app.output()).toContain('SIGTERM: grace period over; cancelling the statement in flight');
-      expect(app.output()).toMatch(/BOOT_FAILED MigrationInterruptedError: DataSource "default": migrations interrupted by SIGTERM: "SlowReport1700000000003" did not complete and was rolled back; 2 migrations applied before stay applied/);
+      expect(app.output()).toMatch(
+        /BOOT_FAILED MigrationInterruptedError: DataSource "default": migrations interrupted by SIGTERM: "SlowReport1700000000003" did not complete and was rolled back; 2 migrations applied before stay applied/,
+      );
       expect(app.output()).not.toMatch(CLEAN_SHUTDOWN);
       expect(await t.db.recorded()).toEqual(['CreateItems1700000000001', 'SeedItem1700000000002']);
       expect(await t.db.tables()).not.toContain('report');
@@ -110,7 +112,10 @@ describeEachDatabase(
       const Sleepy = defineMigration('Sleepy1700000000031', sql(sleep));
       const started = Date.now();
       await expect(
-        bootApp({ dataSources: [{ db: t.db, migrations: [Sleepy] }], migrator: { runMigrations: true, migrationTimeouts: { statementTimeoutMs: 300 } } }),
+        bootApp({
+          dataSources: [{ db: t.db, migrations: [Sleepy] }],
+          migrator: { runMigrations: true, migrationTimeouts: { statementTimeoutMs: 300 } },
+        }),
       ).rejects.toThrow(/migrationTimeouts\.statementTimeoutMs = 300 ms/);
       expect(Date.now() - started).toBeLessThan(5_000);
     });
@@ -154,7 +159,13 @@ describe('the database is unreachable at boot (postgres, RetryStrategy)', () => 
     viaProxy.port = String(proxy.port);
     try {
       const app = await bootApp({
-        dataSources: [{ db, migrations: [tableMigration('Late1700000000040', 'late')], options: { url: viaProxy.toString(), manualInitialization: true } as never }],
+        dataSources: [
+          {
+            db,
+            migrations: [tableMigration('Late1700000000040', 'late')],
+            options: { url: viaProxy.toString(), manualInitialization: true } as never,
+          },
+        ],
         migrator: {
           runMigrations: true,
           mode: 'background',
@@ -163,12 +174,16 @@ describe('the database is unreachable at boot (postgres, RetryStrategy)', () => 
         listen: true,
       });
       try {
-        const retrying = await waitFor(async () => {
-          const response = await fetch(`${app.url}/health/ready`);
-          const body = (await response.json()) as { error?: { migrations?: { dataSources?: Record<string, Record<string, unknown>> } } };
-          const detail = body.error?.migrations?.dataSources?.['default'];
-          return response.status === 503 && detail?.['state'] === 'retrying' ? detail : undefined;
-        }, 15_000, 'readiness to show retrying');
+        const retrying = await waitFor(
+          async () => {
+            const response = await fetch(`${app.url}/health/ready`);
+            const body = (await response.json()) as { error?: { migrations?: { dataSources?: Record<string, Record<string, unknown>> } } };
+            const detail = body.error?.migrations?.dataSources?.['default'];
+            return response.status === 503 && detail?.['state'] === 'retrying' ? detail : undefined;
+          },
+          15_000,
+          'readiness to show retrying',
+        );
         expect(retrying).toMatchObject({ attempt: expect.any(Number), attempts: 100, nextAttemptAt: expect.stringMatching(/^\d{4}-/) });
         expect(String(retrying['error'])).toContain(`127.0.0.1:${proxy.port}`);
         expect(JSON.stringify(retrying)).not.toContain('Pr0xy-Secret-Pw');
@@ -194,11 +209,22 @@ describe('the database is unreachable at boot (postgres, RetryStrategy)', () => 
     closed.password = 'Cl0sed-Secret-Pw';
     try {
       const boot = bootApp({
-        dataSources: [{ db, migrations: [tableMigration('Never1700000000041', 'never')], options: { url: closed.toString(), manualInitialization: true } as never }],
+        dataSources: [
+          {
+            db,
+            migrations: [tableMigration('Never1700000000041', 'never')],
+            options: { url: closed.toString(), manualInitialization: true } as never,
+          },
+        ],
         migrator: { runMigrations: true, strategy: new RetryStrategy(new FailFastStrategy(), { attempts: 2, initialDelayMs: 10 }) },
       });
-      const error = await boot.then(() => undefined, (e: Error) => e);
-      expect(error?.message).toMatch(new RegExp(`^DataSource "default": could not reach the database: .*ECONNREFUSED.*127\\.0\\.0\\.1:${closed.port}`));
+      const error = await boot.then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(error?.message).toMatch(
+        new RegExp(`^DataSource "default": could not reach the database: .*ECONNREFUSED.*127\\.0\\.0\\.1:${closed.port}`),
+      );
       expect(error?.message).not.toContain('Cl0sed-Secret-Pw');
     } finally {
       await db.drop();
@@ -208,7 +234,10 @@ describe('the database is unreachable at boot (postgres, RetryStrategy)', () => 
 
 describeEachDatabase('honest reporting and observability', (t) => {
   it("transaction 'none': a migration that fails half-way is reported as possibly partially applied", async () => {
-    const HalfDone = defineMigration('HalfDone1700000000050', sql('CREATE TABLE half (id INT PRIMARY KEY)', 'INSERT INTO nowhere VALUES (1)'));
+    const HalfDone = defineMigration(
+      'HalfDone1700000000050',
+      sql('CREATE TABLE half (id INT PRIMARY KEY)', 'INSERT INTO nowhere VALUES (1)'),
+    );
     t.app = await bootApp({
       dataSources: [{ db: t.db, migrations: [HalfDone] }],
       migrator: { runMigrations: true, strategy: ContinueOnFailureStrategy, dataSources: [{ name: 'default', transaction: 'none' }] },
@@ -219,17 +248,29 @@ describeEachDatabase('honest reporting and observability', (t) => {
     const health = await t.app.app.get(MigrationsHealthIndicator).isReady();
     expect(health.migrations).toMatchObject({
       status: 'down',
-      dataSources: { default: { state: 'failed', failedMigration: 'HalfDone1700000000050', mayBePartiallyApplied: true, error: expect.stringContaining('may be partially applied') } },
+      dataSources: {
+        default: {
+          state: 'failed',
+          failedMigration: 'HalfDone1700000000050',
+          mayBePartiallyApplied: true,
+          error: expect.stringContaining('may be partially applied'),
+        },
+      },
     });
   });
 
   it('events$ reports the run; logger: false silences the library; readinessDetails counts hides names', async () => {
     const events: MigrationEvent[] = [];
     const captured = new CapturingLogger();
-    t.app = await bootApp({
-      dataSources: [{ db: t.db, migrations: [tableMigration('First1700000000060', 'first'), tableMigration('Second1700000000061', 'second')] }],
-      migrator: { runMigrations: false, logger: false, readinessDetails: 'counts' },
-    }, captured);
+    t.app = await bootApp(
+      {
+        dataSources: [
+          { db: t.db, migrations: [tableMigration('First1700000000060', 'first'), tableMigration('Second1700000000061', 'second')] },
+        ],
+        migrator: { runMigrations: false, logger: false, readinessDetails: 'counts' },
+      },
+      captured,
+    );
     const service = t.app.app.get(AutoMigratorService);
     const subscription = service.events$.subscribe((event) => events.push(event));
     await service.up();
@@ -242,7 +283,12 @@ describeEachDatabase('honest reporting and observability', (t) => {
       'migration-finished',
       'data-source-done',
     ]);
-    expect(events[2]).toMatchObject({ type: 'migration-finished', dataSource: 'default', migration: 'First1700000000060', durationMs: expect.any(Number) });
+    expect(events[2]).toMatchObject({
+      type: 'migration-finished',
+      dataSource: 'default',
+      migration: 'First1700000000060',
+      durationMs: expect.any(Number),
+    });
     expect(events[5]).toMatchObject({ type: 'data-source-done', status: 'done', applied: ['First1700000000060', 'Second1700000000061'] });
     expect(captured.entries.filter((entry) => entry.extra.includes('AutoMigrator'))).toEqual([]);
 
@@ -252,7 +298,12 @@ describeEachDatabase('honest reporting and observability', (t) => {
 
   it("readinessDetails 'counts' shows states and numbers, no migration names or errors", async () => {
     t.app = await bootApp({
-      dataSources: [{ db: t.db, migrations: [tableMigration('Fine1700000000080', 'fine'), defineMigration('Broken1700000000081', sql('SELECT * FROM nowhere'))] }],
+      dataSources: [
+        {
+          db: t.db,
+          migrations: [tableMigration('Fine1700000000080', 'fine'), defineMigration('Broken1700000000081', sql('SELECT * FROM nowhere'))],
+        },
+      ],
       migrator: { runMigrations: true, strategy: ContinueOnFailureStrategy, readinessDetails: 'counts' },
     });
     const readiness = await t.app.app.get(AutoMigratorService).getReadiness();
@@ -266,7 +317,9 @@ describeEachDatabase('honest reporting and observability', (t) => {
       migrator: { runMigrations: true, logger: mine },
     });
     expect(mine.entries).toEqual(
-      expect.arrayContaining([{ level: 'log', message: expect.stringMatching(/\[1\/1\] Only1700000000070 applied in \d+ ms/), extra: 'AutoMigrator' }]),
+      expect.arrayContaining([
+        { level: 'log', message: expect.stringMatching(/\[1\/1\] Only1700000000070 applied in \d+ ms/), extra: 'AutoMigrator' },
+      ]),
     );
   });
 });

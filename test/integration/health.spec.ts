@@ -43,10 +43,14 @@ describeEachDatabase('readiness over HTTP', (t) => {
     });
 
     release = true;
-    const after = await waitFor(async () => {
-      const response = await get(`${t.app!.url}/health/ready`);
-      return response.status === 200 ? response : undefined;
-    }, 15_000, '/health/ready to answer 200');
+    const after = await waitFor(
+      async () => {
+        const response = await get(`${t.app!.url}/health/ready`);
+        return response.status === 200 ? response : undefined;
+      },
+      15_000,
+      '/health/ready to answer 200',
+    );
     expect(after.body).toMatchObject({
       status: 'ok',
       info: { migrations: { status: 'up', dataSources: { default: { state: 'done', pending: 0, applied: 3 } } } },
@@ -79,34 +83,42 @@ describeEachDatabase('readiness over HTTP', (t) => {
   });
 });
 
-describeEachDatabase('readiness while migrations are disabled', (t) => {
-  it('answers 503 with the pending count, and 200 once another process applied them', async () => {
-    const migrations = [CreateUsers, SeedAlice];
-    const waiting = t.track(await bootApp({
-      dataSources: [{ db: t.db, migrations }],
-      migrator: { runMigrations: false, pendingCheckTtlMs: 0 },
-      listen: true,
-    }));
-    const before = await get(`${waiting.url}/health/ready`);
-    expect(before.status).toBe(503);
-    expect(before.body).toMatchObject({ error: { migrations: { dataSources: { default: { state: 'disabled', pending: 2 } } } } });
+describeEachDatabase(
+  'readiness while migrations are disabled',
+  (t) => {
+    it('answers 503 with the pending count, and 200 once another process applied them', async () => {
+      const migrations = [CreateUsers, SeedAlice];
+      const waiting = t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations }],
+          migrator: { runMigrations: false, pendingCheckTtlMs: 0 },
+          listen: true,
+        }),
+      );
+      const before = await get(`${waiting.url}/health/ready`);
+      expect(before.status).toBe(503);
+      expect(before.body).toMatchObject({ error: { migrations: { dataSources: { default: { state: 'disabled', pending: 2 } } } } });
 
-    t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations: true } }));
-    const after = await get(`${waiting.url}/health/ready`);
-    expect(after.status).toBe(200);
-    expect(after.body).toMatchObject({ info: { migrations: { dataSources: { default: { state: 'disabled', pending: 0 } } } } });
-  });
+      t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations: true } }));
+      const after = await get(`${waiting.url}/health/ready`);
+      expect(after.status).toBe(200);
+      expect(after.body).toMatchObject({ info: { migrations: { dataSources: { default: { state: 'disabled', pending: 0 } } } } });
+    });
 
-  it('asks the database at most once per pendingCheckTtlMs', async () => {
-    const migrations = [CreateUsers];
-    const waiting = t.track(await bootApp({
-      dataSources: [{ db: t.db, migrations }],
-      migrator: { runMigrations: false, pendingCheckTtlMs: 60_000 },
-      listen: true,
-    }));
-    expect((await get(`${waiting.url}/health/ready`)).status).toBe(503);
-    t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations: true } }));
-    // Still the cached answer: the TTL has not expired.
-    expect((await get(`${waiting.url}/health/ready`)).status).toBe(503);
-  });
-}, ['postgres']);
+    it('asks the database at most once per pendingCheckTtlMs', async () => {
+      const migrations = [CreateUsers];
+      const waiting = t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations }],
+          migrator: { runMigrations: false, pendingCheckTtlMs: 60_000 },
+          listen: true,
+        }),
+      );
+      expect((await get(`${waiting.url}/health/ready`)).status).toBe(503);
+      t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations: true } }));
+      // Still the cached answer: the TTL has not expired.
+      expect((await get(`${waiting.url}/health/ready`)).status).toBe(503);
+    });
+  },
+  ['postgres'],
+);

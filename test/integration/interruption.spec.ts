@@ -26,30 +26,26 @@ function count(text: string, line: string): number {
 }
 
 describeEachDatabase('an interruption is not a failure', (t) => {
-  it(
-    "SIGTERM mid-migration under the README's RestoreBackupStrategy: no restore, no second attempt, the process ends by the signal",
-    async () => {
-      // PostgreSQL, MariaDB: the statement in flight is cancelled after the grace period. SQLite's cannot
-      // be: the slow migration commits within the grace period and the run stops before the next one.
-      const env = t.kind === 'sqlite' ? { SLOW_MS: '3000', SHUTDOWN_GRACE_MS: '60000' } : { SLOW_MS: '60000', SHUTDOWN_GRACE_MS: '1000' };
-      const app = startNode(README_STRATEGY, { DB_KIND: t.kind, DB_URL: t.db.url, ...env });
-      await waitFor(() => app.output().includes('SLOW_STARTED'), 90_000, 'the slow migration to start');
-      app.child.kill('SIGTERM');
-      const exit = await app.exited;
-      const output = app.output();
-      expect(exit, output).toBe('SIGTERM');
-      expect(output).toMatch(/BOOT_FAILED MigrationInterruptedError: DataSource "default": migrations interrupted by SIGTERM/);
-      expect(count(output, 'BACKUP'), output).toBe(1);
-      expect(count(output, 'RESTORE'), output).toBe(0);
-      expect(count(output, 'RUN_MIGRATIONS'), output).toBe(1);
-      expect(count(output, 'SLOW_STARTED'), output).toBe(1);
-      expect(output).not.toContain('restoring the backup');
-      expect(output.match(/WARN \[AutoMigrator\] DataSource "default": migrations interrupted by SIGTERM/g), output).toHaveLength(1);
-      const applied = t.kind === 'sqlite' ? ['CreateItems1700000000001', 'SlowReport1700000000002'] : ['CreateItems1700000000001'];
-      expect(await t.db.recorded()).toEqual(applied);
-    },
-    150_000,
-  );
+  it("SIGTERM mid-migration under the README's RestoreBackupStrategy: no restore, no second attempt, the process ends by the signal", async () => {
+    // PostgreSQL, MariaDB: the statement in flight is cancelled after the grace period. SQLite's cannot
+    // be: the slow migration commits within the grace period and the run stops before the next one.
+    const env = t.kind === 'sqlite' ? { SLOW_MS: '3000', SHUTDOWN_GRACE_MS: '60000' } : { SLOW_MS: '60000', SHUTDOWN_GRACE_MS: '1000' };
+    const app = startNode(README_STRATEGY, { DB_KIND: t.kind, DB_URL: t.db.url, ...env });
+    await waitFor(() => app.output().includes('SLOW_STARTED'), 90_000, 'the slow migration to start');
+    app.child.kill('SIGTERM');
+    const exit = await app.exited;
+    const output = app.output();
+    expect(exit, output).toBe('SIGTERM');
+    expect(output).toMatch(/BOOT_FAILED MigrationInterruptedError: DataSource "default": migrations interrupted by SIGTERM/);
+    expect(count(output, 'BACKUP'), output).toBe(1);
+    expect(count(output, 'RESTORE'), output).toBe(0);
+    expect(count(output, 'RUN_MIGRATIONS'), output).toBe(1);
+    expect(count(output, 'SLOW_STARTED'), output).toBe(1);
+    expect(output).not.toContain('restoring the backup');
+    expect(output.match(/WARN \[AutoMigrator\] DataSource "default": migrations interrupted by SIGTERM/g), output).toHaveLength(1);
+    const applied = t.kind === 'sqlite' ? ['CreateItems1700000000001', 'SlowReport1700000000002'] : ['CreateItems1700000000001'];
+    expect(await t.db.recorded()).toEqual(applied);
+  }, 150_000);
 });
 
 /** Boots (init, not awaited) an app whose second migration sleeps in the database; closes it once that runs. */
@@ -57,13 +53,20 @@ async function closeWhileMigrating(t: DatabaseFixture, strategy: MigrationStrate
   const logger = new CapturingLogger();
   const migrations = [tableMigration('First1700000000001', 'first'), defineMigration('Slow1700000000002', sql(sleepSql(t.kind, 60)!))];
   const app = await NestFactory.create(
-    testAppModule({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations: true, strategy, shutdownGraceMs: 500 }, providers }),
+    testAppModule({
+      dataSources: [{ db: t.db, migrations }],
+      migrator: { runMigrations: true, strategy, shutdownGraceMs: 500 },
+      providers,
+    }),
     { logger, abortOnError: false },
   );
   const service = app.get(AutoMigratorService);
   const events: MigrationEvent[] = [];
   service.events$.subscribe((event) => events.push(event));
-  const init = app.init().then(() => undefined, (error: unknown) => error);
+  const init = app.init().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   await waitFor(() => service.getState()[0]?.current?.name === 'Slow1700000000002', 60_000, 'the slow migration to run');
   const closedAt = Date.now();
   await app.close();
@@ -79,9 +82,20 @@ class StubbornStrategy extends MigrationStrategy {
     try {
       await context.runMigrations();
     } catch (first) {
-      const again = await context.runMigrations().then(() => undefined, (error: unknown) => error);
-      const drop = await context.dropAndMigrate().then(() => undefined, (error: unknown) => error);
-      StubbornStrategy.seen = { interrupted: context.interrupted, aborted: context.signal.aborted, same: again === first, dropSame: drop === first };
+      const again = await context.runMigrations().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      const drop = await context.dropAndMigrate().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      StubbornStrategy.seen = {
+        interrupted: context.interrupted,
+        aborted: context.signal.aborted,
+        same: again === first,
+        dropSame: drop === first,
+      };
       context.markFailed(new Error('stubborn: marked failed'));
     }
   }
@@ -103,7 +117,11 @@ describeEachDatabase(
     it.each([
       ['ContinueOnFailureStrategy', ContinueOnFailureStrategy, /continuing without its pending migrations/],
       ['RecreateOnFailureStrategy', RecreateOnFailureStrategy, /dropping every table/],
-      ['RetryStrategy (everything retryable)', new RetryStrategy(new FailFastStrategy(), { isRetryable: () => true, initialDelayMs: 10 }), /retrying/],
+      [
+        'RetryStrategy (everything retryable)',
+        new RetryStrategy(new FailFastStrategy(), { isRetryable: () => true, initialDelayMs: 10 }),
+        /retrying/,
+      ],
     ] as const)('%s lets the interruption through: no failure handling, one interruption line', async (_name, strategy, handling) => {
       const { error, logger, events } = await closeWhileMigrating(t, strategy as never);
       expect(error).toBeInstanceOf(MigrationInterruptedError);
@@ -125,13 +143,26 @@ describe('shutdown while RetryStrategy waits between attempts (postgres, unreach
     try {
       const app = await NestFactory.create(
         testAppModule({
-          dataSources: [{ db, migrations: [tableMigration('Never1700000000041', 'never')], options: { url: closed.toString(), manualInitialization: true } as never }],
-          migrator: { runMigrations: true, strategy: new RetryStrategy(new FailFastStrategy(), { attempts: 5, initialDelayMs: 60_000, maxDelayMs: 60_000 }), shutdownGraceMs: 500 },
+          dataSources: [
+            {
+              db,
+              migrations: [tableMigration('Never1700000000041', 'never')],
+              options: { url: closed.toString(), manualInitialization: true } as never,
+            },
+          ],
+          migrator: {
+            runMigrations: true,
+            strategy: new RetryStrategy(new FailFastStrategy(), { attempts: 5, initialDelayMs: 60_000, maxDelayMs: 60_000 }),
+            shutdownGraceMs: 500,
+          },
         }),
         { logger, abortOnError: false },
       );
       const service = app.get(AutoMigratorService);
-      const init = app.init().then(() => undefined, (error: unknown) => error);
+      const init = app.init().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       await waitFor(() => service.getState()[0]?.status === 'retrying', 60_000, 'the first retry wait');
       const closedAt = Date.now();
       await app.close();

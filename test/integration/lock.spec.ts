@@ -1,11 +1,6 @@
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import {
-  AutoMigratorService,
-  MigrationLockTimeoutError,
-  MigrationStrategy,
-  type MigrationContext,
-} from '../../lib/index.js';
+import { AutoMigratorService, MigrationLockTimeoutError, MigrationStrategy, type MigrationContext } from '../../lib/index.js';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
 import { defineMigration, sql } from '../support/migrations.js';
 import { startNode, startTogether, type RunningProcess } from '../support/processes.js';
@@ -84,10 +79,14 @@ describeEachDatabase('the cross-process migration lock', (t) => {
         migrator: { runMigrations: true, strategy, mode: 'background', lock: { timeoutMs: 1500, logEveryMs: 200 } },
       });
       const service = t.app.app.get(AutoMigratorService);
-      const waiting = await waitFor(async () => {
-        const readiness = await service.getReadiness();
-        return readiness.dataSources['default']?.state === 'waiting-for-lock' ? readiness : undefined;
-      }, 10_000, 'readiness to show waiting-for-lock');
+      const waiting = await waitFor(
+        async () => {
+          const readiness = await service.getReadiness();
+          return readiness.dataSources['default']?.state === 'waiting-for-lock' ? readiness : undefined;
+        },
+        10_000,
+        'readiness to show waiting-for-lock',
+      );
       expect(waiting.ready).toBe(false);
       expect(waiting.dataSources['default']?.waitingSince).toMatch(/^\d{4}-\d\d-\d\dT/);
 
@@ -96,7 +95,8 @@ describeEachDatabase('the cross-process migration lock', (t) => {
       const error = strategy.error as MigrationLockTimeoutError;
       expect(error.dataSource).toBe('default');
       expect(error.waitedMs).toBeGreaterThanOrEqual(1500);
-      const holderPattern = t.kind === 'postgres' ? /^pid \d+/ : t.kind === 'mariadb' ? /^connection \d+/ : new RegExp(`^pid ${holder.child.pid} on `);
+      const holderPattern =
+        t.kind === 'postgres' ? /^pid \d+/ : t.kind === 'mariadb' ? /^connection \d+/ : new RegExp(`^pid ${holder.child.pid} on `);
       expect(error.holder).toMatch(holderPattern);
       expect(error.message).toMatch(/gave up waiting for .* after \d+\.\d s \(lock\.timeoutMs 1500\); held by /);
       expect(service.getState()).toMatchObject([{ status: 'failed', error: error.message }]);
@@ -136,7 +136,11 @@ describeEachDatabase('the cross-process migration lock', (t) => {
         // MariaDB records a migration as started (a row) in its transaction: the second run of the
         // same migration waits on the holder's row, not on a lock, until the holder is gone.
         const waiting = `SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = '${t.db.name}' AND info LIKE '%migrations_started%' AND (state = 'Update' OR state LIKE 'Waiting for%lock%')`;
-        await waitFor(async () => Number((await t.db.query<{ n: number | string }>(waiting))[0]?.n) > 0, 60_000, 'the boot to wait on the started row');
+        await waitFor(
+          async () => Number((await t.db.query<{ n: number | string }>(waiting))[0]?.n) > 0,
+          60_000,
+          'the boot to wait on the started row',
+        );
         holder.child.kill('SIGKILL');
       }
       t.app = await booting;
@@ -159,7 +163,9 @@ describeEachDatabase(
       const Drops = defineMigration('DropsLocks1700000000001', sql('SELECT RELEASE_ALL_LOCKS()'));
       const After = defineMigration('After1700000000002', sql('CREATE TABLE after_it (id INT PRIMARY KEY)'));
       const boot = bootApp({ dataSources: [{ db: t.db, migrations: [Drops, After] }], migrator: { runMigrations: true } });
-      await expect(boot).rejects.toThrow(/named lock .* is no longer held by this connection \(nobody holds it\)\. No further migration runs/);
+      await expect(boot).rejects.toThrow(
+        /named lock .* is no longer held by this connection \(nobody holds it\)\. No further migration runs/,
+      );
       expect(await t.db.recorded()).toEqual(['DropsLocks1700000000001']);
       expect(await t.db.tables()).not.toContain('after_it');
     });

@@ -1,10 +1,5 @@
 import { expect, it } from 'vitest';
-import {
-  AutoMigratorConfigError,
-  AutoMigratorService,
-  MigrationHistoryError,
-  PendingMigrationsError,
-} from '../../lib/index.js';
+import { AutoMigratorConfigError, AutoMigratorService, MigrationHistoryError, PendingMigrationsError } from '../../lib/index.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import { tableMigration } from '../support/migrations.js';
 import { bootApp, waitFor } from '../support/test-app.js';
@@ -18,7 +13,10 @@ const Late = tableMigration('LateFix1700000000001', 'late');
 const LATE = tableMigration('LateMerge1700000000002', 'late_merge');
 
 describeEachDatabase('release-time operations', (t) => {
-  async function boot(migrations: Parameters<typeof bootApp>[0]['dataSources'][0]['migrations'], migrator: Parameters<typeof bootApp>[0]['migrator'] = { runMigrations: false }) {
+  async function boot(
+    migrations: Parameters<typeof bootApp>[0]['dataSources'][0]['migrations'],
+    migrator: Parameters<typeof bootApp>[0]['migrator'] = { runMigrations: false },
+  ) {
     return t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator }));
   }
 
@@ -50,10 +48,10 @@ describeEachDatabase('release-time operations', (t) => {
       pending: { default: ['One1700000000001', 'Two1700000000002'] },
       message: expect.stringContaining('DataSource "default": One1700000000001, Two1700000000002'),
     });
-    expect(await service.up()).toEqual([
-      { dataSource: 'default', status: 'done', applied: ['One1700000000001', 'Two1700000000002'] },
+    expect(await service.up()).toEqual([{ dataSource: 'default', status: 'done', applied: ['One1700000000001', 'Two1700000000002'] }]);
+    await expect(service.ensureUp()).resolves.toMatchObject([
+      { dataSource: 'default', pending: [], applied: [{ name: 'One1700000000001' }, { name: 'Two1700000000002' }] },
     ]);
-    await expect(service.ensureUp()).resolves.toMatchObject([{ dataSource: 'default', pending: [], applied: [{ name: 'One1700000000001' }, { name: 'Two1700000000002' }] }]);
     expect(await t.db.recorded()).toEqual(['One1700000000001', 'Two1700000000002']);
   });
 
@@ -116,7 +114,10 @@ describeEachDatabase('release-time operations', (t) => {
   });
 
   it("whenDisabled 'verify' fails the boot listing what is pending, and boots when nothing is", async () => {
-    const boot1 = bootApp({ dataSources: [{ db: t.db, migrations: [M1, M2] }], migrator: { runMigrations: false, whenDisabled: 'verify' } });
+    const boot1 = bootApp({
+      dataSources: [{ db: t.db, migrations: [M1, M2] }],
+      migrator: { runMigrations: false, whenDisabled: 'verify' },
+    });
     await expect(boot1).rejects.toBeInstanceOf(PendingMigrationsError);
     await expect(boot1).rejects.toThrow(/DataSource "default": One1700000000001, Two1700000000002/);
     expect(await t.db.tables()).toEqual([]);
@@ -146,7 +147,9 @@ describeEachDatabase('release-time operations', (t) => {
     await boot([M1, M2, M3], { runMigrations: true });
     const warned = await boot([M1, M2, LATE, Late], { runMigrations: true });
     const warnings = warned.logger.messages('warn').join('\n');
-    expect(warnings).toContain('pending but older than the newest applied migration (out of order): LateFix1700000000001, LateMerge1700000000002');
+    expect(warnings).toContain(
+      'pending but older than the newest applied migration (out of order): LateFix1700000000001, LateMerge1700000000002',
+    );
     expect(warnings).toContain('applied but not in this build (unknown): Three1700000000003');
     expect((await warned.app.get(AutoMigratorService).getReadiness()).ready).toBe(true);
     expect(await t.db.recorded()).toEqual(expect.arrayContaining(['LateFix1700000000001', 'LateMerge1700000000002']));

@@ -26,7 +26,10 @@ type Detail = Record<string, unknown>;
 
 async function readiness(url: string): Promise<{ status: number; detail: Detail | undefined }> {
   const response = await fetch(`${url}/health/ready`);
-  const body = (await response.json()) as { error?: { migrations?: { dataSources?: Record<string, Detail> } }; info?: { migrations?: { dataSources?: Record<string, Detail> } } };
+  const body = (await response.json()) as {
+    error?: { migrations?: { dataSources?: Record<string, Detail> } };
+    info?: { migrations?: { dataSources?: Record<string, Detail> } };
+  };
   return { status: response.status, detail: (body.error ?? body.info)?.migrations?.dataSources?.['default'] };
 }
 
@@ -44,13 +47,21 @@ describeEachDatabase(
             listen: true,
           }),
         );
-        await waitFor(async () => (await readiness(app.url)).detail?.['running'] === 'Partitioned1700000000090', 40_000, 'the migration to run');
+        await waitFor(
+          async () => (await readiness(app.url)).detail?.['running'] === 'Partitioned1700000000090',
+          40_000,
+          'the migration to run',
+        );
         const partitionedAt = Date.now();
         proxy.blackHole({ newConnections: true });
-        const failed = await waitFor(async () => {
-          const { status, detail } = await readiness(app.url);
-          return status === 503 && detail?.['state'] === 'failed' ? detail : undefined;
-        }, DETECTION_BOUND_MS + 5_000, 'readiness to say failed');
+        const failed = await waitFor(
+          async () => {
+            const { status, detail } = await readiness(app.url);
+            return status === 503 && detail?.['state'] === 'failed' ? detail : undefined;
+          },
+          DETECTION_BOUND_MS + 5_000,
+          'readiness to say failed',
+        );
         const detectedMs = Date.now() - partitionedAt;
         console.log(`[${t.kind}] partition detected after ${detectedMs} ms (bound ${CHECK.intervalMs + CHECK.timeoutMs} ms)`);
         expect(detectedMs).toBeLessThan(DETECTION_BOUND_MS);
@@ -82,13 +93,21 @@ describeEachDatabase(
             listen: true,
           }),
         );
-        await waitFor(async () => (await readiness(app.url)).detail?.['running'] === 'Partitioned1700000000091', 40_000, 'the migration to run');
+        await waitFor(
+          async () => (await readiness(app.url)).detail?.['running'] === 'Partitioned1700000000091',
+          40_000,
+          'the migration to run',
+        );
         const partitionedAt = Date.now();
         proxy.blackHole({ newConnections: true });
-        const retrying = await waitFor(async () => {
-          const { detail } = await readiness(app.url);
-          return detail?.['state'] === 'retrying' ? detail : undefined;
-        }, DETECTION_BOUND_MS + 5_000, 'readiness to say retrying');
+        const retrying = await waitFor(
+          async () => {
+            const { detail } = await readiness(app.url);
+            return detail?.['state'] === 'retrying' ? detail : undefined;
+          },
+          DETECTION_BOUND_MS + 5_000,
+          'readiness to say retrying',
+        );
         expect(Date.now() - partitionedAt).toBeLessThan(DETECTION_BOUND_MS);
         expect(retrying).toMatchObject({ attempt: 1, attempts: 3 });
         expect(String(retrying['error'])).toMatch(/stopped answering \(a check on another connection got no answer within 5000 ms/);

@@ -15,7 +15,9 @@ const param = (kind: string) => (kind === 'postgres' ? '$1' : '?');
  */
 function dataMigrations(kind: string): MigrationClass[] {
   return [
-    defineMigration('ViaConnection1700000000002', (q) => q.connection.query(`INSERT INTO items (id, label) VALUES (1, ${param(kind)})`, ['connection'])),
+    defineMigration('ViaConnection1700000000002', (q) =>
+      q.connection.query(`INSERT INTO items (id, label) VALUES (1, ${param(kind)})`, ['connection']),
+    ),
     defineMigration('ViaManager1700000000003', (q) => q.connection.manager.query(`INSERT INTO items (id, label) VALUES (2, 'manager')`)),
     defineMigration('ViaQueryBuilder1700000000004', (q) =>
       q.connection.createQueryBuilder().insert().into('items', ['id', 'label']).values({ id: 3, label: 'query builder' }).execute(),
@@ -48,8 +50,13 @@ function sqlOf(result: DryRunResult): string[] {
 describeEachDatabase(
   'plan: a dry run never writes, whatever the migrations do',
   (t) => {
-    async function plan(migrations: MigrationClass[], applied: MigrationClass[] = [], options: Parameters<AutoMigratorService['plan']>[0] = {}) {
-      if (applied.length > 0) t.track(await bootApp({ dataSources: [{ db: t.db, migrations: applied }], migrator: { runMigrations: true } }));
+    async function plan(
+      migrations: MigrationClass[],
+      applied: MigrationClass[] = [],
+      options: Parameters<AutoMigratorService['plan']>[0] = {},
+    ) {
+      if (applied.length > 0)
+        t.track(await bootApp({ dataSources: [{ db: t.db, migrations: applied }], migrator: { runMigrations: true } }));
       const app = t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations: false } }));
       const [result] = await app.app.get(AutoMigratorService).plan(options);
       return { result: result!, app };
@@ -77,7 +84,15 @@ describeEachDatabase(
       expect(result.migrations.map((m) => m.error)).toEqual(new Array(7).fill(undefined));
       expect(result.complete).toBe(true);
       expect(await t.db.query('SELECT COUNT(*) AS n FROM items')).toEqual([{ n: t.kind === 'postgres' ? '0' : 0 }]);
-      expect((await t.db.query(t.kind === 'postgres' ? `SELECT column_name FROM information_schema.columns WHERE table_name = 'items' ORDER BY 1` : `SELECT name AS column_name FROM pragma_table_info('items') ORDER BY 1`)).map((r) => r['column_name'])).toEqual(['id', 'label']);
+      expect(
+        (
+          await t.db.query(
+            t.kind === 'postgres'
+              ? `SELECT column_name FROM information_schema.columns WHERE table_name = 'items' ORDER BY 1`
+              : `SELECT name AS column_name FROM pragma_table_info('items') ORDER BY 1`,
+          )
+        ).map((r) => r['column_name']),
+      ).toEqual(['id', 'label']);
       expect(await t.db.recorded()).toEqual(['CreateItems1700000000001']);
     });
 
@@ -85,21 +100,26 @@ describeEachDatabase(
       ['commitTransaction()', (q: QueryRunner) => q.commitTransaction(), /commits the transaction it runs in \(commitTransaction\(\)\)/],
       ['COMMIT in its SQL', (q: QueryRunner) => q.query('COMMIT'), /sends "COMMIT", which ends the transaction it runs in/],
       ['rollbackTransaction() then more SQL', (q: QueryRunner) => q.rollbackTransaction(), /rolls back the transaction it runs in/],
-    ])('a migration that ends the transaction itself (%s) stops the plan before it does, and nothing is kept', async (_what, end, reason) => {
-      const Ends = defineMigration('EndsTransaction1700000000002', async (q) => {
-        await q.query(`INSERT INTO items (id, label) VALUES (10, 'before')`);
-        await end(q);
-        await q.query(`INSERT INTO items (id, label) VALUES (11, 'after')`);
-      });
-      const After = defineMigration('After1700000000003', sql('CREATE TABLE after_it (id INT)'));
-      const { result, app } = await plan([CreateItems, Ends, After], [CreateItems]);
-      expect(result.complete).toBe(false);
-      expect(result.migrations).toHaveLength(1);
-      expect(result.migrations[0]!.error).toMatch(reason);
-      expect(await t.db.query('SELECT COUNT(*) AS n FROM items')).toEqual([{ n: t.kind === 'postgres' ? '0' : 0 }]);
-      expect(await t.db.tables()).not.toContain('after_it');
-      expect(app.logger.messages('error').join('\n')).toMatch(/plan incomplete: stopped at migration 1 of 2, "EndsTransaction1700000000002": .*Nothing was kept/);
-    });
+    ])(
+      'a migration that ends the transaction itself (%s) stops the plan before it does, and nothing is kept',
+      async (_what, end, reason) => {
+        const Ends = defineMigration('EndsTransaction1700000000002', async (q) => {
+          await q.query(`INSERT INTO items (id, label) VALUES (10, 'before')`);
+          await end(q);
+          await q.query(`INSERT INTO items (id, label) VALUES (11, 'after')`);
+        });
+        const After = defineMigration('After1700000000003', sql('CREATE TABLE after_it (id INT)'));
+        const { result, app } = await plan([CreateItems, Ends, After], [CreateItems]);
+        expect(result.complete).toBe(false);
+        expect(result.migrations).toHaveLength(1);
+        expect(result.migrations[0]!.error).toMatch(reason);
+        expect(await t.db.query('SELECT COUNT(*) AS n FROM items')).toEqual([{ n: t.kind === 'postgres' ? '0' : 0 }]);
+        expect(await t.db.tables()).not.toContain('after_it');
+        expect(app.logger.messages('error').join('\n')).toMatch(
+          /plan incomplete: stopped at migration 1 of 2, "EndsTransaction1700000000002": .*Nothing was kept/,
+        );
+      },
+    );
 
     it('a migration still busy past the deadline is abandoned: the plan stops, and what it sends later is refused', async () => {
       let release!: () => void;
@@ -134,7 +154,9 @@ describeEachDatabase(
         await blocker.query('BEGIN');
         await blocker.query('LOCK TABLE items IN ACCESS SHARE MODE');
         const Alter = defineMigration('AlterItems1700000000002', sql('ALTER TABLE items ADD COLUMN note TEXT'));
-        const app = t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [CreateItems, Alter] }], migrator: { runMigrations: false } }));
+        const app = t.track(
+          await bootApp({ dataSources: [{ db: t.db, migrations: [CreateItems, Alter] }], migrator: { runMigrations: false } }),
+        );
         const started = Date.now();
         const [result] = await app.app.get(AutoMigratorService).plan({ lockTimeoutMs: 1_500 });
         expect(Date.now() - started).toBeLessThan(30_000);
@@ -151,7 +173,9 @@ describeEachDatabase(
     it('a statement past the deadline is cancelled, and the plan says so', async () => {
       t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [CreateItems] }], migrator: { runMigrations: true } }));
       const Slow = defineMigration('Slow1700000000002', sql(`INSERT INTO items (id, label) VALUES (1, 'x')`, 'SELECT pg_sleep(60)'));
-      const app = t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [CreateItems, Slow] }], migrator: { runMigrations: false } }));
+      const app = t.track(
+        await bootApp({ dataSources: [{ db: t.db, migrations: [CreateItems, Slow] }], migrator: { runMigrations: false } }),
+      );
       const started = Date.now();
       const [result] = await app.app.get(AutoMigratorService).plan({ timeoutMs: 1_000 });
       expect(Date.now() - started).toBeLessThan(30_000);

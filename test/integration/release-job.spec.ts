@@ -27,7 +27,8 @@ async function runJob(t: DatabaseFixture, env: Record<string, string>): Promise<
   const job = startNode(RELEASE_JOB, { DB_KIND: t.kind, DB_URL: t.db.url, ...env });
   const exitedAt = job.exited.then((exit) => ({ exit, at: Date.now() }));
   const settled = await waitFor(
-    () => /SETTLED_AT (\d+) (\w+)/.exec(job.output()) ?? (job.child.exitCode !== null || job.child.signalCode !== null ? 'exited' : undefined),
+    () =>
+      /SETTLED_AT (\d+) (\w+)/.exec(job.output()) ?? (job.child.exitCode !== null || job.child.signalCode !== null ? 'exited' : undefined),
     BOOT_DEADLINE_MS,
     'the release Job to settle',
   );

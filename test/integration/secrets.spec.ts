@@ -2,12 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { inspect, stripVTControlCharacters } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  ContinueOnFailureStrategy,
-  FailFastStrategy,
-  MigrationStrategy,
-  type MigrationContext,
-} from '../../lib/index.js';
+import { ContinueOnFailureStrategy, FailFastStrategy, MigrationStrategy, type MigrationContext } from '../../lib/index.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import { createMariadbLoginUser, createPostgresLoginRole, createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { CreateUsers, defineMigration } from '../support/migrations.js';
@@ -18,7 +13,7 @@ import { bootApp, type TestApp } from '../support/test-app.js';
 const PASSWORD = 'Sup3r-S3cret-Pw';
 
 class LeakyStrategy extends MigrationStrategy {
-  async migrate(context: MigrationContext): Promise<void> {
+  async migrate(_context: MigrationContext): Promise<void> {
     throw new Error(`backup upload to s3://backup:${PASSWORD}@bucket failed`);
   }
 }
@@ -68,9 +63,10 @@ describe('secrets never reach logs, errors or health output (postgres URL with a
   }
 
   it('a failing migration: the thrown error (message, stack, cause, inspect), the logs and TypeORM console output', async () => {
-    const error = await bootApp(
-      { dataSources: [{ db, migrations: [CreateUsers, Leaky], options: { url } }], migrator: { runMigrations: true, strategy: FailFastStrategy } },
-    ).then(
+    const error = await bootApp({
+      dataSources: [{ db, migrations: [CreateUsers, Leaky], options: { url } }],
+      migrator: { runMigrations: true, strategy: FailFastStrategy },
+    }).then(
       () => undefined,
       (e: unknown) => e as Error,
     );
@@ -126,7 +122,14 @@ describe('secrets never reach logs, errors or health output (postgres URL with a
         {
           db,
           migrations: [WithBarePassword],
-          options: { url: undefined, host: parsed.hostname, port: Number(parsed.port), username: role, password: PASSWORD, database: db.name } as never,
+          options: {
+            url: undefined,
+            host: parsed.hostname,
+            port: Number(parsed.port),
+            username: role,
+            password: PASSWORD,
+            database: db.name,
+          } as never,
         },
       ],
       migrator: { runMigrations: true, strategy: ContinueOnFailureStrategy },
@@ -141,7 +144,11 @@ describe('secrets never reach logs, errors or health output (postgres URL with a
     const root = join(import.meta.dirname, '../..');
     const env = { ...process.env, CLI_DB_KIND: 'postgres', CLI_DB_URL: url, CLI_FAIL_WITH_SECRET: '1' };
     for (const args of [['up'], ['up', '--json'], ['status', '--json']]) {
-      const run = spawnSync(process.execPath, [join(root, 'dist/cli/auto-migrator.js'), ...args, '--data-source', join(root, 'test/fixtures/cli-data-source.mjs')], { env, encoding: 'utf8' });
+      const run = spawnSync(
+        process.execPath,
+        [join(root, 'dist/cli/auto-migrator.js'), ...args, '--data-source', join(root, 'test/fixtures/cli-data-source.mjs')],
+        { env, encoding: 'utf8' },
+      );
       expectClean(run.stdout, run.stderr);
       if (args[0] === 'up') {
         expect(run.status).toBe(1);
@@ -190,39 +197,50 @@ describeEachDatabase("secrets in SQL and parameters, through TypeORM's own logge
     return { url: role.url, secretSql, failedQuery, secretParam: PASSWORD, drop };
   }
 
-  it.each([['["error"]'], ['true'], ['"all"']])('logging %s: the app and the CLI print no secret', { timeout: 240_000 }, async (logging) => {
-    const credentials = await login();
-    try {
-      const app = startNode(join(ROOT, 'test/fixtures/failing-app.mjs'), {
-        DB_KIND: t.kind,
-        DB_URL: credentials.url,
-        LOGGING: logging,
-        FAIL_SQL: credentials.secretSql,
-        SECRET_PARAM: credentials.secretParam,
-      });
-      expect(await app.exited).toBe(1);
-      const output = stripVTControlCharacters(app.output());
-      // TypeORM's logger really printed the failed query (and with true/'all' every query), redacted.
-      expect(output).toContain(credentials.failedQuery);
-      if (logging !== '["error"]') expect(output).toMatch(/query: SELECT (\$1::text|\?) AS x -- PARAMETERS: \["(password=)?\*\*\*"\]/);
-      expect(output).not.toContain(PASSWORD);
+  it.each([['["error"]'], ['true'], ['"all"']])(
+    'logging %s: the app and the CLI print no secret',
+    { timeout: 240_000 },
+    async (logging) => {
+      const credentials = await login();
+      try {
+        const app = startNode(join(ROOT, 'test/fixtures/failing-app.mjs'), {
+          DB_KIND: t.kind,
+          DB_URL: credentials.url,
+          LOGGING: logging,
+          FAIL_SQL: credentials.secretSql,
+          SECRET_PARAM: credentials.secretParam,
+        });
+        expect(await app.exited).toBe(1);
+        const output = stripVTControlCharacters(app.output());
+        // TypeORM's logger really printed the failed query (and with true/'all' every query), redacted.
+        expect(output).toContain(credentials.failedQuery);
+        if (logging !== '["error"]') expect(output).toMatch(/query: SELECT (\$1::text|\?) AS x -- PARAMETERS: \["(password=)?\*\*\*"\]/);
+        expect(output).not.toContain(PASSWORD);
 
-      const cli = spawnSync(
-        process.execPath,
-        [join(ROOT, 'dist/cli/auto-migrator.js'), 'up', '--data-source', join(ROOT, 'test/fixtures/cli-data-source.mjs')],
-        {
-          env: { ...process.env, CLI_DB_KIND: t.kind, CLI_DB_URL: credentials.url, CLI_LOGGING: logging, CLI_FAIL_SQL: credentials.secretSql, CLI_SECRET_PARAM: credentials.secretParam },
-          encoding: 'utf8',
-        },
-      );
-      expect(cli.status, cli.stderr).toBe(1);
-      // Colours are on where the environment asks for them (CI=true does): read the text without them,
-      // so that a secret split by escape codes is still found.
-      const cliOutput = stripVTControlCharacters(`${cli.stdout}${cli.stderr}`);
-      expect(cliOutput).toContain(credentials.failedQuery);
-      expect(cliOutput).not.toContain(PASSWORD);
-    } finally {
-      await credentials.drop();
-    }
-  });
+        const cli = spawnSync(
+          process.execPath,
+          [join(ROOT, 'dist/cli/auto-migrator.js'), 'up', '--data-source', join(ROOT, 'test/fixtures/cli-data-source.mjs')],
+          {
+            env: {
+              ...process.env,
+              CLI_DB_KIND: t.kind,
+              CLI_DB_URL: credentials.url,
+              CLI_LOGGING: logging,
+              CLI_FAIL_SQL: credentials.secretSql,
+              CLI_SECRET_PARAM: credentials.secretParam,
+            },
+            encoding: 'utf8',
+          },
+        );
+        expect(cli.status, cli.stderr).toBe(1);
+        // Colours are on where the environment asks for them (CI=true does): read the text without them,
+        // so that a secret split by escape codes is still found.
+        const cliOutput = stripVTControlCharacters(`${cli.stdout}${cli.stderr}`);
+        expect(cliOutput).toContain(credentials.failedQuery);
+        expect(cliOutput).not.toContain(PASSWORD);
+      } finally {
+        await credentials.drop();
+      }
+    },
+  );
 });

@@ -51,7 +51,7 @@ describeEachDatabase('strategies', (t) => {
         transaction,
         message: expect.stringContaining('migration "BrokenHalfway1700000000004" failed'),
       });
-      const error: MigrationFailedError = await boot.catch((e: MigrationFailedError) => e) as never;
+      const error: MigrationFailedError = (await boot.catch((e: MigrationFailedError) => e)) as never;
       if (t.kind === 'mariadb' && transaction === 'all') expect(error.message).toContain('cannot undo this on MySQL/MariaDB');
       if (t.kind !== 'mariadb' && transaction === 'all') expect(error.message).toContain('nothing of this run was kept');
       if (transaction === 'each') expect(error.appliedBeforeFailure).toEqual(FIRST_TWO);

@@ -20,7 +20,8 @@ import { bootApp } from '../support/test-app.js';
 import { globalMigrations, tenantMigrations } from '../fixtures/tenant-migrations.mjs';
 
 const TENANT_NAMES = ['CreateOrders1700000000101', 'CreateInvoices1700000000102', 'SeedOrder1700000000103'];
-const tenantNames = (count: number, prefix = 'tenant_') => Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
+const tenantNames = (count: number, prefix = 'tenant_') =>
+  Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
 
 /** Module options with tenants listed from the global "tenants" table, and the fixture tenant migrations. */
 function tenantOptions(
@@ -34,7 +35,8 @@ function tenantOptions(
       {
         name: 'default',
         tenants: {
-          list: async (dataSource) => ((await dataSource.query('SELECT name FROM tenants ORDER BY name')) as Array<{ name: string }>).map((row) => row.name),
+          list: async (dataSource) =>
+            ((await dataSource.query('SELECT name FROM tenants ORDER BY name')) as Array<{ name: string }>).map((row) => row.name),
           migrations: tenantMigrations,
           ...tenants,
         },
@@ -43,164 +45,203 @@ function tenantOptions(
   };
 }
 
-describeEachDatabase('schema-per-tenant migrations', (t) => {
-  async function boot(options: AutoMigratorModuleOptions, migrations = globalMigrations) {
-    return t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: options }));
-  }
-  async function addTenants(names: string[]) {
-    await t.db.query(`INSERT INTO tenants (name) VALUES ${names.map((name) => `('${name}')`).join(', ')}`);
-  }
-  const tablesIn = async (schema: string) =>
-    (await t.db.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = '${schema}' ORDER BY 1`)).map((r) => r.t);
-  const recordedIn = async (schema: string) => (await t.db.query<{ name: string }>(`SELECT name FROM "${schema}".migrations ORDER BY id`)).map((r) => r.name);
-
-  it('50 tenants: schemas created, unqualified SQL and the schema API land in each tenant, each migrations table holds exactly its migrations', async () => {
-    await boot({ runMigrations: true }); // the global migration creates the tenants table
-    const tenants = tenantNames(50);
-    await addTenants(tenants);
-    const app = await boot(tenantOptions());
-
-    for (const tenant of tenants) {
-      expect(await tablesIn(tenant)).toEqual(['invoices', 'migrations', 'orders']);
-      expect(await recordedIn(tenant)).toEqual(TENANT_NAMES);
-      expect(await t.db.query(`SELECT total FROM "${tenant}".orders`)).toEqual([{ total: 42 }]);
+describeEachDatabase(
+  'schema-per-tenant migrations',
+  (t) => {
+    async function boot(options: AutoMigratorModuleOptions, migrations = globalMigrations) {
+      return t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: options }));
     }
-    expect(await t.db.query(`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'tenant_007' AND table_name = 'invoices' ORDER BY 1`)).toEqual([
-      { c: 'amount' },
-      { c: 'id' },
-    ]);
-    // Nothing leaked into public, which keeps only the global migrations.
-    expect(await tablesIn('public')).toEqual(['migrations', 'tenants']);
-    expect(await t.db.recorded()).toEqual(['CreateTenants1700000000001']);
-    const readiness = await app.app.get(AutoMigratorService).getReadiness();
-    expect(readiness).toMatchObject({ ready: true, dataSources: { default: { state: 'done', tenants: { total: 50, done: 50, failed: 0, inProgress: 0 } } } });
-    expect(app.logger.messages('log')).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^DataSource "default": tenants: 50 done, 0 failed; 150 migration\(s\) applied in \d+ ms$/)]),
-    );
-  });
+    async function addTenants(names: string[]) {
+      await t.db.query(`INSERT INTO tenants (name) VALUES ${names.map((name) => `('${name}')`).join(', ')}`);
+    }
+    const tablesIn = async (schema: string) =>
+      (
+        await t.db.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = '${schema}' ORDER BY 1`)
+      ).map((r) => r.t);
+    const recordedIn = async (schema: string) =>
+      (await t.db.query<{ name: string }>(`SELECT name FROM "${schema}".migrations ORDER BY id`)).map((r) => r.name);
 
-  it('a new tenant and a new tenant migration: the next boot runs only the new work', async () => {
-    await boot({ runMigrations: true });
-    await addTenants(['acme', 'globex']);
-    await boot(tenantOptions());
-    await addTenants(['initech']);
-    const AddNotes = defineMigration('AddNotes1700000000104', sql('CREATE TABLE notes (id INT PRIMARY KEY)'));
-    const app = await boot(tenantOptions({ migrations: [...tenantMigrations, AddNotes] }));
-    const applied = Object.fromEntries(app.app.get(AutoMigratorService).getState().filter((s) => s.tenant).map((s) => [s.tenant!.name, s.applied]));
-    expect(applied).toEqual({ acme: ['AddNotes1700000000104'], globex: ['AddNotes1700000000104'], initech: [...TENANT_NAMES, 'AddNotes1700000000104'] });
-    expect(await recordedIn('acme')).toEqual([...TENANT_NAMES, 'AddNotes1700000000104']);
-  });
+    it('50 tenants: schemas created, unqualified SQL and the schema API land in each tenant, each migrations table holds exactly its migrations', async () => {
+      await boot({ runMigrations: true }); // the global migration creates the tenants table
+      const tenants = tenantNames(50);
+      await addTenants(tenants);
+      const app = await boot(tenantOptions());
 
-  it('one tenant whose migration fails: the others are migrated, readiness names the failed one; FailFast reports it after all', async () => {
-    await boot({ runMigrations: true });
-    const tenants = tenantNames(12);
-    await addTenants(tenants);
-    const FailsForOne = defineMigration('FailsForOne1700000000105', async (q) => {
-      const rows = (await q.query('SELECT current_schema() AS schema')) as Array<{ schema: string }>;
-      if (rows[0]?.schema === 'tenant_005') await q.query('SELECT * FROM no_such_table');
+      for (const tenant of tenants) {
+        expect(await tablesIn(tenant)).toEqual(['invoices', 'migrations', 'orders']);
+        expect(await recordedIn(tenant)).toEqual(TENANT_NAMES);
+        expect(await t.db.query(`SELECT total FROM "${tenant}".orders`)).toEqual([{ total: 42 }]);
+      }
+      expect(
+        await t.db.query(
+          `SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'tenant_007' AND table_name = 'invoices' ORDER BY 1`,
+        ),
+      ).toEqual([{ c: 'amount' }, { c: 'id' }]);
+      // Nothing leaked into public, which keeps only the global migrations.
+      expect(await tablesIn('public')).toEqual(['migrations', 'tenants']);
+      expect(await t.db.recorded()).toEqual(['CreateTenants1700000000001']);
+      const readiness = await app.app.get(AutoMigratorService).getReadiness();
+      expect(readiness).toMatchObject({
+        ready: true,
+        dataSources: { default: { state: 'done', tenants: { total: 50, done: 50, failed: 0, inProgress: 0 } } },
+      });
+      expect(app.logger.messages('log')).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^DataSource "default": tenants: 50 done, 0 failed; 150 migration\(s\) applied in \d+ ms$/),
+        ]),
+      );
     });
-    const migrations = [...tenantMigrations, FailsForOne];
 
-    const failFast = bootApp({ dataSources: [{ db: t.db, migrations: globalMigrations }], migrator: tenantOptions({ migrations }) });
-    await expect(failFast).rejects.toBeInstanceOf(TenantMigrationsError);
-    await expect(failFast).rejects.toMatchObject({ dataSource: 'default', total: 12, failed: [{ tenant: 'tenant_005' }] });
-    for (const tenant of tenants) {
-      expect(await recordedIn(tenant)).toEqual(tenant === 'tenant_005' ? TENANT_NAMES : [...TENANT_NAMES, 'FailsForOne1700000000105']);
-    }
-
-    const app = await boot(tenantOptions({ migrations, strategy: ContinueOnFailureStrategy }));
-    const readiness = await app.app.get(AutoMigratorService).getReadiness();
-    expect(readiness).toMatchObject({ ready: false, dataSources: { default: { state: 'done', tenants: { total: 12, done: 11, failed: 1, failedTenants: ['tenant_005'] } } } });
-    // The strategy's own line names the tenant (context.label).
-    expect(app.logger.messages('error').join('\n')).toContain('DataSource "default", tenant "tenant_005": continuing without its pending migrations');
-    await app.close();
-
-    const relaxed = await boot(tenantOptions({ migrations, strategy: ContinueOnFailureStrategy, affectReadiness: false }));
-    expect((await relaxed.app.get(AutoMigratorService).getReadiness()).ready).toBe(true);
-  });
-
-  it('two processes booting at once on the same tenants run each tenant migration once', async () => {
-    await boot({ runMigrations: true });
-    const tenants = tenantNames(20);
-    await addTenants(tenants);
-    const processes = [0, 1].map(() => startNode(join(import.meta.dirname, '../fixtures/tenant-replica.mjs'), { DB_URL: t.db.url }, { barrier: true }));
-    await startTogether(processes);
-    const codes = await Promise.all(processes.map((p) => p.exited));
-    expect(codes, processes.map((p) => p.output()).join('\n---\n')).toEqual([0, 0]);
-    for (const tenant of tenants) {
-      expect(await recordedIn(tenant)).toEqual(TENANT_NAMES);
-      expect(await t.db.query(`SELECT total FROM "${tenant}".orders`)).toEqual([{ total: 42 }]);
-    }
-  });
-
-  it('a hostile tenant name is rejected before anything runs, global migrations included', async () => {
-    const boot1 = bootApp({
-      dataSources: [{ db: t.db, migrations: globalMigrations }],
-      migrator: tenantOptions({ list: () => ['acme', 'x"; DROP SCHEMA public; --'] }),
+    it('a new tenant and a new tenant migration: the next boot runs only the new work', async () => {
+      await boot({ runMigrations: true });
+      await addTenants(['acme', 'globex']);
+      await boot(tenantOptions());
+      await addTenants(['initech']);
+      const AddNotes = defineMigration('AddNotes1700000000104', sql('CREATE TABLE notes (id INT PRIMARY KEY)'));
+      const app = await boot(tenantOptions({ migrations: [...tenantMigrations, AddNotes] }));
+      const applied = Object.fromEntries(
+        app.app
+          .get(AutoMigratorService)
+          .getState()
+          .filter((s) => s.tenant)
+          .map((s) => [s.tenant!.name, s.applied]),
+      );
+      expect(applied).toEqual({
+        acme: ['AddNotes1700000000104'],
+        globex: ['AddNotes1700000000104'],
+        initech: [...TENANT_NAMES, 'AddNotes1700000000104'],
+      });
+      expect(await recordedIn('acme')).toEqual([...TENANT_NAMES, 'AddNotes1700000000104']);
     });
-    await expect(boot1).rejects.toBeInstanceOf(AutoMigratorConfigError);
-    await expect(boot1).rejects.toThrow(/tenant #2 "x\\"; DROP SCHEMA public; --" is not a valid tenant schema name.*Nothing was run/);
-    expect(await t.db.tables()).toEqual([]);
-    expect(await t.db.query(`SELECT nspname FROM pg_namespace WHERE nspname IN ('public', 'acme') ORDER BY 1`)).toEqual([{ nspname: 'public' }]);
-  });
 
-  it.each([
-    ['empty', ''],
-    ['too long', 'a'.repeat(64)],
-    ['a system schema', 'pg_catalog'],
-    ['public', 'public'],
-  ])('a tenant name that is %s is rejected', async (_what, name) => {
-    await expect(
-      bootApp({
+    it('one tenant whose migration fails: the others are migrated, readiness names the failed one; FailFast reports it after all', async () => {
+      await boot({ runMigrations: true });
+      const tenants = tenantNames(12);
+      await addTenants(tenants);
+      const FailsForOne = defineMigration('FailsForOne1700000000105', async (q) => {
+        const rows = (await q.query('SELECT current_schema() AS schema')) as Array<{ schema: string }>;
+        if (rows[0]?.schema === 'tenant_005') await q.query('SELECT * FROM no_such_table');
+      });
+      const migrations = [...tenantMigrations, FailsForOne];
+
+      const failFast = bootApp({ dataSources: [{ db: t.db, migrations: globalMigrations }], migrator: tenantOptions({ migrations }) });
+      await expect(failFast).rejects.toBeInstanceOf(TenantMigrationsError);
+      await expect(failFast).rejects.toMatchObject({ dataSource: 'default', total: 12, failed: [{ tenant: 'tenant_005' }] });
+      for (const tenant of tenants) {
+        expect(await recordedIn(tenant)).toEqual(tenant === 'tenant_005' ? TENANT_NAMES : [...TENANT_NAMES, 'FailsForOne1700000000105']);
+      }
+
+      const app = await boot(tenantOptions({ migrations, strategy: ContinueOnFailureStrategy }));
+      const readiness = await app.app.get(AutoMigratorService).getReadiness();
+      expect(readiness).toMatchObject({
+        ready: false,
+        dataSources: { default: { state: 'done', tenants: { total: 12, done: 11, failed: 1, failedTenants: ['tenant_005'] } } },
+      });
+      // The strategy's own line names the tenant (context.label).
+      expect(app.logger.messages('error').join('\n')).toContain(
+        'DataSource "default", tenant "tenant_005": continuing without its pending migrations',
+      );
+      await app.close();
+
+      const relaxed = await boot(tenantOptions({ migrations, strategy: ContinueOnFailureStrategy, affectReadiness: false }));
+      expect((await relaxed.app.get(AutoMigratorService).getReadiness()).ready).toBe(true);
+    });
+
+    it('two processes booting at once on the same tenants run each tenant migration once', async () => {
+      await boot({ runMigrations: true });
+      const tenants = tenantNames(20);
+      await addTenants(tenants);
+      const processes = [0, 1].map(() =>
+        startNode(join(import.meta.dirname, '../fixtures/tenant-replica.mjs'), { DB_URL: t.db.url }, { barrier: true }),
+      );
+      await startTogether(processes);
+      const codes = await Promise.all(processes.map((p) => p.exited));
+      expect(codes, processes.map((p) => p.output()).join('\n---\n')).toEqual([0, 0]);
+      for (const tenant of tenants) {
+        expect(await recordedIn(tenant)).toEqual(TENANT_NAMES);
+        expect(await t.db.query(`SELECT total FROM "${tenant}".orders`)).toEqual([{ total: 42 }]);
+      }
+    });
+
+    it('a hostile tenant name is rejected before anything runs, global migrations included', async () => {
+      const boot1 = bootApp({
         dataSources: [{ db: t.db, migrations: globalMigrations }],
-        migrator: { runMigrations: true, dataSources: [{ name: 'default', tenants: { list: () => [name], migrations: tenantMigrations } }] },
-      }),
-    ).rejects.toThrow(/Nothing was run/);
-  });
+        migrator: tenantOptions({ list: () => ['acme', 'x"; DROP SCHEMA public; --'] }),
+      });
+      await expect(boot1).rejects.toBeInstanceOf(AutoMigratorConfigError);
+      await expect(boot1).rejects.toThrow(/tenant #2 "x\\"; DROP SCHEMA public; --" is not a valid tenant schema name.*Nothing was run/);
+      expect(await t.db.tables()).toEqual([]);
+      expect(await t.db.query(`SELECT nspname FROM pg_namespace WHERE nspname IN ('public', 'acme') ORDER BY 1`)).toEqual([
+        { nspname: 'public' },
+      ]);
+    });
 
-  it('the strategy is called per tenant with the tenant in its context; a TenantSource lists tenants with injection', async () => {
-    await boot({ runMigrations: true });
-    const seen: string[] = [];
-    class Recording extends MigrationStrategy {
-      async migrate(context: MigrationContext) {
-        seen.push(`${context.dataSourceName}:${context.tenant ?? '-'}:${context.pending.length}`);
-        await context.runMigrations();
-      }
-    }
-    class FromTable extends TenantSource {
-      async listTenants() {
-        return ['north', 'south'];
-      }
-    }
-    await boot({ runMigrations: true, strategy: new Recording(), dataSources: [{ name: 'default', tenants: { list: FromTable, migrations: tenantMigrations } }] });
-    expect(seen.sort()).toEqual(['default:north:3', 'default:south:3']);
-  });
+    it.each([
+      ['empty', ''],
+      ['too long', 'a'.repeat(64)],
+      ['a system schema', 'pg_catalog'],
+      ['public', 'public'],
+    ])('a tenant name that is %s is rejected', async (_what, name) => {
+      await expect(
+        bootApp({
+          dataSources: [{ db: t.db, migrations: globalMigrations }],
+          migrator: {
+            runMigrations: true,
+            dataSources: [{ name: 'default', tenants: { list: () => [name], migrations: tenantMigrations } }],
+          },
+        }),
+      ).rejects.toThrow(/Nothing was run/);
+    });
 
-  it('status, ensureUp, down to a version and up, with tenants', async () => {
-    await boot({ runMigrations: true });
-    await addTenants(['acme', 'globex']);
-    const app = await boot(tenantOptions({ runMigrations: false }));
-    const service = app.app.get(AutoMigratorService);
-    await expect(service.ensureUp()).rejects.toMatchObject({ pending: { 'default/acme': TENANT_NAMES, 'default/globex': TENANT_NAMES } });
-    const up = await service.up({ tenants: true });
-    expect(up.filter((r) => r.tenant).map((r) => [r.tenant, r.status, r.applied.length])).toEqual([
-      ['acme', 'done', 3],
-      ['globex', 'done', 3],
-    ]);
-    await service.ensureUp();
-    const reverted = await service.downTenants({ to: 'CreateOrders1700000000101' });
-    expect(reverted.map((r) => [r.tenant, r.reverted])).toEqual([
-      ['acme', ['SeedOrder1700000000103', 'CreateInvoices1700000000102']],
-      ['globex', ['SeedOrder1700000000103', 'CreateInvoices1700000000102']],
-    ]);
-    const statuses = await service.status({ tenants: true });
-    expect(statuses.map((s) => [s.tenant ?? '-', s.applied.length, s.pending.length])).toEqual([
-      ['-', 1, 0],
-      ['acme', 1, 2],
-      ['globex', 1, 2],
-    ]);
-  });
-}, ['postgres']);
+    it('the strategy is called per tenant with the tenant in its context; a TenantSource lists tenants with injection', async () => {
+      await boot({ runMigrations: true });
+      const seen: string[] = [];
+      class Recording extends MigrationStrategy {
+        async migrate(context: MigrationContext) {
+          seen.push(`${context.dataSourceName}:${context.tenant ?? '-'}:${context.pending.length}`);
+          await context.runMigrations();
+        }
+      }
+      class FromTable extends TenantSource {
+        async listTenants() {
+          return ['north', 'south'];
+        }
+      }
+      await boot({
+        runMigrations: true,
+        strategy: new Recording(),
+        dataSources: [{ name: 'default', tenants: { list: FromTable, migrations: tenantMigrations } }],
+      });
+      expect(seen.sort()).toEqual(['default:north:3', 'default:south:3']);
+    });
+
+    it('status, ensureUp, down to a version and up, with tenants', async () => {
+      await boot({ runMigrations: true });
+      await addTenants(['acme', 'globex']);
+      const app = await boot(tenantOptions({ runMigrations: false }));
+      const service = app.app.get(AutoMigratorService);
+      await expect(service.ensureUp()).rejects.toMatchObject({ pending: { 'default/acme': TENANT_NAMES, 'default/globex': TENANT_NAMES } });
+      const up = await service.up({ tenants: true });
+      expect(up.filter((r) => r.tenant).map((r) => [r.tenant, r.status, r.applied.length])).toEqual([
+        ['acme', 'done', 3],
+        ['globex', 'done', 3],
+      ]);
+      await service.ensureUp();
+      const reverted = await service.downTenants({ to: 'CreateOrders1700000000101' });
+      expect(reverted.map((r) => [r.tenant, r.reverted])).toEqual([
+        ['acme', ['SeedOrder1700000000103', 'CreateInvoices1700000000102']],
+        ['globex', ['SeedOrder1700000000103', 'CreateInvoices1700000000102']],
+      ]);
+      const statuses = await service.status({ tenants: true });
+      expect(statuses.map((s) => [s.tenant ?? '-', s.applied.length, s.pending.length])).toEqual([
+        ['-', 1, 0],
+        ['acme', 1, 2],
+        ['globex', 1, 2],
+      ]);
+    });
+  },
+  ['postgres'],
+);
 
 describe('tenants on a database that is not PostgreSQL', () => {
   it('fails the boot with a clear message', async () => {
@@ -212,7 +253,13 @@ describe('tenants on a database that is not PostgreSQL', () => {
           migrator: {
             runMigrations: true,
             dataSources: [
-              { name: 'default', tenants: { list: () => ['a'], migrations: [defineMigration('Tenant1700000000002', sql('CREATE TABLE t (id INT PRIMARY KEY)'))] } },
+              {
+                name: 'default',
+                tenants: {
+                  list: () => ['a'],
+                  migrations: [defineMigration('Tenant1700000000002', sql('CREATE TABLE t (id INT PRIMARY KEY)'))],
+                },
+              },
             ],
           },
         }),

@@ -55,14 +55,21 @@ function migrationLog(): Logger & { readonly messages: string[] } {
 
 describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
   async function connect(extra: Record<string, unknown> = {}): Promise<DataSource> {
-    const dataSource = new DataSource({ ...t.db.options, migrations: [CreateThings1700000000001, OutsideTransaction1700000000002], ...extra } as never);
+    const dataSource = new DataSource({
+      ...t.db.options,
+      migrations: [CreateThings1700000000001, OutsideTransaction1700000000002],
+      ...extra,
+    } as never);
     await dataSource.initialize();
     return dataSource;
   }
 
   it("MigrationExecutor: our subclass's overrides are called, and the DataSource it is given is the one TypeORM logs through (0.3 'connection', 1.x 'dataSource')", async () => {
     const logger = migrationLog();
-    const dataSource = await connect({ logger, migrations: [CreateThings1700000000001, OutsideTransaction1700000000002, Refused1700000000003] });
+    const dataSource = await connect({
+      logger,
+      migrations: [CreateThings1700000000001, OutsideTransaction1700000000002, Refused1700000000003],
+    });
     try {
       const queryRunner = dataSource.createQueryRunner();
       const seen: string[] = [];
@@ -103,7 +110,10 @@ describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
   });
 
   it("the migration list (getMigrations), loading migrations without connecting, and a migration's own transaction setting", async () => {
-    const unconnected = new DataSource({ ...t.db.options, migrations: [OutsideTransaction1700000000002, CreateThings1700000000001] } as never);
+    const unconnected = new DataSource({
+      ...t.db.options,
+      migrations: [OutsideTransaction1700000000002, CreateThings1700000000001],
+    } as never);
     const loaded = await loadMigrationsUnconnected(unconnected);
     expect(loaded.map((migration) => migration.constructor.name)).toEqual(['OutsideTransaction1700000000002', 'CreateThings1700000000001']);
     const dataSource = await connect();
@@ -151,7 +161,9 @@ describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
   it("the driver's pool classes and settings (a probe connection outside the pool), and the tenant view's schema", async () => {
     const dataSource = await connect();
     try {
-      const clients = driverClients<{ connect(): Promise<void>; query(sql: string): Promise<unknown>; end(): Promise<void> }, unknown>(dataSource);
+      const clients = driverClients<{ connect(): Promise<void>; query(sql: string): Promise<unknown>; end(): Promise<void> }, unknown>(
+        dataSource,
+      );
       if (t.kind === 'postgres') {
         const Client = clients.pg?.Client;
         expect(typeof Client).toBe('function');
@@ -159,7 +171,11 @@ describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
         await client.connect();
         await client.end();
         const view = tenantDataSource(dataSource, 'tenant_a', [], undefined);
-        expect([view.driver.schema, (view.options as { schema?: string }).schema, (view.driver.options as { schema?: string }).schema]).toEqual(['tenant_a', 'tenant_a', 'tenant_a']);
+        expect([
+          view.driver.schema,
+          (view.options as { schema?: string }).schema,
+          (view.driver.options as { schema?: string }).schema,
+        ]).toEqual(['tenant_a', 'tenant_a', 'tenant_a']);
         // What TypeORM's query runners read back from the driver is the view.
         const fields = view.driver as unknown as { dataSource?: DataSource; connection?: DataSource };
         expect(fields.dataSource ?? fields.connection).toBe(view);

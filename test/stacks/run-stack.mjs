@@ -32,8 +32,24 @@ function step(title, command, args, options = {}) {
 // A fresh copy of the sources; node_modules kept between runs (npm brings it to the stack's versions).
 mkdirSync(dir, { recursive: true });
 for (const entry of ['lib', 'test', 'sample-app', 'bench', 'docs']) rmSync(join(dir, entry), { recursive: true, force: true });
-for (const entry of ['lib', 'test', 'sample-app/src', 'sample-app/tsconfig.json', 'bench', 'tsconfig.json', 'tsconfig.build.json', 'vitest.config.ts', 'nest-cli.json', 'package-lock.json', '.ci', 'README.md', 'docs', 'LICENSE']) {
-  if (existsSync(join(root, entry))) cpSync(join(root, entry), join(dir, entry), { recursive: true, filter: (source) => !source.includes('/test/consumers/') });
+for (const entry of [
+  'lib',
+  'test',
+  'sample-app/src',
+  'sample-app/tsconfig.json',
+  'bench',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'vitest.config.ts',
+  'nest-cli.json',
+  'package-lock.json',
+  '.ci',
+  'README.md',
+  'docs',
+  'LICENSE',
+]) {
+  if (existsSync(join(root, entry)))
+    cpSync(join(root, entry), join(dir, entry), { recursive: true, filter: (source) => !source.includes('/test/consumers/') });
 }
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 manifest.devDependencies = { ...manifest.devDependencies, ...stack.versions };
@@ -53,15 +69,26 @@ if (!existsSync(join(dir, 'node_modules'))) {
 step('install the stack', 'npm', ['install', '--no-audit', '--no-fund', '--force', '--ignore-scripts']);
 
 const loaded = Object.fromEntries(
-  Object.keys(stack.versions).map((name) => [name, JSON.parse(readFileSync(join(dir, "node_modules", name, "package.json"), "utf8")).version]),
+  Object.keys(stack.versions).map((name) => [
+    name,
+    JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')).version,
+  ]),
 );
 const wrong = Object.entries(stack.versions).filter(([name, version]) => loaded[name] !== version);
 if (wrong.length > 0) {
-  console.error(`[stack ${stack.name}] the installed versions are not the stack's: ${wrong.map(([name, version]) => `${name} ${loaded[name]} (wanted ${version})`).join(', ')}`);
+  console.error(
+    `[stack ${stack.name}] the installed versions are not the stack's: ${wrong.map(([name, version]) => `${name} ${loaded[name]} (wanted ${version})`).join(', ')}`,
+  );
   process.exit(1);
 }
-console.log(`[stack ${stack.name}] loads ${Object.entries(loaded).map(([name, version]) => `${name}@${version}`).join(', ')}`);
+console.log(
+  `[stack ${stack.name}] loads ${Object.entries(loaded)
+    .map(([name, version]) => `${name}@${version}`)
+    .join(', ')}`,
+);
 
 step('build', 'npm', ['run', 'build']);
 step('typecheck', 'npm', ['run', 'typecheck']);
-step('tests', 'npx', ['vitest', 'run', '--exclude', 'test/consumers/**', ...vitestArgs], { env: { ...process.env, AUTO_MIGRATOR_STACK: stack.name } });
+step('tests', 'npx', ['vitest', 'run', '--exclude', 'test/consumers/**', ...vitestArgs], {
+  env: { ...process.env, AUTO_MIGRATOR_STACK: stack.name },
+});

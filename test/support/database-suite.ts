@@ -17,11 +17,7 @@ export interface DatabaseFixture {
  * One suite per database kind, each test with a fresh database. A kind that cannot run here
  * (MariaDB with no server outside CI) is skipped with the reason printed.
  */
-export function describeEachDatabase(
-  title: string,
-  body: (fixture: DatabaseFixture) => void,
-  kinds: readonly DbKind[] = DB_KINDS,
-): void {
+export function describeEachDatabase(title: string, body: (fixture: DatabaseFixture) => void, kinds: readonly DbKind[] = DB_KINDS): void {
   describe.each(kinds)(`${title} on %s`, (kind) => {
     const skip = skipReason(kind);
     if (skip) console.warn(`[${kind}] "${title}" skipped: ${skip}`);

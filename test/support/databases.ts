@@ -29,7 +29,10 @@ export function postgresAdminQuery(sql: string): Promise<unknown> {
  * A login role that owns this PostgreSQL test database, with `password`: a URL with that password
  * really connects, under trust or password authentication alike. `drop()` after the database.
  */
-export async function createPostgresLoginRole(db: TestDatabase, password: string): Promise<{ role: string; url: string; drop(): Promise<void> }> {
+export async function createPostgresLoginRole(
+  db: TestDatabase,
+  password: string,
+): Promise<{ role: string; url: string; drop(): Promise<void> }> {
   const role = `am_role_${randomBytes(4).toString('hex')}`;
   await postgresAdminQuery(`CREATE ROLE ${role} LOGIN PASSWORD '${password.replaceAll("'", "''")}'`);
   await postgresAdminQuery(`ALTER DATABASE "${db.name}" OWNER TO ${role}`);
@@ -44,11 +47,14 @@ export async function createPostgresLoginRole(db: TestDatabase, password: string
  * A MariaDB user with `password` and every privilege on this test database: a URL with that
  * password really connects. `drop()` after the database.
  */
-export async function createMariadbLoginUser(db: TestDatabase, password: string): Promise<{ user: string; url: string; drop(): Promise<void> }> {
+export async function createMariadbLoginUser(
+  db: TestDatabase,
+  password: string,
+): Promise<{ user: string; url: string; drop(): Promise<void> }> {
   const adminUrl = inject('mysqlAdminUrl');
   if (!adminUrl) throw new Error('MariaDB is not available');
   const user = `am_user_${randomBytes(4).toString('hex')}`;
-  const quoted = password.replaceAll("\\", "\\\\").replaceAll("'", "\\'");
+  const quoted = password.replaceAll('\\', '\\\\').replaceAll("'", "\\'");
   await withMysql(adminUrl, async (connection) => {
     await connection.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${quoted}'`);
     await connection.query(`GRANT ALL PRIVILEGES ON \`${db.name}\`.* TO '${user}'@'%'`);

@@ -20,12 +20,24 @@ export interface LogEntry {
 /** A Nest logger that keeps every line, so tests can assert on logs. */
 export class CapturingLogger implements LoggerService {
   readonly entries: LogEntry[] = [];
-  log(message: unknown, ...rest: unknown[]) { this.push('log', message, rest); }
-  error(message: unknown, ...rest: unknown[]) { this.push('error', message, rest); }
-  warn(message: unknown, ...rest: unknown[]) { this.push('warn', message, rest); }
-  debug(message: unknown, ...rest: unknown[]) { this.push('debug', message, rest); }
-  verbose(message: unknown, ...rest: unknown[]) { this.push('verbose', message, rest); }
-  fatal(message: unknown, ...rest: unknown[]) { this.push('fatal', message, rest); }
+  log(message: unknown, ...rest: unknown[]) {
+    this.push('log', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]) {
+    this.push('error', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]) {
+    this.push('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]) {
+    this.push('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]) {
+    this.push('verbose', message, rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]) {
+    this.push('fatal', message, rest);
+  }
   /** Every message and extra, one per line. */
   text(): string {
     return this.entries.map((entry) => `${entry.level} ${entry.message} ${entry.extra}`).join('\n');
@@ -134,7 +146,7 @@ export async function bootApp(options: BootOptions, logger = new CapturingLogger
 }
 
 /** Waits until `check` returns a truthy value, polling; fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 15_000, what = "condition"): Promise<NonNullable<T>> {
+export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

@@ -4,7 +4,10 @@ import { isConnectionError, RetryStrategy } from '../../lib/index.js';
 describe('isConnectionError', () => {
   it.each([
     ['a refused socket', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })],
-    ['a terminated PostgreSQL backend, wrapped by TypeORM', Object.assign(new Error('terminating connection'), { driverError: { code: '57P01' } })],
+    [
+      'a terminated PostgreSQL backend, wrapped by TypeORM',
+      Object.assign(new Error('terminating connection'), { driverError: { code: '57P01' } }),
+    ],
     ['a PostgreSQL connection-exception class', { code: '08006' }],
     ['a killed MariaDB connection (errno only)', Object.assign(new Error('Connection was killed'), { errno: 1927 })],
     ['a lost MySQL connection', { code: 'PROTOCOL_CONNECTION_LOST' }],

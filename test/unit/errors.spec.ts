@@ -24,7 +24,10 @@ describe('the public errors', () => {
     );
     for (const [name, value] of errors) {
       if (name === 'AutoMigratorError') continue;
-      expect(Object.prototype.isPrototypeOf.call(library.AutoMigratorError.prototype, (value as { prototype: object }).prototype), name).toBe(true);
+      expect(
+        Object.prototype.isPrototypeOf.call(library.AutoMigratorError.prototype, (value as { prototype: object }).prototype),
+        name,
+      ).toBe(true);
     }
     expect(new Error('x')).not.toBeInstanceOf(library.AutoMigratorError);
   });

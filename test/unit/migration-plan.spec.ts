@@ -23,19 +23,27 @@ describe('planDataSources: the lock each DataSource gets', () => {
     ['mysql', {}, 'mysql'],
     ['better-sqlite3', { database: '/var/lib/app/db.sqlite' }, 'sqlite-file'],
   ] as const)('%s gets the %s lock', (type, extra, kind) => {
-    const [plan] = planDataSources(options(), registry({ default: { isInitialized: true, migrations, options: { type, ...extra } as never } }));
+    const [plan] = planDataSources(
+      options(),
+      registry({ default: { isInitialized: true, migrations, options: { type, ...extra } as never } }),
+    );
     expect(plan?.lock).toEqual({ kind: expect.stringMatching(kind), settings: { timeoutMs: 600_000, logEveryMs: 5000, mode: 'auto' } });
   });
 
   it('an in-memory SQLite database needs none; lock: false gives none', () => {
-    const memory = registry({ default: { isInitialized: true, migrations, options: { type: 'better-sqlite3', database: ':memory:' } as never } });
+    const memory = registry({
+      default: { isInitialized: true, migrations, options: { type: 'better-sqlite3', database: ':memory:' } as never },
+    });
     expect(planDataSources(options(), memory)[0]?.lock).toBeUndefined();
     const postgres = registry({ default: { isInitialized: true, migrations, options: { type: 'postgres' } as never } });
     expect(planDataSources(options(false), postgres)[0]?.lock).toBeUndefined();
   });
 
   it("lock.mode 'transaction' is PostgreSQL's only: on MariaDB it fails the boot, naming the option", () => {
-    const transaction = resolveAutoMigratorOptions({ runMigrations: true, lock: { mode: 'transaction' } }, () => ({ value: undefined, source: 'test' }));
+    const transaction = resolveAutoMigratorOptions({ runMigrations: true, lock: { mode: 'transaction' } }, () => ({
+      value: undefined,
+      source: 'test',
+    }));
     const mariadb = registry({ default: { isInitialized: true, migrations, options: { type: 'mariadb' } as never } });
     expect(() => planDataSources(transaction, mariadb)).toThrow(/type "mariadb"\): lock.mode 'transaction' exists for PostgreSQL only/);
     const postgres = registry({ default: { isInitialized: true, migrations, options: { type: 'postgres' } as never } });
@@ -58,9 +66,14 @@ describe('planDataSources: the lock each DataSource gets', () => {
 });
 
 describe('planDataSources: a DataSource whose build resolves no migrations', () => {
-  const resolve = (extra: object) => resolveAutoMigratorOptions({ runMigrations: true, ...extra }, () => ({ value: undefined, source: 'test' }));
+  const resolve = (extra: object) =>
+    resolveAutoMigratorOptions({ runMigrations: true, ...extra }, () => ({ value: undefined, source: 'test' }));
   const empty = registry({
-    default: { isInitialized: true, migrations: [], options: { type: 'postgres', migrations: ['dist/migrations/*.js', class Seed1700000000009 {}] } as never },
+    default: {
+      isInitialized: true,
+      migrations: [],
+      options: { type: 'postgres', migrations: ['dist/migrations/*.js', class Seed1700000000009 {}] } as never,
+    },
   });
 
   it('fails naming the DataSource, its migrations entries and the working directory', () => {
@@ -73,12 +86,16 @@ describe('planDataSources: a DataSource whose build resolves no migrations', () 
       }
     })();
     expect(error?.message).toContain('DataSource "default": no migrations found');
-    expect(error?.message).toContain(`Its "migrations" option: "dist/migrations/*.js", class Seed1700000000009; working directory: ${process.cwd()}.`);
+    expect(error?.message).toContain(
+      `Its "migrations" option: "dist/migrations/*.js", class Seed1700000000009; working directory: ${process.cwd()}.`,
+    );
     expect(error?.message).toContain("dataSources: [{ name: 'default', allowNoMigrations: true }]");
   });
 
   it('passes with allowNoMigrations: true for that DataSource', () => {
-    expect(planDataSources(resolve({ dataSources: [{ name: 'default', allowNoMigrations: true }] }), empty)[0]?.allowNoMigrations).toBe(true);
+    expect(planDataSources(resolve({ dataSources: [{ name: 'default', allowNoMigrations: true }] }), empty)[0]?.allowNoMigrations).toBe(
+      true,
+    );
   });
 
   it('a migration whose name is a number fails naming the class, not with a TypeError', () => {
@@ -103,9 +120,21 @@ describe('planDataSources: migrationTimeouts within what the database takes', ()
     );
 
   it.each([
-    ['postgres', { statementTimeoutMs: 1e12 }, /DataSource "default" \(type "postgres"\): AutoMigratorModule option "migrationTimeouts.statementTimeoutMs" is 1000000000000 ms, more than PostgreSQL accepts: statement_timeout takes at most 2147483647 ms/],
-    ['postgres', { lockTimeoutMs: 2 ** 31 }, /option "migrationTimeouts.lockTimeoutMs" is 2147483648 ms, more than PostgreSQL accepts: lock_timeout takes at most 2147483647 ms/],
-    ['mariadb', { statementTimeoutMs: 31_536_000_001 }, /option "migrationTimeouts.statementTimeoutMs" is 31536000001 ms, more than MariaDB accepts: max_statement_time takes at most 31536000 s/],
+    [
+      'postgres',
+      { statementTimeoutMs: 1e12 },
+      /DataSource "default" \(type "postgres"\): AutoMigratorModule option "migrationTimeouts.statementTimeoutMs" is 1000000000000 ms, more than PostgreSQL accepts: statement_timeout takes at most 2147483647 ms/,
+    ],
+    [
+      'postgres',
+      { lockTimeoutMs: 2 ** 31 },
+      /option "migrationTimeouts.lockTimeoutMs" is 2147483648 ms, more than PostgreSQL accepts: lock_timeout takes at most 2147483647 ms/,
+    ],
+    [
+      'mariadb',
+      { statementTimeoutMs: 31_536_000_001 },
+      /option "migrationTimeouts.statementTimeoutMs" is 31536000001 ms, more than MariaDB accepts: max_statement_time takes at most 31536000 s/,
+    ],
     ['mariadb', { lockTimeoutMs: 1e12 }, /more than MariaDB accepts: lock_wait_timeout takes at most 31536000 s/],
     ['mysql', { statementTimeoutMs: 2 ** 32 }, /more than MySQL accepts: max_execution_time takes at most 4294967295 ms/],
   ] as const)('%s refuses %o', (type, timeouts, message) => {

@@ -17,23 +17,42 @@ describe('the state transition (one table for every path)', () => {
     const retrying = nextState(running, { status: 'retrying', retry: { attempt: 1, attempts: 3, nextAttemptAt: new Date(2) } });
     for (const before of [running, waiting, retrying]) {
       const failed = nextState(before, { status: 'failed', error: 'boom', failedMigration: 'B1700000000002' });
-      expect(failed).toEqual({ ...pick(before, ['dataSource', 'pending', 'applied', 'lockHolder']), status: 'failed', error: 'boom', failedMigration: 'B1700000000002' });
+      expect(failed).toEqual({
+        ...pick(before, ['dataSource', 'pending', 'applied', 'lockHolder']),
+        status: 'failed',
+        error: 'boom',
+        failedMigration: 'B1700000000002',
+      });
       expect(failed).not.toHaveProperty('current');
     }
   });
 
   it('entering done clears every trace of a failure, a retry and a wait', () => {
     const failed = nextState(running, { status: 'failed', error: 'boom', failedMigration: 'B1700000000002', mayBePartiallyApplied: true });
-    expect(nextState(failed, { status: 'done', pending: 0 })).toEqual({ dataSource: 'default', status: 'done', pending: 0, applied: ['A1700000000001'] });
+    expect(nextState(failed, { status: 'done', pending: 0 })).toEqual({
+      dataSource: 'default',
+      status: 'done',
+      pending: 0,
+      applied: ['A1700000000001'],
+    });
   });
 
   it('entering running clears a retry, a lock wait and the last error; waiting-for-lock clears the running migration', () => {
-    const retrying = nextState(running, { status: 'retrying', retry: { attempt: 1, attempts: 3, nextAttemptAt: new Date(2) }, error: 'ECONNREFUSED' });
+    const retrying = nextState(running, {
+      status: 'retrying',
+      retry: { attempt: 1, attempts: 3, nextAttemptAt: new Date(2) },
+      error: 'ECONNREFUSED',
+    });
     expect(retrying.current).toBeUndefined();
     expect(retrying.error).toBe('ECONNREFUSED');
     const waiting = nextState(retrying, { status: 'waiting-for-lock', waitingSince: new Date(3) });
     expect(waiting.retry).toBeUndefined();
-    expect(nextState(waiting, { status: 'running' })).toEqual({ dataSource: 'default', status: 'running', pending: 3, applied: ['A1700000000001'] });
+    expect(nextState(waiting, { status: 'running' })).toEqual({
+      dataSource: 'default',
+      status: 'running',
+      pending: 3,
+      applied: ['A1700000000001'],
+    });
   });
 
   it('a change without a status only sets its fields; an undefined field is removed', () => {
@@ -60,7 +79,13 @@ describe('the state is folded from the events (reduceState)', () => {
     events.forEach((event, index) => store.apply(event, at(index * 1000)));
     return store;
   };
-  const started = (migration: string, index: number, total: number): MigrationEvent => ({ type: 'migration-started', dataSource: 'default', migration, index, total });
+  const started = (migration: string, index: number, total: number): MigrationEvent => ({
+    type: 'migration-started',
+    dataSource: 'default',
+    migration,
+    index,
+    total,
+  });
   const finished = (migration: string, index: number, total: number): MigrationEvent => ({
     type: 'migration-finished',
     dataSource: 'default',
@@ -87,7 +112,10 @@ describe('the state is folded from the events (reduceState)', () => {
     store.apply(finished('A1700000000001', 1, 2));
     store.apply(started('B1700000000002', 2, 2));
     store.apply(finished('B1700000000002', 2, 2));
-    store.apply({ type: 'data-source-done', dataSource: 'default', status: 'done', applied: ['A1700000000001', 'B1700000000002'], durationMs: 5 }, at(9000));
+    store.apply(
+      { type: 'data-source-done', dataSource: 'default', status: 'done', applied: ['A1700000000001', 'B1700000000002'], durationMs: 5 },
+      at(9000),
+    );
     expect(store.get('default')).toEqual({
       dataSource: 'default',
       status: 'done',
@@ -114,7 +142,14 @@ describe('the state is folded from the events (reduceState)', () => {
     const store = fold([
       { type: 'run-queued', dataSource: 'default' },
       started('A1700000000001', 1, 1),
-      { type: 'migration-failed', dataSource: 'default', migration: 'A1700000000001', error: 'boom', mayBePartiallyApplied: true, applied: [] },
+      {
+        type: 'migration-failed',
+        dataSource: 'default',
+        migration: 'A1700000000001',
+        error: 'boom',
+        mayBePartiallyApplied: true,
+        applied: [],
+      },
       { type: 'retrying', dataSource: 'default', attempt: 1, attempts: 3, delayMs: 500, error: 'boom' },
     ]);
     expect(store.get('default')).toEqual({
@@ -131,7 +166,13 @@ describe('the state is folded from the events (reduceState)', () => {
     store.apply(started('A1700000000001', 1, 1));
     store.apply(finished('A1700000000001', 1, 1));
     store.apply({ type: 'data-source-done', dataSource: 'default', status: 'done', applied: ['A1700000000001'], durationMs: 5 }, at(9000));
-    expect(store.get('default')).toEqual({ dataSource: 'default', status: 'done', pending: 0, applied: ['A1700000000001'], finishedAt: at(9000) });
+    expect(store.get('default')).toEqual({
+      dataSource: 'default',
+      status: 'done',
+      pending: 0,
+      applied: ['A1700000000001'],
+      finishedAt: at(9000),
+    });
   });
 
   it("done as failed keeps the failure event's error unless it brings its own", () => {

@@ -18,7 +18,9 @@ describe('buildMigrations', () => {
 
   it('names the owner and the migration when a name has no timestamp or is taken twice', () => {
     expect(() => buildMigrations([migration('AddIndex')], 'DataSource "reports"')).toThrow(AutoMigratorConfigError);
-    expect(() => buildMigrations([migration('AddIndex')], 'DataSource "reports"')).toThrow(/DataSource "reports": migration "AddIndex" must end in a 13-digit/);
+    expect(() => buildMigrations([migration('AddIndex')], 'DataSource "reports"')).toThrow(
+      /DataSource "reports": migration "AddIndex" must end in a 13-digit/,
+    );
     expect(() => buildMigrations([migration('A1700000000001'), migration('A1700000000001')], 'DataSource "x"')).toThrow(
       /DataSource "x": two migrations are named "A1700000000001"/,
     );

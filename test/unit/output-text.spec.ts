@@ -18,8 +18,14 @@ describe('listNames', () => {
     expect(pending.message).toContain(`${names(10).join(', ')} … and 128 more.`);
     expect(pending.message.length).toBeLessThan(400);
     expect(pending.pending['default']).toHaveLength(138);
-    const tenants = new TenantMigrationsError('default', names(30).map((tenant) => ({ tenant, error: 'boom' })), 50);
-    expect(tenants.message).toContain(`failed for 30 of 50 tenants: ${names(10).join(', ')} … and 20 more. The other tenants are migrated.`);
+    const tenants = new TenantMigrationsError(
+      'default',
+      names(30).map((tenant) => ({ tenant, error: 'boom' })),
+      50,
+    );
+    expect(tenants.message).toContain(
+      `failed for 30 of 50 tenants: ${names(10).join(', ')} … and 20 more. The other tenants are migrated.`,
+    );
     expect(tenants.failed).toHaveLength(30);
   });
 });

@@ -19,7 +19,13 @@ describe('readiness, built from the state (no database)', () => {
       ready: false,
       dataSources: { a: { state: 'done', pending: 0, applied: 0 }, b: { state: 'pending', pending: 0, applied: 0 } },
     });
-    store.apply({ type: 'migration-failed', dataSource: 'b', migration: 'B1700000000002', error: 'DataSource "b": boom', mayBePartiallyApplied: true });
+    store.apply({
+      type: 'migration-failed',
+      dataSource: 'b',
+      migration: 'B1700000000002',
+      error: 'DataSource "b": boom',
+      mayBePartiallyApplied: true,
+    });
     expect(buildReadiness(store, 'full', all).dataSources['b']).toEqual({
       state: 'failed',
       pending: 0,
@@ -37,7 +43,10 @@ describe('readiness, built from the state (no database)', () => {
   });
 
   it('disabled: ready when the last count found nothing pending and could be read', () => {
-    const store = storeOf([{ type: 'disabled', dataSource: 'a' }, { type: 'pending-counted', dataSource: 'a', pending: 2 }]);
+    const store = storeOf([
+      { type: 'disabled', dataSource: 'a' },
+      { type: 'pending-counted', dataSource: 'a', pending: 2 },
+    ]);
     expect(buildReadiness(store, 'full', all)).toEqual({ ready: false, dataSources: { a: { state: 'disabled', pending: 2, applied: 0 } } });
     store.apply({ type: 'pending-counted', dataSource: 'a', pending: 0, error: 'could not read pending migrations: ECONNREFUSED' });
     expect(buildReadiness(store, 'full', all).ready).toBe(false);
@@ -51,11 +60,19 @@ describe('readiness, built from the state (no database)', () => {
       { type: 'run-queued', dataSource: 'app' },
       done('app'),
       ...tenants.map((name): MigrationEvent => ({ type: 'run-queued', dataSource: `app/${name}`, tenant: { name, parent: 'app' } })),
-      ...tenants.slice(0, 11).map((name): MigrationEvent => ({ type: 'migration-failed', dataSource: `app/${name}`, migration: undefined, error: 'boom' })),
+      ...tenants
+        .slice(0, 11)
+        .map((name): MigrationEvent => ({ type: 'migration-failed', dataSource: `app/${name}`, migration: undefined, error: 'boom' })),
     ]);
     const readiness = buildReadiness(store, 'full', all);
     expect(readiness.ready).toBe(false);
-    expect(readiness.dataSources['app']?.tenants).toEqual({ total: 12, done: 0, failed: 11, inProgress: 1, failedTenants: tenants.slice(0, 10) });
+    expect(readiness.dataSources['app']?.tenants).toEqual({
+      total: 12,
+      done: 0,
+      failed: 11,
+      inProgress: 1,
+      failedTenants: tenants.slice(0, 10),
+    });
     expect(buildReadiness(store, 'full', () => false).ready).toBe(true);
     for (const name of tenants) store.apply(done(`app/${name}`));
     expect(buildReadiness(store, 'full', all)).toEqual({
@@ -82,6 +99,11 @@ describe('readiness, built from the state (no database)', () => {
       throw new Error('readiness scanned every state');
     };
     store.get = store.all as never;
-    expect(buildReadiness(store, 'full', all).dataSources['app']?.tenants).toEqual({ total: 10_000, done: 0, failed: 0, inProgress: 10_000 });
+    expect(buildReadiness(store, 'full', all).dataSources['app']?.tenants).toEqual({
+      total: 10_000,
+      done: 0,
+      failed: 0,
+      inProgress: 10_000,
+    });
   });
 });

@@ -37,10 +37,7 @@ describe('resolveAutoMigratorOptions', () => {
   });
 
   it('normalises dataSources entries and keeps their order', () => {
-    const resolved = resolveAutoMigratorOptions(
-      { dataSources: ['b', { name: 'a', transaction: 'all' }, { name: 'c' }] },
-      env({}),
-    );
+    const resolved = resolveAutoMigratorOptions({ dataSources: ['b', { name: 'a', transaction: 'all' }, { name: 'c' }] }, env({}));
     expect(resolved.dataSources).toEqual([
       { name: 'b', transaction: undefined },
       { name: 'a', transaction: 'all' },
@@ -58,15 +55,30 @@ describe('resolveAutoMigratorOptions', () => {
 
   it('lock: false turns the lock off; partial settings keep the other default', () => {
     expect(resolveAutoMigratorOptions({ lock: false }, env({})).lock).toBe(false);
-    expect(resolveAutoMigratorOptions({ lock: { timeoutMs: 1000 } }, env({})).lock).toEqual({ timeoutMs: 1000, logEveryMs: 5000, mode: 'auto' });
-    expect(resolveAutoMigratorOptions({ lock: { mode: 'transaction' } }, env({})).lock).toEqual({ timeoutMs: 600_000, logEveryMs: 5000, mode: 'transaction' });
+    expect(resolveAutoMigratorOptions({ lock: { timeoutMs: 1000 } }, env({})).lock).toEqual({
+      timeoutMs: 1000,
+      logEveryMs: 5000,
+      mode: 'auto',
+    });
+    expect(resolveAutoMigratorOptions({ lock: { mode: 'transaction' } }, env({})).lock).toEqual({
+      timeoutMs: 600_000,
+      logEveryMs: 5000,
+      mode: 'transaction',
+    });
   });
 
   it('connectionCheck: false turns the check off; partial settings keep the other default; bad values name the option', () => {
     expect(resolveAutoMigratorOptions({ connectionCheck: false }, env({})).connectionCheck).toBe(false);
-    expect(resolveAutoMigratorOptions({ connectionCheck: { timeoutMs: 3000 } }, env({})).connectionCheck).toEqual({ intervalMs: 5000, timeoutMs: 3000 });
-    expect(() => resolveAutoMigratorOptions({ connectionCheck: { intervalMs: 0 } }, env({}))).toThrow(/"connectionCheck\.intervalMs" must be a number of milliseconds >= 100/);
-    expect(() => resolveAutoMigratorOptions({ connectionCheck: { everyMs: 1 } as never }, env({}))).toThrow(/"connectionCheck" has unknown key\(s\) 'everyMs'/);
+    expect(resolveAutoMigratorOptions({ connectionCheck: { timeoutMs: 3000 } }, env({})).connectionCheck).toEqual({
+      intervalMs: 5000,
+      timeoutMs: 3000,
+    });
+    expect(() => resolveAutoMigratorOptions({ connectionCheck: { intervalMs: 0 } }, env({}))).toThrow(
+      /"connectionCheck\.intervalMs" must be a number of milliseconds >= 100/,
+    );
+    expect(() => resolveAutoMigratorOptions({ connectionCheck: { everyMs: 1 } as never }, env({}))).toThrow(
+      /"connectionCheck" has unknown key\(s\) 'everyMs'/,
+    );
   });
 
   it('accepts a strategy class or instance', () => {
@@ -80,7 +92,11 @@ describe('resolveAutoMigratorOptions', () => {
     ['dataSources not an array', { dataSources: 'default' as never }, /option "dataSources" must be an array/],
     ['blank name', { dataSources: [' '] }, /option "dataSources\[0\]" must be a non-empty DataSource name/],
     ['duplicate name', { dataSources: ['a', { name: 'a' }] }, /option "dataSources\[1\]" names DataSource "a" a second time/],
-    ['bad transaction', { dataSources: [{ name: 'a', transaction: 'some' as never }] }, /option "dataSources\[0\]\.transaction" must be one of 'all', 'each', 'none'; got "some"/],
+    [
+      'bad transaction',
+      { dataSources: [{ name: 'a', transaction: 'some' as never }] },
+      /option "dataSources\[0\]\.transaction" must be one of 'all', 'each', 'none'; got "some"/,
+    ],
     ['unknown entry key', { dataSources: [{ name: 'a', tx: 'all' } as never] }, /option "dataSources\[0\]" has unknown key\(s\) 'tx'/],
     ['unknown option', { runMigration: true } as never, /unknown option "runMigration"/],
     ['bad mode', { mode: 'async' as never }, /option "mode" must be one of 'blocking', 'background'; got "async"/],
@@ -88,29 +104,97 @@ describe('resolveAutoMigratorOptions', () => {
     ['bad ttl', { pendingCheckTtlMs: -1 }, /option "pendingCheckTtlMs" must be a number of milliseconds >= 0; got -1/],
     ['empty key', { runMigrationsKey: '' }, /option "runMigrationsKey" must be a non-empty string/],
     ['lock not an object', { lock: true as never }, /option "lock" must be false or an object \{ timeoutMs, logEveryMs, mode \}; got true/],
-    ['lock unknown key', { lock: { timeout: 5 } as never }, /option "lock" has unknown key\(s\) 'timeout'; known keys: timeoutMs, logEveryMs, mode/],
-    ['lock bad mode', { lock: { mode: 'lease' as never } }, /option "lock.mode" must be one of 'auto', 'session', 'transaction'; got "lease"/],
+    [
+      'lock unknown key',
+      { lock: { timeout: 5 } as never },
+      /option "lock" has unknown key\(s\) 'timeout'; known keys: timeoutMs, logEveryMs, mode/,
+    ],
+    [
+      'lock bad mode',
+      { lock: { mode: 'lease' as never } },
+      /option "lock.mode" must be one of 'auto', 'session', 'transaction'; got "lease"/,
+    ],
     ['lock negative timeout', { lock: { timeoutMs: -5 } }, /option "lock.timeoutMs" must be a number of milliseconds >= 0; got -5/],
     ['lock zero log interval', { lock: { logEveryMs: 0 } }, /option "lock.logEveryMs" must be a number of milliseconds >= 1; got 0/],
     ['bad whenDisabled', { whenDisabled: 'block' as never }, /option "whenDisabled" must be one of 'skip', 'verify', 'wait'; got "block"/],
     ['bad outOfOrder', { outOfOrder: 'allow' as never }, /option "outOfOrder" must be one of 'warn', 'fail'; got "allow"/],
     ['bad unknownMigrations', { unknownMigrations: true as never }, /option "unknownMigrations" must be one of 'warn', 'fail'; got true/],
-    ['bad migrationTimeouts key', { migrationTimeouts: { statement: 5 } as never }, /option "migrationTimeouts" has unknown key\(s\) 'statement'; known keys: statementTimeoutMs, lockTimeoutMs/],
-    ['zero lock timeout', { migrationTimeouts: { lockTimeoutMs: 0 } }, /option "migrationTimeouts.lockTimeoutMs" must be a number of milliseconds >= 1; got 0/],
+    [
+      'bad migrationTimeouts key',
+      { migrationTimeouts: { statement: 5 } as never },
+      /option "migrationTimeouts" has unknown key\(s\) 'statement'; known keys: statementTimeoutMs, lockTimeoutMs/,
+    ],
+    [
+      'zero lock timeout',
+      { migrationTimeouts: { lockTimeoutMs: 0 } },
+      /option "migrationTimeouts.lockTimeoutMs" must be a number of milliseconds >= 1; got 0/,
+    ],
     ['negative grace', { shutdownGraceMs: -1 }, /option "shutdownGraceMs" must be a number of milliseconds >= 0; got -1/],
-    ['bad readinessDetails', { readinessDetails: 'names' as never }, /option "readinessDetails" must be one of 'full', 'counts'; got "names"/],
-    ['logger without methods', { logger: { log() {} } as never }, /option "logger" must be a Nest LoggerService \(with log, error and warn methods\) or false/],
-    ['strategy not a strategy', { strategy: {} as never }, /option "strategy" must be a class extending MigrationStrategy.*got an object of class Object/],
+    [
+      'bad readinessDetails',
+      { readinessDetails: 'names' as never },
+      /option "readinessDetails" must be one of 'full', 'counts'; got "names"/,
+    ],
+    [
+      'logger without methods',
+      { logger: { log() {} } as never },
+      /option "logger" must be a Nest LoggerService \(with log, error and warn methods\) or false/,
+    ],
+    [
+      'strategy not a strategy',
+      { strategy: {} as never },
+      /option "strategy" must be a class extending MigrationStrategy.*got an object of class Object/,
+    ],
     // The value as given: JSON.stringify would print null for NaN and Infinity.
     ['NaN lock timeout', { lock: { timeoutMs: NaN } }, /option "lock.timeoutMs" must be a number of milliseconds >= 0; got NaN\.$/],
     ['infinite grace', { shutdownGraceMs: Infinity }, /option "shutdownGraceMs" must be a number of milliseconds >= 0; got Infinity\.$/],
-    ['-Infinity statement timeout', { migrationTimeouts: { statementTimeoutMs: -Infinity } }, /option "migrationTimeouts.statementTimeoutMs" must be a number of milliseconds >= 1; got -Infinity\.$/],
-    ['NaN tenant concurrency', { dataSources: [{ name: 'a', tenants: { list: () => [], migrations: [class M1700000000001 { async up() {} async down() {} }], concurrency: NaN } }] }, /option "dataSources\[0\]\.tenants\.concurrency" must be an integer >= 1; got NaN\.$/],
+    [
+      '-Infinity statement timeout',
+      { migrationTimeouts: { statementTimeoutMs: -Infinity } },
+      /option "migrationTimeouts.statementTimeoutMs" must be a number of milliseconds >= 1; got -Infinity\.$/,
+    ],
+    [
+      'NaN tenant concurrency',
+      {
+        dataSources: [
+          {
+            name: 'a',
+            tenants: {
+              list: () => [],
+              migrations: [
+                class M1700000000001 {
+                  async up() {}
+                  async down() {}
+                },
+              ],
+              concurrency: NaN,
+            },
+          },
+        ],
+      },
+      /option "dataSources\[0\]\.tenants\.concurrency" must be an integer >= 1; got NaN\.$/,
+    ],
     // Longer than a Node.js timer waits: setTimeout would fire at once.
-    ['grace beyond a timer', { shutdownGraceMs: 2 ** 31 }, /option "shutdownGraceMs" must be a number of milliseconds from 0 to 2147483647 \(the longest a Node.js timer waits, about 24.8 days\); got 2147483648/],
-    ['ttl beyond a timer', { pendingCheckTtlMs: 1e12 }, /option "pendingCheckTtlMs" must be a number of milliseconds from 0 to 2147483647 .*; got 1000000000000/],
-    ['allowNoMigrations not a boolean', { dataSources: [{ name: 'a', allowNoMigrations: 'yes' as never }] }, /option "dataSources\[0\]\.allowNoMigrations" must be true or false; got "yes"/],
-    ['no tenant migrations', { dataSources: [{ name: 'a', tenants: { list: () => [], migrations: [] } }] }, /option "dataSources\[0\]\.tenants\.migrations" is empty: tenants get no tables/],
+    [
+      'grace beyond a timer',
+      { shutdownGraceMs: 2 ** 31 },
+      /option "shutdownGraceMs" must be a number of milliseconds from 0 to 2147483647 \(the longest a Node.js timer waits, about 24.8 days\); got 2147483648/,
+    ],
+    [
+      'ttl beyond a timer',
+      { pendingCheckTtlMs: 1e12 },
+      /option "pendingCheckTtlMs" must be a number of milliseconds from 0 to 2147483647 .*; got 1000000000000/,
+    ],
+    [
+      'allowNoMigrations not a boolean',
+      { dataSources: [{ name: 'a', allowNoMigrations: 'yes' as never }] },
+      /option "dataSources\[0\]\.allowNoMigrations" must be true or false; got "yes"/,
+    ],
+    [
+      'no tenant migrations',
+      { dataSources: [{ name: 'a', tenants: { list: () => [], migrations: [] } }] },
+      /option "dataSources\[0\]\.tenants\.migrations" is empty: tenants get no tables/,
+    ],
   ];
   it.each(bad)('%s fails naming the option', (_name, options, message) => {
     expect(() => resolveAutoMigratorOptions(options, env({}))).toThrow(AutoMigratorConfigError);

@@ -7,7 +7,9 @@ describe('SecretRedactor', () => {
 
   it('masks passwords in URLs of any scheme', () => {
     expect(redactor.redact('connect postgres://app:hunter22@db:5432/x failed')).toBe('connect postgres://app:***@db:5432/x failed');
-    expect(redactor.redact('mysql://root:r00t@127.0.0.1/test and redis://:tok3n@cache')).toBe('mysql://root:***@127.0.0.1/test and redis://:***@cache');
+    expect(redactor.redact('mysql://root:r00t@127.0.0.1/test and redis://:tok3n@cache')).toBe(
+      'mysql://root:***@127.0.0.1/test and redis://:***@cache',
+    );
     expect(redactor.redact('no creds: postgres://app@db/x')).toBe('no creds: postgres://app@db/x');
   });
 
@@ -30,7 +32,14 @@ describe('SecretRedactor', () => {
 
   it('collects passwords from DataSource options, including the URL', () => {
     const fromOptions = SecretRedactor.forDataSources([
-      { options: { type: 'postgres', url: 'postgres://u:url-secret@h/d', password: 'opt-secret', replication: { master: { password: 'replica-secret' } } } } as never,
+      {
+        options: {
+          type: 'postgres',
+          url: 'postgres://u:url-secret@h/d',
+          password: 'opt-secret',
+          replication: { master: { password: 'replica-secret' } },
+        },
+      } as never,
     ]);
     expect(fromOptions.redact('url-secret opt-secret replica-secret')).toBe('*** *** ***');
   });

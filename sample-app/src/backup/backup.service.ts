@@ -25,8 +25,7 @@ export class BackupService {
     const file = this.file(dataSource);
     const target = join(dirname(file), `${Date.now()}-before-migrations.sqlite.bak`);
     await mkdir(dirname(target), { recursive: true });
-    const connection = (dataSource.driver as unknown as { databaseConnection: BetterSqlite3Connection })
-      .databaseConnection;
+    const connection = (dataSource.driver as unknown as { databaseConnection: BetterSqlite3Connection }).databaseConnection;
     await connection.backup(target);
     const { size } = await stat(target);
     this.logger.log(`Backed up ${file} to ${target} (${size} bytes)`);

@@ -40,4 +40,3 @@ main().catch((error) => {
   console.error(error);
   process.exitCode = 1;
 });
-

@@ -26,7 +26,11 @@ it('gets the same classes from require and import (one copy)', () => {
   expect(required.AutoMigratorModule).toBe(AutoMigratorModule);
   expect(required.AutoMigratorService).toBe(AutoMigratorService);
   expect(required.MigrationStrategy).toBe(MigrationStrategy);
-  expect(Object.keys(library).filter((name) => name !== 'default').sort()).toEqual(Object.keys(required).sort());
+  expect(
+    Object.keys(library)
+      .filter((name) => name !== 'default')
+      .sort(),
+  ).toEqual(Object.keys(required).sort());
 });
 
 it('boots, migrates through RUN_MIGRATIONS from process.env, and reports ready without Terminus', async () => {
