@@ -19,6 +19,7 @@ import {
 } from '../history/migration-status.js';
 import { declaredTransaction, loadMigrationsUnconnected } from '../typeorm/migration-internals.js';
 import { judgeHistory } from '../history/history-policy.js';
+import { migrationsTableName, tableExists } from '../history/migrations-table.js';
 import { commitsDdlImplicitly, StartedMarkers } from '../history/started-migrations.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
 import { acquireMigrationLock, LockNotTaken } from '../lock/acquire-lock.js';
@@ -341,6 +342,7 @@ export class DataSourceMigrationRunner {
       this.plan.dataSource,
       queryRunner,
       {
+        migrationsTableExists: (runner) => tableExists(this.plan.dataSource, runner, migrationsTableName(this.plan.dataSource)),
         // The only read under the lock: one plain SELECT, and what it leaves pending.
         recorded: async (runner) => {
           const recorded = await readRecordedNames(this.plan.dataSource, runner);

@@ -1,6 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { MigrationConnectionLostError } from '../errors/migration-connection-lost.error.js';
 import { connectionSocket, discardConnection } from '../typeorm/driver-connection.js';
+import { quoteIdentifier } from '../util/sql-identifier.js';
 import { SessionWatchdog, type ConnectionCheckSettings } from './session-watchdog.js';
 
 /** Per-session limits for the statements migrations run. */
@@ -255,8 +256,4 @@ export class MigrationSession {
 export function seenThroughProxy(localPort: number | undefined, serverSeenPort: number | null): boolean {
   if (localPort === undefined) return serverSeenPort !== null;
   return serverSeenPort === null || Number(serverSeenPort) !== localPort;
-}
-
-function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

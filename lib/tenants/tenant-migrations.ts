@@ -6,6 +6,8 @@ import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/dat
 import type { MigrationStateStore } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import { validateTenantNames } from './tenant-name.js';
+import { tenantsUpToDate } from './tenant-history.js';
+import { buildMigrations } from '../plan/build-migrations.js';
 import { dataSourceLabel } from '../util/data-source-label.js';
 
 /** Lists the tenants of a plan with `tenants`, and validates every name before anything runs. */
@@ -66,9 +68,14 @@ export async function migrateTenants(
     env.emit({ type: 'run-queued', dataSource: `${parent.name}/${tenant}`, tenant: { name: tenant, parent: parent.name } });
   }
   env.logger.log(`${dataSourceLabel(parent.name)}: migrating ${tenants.length} tenant(s), ${settings.concurrency} at a time`);
+  const upToDate = await readUpToDate(parent, tenants, env);
   const thrown: Array<{ tenant: string; error: string }> = [];
   await forEachTenant(tenants, settings.concurrency, env, async (tenant) => {
     try {
+      if (upToDate.has(tenant)) {
+        env.emit({ type: 'data-source-done', dataSource: `${parent.name}/${tenant}`, status: 'done', applied: [], durationMs: 0 });
+        return;
+      }
       await new DataSourceMigrationRunner(planTenant(parent, tenant), env).migrate(strategy);
     } catch (error) {
       thrown.push({ tenant, error: env.redactor.message(error) });
@@ -84,5 +91,25 @@ export async function migrateTenants(
     const error = new TenantMigrationsError(parent.name, thrown, tenants.length);
     env.logger.error(error.message);
     throw error;
+  }
+}
+
+/**
+ * The tenants with nothing to do, read in a bounded number of statements (see tenantsUpToDate).
+ * Should that read fail, every tenant takes the full run, which reads (and reports) each one.
+ */
+async function readUpToDate(parent: DataSourcePlan, tenants: readonly string[], env: RunnerEnvironment): Promise<Set<string>> {
+  const settings = parent.tenants!;
+  const table = settings.migrationsTableName ?? parent.dataSource.options.migrationsTableName ?? 'migrations';
+  try {
+    const known = buildMigrations(settings.migrations, `${dataSourceLabel(parent.name)}, tenant migrations`).map(
+      (migration) => migration.name,
+    );
+    return await tenantsUpToDate(parent.dataSource, tenants, { known, table, startedTable: `${table}_started` });
+  } catch (error) {
+    env.logger.debug(
+      `${dataSourceLabel(parent.name)}: could not read the tenants' migrations tables at once (${env.redactor.message(error)}); reading each`,
+    );
+    return new Set();
   }
 }

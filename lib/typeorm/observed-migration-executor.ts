@@ -16,6 +16,8 @@ export interface MigrationObserver {
    * rejection stops the run before anything runs.
    */
   recorded(queryRunner: QueryRunner): Promise<ReadonlyArray<{ readonly name: string; readonly timestamp: number }>>;
+  /** Whether the migrations table exists (asked instead of TypeORM's own check; false: TypeORM checks and creates it). */
+  migrationsTableExists(queryRunner: QueryRunner): Promise<boolean>;
   /** Inside the migration's transaction, before its up(): a rejection stops it (the transaction rolls back). */
   started(name: string): Promise<void>;
   applied(name: string): void;
@@ -52,6 +54,11 @@ export class ObservedMigrationExecutor extends MigrationExecutor {
       migration.instance = observed;
       return migration;
     });
+  }
+
+  protected override async createMigrationsTableIfNotExist(queryRunner: QueryRunner): Promise<void> {
+    if (await this.observer.migrationsTableExists(queryRunner)) return;
+    await super.createMigrationsTableIfNotExist(queryRunner);
   }
 
   protected override async loadExecutedMigrations(queryRunner: QueryRunner): Promise<Migration[]> {

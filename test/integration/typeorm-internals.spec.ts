@@ -78,6 +78,11 @@ describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
           dataSource,
           queryRunner,
           {
+            // False: TypeORM checks for the table itself and creates it.
+            migrationsTableExists: async () => {
+              seen.push('asked for the migrations table');
+              return false;
+            },
             recorded: async (runner) => {
               seen.push(`recorded on the given runner: ${runner === queryRunner}`);
               return [];
@@ -93,6 +98,7 @@ describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
         await queryRunner.release();
       }
       expect(seen).toEqual([
+        'asked for the migrations table',
         'recorded on the given runner: true',
         'started CreateThings1700000000001',
         'applied CreateThings1700000000001',

@@ -1,0 +1,168 @@
+// Tenants at SaaS scale, on one fresh PostgreSQL database per N (N tenants x M small migrations):
+//   - restart with nothing pending: app.init() with tenants, against the same app without them
+//     (added milliseconds, and the statements the library sent);
+//   - a deploy adding one migration to every tenant, against one psql session doing the same work;
+//   - the peak RSS of the process that ran the first migration of every tenant.
+// Each case is interleaved with its comparison; medians of --runs.
+// Run by hand:  npm run build && node bench/tenants-scale.mjs [--tenants 1000,10000] [--migrations 10] [--runs 3] [--concurrency 4]
+import 'reflect-metadata';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AutoMigratorModule } from 'nestjs-auto-migrator';
+import { benchTenantMigrations } from '../test/fixtures/tenant-migrations.mjs';
+import { machine, median, onFreshDatabase, reachable, table } from './support.mjs';
+
+const { values } = parseArgs({
+  options: {
+    tenants: { type: 'string', default: '1000,10000' },
+    migrations: { type: 'string', default: '10' },
+    runs: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '4' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const SIZES = values.tenants.split(',').map(Number);
+const MIGRATIONS = Number(values.migrations);
+const RUNS = Number(values.runs);
+const CONCURRENCY = Number(values.concurrency);
+
+const tenantNames = (n) => Array.from({ length: n }, (_, i) => `tenant_${String(i).padStart(5, '0')}`);
+
+/** A TypeORM logger counting the statements sent (logging: 'all' calls logQuery for each). */
+function countingLogger() {
+  const counter = { queries: 0 };
+  const logger = {
+    logQuery: () => void counter.queries++,
+    logQueryError: () => undefined,
+    logQuerySlow: () => undefined,
+    logSchemaBuild: () => undefined,
+    logMigration: () => undefined,
+    log: () => undefined,
+  };
+  return { counter, logger };
+}
+
+/** Boots (init) and closes an application context; resolves { ms, queries } for init(). */
+async function boot(url, tenants, migrations) {
+  const { counter, logger } = countingLogger();
+  const withTenants = tenants.length > 0;
+  const started = performance.now();
+  const app = await NestFactory.createApplicationContext(
+    {
+      module: class ScaleBenchModule {},
+      imports: [
+        TypeOrmModule.forRoot({ type: 'postgres', url, migrations: [], logging: 'all', logger, extra: { max: CONCURRENCY + 2 } }),
+        AutoMigratorModule.forRoot({
+          runMigrations: true,
+          logger: false,
+          dataSources: [
+            withTenants
+              ? { name: 'default', allowNoMigrations: true, tenants: { list: () => tenants, migrations, concurrency: CONCURRENCY } }
+              : { name: 'default', allowNoMigrations: true },
+          ],
+        }),
+      ],
+    },
+    { logger: false },
+  );
+  const ms = performance.now() - started;
+  const queries = counter.queries;
+  await app.close();
+  return { ms, queries };
+}
+
+function psqlScript(tenants, migration) {
+  const lines = ['\\set ON_ERROR_STOP on'];
+  for (const tenant of tenants) {
+    lines.push(`SET search_path TO "${tenant}";`, 'BEGIN;');
+    lines.push(`CREATE TABLE bench_${MIGRATIONS} (id SERIAL PRIMARY KEY, label VARCHAR(50), created_at TIMESTAMP DEFAULT now());`);
+    lines.push(`INSERT INTO migrations (timestamp, name) VALUES (${migration.name.slice(-13)}, '${migration.name}');`, 'COMMIT;');
+  }
+  return lines.join('\n');
+}
+
+function psql(url, file) {
+  const started = performance.now();
+  const result = spawnSync('psql', ['-q', '-X', '-f', file, url], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`psql failed: ${result.stderr}`);
+  return performance.now() - started;
+}
+
+if (!(await reachable('postgres')) || spawnSync('psql', ['--version']).status !== 0) {
+  console.log('PostgreSQL or psql is not available: nothing to measure');
+  process.exit(0);
+}
+Logger.overrideLogger(false);
+const all = benchTenantMigrations(MIGRATIONS + 1);
+const first = all.slice(0, MIGRATIONS);
+const dir = mkdtempSync(join(tmpdir(), 'bench-tenants-scale-'));
+const rows = [];
+const report = {};
+try {
+  for (const n of SIZES) {
+    const tenants = tenantNames(n);
+    const script = join(dir, `deploy-${n}.sql`);
+    writeFileSync(script, psqlScript(tenants, all[MIGRATIONS]));
+    const restart = { added: [], queries: [] };
+    const deploy = { library: [], psql: [] };
+    const rss = [];
+    for (let run = 0; run < RUNS; run++) {
+      // Restart, nothing pending: with tenants vs the same app without them, interleaved.
+      await onFreshDatabase('postgres', async (db) => {
+        const before = process.memoryUsage().rss;
+        await boot(db.url, tenants, first);
+        rss.push(Math.max(before, process.memoryUsage().rss));
+        for (let i = 0; i < 2; i++) {
+          const plain = await boot(db.url, [], first);
+          const withTenants = await boot(db.url, tenants, first);
+          restart.added.push(withTenants.ms - plain.ms);
+          restart.queries.push(withTenants.queries - plain.queries);
+        }
+      });
+      // One new migration in every tenant: the library, then psql, each on its own fresh copy.
+      await onFreshDatabase('postgres', async (db) => {
+        await boot(db.url, tenants, first);
+        deploy.library.push((await boot(db.url, tenants, all)).ms);
+      });
+      await onFreshDatabase('postgres', async (db) => {
+        await boot(db.url, tenants, first);
+        deploy.psql.push(psql(db.url, script));
+      });
+    }
+    const entry = {
+      tenants: n,
+      restartAddedMs: median(restart.added),
+      restartQueries: median(restart.queries),
+      deployMs: median(deploy.library),
+      deployPsqlMs: median(deploy.psql),
+      peakRssMiB: Math.max(...rss) / 2 ** 20,
+    };
+    report[n] = entry;
+    rows.push(
+      [
+        `${n} tenants: restart, nothing pending, init() added`,
+        `${Math.round(entry.restartAddedMs)} ms, ${entry.restartQueries} queries`,
+        '≤ 100 ms, ≤ 10 queries',
+      ],
+      [
+        `${n} tenants: deploy one migration to every tenant`,
+        `${Math.round(entry.deployMs)} ms vs psql ${Math.round(entry.deployPsqlMs)} ms: ${(entry.deployMs / entry.deployPsqlMs).toFixed(2)}`,
+        '≤ 1.00',
+      ],
+      [`${n} tenants: peak RSS (first migration of every tenant)`, `${Math.round(entry.peakRssMiB)} MiB`, '≤ 200 MiB'],
+    );
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+if (values.json) console.log(JSON.stringify(report));
+else {
+  console.log(`tenants at scale, ${MIGRATIONS} migrations each, concurrency ${CONCURRENCY}, medians of ${RUNS} (${machine()})`);
+  console.log(table(['case', 'measured', 'target'], rows));
+}
