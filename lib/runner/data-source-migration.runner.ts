@@ -22,7 +22,7 @@ import { judgeHistory } from '../history/history-policy.js';
 import { migrationsTableName, tableExists } from '../history/migrations-table.js';
 import { commitsDdlImplicitly, StartedMarkers } from '../history/started-migrations.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
-import { acquireMigrationLock, LockNotTaken } from '../lock/acquire-lock.js';
+import { acquireMigrationLock, LockNotTaken, type LockAcquisition } from '../lock/acquire-lock.js';
 import type { LockCondition } from '../contracts/lock-contract.js';
 import type { MigrationLock } from '../lock/migration-lock.js';
 import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
@@ -81,6 +81,8 @@ export class DataSourceMigrationRunner {
   readonly redactor: SecretRedactor;
   /** What the last execute() applied and kept: what `data-source-done` reports. */
   private applied: readonly string[] = [];
+  /** A session holding the lock, taken before the strategy ran (see migrate's `deferIfLocked`): the first run uses it. */
+  private claimed: { readonly session: MigrationSession | undefined; readonly lock: MigrationLock } | undefined;
 
   constructor(
     readonly plan: DataSourcePlan,
@@ -121,8 +123,12 @@ export class DataSourceMigrationRunner {
    * Runs the strategy for this DataSource when anything is pending. Resolves when the DataSource
    * is done or marked failed; rejects with the strategy's error (state `failed`) when it throws.
    * A DataSource that cannot be reached yet goes to the strategy too (RetryStrategy retries it).
+   *
+   * With `deferIfLocked` (tenants shared by replicas), pending migrations whose lock another
+   * process holds are left to it: resolves false at once, with nothing reported; the lock, when it
+   * is free, is taken before the strategy runs and kept for its first run.
    */
-  async migrate(strategy: MigrationStrategy): Promise<void> {
+  async migrate(strategy: MigrationStrategy, options: { readonly deferIfLocked?: boolean } = {}): Promise<boolean> {
     const startedAt = Date.now();
     const done = (status: 'done' | 'failed', applied: readonly string[], error?: string) =>
       this.report({
@@ -148,8 +154,26 @@ export class DataSourceMigrationRunner {
     if (pending?.length === 0) {
       this.detail(`${this.plan.label}: no pending migrations`);
       done('done', []);
-      return;
+      return true;
     }
+    if (options.deferIfLocked && pending && this.plan.lock && (await this.claim()) === 'held elsewhere') {
+      this.detail(`${this.plan.label}: another process is migrating it; coming back to it at the end`);
+      return false;
+    }
+    try {
+      await this.runStrategy(strategy, pending, startedAt, done);
+    } finally {
+      await this.releaseClaim();
+    }
+    return true;
+  }
+
+  private async runStrategy(
+    strategy: MigrationStrategy,
+    pending: PendingMigration[] | undefined,
+    startedAt: number,
+    done: (status: 'done' | 'failed', applied: readonly string[], error?: string) => void,
+  ): Promise<void> {
     this.report({ type: 'run-started', dataSource: this.name, pending: (pending ?? []).map((migration) => migration.name) });
 
     const run = new StrategyRun(this, pending ?? [], this.env.control);
@@ -246,13 +270,12 @@ export class DataSourceMigrationRunner {
     work: (queryRunner: QueryRunner, beforeMigration: MigrationGuard) => Promise<T>,
     options: { noWait?: string } = {},
   ): Promise<T> {
-    const session = await this.connecting(async () => {
-      await this.ensureInitialized();
-      return MigrationSession.open(this.plan.dataSource, this.plan.connectionCheck);
-    });
+    const claimed = this.claimed;
+    this.claimed = undefined;
+    const session = claimed ? claimed.session : await this.openSession();
     let destroy = false;
     try {
-      const lock = await this.acquireLock(session, options.noWait);
+      const lock = claimed ? claimed.lock : await this.acquireLock(session, options.noWait);
       try {
         await session?.applyTimeouts(this.plan.timeouts);
         if (this.plan.tenant) {
@@ -435,23 +458,8 @@ export class DataSourceMigrationRunner {
    */
   private async acquireLock(session: MigrationSession | undefined, noWait?: string): Promise<MigrationLock | undefined> {
     if (!this.plan.lock) return undefined;
-    const { timeoutMs } = this.plan.lock.settings;
     try {
-      return await acquireMigrationLock(
-        session,
-        {
-          ...this.plan.lock,
-          dataSource: this.plan.dataSource,
-          label: this.plan.label,
-          name: this.name,
-          connection: { answerWithinMs: this.plan.connectionCheck?.timeoutMs ?? DEFAULT_CONNECTION_CHECK_TIMEOUT_MS },
-          throwIfStopped: () => this.throwIfStopped(),
-          waiting: (lock, holder, waitedMs) =>
-            this.report({ type: 'lock-waiting', dataSource: this.name, holder, waitedMs, lock: lock.description, timeoutMs }),
-          acquired: (lock, waitedMs) => this.report({ type: 'lock-acquired', dataSource: this.name, waitedMs, lock: lock.description }),
-        },
-        noWait,
-      );
+      return await acquireMigrationLock(session, this.lockRequest(), noWait);
     } catch (error) {
       // An operation that does not wait leaves the state alone: the lock is some run's, not a failure.
       if (error instanceof MigrationLockTimeoutError) throw noWait !== undefined ? error : this.fail({ error });
@@ -462,6 +470,65 @@ export class DataSourceMigrationRunner {
       const failure = this.failedError(message, undefined, [], error.cause);
       throw this.fail({ error: failure, stack: failure.stack });
     }
+  }
+
+  private lockRequest(): LockAcquisition {
+    const lock = this.plan.lock!;
+    return {
+      ...lock,
+      dataSource: this.plan.dataSource,
+      label: this.plan.label,
+      name: this.name,
+      connection: { answerWithinMs: this.plan.connectionCheck?.timeoutMs ?? DEFAULT_CONNECTION_CHECK_TIMEOUT_MS },
+      throwIfStopped: () => this.throwIfStopped(),
+      waiting: (taken, holder, waitedMs) =>
+        this.report({
+          type: 'lock-waiting',
+          dataSource: this.name,
+          holder,
+          waitedMs,
+          lock: taken.description,
+          timeoutMs: lock.settings.timeoutMs,
+        }),
+      acquired: (taken, waitedMs) => this.report({ type: 'lock-acquired', dataSource: this.name, waitedMs, lock: taken.description }),
+    };
+  }
+
+  private openSession(): Promise<MigrationSession | undefined> {
+    return this.connecting(async () => {
+      await this.ensureInitialized();
+      return MigrationSession.open(this.plan.dataSource, this.plan.connectionCheck);
+    });
+  }
+
+  /**
+   * Takes the lock without waiting, on a session kept for the strategy's first run. 'held
+   * elsewhere' when another process holds it; anything going wrong here is left for the
+   * strategy's run to meet (and report) again.
+   */
+  private async claim(): Promise<'claimed' | 'held elsewhere' | 'not claimed'> {
+    let session: MigrationSession | undefined;
+    try {
+      await this.ensureInitialized();
+      session = await MigrationSession.open(this.plan.dataSource, this.plan.connectionCheck);
+      this.claimed = { session, lock: await acquireMigrationLock(session, this.lockRequest(), 'a replica sharing the tenants') };
+      return 'claimed';
+    } catch (error) {
+      await session?.close(false);
+      return error instanceof MigrationLockTimeoutError ? 'held elsewhere' : 'not claimed';
+    }
+  }
+
+  /** A claim the strategy did not use (it returned or threw before running): let go of it. */
+  private async releaseClaim(): Promise<void> {
+    const claimed = this.claimed;
+    this.claimed = undefined;
+    if (!claimed) return;
+    const released = await claimed.lock.release().then(
+      () => true,
+      () => false,
+    );
+    await claimed.session?.close(!released);
   }
 
   private async ensureInitialized(): Promise<void> {

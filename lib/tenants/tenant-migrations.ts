@@ -70,17 +70,25 @@ export async function migrateTenants(
   env.logger.log(`${dataSourceLabel(parent.name)}: migrating ${tenants.length} tenant(s), ${settings.concurrency} at a time`);
   const upToDate = await readUpToDate(parent, tenants, env);
   const thrown: Array<{ tenant: string; error: string }> = [];
-  await forEachTenant(tenants, settings.concurrency, env, async (tenant) => {
+  const migrate = async (tenant: string, deferIfLocked: boolean): Promise<boolean> => {
     try {
-      if (upToDate.has(tenant)) {
-        env.emit({ type: 'data-source-done', dataSource: `${parent.name}/${tenant}`, status: 'done', applied: [], durationMs: 0 });
-        return;
-      }
-      await new DataSourceMigrationRunner(planTenant(parent, tenant), env).migrate(strategy);
+      return await new DataSourceMigrationRunner(planTenant(parent, tenant), env).migrate(strategy, { deferIfLocked });
     } catch (error) {
       thrown.push({ tenant, error: env.redactor.message(error) });
+      return true;
+    }
+  };
+  // Replicas share the work: a tenant another process is migrating is left to it and looked at
+  // again once every other tenant was tried (by then it is usually done: nothing left to apply).
+  const deferred: string[] = [];
+  await forEachTenant(tenants, settings.concurrency, env, async (tenant) => {
+    if (upToDate.has(tenant)) {
+      env.emit({ type: 'data-source-done', dataSource: `${parent.name}/${tenant}`, status: 'done', applied: [], durationMs: 0 });
+    } else if (!(await migrate(tenant, true))) {
+      deferred.push(tenant);
     }
   });
+  await forEachTenant(deferred, settings.concurrency, env, async (tenant) => void (await migrate(tenant, false)));
   const states = tenants.map((tenant) => state.get(`${parent.name}/${tenant}`));
   const failed = states.filter((state) => state?.status === 'failed').length;
   const applied = states.reduce((sum, state) => sum + (state?.applied.length ?? 0), 0);

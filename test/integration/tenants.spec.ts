@@ -15,7 +15,7 @@ import { createTestDatabase } from '../support/databases.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import { defineMigration, sql } from '../support/migrations.js';
 import { startNode, startTogether } from '../support/processes.js';
-import { bootApp } from '../support/test-app.js';
+import { bootApp, waitFor } from '../support/test-app.js';
 // Plain JS fixtures shared with the multi-process test and the benchmark.
 import { globalMigrations, tenantMigrations } from '../fixtures/tenant-migrations.mjs';
 
@@ -188,6 +188,62 @@ describeEachDatabase(
         expect(await recordedIn(tenant)).toEqual(TENANT_NAMES);
         expect(await t.db.query(`SELECT total FROM "${tenant}".orders`)).toEqual([{ total: 42 }]);
       }
+    });
+
+    it('three replicas share the tenants: none waits on a tenant another is migrating while others are untouched; each migration once', async () => {
+      await boot({ runMigrations: true });
+      const tenants = tenantNames(24);
+      await addTenants(tenants);
+      const replicas = [0, 1, 2].map(() =>
+        startNode(
+          join(import.meta.dirname, '../fixtures/tenant-replica.mjs'),
+          { DB_URL: t.db.url, SLOW_TENANT_MS: '150', VERBOSE: '1' },
+          { barrier: true },
+        ),
+      );
+      await startTogether(replicas);
+      const codes = await Promise.all(replicas.map((p) => p.exited));
+      const outputs = replicas.map((p) => p.output());
+      expect(codes, outputs.join('\n---\n')).toEqual([0, 0, 0]);
+      for (const tenant of tenants) expect(await recordedIn(tenant)).toEqual([...TENANT_NAMES, 'SlowTenantStep1700000000109']);
+      // Who applied each tenant's slow step: every tenant exactly once, and every replica a share.
+      const applied = outputs.map((output) =>
+        [...output.matchAll(/tenant "(tenant_\d+)": \[\d+\/\d+\] SlowTenantStep1700000000109 applied/g)].map((m) => m[1]),
+      );
+      expect(applied.flat().sort()).toEqual(tenants);
+      for (const share of applied) expect(share.length).toBeGreaterThan(0);
+      // A replica waits for a tenant's lock only in its last pass, for what another is still finishing:
+      // at most the tenants the two others have in flight (4 each). Taking tenants in list order, each
+      // waiting on the others, the replicas wait on most tenants instead.
+      const waits = outputs.map((output) => output.match(/tenant "tenant_\d+": waiting for /g)?.length ?? 0);
+      console.log(
+        `[tenants] 3 replicas, 24 tenants: shares ${applied.map((share) => share.length).join('/')}, lock waits ${waits.join('/')}`,
+      );
+      for (const count of waits) expect(count).toBeLessThanOrEqual(2 * 4);
+    });
+
+    it('a replica SIGKILLed mid-run: the others finish its tenants, each migration once', async () => {
+      await boot({ runMigrations: true });
+      const tenants = tenantNames(24);
+      await addTenants(tenants);
+      const replicas = [0, 1, 2].map(() =>
+        startNode(
+          join(import.meta.dirname, '../fixtures/tenant-replica.mjs'),
+          { DB_URL: t.db.url, SLOW_TENANT_MS: '300', VERBOSE: '1' },
+          { barrier: true },
+        ),
+      );
+      await startTogether(replicas);
+      const [doomed, ...survivors] = replicas;
+      await waitFor(
+        () => /tenant "tenant_\d+": \[\d+\/\d+\] SlowTenantStep1700000000109 applied/.test(doomed!.output()),
+        60_000,
+        'a tenant done',
+      );
+      doomed!.child.kill('SIGKILL');
+      const codes = await Promise.all(survivors.map((p) => p.exited));
+      expect(codes, survivors.map((p) => p.output()).join('\n---\n')).toEqual([0, 0]);
+      for (const tenant of tenants) expect(await recordedIn(tenant)).toEqual([...TENANT_NAMES, 'SlowTenantStep1700000000109']);
     });
 
     it('a hostile tenant name is rejected before anything runs, global migrations included', async () => {
