@@ -58,6 +58,21 @@ describeEachDatabase(
       (
         await t.db.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = '${schema}' ORDER BY 1`)
       ).map((r) => r.t);
+    /** Three tenant replicas (a slow step of `slowMs` per tenant, debug lines on), released at once on `count` new tenants. */
+    async function startReplicasOnTenants(count: number, slowMs: number) {
+      await boot({ runMigrations: true });
+      const tenants = tenantNames(count);
+      await addTenants(tenants);
+      const replicas = [0, 1, 2].map(() =>
+        startNode(
+          join(import.meta.dirname, '../fixtures/tenant-replica.mjs'),
+          { DB_URL: t.db.url, SLOW_TENANT_MS: String(slowMs), VERBOSE: '1' },
+          { barrier: true },
+        ),
+      );
+      await startTogether(replicas);
+      return { tenants, replicas };
+    }
     const recordedIn = async (schema: string) =>
       (await t.db.query<{ name: string }>(`SELECT name FROM "${schema}".migrations ORDER BY id`)).map((r) => r.name);
 
@@ -191,17 +206,7 @@ describeEachDatabase(
     });
 
     it('three replicas share the tenants: none waits on a tenant another is migrating while others are untouched; each migration once', async () => {
-      await boot({ runMigrations: true });
-      const tenants = tenantNames(24);
-      await addTenants(tenants);
-      const replicas = [0, 1, 2].map(() =>
-        startNode(
-          join(import.meta.dirname, '../fixtures/tenant-replica.mjs'),
-          { DB_URL: t.db.url, SLOW_TENANT_MS: '150', VERBOSE: '1' },
-          { barrier: true },
-        ),
-      );
-      await startTogether(replicas);
+      const { tenants, replicas } = await startReplicasOnTenants(24, 150);
       const codes = await Promise.all(replicas.map((p) => p.exited));
       const outputs = replicas.map((p) => p.output());
       expect(codes, outputs.join('\n---\n')).toEqual([0, 0, 0]);
@@ -223,17 +228,7 @@ describeEachDatabase(
     });
 
     it('a replica SIGKILLed mid-run: the others finish its tenants, each migration once', async () => {
-      await boot({ runMigrations: true });
-      const tenants = tenantNames(24);
-      await addTenants(tenants);
-      const replicas = [0, 1, 2].map(() =>
-        startNode(
-          join(import.meta.dirname, '../fixtures/tenant-replica.mjs'),
-          { DB_URL: t.db.url, SLOW_TENANT_MS: '300', VERBOSE: '1' },
-          { barrier: true },
-        ),
-      );
-      await startTogether(replicas);
+      const { tenants, replicas } = await startReplicasOnTenants(24, 300);
       const [doomed, ...survivors] = replicas;
       await waitFor(
         () => /tenant "tenant_\d+": \[\d+\/\d+\] SlowTenantStep1700000000109 applied/.test(doomed!.output()),
