@@ -37,7 +37,7 @@ export interface TenantMigrationOptions {
   migrations: ReadonlyArray<(new () => MigrationInterface) | MigrationInterface>;
   /** Create a tenant's schema when it is missing. Default true. */
   createSchema?: boolean;
-  /** Tenants migrated at once (each on one connection of the DataSource's pool; keep the pool larger). Default 8, the fastest measured (README). */
+  /** Tenants migrated at once (each on one connection of the DataSource's pool; keep the pool larger). Default 8, the fastest measured (bench/README.md). */
   concurrency?: number;
   /** The migrations table inside each tenant schema. Default: the DataSource's `migrationsTableName`, else 'migrations'. */
   migrationsTableName?: string;

@@ -57,7 +57,7 @@ const LOCK_MODES: readonly MigrationLockMode[] = ['auto', 'session', 'transactio
 const CONNECTION_CHECK_KEYS: ReadonlyArray<string> = ['intervalMs', 'timeoutMs'];
 const DATA_SOURCE_KEYS: ReadonlyArray<string> = ['name', 'transaction', 'tenants', 'allowNoMigrations'];
 const TENANT_KEYS: ReadonlyArray<string> = ['list', 'migrations', 'createSchema', 'concurrency', 'migrationsTableName', 'affectReadiness'];
-/** Tenants migrated at once by default; see the README's tenant benchmark. */
+/** Tenants migrated at once by default; see the tenant benchmark in bench/README.md. */
 export const DEFAULT_TENANT_CONCURRENCY = 8;
 /** The longest delay a Node.js timer takes (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
