@@ -158,11 +158,14 @@ export class MigrationSession {
    */
   async useSchema(schema: string, create: boolean): Promise<void> {
     const quoted = quoteIdentifier(schema);
-    if (create) await this.queryRunner.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+    const statements = create ? [`CREATE SCHEMA IF NOT EXISTS ${quoted}`] : [];
     this.schema = schema;
-    if (this.behindProxy) return;
-    this.searchPathSet = true;
-    await this.queryRunner.query(`SET search_path TO ${quoted}`);
+    if (!this.behindProxy) {
+      this.searchPathSet = true;
+      statements.push(`SET search_path TO ${quoted}`);
+    }
+    // One round trip: a simple query of up to two statements, no parameters.
+    if (statements.length > 0) await this.queryRunner.query(statements.join('; '));
   }
 
   /**
@@ -231,12 +234,13 @@ export class MigrationSession {
   private async resetSettings(): Promise<void> {
     if (this.behindProxy) return;
     if (this.dialect === 'postgres') {
-      await this.queryRunner.query('RESET client_connection_check_interval').catch(() => undefined);
-      if (this.searchPathSet) await this.queryRunner.query('RESET search_path');
-      if (this.timeoutsApplied) {
-        await this.queryRunner.query('RESET statement_timeout');
-        await this.queryRunner.query('RESET lock_timeout');
-      }
+      // One round trip. client_connection_check_interval exists from PostgreSQL 14 on (set at connect).
+      const reset = [
+        ...(this.checksClientConnection ? ['client_connection_check_interval'] : []),
+        ...(this.searchPathSet ? ['search_path'] : []),
+        ...(this.timeoutsApplied ? ['statement_timeout', 'lock_timeout'] : []),
+      ];
+      if (reset.length > 0) await this.queryRunner.query(reset.map((setting) => `RESET ${setting}`).join('; '));
       return;
     }
     if (this.timeoutsApplied) {
