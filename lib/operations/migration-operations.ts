@@ -7,7 +7,8 @@ import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
 import { planTenant, type DataSourcePlan } from '../plan/migration-plan.js';
 import { forEachTenant, migrateTenants } from '../tenants/tenant-migrations.js';
-import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/data-source-migration.runner.js';
+import { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
+import type { RunnerEnvironment } from '../runner/runner-environment.js';
 import type { MigrationStateStore, MigrationState } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import { dryRunMigrations, type DryRunResult, type PreviewLimits } from './dry-run-migrations.js';

@@ -1,15 +1,14 @@
 import type { Logger } from '@nestjs/common';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { DEFAULT_CONNECTION_CHECK_TIMEOUT_MS } from '../auto-migrator.constants.js';
+import type { PendingMigration, StartedMigration } from '../contracts/migration-records.js';
+import type { MigrationRunResult, MigrationStrategy, RetryReport } from '../contracts/migration-strategy.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { AutoMigratorError } from '../errors/auto-migrator.error.js';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import { MigrationHistoryError } from '../errors/migration-history.error.js';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
-import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout.error.js';
-import type { MigrationEvent } from '../events/migration-events.js';
-import type { EventSource } from '../events/migration-log.js';
+import { judgeHistory } from '../history/history-policy.js';
 import {
   compareWithBuild,
   missingSqliteFile,
@@ -17,57 +16,21 @@ import {
   readRecordedNames,
   type MigrationStatusReport,
 } from '../history/migration-status.js';
-import { declaredTransaction, loadMigrationsUnconnected } from '../typeorm/migration-internals.js';
-import { judgeHistory } from '../history/history-policy.js';
 import { migrationsTableName, tableExists } from '../history/migrations-table.js';
 import { commitsDdlImplicitly, StartedMarkers } from '../history/started-migrations.js';
-import type { StartedMigration } from '../contracts/migration-records.js';
-import { acquireMigrationLock, LockNotTaken, type LockAcquisition } from '../lock/acquire-lock.js';
-import type { LockCondition } from '../contracts/lock-contract.js';
-import type { MigrationLock } from '../lock/migration-lock.js';
 import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
 import { checkMigrations, type DataSourcePlan } from '../plan/migration-plan.js';
-import type { MigrationRunResult, MigrationStrategy, RetryReport } from '../contracts/migration-strategy.js';
-import type { PendingMigration } from '../contracts/migration-records.js';
+import { declaredTransaction, loadMigrationsUnconnected } from '../typeorm/migration-internals.js';
+import { ObservedMigrationExecutor } from '../typeorm/observed-migration-executor.js';
 import { describeCauses } from '../util/error-chain.js';
 import { ms, plural } from '../util/quantities.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
-import { describeFailure, hostOf, interruptionText, whatWasKept } from './failure-text.js';
+import { hostOf, whatWasKept } from './failure-text.js';
+import { LockedSession, type MigrationGuard } from './locked-session.js';
 import { MigrationSession } from './migration-session.js';
-import { ObservedMigrationExecutor } from '../typeorm/observed-migration-executor.js';
-import type { RunControl } from './run-control.js';
+import { RunReporter } from './run-reporter.js';
+import type { RunnerEnvironment } from './runner-environment.js';
 import { StrategyRun } from './strategy-run.js';
-
-/** What every runner of one application shares. */
-export interface RunnerEnvironment {
-  readonly logger: Logger;
-  readonly redactor: SecretRedactor;
-  readonly control: RunControl;
-  /** Reports what happened (`from`: the plan it is about): the state, the log's progress lines and `events$` follow from it. */
-  readonly emit: (event: MigrationEvent, from?: EventSource) => void;
-}
-
-/** Runs before each migration, inside its transaction: throws when it must not run. */
-export type MigrationGuard = (migration: string, recordStart?: StartRecorder) => Promise<void>;
-
-/**
- * Records that a migration starts (see StartedMarkers), carrying `lockHeld` when given: resolves
- * false when that condition did not hold and nothing was written.
- */
-export type StartRecorder = (lockHeld: LockCondition | undefined) => Promise<boolean>;
-
-/** How a failure ends the attempt: its error (the message names the DataSource), and what readiness shows of it. */
-interface Failure<E extends Error> {
-  readonly error: E;
-  readonly migration?: string;
-  readonly applied?: readonly string[];
-  readonly mayBePartiallyApplied?: boolean;
-  readonly dirty?: StartedMigration;
-  /** The log line: `error` (default), `warn` (an interruption), with the stack for a failure not ours. */
-  readonly level?: 'error' | 'warn';
-  readonly line?: string;
-  readonly stack?: string;
-}
 
 /**
  * Migrates one DataSource: reads what is pending, hands it to the strategy, applies migrations
@@ -81,8 +44,8 @@ export class DataSourceMigrationRunner {
   readonly redactor: SecretRedactor;
   /** What the last execute() applied and kept: what `data-source-done` reports. */
   private applied: readonly string[] = [];
-  /** A session holding the lock, taken before the strategy ran (see migrate's `deferIfLocked`): the first run uses it. */
-  private claimed: { readonly session: MigrationSession | undefined; readonly lock: MigrationLock } | undefined;
+  private readonly reporter: RunReporter;
+  private readonly session: LockedSession;
 
   constructor(
     readonly plan: DataSourcePlan,
@@ -91,6 +54,23 @@ export class DataSourceMigrationRunner {
     this.name = plan.name;
     this.logger = env.logger;
     this.redactor = env.redactor;
+    this.reporter = new RunReporter(plan, env);
+    this.session = new LockedSession(plan, env, this.reporter, () => this.ensureInitialized());
+  }
+
+  /**
+   * Runs `work` on the migration session, holding the plan's migration lock (see LockedSession.run);
+   * with `noWait` (the operation's name), a lock held elsewhere is not waited for.
+   */
+  withSession<T>(
+    work: (queryRunner: QueryRunner, beforeMigration: MigrationGuard) => Promise<T>,
+    options: { noWait?: string } = {},
+  ): Promise<T> {
+    return this.session.run(work, options.noWait);
+  }
+
+  describe(error: unknown): string {
+    return this.reporter.describe(error);
   }
 
   /** Per-migration lines: `log` for a DataSource, `debug` for each of possibly thousands of tenants. */
@@ -131,7 +111,7 @@ export class DataSourceMigrationRunner {
   async migrate(strategy: MigrationStrategy, options: { readonly deferIfLocked?: boolean } = {}): Promise<boolean> {
     const startedAt = Date.now();
     const done = (status: 'done' | 'failed', applied: readonly string[], error?: string) =>
-      this.report({
+      this.reporter.report({
         type: 'data-source-done',
         dataSource: this.name,
         status,
@@ -146,7 +126,7 @@ export class DataSourceMigrationRunner {
       pending = [...status.pending];
     } catch (error) {
       if (error instanceof MigrationHistoryError) throw error;
-      if (error instanceof AutoMigratorConfigError) throw this.fail({ error });
+      if (error instanceof AutoMigratorConfigError) throw this.reporter.fail({ error });
       // Unreachable database: the strategy decides (run, retry, continue); runMigrations() reads again.
       this.redactor.scrub(error);
       this.logger.warn(`${this.plan.label}: could not read its migrations table (${this.describe(error)})`);
@@ -156,14 +136,14 @@ export class DataSourceMigrationRunner {
       done('done', []);
       return true;
     }
-    if (options.deferIfLocked && pending && this.plan.lock && (await this.claim()) === 'held elsewhere') {
+    if (options.deferIfLocked && pending && this.plan.lock && (await this.session.claim()) === 'held elsewhere') {
       this.detail(`${this.plan.label}: another process is migrating it; coming back to it at the end`);
       return false;
     }
     try {
       await this.runStrategy(strategy, pending, startedAt, done);
     } finally {
-      await this.releaseClaim();
+      await this.session.releaseClaim();
     }
     return true;
   }
@@ -174,7 +154,7 @@ export class DataSourceMigrationRunner {
     startedAt: number,
     done: (status: 'done' | 'failed', applied: readonly string[], error?: string) => void,
   ): Promise<void> {
-    this.report({ type: 'run-started', dataSource: this.name, pending: (pending ?? []).map((migration) => migration.name) });
+    this.reporter.report({ type: 'run-started', dataSource: this.name, pending: (pending ?? []).map((migration) => migration.name) });
 
     const run = new StrategyRun(this, pending ?? [], this.env.control);
     const applied = () => this.applied;
@@ -210,7 +190,7 @@ export class DataSourceMigrationRunner {
       this.logger.error(`${error} (reported as failed)`);
       done('failed', applied(), error);
     }
-    if (this.env.control.stopped) throw this.interrupted(undefined, 0);
+    if (this.env.control.stopped) throw this.reporter.interrupted(undefined, 0);
   }
 
   /** What a strategy's context is made of (see StrategyRun). */
@@ -230,8 +210,8 @@ export class DataSourceMigrationRunner {
    */
   async execute(fromScratch: boolean, knownPending?: readonly PendingMigration[]): Promise<MigrationRunResult> {
     const runStart = performance.now();
-    this.throwIfStopped();
-    const nothingPending = await this.connecting(async () => {
+    this.reporter.throwIfStopped();
+    const nothingPending = await this.reporter.connecting(async () => {
       if (fromScratch || knownPending !== undefined) {
         await this.ensureInitialized();
         return false;
@@ -244,96 +224,17 @@ export class DataSourceMigrationRunner {
     return this.withSession((queryRunner, beforeMigration) => this.executeInSession(fromScratch, queryRunner, beforeMigration, runStart));
   }
 
-  /**
-   * Runs `work`, which needs the database to answer; a failure becomes a MigrationFailedError that
-   * names the DataSource and its host (the original, e.g. ECONNREFUSED, stays its `cause`, so
-   * RetryStrategy still sees a connection error).
-   */
-  private async connecting<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      this.redactor.scrub(error);
-      const message = `${this.plan.label}: could not reach the database: ${this.describe(error)}`;
-      throw this.fail({ error: this.failedError(message, undefined, [], error), line: '' });
-    }
-  }
-
-  /**
-   * Runs `work` on the migration session (a dedicated connection with the timeouts applied; on
-   * SQLite, TypeORM's one shared connection), holding the plan's migration lock. Releases both
-   * whatever happens; a connection whose lock could not be released is closed rather than
-   * returned to the pool. With `noWait` (the operation's name), a lock held elsewhere is not waited
-   * for: a {@link MigrationLockTimeoutError} naming its holder, and the state is not touched.
-   */
-  async withSession<T>(
-    work: (queryRunner: QueryRunner, beforeMigration: MigrationGuard) => Promise<T>,
-    options: { noWait?: string } = {},
-  ): Promise<T> {
-    const claimed = this.claimed;
-    this.claimed = undefined;
-    const session = claimed ? claimed.session : await this.openSession();
-    let destroy = false;
-    try {
-      const lock = claimed ? claimed.lock : await this.acquireLock(session, options.noWait);
-      try {
-        await session?.applyTimeouts(this.plan.timeouts);
-        if (this.plan.tenant) {
-          if (!session) throw new Error(`${this.plan.label}: tenant migrations need a PostgreSQL session`);
-          await session.useSchema(this.plan.tenant.name, this.plan.tenant.createSchema);
-        }
-        this.env.control.setCanceller(session ? () => session.cancelStatement() : undefined);
-        const beforeMigration = this.guard(lock, session);
-        if (session) return await work(session.queryRunner, beforeMigration);
-        const shared = this.plan.dataSource.createQueryRunner();
-        try {
-          return await work(shared, beforeMigration);
-        } finally {
-          await shared.release();
-        }
-      } finally {
-        this.env.control.setCanceller(undefined);
-        await lock?.release().catch((error: unknown) => {
-          destroy = true;
-          this.logger.error(
-            `${this.plan.label}: releasing ${lock.description} failed (${this.redactor.message(error)}); closing its connection, which releases a lock held by it`,
-          );
-        });
-      }
-    } finally {
-      await session?.close(destroy);
-    }
-  }
-
-  /**
-   * Before each migration: the lock is still ours (asked again unless this connection is the
-   * server session itself, which holds it until it ends), and the session's settings hold for its
-   * transaction. A migration recorded as started carries the lock check in that statement where it can.
-   */
-  private guard(lock: MigrationLock | undefined, session: MigrationSession | undefined): MigrationGuard {
-    const verifyEach = lock !== undefined && !(lock.heldBySession && session?.isServerSession);
-    return async (migration, recordStart) => {
-      const carried = verifyEach && recordStart ? lock.heldCondition : undefined;
-      if (verifyEach && !carried) await lock.verify();
-      await session?.prepareTransaction(migration);
-      if (recordStart && !(await recordStart(carried))) {
-        await lock!.verify();
-        throw new Error(`${this.plan.label}: "${migration}" could not be recorded as started`);
-      }
-    };
-  }
-
   /** Logs, or fails on, a pending migration older than the newest applied one and an applied one this build lacks. */
   checkHistory(status: MigrationStatusReport): void {
     const { warnings, error } = judgeHistory(status, this.plan.history, this.plan.label, this.name);
     for (const warning of warnings) this.logger.warn(warning);
-    if (error) throw this.fail({ error });
+    if (error) throw this.reporter.fail({ error });
   }
 
   /** Records that the strategy will try again after `delayMs` (readiness: `retrying`). */
   reportRetry(report: RetryReport): void {
     const error = this.describe(this.redactor.scrub(report.error));
-    this.report({
+    this.reporter.report({
       type: 'retrying',
       dataSource: this.name,
       attempt: report.attempt,
@@ -380,7 +281,7 @@ export class DataSourceMigrationRunner {
         },
         started: async (name) => {
           // Stop between migrations: throwing here, before up(), rolls back only the empty transaction.
-          if (this.env.control.stopped) throw this.interrupted(undefined, applied.length);
+          if (this.env.control.stopped) throw this.reporter.interrupted(undefined, applied.length);
           current = { name, startedAt: performance.now() };
           // Where the migration and its record cannot be atomic, it is recorded as started first. In
           // its transaction, if it has one: committed exactly when anything of it is (MySQL commits
@@ -396,13 +297,20 @@ export class DataSourceMigrationRunner {
           } else {
             await beforeMigration(name);
           }
-          this.report({ type: 'migration-started', dataSource: this.name, migration: name, index: applied.length + 1, total });
+          this.reporter.report({ type: 'migration-started', dataSource: this.name, migration: name, index: applied.length + 1, total });
         },
         applied: (name) => {
           applied.push(name);
           const durationMs = current ? Math.round(performance.now() - current.startedAt) : 0;
           current = undefined;
-          this.report({ type: 'migration-finished', dataSource: this.name, migration: name, durationMs, index: applied.length, total });
+          this.reporter.report({
+            type: 'migration-finished',
+            dataSource: this.name,
+            migration: name,
+            durationMs,
+            index: applied.length,
+            total,
+          });
         },
       },
       (text) => this.redactor.redact(text),
@@ -415,11 +323,11 @@ export class DataSourceMigrationRunner {
       if (error instanceof MigrationInterruptedError) throw error;
       if (error instanceof MigrationDirtyError) {
         const first = error.started[0]!;
-        throw this.fail({ error, migration: first.name, dirty: first, mayBePartiallyApplied: true });
+        throw this.reporter.fail({ error, migration: first.name, dirty: first, mayBePartiallyApplied: true });
       }
       // A marker that outlived the rollback: the migration committed part of its work.
       const left = current && marked === current.name ? await markers.find(current.name) : undefined;
-      if (this.env.control.stopped) throw this.interrupted(current?.name, applied.length, error, left);
+      if (this.env.control.stopped) throw this.reporter.interrupted(current?.name, applied.length, error, left);
       throw this.runFailed(
         MigrationSession.connectionLost(queryRunner, this.name, hostOf(this.plan), error) ?? error,
         current?.name,
@@ -452,85 +360,6 @@ export class DataSourceMigrationRunner {
     return { applied: [], durationMs: Math.round(performance.now() - runStart) };
   }
 
-  /**
-   * Takes the plan's migration lock, waiting up to its timeout and telling who holds it (state
-   * `waiting-for-lock` meanwhile). Undefined when the plan has no lock.
-   */
-  private async acquireLock(session: MigrationSession | undefined, noWait?: string): Promise<MigrationLock | undefined> {
-    if (!this.plan.lock) return undefined;
-    try {
-      return await acquireMigrationLock(session, this.lockRequest(), noWait);
-    } catch (error) {
-      // An operation that does not wait leaves the state alone: the lock is some run's, not a failure.
-      if (error instanceof MigrationLockTimeoutError) throw noWait !== undefined ? error : this.fail({ error });
-      if (!(error instanceof LockNotTaken)) throw error;
-      if (error.cause instanceof MigrationInterruptedError) throw error.cause;
-      this.redactor.scrub(error.cause);
-      const message = `${this.plan.label}: could not take ${error.lock}: ${this.describe(error.cause)}`;
-      const failure = this.failedError(message, undefined, [], error.cause);
-      throw this.fail({ error: failure, stack: failure.stack });
-    }
-  }
-
-  private lockRequest(): LockAcquisition {
-    const lock = this.plan.lock!;
-    return {
-      ...lock,
-      dataSource: this.plan.dataSource,
-      label: this.plan.label,
-      name: this.name,
-      connection: { answerWithinMs: this.plan.connectionCheck?.timeoutMs ?? DEFAULT_CONNECTION_CHECK_TIMEOUT_MS },
-      throwIfStopped: () => this.throwIfStopped(),
-      waiting: (taken, holder, waitedMs) =>
-        this.report({
-          type: 'lock-waiting',
-          dataSource: this.name,
-          holder,
-          waitedMs,
-          lock: taken.description,
-          timeoutMs: lock.settings.timeoutMs,
-        }),
-      acquired: (taken, waitedMs) => this.report({ type: 'lock-acquired', dataSource: this.name, waitedMs, lock: taken.description }),
-    };
-  }
-
-  private openSession(): Promise<MigrationSession | undefined> {
-    return this.connecting(async () => {
-      await this.ensureInitialized();
-      return MigrationSession.open(this.plan.dataSource, this.plan.connectionCheck);
-    });
-  }
-
-  /**
-   * Takes the lock without waiting, on a session kept for the strategy's first run. 'held
-   * elsewhere' when another process holds it; anything going wrong here is left for the
-   * strategy's run to meet (and report) again.
-   */
-  private async claim(): Promise<'claimed' | 'held elsewhere' | 'not claimed'> {
-    let session: MigrationSession | undefined;
-    try {
-      await this.ensureInitialized();
-      session = await MigrationSession.open(this.plan.dataSource, this.plan.connectionCheck);
-      this.claimed = { session, lock: await acquireMigrationLock(session, this.lockRequest(), 'a replica sharing the tenants') };
-      return 'claimed';
-    } catch (error) {
-      await session?.close(false);
-      return error instanceof MigrationLockTimeoutError ? 'held elsewhere' : 'not claimed';
-    }
-  }
-
-  /** A claim the strategy did not use (it returned or threw before running): let go of it. */
-  private async releaseClaim(): Promise<void> {
-    const claimed = this.claimed;
-    this.claimed = undefined;
-    if (!claimed) return;
-    const released = await claimed.lock.release().then(
-      () => true,
-      () => false,
-    );
-    await claimed.session?.close(!released);
-  }
-
   private async ensureInitialized(): Promise<void> {
     if (!this.plan.dataSource.isInitialized) await this.plan.dataSource.initialize();
     // Initialized late (manualInitialization), its migrations are known only now. Checked on every
@@ -550,34 +379,7 @@ export class DataSourceMigrationRunner {
 
   /** The run was stopped (shutdown) and `cause` is what stopped the strategy: recorded as the interruption. */
   interruptedBy(cause: unknown): MigrationInterruptedError {
-    return this.interrupted(undefined, 0, cause);
-  }
-
-  private throwIfStopped(): void {
-    if (this.env.control.stopped) throw this.interrupted(undefined, 0);
-  }
-
-  private interrupted(
-    migration: string | undefined,
-    appliedBefore: number,
-    cause?: unknown,
-    left?: StartedMigration,
-  ): MigrationInterruptedError {
-    const reason = this.env.control.reason ?? 'shutdown';
-    if (cause !== undefined) this.redactor.scrub(cause);
-    const error = new MigrationInterruptedError(
-      interruptionText(this.plan, reason, migration, appliedBefore, left !== undefined),
-      this.name,
-      reason,
-      cause === undefined ? undefined : { cause },
-    );
-    return this.fail({
-      error,
-      migration,
-      mayBePartiallyApplied: (this.plan.transaction === 'none' && migration !== undefined) || left !== undefined,
-      dirty: left,
-      level: 'warn',
-    });
+    return this.reporter.interrupted(undefined, 0, cause);
   }
 
   private runFailed(
@@ -603,7 +405,7 @@ export class DataSourceMigrationRunner {
     );
     // One line with the cause chain; the stack is printed once, by whoever receives the rethrown error.
     const causes = describeCauses(failure);
-    return this.fail({
+    return this.reporter.fail({
       error: failure,
       migration,
       applied: keptApplied,
@@ -611,42 +413,5 @@ export class DataSourceMigrationRunner {
       dirty: left,
       line: causes ? `${failure.message} (${causes})` : failure.message,
     });
-  }
-
-  private failedError(message: string, migration: string | undefined, applied: readonly string[], cause: unknown): MigrationFailedError {
-    return new MigrationFailedError(message, this.name, migration, applied, this.plan.transaction, { cause });
-  }
-
-  /**
-   * The one way a failure is reported: its log line (`line: ''` for none: a connection failure the
-   * strategy may retry is logged by the strategy) and a `migration-failed` event, from which
-   * the state (`failed`, with what the failure says) follows. Returns the error to throw.
-   */
-  private fail<E extends Error>(failure: Failure<E>): E {
-    const { error } = failure;
-    const line = failure.line ?? error.message;
-    if (line !== '') {
-      if (failure.level === 'warn') this.logger.warn(line);
-      else this.logger.error(line, failure.stack);
-    }
-    this.report({
-      type: 'migration-failed',
-      dataSource: this.name,
-      migration: failure.migration,
-      error: error.message,
-      ...(failure.applied ? { applied: failure.applied } : {}),
-      ...(failure.mayBePartiallyApplied ? { mayBePartiallyApplied: true } : {}),
-      ...(failure.dirty ? { dirty: failure.dirty } : {}),
-    });
-    return error;
-  }
-
-  /** Every event goes out with this plan as its source (for the log's label and level). */
-  private report(event: MigrationEvent): void {
-    this.env.emit(event, this.plan);
-  }
-
-  describe(error: unknown): string {
-    return describeFailure(this.plan, this.redactor, error, this.env.control.stopped);
   }
 }

@@ -2,7 +2,8 @@ import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js
 import { TenantMigrationsError } from '../errors/tenant-migrations.error.js';
 import type { TenantLister } from '../options/auto-migrator-options.interface.js';
 import { planTenant, type DataSourcePlan } from '../plan/migration-plan.js';
-import { DataSourceMigrationRunner, type RunnerEnvironment } from '../runner/data-source-migration.runner.js';
+import { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
+import type { RunnerEnvironment } from '../runner/runner-environment.js';
 import type { MigrationStateStore } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import { validateTenantNames } from './tenant-name.js';
