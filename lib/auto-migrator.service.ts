@@ -288,10 +288,9 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     return this.operations;
   }
 
-  /** What the service itself reports (a DataSource disabled, queued, counted): state first, then `events$`. */
+  /** What the service itself reports (a DataSource disabled, queued, counted), through the operations' one path. */
   private report(event: MigrationEvent): void {
-    this.state.apply(event);
-    this.events.next(event);
+    this.ops().report(event);
   }
 
   /** Marks `work` as the run shutdown waits for and stops (see RunControl). */

@@ -10,13 +10,19 @@ export interface EventSource {
   readonly transaction: string;
 }
 
+/** A per-DataSource detail line: `log` for a DataSource, `debug` for each of possibly thousands of tenants. */
+export function logDetail(logger: Logger, source: Pick<EventSource, 'tenant'>, message: string): void {
+  if (source.tenant) logger.debug(message);
+  else logger.log(message);
+}
+
 /**
  * The log's progress lines, written from the events (a subscriber): what is pending, the lock
  * wait, each migration applied. Per-migration lines are `log` for a DataSource and `debug` for a
  * tenant (there may be thousands). Failures are logged where they are described, once.
  */
 export function logProgress(logger: Logger, event: MigrationEvent, source: EventSource): void {
-  const detail = (message: string) => (source.tenant ? logger.debug(message) : logger.log(message));
+  const detail = (message: string) => logDetail(logger, source, message);
   switch (event.type) {
     case 'run-started':
       // Empty when the database could not be read before the strategy ran.

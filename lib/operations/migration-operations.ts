@@ -88,6 +88,11 @@ export class MigrationOperations {
     return new MigrationOperations(plans, { logger, redactor, control, emit }, state, tenantListing);
   }
 
+  /** Reports an event the way the runners do: into the state first, then to `onEvent`. */
+  report(event: MigrationEvent): void {
+    this.env.emit(event);
+  }
+
   /** The tenants of every selected plan configured with `tenants`, listed and validated up front. */
   async tenantsOf(plans: readonly DataSourcePlan[]): Promise<Map<string, string[]>> {
     const lists = new Map<string, string[]>();

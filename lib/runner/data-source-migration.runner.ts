@@ -8,6 +8,7 @@ import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import { MigrationHistoryError } from '../errors/migration-history.error.js';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
+import { logDetail } from '../events/migration-log.js';
 import { judgeHistory } from '../history/history-policy.js';
 import {
   compareWithBuild,
@@ -75,8 +76,7 @@ export class DataSourceMigrationRunner {
 
   /** Per-migration lines: `log` for a DataSource, `debug` for each of possibly thousands of tenants. */
   private detail(message: string): void {
-    if (this.plan.tenant) this.logger.debug(message);
-    else this.logger.log(message);
+    logDetail(this.logger, this.plan, message);
   }
 
   /**

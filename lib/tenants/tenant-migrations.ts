@@ -9,6 +9,8 @@ import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import { validateTenantNames } from './tenant-name.js';
 import { tenantsUpToDate } from './tenant-history.js';
 import { buildMigrations } from '../plan/build-migrations.js';
+import { migrationsTableName } from '../history/migrations-table.js';
+import { startedTableName } from '../history/started-migrations.js';
 import { dataSourceLabel } from '../util/data-source-label.js';
 
 /** Lists the tenants of a plan with `tenants`, and validates every name before anything runs. */
@@ -108,13 +110,14 @@ export async function migrateTenants(
  * Should that read fail, every tenant takes the full run, which reads (and reports) each one.
  */
 async function readUpToDate(parent: DataSourcePlan, tenants: readonly string[], env: RunnerEnvironment): Promise<Set<string>> {
-  const settings = parent.tenants!;
-  const table = settings.migrationsTableName ?? parent.dataSource.options.migrationsTableName ?? 'migrations';
+  const first = tenants[0];
+  if (first === undefined) return new Set();
+  // Any tenant's view names the tables and migrations every tenant has.
+  const view = planTenant(parent, first);
   try {
-    const known = buildMigrations(settings.migrations, `${dataSourceLabel(parent.name)}, tenant migrations`).map(
-      (migration) => migration.name,
-    );
-    return await tenantsUpToDate(parent.dataSource, tenants, { known, table, startedTable: `${table}_started` });
+    const known = buildMigrations(view.dataSource.migrations, view.label).map((migration) => migration.name);
+    const table = migrationsTableName(view.dataSource);
+    return await tenantsUpToDate(parent.dataSource, tenants, { known, table, startedTable: startedTableName(view.dataSource) });
   } catch (error) {
     env.logger.debug(
       `${dataSourceLabel(parent.name)}: could not read the tenants' migrations tables at once (${env.redactor.message(error)}); reading each`,
