@@ -16,6 +16,7 @@ import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AutoMigratorModule } from 'nestjs-auto-migrator';
 import { benchTenantMigrations } from '../test/fixtures/tenant-migrations.mjs';
+import { recordQueries } from '../test/support/recorded-queries.mjs';
 import { machine, median, onFreshDatabase, reachable, table } from './support.mjs';
 
 const { values } = parseArgs({
@@ -34,23 +35,9 @@ const CONCURRENCY = Number(values.concurrency);
 
 const tenantNames = (n) => Array.from({ length: n }, (_, i) => `tenant_${String(i).padStart(5, '0')}`);
 
-/** A TypeORM logger counting the statements sent (logging: 'all' calls logQuery for each). */
-function countingLogger() {
-  const counter = { queries: 0 };
-  const logger = {
-    logQuery: () => void counter.queries++,
-    logQueryError: () => undefined,
-    logQuerySlow: () => undefined,
-    logSchemaBuild: () => undefined,
-    logMigration: () => undefined,
-    log: () => undefined,
-  };
-  return { counter, logger };
-}
-
 /** Boots (init) and closes an application context; resolves { ms, queries } for init(). */
 async function boot(url, tenants, migrations) {
-  const { counter, logger } = countingLogger();
+  const { queries, logger } = recordQueries();
   const withTenants = tenants.length > 0;
   const started = performance.now();
   const app = await NestFactory.createApplicationContext(
@@ -72,9 +59,9 @@ async function boot(url, tenants, migrations) {
     { logger: false },
   );
   const ms = performance.now() - started;
-  const queries = counter.queries;
+  const sent = queries.length;
   await app.close();
-  return { ms, queries };
+  return { ms, queries: sent };
 }
 
 function psqlScript(tenants, migration) {

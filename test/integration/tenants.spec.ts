@@ -15,6 +15,7 @@ import { createTestDatabase } from '../support/databases.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import { defineMigration, sql } from '../support/migrations.js';
 import { startNode, startTogether } from '../support/processes.js';
+import { recordQueries } from '../support/recorded-queries.mjs';
 import { bootApp, waitFor } from '../support/test-app.js';
 // Plain JS fixtures shared with the multi-process test and the benchmark.
 import { globalMigrations, tenantMigrations } from '../fixtures/tenant-migrations.mjs';
@@ -43,20 +44,6 @@ function tenantOptions(
       },
     ],
   };
-}
-
-/** A TypeORM logger (DataSource option `logger`, with `logging: 'all'`) that keeps every statement sent. */
-function recordQueries() {
-  const queries: string[] = [];
-  const logger = {
-    logQuery: (query: string) => void queries.push(query),
-    logQueryError: () => undefined,
-    logQuerySlow: () => undefined,
-    logSchemaBuild: () => undefined,
-    logMigration: () => undefined,
-    log: () => undefined,
-  };
-  return { queries, logger };
 }
 
 describeEachDatabase(
