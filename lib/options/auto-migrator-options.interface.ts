@@ -43,6 +43,13 @@ export interface TenantMigrationOptions {
   migrationsTableName?: string;
   /** Whether failed or pending tenants keep readiness down. Default true. */
   affectReadiness?: boolean;
+  /**
+   * Keep a summary of every tenant's migrations table in `auto_migrator_tenants` (in the DataSource's
+   * schema), exact through a trigger on each tenant's migrations table, so that a restart learns
+   * which tenants have nothing to do in one statement, without opening their tables. Default true;
+   * false: no table, function or trigger is created, and a restart reads every tenant's table.
+   */
+  summaryTable?: boolean;
 }
 
 /** Per-DataSource settings. */
@@ -202,6 +209,7 @@ export interface ResolvedTenantOptions {
   readonly concurrency: number;
   readonly migrationsTableName: string | undefined;
   readonly affectReadiness: boolean;
+  readonly summaryTable: boolean;
 }
 
 /** The options after validation: every later stage reads only this frozen object. */

@@ -56,7 +56,15 @@ const LOCK_KEYS: ReadonlyArray<string> = ['timeoutMs', 'logEveryMs', 'mode'];
 const LOCK_MODES: readonly MigrationLockMode[] = ['auto', 'session', 'transaction'];
 const CONNECTION_CHECK_KEYS: ReadonlyArray<string> = ['intervalMs', 'timeoutMs'];
 const DATA_SOURCE_KEYS: ReadonlyArray<string> = ['name', 'transaction', 'tenants', 'allowNoMigrations'];
-const TENANT_KEYS: ReadonlyArray<string> = ['list', 'migrations', 'createSchema', 'concurrency', 'migrationsTableName', 'affectReadiness'];
+const TENANT_KEYS: ReadonlyArray<string> = [
+  'list',
+  'migrations',
+  'createSchema',
+  'concurrency',
+  'migrationsTableName',
+  'affectReadiness',
+  'summaryTable',
+];
 /** Tenants migrated at once by default; see the tenant benchmark in bench/README.md. */
 export const DEFAULT_TENANT_CONCURRENCY = 8;
 /** The longest delay a Node.js timer takes (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
@@ -322,6 +330,7 @@ function resolveTenants(value: unknown, where: string): ResolvedTenantOptions {
     concurrency,
     migrationsTableName: table as string | undefined,
     affectReadiness: flag(record['affectReadiness'], true, `${where}.affectReadiness`),
+    summaryTable: flag(record['summaryTable'], true, `${where}.summaryTable`),
   });
 }
 

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { quoteIdentifier } from '../util/sql-identifier.js';
+import { LOCK_SLOTS, readTenantSummary, type SummaryPlace } from './tenant-summary.js';
 
 /** The most tenants' migrations tables one statement reads (a UNION ALL of that many counts). */
 export const TENANTS_PER_QUERY = 2_000;
@@ -21,33 +22,73 @@ export interface TenantHistoryQuery {
   readonly startedTable: string;
 }
 
+/** What a restart learns about the tenants before migrating any. */
+export interface TenantHistory {
+  /** Tenants whose migrations table records every migration of this build and nothing else, with no started marker: nothing to do. */
+  readonly upToDate: Set<string>;
+  /** Tenants the summary does not vouch for (no trigger yet, a new or restored table): to summarise after the run. */
+  readonly unsummarized: readonly string[];
+  /** Tenants per statement that the server's lock table allows. */
+  readonly perStatement: number;
+}
+
 /**
- * The tenants whose migrations table already records every migration of this build and nothing
- * else, with no started marker table: nothing to do for them, which a restart with thousands of
- * tenants must learn in a bounded number of statements, not one per tenant. One catalog query finds
- * which tenant schemas have the tables (and how many lock slots the server has), then one
- * statement per batch of tenants counts their recorded migrations: batches of at most
- * {@link TENANTS_PER_QUERY}, and of an eighth of the lock table. Every other tenant (a table missing, a migration pending, one
- * this build does not know, a marker table) goes through the full run, which reports it as usual.
- * Tenant names are validated identifiers, quoted.
+ * Which tenants have nothing to do, learned in a bounded number of statements, not one per tenant.
+ * With the summary (see tenant-summary.ts): one catalog statement answers for every tenant it
+ * vouches for, without opening their tables. The others (no summary yet, or the summary off) are
+ * read as before: one catalog query finds which tenant schemas have the tables, then one statement
+ * per batch counts their recorded migrations, in batches of at most {@link TENANTS_PER_QUERY} and
+ * of an eighth of the lock table. A tenant the summary shows pending is not read: the full run
+ * reads it under its lock and reports it as usual.
  */
-export async function tenantsUpToDate(dataSource: DataSource, tenants: readonly string[], query: TenantHistoryQuery): Promise<Set<string>> {
+export async function readTenantHistory(
+  dataSource: DataSource,
+  tenants: readonly string[],
+  query: TenantHistoryQuery,
+  summary: SummaryPlace | undefined,
+): Promise<TenantHistory> {
   const upToDate = new Set<string>();
-  if (tenants.length === 0 || query.known.length === 0) return upToDate;
+  if (tenants.length === 0 || query.known.length === 0) return { upToDate, unsummarized: [], perStatement: 1 };
+  const rows = summary ? await readTenantSummary(dataSource, summary, tenants, query) : undefined;
+  if (rows) {
+    const toLookAt = new Set(rows.map((row) => row.schema));
+    for (const tenant of tenants) if (!toLookAt.has(tenant)) upToDate.add(tenant);
+    const perStatement = statementShare(rows[0]?.slots);
+    const unread = rows.filter((row) => !row.summarized && row.hasTable && !row.hasMarkers).map((row) => row.schema);
+    for (const tenant of await countRecorded(dataSource, unread, query, perStatement)) upToDate.add(tenant);
+    return { upToDate, unsummarized: rows.filter((row) => !row.summarized).map((row) => row.schema), perStatement };
+  }
+  // No summary (yet): which tenants have the migrations table and no marker table, then their counts.
   const tables = (await dataSource.query(
-    `SELECT n.nspname AS schema, c.relname AS name, current_setting('max_locks_per_transaction')::int * ` +
-      `(current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int) AS slots ` +
-      `FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
-      `WHERE n.nspname = ANY($1::text[]) AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')`,
+    `SELECT n.nspname AS schema, c.relname AS name, ${LOCK_SLOTS} AS slots FROM unnest($1::text[]) AS t(schema) ` +
+      `JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid ` +
+      `WHERE c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')`,
     [tenants, [query.table, query.startedTable]],
   )) as Array<{ schema: string; name: string; slots: number }>;
-  const perQuery = Math.max(1, Math.min(TENANTS_PER_QUERY, Math.floor(Number(tables[0]?.slots ?? 0) * LOCK_TABLE_SHARE)));
+  const perStatement = statementShare(tables[0]?.slots);
   const withTable = new Set(tables.filter((row) => row.name === query.table).map((row) => row.schema));
   const withMarkers = new Set(tables.filter((row) => row.name === query.startedTable).map((row) => row.schema));
   const candidates = tenants.filter((tenant) => withTable.has(tenant) && !withMarkers.has(tenant));
+  for (const tenant of await countRecorded(dataSource, candidates, query, perStatement)) upToDate.add(tenant);
+  return { upToDate, unsummarized: summary ? tenants : [], perStatement };
+}
+
+/** How many tables one statement may lock: an eighth of the server's lock table (`slots`), at most {@link TENANTS_PER_QUERY}. */
+function statementShare(slots: number | undefined): number {
+  return Math.max(1, Math.min(TENANTS_PER_QUERY, Math.floor(Number(slots ?? 0) * LOCK_TABLE_SHARE)));
+}
+
+/** The tenants among `tenants` whose migrations table records exactly this build's migrations, read table by table in batched statements. */
+async function countRecorded(
+  dataSource: DataSource,
+  tenants: readonly string[],
+  query: TenantHistoryQuery,
+  perStatement: number,
+): Promise<string[]> {
   const table = quoteIdentifier(query.table);
-  for (let start = 0; start < candidates.length; start += perQuery) {
-    const chunk = candidates.slice(start, start + perQuery);
+  const found: string[] = [];
+  for (let start = 0; start < tenants.length; start += perStatement) {
+    const chunk = tenants.slice(start, start + perStatement);
     const counts = (await dataSource.query(
       chunk
         .map(
@@ -58,8 +99,8 @@ export async function tenantsUpToDate(dataSource: DataSource, tenants: readonly 
       [query.known],
     )) as Array<{ i: number; total: number; known: number }>;
     for (const { i, total, known } of counts) {
-      if (known === query.known.length && total === known) upToDate.add(chunk[i]!);
+      if (known === query.known.length && total === known) found.push(chunk[i]!);
     }
   }
-  return upToDate;
+  return found;
 }

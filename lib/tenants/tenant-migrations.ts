@@ -7,7 +7,8 @@ import type { RunnerEnvironment } from '../runner/runner-environment.js';
 import type { MigrationStateStore } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import { validateTenantNames } from './tenant-name.js';
-import { tenantsUpToDate } from './tenant-history.js';
+import { readTenantHistory, type TenantHistory } from './tenant-history.js';
+import { watchTenants, installSummary, type SummaryPlace } from './tenant-summary.js';
 import { buildMigrations } from '../plan/build-migrations.js';
 import { migrationsTableName } from '../history/migrations-table.js';
 import { startedTableName } from '../history/started-migrations.js';
@@ -71,7 +72,8 @@ export async function migrateTenants(
     env.emit({ type: 'run-queued', dataSource: `${parent.name}/${tenant}`, tenant: { name: tenant, parent: parent.name } });
   }
   env.logger.log(`${dataSourceLabel(parent.name)}: migrating ${tenants.length} tenant(s), ${settings.concurrency} at a time`);
-  const upToDate = await readUpToDate(parent, tenants, env);
+  const history = await readHistory(parent, tenants, env);
+  const upToDate = history.upToDate;
   const thrown: Array<{ tenant: string; error: string }> = [];
   const migrate = async (tenant: string, deferIfLocked: boolean): Promise<boolean> => {
     try {
@@ -92,6 +94,7 @@ export async function migrateTenants(
     }
   });
   await forEachTenant(deferred, settings.concurrency, env, async (tenant) => void (await migrate(tenant, false)));
+  if (!env.control.stopped) await summarize(parent, history, env);
   const states = tenants.map((tenant) => state.get(`${parent.name}/${tenant}`));
   const failed = states.filter((state) => state?.status === 'failed').length;
   const applied = states.reduce((sum, state) => sum + (state?.applied.length ?? 0), 0);
@@ -105,23 +108,51 @@ export async function migrateTenants(
   }
 }
 
+/** Where a DataSource's tenant summary lives, when it keeps one (see tenant-summary.ts). */
+function summaryPlace(parent: DataSourcePlan): SummaryPlace | undefined {
+  if (!parent.tenants?.summaryTable) return undefined;
+  return { schema: (parent.dataSource.options as { schema?: string }).schema };
+}
+
 /**
- * The tenants with nothing to do, read in a bounded number of statements (see tenantsUpToDate).
- * Should that read fail, every tenant takes the full run, which reads (and reports) each one.
+ * What the tenants' migrations tables say before the run, in a bounded number of statements (see
+ * readTenantHistory). Should that read fail, every tenant takes the full run, which reads (and
+ * reports) each one.
  */
-async function readUpToDate(parent: DataSourcePlan, tenants: readonly string[], env: RunnerEnvironment): Promise<Set<string>> {
+async function readHistory(parent: DataSourcePlan, tenants: readonly string[], env: RunnerEnvironment): Promise<TenantHistory> {
   const first = tenants[0];
-  if (first === undefined) return new Set();
+  const none: TenantHistory = { upToDate: new Set(), unsummarized: [], perStatement: 1 };
+  if (first === undefined) return none;
   // Any tenant's view names the tables and migrations every tenant has.
   const view = planTenant(parent, first);
   try {
     const known = buildMigrations(view.dataSource.migrations, view.label).map((migration) => migration.name);
-    const table = migrationsTableName(view.dataSource);
-    return await tenantsUpToDate(parent.dataSource, tenants, { known, table, startedTable: startedTableName(view.dataSource) });
+    const query = { known, table: migrationsTableName(view.dataSource), startedTable: startedTableName(view.dataSource) };
+    return await readTenantHistory(parent.dataSource, tenants, query, summaryPlace(parent));
   } catch (error) {
     env.logger.debug(
       `${dataSourceLabel(parent.name)}: could not read the tenants' migrations tables at once (${env.redactor.message(error)}); reading each`,
     );
-    return new Set();
+    return none;
+  }
+}
+
+/**
+ * Puts the summary's trigger on the tenants it did not vouch for, so the next restart learns about
+ * them in one statement. An optimisation: a failure is logged at debug, and the next run tries again.
+ */
+async function summarize(parent: DataSourcePlan, history: TenantHistory, env: RunnerEnvironment): Promise<void> {
+  const place = summaryPlace(parent);
+  const first = history.unsummarized[0];
+  if (!place || first === undefined) return;
+  try {
+    const table = migrationsTableName(planTenant(parent, first).dataSource);
+    await installSummary(parent.dataSource, place);
+    const watched = await watchTenants(parent.dataSource, place, history.unsummarized, table, history.perStatement);
+    env.logger.debug(`${dataSourceLabel(parent.name)}: ${watched} of ${history.unsummarized.length} tenant(s) newly summarised`);
+  } catch (error) {
+    env.logger.debug(
+      `${dataSourceLabel(parent.name)}: could not summarise the tenants' migrations tables (${env.redactor.message(error)})`,
+    );
   }
 }

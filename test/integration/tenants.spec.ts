@@ -93,8 +93,8 @@ describeEachDatabase(
           `SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'tenant_007' AND table_name = 'invoices' ORDER BY 1`,
         ),
       ).toEqual([{ c: 'amount' }, { c: 'id' }]);
-      // Nothing leaked into public, which keeps only the global migrations.
-      expect(await tablesIn('public')).toEqual(['migrations', 'tenants']);
+      // Nothing leaked into public, which keeps only the global migrations and the tenants' summary.
+      expect(await tablesIn('public')).toEqual(['auto_migrator_tenants', 'migrations', 'tenants']);
       expect(await t.db.recorded()).toEqual(['CreateTenants1700000000001']);
       const readiness = await app.app.get(AutoMigratorService).getReadiness();
       expect(readiness).toMatchObject({
@@ -130,23 +130,80 @@ describeEachDatabase(
       expect(await recordedIn('acme')).toEqual([...TENANT_NAMES, 'AddNotes1700000000104']);
     });
 
-    it('a restart with every tenant up to date reads them in a bounded number of statements, not one per tenant', async () => {
-      await boot({ runMigrations: true });
-      await addTenants(tenantNames(60));
-      await boot(tenantOptions());
-      const { queries: statements, logger } = recordQueries();
-      const restart = t.track(
+    /** Boots with the tenants of `options`, recording every statement sent. */
+    async function bootRecorded(options: AutoMigratorModuleOptions) {
+      const { queries, logger } = recordQueries();
+      const app = t.track(
         await bootApp({
           dataSources: [{ db: t.db, migrations: globalMigrations, options: { logging: 'all', logger } }],
-          migrator: tenantOptions(),
+          migrator: options,
         }),
       );
-      expect(await restart.app.get(AutoMigratorService).getReadiness()).toMatchObject({
+      return { app, queries };
+    }
+
+    it('a restart with every tenant up to date: one statement over the catalog and the summary, no tenant table opened', async () => {
+      await boot({ runMigrations: true });
+      const tenants = tenantNames(60);
+      await addTenants(tenants);
+      await boot(tenantOptions());
+      const { app, queries } = await bootRecorded(tenantOptions());
+      expect(await app.app.get(AutoMigratorService).getReadiness()).toMatchObject({
         ready: true,
         dataSources: { default: { state: 'done', tenants: { total: 60, done: 60, failed: 0 } } },
       });
-      // The DataSource's own check, the tenant list, one catalog query and one count for all 60.
-      expect(statements.length, statements.join('\n')).toBeLessThanOrEqual(6);
+      // TypeORM's two at connect, the tenant list, the DataSource's own check, whether the summary
+      // exists, and the summary: 6 whatever the number of tenants (the bench counts them at 10,000).
+      expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(6);
+      expect(queries.filter((query) => /tenant_\d{3}/.test(query))).toEqual([]);
+    });
+
+    it('summaryTable: false: no summary, trigger or function; a restart reads the tenants in a bounded number of statements', async () => {
+      await boot({ runMigrations: true });
+      await addTenants(tenantNames(60));
+      await boot(tenantOptions({ summaryTable: false }));
+      const { app, queries } = await bootRecorded(tenantOptions({ summaryTable: false }));
+      expect(await app.app.get(AutoMigratorService).getReadiness()).toMatchObject({ ready: true });
+      // TypeORM's two at connect, the tenant list, the DataSource's own check, one catalog query and one count for all 60.
+      expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(6);
+      expect(
+        await t.db.query(
+          `SELECT (SELECT count(*) FROM pg_class WHERE relname = 'auto_migrator_tenants')::int AS tables, ` +
+            `(SELECT count(*) FROM pg_trigger WHERE tgname = 'auto_migrator_summary')::int AS triggers, ` +
+            `(SELECT count(*) FROM pg_proc WHERE proname LIKE 'auto_migrator%')::int AS functions`,
+        ),
+      ).toEqual([{ tables: 0, triggers: 0, functions: 0 }]);
+    });
+
+    it('the summary is trusted only while its trigger keeps it exact: a hand-deleted record, a disabled trigger, a recreated table all get the migration again, once', async () => {
+      await boot({ runMigrations: true });
+      await addTenants(['acme', 'globex', 'initech', 'umbrella']);
+      await boot(tenantOptions());
+      const seed = 'SeedOrder1700000000103';
+      await t.db.query(
+        // A hand edit: the trigger brings the summary up to date.
+        `DELETE FROM acme.migrations WHERE name = '${seed}'; DELETE FROM acme.orders; ` +
+          // The trigger off: the summary still says "up to date", and is not trusted.
+          `ALTER TABLE globex.migrations DISABLE TRIGGER auto_migrator_summary; DELETE FROM globex.migrations WHERE name = '${seed}'; DELETE FROM globex.orders; ` +
+          // Another table in its place, as a restore makes it (rows, then the trigger): the summary describes the old one, and is not trusted.
+          `ALTER TABLE initech.migrations RENAME TO migrations_before; CREATE TABLE initech.migrations (LIKE initech.migrations_before INCLUDING ALL); ` +
+          `INSERT INTO initech.migrations SELECT * FROM initech.migrations_before WHERE name <> '${seed}'; DELETE FROM initech.orders; ` +
+          `CREATE TRIGGER auto_migrator_summary AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON initech.migrations FOR EACH STATEMENT EXECUTE PROCEDURE auto_migrator_tenant_changed()`,
+      );
+      const { queries } = await bootRecorded(tenantOptions());
+      for (const tenant of ['acme', 'globex', 'initech']) {
+        expect(await recordedIn(tenant), tenant).toEqual(TENANT_NAMES);
+        expect(await t.db.query(`SELECT total FROM "${tenant}".orders`), tenant).toEqual([{ total: 42 }]);
+      }
+      // The untouched tenant was answered by the summary: its table was not opened.
+      expect(queries.filter((query) => query.includes('"umbrella"'))).toEqual([]);
+      // The recreated table's row describes it now.
+      expect(
+        await t.db.query(
+          `SELECT s.schema_name AS tenant FROM auto_migrator_tenants s JOIN pg_trigger g ON g.tgrelid = s.table_oid ` +
+            `WHERE g.tgname = 'auto_migrator_summary' AND s.table_oid = 'initech.migrations'::regclass AND s.recorded = 3`,
+        ),
+      ).toEqual([{ tenant: 'initech' }]);
     });
 
     it('a deploy adding one migration to every tenant: no information_schema scan (to_regclass instead), a bounded number of statements per tenant', async () => {

@@ -87,6 +87,10 @@ describe('resolveAutoMigratorOptions', () => {
     expect(resolveAutoMigratorOptions({ strategy: retry }, env({})).strategy).toBe(retry);
   });
 
+  class TenantMigration1700000000001 {
+    async up() {}
+    async down() {}
+  }
   const bad: Array<[string, AutoMigratorModuleOptions, RegExp]> = [
     ['empty dataSources', { dataSources: [] }, /option "dataSources" is empty/],
     ['dataSources not an array', { dataSources: 'default' as never }, /option "dataSources" must be an array/],
@@ -161,12 +165,7 @@ describe('resolveAutoMigratorOptions', () => {
             name: 'a',
             tenants: {
               list: () => [],
-              migrations: [
-                class M1700000000001 {
-                  async up() {}
-                  async down() {}
-                },
-              ],
+              migrations: [TenantMigration1700000000001],
               concurrency: NaN,
             },
           },
@@ -189,6 +188,22 @@ describe('resolveAutoMigratorOptions', () => {
       'allowNoMigrations not a boolean',
       { dataSources: [{ name: 'a', allowNoMigrations: 'yes' as never }] },
       /option "dataSources\[0\]\.allowNoMigrations" must be true or false; got "yes"/,
+    ],
+    [
+      'summaryTable not a boolean',
+      {
+        dataSources: [
+          {
+            name: 'a',
+            tenants: {
+              list: () => [],
+              migrations: [TenantMigration1700000000001],
+              summaryTable: 'no' as never,
+            },
+          },
+        ],
+      },
+      /option "dataSources\[0\]\.tenants\.summaryTable" must be true or false; got "no"/,
     ],
     [
       'no tenant migrations',
