@@ -43,11 +43,26 @@ export interface MigrationStatusReport {
  * it with the DataSource's migrations.
  */
 export async function readMigrationStatus(dataSource: DataSource, queryRunner?: QueryRunner): Promise<MigrationStatusReport> {
+  return (await readMigrationHistory(dataSource, queryRunner)).status;
+}
+
+/** What one read of the migrations table (and of the started markers, when anything is pending) found. */
+export interface MigrationHistoryRead {
+  readonly status: MigrationStatusReport;
+  /** The names recorded, in the order applied. */
+  readonly recorded: readonly string[];
+  /** How many started markers there are, finished or not (none read when nothing is pending). */
+  readonly markers: number;
+}
+
+/** {@link readMigrationStatus}, with what was read: a run holding the lock since this read need not read it again. */
+export async function readMigrationHistory(dataSource: DataSource, queryRunner?: QueryRunner): Promise<MigrationHistoryRead> {
   const recorded = await readRecordedNames(dataSource, queryRunner);
   const report = compareWithBuild(buildMigrations(dataSource.migrations, 'DataSource'), recorded);
   // Only a migration not recorded as applied can be unfinished: nothing pending, nothing to read.
-  if (report.pending.length === 0) return report;
-  return { ...report, dirty: splitStarted(await readStartedMigrations(dataSource, queryRunner), recorded).unfinished };
+  if (report.pending.length === 0) return { status: report, recorded, markers: 0 };
+  const started = await readStartedMigrations(dataSource, queryRunner);
+  return { status: { ...report, dirty: splitStarted(started, recorded).unfinished }, recorded, markers: started.length };
 }
 
 /** The build's migrations against the names recorded in the migrations table (in the order applied). */

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { AutoMigratorError } from '../errors/auto-migrator.error.js';
 import type { LockCondition, MigrationLockKind } from '../contracts/lock-contract.js';
+import { driverPool } from '../typeorm/driver-connection.js';
 
 /**
  * A cross-process mutex for one migrations table. Implementations: PostgreSQL advisory lock held
@@ -53,6 +54,9 @@ export interface MigrationsTableIdentity {
   readonly table: string;
 }
 
+/** current_database() of each connection pool, as the server answered it. */
+const databaseOfPool = new WeakMap<object, string>();
+
 /**
  * Reads, on `queryRunner` (the connection that takes the lock), which table the migrations table
  * really is: the database and schema the server resolves, not how the configuration spells them.
@@ -74,11 +78,17 @@ export async function resolveMigrationsTableIdentity(
     // The tenant view and the `schema` option qualify the migrations table; else it is where the
     // server's search_path puts it.
     const configured = dataSource.driver.schema;
+    // With the schema configured, only the database is asked: once per pool (every connection of a
+    // DataSource, and of its tenant views, reaches the same one).
+    const pool = driverPool(dataSource);
+    const known = configured !== undefined && pool ? databaseOfPool.get(pool) : undefined;
+    if (configured !== undefined && known !== undefined) return { database: known, schema: configured, table };
     const rows = (await queryRunner.query('SELECT current_database() AS database, current_schema() AS schema')) as Array<{
       database: string;
       schema: string | null;
     }>;
     const row = rows[0];
+    if (pool && row?.database) databaseOfPool.set(pool, String(row.database));
     return { database: String(row?.database), schema: configured ?? row?.schema ?? '', table };
   }
   const rows = (await queryRunner.query('SELECT DATABASE() AS db, @@lower_case_table_names AS lower')) as Array<{

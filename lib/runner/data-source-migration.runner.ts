@@ -13,8 +13,10 @@ import { judgeHistory } from '../history/history-policy.js';
 import {
   compareWithBuild,
   missingSqliteFile,
+  readMigrationHistory,
   readMigrationStatus,
   readRecordedNames,
+  type MigrationHistoryRead,
   type MigrationStatusReport,
 } from '../history/migration-status.js';
 import { migrationsTableName, tableExists } from '../history/migrations-table.js';
@@ -47,6 +49,8 @@ export class DataSourceMigrationRunner {
   private applied: readonly string[] = [];
   private readonly reporter: RunReporter;
   private readonly session: LockedSession;
+  /** What was read on the claimed session, holding the lock since: its first run need not read again. */
+  private readUnderClaim: MigrationHistoryRead | undefined;
 
   constructor(
     readonly plan: DataSourcePlan,
@@ -64,7 +68,7 @@ export class DataSourceMigrationRunner {
    * with `noWait` (the operation's name), a lock held elsewhere is not waited for.
    */
   withSession<T>(
-    work: (queryRunner: QueryRunner, beforeMigration: MigrationGuard) => Promise<T>,
+    work: (queryRunner: QueryRunner, beforeMigration: MigrationGuard, claimed: boolean) => Promise<T>,
     options: { noWait?: string } = {},
   ): Promise<T> {
     return this.session.run(work, options.noWait);
@@ -119,33 +123,45 @@ export class DataSourceMigrationRunner {
         durationMs: Date.now() - startedAt,
         ...(error ? { error } : {}),
       });
-    let pending: PendingMigration[] | undefined;
-    try {
-      const status = await this.readStatus();
-      this.checkHistory(status);
-      pending = [...status.pending];
-    } catch (error) {
-      if (error instanceof MigrationHistoryError) throw error;
-      if (error instanceof AutoMigratorConfigError) throw this.reporter.fail({ error });
-      // Unreachable database: the strategy decides (run, retry, continue); runMigrations() reads again.
-      this.redactor.scrub(error);
-      this.logger.warn(`${this.plan.label}: could not read its migrations table (${this.describe(error)})`);
-    }
-    if (pending?.length === 0) {
-      this.detail(`${this.plan.label}: no pending migrations`);
-      done('done', []);
-      return true;
-    }
-    if (options.deferIfLocked && pending && this.plan.lock && (await this.session.claim()) === 'held elsewhere') {
+    // Sharing with replicas: the lock first, without waiting, then what is pending is read under it,
+    // once: the strategy's first run goes on from that read on the same session.
+    if (options.deferIfLocked && this.plan.lock && (await this.session.claim()) === 'held elsewhere') {
       this.detail(`${this.plan.label}: another process is migrating it; coming back to it at the end`);
       return false;
     }
     try {
+      let pending: PendingMigration[] | undefined;
+      try {
+        const status = await this.readStatusUnderClaim();
+        this.checkHistory(status);
+        pending = [...status.pending];
+      } catch (error) {
+        if (error instanceof MigrationHistoryError) throw error;
+        if (error instanceof AutoMigratorConfigError) throw this.reporter.fail({ error });
+        // Unreachable database: the strategy decides (run, retry, continue); runMigrations() reads again.
+        this.redactor.scrub(error);
+        this.logger.warn(`${this.plan.label}: could not read its migrations table (${this.describe(error)})`);
+      }
+      if (pending?.length === 0) {
+        this.detail(`${this.plan.label}: no pending migrations`);
+        done('done', []);
+        return true;
+      }
       await this.runStrategy(strategy, pending, startedAt, done);
     } finally {
+      this.readUnderClaim = undefined;
       await this.session.releaseClaim();
     }
     return true;
+  }
+
+  /** The status, read on the claimed session when there is one (kept for the first run on it), else as readStatus. */
+  private async readStatusUnderClaim(): Promise<MigrationStatusReport> {
+    const runner = this.session.claimedRunner;
+    if (!runner) return this.readStatus();
+    const read = await readMigrationHistory(this.plan.dataSource, runner);
+    this.readUnderClaim = read;
+    return read.status;
   }
 
   private async runStrategy(
@@ -221,7 +237,12 @@ export class DataSourceMigrationRunner {
     // Fast path: nothing pending, no session, no lock.
     if (nothingPending) return this.nothingLeft(runStart, 'no pending migrations');
     // What is pending is read again on the session, under the lock, by the executor itself.
-    return this.withSession((queryRunner, beforeMigration) => this.executeInSession(fromScratch, queryRunner, beforeMigration, runStart));
+    return this.withSession((queryRunner, beforeMigration, claimed) => {
+      // Read on this very session, under the lock it still holds: nothing can have changed.
+      const read = claimed && !fromScratch ? this.readUnderClaim : undefined;
+      this.readUnderClaim = undefined;
+      return this.executeInSession(fromScratch, queryRunner, beforeMigration, runStart, read);
+    });
   }
 
   /** Logs, or fails on, a pending migration older than the newest applied one and an applied one this build lacks. */
@@ -249,6 +270,7 @@ export class DataSourceMigrationRunner {
     queryRunner: QueryRunner,
     beforeMigration: MigrationGuard,
     runStart: number,
+    read: MigrationHistoryRead | undefined,
   ): Promise<MigrationRunResult> {
     if (fromScratch) {
       this.logger.warn(`${this.plan.label}: dropping every table before migrating from scratch`);
@@ -266,12 +288,14 @@ export class DataSourceMigrationRunner {
       this.plan.dataSource,
       queryRunner,
       {
-        migrationsTableExists: (runner) => tableExists(this.plan.dataSource, runner, migrationsTableName(this.plan.dataSource)),
-        // The only read under the lock: one plain SELECT, and what it leaves pending.
+        migrationsTableExists: async (runner) =>
+          (read !== undefined && read.recorded.length > 0) ||
+          tableExists(this.plan.dataSource, runner, migrationsTableName(this.plan.dataSource)),
+        // The only read under the lock: one plain SELECT (or the one made when the lock was claimed), and what it leaves pending.
         recorded: async (runner) => {
-          const recorded = await readRecordedNames(this.plan.dataSource, runner);
+          const recorded = read ? [...read.recorded] : await readRecordedNames(this.plan.dataSource, runner);
           total = compareWithBuild(buildMigrations(this.plan.dataSource.migrations, this.plan.label), recorded).pending.length;
-          if (total > 0) {
+          if (total > 0 && (read === undefined || read.markers > 0)) {
             // Before anything runs: a migration an earlier run started and never finished stops it.
             // Without the lock (lock: false) another run's markers are not ours to clear: it may hold them.
             await markers.assertNoneUnfinished(recorded, this.plan.label, this.name, { clearFinished: this.plan.lock !== undefined });

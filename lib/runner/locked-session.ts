@@ -40,7 +40,10 @@ export class LockedSession {
    * (the operation's name), a lock held elsewhere is not waited for: a
    * {@link MigrationLockTimeoutError} naming its holder, and the state is not touched.
    */
-  async run<T>(work: (queryRunner: QueryRunner, beforeMigration: MigrationGuard) => Promise<T>, noWait?: string): Promise<T> {
+  async run<T>(
+    work: (queryRunner: QueryRunner, beforeMigration: MigrationGuard, claimed: boolean) => Promise<T>,
+    noWait?: string,
+  ): Promise<T> {
     const claimed = this.claimed;
     this.claimed = undefined;
     const session = claimed ? claimed.session : await this.failures.connecting(() => this.open());
@@ -55,10 +58,10 @@ export class LockedSession {
         }
         this.env.control.setCanceller(session ? () => session.cancelStatement() : undefined);
         const beforeMigration = this.guard(lock, session);
-        if (session) return await work(session.queryRunner, beforeMigration);
+        if (session) return await work(session.queryRunner, beforeMigration, claimed !== undefined);
         const shared = this.plan.dataSource.createQueryRunner();
         try {
-          return await work(shared, beforeMigration);
+          return await work(shared, beforeMigration, claimed !== undefined);
         } finally {
           await shared.release();
         }
@@ -91,6 +94,11 @@ export class LockedSession {
       await session?.close(false);
       return error instanceof MigrationLockTimeoutError ? 'held elsewhere' : 'not claimed';
     }
+  }
+
+  /** The connection of the claim not used yet (see {@link claim}), where the lock is held by a session. */
+  get claimedRunner(): QueryRunner | undefined {
+    return this.claimed?.session?.queryRunner;
   }
 
   /** A claim no run used (the strategy returned or threw before running): let go of it. */

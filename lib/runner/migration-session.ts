@@ -65,15 +65,18 @@ export class MigrationSession {
         const rows = (await queryRunner.query('SELECT CONNECTION_ID() AS id')) as Array<{ id: number | string }>;
         return new MigrationSession(dataSource, queryRunner, dialect, Number(rows[0]?.id), false);
       }
+      // Directly connected (the server sees this socket's port, see seenThroughProxy) to PostgreSQL
+      // 14+, in the same round trip: if this process dies during a long statement, the server
+      // notices the lost client within a second, aborts the statement and ends the session,
+      // releasing its locks. Behind a proxy that setting would stay on another client's connection.
+      const localPort = connectionSocket(queryRunner)?.localPort;
       const rows = (await queryRunner.query(
-        `SELECT pg_backend_pid() AS id, inet_client_port() AS port, current_setting('server_version_num')::int AS version`,
+        `SELECT pg_backend_pid() AS id, inet_client_port() AS port, current_setting('server_version_num')::int AS version, ` +
+          `CASE WHEN inet_client_port() IS NOT DISTINCT FROM $1::int AND current_setting('server_version_num')::int >= 140000 ` +
+          `THEN set_config('client_connection_check_interval', '1s', false) END AS "checkInterval"`,
+        [localPort ?? null],
       )) as Array<{ id: number | string; port: number | null; version: number }>;
-      const behindProxy = seenThroughProxy(connectionSocket(queryRunner)?.localPort, rows[0]?.port ?? null);
-      if (!behindProxy) {
-        // If this process dies during a long statement, the server notices the lost client within a
-        // second, aborts the statement and ends the session, releasing its locks (PostgreSQL 14+).
-        await queryRunner.query(`SET client_connection_check_interval = '1s'`).catch(() => undefined);
-      }
+      const behindProxy = seenThroughProxy(localPort, rows[0]?.port ?? null);
       const session = new MigrationSession(dataSource, queryRunner, dialect, Number(rows[0]?.id), behindProxy);
       session.checksClientConnection = Number(rows[0]?.version) >= 140_000;
       return session;

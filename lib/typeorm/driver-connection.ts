@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { QueryRunner } from 'typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
 
 /** The pieces of a TypeORM query runner's driver connection (pg PoolClient, mysql2 connection) used here. */
 interface DriverConnection {
@@ -30,4 +30,13 @@ export async function discardConnection(queryRunner: QueryRunner): Promise<void>
   }
   runner.databaseConnection?.destroy?.();
   await runner.release().catch(() => undefined);
+}
+
+/**
+ * The driver's pool of connections to the primary (TypeORM's `driver.master`: a pg Pool, a mysql2
+ * pool): one per DataSource, shared by its tenant views. Undefined before it is connected.
+ */
+export function driverPool(dataSource: DataSource): object | undefined {
+  const master = (dataSource.driver as { master?: unknown }).master;
+  return typeof master === 'object' && master !== null ? master : undefined;
 }

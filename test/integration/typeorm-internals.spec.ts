@@ -3,7 +3,7 @@
 // here, not in an application.
 import { DataSource, type Logger, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { expect, it } from 'vitest';
-import { connectionSocket, discardConnection } from '../../lib/typeorm/driver-connection.js';
+import { connectionSocket, discardConnection, driverPool } from '../../lib/typeorm/driver-connection.js';
 import {
   declaredTransaction,
   driverClients,
@@ -185,6 +185,10 @@ describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
         // What TypeORM's query runners read back from the driver is the view.
         const fields = view.driver as unknown as { dataSource?: DataSource; connection?: DataSource };
         expect(fields.dataSource ?? fields.connection).toBe(view);
+        // One pool (driver.master) for the DataSource and its tenant views: what per-pool caches key on.
+        const pool = driverPool(dataSource);
+        expect(pool).toBeTypeOf('object');
+        expect(driverPool(view)).toBe(pool);
       } else if (t.kind === 'mariadb') {
         expect(typeof clients.mysql?.Connection).toBe('function');
         expect(clients.mysql?.config).toBeTypeOf('object');
