@@ -45,9 +45,10 @@ export interface TenantMigrationOptions {
   affectReadiness?: boolean;
   /**
    * Keep a summary of every tenant's migrations table in `auto_migrator_tenants` (in the DataSource's
-   * schema), exact through a trigger on each tenant's migrations table, so that a restart learns
+   * schema), kept exact by triggers on each tenant's migrations table, so that a restart learns
    * which tenants have nothing to do in one statement, without opening their tables. Default true;
    * false: no table, function or trigger is created, and a restart reads every tenant's table.
+   * See docs/tenants.md.
    */
   summaryTable?: boolean;
 }

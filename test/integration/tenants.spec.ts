@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import {
   AutoMigratorConfigError,
@@ -169,7 +170,7 @@ describeEachDatabase(
       expect(
         await t.db.query(
           `SELECT (SELECT count(*) FROM pg_class WHERE relname = 'auto_migrator_tenants')::int AS tables, ` +
-            `(SELECT count(*) FROM pg_trigger WHERE tgname = 'auto_migrator_summary')::int AS triggers, ` +
+            `(SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'auto_migrator%')::int AS triggers, ` +
             `(SELECT count(*) FROM pg_proc WHERE proname LIKE 'auto_migrator%')::int AS functions`,
         ),
       ).toEqual([{ tables: 0, triggers: 0, functions: 0 }]);
@@ -184,11 +185,21 @@ describeEachDatabase(
         // A hand edit: the trigger brings the summary up to date.
         `DELETE FROM acme.migrations WHERE name = '${seed}'; DELETE FROM acme.orders; ` +
           // The trigger off: the summary still says "up to date", and is not trusted.
-          `ALTER TABLE globex.migrations DISABLE TRIGGER auto_migrator_summary; DELETE FROM globex.migrations WHERE name = '${seed}'; DELETE FROM globex.orders; ` +
+          `ALTER TABLE globex.migrations DISABLE TRIGGER auto_migrator_summary_delete; DELETE FROM globex.migrations WHERE name = '${seed}'; DELETE FROM globex.orders; ` +
           // Another table in its place, as a restore makes it (rows, then the trigger): the summary describes the old one, and is not trusted.
           `ALTER TABLE initech.migrations RENAME TO migrations_before; CREATE TABLE initech.migrations (LIKE initech.migrations_before INCLUDING ALL); ` +
           `INSERT INTO initech.migrations SELECT * FROM initech.migrations_before WHERE name <> '${seed}'; DELETE FROM initech.orders; ` +
-          `CREATE TRIGGER auto_migrator_summary AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON initech.migrations FOR EACH STATEMENT EXECUTE PROCEDURE auto_migrator_tenant_changed()`,
+          [
+            ['insert', 'INSERT', 'REFERENCING NEW TABLE AS added'],
+            ['update', 'UPDATE', 'REFERENCING OLD TABLE AS removed NEW TABLE AS added'],
+            ['delete', 'DELETE', 'REFERENCING OLD TABLE AS removed'],
+            ['truncate', 'TRUNCATE', ''],
+          ]
+            .map(
+              ([name, event, transition]) =>
+                `CREATE TRIGGER auto_migrator_summary_${name} AFTER ${event} ON initech.migrations ${transition} FOR EACH STATEMENT EXECUTE PROCEDURE auto_migrator_tenant_changed()`,
+            )
+            .join('; '),
       );
       const { queries } = await bootRecorded(tenantOptions());
       for (const tenant of ['acme', 'globex', 'initech']) {
@@ -201,9 +212,48 @@ describeEachDatabase(
       expect(
         await t.db.query(
           `SELECT s.schema_name AS tenant FROM auto_migrator_tenants s JOIN pg_trigger g ON g.tgrelid = s.table_oid ` +
-            `WHERE g.tgname = 'auto_migrator_summary' AND s.table_oid = 'initech.migrations'::regclass AND s.recorded = 3`,
+            `WHERE g.tgname = 'auto_migrator_summary_insert' AND s.table_oid = 'initech.migrations'::regclass AND s.recorded = 3`,
         ),
       ).toEqual([{ tenant: 'initech' }]);
+    });
+
+    it('the summary row stays exact through inserts, updates, deletes, a truncate and two writers at once', async () => {
+      await boot({ runMigrations: true });
+      await addTenants(['acme']);
+      await boot(tenantOptions());
+      const summary = async () =>
+        (
+          await t.db.query<{ same: boolean; recorded: number }>(
+            `SELECT s.recorded, s.names_hash = (SELECT coalesce(sum(hashtextextended(name, 0)), 0) FROM acme.migrations) ` +
+              `AND s.recorded = (SELECT count(*) FROM acme.migrations) AS same FROM auto_migrator_tenants s WHERE s.schema_name = 'acme'`,
+          )
+        )[0];
+      expect(await summary()).toEqual({ recorded: 3, same: true });
+      await t.db.query(`INSERT INTO acme.migrations (timestamp, name) VALUES (1, 'a1'), (2, 'a2')`);
+      await t.db.query(`UPDATE acme.migrations SET name = name || '_renamed' WHERE name = 'a1'`);
+      await t.db.query(`DELETE FROM acme.migrations WHERE name = 'a2'`);
+      expect(await summary()).toEqual({ recorded: 4, same: true });
+      // Two transactions at once: the second waits for the first's hold on the row, then adds its own difference.
+      const [first, second] = [new pg.Client({ connectionString: t.db.url }), new pg.Client({ connectionString: t.db.url })];
+      await Promise.all([first.connect(), second.connect()]);
+      try {
+        await first.query(`BEGIN; INSERT INTO acme.migrations (timestamp, name) VALUES (3, 'b1')`);
+        const secondWrites = second.query(
+          `BEGIN; DELETE FROM acme.migrations WHERE name = 'a1_renamed'; INSERT INTO acme.migrations (timestamp, name) VALUES (4, 'b2')`,
+        );
+        const pid = (second as unknown as { processID: number }).processID;
+        await waitFor(
+          async () => (await t.db.query(`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid} AND wait_event_type = 'Lock'`)).length > 0,
+        );
+        await first.query('COMMIT');
+        await secondWrites;
+        await second.query('COMMIT');
+      } finally {
+        await Promise.all([first.end(), second.end()]);
+      }
+      expect(await summary()).toEqual({ recorded: 5, same: true });
+      await t.db.query(`TRUNCATE acme.migrations`);
+      expect(await summary()).toEqual({ recorded: 0, same: true });
     });
 
     it('a deploy adding one migration to every tenant: no information_schema scan (to_regclass instead), a bounded number of statements per tenant', async () => {
