@@ -32,6 +32,11 @@ export interface MigrationLock {
   holder(): Promise<string | undefined>;
   /** Releases the lock. Throws when that fails: the caller must then close the connection for good. */
   release(): Promise<void>;
+  /**
+   * Where the lock is held by the session's own connection (PostgreSQL session scope): releases it
+   * and, in the same statement, resets these settings of that connection to their session defaults.
+   */
+  releaseResetting?(settings: readonly string[]): Promise<void>;
 }
 
 /** Thrown when the lock is not, or no longer, held by this process: nothing more is migrated. */

@@ -67,10 +67,16 @@ export class LockedSession {
         }
       } finally {
         this.env.control.setCanceller(undefined);
-        await lock?.release().catch((error: unknown) => {
+        // The session's settings go back with the lock where it can (one statement, not two).
+        const resets = session?.settingsToReset() ?? [];
+        const released =
+          lock?.releaseResetting && session && resets.length > 0
+            ? lock.releaseResetting(resets).then(() => session.settingsWereReset())
+            : lock?.release();
+        await released?.catch((error: unknown) => {
           destroy = true;
           this.env.logger.error(
-            `${this.plan.label}: releasing ${lock.description} failed (${this.env.redactor.message(error)}); closing its connection, which releases a lock held by it`,
+            `${this.plan.label}: releasing ${lock?.description} failed (${this.env.redactor.message(error)}); closing its connection, which releases a lock held by it`,
           );
         });
       }
@@ -115,7 +121,7 @@ export class LockedSession {
 
   private async open(): Promise<MigrationSession | undefined> {
     await this.ensureInitialized();
-    return MigrationSession.open(this.plan.dataSource, this.plan.connectionCheck);
+    return MigrationSession.open(this.plan.dataSource, this.plan.connectionCheck, this.plan.tenant !== undefined);
   }
 
   /** Takes the plan's lock, waiting up to its timeout and telling who holds it; undefined when the plan has none. */

@@ -1,6 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { MigrationConnectionLostError } from '../errors/migration-connection-lost.error.js';
-import { connectionSocket, discardConnection } from '../typeorm/driver-connection.js';
+import { connectionSocket, discardConnection, driverConnection } from '../typeorm/driver-connection.js';
 import { quoteIdentifier } from '../util/sql-identifier.js';
 import { SessionWatchdog, type ConnectionCheckSettings } from './session-watchdog.js';
 
@@ -33,6 +33,10 @@ export class MigrationSession {
   private searchPathSet = false;
   /** PostgreSQL 14+: client_connection_check_interval exists. */
   private checksClientConnection = false;
+  /** client_connection_check_interval is to be set with the next settings this session sends (see connect). */
+  private checkIntervalPending = false;
+  /** client_connection_check_interval is set on this connection: reset at close. */
+  private checkIntervalSet = false;
 
   private constructor(
     private readonly dataSource: DataSource,
@@ -48,13 +52,18 @@ export class MigrationSession {
    * is watched (TCP keepalive after `check.timeoutMs` idle, and a check from outside every
    * `check.intervalMs`) until it is closed; see {@link SessionWatchdog}.
    */
-  static async open(dataSource: DataSource, check?: ConnectionCheckSettings): Promise<MigrationSession | undefined> {
-    const session = await MigrationSession.connect(dataSource);
+  static async open(dataSource: DataSource, check?: ConnectionCheckSettings, forSchema = false): Promise<MigrationSession | undefined> {
+    const session = await MigrationSession.connect(dataSource, forSchema);
     if (session && check) session.watch(check);
     return session;
   }
 
-  private static async connect(dataSource: DataSource): Promise<MigrationSession | undefined> {
+  /**
+   * With `forSchema` (a session that {@link useSchema} points at a tenant before any migration), a
+   * pooled connection this process has opened a session on before is not asked again who it is: its
+   * settings go with the statement that sets the schema.
+   */
+  private static async connect(dataSource: DataSource, forSchema: boolean): Promise<MigrationSession | undefined> {
     const type = dataSource.options.type;
     const dialect = type === 'postgres' ? 'postgres' : type === 'mysql' || type === 'mariadb' ? 'mysql' : undefined;
     if (!dialect) return undefined;
@@ -69,6 +78,15 @@ export class MigrationSession {
       // 14+, in the same round trip: if this process dies during a long statement, the server
       // notices the lost client within a second, aborts the statement and ends the session,
       // releasing its locks. Behind a proxy that setting would stay on another client's connection.
+      const connection = driverConnection(queryRunner);
+      // Directly connected only: behind a proxy, each transaction may run on another server process.
+      const known = forSchema && connection ? knownConnections.get(connection) : undefined;
+      if (known) {
+        const session = new MigrationSession(dataSource, queryRunner, dialect, known.backendId, false);
+        session.checksClientConnection = known.checksClientConnection;
+        session.checkIntervalPending = known.checksClientConnection;
+        return session;
+      }
       const localPort = connectionSocket(queryRunner)?.localPort;
       const rows = (await queryRunner.query(
         `SELECT pg_backend_pid() AS id, inet_client_port() AS port, current_setting('server_version_num')::int AS version, ` +
@@ -79,6 +97,10 @@ export class MigrationSession {
       const behindProxy = seenThroughProxy(localPort, rows[0]?.port ?? null);
       const session = new MigrationSession(dataSource, queryRunner, dialect, Number(rows[0]?.id), behindProxy);
       session.checksClientConnection = Number(rows[0]?.version) >= 140_000;
+      session.checkIntervalSet = !behindProxy && session.checksClientConnection;
+      if (connection && !behindProxy) {
+        knownConnections.set(connection, { backendId: session.backendId, checksClientConnection: session.checksClientConnection });
+      }
       return session;
     } catch (error) {
       await queryRunner.release().catch(() => undefined);
@@ -161,7 +183,10 @@ export class MigrationSession {
    */
   async useSchema(schema: string, create: boolean): Promise<void> {
     const quoted = quoteIdentifier(schema);
-    const statements = create ? [`CREATE SCHEMA IF NOT EXISTS ${quoted}`] : [];
+    const statements = this.checkIntervalPending ? [`SET client_connection_check_interval = '1s'`] : [];
+    this.checkIntervalSet ||= this.checkIntervalPending;
+    this.checkIntervalPending = false;
+    if (create) statements.push(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
     this.schema = schema;
     if (!this.behindProxy) {
       this.searchPathSet = true;
@@ -234,15 +259,30 @@ export class MigrationSession {
     await discardConnection(this.queryRunner);
   }
 
+  /**
+   * The PostgreSQL settings {@link close} resets (none behind a proxy, which kept none), for a
+   * statement that resets them along with its own work; {@link settingsWereReset} says it did.
+   */
+  settingsToReset(): string[] {
+    if (this.behindProxy || this.dialect !== 'postgres') return [];
+    return [
+      ...(this.checkIntervalSet ? ['client_connection_check_interval'] : []),
+      ...(this.searchPathSet ? ['search_path'] : []),
+      ...(this.timeoutsApplied ? ['statement_timeout', 'lock_timeout'] : []),
+    ];
+  }
+
+  settingsWereReset(): void {
+    this.checkIntervalSet = false;
+    this.searchPathSet = false;
+    this.timeoutsApplied = false;
+  }
+
   private async resetSettings(): Promise<void> {
     if (this.behindProxy) return;
     if (this.dialect === 'postgres') {
-      // One round trip. client_connection_check_interval exists from PostgreSQL 14 on (set at connect).
-      const reset = [
-        ...(this.checksClientConnection ? ['client_connection_check_interval'] : []),
-        ...(this.searchPathSet ? ['search_path'] : []),
-        ...(this.timeoutsApplied ? ['statement_timeout', 'lock_timeout'] : []),
-      ];
+      // One round trip.
+      const reset = this.settingsToReset();
       if (reset.length > 0) await this.queryRunner.query(reset.map((setting) => `RESET ${setting}`).join('; '));
       return;
     }
@@ -254,6 +294,13 @@ export class MigrationSession {
     }
   }
 }
+
+/** What connect() learned about a pooled connection made directly to PostgreSQL: the same until it closes. */
+interface KnownConnection {
+  readonly backendId: number;
+  readonly checksClientConnection: boolean;
+}
+const knownConnections = new WeakMap<object, KnownConnection>();
 
 /**
  * A proxy sits between this process and PostgreSQL when the server sees the connection come from

@@ -8,6 +8,12 @@ interface DriverConnection {
   destroy?: () => void;
 }
 
+/** The driver's connection (pg Client, mysql2 connection) under a connected query runner: one object per server connection. */
+export function driverConnection(queryRunner: QueryRunner): object | undefined {
+  const connection = (queryRunner as { databaseConnection?: unknown }).databaseConnection;
+  return typeof connection === 'object' && connection !== null ? connection : undefined;
+}
+
 /** The TCP (or Unix) socket under a connected query runner, where the driver exposes it. */
 export function connectionSocket(queryRunner: QueryRunner): Socket | undefined {
   const connection = (queryRunner as { databaseConnection?: DriverConnection }).databaseConnection;
