@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
+import { quoteLiteral } from '../util/sql-identifier.js';
 import type { PendingMigration } from '../contracts/migration-records.js';
 import { migrationsTableName, selectIfTableExists } from './migrations-table.js';
-import { readStartedMigrations, splitStarted } from './started-migrations.js';
+import { readStartedMigrations, splitStarted, startedTableName } from './started-migrations.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
 
 /** A migration recorded in the migrations table. */
@@ -57,11 +58,17 @@ export interface MigrationHistoryRead {
 
 /** {@link readMigrationStatus}, with what was read: a run holding the lock since this read need not read it again. */
 export async function readMigrationHistory(dataSource: DataSource, queryRunner?: QueryRunner): Promise<MigrationHistoryRead> {
-  const recorded = await readRecordedNames(dataSource, queryRunner);
+  // PostgreSQL: the same statement tells whether the started markers' table exists (on every row).
+  const markersTable = dataSource.options.type === 'postgres' ? startedTableName(dataSource) : undefined;
+  const rows = await selectIfTableExists(dataSource, queryRunner, migrationsTableName(dataSource), (from, beside) =>
+    recordedNamesSql(dataSource, from, markersTable && `, to_regclass(${quoteLiteral(beside(markersTable))}) IS NOT NULL AS markers`),
+  );
+  const recorded = rows.map((row) => String(row['name']));
   const report = compareWithBuild(buildMigrations(dataSource.migrations, 'DataSource'), recorded);
   // Only a migration not recorded as applied can be unfinished: nothing pending, nothing to read.
   if (report.pending.length === 0) return { status: report, recorded, markers: 0 };
-  const started = await readStartedMigrations(dataSource, queryRunner);
+  const noMarkersTable = rows.length > 0 && rows[0]!['markers'] === false;
+  const started = noMarkersTable ? [] : await readStartedMigrations(dataSource, queryRunner);
   return { status: { ...report, dirty: splitStarted(started, recorded).unfinished }, recorded, markers: started.length };
 }
 
@@ -95,14 +102,16 @@ export function compareWithBuild(known: readonly PendingMigration[], recorded: r
  * warm-up at every boot), where "no such table" means none.
  */
 export async function readRecordedNames(dataSource: DataSource, queryRunner?: QueryRunner): Promise<string[]> {
-  const driver = dataSource.driver;
-  const rows = await selectIfTableExists(
-    dataSource,
-    queryRunner,
-    migrationsTableName(dataSource),
-    (from) => `SELECT ${driver.escape('name')} FROM ${from} ORDER BY ${driver.escape('id')}`,
+  const rows = await selectIfTableExists(dataSource, queryRunner, migrationsTableName(dataSource), (from) =>
+    recordedNamesSql(dataSource, from),
   );
   return rows.map((row) => String(row['name']));
+}
+
+/** The names in the migrations table `from`, in the order applied, with `columns` added to each row. */
+function recordedNamesSql(dataSource: DataSource, from: string, columns = ''): string {
+  const driver = dataSource.driver;
+  return `SELECT ${driver.escape('name')}${columns} FROM ${from} ORDER BY ${driver.escape('id')}`;
 }
 
 /**

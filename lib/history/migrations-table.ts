@@ -32,7 +32,8 @@ export async function tableExists(dataSource: DataSource, runner: QueryRunner, t
 }
 
 /**
- * Runs the SELECT `sql(from)` on a table beside the migrations table, where "no such table" means
+ * Runs the SELECT `sql(from, beside)` on a table beside the migrations table (`beside` escapes the
+ * path of another table there), where "no such table" means
  * no rows. Inside a transaction, where a failed statement would abort it, or with `askFirst` (a
  * table that usually does not exist, whose missing-table error TypeORM's logger would print at
  * every run), it asks whether the table exists first.
@@ -41,14 +42,15 @@ export async function selectIfTableExists(
   dataSource: DataSource,
   queryRunner: QueryRunner | undefined,
   table: string,
-  sql: (from: string) => string,
+  sql: (from: string, beside: (table: string) => string) => string,
   askFirst = false,
 ): Promise<Array<Record<string, unknown>>> {
   const runner = queryRunner ?? dataSource.createQueryRunner();
   try {
     if ((askFirst || runner.isTransactionActive) && !(await tableExists(dataSource, runner, table))) return [];
     try {
-      return (await runner.query(sql(escapedTable(dataSource, runner, table)))) as Array<Record<string, unknown>>;
+      const beside = (other: string) => escapedTable(dataSource, runner, other);
+      return (await runner.query(sql(beside(table), beside))) as Array<Record<string, unknown>>;
     } catch (error) {
       if (!runner.isTransactionActive && isMissingTable(error)) return [];
       throw error;

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { quoteIdentifier } from '../util/sql-identifier.js';
+import { quoteIdentifier, quoteLiteral } from '../util/sql-identifier.js';
 
 /**
  * The tenants' summary (PostgreSQL): one row per tenant migrations table, in the DataSource's own
@@ -56,11 +56,6 @@ function qualified(place: SummaryPlace, name: string): string {
   return place.schema === undefined ? quoteIdentifier(name) : `${quoteIdentifier(place.schema)}.${quoteIdentifier(name)}`;
 }
 
-/** A PostgreSQL string literal (standard_conforming_strings). */
-function literal(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}
-
 /**
  * What the summary says of `tenants`, in one statement over the catalog and the summary table: no
  * tenant table is opened. Only the tenants with something to look at are returned (the others are
@@ -99,11 +94,11 @@ export async function readTenantSummary(
 export async function installSummary(dataSource: DataSource, place: SummaryPlace): Promise<void> {
   // The schema is resolved on the server when the DataSource does not name one: the functions
   // run with their own search_path, so every name inside them is qualified.
-  const schema = place.schema === undefined ? 'current_schema()' : literal(place.schema);
+  const schema = place.schema === undefined ? 'current_schema()' : quoteLiteral(place.schema);
   const row = `WHERE schema_name = TG_TABLE_SCHEMA AND table_name = TG_TABLE_NAME AND table_oid = TG_RELID`;
   const hashOf = (rows: string) => `(SELECT coalesce(sum(hashtextextended(name, 0)), 0) FROM ${rows})`;
   const body = [
-    `PERFORM pg_advisory_xact_lock(hashtext(${literal(`nestjs-auto-migrator:${SUMMARY_TABLE}`)}))`,
+    `PERFORM pg_advisory_xact_lock(hashtext(${quoteLiteral(`nestjs-auto-migrator:${SUMMARY_TABLE}`)}))`,
     `EXECUTE format('CREATE TABLE IF NOT EXISTS %I.${SUMMARY_TABLE} (schema_name text NOT NULL, table_name text NOT NULL, ` +
       `table_oid oid NOT NULL, names_hash numeric NOT NULL, recorded integer NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), ` +
       `PRIMARY KEY (schema_name, table_name))', s)`,

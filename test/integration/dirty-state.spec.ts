@@ -341,8 +341,9 @@ describeEachDatabase(
         migrator: { runMigrations: true },
       });
       expect(await t.db.recorded()).toEqual(['Create1700000000001']);
-      // (A fresh database's first read of the migrations table itself fails, as before: not ours to count here.)
-      expect(failed.filter((entry) => entry.includes('migrations_started'))).toEqual([]);
+      // (A fresh database's first read of the migrations table itself fails, as before, whatever it
+      // also asks about the marker table: not ours to count here.) No statement reads the marker table blind.
+      expect(failed.filter((entry) => /FROM "?migrations_started/.test(entry))).toEqual([]);
     });
 
     it("transaction 'each' where DDL is transactional writes no marker and creates no table; on MariaDB a failure before any DDL leaves none", async () => {
