@@ -2,9 +2,11 @@
 //   - restart with nothing pending: app.init() with tenants, against the same app without them
 //     (added milliseconds, and the statements the library sent);
 //   - a deploy adding one migration to every tenant, against one psql session doing the same work;
-//   - the peak RSS of the process that ran the first migration of every tenant.
+//   - the peak RSS of the process that ran the first migration of every tenant;
+//   - --replicas replica processes released at once on N pending tenants, against one replica alone
+//     (wall time until the last is done, each replica's share, every migration checked applied once).
 // Each case is interleaved with its comparison; medians of --runs.
-// Run by hand:  npm run build && node bench/tenants-scale.mjs [--tenants 1000,10000] [--migrations 10] [--runs 3] [--concurrency 4]
+// Run by hand:  npm run build && node bench/tenants-scale.mjs [--tenants 1000,10000] [--migrations 10] [--runs 3] [--concurrency 4] [--replicas 4]
 import 'reflect-metadata';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AutoMigratorModule } from 'nestjs-auto-migrator';
 import { benchTenantMigrations } from '../test/fixtures/tenant-migrations.mjs';
 import { recordQueries } from '../test/support/recorded-queries.mjs';
-import { machine, median, onFreshDatabase, reachable, table } from './support.mjs';
+import { machine, median, onFreshDatabase, reachable, runTogether, table } from './support.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     migrations: { type: 'string', default: '10' },
     runs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '4' },
+    replicas: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -32,11 +35,13 @@ const SIZES = values.tenants.split(',').map(Number);
 const MIGRATIONS = Number(values.migrations);
 const RUNS = Number(values.runs);
 const CONCURRENCY = Number(values.concurrency);
+const REPLICAS = Number(values.replicas);
+const REPLICA = join(import.meta.dirname, '../test/fixtures/tenant-scale-replica.mjs');
 
 const tenantNames = (n) => Array.from({ length: n }, (_, i) => `tenant_${String(i).padStart(5, '0')}`);
 
 /** Boots (init) and closes an application context; resolves { ms, queries } for init(). */
-async function boot(url, tenants, migrations) {
+async function boot(url, tenants, migrations, { summaryTable = true } = {}) {
   const { queries, logger } = recordQueries();
   const withTenants = tenants.length > 0;
   const started = performance.now();
@@ -50,7 +55,11 @@ async function boot(url, tenants, migrations) {
           logger: false,
           dataSources: [
             withTenants
-              ? { name: 'default', allowNoMigrations: true, tenants: { list: () => tenants, migrations, concurrency: CONCURRENCY } }
+              ? {
+                  name: 'default',
+                  allowNoMigrations: true,
+                  tenants: { list: () => tenants, migrations, concurrency: CONCURRENCY, summaryTable },
+                }
               : { name: 'default', allowNoMigrations: true },
           ],
         }),
@@ -62,6 +71,38 @@ async function boot(url, tenants, migrations) {
   const sent = queries.length;
   await app.close();
   return { ms, queries: sent };
+}
+
+/**
+ * `count` replica processes released at once on `n` pending tenants of a fresh database: the wall
+ * time until the last is done, and how many migrations each applied. Throws unless every replica
+ * booted and every tenant holds each migration exactly once.
+ */
+async function replicasOn(n, count) {
+  return onFreshDatabase('postgres', async (db) => {
+    const env = { DB_URL: db.url, TENANTS: String(n), MIGRATIONS: String(MIGRATIONS), CONCURRENCY: String(CONCURRENCY) };
+    const { startedAt, results } = await runTogether(REPLICA, count, env);
+    const failed = results.find((result) => result.code !== 0 || !/DONE_AT (\d+)/.test(result.output));
+    if (failed) throw new Error(`a replica failed (exit ${failed.code}): ${failed.output.slice(0, 2000)}`);
+    const tenants = tenantNames(n);
+    let recorded = 0;
+    for (let start = 0; start < n; start += 500) {
+      const counts = tenants
+        .slice(start, start + 500)
+        .map((tenant) => `SELECT count(*) AS total, count(DISTINCT name) AS names FROM "${tenant}".migrations`)
+        .join(' UNION ALL ');
+      const [row] = await db.query(
+        `SELECT sum(total)::int AS total, sum(names)::int AS names, count(*) FILTER (WHERE total <> ${MIGRATIONS})::int AS off FROM (${counts}) AS t`,
+      );
+      if (row.total !== row.names || row.off !== 0)
+        throw new Error(`tenants ${start}…: ${JSON.stringify(row)}: a migration missing or applied twice`);
+      recorded += row.total;
+    }
+    const shares = results.map((result) => Number(/APPLIED (\d+)/.exec(result.output)?.[1]));
+    if (shares.reduce((sum, share) => sum + share, 0) !== recorded)
+      throw new Error(`shares ${shares.join('/')} do not add up to ${recorded}`);
+    return { wallMs: Math.max(...results.map((result) => Number(/DONE_AT (\d+)/.exec(result.output)[1]))) - startedAt, shares };
+  });
 }
 
 function psqlScript(tenants, migration) {
@@ -99,7 +140,12 @@ try {
     const restart = { added: [], queries: [] };
     const deploy = { library: [], psql: [] };
     const rss = [];
+    const replicas = { one: [], many: [] };
     for (let run = 0; run < RUNS; run++) {
+      if (REPLICAS > 0) {
+        replicas.one.push(await replicasOn(n, 1));
+        replicas.many.push(await replicasOn(n, REPLICAS));
+      }
       // Restart, nothing pending: with tenants vs the same app without them, interleaved.
       await onFreshDatabase('postgres', async (db) => {
         const before = process.memoryUsage().rss;
@@ -117,8 +163,9 @@ try {
         await boot(db.url, tenants, first);
         deploy.library.push((await boot(db.url, tenants, all)).ms);
       });
+      // psql's copy has no summary trigger: it does the work as a team without the library would.
       await onFreshDatabase('postgres', async (db) => {
-        await boot(db.url, tenants, first);
+        await boot(db.url, tenants, first, { summaryTable: false });
         deploy.psql.push(psql(db.url, script));
       });
     }
@@ -129,6 +176,13 @@ try {
       deployMs: median(deploy.library),
       deployPsqlMs: median(deploy.psql),
       peakRssMiB: Math.max(...rss) / 2 ** 20,
+      ...(REPLICAS > 0
+        ? {
+            oneReplicaMs: median(replicas.one.map((result) => result.wallMs)),
+            replicasMs: median(replicas.many.map((result) => result.wallMs)),
+            shares: replicas.many.map((result) => result.shares.join('/')).join(', '),
+          }
+        : {}),
     };
     report[n] = entry;
     rows.push(
@@ -144,6 +198,13 @@ try {
       ],
       [`${n} tenants: peak RSS (first migration of every tenant)`, `${Math.round(entry.peakRssMiB)} MiB`, '≤ 200 MiB'],
     );
+    if (REPLICAS > 0) {
+      rows.push([
+        `${n} tenants pending: ${REPLICAS} replicas at once vs 1 replica`,
+        `${Math.round(entry.replicasMs)} ms vs ${Math.round(entry.oneReplicaMs)} ms: ${(entry.replicasMs / entry.oneReplicaMs).toFixed(2)} (shares ${entry.shares})`,
+        '≤ 1.00',
+      ]);
+    }
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
@@ -166,6 +227,18 @@ if (values.json) {
       target: '≤ 1.00',
       met: entry.deployMs <= entry.deployPsqlMs,
     },
+    ...(entry.replicasMs === undefined
+      ? []
+      : [
+          {
+            case: `${entry.tenants} tenants pending: ${REPLICAS} replicas at once (shares ${entry.shares})`,
+            library: `${Math.round(entry.replicasMs)} ms`,
+            comparison: `1 replica: ${Math.round(entry.oneReplicaMs)} ms`,
+            ratio: (entry.replicasMs / entry.oneReplicaMs).toFixed(2),
+            target: '≤ 1.00',
+            met: entry.replicasMs <= entry.oneReplicaMs,
+          },
+        ]),
     {
       case: `${entry.tenants} tenants: peak RSS`,
       library: `${Math.round(entry.peakRssMiB)} MiB`,
