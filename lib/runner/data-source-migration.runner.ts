@@ -112,7 +112,10 @@ export class DataSourceMigrationRunner {
    * process holds are left to it: resolves false at once, with nothing reported; the lock, when it
    * is free, is taken before the strategy runs and kept for its first run.
    */
-  async migrate(strategy: MigrationStrategy, options: { readonly deferIfLocked?: boolean } = {}): Promise<boolean> {
+  async migrate(
+    strategy: MigrationStrategy,
+    options: { readonly deferIfLocked?: boolean; readonly claimFirst?: boolean } = {},
+  ): Promise<boolean> {
     const startedAt = Date.now();
     const done = (status: 'done' | 'failed', applied: readonly string[], error?: string) =>
       this.reporter.report({
@@ -123,12 +126,16 @@ export class DataSourceMigrationRunner {
         durationMs: Date.now() - startedAt,
         ...(error ? { error } : {}),
       });
-    // Sharing with replicas: the lock first, without waiting, then what is pending is read under it,
-    // once: the strategy's first run goes on from that read on the same session.
-    if (options.deferIfLocked && this.plan.lock && (await this.session.claim()) === 'held elsewhere') {
+    // Sharing with replicas: the lock is taken without waiting, and a tenant another process holds
+    // is left to it. With `claimFirst` (known to be pending), before reading: what is pending is then
+    // read once, under the lock, and the strategy's first run goes on from that read.
+    const share = options.deferIfLocked === true && this.plan.lock !== undefined;
+    const heldElsewhere = async () => {
+      if ((await this.session.claim()) !== 'held elsewhere') return false;
       this.detail(`${this.plan.label}: another process is migrating it; coming back to it at the end`);
-      return false;
-    }
+      return true;
+    };
+    if (share && options.claimFirst && (await heldElsewhere())) return false;
     try {
       let pending: PendingMigration[] | undefined;
       try {
@@ -147,6 +154,7 @@ export class DataSourceMigrationRunner {
         done('done', []);
         return true;
       }
+      if (share && !options.claimFirst && pending && (await heldElsewhere())) return false;
       await this.runStrategy(strategy, pending, startedAt, done);
     } finally {
       this.readUnderClaim = undefined;

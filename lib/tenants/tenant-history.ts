@@ -28,6 +28,8 @@ export interface TenantHistory {
   readonly upToDate: Set<string>;
   /** Tenants the summary does not vouch for (no trigger yet, a new or restored table): to summarise after the run. */
   readonly unsummarized: readonly string[];
+  /** Tenants the summary vouches have something pending (at the time of the read). */
+  readonly pending: ReadonlySet<string>;
   /** Tenants per statement that the server's lock table allows. */
   readonly perStatement: number;
 }
@@ -48,7 +50,7 @@ export async function readTenantHistory(
   summary: SummaryPlace | undefined,
 ): Promise<TenantHistory> {
   const upToDate = new Set<string>();
-  if (tenants.length === 0 || query.known.length === 0) return { upToDate, unsummarized: [], perStatement: 1 };
+  if (tenants.length === 0 || query.known.length === 0) return { upToDate, unsummarized: [], pending: new Set(), perStatement: 1 };
   const rows = summary ? await readTenantSummary(dataSource, summary, tenants, query) : undefined;
   if (rows) {
     const toLookAt = new Set(rows.map((row) => row.schema));
@@ -56,7 +58,12 @@ export async function readTenantHistory(
     const perStatement = statementShare(rows[0]?.slots);
     const unread = rows.filter((row) => !row.summarized && row.hasTable && !row.hasMarkers).map((row) => row.schema);
     for (const tenant of await countRecorded(dataSource, unread, query, perStatement)) upToDate.add(tenant);
-    return { upToDate, unsummarized: rows.filter((row) => !row.summarized).map((row) => row.schema), perStatement };
+    return {
+      upToDate,
+      unsummarized: rows.filter((row) => !row.summarized).map((row) => row.schema),
+      pending: new Set(rows.filter((row) => row.summarized && !row.matches).map((row) => row.schema)),
+      perStatement,
+    };
   }
   // No summary (yet): which tenants have the migrations table and no marker table, then their counts.
   const tables = (await dataSource.query(
@@ -70,7 +77,7 @@ export async function readTenantHistory(
   const withMarkers = new Set(tables.filter((row) => row.name === query.startedTable).map((row) => row.schema));
   const candidates = tenants.filter((tenant) => withTable.has(tenant) && !withMarkers.has(tenant));
   for (const tenant of await countRecorded(dataSource, candidates, query, perStatement)) upToDate.add(tenant);
-  return { upToDate, unsummarized: summary ? tenants : [], perStatement };
+  return { upToDate, unsummarized: summary ? tenants : [], pending: new Set(), perStatement };
 }
 
 /** How many tables one statement may lock: an eighth of the server's lock table (`slots`), at most {@link TENANTS_PER_QUERY}. */

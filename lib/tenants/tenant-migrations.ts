@@ -77,7 +77,10 @@ export async function migrateTenants(
   const thrown: Array<{ tenant: string; error: string }> = [];
   const migrate = async (tenant: string, deferIfLocked: boolean): Promise<boolean> => {
     try {
-      return await new DataSourceMigrationRunner(planTenant(parent, tenant), env).migrate(strategy, { deferIfLocked });
+      // Known pending: the lock first, and one read under it. Otherwise (maybe done by another
+      // replica meanwhile) one read first, and the lock only when something is pending.
+      const claimFirst = deferIfLocked && history.pending.has(tenant);
+      return await new DataSourceMigrationRunner(planTenant(parent, tenant), env).migrate(strategy, { deferIfLocked, claimFirst });
     } catch (error) {
       thrown.push({ tenant, error: env.redactor.message(error) });
       return true;
@@ -86,7 +89,11 @@ export async function migrateTenants(
   // Replicas share the work: a tenant another process is migrating is left to it and looked at
   // again once every other tenant was tried (by then it is usually done: nothing left to apply).
   const deferred: string[] = [];
-  await forEachTenant(tenants, settings.concurrency, env, async (tenant) => {
+  // Each process starts at its own point of the list, so replicas booting together begin on
+  // different tenants instead of queueing on the same locks.
+  const start = Math.floor(Math.random() * tenants.length);
+  const order = [...tenants.slice(start), ...tenants.slice(0, start)];
+  await forEachTenant(order, settings.concurrency, env, async (tenant) => {
     if (upToDate.has(tenant)) {
       env.emit({ type: 'data-source-done', dataSource: `${parent.name}/${tenant}`, status: 'done', applied: [], durationMs: 0 });
     } else if (!(await migrate(tenant, true))) {
@@ -121,7 +128,7 @@ function summaryPlace(parent: DataSourcePlan): SummaryPlace | undefined {
  */
 async function readHistory(parent: DataSourcePlan, tenants: readonly string[], env: RunnerEnvironment): Promise<TenantHistory> {
   const first = tenants[0];
-  const none: TenantHistory = { upToDate: new Set(), unsummarized: [], perStatement: 1 };
+  const none: TenantHistory = { upToDate: new Set(), unsummarized: [], pending: new Set(), perStatement: 1 };
   if (first === undefined) return none;
   // Any tenant's view names the tables and migrations every tenant has.
   const view = planTenant(parent, first);
