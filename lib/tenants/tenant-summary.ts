@@ -95,7 +95,9 @@ export async function installSummary(dataSource: DataSource, place: SummaryPlace
   // The schema is resolved on the server when the DataSource does not name one: the functions
   // run with their own search_path, so every name inside them is qualified.
   const schema = place.schema === undefined ? 'current_schema()' : quoteLiteral(place.schema);
-  const row = `WHERE schema_name = TG_TABLE_SCHEMA AND table_name = TG_TABLE_NAME AND table_oid = TG_RELID`;
+  // As text in the default collation: compared as `name` (the trigger variables' type, collation "C"), the
+  // primary key could not be used, and every write scanned the whole summary (O(N) per write: quadratic deploys).
+  const row = `WHERE schema_name = TG_TABLE_SCHEMA::text COLLATE "default" AND table_name = TG_TABLE_NAME::text COLLATE "default" AND table_oid = TG_RELID`;
   const hashOf = (rows: string) => `(SELECT coalesce(sum(hashtextextended(name, 0)), 0) FROM ${rows})`;
   const body = [
     `PERFORM pg_advisory_xact_lock(hashtext(${quoteLiteral(`nestjs-auto-migrator:${SUMMARY_TABLE}`)}))`,
