@@ -95,8 +95,8 @@ describeEachDatabase(
           `SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'tenant_007' AND table_name = 'invoices' ORDER BY 1`,
         ),
       ).toEqual([{ c: 'amount' }, { c: 'id' }]);
-      // Nothing leaked into public, which keeps only the global migrations and the tenants' summary.
-      expect(await tablesIn('public')).toEqual(['auto_migrator_tenants', 'migrations', 'tenants']);
+      // Nothing leaked into public, which keeps only the global migrations (the summary is opt-in).
+      expect(await tablesIn('public')).toEqual(['migrations', 'tenants']);
       expect(await t.db.recorded()).toEqual(['CreateTenants1700000000001']);
       const readiness = await app.app.get(AutoMigratorService).getReadiness();
       expect(readiness).toMatchObject({
@@ -148,8 +148,8 @@ describeEachDatabase(
       await boot({ runMigrations: true });
       const tenants = tenantNames(60);
       await addTenants(tenants);
-      await boot(tenantOptions());
-      const { app, queries } = await bootRecorded(tenantOptions());
+      await boot(tenantOptions({ summaryTable: true }));
+      const { app, queries } = await bootRecorded(tenantOptions({ summaryTable: true }));
       expect(await app.app.get(AutoMigratorService).getReadiness()).toMatchObject({
         ready: true,
         dataSources: { default: { state: 'done', tenants: { total: 60, done: 60, failed: 0 } } },
@@ -160,11 +160,11 @@ describeEachDatabase(
       expect(queries.filter((query) => /tenant_\d{3}/.test(query))).toEqual([]);
     });
 
-    it('summaryTable: false: no summary, trigger or function; a restart reads the tenants in a bounded number of statements', async () => {
+    it('summaryTable: false (the default): no summary, trigger or function; a restart reads the tenants in a bounded number of statements', async () => {
       await boot({ runMigrations: true });
       await addTenants(tenantNames(60));
-      await boot(tenantOptions({ summaryTable: false }));
-      const { app, queries } = await bootRecorded(tenantOptions({ summaryTable: false }));
+      await boot(tenantOptions());
+      const { app, queries } = await bootRecorded(tenantOptions());
       expect(await app.app.get(AutoMigratorService).getReadiness()).toMatchObject({ ready: true });
       // TypeORM's two at connect, the tenant list, the DataSource's own check, one catalog query and one count for all 60.
       expect(queries.length, queries.join('\n')).toBeLessThanOrEqual(6);
@@ -180,7 +180,7 @@ describeEachDatabase(
     it('the summary is trusted only while its trigger keeps it exact: a hand-deleted record, a disabled trigger, a recreated table all get the migration again, once', async () => {
       await boot({ runMigrations: true });
       await addTenants(['acme', 'globex', 'initech', 'umbrella']);
-      await boot(tenantOptions());
+      await boot(tenantOptions({ summaryTable: true }));
       const seed = 'SeedOrder1700000000103';
       await t.db.query(
         // A hand edit: the trigger brings the summary up to date.
@@ -202,7 +202,7 @@ describeEachDatabase(
             )
             .join('; '),
       );
-      const { queries } = await bootRecorded(tenantOptions());
+      const { queries } = await bootRecorded(tenantOptions({ summaryTable: true }));
       for (const tenant of ['acme', 'globex', 'initech']) {
         expect(await recordedIn(tenant), tenant).toEqual(TENANT_NAMES);
         expect(await t.db.query(`SELECT total FROM "${tenant}".orders`), tenant).toEqual([{ total: 42 }]);
@@ -221,7 +221,7 @@ describeEachDatabase(
     it('the summary row stays exact through inserts, updates, deletes, a truncate and two writers at once', async () => {
       await boot({ runMigrations: true });
       await addTenants(['acme']);
-      await boot(tenantOptions());
+      await boot(tenantOptions({ summaryTable: true }));
       const summary = async () =>
         (
           await t.db.query<{ same: boolean; recorded: number }>(
@@ -261,7 +261,7 @@ describeEachDatabase(
       await boot({ runMigrations: true });
       const tenants = tenantNames(20);
       await addTenants(tenants);
-      await boot(tenantOptions());
+      await boot(tenantOptions({ summaryTable: true }));
       const { queries, logger } = recordQueries();
       // What the migration's session is set to: the server checks for a lost client every second.
       const AddNotes = defineMigration(
@@ -271,7 +271,7 @@ describeEachDatabase(
       const deploy = t.track(
         await bootApp({
           dataSources: [{ db: t.db, migrations: globalMigrations, options: { logging: 'all', logger, extra: { max: 10 } } }],
-          migrator: tenantOptions({ migrations: [...tenantMigrations, AddNotes] }),
+          migrator: tenantOptions({ migrations: [...tenantMigrations, AddNotes], summaryTable: true }),
         }),
       );
       const sent = [...queries];
