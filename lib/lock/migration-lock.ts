@@ -34,9 +34,10 @@ export interface MigrationLock {
   release(): Promise<void>;
   /**
    * Where the lock is held by the session's own connection (PostgreSQL session scope): releases it
-   * and, in the same statement, resets these settings of that connection to their session defaults.
+   * and, in the same statement, resets these settings of that connection to their session defaults;
+   * `first`, an SQL expression (literals only), is evaluated in that statement before the unlock.
    */
-  releaseResetting?(settings: readonly string[]): Promise<void>;
+  releaseResetting?(settings: readonly string[], first?: string): Promise<void>;
 }
 
 /** Thrown when the lock is not, or no longer, held by this process: nothing more is migrated. */

@@ -120,24 +120,29 @@ export class PostgresAdvisoryLock implements MigrationLock {
     await this.unlock([]);
   }
 
-  async releaseResetting(settings: readonly string[]): Promise<void> {
+  async releaseResetting(settings: readonly string[], first?: string): Promise<void> {
     if (this.scope === 'transaction') throw new Error(`${this.description}: held by a connection of its own, not the session's`);
-    await this.unlock(settings);
+    await this.unlock(settings, first);
   }
 
-  /** Session scope: pg_advisory_unlock, with `settings` of the connection reset (as RESET does) in the same statement. */
-  private async unlock(settings: readonly string[]): Promise<void> {
+  /**
+   * Session scope: pg_advisory_unlock, with `settings` of the connection reset (as RESET does) in
+   * the same statement, and `first` evaluated before it (a target list is evaluated in order).
+   */
+  private async unlock(settings: readonly string[], first?: string): Promise<void> {
     if (this.backend === undefined) return;
     this.backend = undefined;
-    const rows = (
-      settings.length === 0
-        ? await this.runner.query('SELECT pg_advisory_unlock($1::bigint) AS released', [this.key])
-        : await this.runner.query(
-            'SELECT pg_advisory_unlock($1::bigint) AS released, ' +
-              '(SELECT count(set_config(name, reset_val, false)) FROM pg_catalog.pg_settings WHERE name = ANY($2::text[])) AS reset',
-            [this.key, settings],
-          )
-    ) as Array<{ released: boolean }>;
+    const columns = [
+      ...(first === undefined ? [] : [`${first} AS first`]),
+      'pg_advisory_unlock($1::bigint) AS released',
+      ...(settings.length === 0
+        ? []
+        : ['(SELECT count(set_config(name, reset_val, false)) FROM pg_catalog.pg_settings WHERE name = ANY($2::text[])) AS reset']),
+    ];
+    const rows = (await this.runner.query(
+      `SELECT ${columns.join(', ')}`,
+      settings.length === 0 ? [this.key] : [this.key, settings],
+    )) as Array<{ released: boolean }>;
     if (rows[0]?.released !== true) {
       throw new MigrationLockError(
         `${this.description}: pg_advisory_unlock found no such lock on this connection's server process, so the lock may still be held elsewhere. ${POOLER_ADVICE}`,

@@ -35,7 +35,20 @@ export interface DataSourcePlan {
   /** The user said this DataSource has no migrations of its own (`allowNoMigrations`); else none is a configuration error. */
   readonly allowNoMigrations: boolean;
   /** For a tenant's plan: the tenant, its parent DataSource, and whether to create its schema. */
-  readonly tenant: { readonly name: string; readonly parent: string; readonly createSchema: boolean } | undefined;
+  readonly tenant: TenantOfPlan | undefined;
+}
+
+/** The tenant a plan migrates. */
+export interface TenantOfPlan {
+  readonly name: string;
+  readonly parent: string;
+  readonly createSchema: boolean;
+  /**
+   * With the tenants' summary (PostgreSQL, a session holding the lock directly): `writing`, a
+   * statement sent with the one that points the session at the tenant, and `written`, an
+   * expression evaluated in the statement that unlocks, before the unlock (see tenants/tenant-summary.ts).
+   */
+  readonly summary?: { readonly writing: string; readonly written: string };
 }
 
 /** Finds DataSources registered with TypeOrmModule. */
@@ -161,7 +174,7 @@ function checkTimeoutRanges(name: string, dataSource: DataSource, timeouts: Read
 }
 
 /** The plan for one tenant of a DataSource with `tenants` (its name validated beforehand). */
-export function planTenant(parent: DataSourcePlan, tenant: string): DataSourcePlan {
+export function planTenant(parent: DataSourcePlan, tenant: string, summary?: TenantOfPlan['summary']): DataSourcePlan {
   const tenants = parent.tenants;
   if (!tenants) throw new Error(`DataSource "${parent.name}" has no tenants`);
   return Object.freeze({
@@ -170,7 +183,7 @@ export function planTenant(parent: DataSourcePlan, tenant: string): DataSourcePl
     label: dataSourceLabel(parent.name, tenant),
     dataSource: tenantDataSource(parent.dataSource, tenant, tenants.migrations, tenants.migrationsTableName),
     tenants: undefined,
-    tenant: Object.freeze({ name: tenant, parent: parent.name, createSchema: tenants.createSchema }),
+    tenant: Object.freeze({ name: tenant, parent: parent.name, createSchema: tenants.createSchema, ...(summary ? { summary } : {}) }),
   });
 }
 

@@ -50,11 +50,14 @@ export class LockedSession {
     let destroy = false;
     try {
       const lock = claimed ? claimed.lock : await this.acquire(session, noWait);
+      // The tenants' summary: where the lock is this very session's (its unlock statement recounts
+      // the tenant), its writes skip the summary's triggers (see tenants/tenant-summary.ts).
+      const summary = lock?.releaseResetting && lock.heldBySession && session?.isServerSession ? this.plan.tenant?.summary : undefined;
       try {
         await session?.applyTimeouts(this.plan.timeouts);
         if (this.plan.tenant) {
           if (!session) throw new Error(`${this.plan.label}: tenant migrations need a PostgreSQL session`);
-          await session.useSchema(this.plan.tenant.name, this.plan.tenant.createSchema);
+          await session.useSchema(this.plan.tenant.name, this.plan.tenant.createSchema, summary?.writing);
         }
         this.env.control.setCanceller(session ? () => session.cancelStatement() : undefined);
         const beforeMigration = this.guard(lock, session);
@@ -70,8 +73,8 @@ export class LockedSession {
         // The session's settings go back with the lock where it can (one statement, not two).
         const resets = session?.settingsToReset() ?? [];
         const released =
-          lock?.releaseResetting && session && resets.length > 0
-            ? lock.releaseResetting(resets).then(() => session.settingsWereReset())
+          lock?.releaseResetting && session && (resets.length > 0 || summary)
+            ? lock.releaseResetting(resets, summary?.written).then(() => session.settingsWereReset())
             : lock?.release();
         await released?.catch((error: unknown) => {
           destroy = true;

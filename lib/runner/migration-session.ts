@@ -179,9 +179,10 @@ export class MigrationSession {
   /**
    * Points this session at a tenant schema (PostgreSQL): creates it when asked and missing, and sets
    * `search_path` so unqualified SQL in migrations lands there (behind a proxy: in each migration's
-   * transaction). The name is validated beforehand.
+   * transaction). The name is validated beforehand. `also`, a statement of literals, goes in the same
+   * round trip.
    */
-  async useSchema(schema: string, create: boolean): Promise<void> {
+  async useSchema(schema: string, create: boolean, also?: string): Promise<void> {
     const quoted = quoteIdentifier(schema);
     const statements = this.checkIntervalPending ? [`SET client_connection_check_interval = '1s'`] : [];
     this.checkIntervalSet ||= this.checkIntervalPending;
@@ -192,7 +193,8 @@ export class MigrationSession {
       this.searchPathSet = true;
       statements.push(`SET search_path TO ${quoted}`);
     }
-    // One round trip: a simple query of up to two statements, no parameters.
+    if (also !== undefined) statements.push(also);
+    // One round trip: a simple query of a few statements, no parameters.
     if (statements.length > 0) await this.queryRunner.query(statements.join('; '));
   }
 

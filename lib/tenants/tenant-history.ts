@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { quoteIdentifier } from '../util/sql-identifier.js';
-import { LOCK_SLOTS, readTenantSummary, type SummaryPlace } from './tenant-summary.js';
+import { LOCK_SLOTS, readTenantSummary, type SummaryPlace, type SummaryWriter } from './tenant-summary.js';
 
 /** The most tenants' migrations tables one statement reads (a UNION ALL of that many counts). */
 export const TENANTS_PER_QUERY = 2_000;
@@ -32,6 +32,8 @@ export interface TenantHistory {
   readonly pending: ReadonlySet<string>;
   /** Tenants per statement that the server's lock table allows. */
   readonly perStatement: number;
+  /** The summary's functions, when the library's session can write tenants without firing its triggers. */
+  readonly writer?: SummaryWriter;
 }
 
 /**
@@ -51,8 +53,9 @@ export async function readTenantHistory(
 ): Promise<TenantHistory> {
   const upToDate = new Set<string>();
   if (tenants.length === 0 || query.known.length === 0) return { upToDate, unsummarized: [], pending: new Set(), perStatement: 1 };
-  const rows = summary ? await readTenantSummary(dataSource, summary, tenants, query) : undefined;
-  if (rows) {
+  const read = summary ? await readTenantSummary(dataSource, summary, tenants, query) : undefined;
+  if (read) {
+    const { rows, writer } = read;
     const toLookAt = new Set(rows.map((row) => row.schema));
     for (const tenant of tenants) if (!toLookAt.has(tenant)) upToDate.add(tenant);
     const perStatement = statementShare(rows[0]?.slots);
@@ -63,6 +66,7 @@ export async function readTenantHistory(
       unsummarized: rows.filter((row) => !row.summarized).map((row) => row.schema),
       pending: new Set(rows.filter((row) => row.summarized && !row.matches).map((row) => row.schema)),
       perStatement,
+      writer,
     };
   }
   // No summary (yet): which tenants have the migrations table and no marker table, then their counts.

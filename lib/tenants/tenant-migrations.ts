@@ -8,7 +8,7 @@ import type { MigrationStateStore } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import { validateTenantNames } from './tenant-name.js';
 import { readTenantHistory, type TenantHistory } from './tenant-history.js';
-import { watchTenants, installSummary, type SummaryPlace } from './tenant-summary.js';
+import { watchTenants, installSummary, summaryWriterSql, type SummaryPlace } from './tenant-summary.js';
 import { buildMigrations } from '../plan/build-migrations.js';
 import { migrationsTableName } from '../history/migrations-table.js';
 import { startedTableName } from '../history/started-migrations.js';
@@ -73,6 +73,7 @@ export async function migrateTenants(
   }
   env.logger.log(`${dataSourceLabel(parent.name)}: migrating ${tenants.length} tenant(s), ${settings.concurrency} at a time`);
   const history = await readHistory(parent, tenants, env);
+  const table = tenants[0] === undefined ? '' : migrationsTableName(planTenant(parent, tenants[0]).dataSource);
   const upToDate = history.upToDate;
   const thrown: Array<{ tenant: string; error: string }> = [];
   const migrate = async (tenant: string, deferIfLocked: boolean): Promise<boolean> => {
@@ -80,7 +81,8 @@ export async function migrateTenants(
       // Known pending: the lock first, and one read under it. Otherwise (maybe done by another
       // replica meanwhile) one read first, and the lock only when something is pending.
       const claimFirst = deferIfLocked && history.pending.has(tenant);
-      return await new DataSourceMigrationRunner(planTenant(parent, tenant), env).migrate(strategy, { deferIfLocked, claimFirst });
+      const summary = history.writer && summaryWriterSql(history.writer, tenant, table);
+      return await new DataSourceMigrationRunner(planTenant(parent, tenant, summary), env).migrate(strategy, { deferIfLocked, claimFirst });
     } catch (error) {
       thrown.push({ tenant, error: env.redactor.message(error) });
       return true;

@@ -257,6 +257,48 @@ describeEachDatabase(
       expect(await summary()).toEqual({ recorded: 0, same: true });
     });
 
+    it("the library's own writes do not fire the summary's triggers: it recounts the row at unlock, and a run that dies before that leaves it untrusted", async () => {
+      await boot({ runMigrations: true });
+      const tenants = ['acme', 'globex', 'initech'];
+      await addTenants(tenants);
+      await boot(tenantOptions({ summaryTable: true }));
+      const AddNotes = defineMigration('AddNotes1700000000104', sql('CREATE TABLE notes (id INT)'));
+      const withNotes = tenantOptions({ migrations: [...tenantMigrations, AddNotes], summaryTable: true });
+      const exactRows = async () =>
+        (
+          await t.db.query<{ tenant: string }>(
+            `SELECT s.schema_name AS tenant FROM auto_migrator_tenants s WHERE s.table_oid = to_regclass(format('%I.migrations', s.schema_name)) ` +
+              `AND s.recorded = 4 AND s.names_hash = (SELECT sum(hashtextextended(k, 0)) FROM unnest(ARRAY[${[...TENANT_NAMES, 'AddNotes1700000000104'].map((name) => `'${name}'`).join(', ')}]) AS k) ORDER BY 1`,
+          )
+        ).map((row) => row.tenant);
+      // From here on, a trigger that fires fails the statement that fired it.
+      const [original] = await t.db.query<{ definition: string }>(
+        `SELECT pg_get_functiondef('auto_migrator_tenant_changed()'::regprocedure) AS definition`,
+      );
+      if (!original) throw new Error('auto_migrator_tenant_changed() is missing');
+      await t.db.query(
+        `CREATE OR REPLACE FUNCTION auto_migrator_tenant_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'a summary trigger fired'; END $$`,
+      );
+      await boot(withNotes);
+      for (const tenant of tenants) expect(await recordedIn(tenant), tenant).toEqual([...TENANT_NAMES, 'AddNotes1700000000104']);
+      expect(await exactRows()).toEqual(tenants);
+      await t.db.query(original.definition);
+      // A run that dies between its writes and its unlock (here: a session that says it writes acme,
+      // deletes a record there and in globex, and is gone): acme's row is untrusted, and globex's
+      // trigger fired (the setting names acme only).
+      const session = new pg.Client({ connectionString: t.db.url });
+      await session.connect();
+      await session.query(`SELECT auto_migrator_tenant_writing('acme', 'migrations')`);
+      for (const tenant of ['acme', 'globex']) {
+        await session.query(`DELETE FROM ${tenant}.migrations WHERE name = 'AddNotes1700000000104'; DROP TABLE ${tenant}.notes`);
+      }
+      await session.end();
+      const { queries } = await bootRecorded(withNotes);
+      for (const tenant of tenants) expect(await recordedIn(tenant), tenant).toEqual([...TENANT_NAMES, 'AddNotes1700000000104']);
+      expect(queries.filter((query) => query.includes('"initech"'))).toEqual([]);
+      expect(await exactRows()).toEqual(tenants);
+    });
+
     it('a deploy adding one migration to every tenant: no information_schema scan (to_regclass instead), a bounded number of statements per tenant', async () => {
       await boot({ runMigrations: true });
       const tenants = tenantNames(20);
@@ -281,11 +323,12 @@ describeEachDatabase(
           deploy.app
             .get(DataSource)
             .query(
-              `SELECT current_setting('search_path') AS path, current_setting('client_connection_check_interval') AS check, pg_sleep(0.05)`,
+              `SELECT current_setting('search_path') AS path, current_setting('client_connection_check_interval') AS check, ` +
+                `coalesce(current_setting('auto_migrator.summary_writer', true), '') AS writer, pg_sleep(0.05)`,
             ),
         ),
       );
-      expect(new Set(settings.map(([row]) => `${row.path} / ${row.check}`))).toEqual(new Set(['"$user", public / 0']));
+      expect(new Set(settings.map(([row]) => `${row.path} / ${row.check} / ${row.writer}`))).toEqual(new Set(['"$user", public / 0 / ']));
       await deploy.close();
       for (const tenant of tenants) {
         expect(await recordedIn(tenant)).toEqual([...TENANT_NAMES, 'AddNotes1700000000104']);
