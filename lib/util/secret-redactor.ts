@@ -1,5 +1,5 @@
+import { inspect } from 'node:util';
 import type { DataSource } from 'typeorm';
-import { errorChain } from './error-chain.js';
 
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)([^@\s/]+)@/gi;
 // Not MySQL/MariaDB's "(using password: YES)" / "(using password: NO)", which says whether one was sent.
@@ -52,24 +52,108 @@ export class SecretRedactor {
   }
 
   /**
-   * Redacts, in place, the message and stack of the error and of every error it wraps
-   * (`cause`, `driverError`, `errors`), so that whoever prints it later prints no secret.
+   * Redacts, in place, every own property of the error and of every error it holds, at any depth
+   * (`cause`, `driverError`, `errors`, or any other field): strings are redacted; arrays and plain
+   * objects (`parameters`, a driver's `where`) are replaced by redacted copies, so that arrays the
+   * caller passed in stay as they were; another object that would print a secret (a client, say)
+   * is hidden from printing (made non-enumerable). Whoever prints the error later, with
+   * `console.error`, `util.inspect` or `JSON.stringify`, prints no secret.
    */
   scrub<T>(error: T): T {
-    for (const record of errorChain(error)) {
-      for (const key of ['message', 'stack', 'query', 'sql', 'sqlMessage', 'detail', 'hint']) {
-        const value = record[key];
-        if (typeof value !== 'string') continue;
+    if (typeof error === 'object' && error !== null) this.scrubObject(error, new Set(), 0);
+    return error;
+  }
+
+  private scrubObject(target: object, seen: Set<object>, depth: number): void {
+    if (seen.has(target) || depth > MAX_SCRUB_DEPTH) return;
+    seen.add(target);
+    for (const key of Object.getOwnPropertyNames(target)) {
+      const descriptor = Object.getOwnPropertyDescriptor(target, key);
+      if (!descriptor) continue;
+      if (!('value' in descriptor)) {
+        // An accessor (newer V8 makes an error's `stack` one): redact what it reads, through its setter.
+        this.scrubAccessor(target as Record<string, unknown>, key);
+        continue;
+      }
+      const value: unknown = descriptor.value;
+      if (typeof value === 'string') {
         const redacted = this.redact(value);
-        if (redacted === value) continue;
-        try {
-          record[key] = redacted;
-        } catch {
-          // a read-only property: nothing more can be done for it
+        if (redacted !== value) replaceValue(target, key, descriptor, redacted);
+      } else if (value instanceof Error) {
+        this.scrubObject(value, seen, depth + 1);
+      } else if (typeof value === 'object' && value !== null) {
+        if (isPlainData(value)) {
+          const copy = this.redactData(value, new Set(), 0);
+          if (copy !== value) replaceValue(target, key, descriptor, copy);
+        } else if (descriptor.enumerable && this.wouldPrintSecret(value)) {
+          try {
+            Object.defineProperty(target, key, { enumerable: false });
+          } catch {
+            // a non-configurable property: nothing more can be done for it
+          }
         }
       }
     }
-    return error;
+  }
+
+  private scrubAccessor(target: Record<string, unknown>, key: string): void {
+    try {
+      const value = target[key];
+      if (typeof value !== 'string') return;
+      const redacted = this.redact(value);
+      if (redacted !== value) target[key] = redacted;
+    } catch {
+      // a getter that throws, or no setter: nothing more can be done for it
+    }
+  }
+
+  /** A redacted copy of arrays and plain objects holding a secret; the value itself when none does. */
+  private redactData(value: unknown, seen: Set<object>, depth: number): unknown {
+    if (typeof value === 'string') return this.redact(value);
+    if (typeof value !== 'object' || value === null) return value;
+    if (value instanceof Error) {
+      this.scrubObject(value, new Set(), depth);
+      return value;
+    }
+    if (!isPlainData(value) || seen.has(value) || depth > MAX_SCRUB_DEPTH) return value;
+    seen.add(value);
+    let changed = false;
+    const entries = Object.entries(value).map(([key, entry]) => {
+      const redacted = this.redactData(entry, seen, depth + 1);
+      if (redacted !== entry) changed = true;
+      return [key, redacted] as const;
+    });
+    if (!changed) return value;
+    return Array.isArray(value) ? entries.map(([, entry]) => entry) : Object.fromEntries(entries);
+  }
+
+  private wouldPrintSecret(value: object): boolean {
+    let text: string;
+    try {
+      text = inspect(value, { depth: MAX_SCRUB_DEPTH, breakLength: Infinity });
+    } catch {
+      return false;
+    }
+    return this.redact(text) !== text;
+  }
+}
+
+/** How deep scrub() looks into what an error holds. */
+const MAX_SCRUB_DEPTH = 6;
+
+function isPlainData(value: object): boolean {
+  if (Array.isArray(value)) return true;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** Sets an own data property, writable or not where it can be redefined. */
+function replaceValue(target: object, key: string, descriptor: PropertyDescriptor, value: unknown): void {
+  try {
+    if (descriptor.writable) (target as Record<string, unknown>)[key] = value;
+    else if (descriptor.configurable) Object.defineProperty(target, key, { ...descriptor, value });
+  } catch {
+    // a frozen object: nothing more can be done for it
   }
 }
 

@@ -197,6 +197,80 @@ describeEachDatabase("secrets in SQL and parameters, through TypeORM's own logge
     return { url: role.url, secretSql, failedQuery, secretParam: PASSWORD, drop };
   }
 
+  it(
+    'the password bound as a parameter of the failing statement: the printed error, logs, readiness, the CLI text and JSON',
+    { timeout: 240_000 },
+    async () => {
+      const credentials = await login();
+      try {
+        // A statement that fails when run, with the secret as its bound parameter (not in its SQL).
+        const failSql =
+          t.kind === 'postgres'
+            ? 'INSERT INTO no_such_table (label) VALUES ($1)'
+            : t.kind === 'mariadb'
+              ? 'INSERT INTO no_such_table (label) VALUES (?)'
+              : 'SELECT json(?) AS label';
+        const failParams = JSON.stringify([credentials.secretParam]);
+        const failed = new RegExp(t.kind === 'sqlite' ? 'malformed JSON' : 'no_such_table');
+
+        // A real process printing what bootstrap rejected with, as `main().catch(console.error)` does.
+        const app = startNode(join(ROOT, 'test/fixtures/failing-app.mjs'), {
+          DB_KIND: t.kind,
+          DB_URL: credentials.url,
+          FAIL_SQL: failSql,
+          FAIL_PARAMS: failParams,
+        });
+        expect(await app.exited).toBe(1);
+        const output = stripVTControlCharacters(app.output());
+        expect(output).toMatch(failed);
+        expect(output).toMatch(/parameters: \[/);
+        expect(output).not.toContain(PASSWORD);
+
+        // In process: the error as util.inspect prints it at any depth, and readiness over HTTP.
+        const FailsWithParameter = defineMigration('BoundSecret1700000000022', async (queryRunner) => {
+          await queryRunner.query(failSql, [credentials.secretParam]);
+        });
+        const source = { db: t.db, migrations: [FailsWithParameter], options: t.kind === 'sqlite' ? {} : { url: credentials.url } };
+        const thrown = await bootApp({ dataSources: [source], migrator: { runMigrations: true } }).then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+        expect(thrown).toBeInstanceOf(Error);
+        expect(inspect(thrown, { depth: Infinity })).toMatch(failed);
+        expect(inspect(thrown)).not.toContain(PASSWORD);
+        expect(inspect(thrown, { depth: Infinity })).not.toContain(PASSWORD);
+        const served = t.track(
+          await bootApp({ dataSources: [source], migrator: { runMigrations: true, strategy: ContinueOnFailureStrategy }, listen: true }),
+        );
+        const response = await fetch(`${served.url}/health/ready`);
+        expect(response.status).toBe(503);
+        const body = await response.text();
+        expect(body).toContain('BoundSecret1700000000022');
+        expect(body).not.toContain(PASSWORD);
+        expect(served.logger.text()).toMatch(failed);
+        expect(served.logger.text()).not.toContain(PASSWORD);
+        await served.close();
+
+        for (const args of [['up'], ['up', '--json']]) {
+          const cli = spawnSync(
+            process.execPath,
+            [join(ROOT, 'dist/cli/auto-migrator.js'), ...args, '--data-source', join(ROOT, 'test/fixtures/cli-data-source.mjs')],
+            {
+              env: { ...process.env, CLI_DB_KIND: t.kind, CLI_DB_URL: credentials.url, CLI_FAIL_SQL: failSql, CLI_FAIL_PARAMS: failParams },
+              encoding: 'utf8',
+            },
+          );
+          expect(cli.status, cli.stderr).toBe(1);
+          const cliOutput = stripVTControlCharacters(`${cli.stdout}${cli.stderr}`);
+          expect(cliOutput).toMatch(failed);
+          expect(cliOutput).not.toContain(PASSWORD);
+        }
+      } finally {
+        await credentials.drop();
+      }
+    },
+  );
+
   it.each([['["error"]'], ['true'], ['"all"']])(
     'logging %s: the app and the CLI print no secret',
     { timeout: 240_000 },

@@ -50,4 +50,32 @@ describe('SecretRedactor', () => {
     redactor.scrub(outer);
     expect(inspect(outer, { depth: 10 })).not.toContain('p@ss/word!');
   });
+
+  it('scrubs every own field of every error it holds: bound parameters, nested data, any key, a client that would print a secret', () => {
+    const secret = 'p@ss/word!';
+    const parameters = ['alice', secret, 42];
+    class Client {
+      readonly options = { host: 'db', password: secret };
+    }
+    const driverError = Object.assign(new Error('duplicate key'), { where: `SQL statement "INSERT … ${secret}"`, detail: 'Key (x)' });
+    const failed = Object.assign(new Error('insert failed'), {
+      query: 'INSERT INTO t VALUES ($1, $2, $3)',
+      parameters,
+      driverError,
+      context: { attempt: 1, values: [{ label: `token ${secret}` }] },
+      client: new Client(),
+    });
+    const thrown = new Error('migration failed', { cause: new AggregateError([failed], 'several') });
+    redactor.scrub(thrown);
+    for (const text of [inspect(thrown), inspect(thrown, { depth: Infinity }), JSON.stringify(failed), driverError.where]) {
+      expect(text).not.toContain(secret);
+    }
+    expect(failed.parameters).toEqual(['alice', '***', 42]);
+    expect(failed.context).toEqual({ attempt: 1, values: [{ label: 'token ***' }] });
+    // The caller's own array is not touched: it got a redacted copy.
+    expect(parameters).toEqual(['alice', secret, 42]);
+    // The client is still there for code that looks for it, hidden from printing.
+    expect(failed.client).toBeInstanceOf(Client);
+    expect(Object.keys(failed)).not.toContain('client');
+  });
 });
