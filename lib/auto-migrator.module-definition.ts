@@ -3,7 +3,10 @@ import type { AutoMigratorModuleOptions } from './options/auto-migrator-options.
 
 /** Extras accepted by `forRoot` / `forRootAsync` besides the options themselves. */
 export interface AutoMigratorModuleExtras {
-  /** Register the module globally. Default false. */
+  /**
+   * Register the module globally, as `TypeOrmModule.forRoot` is: `MigrationsHealthIndicator` and
+   * `AutoMigratorService` can be injected in any module (a feature `HealthModule`, say). Default true.
+   */
   isGlobal?: boolean;
   /** More providers for the module's scope, e.g. a custom strategy and what it injects. */
   extraProviders?: Provider[];
@@ -17,9 +20,9 @@ export const {
 } = new ConfigurableModuleBuilder<AutoMigratorModuleOptions>({ moduleName: 'AutoMigrator' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createAutoMigratorOptions')
-  .setExtras<AutoMigratorModuleExtras>({ isGlobal: false, extraProviders: [] }, (definition, extras) => ({
+  .setExtras<AutoMigratorModuleExtras>({ isGlobal: true, extraProviders: [] }, (definition, extras) => ({
     ...definition,
-    global: extras.isGlobal ?? false,
+    global: extras.isGlobal ?? true,
     providers: [...(definition.providers ?? []), ...(extras.extraProviders ?? [])],
   }))
   .build();

@@ -1,11 +1,30 @@
 import type { LoggerService } from '@nestjs/common';
+import { SecretRedactor } from '../util/secret-redactor.js';
 
-/** Nest's own bootstrap chatter, not worth a CLI user's attention. */
-const QUIET_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'NestApplicationContext', 'RoutesResolver', 'RouterExplorer']);
+/**
+ * Nest's own bootstrap chatter, not worth a CLI user's attention; and its ExceptionHandler's line
+ * for a boot that failed, which the CLI prints itself, once, from the error it is given.
+ */
+const QUIET_CONTEXTS = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'NestApplicationContext',
+  'RoutesResolver',
+  'RouterExplorer',
+  'ExceptionHandler',
+]);
 
 /** Progress lines for the CLI, on stderr so that stdout holds only the result (and stays JSON with --json). */
 export class CliLogger implements LoggerService {
+  /** Until the DataSources are known: passwords in URLs and `password=` pairs only. */
+  private redactor = new SecretRedactor();
+
   constructor(private readonly write: (line: string) => void) {}
+
+  /** From now on, also remove the passwords configured on the DataSources this redactor knows. */
+  useRedactor(redactor: SecretRedactor): void {
+    this.redactor = redactor;
+  }
 
   log(message: unknown, context?: unknown) {
     this.print('', message, context);
@@ -25,6 +44,6 @@ export class CliLogger implements LoggerService {
 
   private print(prefix: string, message: unknown, context: unknown) {
     if (typeof context === 'string' && QUIET_CONTEXTS.has(context)) return;
-    this.write(`${prefix}${message instanceof Error ? message.message : String(message)}\n`);
+    this.write(`${prefix}${this.redactor.redact(message instanceof Error ? message.message : String(message))}\n`);
   }
 }

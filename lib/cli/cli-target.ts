@@ -1,6 +1,3 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Logger, type DynamicModule, type INestApplicationContext, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
@@ -29,6 +26,7 @@ import { errorChain } from '../util/error-chain.js';
 import { redactDataSourceLogger } from '../typeorm/redacting-logger.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import type { CliLogger } from './cli-logger.js';
+import { listVariables, loadModuleFile } from './module-file.js';
 
 /** What the CLI runs its command on: the operations, and how to let go of the connections. */
 export interface CliTarget {
@@ -49,14 +47,14 @@ export interface CliTarget {
  * the default lock.
  */
 export async function dataSourceTarget(file: string, logger: CliLogger): Promise<CliTarget> {
-  const exports = await importFile(file, '--data-source');
+  const { exports, unsetVariables } = await loadModuleFile(file, '--data-source');
   const candidates = Object.entries(exports).filter(([, value]) => isDataSource(value));
   const chosen = isDataSource(exports['default']) ? exports['default'] : candidates.length === 1 ? candidates[0]![1] : undefined;
   if (!isDataSource(chosen)) {
     throw new AutoMigratorConfigError(
       candidates.length > 1
         ? `--data-source ${file} exports several DataSources (${candidates.map(([name]) => name).join(', ')}); export the one to migrate as default.`
-        : `--data-source ${file} exports no TypeORM DataSource: export one, e.g. "export default new DataSource({ ... })".`,
+        : `--data-source ${file} exports no TypeORM DataSource (its exports: ${Object.keys(exports).join(', ') || 'none'}): export one, e.g. "export default new DataSource({ ... })".`,
     );
   }
   const dataSource = chosen;
@@ -65,7 +63,7 @@ export async function dataSourceTarget(file: string, logger: CliLogger): Promise
   // Before connecting: TypeORM's own logger prints queries and failed ones (with `logging` on).
   redactDataSourceLogger(dataSource, redactor);
   // A SQLite file that does not exist yet is not connected to here: that would create it, and status is read-only.
-  if (!dataSource.isInitialized && missingSqliteFile(dataSource) === undefined) await connect(dataSource, file, redactor);
+  if (!dataSource.isInitialized && missingSqliteFile(dataSource) === undefined) await connect(dataSource, file, redactor, unsetVariables);
   try {
     const options = resolveAutoMigratorOptions({ runMigrations: true }, () => ({ value: undefined, source: 'cli' }));
     const plans = planDataSources(options, { find: (name) => (name === 'default' ? dataSource : undefined), names: () => ['default'] });
@@ -103,7 +101,7 @@ export async function appTarget(spec: string, logger: CliLogger): Promise<CliTar
   const hash = spec.lastIndexOf('#');
   const file = hash > 0 ? spec.slice(0, hash) : spec;
   const exportName = hash > 0 ? spec.slice(hash + 1) : undefined;
-  const exports = await importFile(file, '--app');
+  const { exports } = await loadModuleFile(file, '--app');
   const root = exportName ? exports[exportName] : (exports['AppModule'] ?? exports['default']);
   if (!isModule(root)) {
     const exported = Object.keys(exports);
@@ -151,14 +149,20 @@ export async function appTarget(spec: string, logger: CliLogger): Promise<CliTar
 }
 
 /** Initializes the file's DataSource; a failure says which DataSource, where it connects, and why. */
-async function connect(dataSource: DataSource, file: string, redactor: SecretRedactor): Promise<void> {
+async function connect(dataSource: DataSource, file: string, redactor: SecretRedactor, unsetVariables: readonly string[]): Promise<void> {
   try {
     await dataSource.initialize();
   } catch (error) {
     redactor.scrub(error);
     const target = describeConnectionTarget(dataSource.options);
+    const given = dataSource.options as { url?: string; host?: string; type: string };
+    // Where the options name no server at all, the variables it read and found unset are the likely reason.
+    const unset =
+      unsetVariables.length > 0 && !given.url && !given.host && given.type !== 'better-sqlite3' && given.type !== 'sqlite'
+        ? ` (while loading, ${file} read ${listVariables(unsetVariables)} from the environment, unset here: a .env file? pass --env-file <path>)`
+        : '';
     throw new DataSourceConnectionError(
-      `the DataSource exported by ${file} could not connect to ${redactor.redact(target)}: ${driverMessage(error, redactor)}`,
+      `the DataSource exported by ${file} could not connect to ${redactor.redact(target)}: ${driverMessage(error, redactor)}${unset}`,
       file,
       target,
       { cause: error },
@@ -173,20 +177,6 @@ function driverMessage(error: unknown, redactor: SecretRedactor): string {
     .filter((message): message is string => typeof message === 'string' && message !== '');
   const own = error instanceof Error && error.message !== '' ? error.message : undefined;
   return redactor.redact(own ?? ([...new Set(messages)].join('; ') || String(error)));
-}
-
-async function importFile(file: string, flag: string): Promise<Record<string, unknown>> {
-  const path = resolve(file);
-  if (!existsSync(path)) throw new AutoMigratorConfigError(`${flag} ${file}: no such file (looked at ${path}).`);
-  try {
-    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const hint = /\.(c|m)?tsx?$/.test(path)
-      ? ' Point at the compiled JavaScript, or run the CLI with a TypeScript loader (node --import tsx …).'
-      : '';
-    throw new AutoMigratorConfigError(`${flag} ${file} could not be loaded: ${message}.${hint}`, { cause: error });
-  }
 }
 
 function isDataSource(value: unknown): value is DataSource {

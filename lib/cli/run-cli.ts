@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
@@ -27,10 +29,13 @@ Commands:
                finished (status: "dirty") as applied, or as not applied (it runs again on up)
 
 Target (one of):
-  --data-source <file>   a JavaScript module exporting a TypeORM DataSource
-  --app <file>[#Export]  a JavaScript module exporting the Nest root module (default export name: AppModule)
+  --data-source <file>   a module exporting a TypeORM DataSource
+  --app <file>[#Export]  a module exporting the Nest root module (default export name: AppModule)
+  TypeScript files: run with NODE_OPTIONS="--require ts-node/register" or NODE_OPTIONS="--import tsx"
 
 Options:
+  --env-file <path>      read environment variables from this file first (Node's .env parser; repeatable;
+                         a variable already set wins)
   --name <dataSource>    only this DataSource (with --app; the names AutoMigratorModule migrates)
   --to <version>         target of down
   --applied              with resolve: record the migration as applied
@@ -59,6 +64,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       options: {
         'data-source': { type: 'string' },
         app: { type: 'string' },
+        'env-file': { type: 'string', multiple: true },
         name: { type: 'string' },
         to: { type: 'string' },
         timeout: { type: 'string' },
@@ -85,12 +91,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (problem !== undefined) return usage(io, problem, json, command);
   const limits = planLimits(command!, values);
   if (typeof limits === 'string') return usage(io, limits, json, command);
+  const envProblem = loadEnvFiles(values['env-file'] ?? []);
+  if (envProblem !== undefined) return usage(io, envProblem, json, command);
 
   const started = performance.now();
   const logger = new CliLogger(io.stderr);
   const run = () =>
     runCommand(command as Command, io, {
       target: () => (values.app ? appTarget(values.app, logger) : dataSourceTarget(values['data-source']!, logger)),
+      logger,
       scope: { ...(values.name === undefined ? {} : { dataSource: values.name }), ...(values.tenants ? { tenants: true } : {}) },
       args: { to: values.to, limits, resolve: { migration: migration!, as: values.applied ? 'applied' : 'not-applied' } },
     });
@@ -145,6 +154,22 @@ function argumentProblem(
   return undefined;
 }
 
+/**
+ * `--env-file <path>` (repeatable): read into process.env with Node's own parser before the file is
+ * loaded, as the application's wrapper (dotenv, env-cmd) would; a variable already set is kept.
+ */
+function loadEnvFiles(files: readonly string[]): string | undefined {
+  for (const file of files) {
+    if (!existsSync(file)) return `--env-file ${file}: no such file (looked at ${resolve(file)})`;
+    try {
+      process.loadEnvFile(file);
+    } catch (error) {
+      return `--env-file ${file} could not be read: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+  return undefined;
+}
+
 /** `--timeout` / `--lock-timeout` of plan, in ms; or what is wrong with them. */
 function planLimits(command: string, values: { timeout?: string; 'lock-timeout'?: string }): PlanLimits | string {
   const limits: PlanLimits = {};
@@ -183,13 +208,14 @@ interface CommandOutcome {
 async function runCommand(
   command: Command,
   io: CliIo,
-  options: { target: () => Promise<CliTarget>; scope: { dataSource?: string; tenants?: boolean }; args: CommandArgs },
+  options: { target: () => Promise<CliTarget>; logger: CliLogger; scope: { dataSource?: string; tenants?: boolean }; args: CommandArgs },
 ): Promise<CommandOutcome> {
   let target: CliTarget | undefined;
   let redactor = new SecretRedactor();
   try {
     target = await options.target();
     redactor = target.redactor;
+    options.logger.useRedactor(redactor);
     return await execute(command, target, options.scope, options.args);
   } catch (error) {
     redactor.scrub(error);

@@ -1,5 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { escapeTablePath } from '../typeorm/migration-internals.js';
+import { withExpectedFailures } from '../typeorm/redacting-logger.js';
 import { errorChain } from '../util/error-chain.js';
 
 /** The migrations table's name as configured (without schema). */
@@ -50,7 +51,10 @@ export async function selectIfTableExists(
     if ((askFirst || runner.isTransactionActive) && !(await tableExists(dataSource, runner, table))) return [];
     try {
       const beside = (other: string) => escapedTable(dataSource, runner, other);
-      return (await runner.query(sql(beside(table), beside))) as Array<Record<string, unknown>>;
+      // Where a failure would not abort a transaction, reading first and taking "no such table" for
+      // no rows saves a round trip; TypeORM's logger does not report that expected failure.
+      const select = () => runner.query(sql(beside(table), beside)) as Promise<Array<Record<string, unknown>>>;
+      return runner.isTransactionActive ? await select() : await withExpectedFailures(runner, isMissingTable, select);
     } catch (error) {
       if (!runner.isTransactionActive && isMissingTable(error)) return [];
       throw error;

@@ -1,5 +1,6 @@
 import { ConfigModule } from '@nestjs/config';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { inspect, stripVTControlCharacters } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AutoMigratorModule, AutoMigratorService, PendingMigrationsError, type AutoMigratorOptionsFactory } from '../../lib/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { CreatePosts, CreateUsers, SeedAlice, defineMigration, sql } from '../support/migrations.js';
@@ -171,5 +172,30 @@ describe('RUN_MIGRATIONS from the environment (sqlite)', () => {
     expect(app.logger.messages('log')).toContain(
       'DataSource "default": 3 pending migrations (transaction mode \'all\'): CreateUsers1700000000001, SeedAlice1700000000002, CreatePosts1700000000003',
     );
+  });
+});
+
+describeEachDatabase("TypeORM's own logging on a fresh database", (t) => {
+  it('logging: true prints no failed query: the first boot, status, and a boot with migrations disabled', async () => {
+    const printed: string[] = [];
+    // TypeORM's default logger writes to the console.
+    for (const method of ['log', 'info', 'warn', 'error'] as const) {
+      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+        printed.push(args.map((arg) => (typeof arg === 'string' ? arg : inspect(arg))).join(' '));
+      });
+    }
+    try {
+      const disabled = await bootApp({ dataSources: [{ db: t.db, migrations: [CreateUsers], options: { logging: true } }], migrator: {} });
+      expect((await disabled.app.get(AutoMigratorService).status())[0]?.pending).toHaveLength(1);
+      await disabled.close();
+      t.app = await bootApp({ dataSources: [{ db: t.db, migrations: [CreateUsers], options: { logging: true } }] });
+      expect(await t.db.recorded()).toEqual(['CreateUsers1700000000001']);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const output = stripVTControlCharacters(printed.join('\n'));
+    // TypeORM really logged (its queries), and no failure.
+    expect(output).toMatch(/query: /);
+    expect(output).not.toMatch(/query failed|does not exist|doesn't exist|no such table/i);
   });
 });

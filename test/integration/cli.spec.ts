@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,8 +36,8 @@ interface JsonDocument<Entry = Record<string, unknown>> {
   error?: { name: string; message: string; pending?: Record<string, string[]> };
 }
 
-/** Runs the real bin of the built package; an env value `undefined` removes that variable. */
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+/** Runs the real bin of the built package; an env value `undefined` removes that variable; killed after `killAfterMs`. */
+function cli(args: string[], env: Record<string, string | undefined> = {}, killAfterMs?: number): Promise<CliRun> {
   const merged: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...env };
   for (const [key, value] of Object.entries(merged)) if (value === undefined) delete merged[key];
   return new Promise((resolve) => {
@@ -46,7 +46,12 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    // A process that does not end by the deadline is killed: its code is then null.
+    const deadline = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.on('exit', (code) => {
+      clearTimeout(deadline);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -243,6 +248,14 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     expect(several.stderr).toContain('down needs one DataSource; 2 are configured');
     expect(await t.db.recorded()).toEqual(NAMES);
   });
+
+  it('--app on an application that fails to boot with a pool, a timer and a socket open: the error printed once, exit 1, the process ends', async () => {
+    for (const command of ['status', 'up']) {
+      const run = await cli([command, '--app', join(FIXTURES, 'cli-failing-boot-app.mjs')], dbEnv(t), 60_000);
+      expect(run.code, `${command}: ${run.stderr}`).toBe(1);
+      expect(run.stderr.split('redis://cache:6379 refused the connection').length - 1, run.stderr).toBe(1);
+    }
+  });
 });
 
 describe('the auto-migrator CLI with --tenants (postgres)', () => {
@@ -279,6 +292,62 @@ describe('the auto-migrator CLI with --tenants (postgres)', () => {
       const pending = await cli(['ensure-up', '--app', app, '--json'], env);
       expect(pending.code).toBe(1);
       expect(Object.keys((JSON.parse(pending.stdout) as JsonDocument).error!.pending!)).toEqual(['default/acme', 'default/globex']);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe("the auto-migrator CLI on an application's TypeScript data source and .env (postgres)", () => {
+  const TS = join(FIXTURES, 'ts-data-source');
+  /** As the TypeORM CLI's convention (ts-node) does it: a require hook for .ts, given through NODE_OPTIONS. */
+  const TS_NODE_LIKE = { NODE_OPTIONS: `--require ${join(TS, 'register-ts.cjs')}`, GADGETS_DATABASE_URL: undefined };
+
+  it('data-source.ts through a require hook, its URL from --env-file; without it, the unset variable is named', async () => {
+    const db = await createTestDatabase('postgres');
+    const work = await mkdtemp(join(tmpdir(), 'am-env-'));
+    try {
+      const envFile = join(work, '.env');
+      await writeFile(envFile, `# the app's .env\nGADGETS_DATABASE_URL=${db.url}\n`);
+      const dataSource = join(TS, 'data-source.ts');
+
+      const missing = await cli(['status', '--data-source', dataSource], TS_NODE_LIKE);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('read GADGETS_DATABASE_URL from the environment, unset here');
+      expect(missing.stderr).toContain('pass --env-file <path>');
+
+      const noDriver = await cli(['status', '--data-source', join(TS, 'env-driver-data-source.mjs')], TS_NODE_LIKE);
+      expect(noDriver.code).toBe(2);
+      expect(noDriver.stderr).toContain('Wrong driver: "undefined" given');
+      expect(noDriver.stderr).toContain('it read GADGETS_DB_TYPE, GADGETS_DATABASE_URL from the environment, unset here');
+
+      const status = await cli(['status', '--data-source', dataSource, '--env-file', envFile, '--json'], TS_NODE_LIKE);
+      expect(status.code, status.stderr).toBe(0);
+      expect(
+        (JSON.parse(status.stdout) as JsonDocument<{ pending: { name: string }[] }>).dataSources[0]!.pending.map((m) => m.name),
+      ).toEqual(['CreateGadgets1700000000000']);
+      const up = await cli(['up', '--data-source', dataSource, '--env-file', envFile], TS_NODE_LIKE);
+      expect(up.code, up.stderr).toBe(0);
+      expect(await db.recorded()).toEqual(['CreateGadgets1700000000000']);
+
+      // A missing file is named and nothing runs. Node 20 itself also reads --env-file after the script
+      // (exit 9, "node: <path>: not found") before the CLI's own check (exit 2) can.
+      const noFile = await cli(['up', '--data-source', dataSource, '--env-file', join(work, 'nope.env')], TS_NODE_LIKE);
+      expect([2, 9]).toContain(noFile.code);
+      expect(noFile.stderr).toContain(join(work, 'nope.env'));
+      expect(noFile.stderr).toMatch(/no such file|not found/);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+      await db.drop();
+    }
+  });
+
+  it('a DataSource found under `default` (what import() gives for a CommonJS data-source.ts under tsx: { default: { AppDataSource } })', async () => {
+    const db = await createTestDatabase('postgres');
+    try {
+      const run = await cli(['up', '--data-source', join(TS, 'wrapped-data-source.mjs')], { CLI_DB_KIND: 'postgres', CLI_DB_URL: db.url });
+      expect(run.code, run.stderr).toBe(0);
+      expect(await db.recorded()).toEqual(NAMES);
     } finally {
       await db.drop();
     }

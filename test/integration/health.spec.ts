@@ -1,5 +1,10 @@
+import type { AddressInfo } from 'node:net';
+import { Controller, Get, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { expect, it } from 'vitest';
-import { AutoMigratorService, ContinueOnFailureStrategy } from '../../lib/index.js';
+import { AutoMigratorModule, AutoMigratorService, ContinueOnFailureStrategy, MigrationsHealthIndicator } from '../../lib/index.js';
 import { BrokenHalfway, CreatePosts, CreateUsers, defineMigration, SeedAlice, sleepSql } from '../support/migrations.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import { bootApp, waitFor } from '../support/test-app.js';
@@ -80,6 +85,50 @@ describeEachDatabase('readiness over HTTP', (t) => {
         },
       },
     });
+  });
+});
+
+/** The README's controller, in a feature module of its own (where Nest apps keep health). */
+@Controller('health')
+class FeatureHealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly migrations: MigrationsHealthIndicator,
+  ) {}
+
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([() => this.migrations.isReady()]);
+  }
+}
+
+@Module({ imports: [TerminusModule], controllers: [FeatureHealthController] })
+class HealthModule {}
+
+describeEachDatabase('readiness from a feature HealthModule', (t) => {
+  it('a HealthModule importing only TerminusModule injects the indicator (forRootAsync, global prefix "api")', async () => {
+    const app = await NestFactory.create(
+      {
+        module: class AppModule {},
+        imports: [
+          TypeOrmModule.forRoot({ ...t.db.options, migrations: [CreateUsers] } as TypeOrmModuleOptions),
+          AutoMigratorModule.forRootAsync({ useFactory: () => ({ runMigrations: true }) }),
+          HealthModule,
+        ],
+      },
+      { logger: false, abortOnError: false },
+    );
+    try {
+      app.setGlobalPrefix('api');
+      await app.listen(0, '127.0.0.1');
+      const { port } = app.getHttpServer().address() as AddressInfo;
+      const ready = await get(`http://127.0.0.1:${port}/api/health/ready`);
+      expect(ready).toMatchObject({ status: 200, body: { status: 'ok', info: { migrations: { status: 'up' } } } });
+      expect(await t.db.recorded()).toEqual(['CreateUsers1700000000001']);
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -1,0 +1,91 @@
+import { existsSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+
+/** What a module file exports, and which environment variables its evaluation read while they were unset. */
+export interface LoadedModuleFile {
+  readonly path: string;
+  /** Its exports; where a TypeScript loader wrapped a CommonJS module's exports in `default`, those too. */
+  readonly exports: Record<string, unknown>;
+  /** Variables read from `process.env` while the file loaded that had no value (a `.env` not loaded, say). */
+  readonly unsetVariables: readonly string[];
+}
+
+/** TypeScript files a `require` hook (ts-node, `typeorm-ts-node-commonjs`'s convention) can load. */
+const REQUIRABLE_TYPESCRIPT = new Set(['.ts', '.cts', '.tsx']);
+
+/**
+ * Loads the file the CLI was pointed at (`--data-source`, `--app`): with `require` where it is
+ * TypeScript and a `require` hook for it is registered (ts-node), else with `import()` (compiled
+ * JavaScript, ESM, or TypeScript through an ESM loader such as tsx).
+ */
+export async function loadModuleFile(file: string, flag: string): Promise<LoadedModuleFile> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new AutoMigratorConfigError(`${flag} ${file}: no such file (looked at ${path}).`);
+  const extension = extname(path);
+  const typescript = /^\.[cm]?tsx?$/.test(extension);
+  const unset = new Set<string>();
+  const environment = process.env;
+  // Which variables the file reads while they are unset: the usual reason its DataSource has no driver or URL.
+  process.env = new Proxy(environment, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (value === undefined && typeof key === 'string' && readByApplication()) unset.add(key);
+      return value;
+    },
+    // Straight to process.env (not through the proxy as receiver, which its own setter refuses).
+    set: (target, key, value) => Reflect.set(target, key, value),
+  });
+  try {
+    const loaded =
+      typescript && REQUIRABLE_TYPESCRIPT.has(extension) && require.extensions[extension]
+        ? // eslint-disable-next-line @typescript-eslint/no-require-imports -- through the ts-node hook the application registered
+          (require(path) as Record<string, unknown>)
+        : ((await import(pathToFileURL(path).href)) as Record<string, unknown>);
+    return { path, exports: withWrappedExports(loaded), unsetVariables: [...unset] };
+  } catch (error) {
+    const message = (error instanceof Error ? error.message : String(error)).replace(/\.+$/, '');
+    // TypeORM's `Wrong driver: "undefined" given` and the like: a setting the file read was unset.
+    const variables =
+      unset.size > 0 && /\bundefined\b/.test(message)
+        ? ` While loading, it read ${listVariables([...unset])} from the environment, unset here (a .env file? pass --env-file <path>).`
+        : '';
+    const hint = typescript ? ` ${TYPESCRIPT_ADVICE}` : '';
+    throw new AutoMigratorConfigError(`${flag} ${file} could not be loaded: ${message}.${variables}${hint}`, { cause: error });
+  } finally {
+    process.env = environment;
+  }
+}
+
+/**
+ * Whether the code reading process.env now is the application's own, not Node's or a package's
+ * (which read many optional variables as they load).
+ */
+function readByApplication(): boolean {
+  const frames = (new Error().stack ?? '').split('\n').slice(1);
+  const caller = frames.find((frame) => !frame.includes(__filename));
+  return caller !== undefined && !caller.includes('/node_modules/') && !caller.includes('(node:') && !caller.includes(' node:');
+}
+
+/** How to run the CLI on a TypeScript file (docs/release-operations-and-cli.md says the same). */
+export const TYPESCRIPT_ADVICE =
+  'For a TypeScript file, run the CLI with a TypeScript loader: NODE_OPTIONS="--require ts-node/register" (CommonJS apps, as typeorm-ts-node-commonjs) ' +
+  'or NODE_OPTIONS="--import tsx", or point it at the compiled JavaScript.';
+
+/** Names of environment variables, the first few. */
+export function listVariables(names: readonly string[]): string {
+  const shown = names.slice(0, 5).join(', ');
+  return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
+}
+
+/**
+ * A CommonJS module loaded through `import()` by an ESM TypeScript loader (tsx) arrives as
+ * `{ default: { AppDataSource } }`: Node cannot see its named exports. Those found under
+ * `default` are added (a named export of the same name wins).
+ */
+function withWrappedExports(loaded: Record<string, unknown>): Record<string, unknown> {
+  const wrapped = loaded['default'];
+  if (typeof wrapped !== 'object' || wrapped === null || Object.getPrototypeOf(wrapped) !== Object.prototype) return loaded;
+  return { ...(wrapped as Record<string, unknown>), ...loaded };
+}
