@@ -43,6 +43,8 @@ import { libraryLogger } from './util/library-logger.js';
 import { redactDataSourceLogger } from './typeorm/redacting-logger.js';
 import { SecretRedactor } from './util/secret-redactor.js';
 import { dataSourceLabel } from './util/data-source-label.js';
+import { listNames } from './util/name-list.js';
+import { plural } from './util/quantities.js';
 
 /**
  * Runs each configured DataSource's pending migrations at application bootstrap when
@@ -158,12 +160,35 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
       this.options.pendingCheckTtlMs,
     );
     this.logger.log(`Migrations disabled (${this.options.runMigrationsSource} is off) for ${names}; whenDisabled: '${mode}'`);
-    if (mode === 'skip') return;
+    if (mode === 'skip') {
+      // Nothing fails the boot here; what is pending is said once, and readiness starts from it.
+      const statuses = await operations.status().catch((error: unknown) => {
+        this.logger.warn(`Could not read pending migrations at boot (${this.secrets.message(error)}); readiness asks again`);
+        return undefined;
+      });
+      if (!statuses) return;
+      this.poller.record(statuses);
+      this.warnPending(statuses);
+      return;
+    }
     const statuses = await operations.status();
     statuses.forEach((status, index) => operations.runner(plans[index]!).checkHistory(status));
     if (mode === 'verify') await operations.ensureUp();
     this.poller.record(statuses);
+    this.warnPending(statuses);
     if (mode === 'wait') this.poller.watch(statuses);
+  }
+
+  /** While disabled: what is pending and not run by this process, and how to run it. */
+  private warnPending(statuses: readonly DataSourceStatus[]): void {
+    for (const { dataSource, pending } of statuses) {
+      if (pending.length === 0) continue;
+      this.logger.warn(
+        `${dataSourceLabel(dataSource)}: ${plural(pending.length, 'pending migration')} not run by this process: ` +
+          `${listNames(pending.map((migration) => migration.name))}. Readiness stays down until they are applied: ` +
+          `run them from a release Job (npx auto-migrator up --app <your compiled app module>) or with ${this.options.runMigrationsSource} on in one process.`,
+      );
+    }
   }
 
   /**

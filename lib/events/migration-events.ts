@@ -21,6 +21,8 @@ export type MigrationEvent =
       readonly type: 'pending-counted';
       readonly dataSource: string;
       readonly pending: number;
+      /** The first pending migrations' names (up to 10). */
+      readonly names?: readonly string[];
       readonly dirty?: StartedMigration;
       readonly error?: string;
     }

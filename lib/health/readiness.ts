@@ -12,6 +12,8 @@ export interface MigrationReadiness {
 export interface MigrationReadinessDetail {
   readonly state: DataSourceMigrationState['status'];
   readonly pending?: number;
+  /** With `readinessDetails: 'full'`: the first pending migrations' names (up to 10), while none runs. */
+  readonly pendingMigrations?: readonly string[];
   readonly applied?: number;
   readonly running?: string;
   readonly index?: number;
@@ -84,6 +86,7 @@ function describe(state: DataSourceMigrationState): MigrationReadinessDetail {
   return {
     state: state.status,
     pending: state.pending,
+    ...(state.pendingNames && state.pending > 0 ? { pendingMigrations: state.pendingNames } : {}),
     applied: state.applied.length,
     ...(state.current ? { running: state.current.name, index: state.current.index, total: state.current.total } : {}),
     ...(state.waitingSince ? { waitingSince: state.waitingSince.toISOString() } : {}),

@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { MigrationEvent } from '../events/migration-events.js';
 import { describeStarted } from '../history/started-migrations.js';
+import { LISTED_NAMES } from '../util/name-list.js';
 import type { DataSourceStatus } from './migration-operations.js';
 
 /**
@@ -32,7 +33,13 @@ export class PendingPoller {
   /** Reports the counts from statuses already read (at boot). */
   record(statuses: readonly DataSourceStatus[]): void {
     for (const status of statuses) {
-      this.emit({ type: 'pending-counted', dataSource: status.dataSource, pending: status.pending.length, dirty: status.dirty[0] });
+      this.emit({
+        type: 'pending-counted',
+        dataSource: status.dataSource,
+        pending: status.pending.length,
+        names: status.pending.slice(0, LISTED_NAMES).map((migration) => migration.name),
+        dirty: status.dirty[0],
+      });
     }
     this.last = { at: Date.now(), read: Promise.resolve() };
   }

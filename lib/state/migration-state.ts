@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EventTenant, MigrationEvent } from '../events/migration-events.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
+import { LISTED_NAMES } from '../util/name-list.js';
 
 /**
  * - `disabled`: migrations are not run by this process (RUN_MIGRATIONS is off).
@@ -31,6 +32,8 @@ export interface DataSourceMigrationState {
   readonly status: MigrationState;
   /** Migrations still pending, as last known. */
   readonly pending: number;
+  /** The first of them by name (up to 10), while none runs: as counted while disabled, or as a run starts. */
+  readonly pendingNames?: readonly string[];
   /** Migrations applied by this process so far. */
   readonly applied: readonly string[];
   readonly current?: RunningMigration;
@@ -66,8 +69,8 @@ const CLEARED_ON_ENTRY: Readonly<Record<MigrationState, readonly StateField[]>> 
   pending: [],
   'waiting-for-lock': ['current', 'retry'],
   retrying: ['current', 'waitingSince'],
-  running: ['retry', 'waitingSince', 'lockHolder', 'error', 'failedMigration', 'mayBePartiallyApplied', 'dirty'],
-  done: ['current', 'retry', 'waitingSince', 'lockHolder', 'error', 'failedMigration', 'mayBePartiallyApplied', 'dirty'],
+  running: ['pendingNames', 'retry', 'waitingSince', 'lockHolder', 'error', 'failedMigration', 'mayBePartiallyApplied', 'dirty'],
+  done: ['pendingNames', 'current', 'retry', 'waitingSince', 'lockHolder', 'error', 'failedMigration', 'mayBePartiallyApplied', 'dirty'],
   failed: ['current', 'retry', 'waitingSince'],
 };
 
@@ -109,6 +112,7 @@ export function reduceState(previous: DataSourceMigrationState | undefined, even
       // While disabled, what the database has pending is the state (whatever an operation did here before).
       return nextState(freshState(event.dataSource, 'disabled', state.tenant), {
         pending: event.pending,
+        pendingNames: event.pending > 0 ? event.names : undefined,
         dirty: event.dirty,
         error: event.error,
       });
@@ -116,6 +120,7 @@ export function reduceState(previous: DataSourceMigrationState | undefined, even
       return nextState(state, {
         status: event.pending > 0 ? 'pending' : 'done',
         pending: event.pending,
+        pendingNames: undefined,
         current: undefined,
         dirty: undefined,
         failedMigration: undefined,
@@ -123,7 +128,13 @@ export function reduceState(previous: DataSourceMigrationState | undefined, even
         error: undefined,
       });
     case 'run-started':
-      return nextState(state, { status: 'pending', pending: event.pending.length, startedAt: now, finishedAt: undefined });
+      return nextState(state, {
+        status: 'pending',
+        pending: event.pending.length,
+        pendingNames: event.pending.length > 0 ? event.pending.slice(0, LISTED_NAMES) : undefined,
+        startedAt: now,
+        finishedAt: undefined,
+      });
     case 'lock-waiting':
       return nextState(state, {
         status: 'waiting-for-lock',

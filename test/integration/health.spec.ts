@@ -154,6 +154,41 @@ describeEachDatabase(
       expect(after.body).toMatchObject({ info: { migrations: { dataSources: { default: { state: 'disabled', pending: 0 } } } } });
     });
 
+    it('the boot warns what is pending and how to run it; readiness names it (full), counts only (counts)', async () => {
+      const disabled = t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations: [CreateUsers, SeedAlice] }],
+          migrator: { runMigrations: false },
+          listen: true,
+        }),
+      );
+      expect(disabled.logger.messages('warn')).toEqual([
+        'DataSource "default": 2 pending migrations not run by this process: CreateUsers1700000000001, SeedAlice1700000000002. ' +
+          'Readiness stays down until they are applied: run them from a release Job (npx auto-migrator up --app <your compiled app module>) ' +
+          'or with option runMigrations on in one process.',
+      ]);
+      const full = await get(`${disabled.url}/health/ready`);
+      expect(full.body).toMatchObject({
+        error: {
+          migrations: {
+            dataSources: {
+              default: { state: 'disabled', pending: 2, pendingMigrations: ['CreateUsers1700000000001', 'SeedAlice1700000000002'] },
+            },
+          },
+        },
+      });
+      const counts = t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations: [CreateUsers, SeedAlice] }],
+          migrator: { runMigrations: false, readinessDetails: 'counts' },
+          listen: true,
+        }),
+      );
+      const countsOnly = await get(`${counts.url}/health/ready`);
+      expect(countsOnly.body).toMatchObject({ error: { migrations: { dataSources: { default: { state: 'disabled', pending: 2 } } } } });
+      expect(JSON.stringify(countsOnly.body)).not.toContain('CreateUsers');
+    });
+
     it('asks the database at most once per pendingCheckTtlMs', async () => {
       const migrations = [CreateUsers];
       const waiting = t.track(
