@@ -143,7 +143,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
   }
 
   /**
-   * Migrations disabled here: 'skip' checks nothing at boot, 'verify' fails the boot when anything
+   * Migrations disabled here: 'skip' reads and warns what is pending, 'verify' fails the boot when anything
    * is pending, 'wait' boots and keeps counting until another process has applied everything.
    * Readiness, in every mode, is the last count (refreshed at most once per `pendingCheckTtlMs`).
    */

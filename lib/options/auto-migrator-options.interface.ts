@@ -13,7 +13,7 @@ export type MigrationRunMode = 'blocking' | 'background';
 
 /**
  * What bootstrap does while migrations are disabled:
- * - `skip`: nothing (readiness still reports pending migrations).
+ * - `skip`: reads once what is pending and warns naming it; never fails the boot (readiness stays down while anything is pending).
  * - `verify`: bootstrap fails when any migration is pending, listing them.
  * - `wait`: bootstrap succeeds; readiness stays down until another process (a release Job) has
  *   applied every pending migration, polled every `pendingCheckTtlMs`.
