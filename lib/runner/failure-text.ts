@@ -58,10 +58,13 @@ export function whatWasKept(
       `the ${before} applied before it in this run may stay applied and recorded, as may DDL the failed one ran. Check the migrations table before retrying.`;
   } else if (mode === 'each') {
     text =
-      `Transaction mode 'each': ${before} applied before it stay applied; the failed one was rolled back` +
-      (ddlCommits ? `, except DDL it ran before the error (MySQL/MariaDB commit DDL implicitly).` : '.');
+      `Transaction mode 'each': the failed one was rolled back` +
+      (ddlCommits ? `, except DDL it ran before the error (MySQL/MariaDB commit DDL implicitly)` : '') +
+      `; everything applied before it stays applied (${thisRun(appliedBefore)}).`;
   } else {
-    text = `Transaction mode 'none': ${before} applied before it stay applied; the failed one ran without a transaction and may be partially applied.`;
+    text =
+      `Transaction mode 'none': the failed one ran without a transaction and may be partially applied; ` +
+      `everything applied before it stays applied (${thisRun(appliedBefore)}).`;
   }
   if (dirtyMigration !== undefined) text += ` ${unfinishedAdvice(dirtyMigration)}`;
   return { text, rolledBackAll };
@@ -82,8 +85,13 @@ export function interruptionText(
       : leftDirty
         ? `: "${migration}" did not complete`
         : `: "${migration}" did not complete and was rolled back`) +
-    (appliedBefore > 0 ? `; ${plural(appliedBefore, 'migration')} applied before stay applied` : '') +
+    (appliedBefore > 0 ? `; the ${plural(appliedBefore, 'migration')} this run applied before it stay applied` : '') +
     (plan.transaction === 'none' && migration && !leftDirty ? ` (transaction mode 'none': "${migration}" may be partially applied)` : '') +
     (leftDirty ? `. ${unfinishedAdvice(migration!)}` : '. The next boot continues.')
   );
+}
+
+/** How many of what stays applied this run applied: the rest was applied by earlier runs. */
+function thisRun(appliedBefore: number): string {
+  return appliedBefore === 0 ? 'none of it by this run' : `${plural(appliedBefore, 'migration')} of it by this run`;
 }

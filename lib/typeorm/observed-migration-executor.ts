@@ -8,7 +8,7 @@ import {
 } from 'typeorm';
 import { setExecutorDataSource } from './migration-internals.js';
 
-/** Told what is recorded once the executor has read the migrations table, when each migration starts, and when it has been recorded as applied. */
+/** Told what is recorded once the executor has read the migrations table, when each migration starts, and when it is applied. */
 export interface MigrationObserver {
   /**
    * Reads the migrations recorded as applied (name and timestamp, oldest first) on the session
@@ -20,6 +20,7 @@ export interface MigrationObserver {
   migrationsTableExists(queryRunner: QueryRunner): Promise<boolean>;
   /** Inside the migration's transaction, before its up(): a rejection stops it (the transaction rolls back). */
   started(name: string): Promise<void>;
+  /** The migration is applied: recorded and, in a transaction of its own, committed ('all': recorded; one COMMIT ends the run). */
   applied(name: string): void;
 }
 
@@ -67,9 +68,39 @@ export class ObservedMigrationExecutor extends MigrationExecutor {
     return recorded.map(({ name, timestamp }, index) => new Migration(index + 1, timestamp, name)).reverse();
   }
 
+  /** A migration recorded in its own transaction, told as applied once that commits. */
+  private awaitingCommit: string | undefined;
+
+  override async executePendingMigrations(): Promise<Migration[]> {
+    const runner = this.queryRunner;
+    if (!runner) return super.executePendingMigrations();
+    // TypeORM commits a migration's own transaction right after recording it: it is applied only
+    // then (a failed COMMIT applies nothing), so that is when the observer hears of it.
+    const own = Object.getOwnPropertyDescriptor(runner, 'commitTransaction');
+    const commit = runner.commitTransaction;
+    runner.commitTransaction = async () => {
+      await commit.call(runner);
+      const name = this.awaitingCommit;
+      if (name !== undefined && !runner.isTransactionActive) {
+        this.awaitingCommit = undefined;
+        this.observer.applied(name);
+      }
+    };
+    try {
+      return await super.executePendingMigrations();
+    } finally {
+      if (own) Object.defineProperty(runner, 'commitTransaction', own);
+      else delete (runner as Partial<QueryRunner>).commitTransaction;
+    }
+  }
+
   protected override async insertExecutedMigration(queryRunner: QueryRunner, migration: Migration): Promise<void> {
     await super.insertExecutedMigration(queryRunner, migration);
-    this.observer.applied(migration.name);
+    // Under 'all' one COMMIT ends the run (the run's summary line follows it); elsewhere a
+    // transaction open here is the migration's own.
+    if (queryRunner === this.queryRunner && queryRunner.isTransactionActive && this.transaction !== 'all')
+      this.awaitingCommit = migration.name;
+    else this.observer.applied(migration.name);
   }
 }
 

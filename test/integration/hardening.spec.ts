@@ -34,7 +34,7 @@ describeEachDatabase(
       expect(exit).toBe('SIGTERM');
       expect(app.output()).toContain('SIGTERM: grace period over; cancelling the statement in flight');
       expect(app.output()).toMatch(
-        /BOOT_FAILED MigrationInterruptedError: DataSource "default": migrations interrupted by SIGTERM: "SlowReport1700000000003" did not complete and was rolled back; 2 migrations applied before stay applied/,
+        /BOOT_FAILED MigrationInterruptedError: DataSource "default": migrations interrupted by SIGTERM: "SlowReport1700000000003" did not complete and was rolled back; the 2 migrations this run applied before it stay applied/,
       );
       expect(app.output()).not.toMatch(CLEAN_SHUTDOWN);
       expect(await t.db.recorded()).toEqual(['CreateItems1700000000001', 'SeedItem1700000000002']);
@@ -51,7 +51,9 @@ describeEachDatabase(
       await waitFor(() => app.output().includes('SLOW_STARTED'), 90_000, 'the slow migration to start');
       app.child.kill('SIGTERM');
       expect(await app.exited).toBe('SIGTERM');
-      expect(app.output()).toMatch(/migrations interrupted by SIGTERM before the next migration; 3 migrations applied before stay applied/);
+      expect(app.output()).toMatch(
+        /migrations interrupted by SIGTERM before the next migration; the 3 migrations this run applied before it stay applied/,
+      );
       expect(app.output()).not.toMatch(CLEAN_SHUTDOWN);
       expect(await t.db.recorded()).toEqual(['CreateItems1700000000001', 'SeedItem1700000000002', 'SlowReport1700000000003']);
 
@@ -292,8 +294,57 @@ describeEachDatabase('honest reporting and observability', (t) => {
     expect(events[5]).toMatchObject({ type: 'data-source-done', status: 'done', applied: ['First1700000000060', 'Second1700000000061'] });
     expect(captured.entries.filter((entry) => entry.extra.includes('AutoMigrator'))).toEqual([]);
 
-    // Migrations are disabled in this app: readiness reports the database's pending count.
-    expect(await service.getReadiness()).toEqual({ ready: true, dataSources: { default: { state: 'disabled', pending: 0, applied: 0 } } });
+    // Migrations are disabled in this app, and its boot counted what was pending; the up() since then is what readiness reports.
+    expect(await service.getReadiness()).toEqual({ ready: true, dataSources: { default: { state: 'done', pending: 0, applied: 2 } } });
+  });
+
+  it('a failed run says what stays applied without confusing this run with earlier ones', async () => {
+    const earlier = [tableMigration('Earlier1700000000064', 'earlier'), tableMigration('Older1700000000065', 'older')];
+    t.track(await bootApp({ dataSources: [{ db: t.db, migrations: earlier }] }));
+    const Broken = defineMigration('Broken1700000000066', sql('SELECT * FROM nowhere'));
+    const failure = await bootApp({ dataSources: [{ db: t.db, migrations: [...earlier, Broken] }] }).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    expect(failure?.message).toContain('everything applied before it stays applied (none of it by this run)');
+    expect(failure?.message).not.toMatch(/\b0 migrations\b/);
+    expect(await t.db.recorded()).toEqual(['Earlier1700000000064', 'Older1700000000065']);
+  });
+
+  it("transaction 'each': a migration is reported applied (and its line logged) after its COMMIT, not before", async () => {
+    const timeline: string[] = [];
+    const record = (query: string, parameters?: unknown) => timeline.push(`${query} ${JSON.stringify(parameters ?? [])}`);
+    const typeormLogger = {
+      logQuery: record,
+      logQueryError: () => {},
+      logQuerySlow: () => {},
+      logSchemaBuild: () => {},
+      logMigration: () => {},
+      log: () => {},
+    };
+    t.app = await bootApp({
+      dataSources: [
+        {
+          db: t.db,
+          migrations: [tableMigration('First1700000000062', 'first'), tableMigration('Second1700000000063', 'second')],
+          options: { logging: 'all', logger: typeormLogger } as never,
+        },
+      ],
+      migrator: { runMigrations: false },
+    });
+    const service = t.app.app.get(AutoMigratorService);
+    const subscription = service.events$.subscribe((event) => {
+      if (event.type === 'migration-finished') timeline.push(`finished ${event.migration}`);
+    });
+    await service.up();
+    subscription.unsubscribe();
+    for (const name of ['First1700000000062', 'Second1700000000063']) {
+      const inserted = timeline.findIndex((line) => /^INSERT INTO\b.*migrations/i.test(line) && line.includes(name));
+      const committed = timeline.findIndex((line, index) => index > inserted && /^COMMIT\b/i.test(line));
+      expect(inserted, timeline.join('\n')).toBeGreaterThan(-1);
+      expect(committed, timeline.join('\n')).toBeGreaterThan(inserted);
+      expect(timeline.indexOf(`finished ${name}`), timeline.join('\n')).toBeGreaterThan(committed);
+    }
   });
 
   it("readinessDetails 'counts' shows states and numbers, no migration names or errors", async () => {
