@@ -1,8 +1,11 @@
 /** Injection token of the validated, frozen {@link ResolvedAutoMigratorOptions}. */
 export const AUTO_MIGRATOR_RESOLVED_OPTIONS = 'AUTO_MIGRATOR:RESOLVED_OPTIONS';
 
-/** Logger context used by every log line of the library. */
+/** Logger context used by every log line of the library but its progress lines. */
 export const AUTO_MIGRATOR_LOGGER_CONTEXT = 'AutoMigrator';
+
+/** Logger context of a run's periodic progress lines (the CLI shows them as one live line on a terminal). */
+export const AUTO_MIGRATOR_PROGRESS_CONTEXT = 'AutoMigratorProgress';
 
 /** Environment / ConfigService key read when `runMigrations` is not given. */
 export const DEFAULT_RUN_MIGRATIONS_KEY = 'RUN_MIGRATIONS';
@@ -31,3 +34,6 @@ export const DEFAULT_CONNECTION_CHECK_TIMEOUT_MS = 15_000;
  */
 export const AUTO_MIGRATOR_BOOTSTRAP = 'AUTO_MIGRATOR:BOOTSTRAP';
 export type AutoMigratorBootstrap = 'run' | 'validate-only';
+
+/** Default interval of a run's progress lines (option `progressEveryMs`). */
+export const DEFAULT_PROGRESS_EVERY_MS = 10_000;

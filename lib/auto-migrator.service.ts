@@ -101,6 +101,7 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
       control: this.control,
       onEvent: (event) => this.events.next(event),
       tenantListing: async (plan) => listTenants(plan, await this.tenantLister(plan)),
+      progressEveryMs: this.options.progressEveryMs,
     });
     this.operations = operations;
     for (const plan of plans) {

@@ -1,5 +1,9 @@
 import type { LoggerService } from '@nestjs/common';
+import { AUTO_MIGRATOR_PROGRESS_CONTEXT } from '../auto-migrator.constants.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
+
+/** Back to the start of the line, and clear it. */
+const CLEAR_LINE = '\r\x1b[2K';
 
 /**
  * Nest's own bootstrap chatter, not worth a CLI user's attention; and its ExceptionHandler's line
@@ -19,7 +23,20 @@ export class CliLogger implements LoggerService {
   /** Until the DataSources are known: passwords in URLs and `password=` pairs only. */
   private redactor = new SecretRedactor();
 
-  constructor(private readonly write: (line: string) => void) {}
+  /** A progress line is on the terminal, to be replaced by the next line. */
+  private liveLine = false;
+
+  /** `live`: stderr is a terminal, where progress lines replace each other on one line. */
+  constructor(
+    private readonly write: (line: string) => void,
+    private readonly live = false,
+  ) {}
+
+  /** Ends a live progress line, so what follows starts on a line of its own. */
+  finish(): void {
+    if (this.liveLine) this.write(CLEAR_LINE);
+    this.liveLine = false;
+  }
 
   /** From now on, also remove the passwords configured on the DataSources this redactor knows. */
   useRedactor(redactor: SecretRedactor): void {
@@ -44,6 +61,13 @@ export class CliLogger implements LoggerService {
 
   private print(prefix: string, message: unknown, context: unknown) {
     if (typeof context === 'string' && QUIET_CONTEXTS.has(context)) return;
-    this.write(`${prefix}${this.redactor.redact(message instanceof Error ? message.message : String(message))}\n`);
+    const text = `${prefix}${this.redactor.redact(message instanceof Error ? message.message : String(message))}`;
+    if (this.live && context === AUTO_MIGRATOR_PROGRESS_CONTEXT) {
+      this.write(`${CLEAR_LINE}${text}`);
+      this.liveLine = true;
+      return;
+    }
+    this.finish();
+    this.write(`${text}\n`);
   }
 }

@@ -73,6 +73,7 @@ export async function dataSourceTarget(file: string, logger: CliLogger): Promise
       logger: new Logger(AUTO_MIGRATOR_LOGGER_CONTEXT),
       redactor,
       control: new RunControl(),
+      progressEveryMs: options.progressEveryMs,
     });
     const strategy = new FailFastStrategy();
     return {

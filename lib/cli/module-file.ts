@@ -64,7 +64,8 @@ export async function loadModuleFile(file: string, flag: string): Promise<Loaded
  */
 function readByApplication(): boolean {
   const frames = (new Error().stack ?? '').split('\n').slice(1);
-  const caller = frames.find((frame) => !frame.includes(__filename));
+  // This file's own frames, by name: under a TypeScript loader with source maps they read lib/cli/module-file.ts.
+  const caller = frames.find((frame) => !/[/\\]module-file\.[cm]?[jt]s:/.test(frame));
   return caller !== undefined && !caller.includes('/node_modules/') && !caller.includes('(node:') && !caller.includes(' node:');
 }
 

@@ -51,6 +51,8 @@ Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, or a 
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** stderr is a terminal: progress lines replace each other on one live line. */
+  stderrIsTerminal?: boolean;
 }
 
 /** Runs the CLI; resolves with the exit code. Never throws. */
@@ -95,7 +97,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (envProblem !== undefined) return usage(io, envProblem, json, command);
 
   const started = performance.now();
-  const logger = new CliLogger(io.stderr);
+  const logger = new CliLogger(io.stderr, io.stderrIsTerminal === true);
   const run = () =>
     runCommand(command as Command, io, {
       target: () => (values.app ? appTarget(values.app, logger) : dataSourceTarget(values['data-source']!, logger)),
@@ -105,6 +107,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
   // With --json, stdout is the one JSON document: whatever else would print there goes to stderr.
   const outcome = json ? await stdoutToStderr(run) : await run();
+  logger.finish();
   if (json) {
     const document: CliJsonResult = {
       command: command!,
@@ -219,6 +222,7 @@ async function runCommand(
     return await execute(command, target, options.scope, options.args);
   } catch (error) {
     redactor.scrub(error);
+    options.logger.finish();
     const code = error instanceof AutoMigratorConfigError ? EXIT.usage : EXIT.failed;
     const name = error instanceof Error ? error.name : 'Error';
     const message = redactor.message(error);

@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { MigrationEvent } from '../events/migration-events.js';
 import { logProgress, type EventSource } from '../events/migration-log.js';
+import { RunProgress } from './run-progress.js';
 import type { RunControl } from '../runner/run-control.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
@@ -59,6 +60,8 @@ export class MigrationOperations {
     /** Folded from the events the runners report (see {@link create}): read for the results. */
     private readonly state: MigrationStateStore,
     private readonly tenantListing: TenantListing,
+    /** Where, and how often, a run's progress lines go (see {@link RunProgress}). */
+    private readonly progress: { readonly logger: Logger; readonly everyMs: number },
   ) {}
 
   /**
@@ -73,6 +76,8 @@ export class MigrationOperations {
     readonly control: RunControl;
     readonly onEvent?: (event: MigrationEvent) => void;
     readonly tenantListing?: TenantListing;
+    /** A line every this many ms while a run goes on (tenants done and left, a long migration); 0: none. */
+    readonly progressEveryMs: number;
   }): MigrationOperations {
     const { plans, state, logger, redactor, control, onEvent } = settings;
     const emit = (event: MigrationEvent, from?: EventSource) => {
@@ -85,7 +90,10 @@ export class MigrationOperations {
       (async (plan: DataSourcePlan) => {
         throw new AutoMigratorConfigError(`${dataSourceLabel(plan.name)}: tenants are only available inside the application (use --app)`);
       });
-    return new MigrationOperations(plans, { logger, redactor, control, emit }, state, tenantListing);
+    return new MigrationOperations(plans, { logger, redactor, control, emit }, state, tenantListing, {
+      logger,
+      everyMs: settings.progressEveryMs,
+    });
   }
 
   /** Reports an event the way the runners do: into the state first, then to `onEvent`. */
@@ -139,6 +147,23 @@ export class MigrationOperations {
     tenantLists: ReadonlyMap<string, string[]>,
   ): Promise<UpResult[]> {
     const results: UpResult[] = [];
+    const scope = plans.map((plan) => ({ dataSource: plan.name, tenants: tenantLists.get(plan.name)?.length ?? 0 }));
+    const progress = new RunProgress(this.progress.logger, this.state, scope, this.progress.everyMs);
+    progress.start();
+    try {
+      await this.migrateInOrder(plans, strategy, tenantLists, results);
+    } finally {
+      progress.stop();
+    }
+    return results;
+  }
+
+  private async migrateInOrder(
+    plans: readonly DataSourcePlan[],
+    strategy: MigrationStrategy,
+    tenantLists: ReadonlyMap<string, string[]>,
+    results: UpResult[],
+  ): Promise<void> {
     for (const plan of plans) {
       await this.runner(plan).migrate(strategy);
       results.push(this.result(plan.name));
@@ -151,7 +176,6 @@ export class MigrationOperations {
         }
       }
     }
-    return results;
   }
 
   private result(key: string): UpResult {

@@ -140,6 +140,12 @@ export interface AutoMigratorModuleOptions {
   connectionCheck?: false | ConnectionCheckOptions;
   /** How much readiness shows: `'full'` (default: migration names and errors) or `'counts'` (states and counts only). */
   readinessDetails?: ReadinessDetails;
+  /**
+   * While a run goes on, a progress line every this many ms (context `AutoMigratorProgress`): a
+   * DataSource's tenants finished, failed and left, with the rate and the time left; a migration
+   * running longer than this, and for how long. Default 10000; 0: none; at most 2147483647.
+   */
+  progressEveryMs?: number;
   /** Where the library logs: a Nest LoggerService, or `false` for nothing. Default: Nest's Logger. */
   logger?: LoggerService | false;
 }
@@ -233,5 +239,6 @@ export interface ResolvedAutoMigratorOptions {
   /** `false`: the migration connection is not watched. */
   readonly connectionCheck: ResolvedConnectionCheckOptions | false;
   readonly readinessDetails: ReadinessDetails;
+  readonly progressEveryMs: number;
   readonly logger: LoggerService | false | undefined;
 }

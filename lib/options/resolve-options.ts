@@ -5,6 +5,7 @@ import {
   DEFAULT_LOCK_LOG_EVERY_MS,
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_PENDING_CHECK_TTL_MS,
+  DEFAULT_PROGRESS_EVERY_MS,
   DEFAULT_RUN_MIGRATIONS_KEY,
 } from '../auto-migrator.constants.js';
 import type { MigrationInterface } from 'typeorm';
@@ -45,6 +46,7 @@ export const OPTION_KEYS: ReadonlyArray<keyof AutoMigratorModuleOptions> = [
   'shutdownGraceMs',
   'connectionCheck',
   'readinessDetails',
+  'progressEveryMs',
   'logger',
 ];
 const TIMEOUT_KEYS: ReadonlyArray<string> = ['statementTimeoutMs', 'lockTimeoutMs'];
@@ -141,6 +143,7 @@ export function resolveAutoMigratorOptions(
     shutdownGraceMs: milliseconds(raw.shutdownGraceMs, 10_000, 'shutdownGraceMs', 0, MAX_TIMER_MS),
     connectionCheck: resolveConnectionCheck(raw.connectionCheck),
     readinessDetails: oneOf(raw.readinessDetails, 'full', READINESS_DETAILS, 'readinessDetails'),
+    progressEveryMs: milliseconds(raw.progressEveryMs, DEFAULT_PROGRESS_EVERY_MS, 'progressEveryMs', 0, MAX_TIMER_MS),
     logger: resolveLogger(raw.logger),
   });
 }

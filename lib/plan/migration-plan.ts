@@ -85,7 +85,9 @@ export function planDataSources(options: ResolvedAutoMigratorOptions, registry: 
       buildMigrations(entry.tenants.migrations, `DataSource "${entry.name}", tenant migrations`);
     }
     checkTimeoutRanges(entry.name, dataSource, options.migrationTimeouts);
-    const allowNoMigrations = entry.allowNoMigrations === true;
+    // A DataSource with tenants and no `migrations` option at all has none of its own, plainly;
+    // one whose option resolves to none (a glob from another working directory) is still refused.
+    const allowNoMigrations = entry.allowNoMigrations === true || (entry.tenants !== undefined && namesNoMigrations(dataSource));
     // Not initialized yet (manualInitialization): TypeORM resolves its migrations in initialize(); the runner checks them then.
     if (dataSource.isInitialized) checkMigrations(dataSource, entry.name, dataSourceLabel(entry.name), allowNoMigrations);
     return Object.freeze({
@@ -171,6 +173,12 @@ function checkTimeoutRanges(name: string, dataSource: DataSource, timeouts: Read
       );
     }
   }
+}
+
+/** The DataSource's options give no migrations at all (no `migrations` option, or an empty list). */
+function namesNoMigrations(dataSource: DataSource): boolean {
+  const given = dataSource.options.migrations;
+  return given === undefined || (Array.isArray(given) && given.length === 0);
 }
 
 /** The plan for one tenant of a DataSource with `tenants` (its name validated beforehand). */

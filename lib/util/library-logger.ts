@@ -17,8 +17,8 @@ class DelegatingLogger extends Logger {
     super(logContext);
   }
 
-  override log(message: unknown): void {
-    this.target?.log(message, this.logContext);
+  override log(message: unknown, context?: string): void {
+    this.target?.log(message, context ?? this.logContext);
   }
   override warn(message: unknown): void {
     this.target?.warn(message, this.logContext);

@@ -298,6 +298,29 @@ describeEachDatabase('honest reporting and observability', (t) => {
     expect(await service.getReadiness()).toEqual({ ready: true, dataSources: { default: { state: 'done', pending: 0, applied: 2 } } });
   });
 
+  it('a long migration is not silent: a progress line says it still runs, and for how long', async () => {
+    let release = false;
+    const Long = defineMigration('LongBackfill1700000000067', async (queryRunner) => {
+      await queryRunner.query('CREATE TABLE long_backfill (id INT PRIMARY KEY)');
+      while (!release) await new Promise((resolve) => setTimeout(resolve, 20));
+    });
+    t.app = await bootApp({
+      dataSources: [{ db: t.db, migrations: [Long] }],
+      migrator: { runMigrations: true, mode: 'background', progressEveryMs: 200 },
+    });
+    try {
+      await waitFor(
+        () => t.app!.logger.entries.find((entry) => /\[1\/1\] LongBackfill1700000000067 still running after \d+s/.test(entry.message)),
+        30_000,
+        'a "still running" progress line',
+      );
+    } finally {
+      release = true;
+    }
+    await t.app.app.get(AutoMigratorService).whenFinished();
+    expect(await t.db.recorded()).toEqual(['LongBackfill1700000000067']);
+  });
+
   it('a failed run says what stays applied without confusing this run with earlier ones', async () => {
     const earlier = [tableMigration('Earlier1700000000064', 'earlier'), tableMigration('Older1700000000065', 'older')];
     t.track(await bootApp({ dataSources: [{ db: t.db, migrations: earlier }] }));

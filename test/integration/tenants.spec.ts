@@ -110,6 +110,45 @@ describeEachDatabase(
       );
     });
 
+    it('a DataSource with tenants and no migrations option of its own boots as docs/tenants.md writes it (no allowNoMigrations)', async () => {
+      await t.db.query(`CREATE TABLE tenants (name text PRIMARY KEY); INSERT INTO tenants VALUES ('acme'), ('globex')`);
+      t.track(await bootApp({ dataSources: [{ db: t.db, migrations: undefined as never }], migrator: tenantOptions() }));
+      for (const tenant of ['acme', 'globex']) expect(await recordedIn(tenant)).toEqual(TENANT_NAMES);
+      // A migrations option that resolves to none is still refused: it names something that is not there.
+      await expect(
+        bootApp({ dataSources: [{ db: t.db, migrations: ['no-such-dir/*.js'] as never }], migrator: tenantOptions() }),
+      ).rejects.toThrow(/no migrations found/);
+    });
+
+    it('a long tenant run is not silent: progress lines say how many tenants are finished and left', async () => {
+      await boot({ runMigrations: true });
+      await addTenants(['acme', 'globex', 'initech', 'umbrella', 'hooli', 'wonka']);
+      let release = false;
+      const HoldsAcme = defineMigration('HoldsAcme1700000000105', async (queryRunner) => {
+        const [{ schema }] = (await queryRunner.query('SELECT current_schema() AS schema')) as [{ schema: string }];
+        while (schema === 'acme' && !release) await new Promise((resolve) => setTimeout(resolve, 20));
+      });
+      const app = await boot({
+        ...tenantOptions({ migrations: [...tenantMigrations, HoldsAcme], concurrency: 2 }),
+        mode: 'background',
+        progressEveryMs: 100,
+      });
+      try {
+        await waitFor(
+          () =>
+            app.logger.entries.find((entry) =>
+              /^DataSource "default": tenants 5 of 6 finished \(5 done, 0 failed\), 1 left/.test(entry.message),
+            ),
+          60_000,
+          'a tenants progress line with 5 finished',
+        );
+      } finally {
+        release = true;
+      }
+      await app.app.get(AutoMigratorService).whenFinished();
+      expect(await recordedIn('acme')).toEqual([...TENANT_NAMES, 'HoldsAcme1700000000105']);
+    });
+
     it('a new tenant and a new tenant migration: the next boot runs only the new work', async () => {
       await boot({ runMigrations: true });
       await addTenants(['acme', 'globex']);
