@@ -107,7 +107,11 @@ describe('resolveAutoMigratorOptions', () => {
     ['bad mode', { mode: 'async' as never }, /option "mode" must be one of 'blocking', 'background'; got "async"/],
     ['bad runMigrations', { runMigrations: 'sometimes' }, /option "runMigrations" has the value "sometimes"/],
     ['bad ttl', { pendingCheckTtlMs: -1 }, /option "pendingCheckTtlMs" must be a number of milliseconds >= 0; got -1/],
-    ['bad progressEveryMs', { progressEveryMs: 'often' as never }, /option "progressEveryMs" must be a number of milliseconds >= 0; got "often"/],
+    [
+      'bad progressEveryMs',
+      { progressEveryMs: 'often' as never },
+      /option "progressEveryMs" must be a number of milliseconds >= 0; got "often"/,
+    ],
     ['empty key', { runMigrationsKey: '' }, /option "runMigrationsKey" must be a non-empty string/],
     ['lock not an object', { lock: true as never }, /option "lock" must be false or an object \{ timeoutMs, logEveryMs, mode \}; got true/],
     [
