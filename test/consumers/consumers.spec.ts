@@ -30,21 +30,22 @@ function run(
   command: string,
   args: readonly string[],
   cwd: string,
-  env: Record<string, string> = {},
+  env: Record<string, string | undefined> = {},
   timeoutMs = 10 * MINUTE,
 ): Promise<Run> {
   const started = Date.now();
+  // A variable given as undefined is removed from the child's environment.
+  const childEnv = Object.fromEntries(
+    Object.entries({ ...cleanEnv(), NO_COLOR: '1', FORCE_COLOR: '0', ...env }).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined,
+    ),
+  );
   return new Promise((resolve) => {
-    execFile(
-      command,
-      args,
-      { cwd, env: { ...cleanEnv(), NO_COLOR: '1', FORCE_COLOR: '0', ...env }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-        const output = `${stdout}${stderr}${error && code === -1 ? `\n${error.message}` : ''}`.replace(ANSI_COLOURS, '');
-        resolve({ code, output, stdout, ms: Date.now() - started });
-      },
-    );
+    execFile(command, args, { cwd, env: childEnv, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      const output = `${stdout}${stderr}${error && code === -1 ? `\n${error.message}` : ''}`.replace(ANSI_COLOURS, '');
+      resolve({ code, output, stdout, ms: Date.now() - started });
+    });
   });
 }
 
@@ -76,14 +77,20 @@ async function registryProblem(): Promise<string | undefined> {
 const problem = await registryProblem();
 if (problem !== undefined && !CI) console.warn(`[consumer tests] skipped: the npm registry is unreachable (${problem}).`);
 
-/** A consumer app from test/consumers/<name>: its files, shared/widgets.cjs, and package.json from the template. */
+/** Copies a directory's files and subdirectories (an app's src/, test/), leaving out package.template.json. */
+async function copyTree(source: string, target: string): Promise<void> {
+  await mkdir(target, { recursive: true });
+  for (const entry of await readdir(source, { withFileTypes: true })) {
+    if (entry.isDirectory()) await copyTree(join(source, entry.name), join(target, entry.name));
+    else if (entry.name !== 'package.template.json') await copyFile(join(source, entry.name), join(target, entry.name));
+  }
+}
+
+/** A consumer app from test/consumers/<name>: its files (with subdirectories), shared/widgets.cjs, and package.json from the template. */
 async function createApp(work: string, name: string, library: string, typeorm: string): Promise<string> {
   const source = join(import.meta.dirname, name);
   const dir = join(work, name);
-  await mkdir(dir);
-  for (const file of await readdir(source)) {
-    if (file !== 'package.template.json') await copyFile(join(source, file), join(dir, file));
-  }
+  await copyTree(source, dir);
   await copyFile(join(import.meta.dirname, 'shared/widgets.cjs'), join(dir, 'widgets.cjs'));
   const template = await readFile(join(source, 'package.template.json'), 'utf8');
   await writeFile(join(dir, 'package.json'), template.replace('__LIBRARY__', library).replace('__TYPEORM__', typeorm));
@@ -106,7 +113,7 @@ function seconds(ms: number): string {
 
 describe.skipIf(problem !== undefined && !CI)('consumer apps installing the packed package (plain npm install)', () => {
   let work = '';
-  let installs: Record<'jest' | 'vitest' | 'git', Promise<Run>>;
+  let installs: Record<'jest' | 'vitest' | 'git' | 'app', Promise<Run>>;
   const databases: TestDatabase[] = [];
 
   beforeAll(async () => {
@@ -132,6 +139,7 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
       jest: createApp(work, 'cjs-nest11-jest', tarball, '0.3.11').then(install),
       vitest: createApp(work, 'esm-nest12-vitest', tarball, '0.3.31').then(install),
       git: createApp(work, 'cjs-nest12-git', `git+file://${join(work, 'repo')}#${head}`, '^1.1.0').then(install),
+      app: createApp(work, 'cjs-nest11-app', tarball, '0.3.28').then(install),
     };
     for (const pending of Object.values(installs)) pending.catch(() => undefined); // each test reports its own
   }, 5 * MINUTE);
@@ -148,11 +156,23 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
     return db;
   }
 
-  /** The installed CLI's `status --json` on that database: the one migration applied, nothing pending. */
-  async function expectCliStatusMigrated(dir: string, dataSourceFile: string, db: TestDatabase): Promise<Run> {
-    const cli = await run(process.execPath, ['node_modules/.bin/auto-migrator', 'status', '--data-source', dataSourceFile, '--json'], dir, {
-      DATABASE_URL: db.url,
-    });
+  /**
+   * The installed CLI's `status --json` on that database: the one migration applied, nothing pending.
+   * DATABASE_URL is the database's unless `env` says otherwise (`DATABASE_URL: undefined` unsets it);
+   * `args` go before `--json` (`--env-file .env`).
+   */
+  async function expectCliStatusMigrated(
+    dir: string,
+    dataSourceFile: string,
+    db: TestDatabase,
+    { env = {}, args = [] }: { env?: Record<string, string | undefined>; args?: readonly string[] } = {},
+  ): Promise<Run> {
+    const cli = await run(
+      process.execPath,
+      ['node_modules/.bin/auto-migrator', 'status', '--data-source', dataSourceFile, ...args, '--json'],
+      dir,
+      { DATABASE_URL: db.url, ...env },
+    );
     expect(cli.code, cli.output).toBe(0);
     const report = JSON.parse(cli.stdout) as { dataSources: { applied: { name: string }[]; pending: unknown[] }[] };
     expect(report.dataSources.map((ds) => [ds.applied.map((m) => m.name), ds.pending])).toEqual([[['CreateWidgets1700000000000'], []]]);
@@ -221,6 +241,55 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
       const cli = await expectCliStatusMigrated(dir, 'data-source.mjs', db);
       console.log(
         `[consumer tests] cjs-nest12-git: install (clone + prepare) ${seconds(installed.ms)}, app ${seconds(app.ms)}, cli ${seconds(cli.ms)}`,
+      );
+    },
+    15 * MINUTE,
+  );
+
+  it(
+    'a TypeScript CommonJS Nest 11 app (feature HealthModule, global AutoMigratorModule, Jest + ts-jest): e2e spec passes; the CLI reads its .ts data source through ts-node and tsx, and the compiled one, with --env-file',
+    async () => {
+      const installed = await installs.app;
+      const dir = join(work, 'cjs-nest11-app');
+      const db = await database();
+      await writeFile(join(dir, '.env'), `DATABASE_URL=${db.url}\n`);
+
+      const jest = await run('npm', ['test'], dir, { DATABASE_URL: db.url, RUN_MIGRATIONS: 'true' });
+      expect(jest.code, jest.output).toBe(0);
+      expect(jest.output).toMatch(/Tests:\s+1 passed, 1 total/);
+      expect(jest.output).toMatch(/CONSUMER typeorm 0\.3\.28, @nestjs\/core 11\.2\.\d+/);
+
+      // The CLI finds the database only through --env-file: DATABASE_URL is not in its environment.
+      const fromEnvFile = { DATABASE_URL: undefined, RUN_MIGRATIONS: undefined };
+      const args = ['--env-file', '.env'];
+      const tsNode = await expectCliStatusMigrated(dir, 'src/database/data-source.ts', db, {
+        env: { ...fromEnvFile, NODE_OPTIONS: '--require ts-node/register' },
+        args,
+      });
+      // Without --env-file: the unset variable is named (through ts-node's source-mapped frames too).
+      const unset = await run(
+        process.execPath,
+        ['node_modules/.bin/auto-migrator', 'status', '--data-source', 'src/database/data-source.ts'],
+        dir,
+        {
+          ...fromEnvFile,
+          NODE_OPTIONS: '--require ts-node/register',
+        },
+      );
+      expect(unset.code, unset.output).toBe(1);
+      expect(unset.output).toContain('read DATABASE_URL from the environment, unset here');
+      const tsx = await expectCliStatusMigrated(dir, 'src/database/data-source.ts', db, {
+        env: { ...fromEnvFile, NODE_OPTIONS: '--import tsx' },
+        args,
+      });
+
+      const build = await run('npx', ['tsc', '-p', 'tsconfig.json'], dir);
+      expect(build.code, build.output).toBe(0);
+      expect(existsSync(join(dir, 'dist/database/data-source.js')), 'tsc wrote dist/database/data-source.js').toBe(true);
+      const compiled = await expectCliStatusMigrated(dir, 'dist/database/data-source.js', db, { env: fromEnvFile, args });
+      console.log(
+        `[consumer tests] cjs-nest11-app: install ${seconds(installed.ms)}, jest ${seconds(jest.ms)}, ` +
+          `cli ts-node ${seconds(tsNode.ms)}, cli tsx ${seconds(tsx.ms)}, tsc ${seconds(build.ms)}, cli dist ${seconds(compiled.ms)}`,
       );
     },
     15 * MINUTE,
