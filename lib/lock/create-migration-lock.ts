@@ -6,7 +6,8 @@ import { MysqlNamedLock } from './mysql-named.lock.js';
 import { PostgresAdvisoryLock } from './postgres-advisory.lock.js';
 import { SqliteFileLock } from './sqlite-file.lock.js';
 import { connectionSocket, discardConnection } from '../typeorm/driver-connection.js';
-import { MigrationLockError } from './migration-lock.js';
+import { MigrationLockError } from '../errors/migration-lock.error.js';
+import { invariant } from '../errors/invariant.error.js';
 
 /** Where the lock is taken: the migration session, and whether a pooling proxy sits in front of it. */
 export interface LockSession {
@@ -41,7 +42,7 @@ export async function createMigrationLock(
   if (kind === 'sqlite-file') {
     return new SqliteFileLock(dataSource, await resolveMigrationsTableIdentity(kind, dataSource, undefined));
   }
-  if (!session) throw new Error(`the ${kind} migration lock needs a dedicated connection`);
+  invariant(session, `the ${kind} migration lock needs a dedicated connection`);
   if (kind === 'mysql') {
     return new MysqlNamedLock(dataSource, await resolveMigrationsTableIdentity(kind, dataSource, session.queryRunner), session.queryRunner);
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { AutoMigratorError } from '../errors/auto-migrator.error.js';
+import { invariant } from '../errors/invariant.error.js';
 import type { LockCondition, MigrationLockKind } from '../contracts/lock-contract.js';
 import { driverPool } from '../typeorm/driver-connection.js';
 
@@ -40,11 +40,6 @@ export interface MigrationLock {
   releaseResetting?(settings: readonly string[], first?: string): Promise<void>;
 }
 
-/** Thrown when the lock is not, or no longer, held by this process: nothing more is migrated. */
-export class MigrationLockError extends AutoMigratorError {
-  override readonly name = 'MigrationLockError';
-}
-
 /** The advice every pooler-related lock error ends with. */
 export const POOLER_ADVICE =
   `This happens behind a connection pooler in transaction mode (PgBouncer pool_mode=transaction, Supabase/Neon poolers, RDS Proxy), ` +
@@ -79,7 +74,7 @@ export async function resolveMigrationsTableIdentity(
   if (kind === 'sqlite-file') {
     return { database: realSqlitePath(String(options.database)), schema: '', table };
   }
-  if (!queryRunner) throw new Error(`the ${kind} migration lock needs a dedicated connection`);
+  invariant(queryRunner, `the ${kind} migration lock needs a dedicated connection`);
   if (kind === 'postgres') {
     // The tenant view and the `schema` option qualify the migrations table; else it is where the
     // server's search_path puts it.

@@ -1,5 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { describeTable, lockDigest, MigrationLockError, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
+import { MigrationLockError } from '../errors/migration-lock.error.js';
+import { describeTable, lockDigest, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
 import type { LockCondition } from '../contracts/lock-contract.js';
 
 /** MySQL limits lock names to 64 characters. */
@@ -35,7 +36,7 @@ export class MysqlNamedLock implements MigrationLock {
     }>;
     const acquired = rows[0]?.acquired;
     if (acquired === null || acquired === undefined) {
-      throw new Error(`GET_LOCK("${this.name}") returned NULL (the server reported an error taking the lock)`);
+      throw new MigrationLockError(`GET_LOCK("${this.name}") returned NULL (the server reported an error taking the lock)`);
     }
     this.held = Number(acquired) === 1;
     return this.held;

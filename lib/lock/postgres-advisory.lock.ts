@@ -1,14 +1,9 @@
+import { invariant } from '../errors/invariant.error.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { errorChain } from '../util/error-chain.js';
-import {
-  describeTable,
-  lockDigest,
-  MigrationLockError,
-  POOLER_ADVICE,
-  type MigrationLock,
-  type MigrationsTableIdentity,
-} from './migration-lock.js';
+import { MigrationLockError } from '../errors/migration-lock.error.js';
+import { describeTable, lockDigest, POOLER_ADVICE, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
 
 const LOCK_NOT_AVAILABLE = '55P03';
 /** Transaction scope: a waiter's first and longest pause between tries. */
@@ -121,7 +116,7 @@ export class PostgresAdvisoryLock implements MigrationLock {
   }
 
   async releaseResetting(settings: readonly string[], first?: string): Promise<void> {
-    if (this.scope === 'transaction') throw new Error(`${this.description}: held by a connection of its own, not the session's`);
+    invariant(this.scope !== 'transaction', `${this.description}: held by a connection of its own, not the session's`);
     await this.unlock(settings, first);
   }
 

@@ -1,3 +1,4 @@
+import { invariant } from '../errors/invariant.error.js';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -57,7 +58,7 @@ export class SqliteFileLock implements MigrationLock {
 
   /** The file lock cannot be lost while its connection is open, and only this process closes it. */
   async verify(): Promise<void> {
-    if (!this.held) throw new Error(`${this.description} is not held`);
+    invariant(this.held, `${this.description} is not held`);
   }
 
   async holder(): Promise<string | undefined> {

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { databaseErrorCode } from '../util/error-chain.js';
-import { AutoMigratorError } from '../errors/auto-migrator.error.js';
+import { PreviewStoppedError } from '../errors/preview-stopped.error.js';
 import { transactionDepth } from '../typeorm/migration-internals.js';
 
 /** One statement a migration sent to the database. */
@@ -16,11 +16,6 @@ export interface PreviewLimits {
   readonly timeoutMs: number;
   /** A statement waiting longer than this for a lock someone else holds stops the plan (PostgreSQL), in ms. */
   readonly lockTimeoutMs: number;
-}
-
-/** What a migration did that a dry run cannot take back, or the preview running out of time. */
-export class PreviewStoppedError extends AutoMigratorError {
-  override readonly name = 'PreviewStoppedError';
 }
 
 /** Statements that would end (or start) the preview's own transaction: nothing after them could be rolled back. */

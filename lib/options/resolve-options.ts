@@ -150,14 +150,7 @@ export function resolveAutoMigratorOptions(
 
 function resolveTimeouts(timeouts: MigrationTimeoutOptions | undefined): Readonly<MigrationTimeoutOptions> {
   if (timeouts === undefined) return Object.freeze({});
-  if (typeof timeouts !== 'object' || timeouts === null || Array.isArray(timeouts)) {
-    throw configError('migrationTimeouts', `must be an object { statementTimeoutMs, lockTimeoutMs }; got ${describe(timeouts)}`);
-  }
-  const record = timeouts as Record<string, unknown>;
-  const unknownKeys = Object.keys(record).filter((key) => !TIMEOUT_KEYS.includes(key));
-  if (unknownKeys.length > 0) {
-    throw configError('migrationTimeouts', `has unknown key(s) ${quoteAll(unknownKeys)}; known keys: ${TIMEOUT_KEYS.join(', ')}`);
-  }
+  const record = objectOf(timeouts, 'migrationTimeouts', TIMEOUT_KEYS);
   const resolved: MigrationTimeoutOptions = {};
   for (const key of TIMEOUT_KEYS as Array<keyof MigrationTimeoutOptions>) {
     if (record[key] !== undefined) resolved[key] = milliseconds(record[key], 0, `migrationTimeouts.${key}`, 1);
@@ -184,14 +177,7 @@ function oneOf<T extends string>(value: unknown, fallback: T, allowed: readonly 
 
 function resolveLock(lock: AutoMigratorModuleOptions['lock']): ResolvedLockOptions | false {
   if (lock === false) return false;
-  if (lock !== undefined && (typeof lock !== 'object' || lock === null || Array.isArray(lock))) {
-    throw configError('lock', `must be false or an object { timeoutMs, logEveryMs, mode }; got ${describe(lock)}`);
-  }
-  const settings = (lock ?? {}) as Record<string, unknown>;
-  const unknownKeys = Object.keys(settings).filter((key) => !LOCK_KEYS.includes(key));
-  if (unknownKeys.length > 0) {
-    throw configError('lock', `has unknown key(s) ${quoteAll(unknownKeys)}; known keys: ${LOCK_KEYS.join(', ')}`);
-  }
+  const settings = objectOf(lock ?? {}, 'lock', LOCK_KEYS, 'false or ');
   return Object.freeze({
     timeoutMs: milliseconds(settings['timeoutMs'], DEFAULT_LOCK_TIMEOUT_MS, 'lock.timeoutMs', 0),
     logEveryMs: milliseconds(settings['logEveryMs'], DEFAULT_LOCK_LOG_EVERY_MS, 'lock.logEveryMs', 1),
@@ -201,14 +187,7 @@ function resolveLock(lock: AutoMigratorModuleOptions['lock']): ResolvedLockOptio
 
 function resolveConnectionCheck(check: AutoMigratorModuleOptions['connectionCheck']): ResolvedConnectionCheckOptions | false {
   if (check === false) return false;
-  if (check !== undefined && (typeof check !== 'object' || check === null || Array.isArray(check))) {
-    throw configError('connectionCheck', `must be false or an object { intervalMs, timeoutMs }; got ${describe(check)}`);
-  }
-  const settings = (check ?? {}) as Record<string, unknown>;
-  const unknownKeys = Object.keys(settings).filter((key) => !CONNECTION_CHECK_KEYS.includes(key));
-  if (unknownKeys.length > 0) {
-    throw configError('connectionCheck', `has unknown key(s) ${quoteAll(unknownKeys)}; known keys: ${CONNECTION_CHECK_KEYS.join(', ')}`);
-  }
+  const settings = objectOf(check ?? {}, 'connectionCheck', CONNECTION_CHECK_KEYS, 'false or ');
   return Object.freeze({
     intervalMs: milliseconds(settings['intervalMs'], DEFAULT_CONNECTION_CHECK_INTERVAL_MS, 'connectionCheck.intervalMs', 100),
     timeoutMs: milliseconds(settings['timeoutMs'], DEFAULT_CONNECTION_CHECK_TIMEOUT_MS, 'connectionCheck.timeoutMs', 100),
@@ -235,7 +214,7 @@ function resolveDataSources(entries: AutoMigratorModuleOptions['dataSources']): 
   if (!Array.isArray(entries)) {
     throw configError(
       'dataSources',
-      `must be an array of DataSource names or { name, transaction?, tenants?, allowNoMigrations? } objects; got ${describe(entries)}`,
+      `must be an array of DataSource names or objects { ${DATA_SOURCE_KEYS.join(', ')} }; got ${describe(entries)}`,
     );
   }
   if (entries.length === 0) {
@@ -260,14 +239,7 @@ function resolveDataSourceEntry(entry: unknown, where: string): ResolvedDataSour
   if (typeof entry === 'string') {
     return { name: checkName(entry, where), transaction: undefined, tenants: undefined, allowNoMigrations: undefined };
   }
-  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-    throw configError(where, `must be a DataSource name or a { name, transaction } object; got ${describe(entry)}`);
-  }
-  const record = entry as Record<string, unknown>;
-  const unknownKeys = Object.keys(record).filter((key) => !DATA_SOURCE_KEYS.includes(key));
-  if (unknownKeys.length > 0) {
-    throw configError(where, `has unknown key(s) ${quoteAll(unknownKeys)}; known keys: ${DATA_SOURCE_KEYS.join(', ')}`);
-  }
+  const record = objectOf(entry, where, DATA_SOURCE_KEYS, 'a DataSource name or ');
   const name = checkName(record['name'], `${where}.name`);
   const transaction = record['transaction'];
   return {
@@ -280,17 +252,7 @@ function resolveDataSourceEntry(entry: unknown, where: string): ResolvedDataSour
 }
 
 function resolveTenants(value: unknown, where: string): ResolvedTenantOptions {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw configError(
-      where,
-      `must be an object { list, migrations, createSchema?, concurrency?, migrationsTableName?, affectReadiness? }; got ${describe(value)}`,
-    );
-  }
-  const record = value as Record<string, unknown>;
-  const unknownKeys = Object.keys(record).filter((key) => !TENANT_KEYS.includes(key));
-  if (unknownKeys.length > 0) {
-    throw configError(where, `has unknown key(s) ${quoteAll(unknownKeys)}; known keys: ${TENANT_KEYS.join(', ')}`);
-  }
+  const record = objectOf(value, where, TENANT_KEYS);
   const list = record['list'];
   if (typeof list !== 'function') {
     throw configError(
@@ -335,6 +297,19 @@ function resolveTenants(value: unknown, where: string): ResolvedTenantOptions {
     affectReadiness: flag(record['affectReadiness'], true, `${where}.affectReadiness`),
     summaryTable: flag(record['summaryTable'], false, `${where}.summaryTable`),
   });
+}
+
+/**
+ * `value` as an object whose keys are all in `keys`; else the error says what the option takes
+ * (`alternatives`, e.g. "false or ", then the object with its keys) or which keys are unknown.
+ */
+function objectOf(value: unknown, option: string, keys: readonly string[], alternatives = ''): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw configError(option, `must be ${alternatives}an object { ${keys.join(', ')} }; got ${describe(value)}`);
+  }
+  const unknownKeys = Object.keys(value).filter((key) => !keys.includes(key));
+  if (unknownKeys.length > 0) throw configError(option, `has unknown key(s) ${quoteAll(unknownKeys)}; known keys: ${keys.join(', ')}`);
+  return value as Record<string, unknown>;
 }
 
 function flag(value: unknown, fallback: boolean, option: string): boolean {

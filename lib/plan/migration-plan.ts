@@ -1,3 +1,4 @@
+import { invariant } from '../errors/invariant.error.js';
 import type { DataSource, MigrationInterface } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { migrationLockKind, type MigrationLockKind } from '../contracts/lock-contract.js';
@@ -184,7 +185,7 @@ function namesNoMigrations(dataSource: DataSource): boolean {
 /** The plan for one tenant of a DataSource with `tenants` (its name validated beforehand). */
 export function planTenant(parent: DataSourcePlan, tenant: string, summary?: TenantOfPlan['summary']): DataSourcePlan {
   const tenants = parent.tenants;
-  if (!tenants) throw new Error(`DataSource "${parent.name}" has no tenants`);
+  invariant(tenants, `DataSource "${parent.name}" has no tenants`);
   return Object.freeze({
     ...parent,
     name: `${parent.name}/${tenant}`,

@@ -1,3 +1,5 @@
+import { MigrationLockError } from '../errors/migration-lock.error.js';
+import { invariant } from '../errors/invariant.error.js';
 import type { QueryRunner } from 'typeorm';
 import type { LockCondition } from '../contracts/lock-contract.js';
 import { DEFAULT_CONNECTION_CHECK_TIMEOUT_MS } from '../auto-migrator.constants.js';
@@ -56,7 +58,7 @@ export class LockedSession {
       try {
         await session?.applyTimeouts(this.plan.timeouts);
         if (this.plan.tenant) {
-          if (!session) throw new Error(`${this.plan.label}: tenant migrations need a PostgreSQL session`);
+          invariant(session, `${this.plan.label}: tenant migrations need a PostgreSQL session`);
           await session.useSchema(this.plan.tenant.name, this.plan.tenant.createSchema, summary?.writing);
         }
         this.env.control.setCanceller(session ? () => session.cancelStatement() : undefined);
@@ -180,7 +182,7 @@ export class LockedSession {
       await session?.prepareTransaction(migration);
       if (recordStart && !(await recordStart(carried))) {
         await lock!.verify();
-        throw new Error(`${this.plan.label}: "${migration}" could not be recorded as started`);
+        throw new MigrationLockError(`${this.plan.label}: "${migration}" could not be recorded as started`);
       }
     };
   }

@@ -1,3 +1,4 @@
+import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { MigrationConnectionLostError } from '../errors/migration-connection-lost.error.js';
 import { connectionSocket, discardConnection, driverConnection } from '../typeorm/driver-connection.js';
@@ -208,7 +209,7 @@ export class MigrationSession {
     if (!this.behindProxy) return;
     if (!this.queryRunner.isTransactionActive) {
       if (this.schema !== undefined) {
-        throw new Error(
+        throw new AutoMigratorConfigError(
           `"${migration}" runs without a transaction (transaction mode 'none' or transaction = false), and behind a transaction-pooling proxy ` +
             `its search_path (tenant "${this.schema}") cannot be set for it: it would land in another schema. Run tenant migrations in transactions, ` +
             `or connect the DataSource to PostgreSQL directly.`,

@@ -1,3 +1,4 @@
+import { invariant } from '../errors/invariant.error.js';
 import type { DataSource } from 'typeorm';
 import { driverClients } from '../typeorm/migration-internals.js';
 
@@ -121,7 +122,7 @@ export class SessionWatchdog {
     const driver = driverClients<PgClient, MysqlConnection>(this.dataSource);
     if (this.dialect === 'postgres') {
       const Client = driver.pg?.Client;
-      if (!Client) throw new Error('no pg pool');
+      invariant(Client, "the connection check found no pg Client on the DataSource's driver");
       const client = new Client(driver.pg?.options);
       client.on('error', () => undefined);
       const connected = client.connect();
@@ -136,7 +137,7 @@ export class SessionWatchdog {
     }
     const Connection = driver.mysql?.Connection;
     const config = driver.mysql?.config;
-    if (!Connection || !config) throw new Error('no mysql2 pool');
+    invariant(Connection && config, "the connection check found no mysql2 pool on the DataSource's driver");
     const connection = new Connection({ config });
     connection.on('error', () => undefined);
     return {

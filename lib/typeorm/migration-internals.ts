@@ -1,5 +1,5 @@
 // TypeORM's migration internals we use, in one place, for TypeORM 0.3 and 1.x alike. Checked by
-// test/unit/typeorm-internals.spec.ts on every TypeORM the suite runs with (npm test runs both stacks).
+// test/integration/typeorm-internals.spec.ts on every TypeORM the suite runs with (npm test runs both stacks).
 import { Migration, MigrationExecutor, type DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { ConnectionMetadataBuilder } from 'typeorm/connection/ConnectionMetadataBuilder.js';
 import { ObjectUtils } from 'typeorm/util/ObjectUtils.js';

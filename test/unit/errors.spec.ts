@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as library from '../../lib/index.js';
 
@@ -9,6 +11,7 @@ describe('the public errors', () => {
       [
         'AutoMigratorConfigError',
         'AutoMigratorError',
+        'AutoMigratorInvariantError',
         'DataSourceConnectionError',
         'MigrationConnectionLostError',
         'MigrationDirtyError',
@@ -35,5 +38,22 @@ describe('the public errors', () => {
   it('keep their own names', () => {
     expect(new library.AutoMigratorConfigError('bad').name).toBe('AutoMigratorConfigError');
     expect(new library.MigrationLockError('lost')).toBeInstanceOf(library.AutoMigratorError);
+  });
+
+  it('live in lib/errors/, and lib/ throws no bare Error (a typed error, or invariant())', () => {
+    const lib = resolve(import.meta.dirname, '../../lib');
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+      );
+    const found: string[] = [];
+    for (const file of files(lib)) {
+      const text = readFileSync(file, 'utf8');
+      const where = relative(lib, file);
+      if (/\bthrow new Error\(/.test(text)) found.push(`${where}: throw new Error(`);
+      if (!where.startsWith('errors/') && /\bclass \w+Error extends\b/.test(text))
+        found.push(`${where}: an error class outside lib/errors/`);
+    }
+    expect(found).toEqual([]);
   });
 });

@@ -108,6 +108,16 @@ describe('resolveAutoMigratorOptions', () => {
     ['bad runMigrations', { runMigrations: 'sometimes' }, /option "runMigrations" has the value "sometimes"/],
     ['bad ttl', { pendingCheckTtlMs: -1 }, /option "pendingCheckTtlMs" must be a number of milliseconds >= 0; got -1/],
     [
+      'tenants not an object (the message lists every key it takes)',
+      { dataSources: [{ name: 'default', tenants: 'acme' as never }] },
+      /option "dataSources\[0\]\.tenants" must be an object \{ list, migrations, createSchema, concurrency, migrationsTableName, affectReadiness, summaryTable \}; got "acme"/,
+    ],
+    [
+      'a dataSources entry neither a name nor an object',
+      { dataSources: [42 as never] },
+      /option "dataSources\[0\]" must be a DataSource name or an object \{ name, transaction, tenants, allowNoMigrations \}; got 42/,
+    ],
+    [
       'bad progressEveryMs',
       { progressEveryMs: 'often' as never },
       /option "progressEveryMs" must be a number of milliseconds >= 0; got "often"/,
