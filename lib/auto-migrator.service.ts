@@ -23,12 +23,15 @@ import type { DryRunResult } from './operations/dry-run-migrations.js';
 import {
   MigrationOperations,
   type DataSourceStatus,
+  type DownOptions,
+  type MigrationOperationsApi,
   type OperationTarget,
+  type ResolveOptions,
   type PlanOptions,
   type UpResult,
 } from './operations/migration-operations.js';
 import { PendingPoller } from './operations/pending-poller.js';
-import type { ResolvedAs, ResolveResult } from './operations/resolve-migration.js';
+import type { ResolveResult } from './operations/resolve-migration.js';
 import type { RevertResult } from './operations/revert-migrations.js';
 import type { ResolvedAutoMigratorOptions, TenantLister } from './options/auto-migrator-options.interface.js';
 import { planDataSources, type DataSourcePlan } from './plan/migration-plan.js';
@@ -52,7 +55,9 @@ import { plural } from './util/quantities.js';
  * the release-time operations (status, up, down, ensureUp, plan) and an event stream.
  */
 @Injectable()
-export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+export class AutoMigratorService
+  implements MigrationOperationsApi, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger: Logger;
   private readonly events = new Subject<MigrationEvent>();
   private readonly control = new RunControl();
@@ -102,6 +107,8 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
       onEvent: (event) => this.events.next(event),
       tenantListing: async (plan) => listTenants(plan, await this.tenantLister(plan)),
       progressEveryMs: this.options.progressEveryMs,
+      strategy: () => this.resolveStrategy(),
+      track: (work) => this.track(work),
     });
     this.operations = operations;
     for (const plan of plans) {
@@ -256,15 +263,16 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
     return buildReadiness(this.state, this.options.readinessDetails, (name) => plans.get(name)?.tenants?.affectReadiness !== false);
   }
 
+  // The release-time operations (written once, in MigrationOperations; see MigrationOperationsApi).
+
   /** Applied, pending and unknown migrations of every configured DataSource (or one). Read-only. */
   status(target?: OperationTarget): Promise<DataSourceStatus[]> {
     return this.ops().status(target);
   }
 
   /** Runs pending migrations under the lock, through the strategy. */
-  async up(target?: OperationTarget): Promise<UpResult[]> {
-    const strategy = await this.resolveStrategy();
-    return this.track(this.ops().up(strategy, target));
+  up(target?: OperationTarget): Promise<UpResult[]> {
+    return this.ops().up(target);
   }
 
   /**
@@ -272,13 +280,13 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
    * newer than `to` (its name or 13-digit timestamp, or 0 for all). One DataSource: name it when
    * several are configured.
    */
-  down(options: OperationTarget & { to: string | number }): Promise<RevertResult> {
-    return this.track(this.ops().down(options.to, options));
+  down(options: DownOptions): Promise<RevertResult> {
+    return this.ops().down(options);
   }
 
   /** Reverts, in every tenant, the tenant migrations newer than `to` (name, 13-digit timestamp, or 0 for all). */
-  downTenants(options: OperationTarget & { to: string | number }): Promise<RevertResult[]> {
-    return this.track(this.ops().downTenants(options.to, options));
+  downTenants(options: DownOptions): Promise<RevertResult[]> {
+    return this.ops().downTenants(options);
   }
 
   /**
@@ -287,15 +295,15 @@ export class AutoMigratorService implements OnApplicationBootstrap, BeforeApplic
    * (it runs again on the next up), and removes its marker. One DataSource: name it when several
    * are configured. Refuses while a migration run holds the lock.
    */
-  resolve(options: OperationTarget & { migration: string; as: ResolvedAs }): Promise<ResolveResult> {
-    return this.ops().resolve(options.migration, options.as, options);
+  resolve(options: ResolveOptions): Promise<ResolveResult> {
+    return this.ops().resolve(options);
   }
 
   /**
    * Throws {@link PendingMigrationsError} listing the pending migrations per DataSource (and tenant),
    * if any; else resolves with their status.
    */
-  async ensureUp(target?: OperationTarget): Promise<DataSourceStatus[]> {
+  ensureUp(target?: OperationTarget): Promise<DataSourceStatus[]> {
     return this.ops().ensureUp(target);
   }
 

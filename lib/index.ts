@@ -32,7 +32,15 @@ export { MigrationsHealthIndicator } from './health/migrations.health.js';
 export type { EventTenant, MigrationEvent, MigrationEventType } from './events/migration-events.js';
 // What the migrations table says (the word "status"), and what the operations did
 export type { AppliedMigration, MigrationStatusReport } from './history/migration-status.js';
-export type { DataSourceStatus, OperationTarget, PlanOptions, UpResult } from './operations/migration-operations.js';
+export type {
+  DataSourceStatus,
+  DownOptions,
+  MigrationOperationsApi,
+  OperationTarget,
+  PlanOptions,
+  ResolveOptions,
+  UpResult,
+} from './operations/migration-operations.js';
 export type { RevertResult } from './operations/revert-migrations.js';
 export type { ResolvedAs, ResolveResult } from './operations/resolve-migration.js';
 export type { DryRunResult, PlannedMigration, PlannedStatement, PreviewLimits } from './operations/dry-run-migrations.js';

@@ -4,16 +4,7 @@ import type { DataSource } from 'typeorm';
 import { AUTO_MIGRATOR_BOOTSTRAP, AUTO_MIGRATOR_LOGGER_CONTEXT, type AutoMigratorBootstrap } from '../auto-migrator.constants.js';
 import { AutoMigratorService } from '../auto-migrator.service.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
-import type { DryRunResult } from '../operations/dry-run-migrations.js';
-import {
-  MigrationOperations,
-  type DataSourceStatus,
-  type OperationTarget,
-  type PlanOptions,
-  type UpResult,
-} from '../operations/migration-operations.js';
-import type { ResolvedAs, ResolveResult } from '../operations/resolve-migration.js';
-import type { RevertResult } from '../operations/revert-migrations.js';
+import { MigrationOperations, type MigrationOperationsApi } from '../operations/migration-operations.js';
 import { resolveAutoMigratorOptions } from '../options/resolve-options.js';
 import { planDataSources } from '../plan/migration-plan.js';
 import { RunControl } from '../runner/run-control.js';
@@ -28,16 +19,10 @@ import { SecretRedactor } from '../util/secret-redactor.js';
 import type { CliLogger } from './cli-logger.js';
 import { listVariables, loadModuleFile } from './module-file.js';
 
-/** What the CLI runs its command on: the operations, and how to let go of the connections. */
+/** What the CLI runs its command on: the operations (the service's, or built here), and how to let go of the connections. */
 export interface CliTarget {
   readonly redactor: SecretRedactor;
-  status(target: OperationTarget): Promise<DataSourceStatus[]>;
-  up(target: OperationTarget): Promise<UpResult[]>;
-  down(options: OperationTarget & { to: string }): Promise<RevertResult>;
-  downTenants(options: OperationTarget & { to: string }): Promise<RevertResult[]>;
-  ensureUp(target: OperationTarget): Promise<DataSourceStatus[]>;
-  resolve(options: OperationTarget & { migration: string; as: ResolvedAs }): Promise<ResolveResult>;
-  plan(options: PlanOptions): Promise<DryRunResult[]>;
+  readonly operations: MigrationOperationsApi;
   close(): Promise<void>;
 }
 
@@ -74,19 +59,9 @@ export async function dataSourceTarget(file: string, logger: CliLogger): Promise
       redactor,
       control: new RunControl(),
       progressEveryMs: options.progressEveryMs,
+      strategy: async () => new FailFastStrategy(),
     });
-    const strategy = new FailFastStrategy();
-    return {
-      redactor,
-      status: (target) => operations.status(target),
-      up: (target) => operations.up(strategy, target),
-      down: (options) => operations.down(options.to, options),
-      downTenants: (options) => operations.downTenants(options.to, options),
-      ensureUp: (target) => operations.ensureUp(target),
-      resolve: (options) => operations.resolve(options.migration, options.as, options),
-      plan: (options) => operations.plan(options),
-      close: () => dataSource.destroy(),
-    };
+    return { redactor, operations, close: () => dataSource.destroy() };
   } catch (error) {
     await dataSource.destroy();
     throw error;
@@ -136,17 +111,7 @@ export async function appTarget(spec: string, logger: CliLogger): Promise<CliTar
       { cause: error },
     );
   }
-  return {
-    redactor: service.redactor,
-    status: (target) => service.status(target),
-    up: (target) => service.up(target),
-    down: (options) => service.down(options),
-    downTenants: (options) => service.downTenants(options),
-    ensureUp: (target) => service.ensureUp(target),
-    resolve: (options) => service.resolve(options),
-    plan: (options) => service.plan(options),
-    close: () => app.close(),
-  };
+  return { redactor: service.redactor, operations: service, close: () => app.close() };
 }
 
 /** Initializes the file's DataSource; a failure says which DataSource, where it connects, and why. */

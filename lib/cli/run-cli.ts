@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
+import type { MigrationOperationsApi } from '../operations/migration-operations.js';
 import type { ResolvedAs } from '../operations/resolve-migration.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import { CliLogger } from './cli-logger.js';
@@ -219,7 +220,7 @@ async function runCommand(
     target = await options.target();
     redactor = target.redactor;
     options.logger.useRedactor(redactor);
-    return await execute(command, target, options.scope, options.args);
+    return await execute(command, target.operations, options.scope, options.args);
   } catch (error) {
     redactor.scrub(error);
     options.logger.finish();
@@ -257,26 +258,26 @@ async function stdoutToStderr<T>(work: () => Promise<T>): Promise<T> {
 
 async function execute(
   command: Command,
-  target: CliTarget,
+  operations: MigrationOperationsApi,
   scope: { dataSource?: string; tenants?: boolean },
   { to, limits, resolve }: CommandArgs,
 ): Promise<CommandOutcome> {
   switch (command) {
     case 'status': {
-      const statuses = await target.status(scope);
+      const statuses = await operations.status(scope);
       return { dataSources: statuses, text: formatStatus(statuses), code: EXIT.ok };
     }
     case 'up': {
-      const results = await target.up(scope);
+      const results = await operations.up(scope);
       const failed = results.some((result) => result.status !== 'done');
       return { dataSources: results, text: formatUp(results), code: failed ? EXIT.failed : EXIT.ok };
     }
     case 'down': {
-      const results = scope.tenants ? await target.downTenants({ ...scope, to: to! }) : [await target.down({ ...scope, to: to! })];
+      const results = scope.tenants ? await operations.downTenants({ ...scope, to: to! }) : [await operations.down({ ...scope, to: to! })];
       return { dataSources: results, text: results.map(formatDown).join('\n'), code: EXIT.ok };
     }
     case 'ensure-up': {
-      const statuses = await target.ensureUp(scope);
+      const statuses = await operations.ensureUp(scope);
       return {
         dataSources: statuses.map((status) => ({
           dataSource: status.dataSource,
@@ -288,11 +289,11 @@ async function execute(
       };
     }
     case 'resolve': {
-      const result = await target.resolve({ ...scope, ...resolve });
+      const result = await operations.resolve({ ...scope, ...resolve });
       return { dataSources: [result], text: formatResolve(result), code: EXIT.ok };
     }
     case 'plan': {
-      const results = await target.plan({ ...(scope.dataSource === undefined ? {} : { dataSource: scope.dataSource }), ...limits });
+      const results = await operations.plan({ ...(scope.dataSource === undefined ? {} : { dataSource: scope.dataSource }), ...limits });
       const complete = results.every((result) => result.complete);
       return { dataSources: results, text: formatPlan(results), code: complete ? EXIT.ok : EXIT.failed };
     }

@@ -46,6 +46,34 @@ export interface OperationTarget {
 /** Which DataSources a dry run previews, and its limits (defaults: {@link DRY_RUN_LIMITS}). */
 export interface PlanOptions extends Omit<OperationTarget, 'tenants'>, Partial<PreviewLimits> {}
 
+/** What `down` reverts: every applied migration newer than `to` (its name or 13-digit timestamp, or 0 for all). */
+export interface DownOptions extends OperationTarget {
+  readonly to: string | number;
+}
+
+/** Which migration `resolve` marks, and as what. */
+export interface ResolveOptions extends OperationTarget {
+  readonly migration: string;
+  readonly as: ResolvedAs;
+}
+
+/**
+ * The release-time operations, each with one object argument: written once in
+ * {@link MigrationOperations}, exposed by AutoMigratorService and run by the CLI.
+ */
+export interface MigrationOperationsApi {
+  status(target?: OperationTarget): Promise<DataSourceStatus[]>;
+  up(target?: OperationTarget): Promise<UpResult[]>;
+  down(options: DownOptions): Promise<RevertResult>;
+  downTenants(options: DownOptions): Promise<RevertResult[]>;
+  ensureUp(target?: OperationTarget): Promise<DataSourceStatus[]>;
+  resolve(options: ResolveOptions): Promise<ResolveResult>;
+  plan(options?: PlanOptions): Promise<DryRunResult[]>;
+}
+
+/** Work a shutdown waits for and stops (the service's RunControl); the CLI's runs need none. */
+export type RunTracker = <T>(work: Promise<T>) => Promise<T>;
+
 /** Lists (and validates) the tenants of a plan configured with `tenants`. */
 export type TenantListing = (plan: DataSourcePlan) => Promise<string[]>;
 
@@ -53,7 +81,7 @@ export type TenantListing = (plan: DataSourcePlan) => Promise<string[]>;
  * The release-time operations (status, up, down, ensure-up, plan) over planned DataSources. Used
  * by AutoMigratorService inside an application and by the CLI on a bare DataSource.
  */
-export class MigrationOperations {
+export class MigrationOperations implements MigrationOperationsApi {
   private constructor(
     readonly plans: readonly DataSourcePlan[],
     private readonly env: RunnerEnvironment,
@@ -62,6 +90,8 @@ export class MigrationOperations {
     private readonly tenantListing: TenantListing,
     /** Where, and how often, a run's progress lines go (see {@link RunProgress}). */
     private readonly progress: { readonly logger: Logger; readonly everyMs: number },
+    private readonly strategy: () => Promise<MigrationStrategy>,
+    private readonly track: RunTracker,
   ) {}
 
   /**
@@ -78,6 +108,10 @@ export class MigrationOperations {
     readonly tenantListing?: TenantListing;
     /** A line every this many ms while a run goes on (tenants done and left, a long migration); 0: none. */
     readonly progressEveryMs: number;
+    /** The strategy `up` runs the migrations through. */
+    readonly strategy: () => Promise<MigrationStrategy>;
+    /** Runs that change the database (up, down) are handed to it: the service's shutdown waits for them. */
+    readonly track?: RunTracker;
   }): MigrationOperations {
     const { plans, state, logger, redactor, control, onEvent } = settings;
     const emit = (event: MigrationEvent, from?: EventSource) => {
@@ -90,10 +124,15 @@ export class MigrationOperations {
       (async (plan: DataSourcePlan) => {
         throw new AutoMigratorConfigError(`${dataSourceLabel(plan.name)}: tenants are only available inside the application (use --app)`);
       });
-    return new MigrationOperations(plans, { logger, redactor, control, emit }, state, tenantListing, {
-      logger,
-      everyMs: settings.progressEveryMs,
-    });
+    return new MigrationOperations(
+      plans,
+      { logger, redactor, control, emit },
+      state,
+      tenantListing,
+      { logger, everyMs: settings.progressEveryMs },
+      settings.strategy,
+      settings.track ?? ((work) => work),
+    );
   }
 
   /** Reports an event the way the runners do: into the state first, then to `onEvent`. */
@@ -131,10 +170,15 @@ export class MigrationOperations {
   }
 
   /** Runs pending migrations under the lock, through the strategy, DataSource by DataSource (then its tenants with `tenants`). */
-  async up(strategy: MigrationStrategy, target: OperationTarget = {}): Promise<UpResult[]> {
+  async up(target: OperationTarget = {}): Promise<UpResult[]> {
+    const strategy = await this.strategy();
     const plans = this.select(target);
-    const tenantLists = target.tenants ? await this.tenantsOf(plans) : new Map<string, string[]>();
-    return this.migrate(plans, strategy, tenantLists);
+    return this.track(
+      (async () => {
+        const tenantLists = target.tenants ? await this.tenantsOf(plans) : new Map<string, string[]>();
+        return this.migrate(plans, strategy, tenantLists);
+      })(),
+    );
   }
 
   /**
@@ -189,25 +233,33 @@ export class MigrationOperations {
   }
 
   /** Reverts, in every tenant of the selected DataSources, the tenant migrations newer than `to`. */
-  async downTenants(to: string | number, target: OperationTarget = {}): Promise<RevertResult[]> {
+  async downTenants({ to, ...target }: DownOptions): Promise<RevertResult[]> {
     const plans = this.select(target).filter((plan) => plan.tenants);
     if (plans.length === 0) throw new AutoMigratorConfigError('No selected DataSource has tenants.');
-    const results: RevertResult[] = [];
-    const tenantLists = await this.tenantsOf(plans);
-    for (const plan of plans) {
-      for (const tenant of tenantLists.get(plan.name) ?? []) {
-        results.push({ ...(await revertMigrations(this.runner(planTenant(plan, tenant)), to)), tenant });
-      }
-    }
-    return results;
+    return this.track(
+      (async () => {
+        const results: RevertResult[] = [];
+        const tenantLists = await this.tenantsOf(plans);
+        for (const plan of plans) {
+          for (const tenant of tenantLists.get(plan.name) ?? []) {
+            results.push({ ...(await revertMigrations(this.runner(planTenant(plan, tenant)), to)), tenant });
+          }
+        }
+        return results;
+      })(),
+    );
   }
 
   /** Reverts every applied migration newer than `to` (name, timestamp, or 0 for all) of one DataSource. */
-  async down(to: string | number, target: OperationTarget = {}): Promise<RevertResult> {
+  async down({ to, ...target }: DownOptions): Promise<RevertResult> {
     const plan = this.single('down', target);
-    const result = await revertMigrations(this.runner(plan), to);
-    await this.recordPending(plan);
-    return result;
+    return this.track(
+      (async () => {
+        const result = await revertMigrations(this.runner(plan), to);
+        await this.recordPending(plan);
+        return result;
+      })(),
+    );
   }
 
   /**
@@ -215,7 +267,7 @@ export class MigrationOperations {
    * applied or not applied, after the schema was repaired by hand. One DataSource; refuses while a
    * migration run holds the lock.
    */
-  async resolve(migration: string, as: ResolvedAs, target: OperationTarget = {}): Promise<ResolveResult> {
+  async resolve({ migration, as, ...target }: ResolveOptions): Promise<ResolveResult> {
     const plan = this.single('resolve', target);
     // Its own state: a refused lock or an unknown name is no failure of the DataSource's migrations.
     const result = await resolveStartedMigration(
