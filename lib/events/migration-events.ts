@@ -58,6 +58,15 @@ export type MigrationEvent =
       readonly index: number;
       readonly total: number;
     }
+  /** `down`: one migration reverted (its down() ran, its record is gone), `index` of `total`, newest first. */
+  | {
+      readonly type: 'migration-reverted';
+      readonly dataSource: string;
+      readonly migration: string;
+      readonly durationMs: number;
+      readonly index: number;
+      readonly total: number;
+    }
   /** A failure that ends the DataSource's attempt (inside a migration when `migration` is set). */
   | {
       readonly type: 'migration-failed';

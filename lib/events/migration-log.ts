@@ -18,7 +18,7 @@ export function logDetail(logger: Logger, source: Pick<EventSource, 'tenant'>, m
 
 /**
  * The log's progress lines, written from the events (a subscriber): what is pending, the lock
- * wait, each migration applied. Per-migration lines are `log` for a DataSource and `debug` for a
+ * wait, each migration applied or reverted. Per-migration lines are `log` for a DataSource and `debug` for a
  * tenant (there may be thousands). Failures are logged where they are described, once.
  */
 export function logProgress(logger: Logger, event: MigrationEvent, source: EventSource): void {
@@ -42,6 +42,9 @@ export function logProgress(logger: Logger, event: MigrationEvent, source: Event
       return;
     case 'migration-finished':
       detail(`${source.label}: [${event.index}/${event.total}] ${event.migration} applied in ${ms(event.durationMs)}`);
+      return;
+    case 'migration-reverted':
+      detail(`${source.label}: [${event.index}/${event.total}] ${event.migration} reverted in ${ms(event.durationMs)}`);
       return;
     default:
       return;

@@ -95,9 +95,14 @@ export async function revertMigrations(runner: DataSourceMigrationRunner, to: st
         );
       }
       reverted.push(entry.name);
-      runner.logger.log(
-        `${runner.plan.label}: [${index + 1}/${toRevert.length}] ${entry.name} reverted in ${Math.round(performance.now() - t0)} ms`,
-      );
+      runner.report({
+        type: 'migration-reverted',
+        dataSource: name,
+        migration: entry.name,
+        durationMs: Math.round(performance.now() - t0),
+        index: index + 1,
+        total: toRevert.length,
+      });
     }
     runner.logger.log(
       `${runner.plan.label}: ${reverted.length} migration(s) reverted; now at ${targetIndex >= 0 ? applied[targetIndex]!.name : 'nothing applied'}`,

@@ -8,6 +8,7 @@ import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import { MigrationHistoryError } from '../errors/migration-history.error.js';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
+import type { MigrationEvent } from '../events/migration-events.js';
 import { logDetail } from '../events/migration-log.js';
 import { judgeHistory } from '../history/history-policy.js';
 import {
@@ -258,6 +259,11 @@ export class DataSourceMigrationRunner {
     const { warnings, error } = judgeHistory(status, this.plan.history, this.plan.label, this.name);
     for (const warning of warnings) this.logger.warn(warning);
     if (error) throw this.reporter.fail({ error });
+  }
+
+  /** Reports an event of an operation run on this runner's session (down: each migration reverted). */
+  report(event: MigrationEvent): void {
+    this.reporter.report(event);
   }
 
   /** Records that the strategy will try again after `delayMs` (readiness: `retrying`). */

@@ -167,6 +167,9 @@ export function reduceState(previous: DataSourceMigrationState | undefined, even
         error: event.error,
         finishedAt: now,
       });
+    case 'migration-reverted':
+      // What is pending after a down is reported once it ends (history-changed).
+      return state;
     case 'retrying':
       return nextState(state, {
         status: 'retrying',

@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import { AutoMigratorConfigError, AutoMigratorService, MigrationHistoryError, PendingMigrationsError } from '../../lib/index.js';
+import type { MigrationEvent } from '../../lib/index.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import { tableMigration } from '../support/migrations.js';
 import { bootApp, waitFor } from '../support/test-app.js';
@@ -69,8 +70,17 @@ describeEachDatabase('release-time operations', (t) => {
     );
     expect(await t.db.recorded()).toEqual(['One1700000000001', 'Two1700000000002', 'Three1700000000003']);
 
+    const events: MigrationEvent[] = [];
+    const subscription = service.events$.subscribe((event) => events.push(event));
     const result = await service.down({ to: 1700000000001 });
+    subscription.unsubscribe();
     expect(result).toMatchObject({ dataSource: 'default', reverted: ['Three1700000000003', 'Two1700000000002'] });
+    // Each reverted migration is an event (the log line is written from it), then what is pending.
+    expect(events.map((event) => [event.type, 'migration' in event ? event.migration : undefined])).toEqual([
+      ['migration-reverted', 'Three1700000000003'],
+      ['migration-reverted', 'Two1700000000002'],
+      ['history-changed', undefined],
+    ]);
     expect(await t.db.recorded()).toEqual(['One1700000000001']);
     const tables = await t.db.tables();
     expect(tables).toContain('one');

@@ -77,7 +77,8 @@ async function createSqlite(name) {
     tables: async () =>
       (await query(`SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1`)).map((row) => row.t),
     recorded: (table = 'migrations') => recorded(query, table),
-    drop: () => rm(dir, { recursive: true, force: true }),
+    // Retried: a connection a failed boot left open may still write a journal file as the directory goes.
+    drop: () => rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }),
   };
 }
 
