@@ -14,6 +14,8 @@ export class PendingPoller {
   private last?: { readonly at: number; readonly read: Promise<void> };
   private timer?: NodeJS.Timeout;
   private lastMessage?: string;
+  /** After stop(): a read still in flight then schedules nothing more. */
+  private stopped = false;
 
   constructor(
     private readonly readStatuses: () => Promise<readonly DataSourceStatus[]>,
@@ -46,6 +48,7 @@ export class PendingPoller {
 
   /** whenDisabled 'wait': keep counting every `ttlMs` until nothing is pending, logging what it waits for. */
   watch(statuses: readonly DataSourceStatus[]): void {
+    if (this.stopped) return;
     const waiting = statuses.filter((status) => status.pending.length > 0);
     if (waiting.length === 0) {
       this.logger.log('No pending migrations: ready');
@@ -64,10 +67,13 @@ export class PendingPoller {
     this.timer = setTimeout(() => {
       this.readStatuses()
         .then((next) => {
+          if (this.stopped) return;
           this.record(next);
           this.watch(next);
         })
         .catch((error: unknown) => {
+          // A read that failed because the application is closing is no news.
+          if (this.stopped) return;
           this.logger.warn(`Could not read pending migrations (${this.describe(error)}); trying again`);
           this.watch(statuses);
         });
@@ -76,6 +82,7 @@ export class PendingPoller {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
   }
