@@ -168,19 +168,15 @@ export class AutoMigratorService
       this.options.pendingCheckTtlMs,
     );
     this.logger.log(`Migrations disabled (${this.options.runMigrationsSource} is off) for ${names}; whenDisabled: '${mode}'`);
-    if (mode === 'skip') {
-      // Nothing fails the boot here; what is pending is said once, and readiness starts from it.
-      const statuses = await operations.status().catch((error: unknown) => {
-        this.logger.warn(`Could not read pending migrations at boot (${this.secrets.message(error)}); readiness asks again`);
-        return undefined;
-      });
-      if (!statuses) return;
-      this.poller.record(statuses);
-      this.warnPending(statuses);
-      return;
-    }
-    const statuses = await operations.status();
-    statuses.forEach((status, index) => operations.runner(plans[index]!).checkHistory(status));
+    // 'skip' never fails the boot: a read that fails is said, and readiness asks again.
+    const statuses = await (mode === 'skip'
+      ? operations.status().catch((error: unknown) => {
+          this.logger.warn(`Could not read pending migrations at boot (${this.secrets.message(error)}); readiness asks again`);
+          return undefined;
+        })
+      : operations.status());
+    if (!statuses) return;
+    if (mode !== 'skip') statuses.forEach((status, index) => operations.runner(plans[index]!).checkHistory(status));
     if (mode === 'verify') await operations.ensureUp();
     this.poller.record(statuses);
     this.warnPending(statuses);

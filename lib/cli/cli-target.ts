@@ -12,12 +12,13 @@ import { MigrationStateStore } from '../state/migration-state.js';
 import { FailFastStrategy } from '../strategies/fail-fast.strategy.js';
 import { DataSourceConnectionError } from '../errors/data-source-connection.error.js';
 import { missingSqliteFile } from '../history/migration-status.js';
-import { describeConnectionTarget } from '../util/connection-target.js';
+import { describeConnectionTarget, namesNoServer } from '../util/connection-target.js';
 import { errorChain } from '../util/error-chain.js';
 import { redactDataSourceLogger } from '../typeorm/redacting-logger.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import type { CliLogger } from './cli-logger.js';
-import { listVariables, loadModuleFile } from './module-file.js';
+import { loadModuleFile, UNSET_SHOWN } from './module-file.js';
+import { listNames } from '../util/name-list.js';
 
 /** What the CLI runs its command on: the operations (the service's, or built here), and how to let go of the connections. */
 export interface CliTarget {
@@ -121,11 +122,10 @@ async function connect(dataSource: DataSource, file: string, redactor: SecretRed
   } catch (error) {
     redactor.scrub(error);
     const target = describeConnectionTarget(dataSource.options);
-    const given = dataSource.options as { url?: string; host?: string; type: string };
     // Where the options name no server at all, the variables it read and found unset are the likely reason.
     const unset =
-      unsetVariables.length > 0 && !given.url && !given.host && given.type !== 'better-sqlite3' && given.type !== 'sqlite'
-        ? ` (while loading, ${file} read ${listVariables(unsetVariables)} from the environment, unset here: a .env file? pass --env-file <path>)`
+      unsetVariables.length > 0 && namesNoServer(dataSource.options)
+        ? ` (while loading, ${file} read ${listNames(unsetVariables, UNSET_SHOWN)} from the environment, unset here: a .env file? pass --env-file <path>)`
         : '';
     throw new DataSourceConnectionError(
       `the DataSource exported by ${file} could not connect to ${redactor.redact(target)}: ${driverMessage(error, redactor)}${unset}`,

@@ -2,6 +2,10 @@ import { existsSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import { listNames } from '../util/name-list.js';
+
+/** How many unset variables an error names before "… and N more". */
+export const UNSET_SHOWN = 5;
 
 /** What a module file exports, and which environment variables its evaluation read while they were unset. */
 export interface LoadedModuleFile {
@@ -49,7 +53,7 @@ export async function loadModuleFile(file: string, flag: string): Promise<Loaded
     // TypeORM's `Wrong driver: "undefined" given` and the like: a setting the file read was unset.
     const variables =
       unset.size > 0 && /\bundefined\b/.test(message)
-        ? ` While loading, it read ${listVariables([...unset])} from the environment, unset here (a .env file? pass --env-file <path>).`
+        ? ` While loading, it read ${listNames([...unset], UNSET_SHOWN)} from the environment, unset here (a .env file? pass --env-file <path>).`
         : '';
     const hint = typescript ? ` ${TYPESCRIPT_ADVICE}` : '';
     throw new AutoMigratorConfigError(`${flag} ${file} could not be loaded: ${message}.${variables}${hint}`, { cause: error });
@@ -73,12 +77,6 @@ function readByApplication(): boolean {
 export const TYPESCRIPT_ADVICE =
   'For a TypeScript file, run the CLI with a TypeScript loader: NODE_OPTIONS="--require ts-node/register" (CommonJS apps, as typeorm-ts-node-commonjs) ' +
   'or NODE_OPTIONS="--import tsx", or point it at the compiled JavaScript.';
-
-/** Names of environment variables, the first few. */
-export function listVariables(names: readonly string[]): string {
-  const shown = names.slice(0, 5).join(', ');
-  return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
-}
 
 /**
  * A CommonJS module loaded through `import()` by an ESM TypeScript loader (tsx) arrives as

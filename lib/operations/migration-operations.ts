@@ -173,12 +173,10 @@ export class MigrationOperations implements MigrationOperationsApi {
   async up(target: OperationTarget = {}): Promise<UpResult[]> {
     const strategy = await this.strategy();
     const plans = this.select(target);
-    return this.track(
-      (async () => {
-        const tenantLists = target.tenants ? await this.tenantsOf(plans) : new Map<string, string[]>();
-        return this.migrate(plans, strategy, tenantLists);
-      })(),
-    );
+    return this.tracked(async () => {
+      const tenantLists = target.tenants ? await this.tenantsOf(plans) : new Map<string, string[]>();
+      return this.migrate(plans, strategy, tenantLists);
+    });
   }
 
   /**
@@ -222,6 +220,11 @@ export class MigrationOperations implements MigrationOperationsApi {
     }
   }
 
+  /** Starts `work` as a run the service's shutdown waits for and stops. */
+  private tracked<T>(work: () => Promise<T>): Promise<T> {
+    return this.track(work());
+  }
+
   private result(key: string): UpResult {
     const state = this.state.get(key);
     return {
@@ -236,30 +239,26 @@ export class MigrationOperations implements MigrationOperationsApi {
   async downTenants({ to, ...target }: DownOptions): Promise<RevertResult[]> {
     const plans = this.select(target).filter((plan) => plan.tenants);
     if (plans.length === 0) throw new AutoMigratorConfigError('No selected DataSource has tenants.');
-    return this.track(
-      (async () => {
-        const results: RevertResult[] = [];
-        const tenantLists = await this.tenantsOf(plans);
-        for (const plan of plans) {
-          for (const tenant of tenantLists.get(plan.name) ?? []) {
-            results.push({ ...(await revertMigrations(this.runner(planTenant(plan, tenant)), to)), tenant });
-          }
+    return this.tracked(async () => {
+      const results: RevertResult[] = [];
+      const tenantLists = await this.tenantsOf(plans);
+      for (const plan of plans) {
+        for (const tenant of tenantLists.get(plan.name) ?? []) {
+          results.push({ ...(await revertMigrations(this.runner(planTenant(plan, tenant)), to)), tenant });
         }
-        return results;
-      })(),
-    );
+      }
+      return results;
+    });
   }
 
   /** Reverts every applied migration newer than `to` (name, timestamp, or 0 for all) of one DataSource. */
   async down({ to, ...target }: DownOptions): Promise<RevertResult> {
     const plan = this.single('down', target);
-    return this.track(
-      (async () => {
-        const result = await revertMigrations(this.runner(plan), to);
-        await this.recordPending(plan);
-        return result;
-      })(),
-    );
+    return this.tracked(async () => {
+      const result = await revertMigrations(this.runner(plan), to);
+      await this.recordPending(plan);
+      return result;
+    });
   }
 
   /**

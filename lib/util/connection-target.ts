@@ -24,6 +24,12 @@ export function describeConnectionTarget(options: DataSourceOptions): string {
     }
   }
   const where = `${host ?? 'localhost'}:${port ?? DEFAULT_PORTS[given.type] ?? '(default port)'}/${database ?? '(no database)'}`;
-  const unset = !given.url && !given.host ? ' (no url and no host in its options: is the environment variable it reads set?)' : '';
+  const unset = namesNoServer(options) ? ' (no url and no host in its options: is the environment variable it reads set?)' : '';
   return `${given.type} ${where}, ${username ? `user "${username}"` : 'no user name'}${unset}`;
+}
+
+/** A server DataSource whose options give neither a `url` nor a `host` (a variable it reads is unset, usually). */
+export function namesNoServer(options: DataSourceOptions): boolean {
+  const given = options as { type: string; url?: string; host?: string };
+  return given.type !== 'better-sqlite3' && given.type !== 'sqlite' && !given.url && !given.host;
 }
