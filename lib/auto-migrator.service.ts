@@ -3,7 +3,6 @@ import {
   Injectable,
   Logger,
   Optional,
-  type Type,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
@@ -30,24 +29,20 @@ import {
   type PlanOptions,
   type UpResult,
 } from './operations/migration-operations.js';
-import { PendingPoller } from './operations/pending-poller.js';
+import { DisabledMigrations } from './operations/disabled-migrations.js';
 import type { ResolveResult } from './operations/resolve-migration.js';
 import type { RevertResult } from './operations/revert-migrations.js';
-import type { ResolvedAutoMigratorOptions, TenantLister } from './options/auto-migrator-options.interface.js';
-import { planDataSources, type DataSourcePlan } from './plan/migration-plan.js';
+import type { ResolvedAutoMigratorOptions } from './options/auto-migrator-options.interface.js';
+import { planDataSources } from './plan/migration-plan.js';
 import { NestDataSourceRegistry } from './plan/nest-data-source.registry.js';
 import { RunControl } from './runner/run-control.js';
 import { MigrationStateStore, type DataSourceMigrationState } from './state/migration-state.js';
-import { FailFastStrategy } from './strategies/fail-fast.strategy.js';
-import { isMigrationStrategy, MigrationStrategy } from './contracts/migration-strategy.js';
 import { listTenants } from './tenants/tenant-migrations.js';
-import type { TenantSource } from './contracts/tenant-source.js';
 import { libraryLogger } from './util/library-logger.js';
 import { redactDataSourceLogger } from './typeorm/redacting-logger.js';
 import { SecretRedactor } from './util/secret-redactor.js';
 import { dataSourceLabel } from './util/data-source-label.js';
-import { listNames } from './util/name-list.js';
-import { plural } from './util/quantities.js';
+import { OptionInstances } from './option-instances.js';
 
 /**
  * Runs each configured DataSource's pending migrations at application bootstrap when
@@ -63,8 +58,8 @@ export class AutoMigratorService
   private readonly control = new RunControl();
   private secrets = new SecretRedactor();
   private operations?: MigrationOperations;
-  private strategy?: Promise<MigrationStrategy>;
-  private poller?: PendingPoller;
+  private readonly instances: OptionInstances;
+  private disabled?: DisabledMigrations;
 
   /** Every migration event, in order (see {@link MigrationEvent}): the state and readiness are folded from them. */
   readonly events$: Observable<MigrationEvent> = this.events.asObservable();
@@ -78,6 +73,7 @@ export class AutoMigratorService
     @Optional() @Inject(AUTO_MIGRATOR_BOOTSTRAP) private readonly bootstrapMode: AutoMigratorBootstrap = 'run',
   ) {
     this.logger = libraryLogger(options.logger, AUTO_MIGRATOR_LOGGER_CONTEXT);
+    this.instances = new OptionInstances(options, moduleRef, () => this.secrets);
   }
 
   /**
@@ -105,9 +101,9 @@ export class AutoMigratorService
       redactor: this.secrets,
       control: this.control,
       onEvent: (event) => this.events.next(event),
-      tenantListing: async (plan) => listTenants(plan, await this.tenantLister(plan)),
+      tenantListing: async (plan) => listTenants(plan, await this.instances.tenantLister(plan)),
       progressEveryMs: this.options.progressEveryMs,
-      strategy: () => this.resolveStrategy(),
+      strategy: () => this.instances.migrationStrategy(),
       track: (work) => this.track(work),
     });
     this.operations = operations;
@@ -118,14 +114,18 @@ export class AutoMigratorService
         );
       }
     }
-    const names = plans.map((plan) => `"${plan.name}"`).join(', ');
     if (this.bootstrapMode === 'validate-only') {
       for (const plan of plans) this.report({ type: 'disabled', dataSource: plan.name });
       return;
     }
-    if (!this.options.runMigrations) return this.whenDisabled(plans, names);
+    if (!this.options.runMigrations) {
+      const { whenDisabled: mode, runMigrationsSource: source, pendingCheckTtlMs } = this.options;
+      this.disabled = new DisabledMigrations(operations, { mode, source, pendingCheckTtlMs }, this.logger, this.secrets);
+      return this.disabled.start();
+    }
 
-    const strategy = await this.resolveStrategy();
+    const strategy = await this.instances.migrationStrategy();
+    const names = plans.map((plan) => `"${plan.name}"`).join(', ');
     for (const plan of plans) this.report({ type: 'run-queued', dataSource: plan.name });
     this.logger.log(
       `Migrations enabled (${this.options.runMigrationsSource}): migrating ${names} with ${strategy.constructor.name} in ${this.options.mode} mode`,
@@ -148,51 +148,6 @@ export class AutoMigratorService
       return;
     }
     await run;
-  }
-
-  /**
-   * Migrations disabled here: 'skip' reads and warns what is pending, 'verify' fails the boot when anything
-   * is pending, 'wait' boots and keeps counting until another process has applied everything.
-   * Readiness, in every mode, is the last count (refreshed at most once per `pendingCheckTtlMs`).
-   */
-  private async whenDisabled(plans: readonly DataSourcePlan[], names: string): Promise<void> {
-    const mode = this.options.whenDisabled;
-    const operations = this.ops();
-    for (const plan of plans) this.report({ type: 'disabled', dataSource: plan.name });
-    this.poller = new PendingPoller(
-      () => operations.status(),
-      plans.map((plan) => plan.name),
-      (event) => this.report(event),
-      this.logger,
-      (error) => this.secrets.message(error),
-      this.options.pendingCheckTtlMs,
-    );
-    this.logger.log(`Migrations disabled (${this.options.runMigrationsSource} is off) for ${names}; whenDisabled: '${mode}'`);
-    // 'skip' never fails the boot: a read that fails is said, and readiness asks again.
-    const statuses = await (mode === 'skip'
-      ? operations.status().catch((error: unknown) => {
-          this.logger.warn(`Could not read pending migrations at boot (${this.secrets.message(error)}); readiness asks again`);
-          return undefined;
-        })
-      : operations.status());
-    if (!statuses) return;
-    if (mode !== 'skip') statuses.forEach((status, index) => operations.runner(plans[index]!).checkHistory(status));
-    if (mode === 'verify') await operations.ensureUp();
-    this.poller.record(statuses);
-    this.warnPending(statuses);
-    if (mode === 'wait') this.poller.watch(statuses);
-  }
-
-  /** While disabled: what is pending and not run by this process, and how to run it. */
-  private warnPending(statuses: readonly DataSourceStatus[]): void {
-    for (const { dataSource, pending } of statuses) {
-      if (pending.length === 0) continue;
-      this.logger.warn(
-        `${dataSourceLabel(dataSource)}: ${plural(pending.length, 'pending migration')} not run by this process: ` +
-          `${listNames(pending.map((migration) => migration.name))}. Readiness stays down until they are applied: ` +
-          `run them from a release Job (npx auto-migrator up --app <your compiled app module>) or with ${this.options.runMigrationsSource} on in one process.`,
-      );
-    }
   }
 
   /**
@@ -230,7 +185,7 @@ export class AutoMigratorService
   }
 
   onApplicationShutdown(): void {
-    this.poller?.stop();
+    this.disabled?.stop();
     this.events.complete();
   }
 
@@ -254,7 +209,7 @@ export class AutoMigratorService
    * has no pending migrations (asked at most once per `pendingCheckTtlMs`).
    */
   async getReadiness(): Promise<MigrationReadiness> {
-    await this.poller?.fresh();
+    await this.disabled?.fresh();
     const plans = new Map((this.operations?.plans ?? []).map((plan) => [plan.name, plan]));
     return buildReadiness(this.state, this.options.readinessDetails, (name) => plans.get(name)?.tenants?.affectReadiness !== false);
   }
@@ -330,62 +285,5 @@ export class AutoMigratorService
 
   private shutdown(reason: string): Promise<void> {
     return this.control.shutdown(reason, this.options.shutdownGraceMs, this.logger, (error) => this.secrets.message(error));
-  }
-
-  /** `tenants.list` as a function: the given one, or the listTenants of the TenantSource class (dependencies injected). */
-  private async tenantLister(plan: DataSourcePlan): Promise<TenantLister> {
-    const list = plan.tenants?.list;
-    if (!list) throw new AutoMigratorConfigError(`${dataSourceLabel(plan.name)} has no tenants option`);
-    const prototype: unknown = list.prototype;
-    if (!(typeof prototype === 'object' && prototype !== null && typeof (prototype as TenantSource).listTenants === 'function')) {
-      return list as TenantLister;
-    }
-    const source = await this.instantiate(list as Type<TenantSource>, `dataSources "${plan.name}" tenants.list`);
-    return (dataSource) => source.listTenants(dataSource);
-  }
-
-  private resolveStrategy(): Promise<MigrationStrategy> {
-    this.strategy ??= this.instantiateStrategy();
-    return this.strategy;
-  }
-
-  private async instantiateStrategy(): Promise<MigrationStrategy> {
-    const configured = this.options.strategy;
-    let strategy: unknown;
-    if (typeof configured === 'function') {
-      strategy = await this.instantiate(configured, 'strategy');
-    } else if (configured !== undefined) {
-      strategy = configured;
-    } else {
-      try {
-        strategy = this.moduleRef.get(MigrationStrategy, { strict: false });
-      } catch {
-        strategy = new FailFastStrategy();
-      }
-    }
-    if (!isMigrationStrategy(strategy)) {
-      throw new AutoMigratorConfigError(
-        `The MigrationStrategy provider is not a MigrationStrategy (no migrate(context) method); make it a class extending MigrationStrategy.`,
-      );
-    }
-    return strategy as MigrationStrategy;
-  }
-
-  /** A class given in the options, as the provider the application registered, or built with its dependencies injected. */
-  private async instantiate<T>(type: Type<T>, option: string): Promise<T> {
-    try {
-      return this.moduleRef.get(type, { strict: false });
-    } catch {
-      try {
-        return await this.moduleRef.create(type);
-      } catch (error) {
-        throw new AutoMigratorConfigError(
-          `AutoMigratorModule option "${option}": ${type.name} could not be instantiated (${this.secrets.message(error).split('\n')[0]}). ` +
-            `Make it @Injectable() and make what it injects visible to the module: list the providers in ` +
-            `forRootAsync({ extraProviders: [...] }) or their modules in "imports", or register ${type.name} itself as a provider.`,
-          { cause: error },
-        );
-      }
-    }
   }
 }

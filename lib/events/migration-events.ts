@@ -1,10 +1,9 @@
+import type { TenantRef } from '../contracts/tenant-ref.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
 
 /** A tenant's name and its DataSource (the DataSource name in an event is then `<DataSource>/<tenant>`). */
-export interface EventTenant {
-  readonly name: string;
-  readonly parent: string;
-}
+/** The tenant an event is about (see TenantRef). */
+export type EventTenant = TenantRef;
 
 /**
  * What happened to one DataSource (or tenant), in order: the one record of a run. The state (and

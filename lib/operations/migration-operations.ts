@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { tenantKey } from '../contracts/tenant-ref.js';
 import type { MigrationEvent } from '../events/migration-events.js';
 import { logProgress, type EventSource } from '../events/migration-log.js';
 import { RunProgress } from './run-progress.js';
@@ -214,7 +215,8 @@ export class MigrationOperations implements MigrationOperationsApi {
         try {
           await migrateTenants(plan, tenants, strategy, this.env, this.state);
         } finally {
-          for (const tenant of tenants) results.push({ ...this.result(`${plan.name}/${tenant}`), dataSource: plan.name, tenant });
+          for (const tenant of tenants)
+            results.push({ ...this.result(tenantKey({ parent: plan.name, name: tenant })), dataSource: plan.name, tenant });
         }
       }
     }
@@ -302,7 +304,7 @@ export class MigrationOperations implements MigrationOperationsApi {
       statuses
         .filter((status) => status.pending.length > 0)
         .map((status) => [
-          status.tenant ? `${status.dataSource}/${status.tenant}` : status.dataSource,
+          status.tenant ? tenantKey({ parent: status.dataSource, name: status.tenant }) : status.dataSource,
           status.pending.map((migration) => migration.name),
         ]),
     );

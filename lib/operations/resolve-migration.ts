@@ -1,7 +1,7 @@
-import { MigrationExecutor } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { readRecordedNames } from '../history/migration-status.js';
+import { MigrationRecords } from '../typeorm/observed-migration-executor.js';
 import { knownMigrations } from '../typeorm/migration-internals.js';
 import { describeStarted, StartedMarkers } from '../history/started-migrations.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
@@ -46,11 +46,11 @@ export async function resolveStartedMigration(
         );
       }
       const recorded = (await readRecordedNames(dataSource, queryRunner)).includes(target.name);
-      const executor = new MigrationExecutor(dataSource, queryRunner);
+      const records = new MigrationRecords(dataSource, queryRunner, (text) => runner.redactor.redact(text));
       await queryRunner.startTransaction();
       try {
-        if (as === 'applied' && !recorded) await executor.insertMigration(target);
-        if (as === 'not-applied' && recorded) await executor.deleteMigration(target);
+        if (as === 'applied' && !recorded) await records.insert(target);
+        if (as === 'not-applied' && recorded) await records.delete(target);
         await markers.remove(target.name);
         await queryRunner.commitTransaction();
       } catch (error) {
@@ -61,7 +61,7 @@ export async function resolveStartedMigration(
         `${label}: "${target.name}" resolved as ${as === 'applied' ? 'applied (recorded in the migrations table)' : 'not applied (it runs again on the next up)'} ` +
           `(started ${marker.operation === 'down' ? 'being reverted' : 'being applied'} at ${marker.startedAt.toISOString()} by ${marker.startedBy})`,
       );
-      return { dataSource: runner.plan.tenant?.parent ?? runner.name, migration: target.name, resolvedAs: as, started: marker };
+      return { dataSource: runner.plan.dataSourceName, migration: target.name, resolvedAs: as, started: marker };
     },
     { noWait: 'resolve' },
   );

@@ -14,11 +14,14 @@ import type { MigrationTransactionMode } from '../contracts/migration-records.js
 import { tenantDataSource } from '../typeorm/tenant-data-source.js';
 import { buildMigrations } from './build-migrations.js';
 import { dataSourceLabel } from '../util/data-source-label.js';
+import { tenantKey, type TenantRef } from '../contracts/tenant-ref.js';
 
 /** What will be done for one DataSource: the output of planning, the input of the runner. */
 export interface DataSourcePlan {
-  /** The state key: the DataSource name, or `<DataSource>/<tenant>`. */
+  /** The state key: the DataSource name, or `<DataSource>/<tenant>` (see tenantKey). */
   readonly name: string;
+  /** The configured DataSource this plan migrates: its own name, or a tenant's parent. */
+  readonly dataSourceName: string;
   /** How log lines and errors name it: `DataSource "x"` or `DataSource "x", tenant "t"`. */
   readonly label: string;
   readonly dataSource: DataSource;
@@ -40,9 +43,7 @@ export interface DataSourcePlan {
 }
 
 /** The tenant a plan migrates. */
-export interface TenantOfPlan {
-  readonly name: string;
-  readonly parent: string;
+export interface TenantOfPlan extends TenantRef {
   readonly createSchema: boolean;
   /**
    * With the tenants' summary (PostgreSQL, a session holding the lock directly): `writing`, a
@@ -93,6 +94,7 @@ export function planDataSources(options: ResolvedAutoMigratorOptions, registry: 
     if (dataSource.isInitialized) checkMigrations(dataSource, entry.name, dataSourceLabel(entry.name), allowNoMigrations);
     return Object.freeze({
       name: entry.name,
+      dataSourceName: entry.name,
       label: dataSourceLabel(entry.name),
       dataSource,
       transaction: entry.transaction ?? dataSource.options.migrationsTransactionMode ?? 'each',
@@ -188,7 +190,7 @@ export function planTenant(parent: DataSourcePlan, tenant: string, summary?: Ten
   invariant(tenants, `DataSource "${parent.name}" has no tenants`);
   return Object.freeze({
     ...parent,
-    name: `${parent.name}/${tenant}`,
+    name: tenantKey({ parent: parent.name, name: tenant }),
     label: dataSourceLabel(parent.name, tenant),
     dataSource: tenantDataSource(parent.dataSource, tenant, tenants.migrations, tenants.migrationsTableName),
     tenants: undefined,

@@ -3,7 +3,15 @@ import type { DataSource } from 'typeorm';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
 import type { MigrationContext, MigrationRunResult, RetryReport } from '../contracts/migration-strategy.js';
 import type { PendingMigration } from '../contracts/migration-records.js';
+import type { MigrationHistoryRead } from '../history/migration-status.js';
+import type { AppliedRecord } from './migration-pass.js';
 import type { RunControl } from './run-control.js';
+
+/** What was read before the strategy ran: what is pending, and the read made under a claimed lock (its first run goes on from it). */
+export interface FirstRead {
+  readonly pending: readonly PendingMigration[];
+  readonly underClaim?: MigrationHistoryRead;
+}
 
 /** What a strategy's context does, on the runner that made it. */
 export interface StrategyRunHost {
@@ -11,7 +19,8 @@ export interface StrategyRunHost {
     readonly dataSource: DataSource;
     readonly logger: Logger;
   };
-  execute(fromScratch: boolean, knownPending: readonly PendingMigration[] | undefined): Promise<MigrationRunResult>;
+  /** One attempt; `known`: what was read before it (the first runMigrations() only); what it applies goes to `record`. */
+  execute(fromScratch: boolean, known: FirstRead | undefined, record: AppliedRecord): Promise<MigrationRunResult>;
   reportRetry(report: RetryReport): void;
   /** The interruption made from what stopped the strategy (a wait aborted on shutdown). */
   interruptedBy(cause: unknown): MigrationInterruptedError;
@@ -22,7 +31,9 @@ export interface StrategyRunHost {
  * One call of a strategy: the context it gets, and what it did with it (the runner reads the
  * outcome when the strategy returns or throws).
  */
-export class StrategyRun {
+export class StrategyRun implements AppliedRecord {
+  /** What the last attempt applied and kept. */
+  applied: readonly string[] = [];
   /** What the last runMigrations()/dropAndMigrate() did. */
   outcome: 'none' | 'succeeded' | 'failed' = 'none';
   /** The error the last failed call rejected with. */
@@ -35,17 +46,18 @@ export class StrategyRun {
 
   constructor(
     private readonly host: StrategyRunHost,
-    readonly pending: readonly PendingMigration[],
+    private readonly first: FirstRead,
     control: RunControl,
   ) {
-    let first = pending.length > 0;
+    const pending = first.pending;
+    let isFirst = pending.length > 0;
     const track = async (fromScratch: boolean): Promise<MigrationRunResult> => {
       if (this.interruption) throw this.interruption;
-      const known = first && !fromScratch ? pending : undefined;
-      first = false;
+      const known = isFirst && !fromScratch ? first : undefined;
+      isFirst = false;
       this.markedFailed = undefined;
       try {
-        const result = await host.execute(fromScratch, known);
+        const result = await host.execute(fromScratch, known, this);
         this.outcome = 'succeeded';
         return result;
       } catch (error) {
@@ -68,6 +80,10 @@ export class StrategyRun {
       },
       reportRetry: (report: RetryReport) => host.reportRetry(report),
     });
+  }
+
+  get pending(): readonly PendingMigration[] {
+    return this.first.pending;
   }
 
   /**

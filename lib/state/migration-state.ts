@@ -97,95 +97,104 @@ function freshState(dataSource: string, status: MigrationState, tenant?: EventTe
   return Object.freeze({ dataSource, ...(tenant ? { tenant } : {}), status, pending: 0, applied: [] });
 }
 
+type Reducer<T extends MigrationEvent['type']> = (
+  state: DataSourceMigrationState,
+  event: Extract<MigrationEvent, { type: T }>,
+  now: Date,
+) => DataSourceMigrationState;
+
+/** What each event does to the state: one entry per event type (the compiler checks none is missing). */
+const REDUCERS: { readonly [T in MigrationEvent['type']]: Reducer<T> } = {
+  'run-queued': (state, event) => freshState(event.dataSource, 'pending', event.tenant ?? state.tenant),
+  disabled: (state, event) => freshState(event.dataSource, 'disabled', state.tenant),
+  'pending-counted': (state, event) => {
+    // While disabled, what the database has pending is the state (whatever an operation did here before).
+    return nextState(freshState(event.dataSource, 'disabled', state.tenant), {
+      pending: event.pending,
+      pendingNames: event.pending > 0 ? event.names : undefined,
+      dirty: event.dirty,
+      error: event.error,
+    });
+  },
+  'history-changed': (state, event) =>
+    nextState(state, {
+      status: event.pending > 0 ? 'pending' : 'done',
+      pending: event.pending,
+      pendingNames: undefined,
+      current: undefined,
+      dirty: undefined,
+      failedMigration: undefined,
+      mayBePartiallyApplied: undefined,
+      error: undefined,
+    }),
+  'run-started': (state, event, now) =>
+    nextState(state, {
+      status: 'pending',
+      pending: event.pending.length,
+      pendingNames: event.pending.length > 0 ? event.pending.slice(0, LISTED_NAMES) : undefined,
+      startedAt: now,
+      finishedAt: undefined,
+    }),
+  'lock-waiting': (state, event, now) =>
+    nextState(state, {
+      status: 'waiting-for-lock',
+      waitingSince: state.waitingSince ?? new Date(now.getTime() - event.waitedMs),
+      lockHolder: event.holder ?? state.lockHolder,
+    }),
+  'lock-acquired': (state) => nextState(state, { waitingSince: undefined, lockHolder: undefined }),
+  'migration-started': (state, event, now) => {
+    return nextState(state, {
+      status: 'running',
+      pending: event.total - event.index + 1,
+      // A run's first migration: what an earlier attempt applied is not this run's.
+      ...(event.index === 1 ? { applied: [] } : {}),
+      current: { name: event.migration, index: event.index, total: event.total, startedAt: now },
+    });
+  },
+  'migration-finished': (state, event) =>
+    nextState(state, {
+      applied: [...state.applied, event.migration],
+      pending: Math.max(0, event.total - event.index),
+      current: undefined,
+    }),
+  'migration-failed': (state, event, now) =>
+    nextState(state, {
+      status: 'failed',
+      failedMigration: event.migration,
+      mayBePartiallyApplied: event.mayBePartiallyApplied,
+      dirty: event.dirty,
+      ...(event.applied ? { applied: event.applied } : {}),
+      error: event.error,
+      finishedAt: now,
+    }),
+  'migration-reverted': (state) => {
+    // What is pending after a down is reported once it ends (history-changed).
+    return state;
+  },
+  retrying: (state, event, now) =>
+    nextState(state, {
+      status: 'retrying',
+      error: event.error,
+      retry: { attempt: event.attempt, attempts: event.attempts, nextAttemptAt: new Date(now.getTime() + event.delayMs) },
+    }),
+  'data-source-done': (state, event, now) =>
+    event.status === 'done'
+      ? nextState(state, { status: 'done', pending: 0, applied: event.applied, finishedAt: now })
+      : nextState(state, {
+          status: 'failed',
+          applied: event.applied,
+          ...(event.error !== undefined ? { error: event.error } : {}),
+          finishedAt: now,
+        }),
+};
+
 /**
  * The state after `event`, which happened at `now`: the one place an event becomes state. Pure;
  * the status transitions themselves (what entering a status clears) are {@link nextState}'s.
  */
 export function reduceState(previous: DataSourceMigrationState | undefined, event: MigrationEvent, now: Date): DataSourceMigrationState {
-  const state = previous ?? freshState(event.dataSource, 'pending');
-  switch (event.type) {
-    case 'run-queued':
-      return freshState(event.dataSource, 'pending', event.tenant ?? state.tenant);
-    case 'disabled':
-      return freshState(event.dataSource, 'disabled', state.tenant);
-    case 'pending-counted':
-      // While disabled, what the database has pending is the state (whatever an operation did here before).
-      return nextState(freshState(event.dataSource, 'disabled', state.tenant), {
-        pending: event.pending,
-        pendingNames: event.pending > 0 ? event.names : undefined,
-        dirty: event.dirty,
-        error: event.error,
-      });
-    case 'history-changed':
-      return nextState(state, {
-        status: event.pending > 0 ? 'pending' : 'done',
-        pending: event.pending,
-        pendingNames: undefined,
-        current: undefined,
-        dirty: undefined,
-        failedMigration: undefined,
-        mayBePartiallyApplied: undefined,
-        error: undefined,
-      });
-    case 'run-started':
-      return nextState(state, {
-        status: 'pending',
-        pending: event.pending.length,
-        pendingNames: event.pending.length > 0 ? event.pending.slice(0, LISTED_NAMES) : undefined,
-        startedAt: now,
-        finishedAt: undefined,
-      });
-    case 'lock-waiting':
-      return nextState(state, {
-        status: 'waiting-for-lock',
-        waitingSince: state.waitingSince ?? new Date(now.getTime() - event.waitedMs),
-        lockHolder: event.holder ?? state.lockHolder,
-      });
-    case 'lock-acquired':
-      return nextState(state, { waitingSince: undefined, lockHolder: undefined });
-    case 'migration-started':
-      return nextState(state, {
-        status: 'running',
-        pending: event.total - event.index + 1,
-        // A run's first migration: what an earlier attempt applied is not this run's.
-        ...(event.index === 1 ? { applied: [] } : {}),
-        current: { name: event.migration, index: event.index, total: event.total, startedAt: now },
-      });
-    case 'migration-finished':
-      return nextState(state, {
-        applied: [...state.applied, event.migration],
-        pending: Math.max(0, event.total - event.index),
-        current: undefined,
-      });
-    case 'migration-failed':
-      return nextState(state, {
-        status: 'failed',
-        failedMigration: event.migration,
-        mayBePartiallyApplied: event.mayBePartiallyApplied,
-        dirty: event.dirty,
-        ...(event.applied ? { applied: event.applied } : {}),
-        error: event.error,
-        finishedAt: now,
-      });
-    case 'migration-reverted':
-      // What is pending after a down is reported once it ends (history-changed).
-      return state;
-    case 'retrying':
-      return nextState(state, {
-        status: 'retrying',
-        error: event.error,
-        retry: { attempt: event.attempt, attempts: event.attempts, nextAttemptAt: new Date(now.getTime() + event.delayMs) },
-      });
-    case 'data-source-done':
-      return event.status === 'done'
-        ? nextState(state, { status: 'done', pending: 0, applied: event.applied, finishedAt: now })
-        : nextState(state, {
-            status: 'failed',
-            applied: event.applied,
-            ...(event.error !== undefined ? { error: event.error } : {}),
-            finishedAt: now,
-          });
-  }
+  const reduce = REDUCERS[event.type] as Reducer<MigrationEvent['type']>;
+  return reduce(previous ?? freshState(event.dataSource, 'pending'), event, now);
 }
 
 /** How many tenants of one DataSource are in the run, done and failed: kept as they change, not counted per probe. */

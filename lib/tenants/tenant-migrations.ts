@@ -1,4 +1,5 @@
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import { tenantKey } from '../contracts/tenant-ref.js';
 import { TenantMigrationsError } from '../errors/tenant-migrations.error.js';
 import type { TenantLister } from '../options/auto-migrator-options.interface.js';
 import { planTenant, type DataSourcePlan } from '../plan/migration-plan.js';
@@ -69,11 +70,14 @@ export async function migrateTenants(
   if (!settings) return;
   const started = performance.now();
   for (const tenant of tenants) {
-    env.emit({ type: 'run-queued', dataSource: `${parent.name}/${tenant}`, tenant: { name: tenant, parent: parent.name } });
+    const ref = { name: tenant, parent: parent.name };
+    env.emit({ type: 'run-queued', dataSource: tenantKey(ref), tenant: ref });
   }
   env.logger.log(`${dataSourceLabel(parent.name)}: migrating ${tenants.length} tenant(s), ${settings.concurrency} at a time`);
-  const history = await readHistory(parent, tenants, env);
-  const table = tenants[0] === undefined ? '' : migrationsTableName(planTenant(parent, tenants[0]).dataSource);
+  // Any tenant's view names the tables and migrations every tenant has.
+  const view = tenants[0] === undefined ? undefined : planTenant(parent, tenants[0]);
+  const table = view ? migrationsTableName(view.dataSource) : '';
+  const history = await readHistory(parent, view, tenants, env);
   const upToDate = history.upToDate;
   const thrown: Array<{ tenant: string; error: string }> = [];
   const migrate = async (tenant: string, deferIfLocked: boolean): Promise<boolean> => {
@@ -97,14 +101,20 @@ export async function migrateTenants(
   const order = [...tenants.slice(start), ...tenants.slice(0, start)];
   await forEachTenant(order, settings.concurrency, env, async (tenant) => {
     if (upToDate.has(tenant)) {
-      env.emit({ type: 'data-source-done', dataSource: `${parent.name}/${tenant}`, status: 'done', applied: [], durationMs: 0 });
+      env.emit({
+        type: 'data-source-done',
+        dataSource: tenantKey({ parent: parent.name, name: tenant }),
+        status: 'done',
+        applied: [],
+        durationMs: 0,
+      });
     } else if (!(await migrate(tenant, true))) {
       deferred.push(tenant);
     }
   });
   await forEachTenant(deferred, settings.concurrency, env, async (tenant) => void (await migrate(tenant, false)));
-  if (!env.control.stopped) await summarize(parent, history, env);
-  const states = tenants.map((tenant) => state.get(`${parent.name}/${tenant}`));
+  if (!env.control.stopped) await summarize(parent, table, history, env);
+  const states = tenants.map((tenant) => state.get(tenantKey({ parent: parent.name, name: tenant })));
   const failed = states.filter((state) => state?.status === 'failed').length;
   const applied = states.reduce((sum, state) => sum + (state?.applied.length ?? 0), 0);
   env.logger.log(
@@ -124,16 +134,18 @@ function summaryPlace(parent: DataSourcePlan): SummaryPlace | undefined {
 }
 
 /**
- * What the tenants' migrations tables say before the run, in a bounded number of statements (see
+ * What the tenants' migrations tables say before the run (`view`: any tenant's plan), in a bounded number of statements (see
  * readTenantHistory). Should that read fail, every tenant takes the full run, which reads (and
  * reports) each one.
  */
-async function readHistory(parent: DataSourcePlan, tenants: readonly string[], env: RunnerEnvironment): Promise<TenantHistory> {
-  const first = tenants[0];
+async function readHistory(
+  parent: DataSourcePlan,
+  view: DataSourcePlan | undefined,
+  tenants: readonly string[],
+  env: RunnerEnvironment,
+): Promise<TenantHistory> {
   const none: TenantHistory = { upToDate: new Set(), unsummarized: [], pending: new Set(), perStatement: 1 };
-  if (first === undefined) return none;
-  // Any tenant's view names the tables and migrations every tenant has.
-  const view = planTenant(parent, first);
+  if (view === undefined) return none;
   try {
     const known = buildMigrations(view.dataSource.migrations, view.label).map((migration) => migration.name);
     const query = { known, table: migrationsTableName(view.dataSource), startedTable: startedTableName(view.dataSource) };
@@ -150,12 +162,10 @@ async function readHistory(parent: DataSourcePlan, tenants: readonly string[], e
  * Puts the summary's trigger on the tenants it did not vouch for, so the next restart learns about
  * them in one statement. An optimisation: a failure is logged at debug, and the next run tries again.
  */
-async function summarize(parent: DataSourcePlan, history: TenantHistory, env: RunnerEnvironment): Promise<void> {
+async function summarize(parent: DataSourcePlan, table: string, history: TenantHistory, env: RunnerEnvironment): Promise<void> {
   const place = summaryPlace(parent);
-  const first = history.unsummarized[0];
-  if (!place || first === undefined) return;
+  if (!place || history.unsummarized.length === 0) return;
   try {
-    const table = migrationsTableName(planTenant(parent, first).dataSource);
     await installSummary(parent.dataSource, place);
     const watched = await watchTenants(parent.dataSource, place, history.unsummarized, table, history.perStatement);
     env.logger.debug(`${dataSourceLabel(parent.name)}: ${watched} of ${history.unsummarized.length} tenant(s) newly summarised`);

@@ -115,3 +115,25 @@ function withRedactedLogger(dataSource: DataSource, redact: (text: string) => st
     get: (target, property, receiver) => (property === 'logger' ? redacting : Reflect.get(target, property, receiver)),
   });
 }
+
+/**
+ * A migration's row in the migrations table, written as TypeORM's executor writes it (its table,
+ * schema and columns), with the DataSource's migration messages redacted: what `down` and
+ * `resolve` record, beside the runs' own executor.
+ */
+export class MigrationRecords {
+  private readonly executor: MigrationExecutor;
+
+  constructor(dataSource: DataSource, queryRunner: QueryRunner, redact: (text: string) => string) {
+    this.executor = new MigrationExecutor(dataSource, queryRunner);
+    setExecutorDataSource(this.executor, withRedactedLogger(dataSource, redact));
+  }
+
+  insert(migration: Migration): Promise<void> {
+    return this.executor.insertMigration(migration);
+  }
+
+  delete(migration: Migration): Promise<void> {
+    return this.executor.deleteMigration(migration);
+  }
+}

@@ -23,7 +23,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['tenants'],
   ['operations'],
   ['health'],
-  ['auto-migrator.module-definition.ts', 'auto-migrator.service.ts', 'auto-migrator.module.ts'],
+  ['option-instances.ts', 'auto-migrator.module-definition.ts', 'auto-migrator.service.ts', 'auto-migrator.module.ts'],
   ['cli', 'index.ts'],
 ];
 
