@@ -281,7 +281,7 @@ describeEachDatabase(
         ).toBe(1);
         // The stack, once: in blocking mode from the app's own print of the rejected listen(), in
         // background mode from the module's "Background migrations stopped" line.
-        expect(count(output, 'at DataSourceMigrationRunner.runFailed')).toBe(1);
+        expect(count(output, 'at MigrationPass.runFailed')).toBe(1);
         expect(count(output, `MigrationFailedError: ${failed}`)).toBe(1);
         // Every line naming the failure: the library's line, the stack's header, and in background
         // mode the line that says the migrations stopped; TypeORM's own one-line message besides.
