@@ -19,6 +19,7 @@ import { AutoMigratorConfigError } from './errors/auto-migrator-config.error.js'
 import type { MigrationEvent } from './events/migration-events.js';
 import { buildReadiness, type MigrationReadiness } from './health/readiness.js';
 import type { DryRunResult } from './operations/dry-run-migrations.js';
+import type { DeployCheckResult } from './operations/deploy-check.js';
 import {
   MigrationOperations,
   type DataSourceStatus,
@@ -27,6 +28,7 @@ import {
   type OperationTarget,
   type ResolveOptions,
   type PlanOptions,
+  type CheckOptions,
   type UpResult,
 } from './operations/migration-operations.js';
 import { DisabledMigrations } from './operations/disabled-migrations.js';
@@ -264,6 +266,15 @@ export class AutoMigratorService
    */
   plan(options?: PlanOptions): Promise<DryRunResult[]> {
     return this.ops().plan(options);
+  }
+
+  /**
+   * Before a rolling deploy (PostgreSQL): the pending migrations' real SQL, from a dry run, parsed
+   * by PostgreSQL's parser and checked against the live tables' sizes for locks that would stall
+   * the running release. Writes nothing; what it cannot check is listed as unchecked.
+   */
+  check(options?: CheckOptions): Promise<DeployCheckResult[]> {
+    return this.ops().check(options);
   }
 
   private ops(): MigrationOperations {

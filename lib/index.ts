@@ -38,12 +38,14 @@ export type {
   MigrationOperationsApi,
   OperationTarget,
   PlanOptions,
+  CheckOptions,
   ResolveOptions,
   UpResult,
 } from './operations/migration-operations.js';
 export type { RevertResult } from './operations/revert-migrations.js';
 export type { ResolvedAs, ResolveResult } from './operations/resolve-migration.js';
 export type { DryRunResult, PlannedMigration, PlannedStatement, PreviewLimits } from './operations/dry-run-migrations.js';
+export type { CheckFinding, CheckRule, CheckSeverity, DeployCheckResult, UncheckedMigration } from './operations/deploy-check.js';
 
 // Strategies, and the tenant source
 export { MigrationStrategy, type MigrationContext, type MigrationRunResult, type RetryReport } from './contracts/migration-strategy.js';

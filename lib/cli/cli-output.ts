@@ -1,3 +1,5 @@
+import type { DeployCheckResult } from '../operations/deploy-check.js';
+import { plural } from '../util/quantities.js';
 import type { DryRunResult } from '../operations/dry-run-migrations.js';
 import type { DataSourceStatus, UpResult } from '../operations/migration-operations.js';
 import type { ResolveResult } from '../operations/resolve-migration.js';
@@ -96,6 +98,28 @@ export function formatPlan(results: readonly DryRunResult[]): string {
       lines.push(
         `-- INCOMPLETE: ${result.migrations.length} of ${result.pending} previewed; the migrations after the one it stopped at were not run`,
       );
+  }
+  return lines.join('\n');
+}
+
+/** `check`: each finding with its rule, table and safe alternative; then what could not be checked. */
+export function formatCheck(results: readonly DeployCheckResult[], strict: boolean): string {
+  const lines: string[] = [];
+  for (const result of results) {
+    const errors = result.findings.filter((finding) => finding.severity === 'error').length;
+    lines.push(
+      `${dataSourceLabel(result.dataSource)}: ${plural(result.checked.length, 'pending migration')} checked, ` +
+        `${plural(errors, 'error')}, ${plural(result.findings.length - errors, 'warning')}, ${result.unchecked.length} not checked`,
+    );
+    for (const finding of result.findings) {
+      lines.push(
+        `  ${finding.severity.toUpperCase()} ${finding.rule} (${finding.table}${finding.column ? `."${finding.column}"` : ''}): ${finding.message}`,
+      );
+      lines.push(`    ${finding.statement.trim().replace(/\s+/g, ' ').slice(0, 200)}`);
+    }
+    for (const { migration, reason } of result.unchecked) {
+      lines.push(`  NOT CHECKED ${migration}: ${reason}${strict ? ' (fails with --strict)' : ''}`);
+    }
   }
   return lines.join('\n');
 }

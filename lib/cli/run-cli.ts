@@ -8,13 +8,13 @@ import type { MigrationOperationsApi } from '../operations/migration-operations.
 import type { ResolvedAs } from '../operations/resolve-migration.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import { CliLogger } from './cli-logger.js';
-import { formatDown, formatPlan, formatResolve, formatStatus, formatUp, type CliJsonResult } from './cli-output.js';
+import { formatCheck, formatDown, formatPlan, formatResolve, formatStatus, formatUp, type CliJsonResult } from './cli-output.js';
 import { appTarget, dataSourceTarget, type CliTarget } from './cli-target.js';
 
 /** Exit codes: success, pending or failed, usage or configuration error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-const COMMANDS = ['status', 'up', 'down', 'ensure-up', 'plan', 'resolve'] as const;
+const COMMANDS = ['status', 'up', 'down', 'ensure-up', 'plan', 'check', 'resolve'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export const USAGE = `Usage: auto-migrator <command> (--data-source <file> | --app <file>[#Export]) [options]
@@ -25,6 +25,9 @@ Commands:
   down --to <v>  revert every applied migration newer than <v> (name, 13-digit timestamp, or 0 for all)
   ensure-up    exit 1 when any migration is pending
   plan         dry run: the SQL pending migrations execute, rolled back (PostgreSQL, SQLite)
+  check        before a rolling deploy (PostgreSQL): the pending migrations' SQL, from a dry run, read by
+               PostgreSQL's parser, checked for locks that would stall the running release on the live
+               tables (graded by their size); exit 1 on an error-level finding
   resolve <migration> (--applied | --not-applied)
                after repairing the schema by hand: mark a migration that was started and never
                finished (status: "dirty") as applied, or as not applied (it runs again on up)
@@ -42,12 +45,14 @@ Options:
   --applied              with resolve: record the migration as applied
   --not-applied          with resolve: record it as not applied
   --tenants              with --app: status, up and down also cover (down: only) the tenant schemas
-  --timeout <ms>         plan: stop the dry run after this long (default 300000)
-  --lock-timeout <ms>    plan: stop when a statement waits this long for a lock (default 10000; PostgreSQL)
+  --timeout <ms>         plan, check: stop the dry run after this long (default 300000)
+  --lock-timeout <ms>    plan, check: stop when a statement waits this long for a lock (default 10000; PostgreSQL)
+  --strict               with check: also exit 1 when a pending migration could not be checked
   --json                 print the result as JSON on stdout
   -h, --help             this text
 
-Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, or a running migration's lock (resolve), 2 usage or configuration error.`;
+Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, a running migration's lock (resolve), or an error-level
+finding (check; with --strict also a migration not checked), 2 usage or configuration error.`;
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -75,6 +80,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         tenants: { type: 'boolean', default: false },
         applied: { type: 'boolean', default: false },
         'not-applied': { type: 'boolean', default: false },
+        strict: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -104,7 +110,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       target: () => (values.app ? appTarget(values.app, logger) : dataSourceTarget(values['data-source']!, logger)),
       logger,
       scope: { ...(values.name === undefined ? {} : { dataSource: values.name }), ...(values.tenants ? { tenants: true } : {}) },
-      args: { to: values.to, limits, resolve: { migration: migration!, as: values.applied ? 'applied' : 'not-applied' } },
+      args: {
+        to: values.to,
+        limits,
+        strict: values.strict,
+        resolve: { migration: migration!, as: values.applied ? 'applied' : 'not-applied' },
+      },
     });
   // With --json, stdout is the one JSON document: whatever else would print there goes to stderr.
   const outcome = json ? await stdoutToStderr(run) : await run();
@@ -138,6 +149,7 @@ function argumentProblem(
     tenants?: boolean;
     applied?: boolean;
     'not-applied'?: boolean;
+    strict?: boolean;
   },
 ): string | undefined {
   if (!command) return 'no command given';
@@ -154,7 +166,8 @@ function argumentProblem(
   if (command !== 'down' && values.to !== undefined) return `--to goes with down, not ${command}`;
   if (values['data-source'] && values.name !== undefined) return '--name goes with --app; a --data-source file has one DataSource';
   if (values['data-source'] && values.tenants) return '--tenants goes with --app: tenants are configured in AutoMigratorModule';
-  if (values.tenants && command === 'plan') return '--tenants does not go with plan';
+  if (values.tenants && (command === 'plan' || command === 'check')) return `--tenants does not go with ${command}`;
+  if (values.strict && command !== 'check') return `--strict goes with check, not ${command}`;
   return undefined;
 }
 
@@ -183,7 +196,7 @@ function planLimits(command: string, values: { timeout?: string; 'lock-timeout'?
   ] as const) {
     const value = values[flag];
     if (value === undefined) continue;
-    if (command !== 'plan') return `--${flag} goes with plan, not ${command}`;
+    if (command !== 'plan' && command !== 'check') return `--${flag} goes with plan or check, not ${command}`;
     if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > 2_147_483_647)
       return `--${flag} takes a whole number of ms (1 to 2147483647); got "${value}"`;
     limits[key] = Number(value);
@@ -197,6 +210,7 @@ type PlanLimits = { timeoutMs?: number; lockTimeoutMs?: number };
 interface CommandArgs {
   readonly to: string | undefined;
   readonly limits: PlanLimits;
+  readonly strict: boolean;
   readonly resolve: { migration: string; as: ResolvedAs };
 }
 
@@ -260,7 +274,7 @@ async function execute(
   command: Command,
   operations: MigrationOperationsApi,
   scope: { dataSource?: string; tenants?: boolean },
-  { to, limits, resolve }: CommandArgs,
+  { to, limits, strict, resolve }: CommandArgs,
 ): Promise<CommandOutcome> {
   switch (command) {
     case 'status': {
@@ -296,6 +310,13 @@ async function execute(
       const results = await operations.plan({ ...(scope.dataSource === undefined ? {} : { dataSource: scope.dataSource }), ...limits });
       const complete = results.every((result) => result.complete);
       return { dataSources: results, text: formatPlan(results), code: complete ? EXIT.ok : EXIT.failed };
+    }
+    case 'check': {
+      const results = await operations.check({ ...(scope.dataSource === undefined ? {} : { dataSource: scope.dataSource }), ...limits });
+      const failing = results.some(
+        (result) => result.findings.some((finding) => finding.severity === 'error') || (strict && result.unchecked.length > 0),
+      );
+      return { dataSources: results, text: formatCheck(results, strict), code: failing ? EXIT.failed : EXIT.ok };
     }
   }
 }

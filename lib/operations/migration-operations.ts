@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { checkDeploy, type DeployCheckResult } from './deploy-check.js';
 import { tenantKey } from '../contracts/tenant-ref.js';
 import type { MigrationEvent } from '../events/migration-events.js';
 import { logProgress, type EventSource } from '../events/migration-log.js';
@@ -47,6 +48,9 @@ export interface OperationTarget {
 /** Which DataSources a dry run previews, and its limits (defaults: {@link DRY_RUN_LIMITS}). */
 export interface PlanOptions extends Omit<OperationTarget, 'tenants'>, Partial<PreviewLimits> {}
 
+/** Which DataSources `check` looks at, and the limits of the dry run it reads the SQL from. */
+export type CheckOptions = PlanOptions;
+
 /** What `down` reverts: every applied migration newer than `to` (its name or 13-digit timestamp, or 0 for all). */
 export interface DownOptions extends OperationTarget {
   readonly to: string | number;
@@ -70,6 +74,7 @@ export interface MigrationOperationsApi {
   ensureUp(target?: OperationTarget): Promise<DataSourceStatus[]>;
   resolve(options: ResolveOptions): Promise<ResolveResult>;
   plan(options?: PlanOptions): Promise<DryRunResult[]>;
+  check(options?: CheckOptions): Promise<DeployCheckResult[]>;
 }
 
 /** Work a shutdown waits for and stops (the service's RunControl); the CLI's runs need none. */
@@ -317,6 +322,17 @@ export class MigrationOperations implements MigrationOperationsApi {
     const { dataSource, ...limits } = options;
     const results: DryRunResult[] = [];
     for (const plan of this.select({ dataSource })) results.push(await dryRunMigrations(this.runner(plan), limits));
+    return results;
+  }
+
+  /**
+   * Before a rolling deploy: what the pending migrations' real SQL (from a dry run) would do to the
+   * live tables the running release uses (see checkDeploy). Writes nothing.
+   */
+  async check(options: CheckOptions = {}): Promise<DeployCheckResult[]> {
+    const { dataSource, ...limits } = options;
+    const results: DeployCheckResult[] = [];
+    for (const plan of this.select({ dataSource })) results.push(await checkDeploy(this.runner(plan), limits));
     return results;
   }
 

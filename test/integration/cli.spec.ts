@@ -437,12 +437,67 @@ describe('the auto-migrator CLI on a SQLite file that does not exist', () => {
   });
 });
 
+describe('the auto-migrator CLI: check before a rolling deploy (postgres)', () => {
+  it('an index on a table of 100,000 rows: exit 1 with the finding in text and JSON; on an empty table exit 0; a migration it cannot check fails only with --strict', async () => {
+    const db = await createTestDatabase('postgres');
+    const dir = await mkdtemp(join(tmpdir(), 'check-migrations-'));
+    const migration = (name: string, statement: string, transaction = true) =>
+      writeFile(
+        join(dir, `${name}.cjs`),
+        `exports.${name} = class ${name} { ${transaction ? '' : 'transaction = false; '}async up(q) { await q.query(${JSON.stringify(statement)}); } async down() {} };\n`,
+      );
+    const env = { CLI_DB_KIND: 'postgres', CLI_DB_URL: db.url, CLI_MIGRATIONS_GLOB: join(dir, '*.cjs') };
+    try {
+      await db.query('CREATE TABLE users (id INT PRIMARY KEY, email TEXT)');
+      await migration('IndexEmail1733000000001', 'CREATE INDEX users_email ON users (email)');
+      const empty = await cli(['check', '--data-source', DATA_SOURCE], env);
+      expect(empty.code, empty.stderr).toBe(0);
+      // An empty table: the index build blocks nothing for long (SHARE is not ACCESS EXCLUSIVE: no no-lock-timeout either).
+      expect(empty.stdout).toContain('DataSource "default": 1 pending migration checked, 0 errors, 0 warnings, 0 not checked');
+
+      await db.query(`INSERT INTO users SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 100000) AS g`);
+      await db.query('ANALYZE users');
+      const big = await cli(['check', '--data-source', DATA_SOURCE, '--json'], env);
+      expect(big.code, big.stderr).toBe(1);
+      const document = JSON.parse(big.stdout) as JsonDocument<{
+        findings: Array<Record<string, unknown>>;
+        checked: string[];
+        unchecked: unknown[];
+      }>;
+      expect(document).toMatchObject({ command: 'check', ok: false, exitCode: 1 });
+      expect(document.dataSources[0]!.findings[0]).toEqual({
+        rule: 'blocking-index',
+        severity: 'error',
+        migration: 'IndexEmail1733000000001',
+        statement: 'CREATE INDEX users_email ON users (email)',
+        table: 'public.users',
+        lock: 'SHARE',
+        message: expect.stringMatching(/about 100,000 rows/),
+      });
+      expect(document.dataSources[0]!.checked).toEqual(['IndexEmail1733000000001']);
+      expect(await db.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'users' AND indexname = 'users_email'`)).toEqual([]);
+
+      await rm(join(dir, 'IndexEmail1733000000001.cjs'));
+      await migration('IndexEmail1733000000001', 'CREATE INDEX CONCURRENTLY users_email ON users (email)', false);
+      const concurrently = await cli(['check', '--data-source', DATA_SOURCE], env);
+      expect(concurrently.code, concurrently.stderr).toBe(0);
+      expect(concurrently.stdout).toMatch(/NOT CHECKED IndexEmail1733000000001: the dry run could not run it: .*transaction = false/);
+      const strict = await cli(['check', '--strict', '--data-source', DATA_SOURCE], env);
+      expect(strict.code).toBe(1);
+      expect(strict.stdout).toContain('(fails with --strict)');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await db.drop();
+    }
+  });
+});
+
 describe('the auto-migrator CLI refuses bad input with exit 2, running nothing', () => {
   const cases: Array<[string, string[], RegExp]> = [
     [
       'an unknown command',
       ['migrate', '--data-source', DATA_SOURCE],
-      /unknown command "migrate"; commands: status, up, down, ensure-up, plan, resolve/,
+      /unknown command "migrate"; commands: status, up, down, ensure-up, plan, check, resolve/,
     ],
     ['an unknown flag', ['up', '--data-source', DATA_SOURCE, '--force'], /Unknown option '--force'/],
     ['no command', ['--data-source', DATA_SOURCE], /no command given/],
@@ -466,8 +521,10 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
     [
       '--lock-timeout with another command',
       ['up', '--lock-timeout', '100', '--data-source', DATA_SOURCE],
-      /--lock-timeout goes with plan, not up/,
+      /--lock-timeout goes with plan or check, not up/,
     ],
+    ['--strict with another command', ['plan', '--strict', '--data-source', DATA_SOURCE], /--strict goes with check, not plan/],
+    ['--tenants with check', ['check', '--tenants', '--app', APP], /--tenants does not go with check/],
     [
       'resolve without the migration',
       ['resolve', '--applied', '--data-source', DATA_SOURCE],
@@ -528,7 +585,7 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
     const run = await cli(['--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(
-      "Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, or a running migration's lock (resolve), 2 usage or configuration error.",
+      "Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, a running migration's lock (resolve), or an error-level\nfinding (check; with --strict also a migration not checked), 2 usage or configuration error.",
     );
     expect(run.stdout).toContain('resolve <migration> (--applied | --not-applied)');
   });

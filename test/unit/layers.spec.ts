@@ -15,6 +15,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['options'],
   ['plan'],
   ['history'],
+  ['check'],
   ['lock'],
   ['strategies'],
   ['events'],

@@ -1,0 +1,200 @@
+import type { CheckFinding, CheckRule, CheckSeverity } from './check-finding.js';
+import { LOCK_BLOCKS, strongestLock, type StatementActions, type TableAction, type TypeSpec } from './statement-actions.js';
+import { tableKey, type CatalogFacts, type TableFacts } from './table-facts.js';
+
+/** A table at least this big (rows as estimated, or heap bytes) makes a lock hazard an error; a smaller non-empty one, a warning. */
+export const LARGE_TABLE = { rows: 100_000, bytes: 100 * 1024 * 1024 } as const;
+
+/** One statement of a pending migration, as the dry run recorded it and the parser read it. */
+export interface CheckedStatement extends StatementActions {
+  readonly migration: string;
+  readonly sql: string;
+}
+
+/** What the rules know besides the statements. */
+export interface LockRuleContext {
+  readonly facts: CatalogFacts;
+  /** Columns with a validated `CHECK (column IS NOT NULL)`, as `tableKey|column` of the catalog's qualified name. */
+  readonly notNullChecked: ReadonlySet<string>;
+  /** The run sets `lock_timeout` itself (`migrationTimeouts.lockTimeoutMs`). */
+  readonly runLockTimeout: boolean;
+}
+
+/**
+ * The lock hazards of the pending migrations on the live tables, graded by each table's size: a
+ * table created by the pending migrations themselves (not in the catalog now) has none. Pure.
+ */
+export function lockFindings(statements: readonly CheckedStatement[], context: LockRuleContext): CheckFinding[] {
+  const findings: CheckFinding[] = [];
+  const timeoutIn = new Map<string, boolean>();
+  const warnedTimeout = new Set<string>();
+  for (const statement of statements) {
+    if (statement.setsLockTimeout !== undefined) timeoutIn.set(statement.migration, statement.setsLockTimeout);
+    for (const action of statement.actions) {
+      const facts = context.facts.tables.get(tableKey(action.table));
+      if (!facts) continue;
+      const hazard = hazardOf(action, facts, context);
+      if (hazard) findings.push(finding(statement, action, facts, hazard));
+    }
+    const live = statement.actions.filter((action) => context.facts.tables.has(tableKey(action.table)));
+    const timeoutSet = context.runLockTimeout || timeoutIn.get(statement.migration) === true;
+    if (!timeoutSet && !warnedTimeout.has(statement.migration) && strongestLock(live) === 'ACCESS EXCLUSIVE') {
+      warnedTimeout.add(statement.migration);
+      const action = live.find((candidate) => candidate.lock === 'ACCESS EXCLUSIVE')!;
+      const facts = context.facts.tables.get(tableKey(action.table))!;
+      findings.push(
+        finding(statement, action, facts, {
+          rule: 'no-lock-timeout',
+          severity: 'warning',
+          message:
+            `takes an ACCESS EXCLUSIVE lock on ${facts.qualified} with no lock timeout: while it waits for a query already running there, ` +
+            `${LOCK_BLOCKS['ACCESS EXCLUSIVE']}. Set migrationTimeouts.lockTimeoutMs (e.g. 5000) so that it gives up and the strategy retries, ` +
+            `or SET LOCAL lock_timeout at the start of the migration.`,
+        }),
+      );
+    }
+  }
+  return findings;
+}
+
+interface Hazard {
+  readonly rule: CheckRule;
+  readonly severity: CheckSeverity;
+  readonly message: string;
+  readonly column?: string;
+}
+
+function hazardOf(action: TableAction, facts: TableFacts, context: LockRuleContext): Hazard | undefined {
+  const severity = severityBySize(facts);
+  if (!severity) return undefined;
+  const size = describeSize(facts);
+  const holds = (what: string) =>
+    `${what} on ${facts.qualified} (${size}) holds ${action.lock} for as long as that takes, which blocks ${LOCK_BLOCKS[action.lock]}`;
+  switch (action.kind) {
+    case 'create-index':
+      if (action.concurrent) return undefined;
+      return {
+        rule: 'blocking-index',
+        severity,
+        message: `${holds('Building the index')}. Use CREATE ${action.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY in a migration of its own with \`transaction = false\`.`,
+      };
+    case 'add-constraint':
+      return constraintHazard(action, severity, holds);
+    case 'alter-column-type':
+      if (!rewritesForType(action.column, action.type, facts, context)) return undefined;
+      return {
+        rule: 'table-rewrite',
+        severity,
+        column: action.column,
+        message:
+          `${holds(`Changing the type of "${action.column}" rewrites the table and its indexes`)}. ` +
+          `Add a new column, backfill it in batches, switch the code over in one release and drop the old column in the next.`,
+      };
+    case 'add-column': {
+      const volatile = action.defaultFunctions.filter((name) => context.facts.volatileFunctions.has(name));
+      const why = action.rewrites ?? (volatile.length > 0 ? `its default calls ${volatile.join(', ')}, which is volatile` : undefined);
+      if (!why) return undefined;
+      return {
+        rule: 'table-rewrite',
+        severity,
+        column: action.column,
+        message: `${holds(`Adding "${action.column}" rewrites every row (${why})`)}. Add the column without that default, set the default for new rows, and backfill existing rows in batches.`,
+      };
+    }
+    case 'set-not-null':
+      if (context.notNullChecked.has(`${facts.qualified}|${action.column}`)) return undefined;
+      return {
+        rule: 'set-not-null-scan',
+        severity,
+        column: action.column,
+        message:
+          `${holds(`SET NOT NULL on "${action.column}" scans every row`)}. First ADD CONSTRAINT … CHECK ("${action.column}" IS NOT NULL) NOT VALID, ` +
+          `VALIDATE CONSTRAINT in a later migration (reads and writes go on), then SET NOT NULL (no scan) and drop the check.`,
+      };
+    default:
+      return undefined;
+  }
+}
+
+function constraintHazard(
+  action: Extract<TableAction, { kind: 'add-constraint' }>,
+  severity: CheckSeverity,
+  holds: (what: string) => string,
+): Hazard | undefined {
+  if (action.constraint === 'unique' || action.constraint === 'primary-key' || action.constraint === 'exclusion') {
+    if (action.usingIndex) return undefined;
+    const index =
+      action.constraint === 'exclusion'
+        ? 'the exclusion constraint'
+        : `a ${action.constraint === 'unique' ? 'unique' : 'primary key'} constraint`;
+    return {
+      rule: 'blocking-index',
+      severity,
+      message:
+        `${holds(`Adding ${index} builds its index`)}. ` +
+        (action.constraint === 'exclusion'
+          ? 'Build it when the table is not in use, or on a copy.'
+          : `Build the index first with CREATE UNIQUE INDEX CONCURRENTLY (its own migration, \`transaction = false\`), then ADD CONSTRAINT … ${action.constraint === 'unique' ? 'UNIQUE' : 'PRIMARY KEY'} USING INDEX.`),
+    };
+  }
+  if (!action.validated) return undefined;
+  const what = action.constraint === 'foreign-key' ? 'a foreign key' : 'a check constraint';
+  return {
+    rule: 'unvalidated-constraint',
+    severity,
+    message:
+      `${holds(`Adding ${what} checks every existing row`)}` +
+      (action.references ? ` (and locks the referenced table "${action.references.name}" too)` : '') +
+      `. Add it NOT VALID (new rows are checked at once), then VALIDATE CONSTRAINT in a later migration, which lets reads and writes go on.`,
+  };
+}
+
+/** Whether changing `column` to `type` rewrites the table: not for a binary-coercible cast, nor for widening a varchar or varbit. */
+function rewritesForType(column: string, type: TypeSpec, facts: TableFacts, context: LockRuleContext): boolean {
+  const current = facts.columns.get(column);
+  const target = context.facts.types.get(typeText(type));
+  if (!current || target === undefined) return true;
+  if (current.typeOid === target) {
+    // varchar(n) / varbit(n): the catalog's modifier is n (+ 4 for varchar); a wider or no limit keeps every stored value.
+    const header = VARIABLE_LENGTH_HEADER[type.names.at(-1) ?? ''];
+    if (header === undefined) return true;
+    const limit = type.modifiers[0];
+    return !(limit === undefined || (current.typmod >= 0 && limit + header >= current.typmod));
+  }
+  return !context.facts.binaryCoercible.has(`${current.typeOid}->${target}`);
+}
+
+/** Types whose length limit can grow without a rewrite, and what the catalog adds to the limit in `atttypmod`. */
+const VARIABLE_LENGTH_HEADER: Partial<Record<string, number>> = { varchar: 4, varbit: 0 };
+
+/** A type as `to_regtype` reads it: its qualified name, and `[]` for an array. */
+export function typeText(type: TypeSpec): string {
+  const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
+  return type.names.map(quote).join('.') + (type.array ? '[]' : '');
+}
+
+function severityBySize(facts: TableFacts): CheckSeverity | undefined {
+  if (facts.bytes === 0 && !((facts.rows ?? 0) > 0)) return undefined;
+  return (facts.rows ?? 0) >= LARGE_TABLE.rows || facts.bytes >= LARGE_TABLE.bytes ? 'error' : 'warning';
+}
+
+/** A table's size as the catalog knows it: its row estimate (when analyzed) and its heap on disk. */
+export function describeSize(facts: TableFacts): string {
+  const bytes = facts.bytes >= 1024 * 1024 ? `${(facts.bytes / (1024 * 1024)).toFixed(1)} MiB` : `${Math.ceil(facts.bytes / 1024)} KiB`;
+  return facts.rows === undefined
+    ? `never analyzed; ${bytes} on disk`
+    : `about ${Math.round(facts.rows).toLocaleString('en-US')} rows, ${bytes}`;
+}
+
+function finding(statement: CheckedStatement, action: TableAction, facts: TableFacts, hazard: Hazard): CheckFinding {
+  return {
+    rule: hazard.rule,
+    severity: hazard.severity,
+    migration: statement.migration,
+    statement: statement.sql,
+    table: facts.qualified,
+    ...(hazard.column ? { column: hazard.column } : {}),
+    lock: action.lock,
+    message: `${statement.migration}: ${hazard.message}`,
+  };
+}

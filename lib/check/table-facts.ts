@@ -1,0 +1,93 @@
+import type { DataSource } from 'typeorm';
+import type { TableName } from './statement-actions.js';
+
+/** What the catalog says of a table a pending migration touches, before it runs. */
+export interface TableFacts {
+  /** The table as the catalog names it (schema-qualified). */
+  readonly qualified: string;
+  /** The planner's row estimate; undefined where the table was never analyzed or vacuumed (reltuples -1). */
+  readonly rows: number | undefined;
+  /** Its heap on disk (pg_relation_size): known even where it was never analyzed. */
+  readonly bytes: number;
+  /** Columns with a validated `CHECK (column IS NOT NULL)`, as the catalog prints each check (parsed by the caller). */
+  readonly checks: readonly string[];
+  /** Each column's type as the catalog formats it, with its type oid and modifier. */
+  readonly columns: ReadonlyMap<string, { readonly typeOid: number; readonly typmod: number }>;
+}
+
+/** The live database's answer for the tables and functions a check needs (see readTableFacts). */
+export interface CatalogFacts {
+  /** By the key {@link tableKey} gives; absent: no such table now (created by the pending migrations). */
+  readonly tables: ReadonlyMap<string, TableFacts>;
+  /** Functions any of whose overloads is volatile. */
+  readonly volatileFunctions: ReadonlySet<string>;
+  /** Target types resolved to their oids, by the text given (e.g. `pg_catalog.int8`). */
+  readonly types: ReadonlyMap<string, number>;
+  /** Casts that need no conversion of the stored value (source oid → target oids). */
+  readonly binaryCoercible: ReadonlySet<string>;
+}
+
+/** How a statement's table name is looked up: quoted as written, resolved by the session's search_path. */
+export function tableKey(table: TableName): string {
+  const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
+  return table.schema === undefined ? quote(table.name) : `${quote(table.schema)}.${quote(table.name)}`;
+}
+
+/**
+ * Reads, in three statements, what the lock rules need: each table's size, its validated CHECK
+ * constraints and column types; the volatility of the functions defaults call; the target types of
+ * column type changes and whether the cast to them is binary coercible. Reads only the catalog.
+ */
+export async function readCatalogFacts(
+  dataSource: DataSource,
+  tables: readonly TableName[],
+  functions: readonly string[],
+  types: readonly string[],
+): Promise<CatalogFacts> {
+  const keys = [...new Set(tables.map(tableKey))];
+  const rows = (await dataSource.query(
+    `SELECT t.key, format('%I.%I', n.nspname, c.relname) AS qualified, c.reltuples::float8 AS reltuples, pg_relation_size(c.oid)::float8 AS bytes,
+       (SELECT coalesce(json_agg(pg_get_constraintdef(k.oid)), '[]') FROM pg_constraint k
+         WHERE k.conrelid = c.oid AND k.contype = 'c' AND k.convalidated) AS checks,
+       (SELECT coalesce(json_agg(json_build_array(a.attname, a.atttypid::int, a.atttypmod)), '[]') FROM pg_attribute a
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
+     FROM unnest($1::text[]) AS t(key) JOIN pg_class c ON c.oid = to_regclass(t.key) AND c.relkind IN ('r', 'p')
+       JOIN pg_namespace n ON n.oid = c.relnamespace`,
+    [keys],
+  )) as Array<{
+    key: string;
+    qualified: string;
+    reltuples: number;
+    bytes: number;
+    checks: string[];
+    columns: Array<[string, number, number]>;
+  }>;
+  const volatile = (await dataSource.query(`SELECT DISTINCT proname FROM pg_proc WHERE proname = ANY($1::text[]) AND provolatile = 'v'`, [
+    [...new Set(functions)],
+  ])) as Array<{ proname: string }>;
+  const resolved = (await dataSource.query(
+    `SELECT t.name, to_regtype(t.name)::oid::int AS oid,
+       (SELECT coalesce(json_agg(c.castsource::int), '[]') FROM pg_cast c WHERE c.casttarget = to_regtype(t.name) AND c.castmethod = 'b') AS coercible_from
+     FROM unnest($1::text[]) AS t(name)`,
+    [[...new Set(types)]],
+  )) as Array<{ name: string; oid: number | null; coercible_from: number[] }>;
+  return {
+    tables: new Map(
+      rows.map((row) => [
+        row.key,
+        {
+          qualified: row.qualified,
+          rows: row.reltuples < 0 ? undefined : row.reltuples,
+          bytes: row.bytes,
+          checks: row.checks,
+          columns: new Map(row.columns.map(([name, typeOid, typmod]) => [name, { typeOid, typmod }])),
+        },
+      ]),
+    ),
+    volatileFunctions: new Set(volatile.map((row) => row.proname)),
+    types: new Map(resolved.flatMap((row) => (row.oid === null ? [] : [[row.name, row.oid] as const]))),
+    binaryCoercible: new Set(
+      resolved.flatMap((row) => (row.oid === null ? [] : row.coercible_from.map((source) => `${source}->${row.oid}`))),
+    ),
+  };
+}

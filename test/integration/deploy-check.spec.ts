@@ -1,0 +1,192 @@
+import { expect, it } from 'vitest';
+import { AutoMigratorService, type DeployCheckResult } from '../../lib/index.js';
+import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
+import { defineMigration, sql, type MigrationClass } from '../support/migrations.js';
+import { bootApp } from '../support/test-app.js';
+
+const CreateUsers = defineMigration(
+  'CreateUsers1700000000001',
+  sql('CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(50), age INT, org_id INT)', 'CREATE TABLE orgs (id INT PRIMARY KEY)'),
+);
+
+/** Applies CreateUsers, puts `rows` rows in users (once per test) (then ANALYZE when `analyze`), and checks `pending` with the module off. */
+async function check(
+  t: DatabaseFixture,
+  pending: MigrationClass[],
+  options: { rows?: number; analyze?: boolean; migrator?: Record<string, unknown> } = {},
+): Promise<DeployCheckResult> {
+  t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [CreateUsers] }], migrator: { runMigrations: true } }));
+  if (options.rows) {
+    await t.db.query(`INSERT INTO orgs (id) VALUES (1)`);
+    await t.db.query(
+      `INSERT INTO users (id, name, age, org_id) SELECT g, 'user ' || g, g % 90, 1 FROM generate_series(1, ${options.rows}) AS g`,
+    );
+    if (options.analyze) await t.db.query('ANALYZE users');
+  }
+  const app = t.track(
+    await bootApp({
+      dataSources: [{ db: t.db, migrations: [CreateUsers, ...pending] }],
+      migrator: { runMigrations: false, ...options.migrator },
+    }),
+  );
+  const [result] = await app.app.get(AutoMigratorService).check();
+  return result!;
+}
+
+const rulesOf = (result: DeployCheckResult) => result.findings.map((finding) => `${finding.severity} ${finding.rule}`);
+
+describeEachDatabase(
+  'check: the pending migrations against the live tables',
+  (t) => {
+    const timeout = { migrator: { migrationTimeouts: { lockTimeoutMs: 5000 } } };
+
+    it('blocking-index: CREATE INDEX on a table with rows is found, naming the table, its size and the lock; CONCURRENTLY (transaction = false) is not, but that migration is unchecked', async () => {
+      const Index = defineMigration('IndexName1700000000002', sql('CREATE INDEX users_name ON users (name)'));
+      const result = await check(t, [Index], { rows: 50, ...timeout });
+      expect(result.checked).toEqual(['IndexName1700000000002']);
+      expect(result.findings).toEqual([
+        {
+          rule: 'blocking-index',
+          severity: 'warning',
+          migration: 'IndexName1700000000002',
+          statement: 'CREATE INDEX users_name ON users (name)',
+          table: 'public.users',
+          lock: 'SHARE',
+          message: expect.stringMatching(
+            /(never analyzed; 8 KiB on disk|about 50 rows, 8 KiB)\) holds SHARE .* blocks INSERT, UPDATE and DELETE .*CREATE INDEX CONCURRENTLY .*transaction = false/,
+          ),
+        },
+      ]);
+      const Concurrently = defineMigration('IndexConcurrently1700000000002', sql('CREATE INDEX CONCURRENTLY users_name ON users (name)'), {
+        transaction: false,
+      });
+      const safe = await check(t, [Concurrently], timeout);
+      expect(safe.findings).toEqual([]);
+      expect(safe.unchecked).toEqual([
+        { migration: 'IndexConcurrently1700000000002', reason: expect.stringMatching(/transaction = false/) },
+      ]);
+    });
+
+    it('a table as big as LARGE_TABLE (analyzed: its row estimate) makes it an error; an empty table or one created by the pending migrations, nothing', async () => {
+      const Index = defineMigration('IndexAge1700000000002', sql('CREATE INDEX users_age ON users (age)'));
+      const big = await check(t, [Index], { rows: 100_000, analyze: true, ...timeout });
+      expect(rulesOf(big)).toEqual(['error blocking-index']);
+      expect(big.findings[0]!.message).toMatch(/about 100,000 rows, \d+\.\d MiB/);
+      const onEmpty = defineMigration('IndexEmpty1700000000003', sql('CREATE INDEX users_org ON users (org_id)'));
+      const NewTable = defineMigration(
+        'NewTable1700000000004',
+        sql('CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)', 'CREATE INDEX notes_body ON notes (body)'),
+      );
+      await t.db.query('TRUNCATE users');
+      const empty = await check(t, [onEmpty, NewTable], timeout);
+      expect(empty.findings).toEqual([]);
+      expect(empty.checked).toEqual(['IndexEmpty1700000000003', 'NewTable1700000000004']);
+    });
+
+    it('unvalidated-constraint: a foreign key or check added without NOT VALID; with NOT VALID then VALIDATE, nothing', async () => {
+      const Fk = defineMigration(
+        'OrgFk1700000000002',
+        sql('ALTER TABLE users ADD CONSTRAINT users_org FOREIGN KEY (org_id) REFERENCES orgs (id)'),
+      );
+      const Check = defineMigration('AgeCheck1700000000003', sql('ALTER TABLE users ADD CONSTRAINT users_age CHECK (age >= 0)'));
+      const result = await check(t, [Fk, Check], { rows: 10, ...timeout });
+      expect(result.findings.map((f) => [f.rule, f.migration, f.lock])).toEqual([
+        ['unvalidated-constraint', 'OrgFk1700000000002', 'SHARE ROW EXCLUSIVE'],
+        ['unvalidated-constraint', 'AgeCheck1700000000003', 'ACCESS EXCLUSIVE'],
+      ]);
+      expect(result.findings[0]!.message).toMatch(/locks the referenced table "orgs" too\)\. Add it NOT VALID/);
+      const Safe = defineMigration(
+        'OrgFkNotValid1700000000002',
+        sql(
+          'ALTER TABLE users ADD CONSTRAINT users_org FOREIGN KEY (org_id) REFERENCES orgs (id) NOT VALID',
+          'ALTER TABLE users ADD CONSTRAINT users_age CHECK (age >= 0) NOT VALID',
+        ),
+      );
+      const Validate = defineMigration('Validate1700000000003', sql('ALTER TABLE users VALIDATE CONSTRAINT users_org'));
+      expect((await check(t, [Safe, Validate], timeout)).findings).toEqual([]);
+    });
+
+    it('table-rewrite: a type change that rewrites, a volatile default; not a widened varchar, a binary-coercible cast or a stable default', async () => {
+      const Retype = defineMigration('AgeBigint1700000000002', sql('ALTER TABLE users ALTER COLUMN age TYPE bigint'));
+      const Volatile = defineMigration('Token1700000000003', sql('ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid()'));
+      const Serial = defineMigration('Seq1700000000004', sql('ALTER TABLE users ADD COLUMN seq serial'));
+      const result = await check(t, [Retype, Volatile, Serial], { rows: 10, ...timeout });
+      expect(result.findings.map((f) => [f.rule, f.column])).toEqual([
+        ['table-rewrite', 'age'],
+        ['table-rewrite', 'token'],
+        ['table-rewrite', 'seq'],
+      ]);
+      expect(result.findings[1]!.message).toMatch(/its default calls gen_random_uuid, which is volatile/);
+      const Safe = defineMigration(
+        'Safe1700000000002',
+        sql(
+          'ALTER TABLE users ALTER COLUMN name TYPE varchar(200)',
+          'ALTER TABLE users ALTER COLUMN name TYPE text',
+          'ALTER TABLE users ADD COLUMN created timestamptz DEFAULT now()',
+          'ALTER TABLE users ADD COLUMN note text',
+        ),
+      );
+      expect((await check(t, [Safe], timeout)).findings).toEqual([]);
+    });
+
+    it('set-not-null-scan: SET NOT NULL scans; after a validated CHECK (col IS NOT NULL) it does not', async () => {
+      const NotNull = defineMigration('NameNotNull1700000000002', sql('ALTER TABLE users ALTER COLUMN name SET NOT NULL'));
+      expect(rulesOf(await check(t, [NotNull], { rows: 10, ...timeout }))).toEqual(['warning set-not-null-scan']);
+      await t.db.query('ALTER TABLE users ADD CONSTRAINT name_present CHECK (name IS NOT NULL)');
+      const Again = defineMigration('NameNotNull1700000000003', sql('ALTER TABLE users ALTER COLUMN name SET NOT NULL'));
+      expect((await check(t, [Again], timeout)).findings).toEqual([]);
+    });
+
+    it('no-lock-timeout: an ACCESS EXCLUSIVE lock on a live table with no lock timeout is a warning, once per migration; lockTimeoutMs or SET lock_timeout in the migration clears it', async () => {
+      const AddColumns = defineMigration(
+        'AddColumns1700000000002',
+        sql('ALTER TABLE users ADD COLUMN a text', 'ALTER TABLE users ADD COLUMN b text'),
+      );
+      const result = await check(t, [AddColumns]);
+      expect(result.findings.map((f) => [f.severity, f.rule, f.table, f.lock])).toEqual([
+        ['warning', 'no-lock-timeout', 'public.users', 'ACCESS EXCLUSIVE'],
+      ]);
+      expect(result.findings[0]!.message).toMatch(/migrationTimeouts\.lockTimeoutMs/);
+      expect((await check(t, [AddColumns], timeout)).findings).toEqual([]);
+      const WithSet = defineMigration(
+        'AddColumns1700000000003',
+        sql("SET LOCAL lock_timeout = '3s'", 'ALTER TABLE users ADD COLUMN c text'),
+      );
+      expect((await check(t, [WithSet])).findings).toEqual([]);
+    });
+
+    it('writes nothing: the checked migrations stay pending and their tables absent', async () => {
+      const Index = defineMigration(
+        'IndexName1700000000002',
+        sql('CREATE TABLE audit (id INT)', 'CREATE INDEX users_name ON users (name)'),
+      );
+      await check(t, [Index], { rows: 5 });
+      expect(await t.db.recorded()).toEqual(['CreateUsers1700000000001']);
+      expect(await t.db.tables()).not.toContain('audit');
+      expect(await t.db.query(`SELECT indexname FROM pg_indexes WHERE indexname = 'users_name'`)).toEqual([]);
+    });
+  },
+  ['postgres'],
+);
+
+describeEachDatabase(
+  'check: a database without the dry run and parser lists every pending migration as unchecked',
+  (t) => {
+    it('names the database type as the reason', async () => {
+      const Index = defineMigration('IndexName1700000000002', sql('CREATE INDEX users_name ON users (name)'));
+      const result = await check(t, [Index]);
+      expect(result).toEqual({
+        dataSource: 'default',
+        findings: [],
+        checked: [],
+        unchecked: [
+          {
+            migration: 'IndexName1700000000002',
+            reason: expect.stringMatching(/check reads the SQL of a dry run with PostgreSQL's parser/),
+          },
+        ],
+      });
+    });
+  },
+  ['mariadb', 'sqlite'],
+);

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { LARGE_TABLE, lockFindings, type CheckedStatement } from '../../lib/check/lock-rules.js';
+import { parseStatements } from '../../lib/check/parse-sql.js';
+import { statementActions } from '../../lib/check/statement-actions.js';
+import type { CatalogFacts, TableFacts } from '../../lib/check/table-facts.js';
+
+async function statements(migration: string, ...sql: string[]): Promise<CheckedStatement[]> {
+  const parsed = await Promise.all(
+    sql.map(async (text) => (await parseStatements(text)).map((raw) => ({ migration, sql: text, ...statementActions(raw) }))),
+  );
+  return parsed.flat();
+}
+
+const VARCHAR = 1043;
+const TEXT = 25;
+const INT4 = 23;
+
+function users(size: { rows?: number; bytes: number }): TableFacts {
+  return {
+    qualified: 'public.users',
+    rows: size.rows,
+    bytes: size.bytes,
+    checks: [],
+    columns: new Map([
+      ['name', { typeOid: VARCHAR, typmod: 54 }],
+      ['age', { typeOid: INT4, typmod: -1 }],
+    ]),
+  };
+}
+
+function facts(table: TableFacts | undefined): CatalogFacts {
+  return {
+    tables: new Map(table ? [['"users"', table]] : []),
+    volatileFunctions: new Set(['gen_random_uuid']),
+    types: new Map([
+      ['"pg_catalog"."varchar"', VARCHAR],
+      ['"text"', TEXT],
+      ['"pg_catalog"."int8"', 20],
+    ]),
+    binaryCoercible: new Set([`${VARCHAR}->${TEXT}`]),
+  };
+}
+
+const context = (table: TableFacts | undefined, extra: { notNullChecked?: string[]; runLockTimeout?: boolean } = {}) => ({
+  facts: facts(table),
+  notNullChecked: new Set(extra.notNullChecked ?? []),
+  runLockTimeout: extra.runLockTimeout ?? true,
+});
+
+describe('lock hazards graded by the table size the catalog gives (no database)', () => {
+  it('by size: an empty table none; a small one a warning; LARGE_TABLE rows, or bytes when never analyzed, an error; a table not in the catalog (new) none', async () => {
+    const index = await statements('M1', 'CREATE INDEX i ON users (name)');
+    const severity = (table: TableFacts | undefined) => lockFindings(index, context(table)).map((finding) => finding.severity);
+    expect(severity(users({ rows: 0, bytes: 0 }))).toEqual([]);
+    expect(severity(users({ rows: undefined, bytes: 0 }))).toEqual([]);
+    expect(severity(users({ rows: 10, bytes: 8192 }))).toEqual(['warning']);
+    expect(severity(users({ rows: LARGE_TABLE.rows, bytes: 8192 }))).toEqual(['error']);
+    expect(severity(users({ rows: undefined, bytes: LARGE_TABLE.bytes }))).toEqual(['error']);
+    expect(severity(undefined)).toEqual([]);
+  });
+
+  it('type changes: widening a varchar or a binary-coercible cast keeps the table; narrowing, or another type, rewrites it', async () => {
+    const rewrites = async (sql: string) =>
+      lockFindings(await statements('M', sql), context(users({ rows: 10, bytes: 8192 }))).map((f) => f.rule);
+    expect(await rewrites('ALTER TABLE users ALTER COLUMN name TYPE varchar(100)')).toEqual([]);
+    expect(await rewrites('ALTER TABLE users ALTER COLUMN name TYPE varchar')).toEqual([]);
+    expect(await rewrites('ALTER TABLE users ALTER COLUMN name TYPE text')).toEqual([]);
+    expect(await rewrites('ALTER TABLE users ALTER COLUMN name TYPE varchar(20)')).toEqual(['table-rewrite']);
+    expect(await rewrites('ALTER TABLE users ALTER COLUMN age TYPE bigint')).toEqual(['table-rewrite']);
+  });
+
+  it('SET NOT NULL: a scan unless the catalog has a validated IS NOT NULL check on that column', async () => {
+    const setNotNull = await statements('M', 'ALTER TABLE users ALTER COLUMN name SET NOT NULL');
+    const table = users({ rows: 10, bytes: 8192 });
+    expect(lockFindings(setNotNull, context(table)).map((f) => f.rule)).toEqual(['set-not-null-scan']);
+    expect(lockFindings(setNotNull, context(table, { notNullChecked: ['public.users|name'] }))).toEqual([]);
+    expect(lockFindings(setNotNull, context(table, { notNullChecked: ['public.users|age'] })).map((f) => f.rule)).toEqual([
+      'set-not-null-scan',
+    ]);
+  });
+
+  it('no-lock-timeout: once per migration, on an ACCESS EXCLUSIVE lock of a live table, even an empty one; not after SET lock_timeout, not with the run’s', async () => {
+    const empty = users({ rows: 0, bytes: 0 });
+    const two = [
+      ...(await statements('M1', 'ALTER TABLE users ADD COLUMN a int', 'ALTER TABLE users ADD COLUMN b int')),
+      ...(await statements('M2', 'ALTER TABLE users DROP COLUMN a')),
+    ];
+    expect(lockFindings(two, context(empty, { runLockTimeout: false })).map((f) => [f.rule, f.migration, f.severity])).toEqual([
+      ['no-lock-timeout', 'M1', 'warning'],
+      ['no-lock-timeout', 'M2', 'warning'],
+    ]);
+    expect(lockFindings(two, context(empty))).toEqual([]);
+    const set = await statements('M1', "SET lock_timeout = '1s'", 'ALTER TABLE users ADD COLUMN a int');
+    expect(lockFindings(set, context(empty, { runLockTimeout: false }))).toEqual([]);
+    const index = await statements('M1', 'CREATE INDEX i ON users (name)');
+    expect(lockFindings(index, context(empty, { runLockTimeout: false }))).toEqual([]);
+  });
+});

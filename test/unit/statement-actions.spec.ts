@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { parseStatements } from '../../lib/check/parse-sql.js';
+import { statementActions, strongestLock, type StatementActions } from '../../lib/check/statement-actions.js';
+
+async function actionsOf(sql: string): Promise<StatementActions[]> {
+  return (await parseStatements(sql)).map(statementActions);
+}
+
+async function one(sql: string) {
+  const [statement] = await actionsOf(sql);
+  return statement!;
+}
+
+describe("what a statement does to which table, read by PostgreSQL's parser (no database)", () => {
+  it('indexes: the table, CONCURRENTLY and UNIQUE, and the lock each takes', async () => {
+    expect((await one('CREATE INDEX "IDX_1" ON "public"."users" ("email")')).actions).toEqual([
+      { kind: 'create-index', table: { schema: 'public', name: 'users' }, lock: 'SHARE', concurrent: false, unique: false },
+    ]);
+    expect((await one('CREATE UNIQUE INDEX CONCURRENTLY i ON users (email)')).actions).toEqual([
+      { kind: 'create-index', table: { name: 'users' }, lock: 'SHARE UPDATE EXCLUSIVE', concurrent: true, unique: true },
+    ]);
+  });
+
+  it('ALTER TABLE: one action per subcommand, with the column, and the strongest lock of the statement', async () => {
+    const statement = await one(
+      'ALTER TABLE users ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid(), ALTER COLUMN age TYPE bigint, ALTER COLUMN name SET NOT NULL, ' +
+        'ALTER COLUMN nick DROP DEFAULT, DROP COLUMN legacy, VALIDATE CONSTRAINT c',
+    );
+    expect(statement.actions.map((action) => [action.kind, 'column' in action ? action.column : undefined, action.lock])).toEqual([
+      ['add-column', 'token', 'ACCESS EXCLUSIVE'],
+      ['alter-column-type', 'age', 'ACCESS EXCLUSIVE'],
+      ['set-not-null', 'name', 'ACCESS EXCLUSIVE'],
+      ['drop-default', 'nick', 'ACCESS EXCLUSIVE'],
+      ['drop-column', 'legacy', 'ACCESS EXCLUSIVE'],
+      ['other', undefined, 'SHARE UPDATE EXCLUSIVE'],
+    ]);
+    expect(statement.actions[0]).toMatchObject({ notNull: true, hasDefault: true, defaultFunctions: ['gen_random_uuid'] });
+    expect(statement.actions[1]).toMatchObject({ type: { names: ['pg_catalog', 'int8'], modifiers: [], array: false } });
+    expect(strongestLock(statement.actions)).toBe('ACCESS EXCLUSIVE');
+    expect(strongestLock((await one('ALTER TABLE users VALIDATE CONSTRAINT c')).actions)).toBe('SHARE UPDATE EXCLUSIVE');
+  });
+
+  it('added columns that rewrite whatever their functions: serial, identity, stored generated; a plain nullable column does not', async () => {
+    expect((await one('ALTER TABLE t ADD COLUMN s bigserial')).actions[0]).toMatchObject({ rewrites: expect.stringMatching(/bigserial/) });
+    expect((await one('ALTER TABLE t ADD COLUMN i int GENERATED ALWAYS AS IDENTITY')).actions[0]).toMatchObject({
+      rewrites: expect.stringMatching(/identity/),
+    });
+    expect((await one('ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (a * 2) STORED')).actions[0]).toMatchObject({
+      rewrites: expect.stringMatching(/generated/),
+    });
+    expect((await one('ALTER TABLE t ADD COLUMN n text')).actions[0]).toEqual({
+      kind: 'add-column',
+      table: { name: 't' },
+      lock: 'ACCESS EXCLUSIVE',
+      column: 'n',
+      notNull: false,
+      hasDefault: false,
+      defaultFunctions: [],
+    });
+  });
+
+  it('constraints: kind, NOT VALID, the referenced table, USING INDEX', async () => {
+    expect((await one('ALTER TABLE a ADD CONSTRAINT f FOREIGN KEY (b_id) REFERENCES s.b (id)')).actions).toEqual([
+      {
+        kind: 'add-constraint',
+        table: { name: 'a' },
+        lock: 'SHARE ROW EXCLUSIVE',
+        constraint: 'foreign-key',
+        validated: true,
+        references: { schema: 's', name: 'b' },
+        usingIndex: false,
+      },
+    ]);
+    expect((await one('ALTER TABLE a ADD CONSTRAINT c CHECK (x > 0) NOT VALID')).actions[0]).toMatchObject({
+      constraint: 'check',
+      validated: false,
+    });
+    expect((await one('ALTER TABLE a ADD CONSTRAINT u UNIQUE USING INDEX a_u')).actions[0]).toMatchObject({
+      constraint: 'unique',
+      usingIndex: true,
+    });
+  });
+
+  it('renames and drops of tables and columns; ALTER INDEX and DROP INDEX are not table actions', async () => {
+    expect((await one('ALTER TABLE users RENAME COLUMN nick TO nickname')).actions).toEqual([
+      { kind: 'rename-column', table: { name: 'users' }, lock: 'ACCESS EXCLUSIVE', column: 'nick', to: 'nickname' },
+    ]);
+    expect((await one('ALTER TABLE users RENAME TO members')).actions).toEqual([
+      { kind: 'rename-table', table: { name: 'users' }, lock: 'ACCESS EXCLUSIVE', to: 'members' },
+    ]);
+    expect((await one('DROP TABLE IF EXISTS a, s.b')).actions.map((action) => action.table)).toEqual([
+      { name: 'a' },
+      { schema: 's', name: 'b' },
+    ]);
+    expect((await one('ALTER INDEX i RENAME TO j')).actions).toEqual([]);
+    expect((await one('DROP INDEX i')).actions).toEqual([]);
+  });
+
+  it('several statements in one query text are read apart; lock_timeout set, reset or left alone', async () => {
+    const statements = await actionsOf(
+      "SET LOCAL lock_timeout = '2s'; ALTER TABLE t ADD COLUMN x int; SET lock_timeout = 0; RESET lock_timeout; SET statement_timeout = 5",
+    );
+    expect(statements.map((statement) => statement.setsLockTimeout)).toEqual([true, undefined, false, false, undefined]);
+    expect(statements[1]!.actions).toHaveLength(1);
+  });
+
+  it('a statement the parser cannot read rejects with its syntax error', async () => {
+    await expect(parseStatements('CREATE INDEXX i ON t (a)')).rejects.toThrow(/syntax error/);
+  });
+});
