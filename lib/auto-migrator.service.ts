@@ -20,6 +20,7 @@ import type { MigrationEvent } from './events/migration-events.js';
 import { buildReadiness, type MigrationReadiness } from './health/readiness.js';
 import type { DryRunResult } from './operations/dry-run-migrations.js';
 import type { DeployCheckResult } from './operations/deploy-check.js';
+import type { BuildSnapshot } from './operations/entity-snapshot.js';
 import {
   MigrationOperations,
   type DataSourceStatus,
@@ -29,6 +30,7 @@ import {
   type ResolveOptions,
   type PlanOptions,
   type CheckOptions,
+  type SnapshotOptions,
   type UpResult,
 } from './operations/migration-operations.js';
 import { DisabledMigrations } from './operations/disabled-migrations.js';
@@ -216,65 +218,42 @@ export class AutoMigratorService
     return buildReadiness(this.state, this.options.readinessDetails, (name) => plans.get(name)?.tenants?.affectReadiness !== false);
   }
 
-  // The release-time operations (written once, in MigrationOperations; see MigrationOperationsApi).
+  // The release-time operations: written once, in MigrationOperations; documented on MigrationOperationsApi.
 
-  /** Applied, pending and unknown migrations of every configured DataSource (or one). Read-only. */
   status(target?: OperationTarget): Promise<DataSourceStatus[]> {
     return this.ops().status(target);
   }
 
-  /** Runs pending migrations under the lock, through the strategy. */
   up(target?: OperationTarget): Promise<UpResult[]> {
     return this.ops().up(target);
   }
 
-  /**
-   * Reverts, newest first and each in its own transaction under the lock, every applied migration
-   * newer than `to` (its name or 13-digit timestamp, or 0 for all). One DataSource: name it when
-   * several are configured.
-   */
   down(options: DownOptions): Promise<RevertResult> {
     return this.ops().down(options);
   }
 
-  /** Reverts, in every tenant, the tenant migrations newer than `to` (name, 13-digit timestamp, or 0 for all). */
   downTenants(options: DownOptions): Promise<RevertResult[]> {
     return this.ops().downTenants(options);
   }
 
-  /**
-   * After a {@link MigrationDirtyError} and a repair of the schema by hand: marks the migration that
-   * was started and never finished as `applied` (recorded in the migrations table) or `not-applied`
-   * (it runs again on the next up), and removes its marker. One DataSource: name it when several
-   * are configured. Refuses while a migration run holds the lock.
-   */
   resolve(options: ResolveOptions): Promise<ResolveResult> {
     return this.ops().resolve(options);
   }
 
-  /**
-   * Throws {@link PendingMigrationsError} listing the pending migrations per DataSource (and tenant),
-   * if any; else resolves with their status.
-   */
   ensureUp(target?: OperationTarget): Promise<DataSourceStatus[]> {
     return this.ops().ensureUp(target);
   }
 
-  /**
-   * Dry run (PostgreSQL, SQLite): the SQL each pending migration runs, in a transaction rolled back,
-   * within `timeoutMs` (default 300000) and waiting at most `lockTimeoutMs` (default 10000) for a lock.
-   */
   plan(options?: PlanOptions): Promise<DryRunResult[]> {
     return this.ops().plan(options);
   }
 
-  /**
-   * Before a rolling deploy (PostgreSQL): the pending migrations' real SQL, from a dry run, parsed
-   * by PostgreSQL's parser and checked against the live tables' sizes for locks that would stall
-   * the running release. Writes nothing; what it cannot check is listed as unchecked.
-   */
   check(options?: CheckOptions): Promise<DeployCheckResult[]> {
     return this.ops().check(options);
+  }
+
+  snapshot(options?: SnapshotOptions): Promise<BuildSnapshot> {
+    return this.ops().snapshot(options);
   }
 
   private ops(): MigrationOperations {

@@ -39,6 +39,7 @@ export type {
   OperationTarget,
   PlanOptions,
   CheckOptions,
+  SnapshotOptions,
   ResolveOptions,
   UpResult,
 } from './operations/migration-operations.js';
@@ -46,6 +47,7 @@ export type { RevertResult } from './operations/revert-migrations.js';
 export type { ResolvedAs, ResolveResult } from './operations/resolve-migration.js';
 export type { DryRunResult, PlannedMigration, PlannedStatement, PreviewLimits } from './operations/dry-run-migrations.js';
 export type { CheckFinding, CheckRule, CheckSeverity, DeployCheckResult, UncheckedMigration } from './operations/deploy-check.js';
+export type { BuildSnapshot, DataSourceSnapshot, MappedColumn, MappedTable } from './operations/entity-snapshot.js';
 
 // Strategies, and the tenant source
 export { MigrationStrategy, type MigrationContext, type MigrationRunResult, type RetryReport } from './contracts/migration-strategy.js';

@@ -1,5 +1,22 @@
+import type { StatementActions, TableAction } from './statement-actions.js';
+import type { TableFacts } from './table-facts.js';
+
 /** The rules `check` applies; see docs/rolling-deploys.md for each one's safe rewrite. */
-export type CheckRule = 'blocking-index' | 'unvalidated-constraint' | 'table-rewrite' | 'set-not-null-scan' | 'no-lock-timeout';
+export type CheckRule = LockRule | CompatibilityRule;
+
+/** Locks that stall the running release on a live table, graded by its size. */
+export type LockRule = 'blocking-index' | 'unvalidated-constraint' | 'table-rewrite' | 'set-not-null-scan' | 'no-lock-timeout';
+
+/** Changes that break what the previous release still maps (from its snapshot). */
+export type CompatibilityRule =
+  | 'drop-table'
+  | 'drop-column'
+  | 'rename-table'
+  | 'rename-column'
+  | 'change-column-type'
+  | 'add-not-null'
+  | 'drop-default'
+  | 'add-constraint';
 
 /** `error` fails `check` (exit 1); `warning` is reported only. */
 export type CheckSeverity = 'error' | 'warning';
@@ -24,4 +41,32 @@ export interface CheckFinding {
 export interface UncheckedMigration {
   readonly migration: string;
   readonly reason: string;
+}
+
+/** One statement of a pending migration, as the dry run recorded it and the parser read it. */
+export interface CheckedStatement extends StatementActions {
+  readonly migration: string;
+  readonly sql: string;
+}
+
+/** What a rule says of one action: the finding without where it was found. */
+export interface RuleVerdict {
+  readonly rule: CheckRule;
+  readonly severity: CheckSeverity;
+  readonly message: string;
+  readonly column?: string;
+}
+
+/** A rule's verdict on `action` of `statement`, on the live table `facts` describes, as a finding. */
+export function findingOf(statement: CheckedStatement, action: TableAction, facts: TableFacts, verdict: RuleVerdict): CheckFinding {
+  return {
+    rule: verdict.rule,
+    severity: verdict.severity,
+    migration: statement.migration,
+    statement: statement.sql,
+    table: facts.qualified,
+    ...(verdict.column ? { column: verdict.column } : {}),
+    lock: action.lock,
+    message: `${statement.migration}: ${verdict.message}`,
+  };
 }

@@ -1,15 +1,11 @@
-import type { CheckFinding, CheckRule, CheckSeverity } from './check-finding.js';
-import { LOCK_BLOCKS, strongestLock, type StatementActions, type TableAction, type TypeSpec } from './statement-actions.js';
+import { findingOf, type CheckedStatement, type CheckFinding, type CheckSeverity, type RuleVerdict } from './check-finding.js';
+
+export type { CheckedStatement } from './check-finding.js';
+import { LOCK_BLOCKS, strongestLock, type TableAction, type TypeSpec } from './statement-actions.js';
 import { tableKey, type CatalogFacts, type TableFacts } from './table-facts.js';
 
 /** A table at least this big (rows as estimated, or heap bytes) makes a lock hazard an error; a smaller non-empty one, a warning. */
 export const LARGE_TABLE = { rows: 100_000, bytes: 100 * 1024 * 1024 } as const;
-
-/** One statement of a pending migration, as the dry run recorded it and the parser read it. */
-export interface CheckedStatement extends StatementActions {
-  readonly migration: string;
-  readonly sql: string;
-}
 
 /** What the rules know besides the statements. */
 export interface LockRuleContext {
@@ -34,7 +30,7 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
       const facts = context.facts.tables.get(tableKey(action.table));
       if (!facts) continue;
       const hazard = hazardOf(action, facts, context);
-      if (hazard) findings.push(finding(statement, action, facts, hazard));
+      if (hazard) findings.push(findingOf(statement, action, facts, hazard));
     }
     const live = statement.actions.filter((action) => context.facts.tables.has(tableKey(action.table)));
     const timeoutSet = context.runLockTimeout || timeoutIn.get(statement.migration) === true;
@@ -43,7 +39,7 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
       const action = live.find((candidate) => candidate.lock === 'ACCESS EXCLUSIVE')!;
       const facts = context.facts.tables.get(tableKey(action.table))!;
       findings.push(
-        finding(statement, action, facts, {
+        findingOf(statement, action, facts, {
           rule: 'no-lock-timeout',
           severity: 'warning',
           message:
@@ -57,14 +53,7 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
   return findings;
 }
 
-interface Hazard {
-  readonly rule: CheckRule;
-  readonly severity: CheckSeverity;
-  readonly message: string;
-  readonly column?: string;
-}
-
-function hazardOf(action: TableAction, facts: TableFacts, context: LockRuleContext): Hazard | undefined {
+function hazardOf(action: TableAction, facts: TableFacts, context: LockRuleContext): RuleVerdict | undefined {
   const severity = severityBySize(facts);
   if (!severity) return undefined;
   const size = describeSize(facts);
@@ -120,7 +109,7 @@ function constraintHazard(
   action: Extract<TableAction, { kind: 'add-constraint' }>,
   severity: CheckSeverity,
   holds: (what: string) => string,
-): Hazard | undefined {
+): RuleVerdict | undefined {
   if (action.constraint === 'unique' || action.constraint === 'primary-key' || action.constraint === 'exclusion') {
     if (action.usingIndex) return undefined;
     const index =
@@ -184,17 +173,4 @@ export function describeSize(facts: TableFacts): string {
   return facts.rows === undefined
     ? `never analyzed; ${bytes} on disk`
     : `about ${Math.round(facts.rows).toLocaleString('en-US')} rows, ${bytes}`;
-}
-
-function finding(statement: CheckedStatement, action: TableAction, facts: TableFacts, hazard: Hazard): CheckFinding {
-  return {
-    rule: hazard.rule,
-    severity: hazard.severity,
-    migration: statement.migration,
-    statement: statement.sql,
-    table: facts.qualified,
-    ...(hazard.column ? { column: hazard.column } : {}),
-    lock: action.lock,
-    message: `${statement.migration}: ${hazard.message}`,
-  };
 }

@@ -3,8 +3,10 @@ import type { TableName } from './statement-actions.js';
 
 /** What the catalog says of a table a pending migration touches, before it runs. */
 export interface TableFacts {
-  /** The table as the catalog names it (schema-qualified). */
+  /** The table as the catalog names it (schema-qualified, quoted where SQL needs it). */
   readonly qualified: string;
+  readonly schema: string;
+  readonly name: string;
   /** The planner's row estimate; undefined where the table was never analyzed or vacuumed (reltuples -1). */
   readonly rows: number | undefined;
   /** Its heap on disk (pg_relation_size): known even where it was never analyzed. */
@@ -46,7 +48,7 @@ export async function readCatalogFacts(
 ): Promise<CatalogFacts> {
   const keys = [...new Set(tables.map(tableKey))];
   const rows = (await dataSource.query(
-    `SELECT t.key, format('%I.%I', n.nspname, c.relname) AS qualified, c.reltuples::float8 AS reltuples, pg_relation_size(c.oid)::float8 AS bytes,
+    `SELECT t.key, format('%I.%I', n.nspname, c.relname) AS qualified, n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples, pg_relation_size(c.oid)::float8 AS bytes,
        (SELECT coalesce(json_agg(pg_get_constraintdef(k.oid)), '[]') FROM pg_constraint k
          WHERE k.conrelid = c.oid AND k.contype = 'c' AND k.convalidated) AS checks,
        (SELECT coalesce(json_agg(json_build_array(a.attname, a.atttypid::int, a.atttypmod)), '[]') FROM pg_attribute a
@@ -57,6 +59,8 @@ export async function readCatalogFacts(
   )) as Array<{
     key: string;
     qualified: string;
+    schema: string;
+    name: string;
     reltuples: number;
     bytes: number;
     checks: string[];
@@ -77,6 +81,8 @@ export async function readCatalogFacts(
         row.key,
         {
           qualified: row.qualified,
+          schema: row.schema,
+          name: row.name,
           rows: row.reltuples < 0 ? undefined : row.reltuples,
           bytes: row.bytes,
           checks: row.checks,

@@ -1,3 +1,4 @@
+import type { BuildSnapshot } from '../operations/entity-snapshot.js';
 import type { DeployCheckResult } from '../operations/deploy-check.js';
 import { plural } from '../util/quantities.js';
 import type { DryRunResult } from '../operations/dry-run-migrations.js';
@@ -111,6 +112,14 @@ export function formatCheck(results: readonly DeployCheckResult[], strict: boole
       `${dataSourceLabel(result.dataSource)}: ${plural(result.checked.length, 'pending migration')} checked, ` +
         `${plural(errors, 'error')}, ${plural(result.findings.length - errors, 'warning')}, ${result.unchecked.length} not checked`,
     );
+    if (result.previousRelease) {
+      const { build, newestMigration, mapsThisDataSource } = result.previousRelease;
+      lines.push(
+        mapsThisDataSource
+          ? `  held against the previous release: build ${build}${newestMigration ? ` (newest migration ${newestMigration})` : ''}`
+          : `  the snapshot of build ${build} has no DataSource "${result.dataSource}": nothing of it was compared`,
+      );
+    }
     for (const finding of result.findings) {
       lines.push(
         `  ${finding.severity.toUpperCase()} ${finding.rule} (${finding.table}${finding.column ? `."${finding.column}"` : ''}): ${finding.message}`,
@@ -122,6 +131,16 @@ export function formatCheck(results: readonly DeployCheckResult[], strict: boole
     }
   }
   return lines.join('\n');
+}
+
+/** `snapshot`: what was written, per DataSource. */
+export function formatSnapshot(snapshot: BuildSnapshot, file: string): string {
+  const lines = snapshot.dataSources.map((entry) => {
+    const columns = entry.tables.reduce((sum, table) => sum + table.columns.length, 0);
+    const newest = entry.newestMigration ? `; newest migration ${entry.newestMigration}` : '';
+    return `${dataSourceLabel(entry.dataSource)}: ${plural(entry.tables.length, 'table')}, ${plural(columns, 'column')} mapped${newest}`;
+  });
+  return [...lines, `Snapshot of build ${snapshot.build} written to ${file}`].join('\n');
 }
 
 function isoTime(timestamp: number): string {

@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseSnapshot } from '../check/build-snapshot.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
@@ -8,13 +9,22 @@ import type { MigrationOperationsApi } from '../operations/migration-operations.
 import type { ResolvedAs } from '../operations/resolve-migration.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import { CliLogger } from './cli-logger.js';
-import { formatCheck, formatDown, formatPlan, formatResolve, formatStatus, formatUp, type CliJsonResult } from './cli-output.js';
+import {
+  formatCheck,
+  formatDown,
+  formatPlan,
+  formatSnapshot,
+  formatResolve,
+  formatStatus,
+  formatUp,
+  type CliJsonResult,
+} from './cli-output.js';
 import { appTarget, dataSourceTarget, type CliTarget } from './cli-target.js';
 
 /** Exit codes: success, pending or failed, usage or configuration error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-const COMMANDS = ['status', 'up', 'down', 'ensure-up', 'plan', 'check', 'resolve'] as const;
+const COMMANDS = ['status', 'up', 'down', 'ensure-up', 'plan', 'check', 'snapshot', 'resolve'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export const USAGE = `Usage: auto-migrator <command> (--data-source <file> | --app <file>[#Export]) [options]
@@ -27,7 +37,11 @@ Commands:
   plan         dry run: the SQL pending migrations execute, rolled back (PostgreSQL, SQLite)
   check        before a rolling deploy (PostgreSQL): the pending migrations' SQL, from a dry run, read by
                PostgreSQL's parser, checked for locks that would stall the running release on the live
-               tables (graded by their size); exit 1 on an error-level finding
+               tables (graded by their size), and, with --snapshot, against what the previous
+               release's entities still map; exit 1 on an error-level finding
+  snapshot --out <file>
+               what this build's entities map (tables, columns) per DataSource, for check --snapshot;
+               commit it at release
   resolve <migration> (--applied | --not-applied)
                after repairing the schema by hand: mark a migration that was started and never
                finished (status: "dirty") as applied, or as not applied (it runs again on up)
@@ -48,11 +62,34 @@ Options:
   --timeout <ms>         plan, check: stop the dry run after this long (default 300000)
   --lock-timeout <ms>    plan, check: stop when a statement waits this long for a lock (default 10000; PostgreSQL)
   --strict               with check: also exit 1 when a pending migration could not be checked
+  --snapshot <file>      with check: the previous release's snapshot; changes that break what it maps are findings
+  --out <file>           with snapshot: where to write it
+  --build <id>           with snapshot: the build's name in it (default: name@version of ./package.json)
   --json                 print the result as JSON on stdout
   -h, --help             this text
 
 Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, a running migration's lock (resolve), or an error-level
 finding (check; with --strict also a migration not checked), 2 usage or configuration error.`;
+
+/** The command line's flags, as node:util parseArgs reads them. */
+const FLAGS = {
+  'data-source': { type: 'string' },
+  app: { type: 'string' },
+  'env-file': { type: 'string', multiple: true },
+  name: { type: 'string' },
+  to: { type: 'string' },
+  timeout: { type: 'string' },
+  'lock-timeout': { type: 'string' },
+  tenants: { type: 'boolean', default: false },
+  applied: { type: 'boolean', default: false },
+  'not-applied': { type: 'boolean', default: false },
+  strict: { type: 'boolean', default: false },
+  snapshot: { type: 'string' },
+  out: { type: 'string' },
+  build: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -69,21 +106,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: {
-        'data-source': { type: 'string' },
-        app: { type: 'string' },
-        'env-file': { type: 'string', multiple: true },
-        name: { type: 'string' },
-        to: { type: 'string' },
-        timeout: { type: 'string' },
-        'lock-timeout': { type: 'string' },
-        tenants: { type: 'boolean', default: false },
-        applied: { type: 'boolean', default: false },
-        'not-applied': { type: 'boolean', default: false },
-        strict: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
+      options: FLAGS,
     });
   } catch (error) {
     return usage(io, error instanceof Error ? error.message : String(error), argv.includes('--json'));
@@ -114,6 +137,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         to: values.to,
         limits,
         strict: values.strict,
+        snapshot: values.snapshot,
+        out: values.out,
+        build: values.build,
         resolve: { migration: migration!, as: values.applied ? 'applied' : 'not-applied' },
       },
     });
@@ -150,6 +176,9 @@ function argumentProblem(
     applied?: boolean;
     'not-applied'?: boolean;
     strict?: boolean;
+    snapshot?: string;
+    out?: string;
+    build?: string;
   },
 ): string | undefined {
   if (!command) return 'no command given';
@@ -168,6 +197,21 @@ function argumentProblem(
   if (values['data-source'] && values.tenants) return '--tenants goes with --app: tenants are configured in AutoMigratorModule';
   if (values.tenants && (command === 'plan' || command === 'check')) return `--tenants does not go with ${command}`;
   if (values.strict && command !== 'check') return `--strict goes with check, not ${command}`;
+  return snapshotProblem(command, values);
+}
+
+/** What is wrong with the snapshot flags, if anything. */
+function snapshotProblem(
+  command: string,
+  values: { snapshot?: string; out?: string; build?: string; tenants?: boolean },
+): string | undefined {
+  if (values.snapshot !== undefined && command !== 'check') return `--snapshot goes with check, not ${command}`;
+  if (values.snapshot !== undefined && !existsSync(values.snapshot))
+    return `--snapshot ${values.snapshot}: no such file (looked at ${resolve(values.snapshot)})`;
+  if (command === 'snapshot' && values.out === undefined) return 'snapshot needs --out <file>: where to write it';
+  if (command !== 'snapshot' && (values.out !== undefined || values.build !== undefined))
+    return `--out and --build go with snapshot, not ${command}`;
+  if (values.tenants && command === 'snapshot') return '--tenants does not go with snapshot';
   return undefined;
 }
 
@@ -211,6 +255,11 @@ interface CommandArgs {
   readonly to: string | undefined;
   readonly limits: PlanLimits;
   readonly strict: boolean;
+  /** check: the previous release's snapshot file. */
+  readonly snapshot: string | undefined;
+  /** snapshot: where to write it, and the build's name. */
+  readonly out: string | undefined;
+  readonly build: string | undefined;
   readonly resolve: { migration: string; as: ResolvedAs };
 }
 
@@ -274,7 +323,7 @@ async function execute(
   command: Command,
   operations: MigrationOperationsApi,
   scope: { dataSource?: string; tenants?: boolean },
-  { to, limits, strict, resolve }: CommandArgs,
+  { to, limits, strict, snapshot, out, build, resolve }: CommandArgs,
 ): Promise<CommandOutcome> {
   switch (command) {
     case 'status': {
@@ -311,14 +360,60 @@ async function execute(
       const complete = results.every((result) => result.complete);
       return { dataSources: results, text: formatPlan(results), code: complete ? EXIT.ok : EXIT.failed };
     }
-    case 'check': {
-      const results = await operations.check({ ...(scope.dataSource === undefined ? {} : { dataSource: scope.dataSource }), ...limits });
-      const failing = results.some(
-        (result) => result.findings.some((finding) => finding.severity === 'error') || (strict && result.unchecked.length > 0),
-      );
-      return { dataSources: results, text: formatCheck(results, strict), code: failing ? EXIT.failed : EXIT.ok };
-    }
+    case 'check':
+      return checkCommand(operations, scope.dataSource, limits, strict, snapshot);
+    case 'snapshot':
+      return snapshotCommand(operations, scope.dataSource, out!, build);
   }
+}
+
+/** check: the findings; exit 1 on an error (with --strict also on an unchecked migration). */
+async function checkCommand(
+  operations: MigrationOperationsApi,
+  dataSource: string | undefined,
+  limits: PlanLimits,
+  strict: boolean,
+  snapshotFile: string | undefined,
+): Promise<CommandOutcome> {
+  const snapshot = snapshotFile === undefined ? undefined : parseSnapshot(readFileSync(snapshotFile, 'utf8'), snapshotFile);
+  const results = await operations.check({
+    ...(dataSource === undefined ? {} : { dataSource }),
+    ...limits,
+    ...(snapshot ? { snapshot } : {}),
+  });
+  const failing = results.some(
+    (result) => result.findings.some((finding) => finding.severity === 'error') || (strict && result.unchecked.length > 0),
+  );
+  return { dataSources: results, text: formatCheck(results, strict), code: failing ? EXIT.failed : EXIT.ok };
+}
+
+/** snapshot: written to `out`; the entries say how much of each DataSource it holds. */
+async function snapshotCommand(
+  operations: MigrationOperationsApi,
+  dataSource: string | undefined,
+  out: string,
+  build: string | undefined,
+): Promise<CommandOutcome> {
+  const taken = await operations.snapshot({ ...(dataSource === undefined ? {} : { dataSource }), build: build ?? packageBuild() });
+  writeFileSync(out, `${JSON.stringify(taken, null, 2)}\n`);
+  const entries = taken.dataSources.map((entry) => ({
+    dataSource: entry.dataSource,
+    tables: entry.tables.length,
+    columns: entry.tables.reduce((sum, table) => sum + table.columns.length, 0),
+    ...(entry.newestMigration ? { newestMigration: entry.newestMigration } : {}),
+  }));
+  return { dataSources: entries, text: formatSnapshot(taken, out), code: EXIT.ok };
+}
+
+/** The build a snapshot names by default: `name@version` of the package.json in the working directory. */
+function packageBuild(): string {
+  try {
+    const { name, version } = JSON.parse(readFileSync('package.json', 'utf8')) as { name?: unknown; version?: unknown };
+    if (typeof version === 'string') return typeof name === 'string' ? `${name}@${version}` : version;
+  } catch {
+    // No package.json here: the snapshot is unnamed (give --build).
+  }
+  return 'unnamed';
 }
 
 /** A usage error: told on stderr with the usage; with --json, also as the JSON document (nothing was run). */

@@ -1,4 +1,6 @@
+import type { BuildSnapshot } from '../check/build-snapshot.js';
 import type { CheckFinding, UncheckedMigration } from '../check/check-finding.js';
+import { compatibilityFindings, type PreviousRelease } from '../check/compat-rules.js';
 import { lockFindings, typeText, type CheckedStatement } from '../check/lock-rules.js';
 import { notNullColumnsOf } from '../check/not-null-checks.js';
 import { parseStatements } from '../check/parse-sql.js';
@@ -18,6 +20,13 @@ export interface DeployCheckResult {
   readonly checked: readonly string[];
   /** Pending migrations that could not be checked, with why: never counted as safe. */
   readonly unchecked: readonly UncheckedMigration[];
+  /** The previous release the migrations were held against (from a snapshot), when one was given. */
+  readonly previousRelease?: { readonly build: string; readonly newestMigration?: string; readonly mapsThisDataSource: boolean };
+}
+
+/** How `check` runs: the dry run's limits, and the previous release's snapshot to hold the migrations against. */
+export interface DeployCheckSettings extends Partial<PreviewLimits> {
+  readonly snapshot?: BuildSnapshot;
 }
 
 /**
@@ -26,14 +35,25 @@ export interface DeployCheckResult {
  * statement does to a live table is graded by that table's size (see check/lock-rules.ts). What it
  * cannot read (another database, a migration the dry run cannot run) is listed as unchecked.
  */
-export async function checkDeploy(runner: DataSourceMigrationRunner, limits: Partial<PreviewLimits> = {}): Promise<DeployCheckResult> {
+export async function checkDeploy(runner: DataSourceMigrationRunner, settings: DeployCheckSettings = {}): Promise<DeployCheckResult> {
+  const { snapshot, ...limits } = settings;
   const { dataSource } = runner.plan;
+  const previous = previousRelease(snapshot, runner.plan.dataSourceName);
   const pending = (await runner.readPending()).map((migration) => migration.name);
   const result = (checked: string[], unchecked: UncheckedMigration[], findings: CheckFinding[] = []): DeployCheckResult => ({
     dataSource: runner.plan.dataSourceName,
     findings,
     checked,
     unchecked,
+    ...(snapshot
+      ? {
+          previousRelease: {
+            build: snapshot.build,
+            ...(previous?.snapshot.newestMigration ? { newestMigration: previous.snapshot.newestMigration } : {}),
+            mapsThisDataSource: previous !== undefined,
+          },
+        }
+      : {}),
   });
   if (pending.length === 0) return result([], []);
   if (dataSource.options.type !== 'postgres') {
@@ -49,14 +69,23 @@ export async function checkDeploy(runner: DataSourceMigrationRunner, limits: Par
   for (const migration of pending.slice(dryRun.migrations.length)) {
     unchecked.push({ migration, reason: `not previewed: the dry run stopped at "${stoppedAt?.name ?? '?'}"` });
   }
-  const facts = await catalogFacts(runner, statements);
+  const facts = await catalogFacts(runner, statements, previous);
   const notNullChecked = new Set<string>();
   for (const table of facts.tables.values()) {
     for (const check of table.checks)
       for (const column of await notNullColumnsOf(check)) notNullChecked.add(`${table.qualified}|${column}`);
   }
-  const findings = lockFindings(statements, { facts, notNullChecked, runLockTimeout: runner.plan.timeouts.lockTimeoutMs !== undefined });
+  const findings = [
+    ...(previous ? compatibilityFindings(statements, previous, facts) : []),
+    ...lockFindings(statements, { facts, notNullChecked, runLockTimeout: runner.plan.timeouts.lockTimeoutMs !== undefined }),
+  ];
   return result(checked, unchecked, findings);
+}
+
+/** The snapshot's entry for this DataSource: a DataSource the previous release did not have maps nothing yet. */
+function previousRelease(snapshot: BuildSnapshot | undefined, dataSource: string): PreviousRelease | undefined {
+  const entry = snapshot?.dataSources.find((candidate) => candidate.dataSource === dataSource);
+  return snapshot && entry ? { name: `the previous release (build ${snapshot.build})`, snapshot: entry } : undefined;
 }
 
 /** Every statement of the previewed migrations, parsed; a migration not previewed to its end, or not parsed, is unchecked. */
@@ -91,8 +120,15 @@ async function readStatements(migrations: readonly PlannedMigration[], redact: (
 }
 
 /** What the catalog says of every table, default function and target type the statements name. */
-function catalogFacts(runner: DataSourceMigrationRunner, statements: readonly CheckedStatement[]): Promise<CatalogFacts> {
-  const tables: TableName[] = [];
+function catalogFacts(
+  runner: DataSourceMigrationRunner,
+  statements: readonly CheckedStatement[],
+  previous: PreviousRelease | undefined,
+): Promise<CatalogFacts> {
+  const tables: TableName[] = (previous?.snapshot.tables ?? []).map((table) => ({
+    ...(table.schema ? { schema: table.schema } : {}),
+    name: table.table,
+  }));
   const functions: string[] = [];
   const types: string[] = [];
   for (const { actions } of statements) {

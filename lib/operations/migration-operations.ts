@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { buildSnapshot, snapshotDataSource, type BuildSnapshot, type DataSourceSnapshot } from './entity-snapshot.js';
 import { checkDeploy, type DeployCheckResult } from './deploy-check.js';
 import { tenantKey } from '../contracts/tenant-ref.js';
 import type { MigrationEvent } from '../events/migration-events.js';
@@ -48,8 +49,18 @@ export interface OperationTarget {
 /** Which DataSources a dry run previews, and its limits (defaults: {@link DRY_RUN_LIMITS}). */
 export interface PlanOptions extends Omit<OperationTarget, 'tenants'>, Partial<PreviewLimits> {}
 
-/** Which DataSources `check` looks at, and the limits of the dry run it reads the SQL from. */
-export type CheckOptions = PlanOptions;
+/**
+ * Which DataSources `check` looks at, the limits of the dry run it reads the SQL from, and the
+ * previous release's snapshot (see `snapshot`) to hold the pending migrations against.
+ */
+export interface CheckOptions extends PlanOptions {
+  readonly snapshot?: BuildSnapshot;
+}
+
+/** Which DataSources `snapshot` covers, and the build it names (default: `unnamed`). */
+export interface SnapshotOptions extends Omit<OperationTarget, 'tenants'> {
+  readonly build?: string;
+}
 
 /** What `down` reverts: every applied migration newer than `to` (its name or 13-digit timestamp, or 0 for all). */
 export interface DownOptions extends OperationTarget {
@@ -67,14 +78,43 @@ export interface ResolveOptions extends OperationTarget {
  * {@link MigrationOperations}, exposed by AutoMigratorService and run by the CLI.
  */
 export interface MigrationOperationsApi {
+  /** Applied, pending and unknown migrations of every configured DataSource (or one). Read-only. */
   status(target?: OperationTarget): Promise<DataSourceStatus[]>;
+  /** Runs pending migrations under the lock, through the strategy. */
   up(target?: OperationTarget): Promise<UpResult[]>;
+  /**
+   * Reverts, newest first and each in its own transaction under the lock, every applied migration
+   * newer than `to` (its name or 13-digit timestamp, or 0 for all). One DataSource: name it when
+   * several are configured.
+   */
   down(options: DownOptions): Promise<RevertResult>;
+  /** Reverts, in every tenant, the tenant migrations newer than `to` (name, 13-digit timestamp, or 0 for all). */
   downTenants(options: DownOptions): Promise<RevertResult[]>;
+  /**
+   * Throws {@link PendingMigrationsError} listing the pending migrations per DataSource (and tenant),
+   * if any; else resolves with their status.
+   */
   ensureUp(target?: OperationTarget): Promise<DataSourceStatus[]>;
+  /**
+   * After a {@link MigrationDirtyError} and a repair of the schema by hand: marks the migration that
+   * was started and never finished as `applied` (recorded in the migrations table) or `not-applied`
+   * (it runs again on the next up), and removes its marker. One DataSource: name it when several
+   * are configured. Refuses while a migration run holds the lock.
+   */
   resolve(options: ResolveOptions): Promise<ResolveResult>;
+  /**
+   * Dry run (PostgreSQL, SQLite): the SQL each pending migration runs, in a transaction rolled back,
+   * within `timeoutMs` (default 300000) and waiting at most `lockTimeoutMs` (default 10000) for a lock.
+   */
   plan(options?: PlanOptions): Promise<DryRunResult[]>;
+  /**
+   * Before a rolling deploy (PostgreSQL): the pending migrations' real SQL, from a dry run, parsed
+   * by PostgreSQL's parser and checked against the live tables' sizes for locks that would stall
+   * the running release. Writes nothing; what it cannot check is listed as unchecked.
+   */
   check(options?: CheckOptions): Promise<DeployCheckResult[]>;
+  /** What this build's entities map, per DataSource: commit it at release; `check({ snapshot })` holds the next release's migrations against it. */
+  snapshot(options?: SnapshotOptions): Promise<BuildSnapshot>;
 }
 
 /** Work a shutdown waits for and stops (the service's RunControl); the CLI's runs need none. */
@@ -330,10 +370,17 @@ export class MigrationOperations implements MigrationOperationsApi {
    * live tables the running release uses (see checkDeploy). Writes nothing.
    */
   async check(options: CheckOptions = {}): Promise<DeployCheckResult[]> {
-    const { dataSource, ...limits } = options;
+    const { dataSource, ...settings } = options;
     const results: DeployCheckResult[] = [];
-    for (const plan of this.select({ dataSource })) results.push(await checkDeploy(this.runner(plan), limits));
+    for (const plan of this.select({ dataSource })) results.push(await checkDeploy(this.runner(plan), settings));
     return results;
+  }
+
+  /** What this build's entities map (tables and columns as the database names them), to commit at release. Reads no table. */
+  async snapshot(options: SnapshotOptions = {}): Promise<BuildSnapshot> {
+    const dataSources: DataSourceSnapshot[] = [];
+    for (const plan of this.select({ dataSource: options.dataSource })) dataSources.push(await snapshotDataSource(this.runner(plan)));
+    return buildSnapshot(options.build ?? 'unnamed', dataSources);
   }
 
   private select(target: OperationTarget): readonly DataSourcePlan[] {

@@ -268,7 +268,8 @@ export class DataSourceMigrationRunner {
     });
   }
 
-  private async ensureInitialized(): Promise<void> {
+  /** Connects the DataSource if it is not yet, and checks its migrations (see checkMigrations). */
+  async ensureInitialized(): Promise<void> {
     if (!this.plan.dataSource.isInitialized) await this.plan.dataSource.initialize();
     // Initialized late (manualInitialization), its migrations are known only now. Checked on every
     // call (cached), so that none found keeps failing rather than passing once initialized.

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -485,6 +485,44 @@ describe('the auto-migrator CLI: check before a rolling deploy (postgres)', () =
       const strict = await cli(['check', '--strict', '--data-source', DATA_SOURCE], env);
       expect(strict.code).toBe(1);
       expect(strict.stdout).toContain('(fails with --strict)');
+
+      // snapshot writes what the build maps (this data source maps no entity) with its newest migration.
+      const snapshotFile = join(dir, 'release.json');
+      const snapshot = await cli(['snapshot', '--data-source', DATA_SOURCE, '--out', snapshotFile, '--build', 'v7', '--json'], env);
+      expect(snapshot.code, snapshot.stderr).toBe(0);
+      expect((JSON.parse(snapshot.stdout) as JsonDocument).dataSources).toEqual([
+        { dataSource: 'default', tables: 0, columns: 0, newestMigration: 'IndexEmail1733000000001' },
+      ]);
+      expect(JSON.parse(await readFile(snapshotFile, 'utf8'))).toMatchObject({ format: 'nestjs-auto-migrator/snapshot@1', build: 'v7' });
+
+      // check --snapshot: the previous release maps users.email; a migration dropping it fails the check.
+      const previous = {
+        format: 'nestjs-auto-migrator/snapshot@1',
+        build: 'v6',
+        createdAt: '2026-12-01T00:00:00.000Z',
+        dataSources: [
+          {
+            dataSource: 'default',
+            tables: [{ table: 'users', entities: ['User'], columns: [{ name: 'email', type: 'text', nullable: true, generated: false }] }],
+          },
+        ],
+      };
+      await writeFile(snapshotFile, JSON.stringify(previous));
+      await rm(join(dir, 'IndexEmail1733000000001.cjs'));
+      await migration('DropEmail1733000000002', 'ALTER TABLE users DROP COLUMN email');
+      const breaking = await cli(['check', '--data-source', DATA_SOURCE, '--snapshot', snapshotFile], env);
+      expect(breaking.code, breaking.stderr).toBe(1);
+      expect(breaking.stdout).toContain('held against the previous release: build v6');
+      expect(breaking.stdout).toMatch(
+        /ERROR drop-column \(public\.users\."email"\): DropEmail1733000000002: drops "email", but the previous release \(build v6\) maps public\.users \(User\)/,
+      );
+      await writeFile(snapshotFile, '{"format": "something else"}');
+      const malformed = await cli(['check', '--data-source', DATA_SOURCE, '--snapshot', snapshotFile], env);
+      expect(malformed.code).toBe(2);
+      expect(malformed.stderr).toContain(`--snapshot ${snapshotFile}: not a snapshot of this library`);
+      expect(
+        await db.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email'`),
+      ).toHaveLength(1);
     } finally {
       await rm(dir, { recursive: true, force: true });
       await db.drop();
@@ -497,7 +535,7 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
     [
       'an unknown command',
       ['migrate', '--data-source', DATA_SOURCE],
-      /unknown command "migrate"; commands: status, up, down, ensure-up, plan, check, resolve/,
+      /unknown command "migrate"; commands: status, up, down, ensure-up, plan, check, snapshot, resolve/,
     ],
     ['an unknown flag', ['up', '--data-source', DATA_SOURCE, '--force'], /Unknown option '--force'/],
     ['no command', ['--data-source', DATA_SOURCE], /no command given/],
@@ -524,6 +562,17 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
       /--lock-timeout goes with plan or check, not up/,
     ],
     ['--strict with another command', ['plan', '--strict', '--data-source', DATA_SOURCE], /--strict goes with check, not plan/],
+    ['snapshot without --out', ['snapshot', '--data-source', DATA_SOURCE], /snapshot needs --out <file>/],
+    [
+      '--snapshot that does not exist',
+      ['check', '--snapshot', 'nowhere.json', '--data-source', DATA_SOURCE],
+      /--snapshot nowhere\.json: no such file/,
+    ],
+    [
+      '--out with another command',
+      ['check', '--out', 'x.json', '--data-source', DATA_SOURCE],
+      /--out and --build go with snapshot, not check/,
+    ],
     ['--tenants with check', ['check', '--tenants', '--app', APP], /--tenants does not go with check/],
     [
       'resolve without the migration',

@@ -1,12 +1,13 @@
+import { EntitySchema } from 'typeorm';
 import { expect, it } from 'vitest';
-import { AutoMigratorService, type DeployCheckResult } from '../../lib/index.js';
+import { AutoMigratorService, type BuildSnapshot, type DeployCheckResult } from '../../lib/index.js';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
 import { defineMigration, sql, type MigrationClass } from '../support/migrations.js';
 import { bootApp } from '../support/test-app.js';
 
 const CreateUsers = defineMigration(
   'CreateUsers1700000000001',
-  sql('CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(50), age INT, org_id INT)', 'CREATE TABLE orgs (id INT PRIMARY KEY)'),
+  sql('CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(50), nickname VARCHAR(50), age INT, org_id INT)', 'CREATE TABLE orgs (id INT PRIMARY KEY)'),
 );
 
 /** Applies CreateUsers, puts `rows` rows in users (once per test) (then ANALYZE when `analyze`), and checks `pending` with the module off. */
@@ -164,6 +165,122 @@ describeEachDatabase(
       expect(await t.db.recorded()).toEqual(['CreateUsers1700000000001']);
       expect(await t.db.tables()).not.toContain('audit');
       expect(await t.db.query(`SELECT indexname FROM pg_indexes WHERE indexname = 'users_name'`)).toEqual([]);
+    });
+  },
+  ['postgres'],
+);
+
+/** The previous release's entity: what its pods still select and insert during the rollout. */
+function userEntity(columns: readonly string[]) {
+  const all = {
+    id: { type: Number, primary: true },
+    name: { type: String, nullable: true },
+    nickname: { type: String, nullable: true },
+    age: { type: Number, nullable: true },
+    org_id: { type: Number, nullable: true },
+  } as const;
+  return new EntitySchema({
+    name: 'User',
+    tableName: 'users',
+    columns: Object.fromEntries(Object.entries(all).filter(([name]) => name === 'id' || columns.includes(name))),
+  });
+}
+
+describeEachDatabase(
+  'check --snapshot: what the previous release still maps',
+  (t) => {
+    /** The previous release: its snapshot, taken from an app whose entity maps `columns` of users. */
+    async function previousRelease(columns: readonly string[]): Promise<BuildSnapshot> {
+      const app = t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations: [CreateUsers], options: { entities: [userEntity(columns)] } }],
+          migrator: { runMigrations: true },
+        }),
+      );
+      return app.app.get(AutoMigratorService).snapshot({ build: 'v1' });
+    }
+
+    async function checkAgainst(snapshot: BuildSnapshot, pending: MigrationClass[]): Promise<DeployCheckResult> {
+      const app = t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations: [CreateUsers, ...pending] }],
+          migrator: { runMigrations: false, migrationTimeouts: { lockTimeoutMs: 5000 } },
+        }),
+      );
+      const [result] = await app.app.get(AutoMigratorService).check({ snapshot });
+      return result!;
+    }
+
+    it('snapshot: each mapped table with its columns as the database names them, and the newest migration', async () => {
+      const snapshot = await previousRelease(['name', 'nickname']);
+      expect(snapshot).toEqual({
+        format: 'nestjs-auto-migrator/snapshot@1',
+        build: 'v1',
+        createdAt: expect.any(String),
+        dataSources: [
+          {
+            dataSource: 'default',
+            newestMigration: 'CreateUsers1700000000001',
+            tables: [
+              {
+                table: 'users',
+                entities: ['User'],
+                columns: [
+                  { name: 'id', type: 'integer', nullable: false, generated: false },
+                  { name: 'name', type: 'character varying', nullable: true, generated: false },
+                  { name: 'nickname', type: 'character varying', nullable: true, generated: false },
+                ],
+              },
+            ],
+          },
+        ],
+      });
+    });
+
+    it('every change that breaks the mapped table and columns is an error naming the build; what the old release does not map is not', async () => {
+      const snapshot = await previousRelease(['name', 'nickname', 'age']);
+      const Breaking = defineMigration(
+        'Breaking1700000000002',
+        sql(
+          'ALTER TABLE users DROP COLUMN nickname',
+          'ALTER TABLE users RENAME COLUMN name TO full_name',
+          'ALTER TABLE users ALTER COLUMN age TYPE bigint',
+          'ALTER TABLE users ADD COLUMN email text NOT NULL',
+          'ALTER TABLE users DROP COLUMN org_id',
+        ),
+      );
+      const result = await checkAgainst(snapshot, [Breaking]);
+      const compat = result.findings.filter((f) => f.rule !== 'table-rewrite');
+      expect(compat.map((f) => [f.severity, f.rule, f.column])).toEqual([
+        ['error', 'drop-column', 'nickname'],
+        ['error', 'rename-column', 'name'],
+        ['error', 'change-column-type', 'age'],
+        ['error', 'add-not-null', 'email'],
+      ]);
+      expect(compat[0]!.message).toMatch(
+        /the previous release \(build v1\) maps public\.users \(User\), with "nickname": its pods fail .*two releases/,
+      );
+      expect(result.previousRelease).toEqual({ build: 'v1', newestMigration: 'CreateUsers1700000000001', mapsThisDataSource: true });
+    });
+
+    it('SET NOT NULL on a column the old release maps as nullable, dropping the table, a new check constraint', async () => {
+      const snapshot = await previousRelease(['name']);
+      const NotNull = defineMigration('NameNotNull1700000000002', sql('ALTER TABLE users ALTER COLUMN name SET NOT NULL'));
+      expect((await checkAgainst(snapshot, [NotNull])).findings.map((f) => f.rule)).toEqual(['add-not-null']);
+      const Check = defineMigration('NameCheck1700000000002', sql("ALTER TABLE users ADD CONSTRAINT named CHECK (name <> '') NOT VALID"));
+      expect((await checkAgainst(snapshot, [Check])).findings.map((f) => [f.severity, f.rule])).toEqual([['warning', 'add-constraint']]);
+      const Drop = defineMigration('DropUsers1700000000002', sql('DROP TABLE users'));
+      expect((await checkAgainst(snapshot, [Drop])).findings.map((f) => [f.severity, f.rule, f.table])).toEqual([
+        ['error', 'drop-table', 'public.users'],
+      ]);
+    });
+
+    it('the contract step of expand/contract: once the previous release no longer maps the column, dropping it is no finding', async () => {
+      const snapshot = await previousRelease(['name']);
+      const Contract = defineMigration('DropNickname1700000000002', sql('ALTER TABLE users DROP COLUMN nickname'));
+      const result = await checkAgainst(snapshot, [Contract]);
+      expect(result.findings).toEqual([]);
+      expect(result.checked).toEqual(['DropNickname1700000000002']);
     });
   },
   ['postgres'],

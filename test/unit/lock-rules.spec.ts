@@ -18,6 +18,8 @@ const INT4 = 23;
 function users(size: { rows?: number; bytes: number }): TableFacts {
   return {
     qualified: 'public.users',
+    schema: 'public',
+    name: 'users',
     rows: size.rows,
     bytes: size.bytes,
     checks: [],
