@@ -109,6 +109,7 @@ export class AutoMigratorService
       progressEveryMs: this.options.progressEveryMs,
       strategy: () => this.instances.migrationStrategy(),
       track: (work) => this.track(work),
+      deployCheck: this.options.deployCheck,
     });
     this.operations = operations;
     for (const plan of plans) {

@@ -70,6 +70,7 @@ export { MigrationInterruptedError } from './errors/migration-interrupted.error.
 export { MigrationLockError } from './errors/migration-lock.error.js';
 export { AutoMigratorInvariantError } from './errors/invariant.error.js';
 export { MigrationLockTimeoutError } from './errors/migration-lock-timeout.error.js';
+export { DeployCheckError, type RefusingFinding } from './errors/deploy-check.error.js';
 export { PendingMigrationsError } from './errors/pending-migrations.error.js';
 export { PreviewStoppedError } from './errors/preview-stopped.error.js';
 export { TenantMigrationsError } from './errors/tenant-migrations.error.js';

@@ -4,6 +4,23 @@ import type { TableFacts } from './table-facts.js';
 /** The rules `check` applies; see docs/rolling-deploys.md for each one's safe rewrite. */
 export type CheckRule = LockRule | CompatibilityRule;
 
+/** Every rule, for checking what a migration accepts. */
+export const CHECK_RULES: readonly CheckRule[] = [
+  'blocking-index',
+  'unvalidated-constraint',
+  'table-rewrite',
+  'set-not-null-scan',
+  'no-lock-timeout',
+  'drop-table',
+  'drop-column',
+  'rename-table',
+  'rename-column',
+  'change-column-type',
+  'add-not-null',
+  'drop-default',
+  'add-constraint',
+];
+
 /** Locks that stall the running release on a live table, graded by its size. */
 export type LockRule = 'blocking-index' | 'unvalidated-constraint' | 'table-rewrite' | 'set-not-null-scan' | 'no-lock-timeout';
 
@@ -35,6 +52,13 @@ export interface CheckFinding {
   readonly lock?: string;
   /** What happens, how big the table is, and the safe alternative. */
   readonly message: string;
+  /** Declared deliberate by its migration (`static acceptedFindings`): shown, and never fails the check. */
+  readonly accepted?: { readonly reason: string };
+}
+
+/** Whether a finding fails `check` (and the boot with `deployCheck: 'fail'`): an error nobody accepted. */
+export function isFailing(finding: CheckFinding): boolean {
+  return finding.severity === 'error' && finding.accepted === undefined;
 }
 
 /** A pending migration the check could not look at, and why: never counted as safe. */

@@ -1,3 +1,4 @@
+import { isFailing, type CheckFinding } from '../check/check-finding.js';
 import type { BuildSnapshot } from '../operations/entity-snapshot.js';
 import type { DeployCheckResult } from '../operations/deploy-check.js';
 import { plural } from '../util/quantities.js';
@@ -95,6 +96,7 @@ export function formatPlan(results: readonly DryRunResult[]): string {
       }
       if (migration.error) lines.push(`-- stopped here: ${migration.error}`);
     }
+    for (const finding of result.findings ?? []) lines.push(...findingLines(finding, '-- '));
     if (!result.complete)
       lines.push(
         `-- INCOMPLETE: ${result.migrations.length} of ${result.pending} previewed; the migrations after the one it stopped at were not run`,
@@ -107,10 +109,12 @@ export function formatPlan(results: readonly DryRunResult[]): string {
 export function formatCheck(results: readonly DeployCheckResult[], strict: boolean): string {
   const lines: string[] = [];
   for (const result of results) {
-    const errors = result.findings.filter((finding) => finding.severity === 'error').length;
+    const errors = result.findings.filter(isFailing).length;
+    const accepted = result.findings.filter((finding) => finding.accepted).length;
+    const warnings = result.findings.length - errors - accepted;
     lines.push(
       `${dataSourceLabel(result.dataSource)}: ${plural(result.checked.length, 'pending migration')} checked, ` +
-        `${plural(errors, 'error')}, ${plural(result.findings.length - errors, 'warning')}, ${result.unchecked.length} not checked`,
+        `${plural(errors, 'error')}, ${plural(warnings, 'warning')}, ${accepted} accepted, ${result.unchecked.length} not checked`,
     );
     if (result.previousRelease) {
       const { build, newestMigration, mapsThisDataSource } = result.previousRelease;
@@ -120,12 +124,7 @@ export function formatCheck(results: readonly DeployCheckResult[], strict: boole
           : `  the snapshot of build ${build} has no DataSource "${result.dataSource}": nothing of it was compared`,
       );
     }
-    for (const finding of result.findings) {
-      lines.push(
-        `  ${finding.severity.toUpperCase()} ${finding.rule} (${finding.table}${finding.column ? `."${finding.column}"` : ''}): ${finding.message}`,
-      );
-      lines.push(`    ${finding.statement.trim().replace(/\s+/g, ' ').slice(0, 200)}`);
-    }
+    for (const finding of result.findings) lines.push(...findingLines(finding, '  '));
     for (const { migration, reason } of result.unchecked) {
       lines.push(`  NOT CHECKED ${migration}: ${reason}${strict ? ' (fails with --strict)' : ''}`);
     }
@@ -141,6 +140,16 @@ export function formatSnapshot(snapshot: BuildSnapshot, file: string): string {
     return `${dataSourceLabel(entry.dataSource)}: ${plural(entry.tables.length, 'table')}, ${plural(columns, 'column')} mapped${newest}`;
   });
   return [...lines, `Snapshot of build ${snapshot.build} written to ${file}`].join('\n');
+}
+
+/** A finding as `check` and `plan` print it: its level, rule, table, message and statement. */
+function findingLines(finding: CheckFinding, indent: string): string[] {
+  const level = finding.accepted ? `ACCEPTED (${finding.accepted.reason})` : finding.severity.toUpperCase();
+  const where = `${finding.table}${finding.column ? `."${finding.column}"` : ''}`;
+  return [
+    `${indent}${level} ${finding.rule} (${where}): ${finding.message}`,
+    `${indent}  ${finding.statement.trim().replace(/\s+/g, ' ').slice(0, 200)}`,
+  ];
 }
 
 function isoTime(timestamp: number): string {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSnapshot } from '../check/build-snapshot.js';
+import { isFailing } from '../check/check-finding.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
@@ -381,9 +382,7 @@ async function checkCommand(
     ...limits,
     ...(snapshot ? { snapshot } : {}),
   });
-  const failing = results.some(
-    (result) => result.findings.some((finding) => finding.severity === 'error') || (strict && result.unchecked.length > 0),
-  );
+  const failing = results.some((result) => result.findings.some(isFailing) || (strict && result.unchecked.length > 0));
   return { dataSources: results, text: formatCheck(results, strict), code: failing ? EXIT.failed : EXIT.ok };
 }
 

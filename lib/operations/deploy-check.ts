@@ -1,5 +1,9 @@
-import type { BuildSnapshot } from '../check/build-snapshot.js';
-import type { CheckFinding, UncheckedMigration } from '../check/check-finding.js';
+import { readFile } from 'node:fs/promises';
+import { acceptedFindingsOf, markAccepted, type AcceptedFinding } from '../check/accepted-findings.js';
+import { parseSnapshot, type BuildSnapshot } from '../check/build-snapshot.js';
+import { isFailing, type CheckFinding, type UncheckedMigration } from '../check/check-finding.js';
+import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
+import { DeployCheckError } from '../errors/deploy-check.error.js';
 import { compatibilityFindings, type PreviousRelease } from '../check/compat-rules.js';
 import { lockFindings, typeText, type CheckedStatement } from '../check/lock-rules.js';
 import { notNullColumnsOf } from '../check/not-null-checks.js';
@@ -7,7 +11,8 @@ import { parseStatements } from '../check/parse-sql.js';
 import { statementActions, type TableName } from '../check/statement-actions.js';
 import { readCatalogFacts, type CatalogFacts } from '../check/table-facts.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
-import { dryRunMigrations, type PlannedMigration, type PreviewLimits } from './dry-run-migrations.js';
+import { knownMigrations } from '../typeorm/migration-internals.js';
+import { dryRunMigrations, type DryRunResult, type PlannedMigration, type PreviewLimits } from './dry-run-migrations.js';
 
 export type { CheckFinding, CheckRule, CheckSeverity, UncheckedMigration } from '../check/check-finding.js';
 
@@ -64,11 +69,33 @@ export async function checkDeploy(runner: DataSourceMigrationRunner, settings: D
     );
   }
   const dryRun = await dryRunMigrations(runner, limits);
-  const { statements, checked, unchecked } = await readStatements(dryRun.migrations, (sql) => runner.redactor.redact(sql));
+  const { findings, checked, unchecked } = await analyzeDryRun(runner, dryRun, previous);
   const stoppedAt = dryRun.migrations.at(-1);
   for (const migration of pending.slice(dryRun.migrations.length)) {
     unchecked.push({ migration, reason: `not previewed: the dry run stopped at "${stoppedAt?.name ?? '?'}"` });
   }
+  return result(checked, unchecked, findings);
+}
+
+/** What the rules find in a dry run's statements: the migrations read to their end, and those that could not be. */
+export interface DryRunAnalysis {
+  readonly findings: CheckFinding[];
+  readonly checked: string[];
+  readonly unchecked: UncheckedMigration[];
+}
+
+/**
+ * The rules over a dry run of PostgreSQL migrations: its statements parsed, the catalog read for
+ * the tables they touch, the lock rules (and, with the previous release, the compatibility rules)
+ * applied, and what each migration accepts marked. Used by `check` and by `plan`.
+ */
+export async function analyzeDryRun(
+  runner: DataSourceMigrationRunner,
+  dryRun: DryRunResult,
+  previous?: PreviousRelease,
+): Promise<DryRunAnalysis> {
+  const accepted = acceptances(runner, dryRun.migrations);
+  const { statements, checked, unchecked } = await readStatements(dryRun.migrations, (sql) => runner.redactor.redact(sql));
   const facts = await catalogFacts(runner, statements, previous);
   const notNullChecked = new Set<string>();
   for (const table of facts.tables.values()) {
@@ -79,7 +106,13 @@ export async function checkDeploy(runner: DataSourceMigrationRunner, settings: D
     ...(previous ? compatibilityFindings(statements, previous, facts) : []),
     ...lockFindings(statements, { facts, notNullChecked, runLockTimeout: runner.plan.timeouts.lockTimeoutMs !== undefined }),
   ];
-  return result(checked, unchecked, findings);
+  return { findings: markAccepted(findings, accepted), checked, unchecked };
+}
+
+/** What each previewed migration accepts (its class's acceptedFindings), checked before anything is reported. */
+function acceptances(runner: DataSourceMigrationRunner, migrations: readonly PlannedMigration[]): Map<string, AcceptedFinding[]> {
+  const instances = new Map(knownMigrations(runner.plan.dataSource).map((migration) => [migration.name, migration.instance]));
+  return new Map(migrations.map(({ name }) => [name, acceptedFindingsOf(name, instances.get(name))]));
 }
 
 /** The snapshot's entry for this DataSource: a DataSource the previous release did not have maps nothing yet. */
@@ -140,4 +173,46 @@ function catalogFacts(
     }
   }
   return readCatalogFacts(runner.plan.dataSource, tables, functions, types);
+}
+
+/** The option `deployCheck`, resolved: whether `check` runs before migrating, and against which snapshot file. */
+export interface DeployCheckOption {
+  readonly mode: 'off' | 'warn' | 'fail';
+  readonly snapshot?: string;
+}
+
+/**
+ * The option `deployCheck` before a PostgreSQL DataSource migrates: `warn` logs what `check` finds
+ * (and what it could not check); `fail` also refuses to migrate on an error-level finding nobody
+ * accepted, with a DeployCheckError reported as the DataSource's failure (readiness shows it).
+ */
+export async function checkBeforeMigrating(runner: DataSourceMigrationRunner, option: DeployCheckOption): Promise<void> {
+  if (option.mode === 'off' || runner.plan.dataSource.options.type !== 'postgres') return;
+  const snapshot = option.snapshot === undefined ? undefined : await readSnapshotFile(runner, option.snapshot);
+  const result = await checkDeploy(runner, snapshot ? { snapshot } : {});
+  const { label } = runner.plan;
+  for (const finding of result.findings) {
+    const line = `${label}: deploy check: ${finding.accepted ? 'accepted' : finding.severity} ${finding.rule} on ${finding.table}: ${finding.message}`;
+    if (finding.accepted) runner.logger.log(`${line} (accepted: ${finding.accepted.reason})`);
+    else runner.logger.warn(line);
+  }
+  for (const { migration, reason } of result.unchecked) runner.logger.warn(`${label}: deploy check: ${migration} not checked: ${reason}`);
+  const refusing = result.findings.filter(isFailing);
+  if (option.mode === 'fail' && refusing.length > 0) throw runner.refuse(new DeployCheckError(label, runner.plan.dataSourceName, refusing));
+}
+
+/** The option's snapshot file, read and checked: one that cannot be read or is not a snapshot refuses the run, naming it. */
+async function readSnapshotFile(runner: DataSourceMigrationRunner, file: string): Promise<BuildSnapshot> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const message = `AutoMigratorModule option "deployCheck.snapshot": ${file} could not be read (${runner.redactor.message(error)}); working directory: ${process.cwd()}.`;
+    throw runner.refuse(new AutoMigratorConfigError(message));
+  }
+  try {
+    return parseSnapshot(text, file);
+  } catch (error) {
+    throw error instanceof AutoMigratorConfigError ? runner.refuse(error) : error;
+  }
 }

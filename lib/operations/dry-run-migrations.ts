@@ -1,3 +1,4 @@
+import type { CheckFinding } from '../check/check-finding.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { missingSqliteFile, readMigrationStatus } from '../history/migration-status.js';
@@ -23,6 +24,8 @@ export interface DryRunResult {
   readonly migrations: readonly PlannedMigration[];
   /** True when every pending migration ran to its end inside the rolled-back transaction. */
   readonly complete: boolean;
+  /** PostgreSQL: what `check`'s lock rules find in these statements, when they find anything (see DeployCheckResult). */
+  readonly findings?: readonly CheckFinding[];
 }
 
 /** Limits of a dry run when none are given: {@link PreviewLimits}. */

@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import { buildSnapshot, snapshotDataSource, type BuildSnapshot, type DataSourceSnapshot } from './entity-snapshot.js';
-import { checkDeploy, type DeployCheckResult } from './deploy-check.js';
+import { analyzeDryRun, checkBeforeMigrating, checkDeploy, type DeployCheckOption, type DeployCheckResult } from './deploy-check.js';
 import { tenantKey } from '../contracts/tenant-ref.js';
 import type { MigrationEvent } from '../events/migration-events.js';
 import { logProgress, type EventSource } from '../events/migration-log.js';
@@ -138,6 +138,7 @@ export class MigrationOperations implements MigrationOperationsApi {
     private readonly progress: { readonly logger: Logger; readonly everyMs: number },
     private readonly strategy: () => Promise<MigrationStrategy>,
     private readonly track: RunTracker,
+    private readonly deployCheck: DeployCheckOption,
   ) {}
 
   /**
@@ -158,6 +159,8 @@ export class MigrationOperations implements MigrationOperationsApi {
     readonly strategy: () => Promise<MigrationStrategy>;
     /** Runs that change the database (up, down) are handed to it: the service's shutdown waits for them. */
     readonly track?: RunTracker;
+    /** Whether `check` runs before migrating (the option `deployCheck`); default off. */
+    readonly deployCheck?: DeployCheckOption;
   }): MigrationOperations {
     const { plans, state, logger, redactor, control, onEvent } = settings;
     const emit = (event: MigrationEvent, from?: EventSource) => {
@@ -178,6 +181,7 @@ export class MigrationOperations implements MigrationOperationsApi {
       { logger, everyMs: settings.progressEveryMs },
       settings.strategy,
       settings.track ?? ((work) => work),
+      settings.deployCheck ?? { mode: 'off' },
     );
   }
 
@@ -253,7 +257,9 @@ export class MigrationOperations implements MigrationOperationsApi {
     results: UpResult[],
   ): Promise<void> {
     for (const plan of plans) {
-      await this.runner(plan).migrate(strategy);
+      const runner = this.runner(plan);
+      await checkBeforeMigrating(runner, this.deployCheck);
+      await runner.migrate(strategy);
       results.push(this.result(plan.name));
       const tenants = tenantLists.get(plan.name);
       if (tenants) {
@@ -361,7 +367,14 @@ export class MigrationOperations implements MigrationOperationsApi {
   async plan(options: PlanOptions = {}): Promise<DryRunResult[]> {
     const { dataSource, ...limits } = options;
     const results: DryRunResult[] = [];
-    for (const plan of this.select({ dataSource })) results.push(await dryRunMigrations(this.runner(plan), limits));
+    for (const plan of this.select({ dataSource })) {
+      const runner = this.runner(plan);
+      const dryRun = await dryRunMigrations(runner, limits);
+      // On PostgreSQL the plan also says what check's lock rules find in its statements, if anything.
+      const analyzed = plan.dataSource.options.type === 'postgres' && dryRun.migrations.length > 0;
+      const findings = analyzed ? (await analyzeDryRun(runner, dryRun)).findings : [];
+      results.push(findings.length > 0 ? { ...dryRun, findings } : dryRun);
+    }
     return results;
   }
 

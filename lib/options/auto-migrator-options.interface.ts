@@ -20,6 +20,9 @@ export type MigrationRunMode = 'blocking' | 'background';
  */
 export type WhenDisabled = 'skip' | 'verify' | 'wait';
 
+/** Whether `check` runs before migrating (PostgreSQL): not at all, logging its findings, or refusing on an error. */
+export type DeployCheckMode = 'off' | 'warn' | 'fail';
+
 /** What a surprising migrations table does at bootstrap: log a warning, or fail the boot. */
 export type MigrationHistoryPolicy = 'warn' | 'fail';
 
@@ -109,6 +112,15 @@ export interface AutoMigratorModuleOptions {
   lock?: false | MigrationLockOptions;
   /** While migrations are disabled: `'skip'` (default), `'verify'` or `'wait'`. */
   whenDisabled?: WhenDisabled;
+  /**
+   * Runs `check` (PostgreSQL) before migrating a DataSource with pending migrations: `'off'`
+   * (default: the check's dry run runs the pending migrations once more, twice the time of a data
+   * migration; run `auto-migrator check` in the release Job or CI instead), `'warn'` (logs its
+   * findings, then migrates) or `'fail'` (an error-level finding nobody accepted refuses to migrate
+   * with a DeployCheckError, which readiness shows). `{ mode, snapshot }` also holds the migrations
+   * against the previous release's snapshot file (see `auto-migrator snapshot`).
+   */
+  deployCheck?: DeployCheckMode | { mode: DeployCheckMode; snapshot?: string };
   /** A pending migration older than the newest applied one: `'warn'` (default) or `'fail'` the boot. */
   outOfOrder?: MigrationHistoryPolicy;
   /**
@@ -232,6 +244,8 @@ export interface ResolvedAutoMigratorOptions {
   /** `false`: no lock. */
   readonly lock: ResolvedLockOptions | false;
   readonly whenDisabled: WhenDisabled;
+  /** `snapshot`: the previous release's snapshot file, read when the check runs. */
+  readonly deployCheck: { readonly mode: DeployCheckMode; readonly snapshot?: string };
   readonly outOfOrder: MigrationHistoryPolicy;
   readonly unknownMigrations: MigrationHistoryPolicy;
   readonly migrationTimeouts: Readonly<MigrationTimeoutOptions>;

@@ -23,6 +23,7 @@ import type {
   MigrationTimeoutOptions,
   ReadinessDetails,
   WhenDisabled,
+  DeployCheckMode,
 } from './auto-migrator-options.interface.js';
 import type { MigrationTransactionMode } from '../contracts/migration-records.js';
 import { parseRunMigrationsFlag } from './run-migrations-flag.js';
@@ -40,6 +41,7 @@ export const OPTION_KEYS: ReadonlyArray<keyof AutoMigratorModuleOptions> = [
   'pendingCheckTtlMs',
   'lock',
   'whenDisabled',
+  'deployCheck',
   'outOfOrder',
   'unknownMigrations',
   'migrationTimeouts',
@@ -53,6 +55,7 @@ const TIMEOUT_KEYS: ReadonlyArray<string> = ['statementTimeoutMs', 'lockTimeoutM
 const READINESS_DETAILS: readonly ReadinessDetails[] = ['full', 'counts'];
 const LOGGER_METHODS = ['log', 'error', 'warn'] as const;
 const WHEN_DISABLED: readonly WhenDisabled[] = ['skip', 'verify', 'wait'];
+const DEPLOY_CHECK_MODES: readonly DeployCheckMode[] = ['off', 'warn', 'fail'];
 const HISTORY_POLICIES: readonly MigrationHistoryPolicy[] = ['warn', 'fail'];
 const LOCK_KEYS: ReadonlyArray<string> = ['timeoutMs', 'logEveryMs', 'mode'];
 const LOCK_MODES: readonly MigrationLockMode[] = ['auto', 'session', 'transaction'];
@@ -137,6 +140,7 @@ export function resolveAutoMigratorOptions(
     pendingCheckTtlMs,
     lock: resolveLock(raw.lock),
     whenDisabled: oneOf(raw.whenDisabled, 'skip', WHEN_DISABLED, 'whenDisabled'),
+    deployCheck: resolveDeployCheck(raw.deployCheck),
     outOfOrder: oneOf(raw.outOfOrder, 'warn', HISTORY_POLICIES, 'outOfOrder'),
     unknownMigrations: oneOf(raw.unknownMigrations, 'warn', HISTORY_POLICIES, 'unknownMigrations'),
     migrationTimeouts: resolveTimeouts(raw.migrationTimeouts),
@@ -146,6 +150,24 @@ export function resolveAutoMigratorOptions(
     progressEveryMs: milliseconds(raw.progressEveryMs, DEFAULT_PROGRESS_EVERY_MS, 'progressEveryMs', 0, MAX_TIMER_MS),
     logger: resolveLogger(raw.logger),
   });
+}
+
+function resolveDeployCheck(deployCheck: AutoMigratorModuleOptions['deployCheck']): ResolvedAutoMigratorOptions['deployCheck'] {
+  if (deployCheck === undefined || typeof deployCheck === 'string') {
+    return Object.freeze({ mode: oneOf(deployCheck, 'off', DEPLOY_CHECK_MODES, 'deployCheck') });
+  }
+  const record = objectOf(deployCheck, 'deployCheck', ['mode', 'snapshot'], `${quoteAll(DEPLOY_CHECK_MODES)} or `);
+  if (record['mode'] === undefined)
+    throw configError('deployCheck.mode', `is required in the object form: one of ${quoteAll(DEPLOY_CHECK_MODES)}`);
+  const mode = oneOf(record['mode'], 'off', DEPLOY_CHECK_MODES, 'deployCheck.mode');
+  const snapshot = record['snapshot'];
+  if (snapshot !== undefined && (typeof snapshot !== 'string' || snapshot === '')) {
+    throw configError(
+      'deployCheck.snapshot',
+      `must be the path of a snapshot file (auto-migrator snapshot --out <file>); got ${describe(snapshot)}`,
+    );
+  }
+  return Object.freeze({ mode, ...(snapshot === undefined ? {} : { snapshot }) });
 }
 
 function resolveTimeouts(timeouts: MigrationTimeoutOptions | undefined): Readonly<MigrationTimeoutOptions> {

@@ -250,6 +250,11 @@ export class DataSourceMigrationRunner {
     if (error) throw this.reporter.fail({ error });
   }
 
+  /** Refuses to migrate, before anything ran (a gate of the operations, e.g. the deploy check): reported once, as a failure; returns the error to throw. */
+  refuse<E extends Error>(error: E): E {
+    return this.reporter.fail({ error });
+  }
+
   /** Reports an event of an operation run on this runner's session (down: each migration reverted). */
   report(event: MigrationEvent): void {
     this.reporter.report(event);

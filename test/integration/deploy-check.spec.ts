@@ -7,7 +7,10 @@ import { bootApp } from '../support/test-app.js';
 
 const CreateUsers = defineMigration(
   'CreateUsers1700000000001',
-  sql('CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(50), nickname VARCHAR(50), age INT, org_id INT)', 'CREATE TABLE orgs (id INT PRIMARY KEY)'),
+  sql(
+    'CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(50), nickname VARCHAR(50), age INT, org_id INT)',
+    'CREATE TABLE orgs (id INT PRIMARY KEY)',
+  ),
 );
 
 /** Applies CreateUsers, puts `rows` rows in users (once per test) (then ANALYZE when `analyze`), and checks `pending` with the module off. */
@@ -185,6 +188,100 @@ function userEntity(columns: readonly string[]) {
     columns: Object.fromEntries(Object.entries(all).filter(([name]) => name === 'id' || columns.includes(name))),
   });
 }
+
+describeEachDatabase(
+  'check: accepted findings, plan, and the option deployCheck at boot',
+  (t) => {
+    const Index = defineMigration('IndexName1700000000002', sql('CREATE INDEX users_name ON users (name)'));
+
+    async function seeded(rows: number): Promise<void> {
+      t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [CreateUsers] }], migrator: { runMigrations: true } }));
+      await t.db.query(`INSERT INTO users (id, name) SELECT g, 'user ' || g FROM generate_series(1, ${rows}) AS g`);
+      await t.db.query('ANALYZE users');
+    }
+
+    it("a migration's static acceptedFindings marks the finding accepted with its reason; it no longer fails; a bad declaration names the migration", async () => {
+      await seeded(100_000);
+      const Accepted = defineMigration('IndexName1700000000002', sql('CREATE INDEX users_name ON users (name)'));
+      Object.assign(Accepted, {
+        acceptedFindings: [{ rule: 'blocking-index', table: 'users', reason: 'maintenance window, writes stopped' }],
+      });
+      const app = t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations: [CreateUsers, Accepted] }],
+          migrator: { runMigrations: false, migrationTimeouts: { lockTimeoutMs: 5000 } },
+        }),
+      );
+      const [result] = await app.app.get(AutoMigratorService).check();
+      expect(result!.findings.map((f) => [f.severity, f.rule, f.accepted])).toEqual([
+        ['error', 'blocking-index', { reason: 'maintenance window, writes stopped' }],
+      ]);
+      const Bad = defineMigration('IndexName1700000000002', sql('CREATE INDEX users_name ON users (name)'));
+      Object.assign(Bad, { acceptedFindings: [{ rule: 'blocking-indexes', reason: 'typo' }] });
+      const badApp = t.track(
+        await bootApp({ dataSources: [{ db: t.db, migrations: [CreateUsers, Bad] }], migrator: { runMigrations: false } }),
+      );
+      await expect(badApp.app.get(AutoMigratorService).check()).rejects.toThrow(
+        /Migration "IndexName1700000000002": static acceptedFindings \[0\] names no rule \(rule: "blocking-indexes"\)/,
+      );
+    });
+
+    it('plan shows the findings beside the SQL', async () => {
+      await seeded(10);
+      const app = t.track(
+        await bootApp({ dataSources: [{ db: t.db, migrations: [CreateUsers, Index] }], migrator: { runMigrations: false } }),
+      );
+      const [plan] = await app.app.get(AutoMigratorService).plan();
+      expect(plan!.findings?.map((f) => [f.severity, f.rule])).toEqual([['warning', 'blocking-index']]);
+    });
+
+    it("deployCheck 'fail': an error-level finding refuses to migrate, nothing runs, readiness says why; 'warn' logs it and migrates", async () => {
+      await seeded(100_000);
+      const refused = bootApp({
+        dataSources: [{ db: t.db, migrations: [CreateUsers, Index] }],
+        migrator: { runMigrations: true, deployCheck: 'fail', migrationTimeouts: { lockTimeoutMs: 5000 } },
+      });
+      await expect(refused).rejects.toThrow(
+        /the deploy check refused the pending migrations \(deployCheck: 'fail'\), nothing ran: blocking-index in IndexName1700000000002 on public\.users/,
+      );
+      expect(await t.db.recorded()).toEqual(['CreateUsers1700000000001']);
+
+      const background = t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations: [CreateUsers, Index] }],
+          migrator: { runMigrations: true, mode: 'background', deployCheck: 'fail', migrationTimeouts: { lockTimeoutMs: 5000 } },
+        }),
+      );
+      const service = background.app.get(AutoMigratorService);
+      await service.whenFinished();
+      const readiness = await service.getReadiness();
+      expect(readiness.ready).toBe(false);
+      expect(JSON.stringify(readiness)).toMatch(/DeployCheck|deploy check refused/);
+      await background.close();
+
+      const warned = t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations: [CreateUsers, Index] }],
+          migrator: { runMigrations: true, deployCheck: 'warn', migrationTimeouts: { lockTimeoutMs: 5000 } },
+        }),
+      );
+      expect(warned.logger.text()).toMatch(
+        /deploy check: error blocking-index on public\.users: IndexName1700000000002: Building the index/,
+      );
+      expect(await t.db.recorded()).toEqual(['CreateUsers1700000000001', 'IndexName1700000000002']);
+    });
+
+    it('deployCheck with a snapshot file that does not exist refuses the run naming the option and the file', async () => {
+      const boot = bootApp({
+        dataSources: [{ db: t.db, migrations: [CreateUsers] }],
+        migrator: { runMigrations: true, deployCheck: { mode: 'warn', snapshot: 'no/such/release.json' } },
+      });
+      await expect(boot).rejects.toThrow(/option "deployCheck\.snapshot": no\/such\/release\.json could not be read/);
+      expect(await t.db.recorded()).toEqual([]);
+    });
+  },
+  ['postgres'],
+);
 
 describeEachDatabase(
   'check --snapshot: what the previous release still maps',

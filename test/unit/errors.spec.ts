@@ -13,6 +13,7 @@ describe('the public errors', () => {
         'AutoMigratorError',
         'AutoMigratorInvariantError',
         'DataSourceConnectionError',
+        'DeployCheckError',
         'MigrationConnectionLostError',
         'MigrationDirtyError',
         'MigrationFailedError',

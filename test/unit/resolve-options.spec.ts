@@ -16,6 +16,7 @@ describe('resolveAutoMigratorOptions', () => {
       pendingCheckTtlMs: 5000,
       lock: { timeoutMs: 600_000, logEveryMs: 5000, mode: 'auto' },
       whenDisabled: 'skip',
+      deployCheck: { mode: 'off' },
       outOfOrder: 'warn',
       unknownMigrations: 'warn',
       migrationTimeouts: {},
@@ -220,6 +221,26 @@ describe('resolveAutoMigratorOptions', () => {
         ],
       },
       /option "dataSources\[0\]\.tenants\.summaryTable" must be true or false; got "no"/,
+    ],
+    [
+      'deployCheck not a mode',
+      { deployCheck: 'strict' as never },
+      /option "deployCheck" must be one of 'off', 'warn', 'fail'; got "strict"/,
+    ],
+    [
+      'deployCheck object without a mode',
+      { deployCheck: { snapshot: 'release.json' } as never },
+      /option "deployCheck\.mode" is required in the object form/,
+    ],
+    [
+      'deployCheck with an unknown key',
+      { deployCheck: { mode: 'warn', file: 'x' } as never },
+      /option "deployCheck" has unknown key\(s\) 'file'; known keys: mode, snapshot/,
+    ],
+    [
+      'deployCheck snapshot not a path',
+      { deployCheck: { mode: 'fail', snapshot: 3 as never } },
+      /option "deployCheck\.snapshot" must be the path of a snapshot file/,
     ],
     [
       'no tenant migrations',
