@@ -43,7 +43,7 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
           rule: 'no-lock-timeout',
           severity: 'warning',
           message:
-            `takes an ACCESS EXCLUSIVE lock on ${facts.qualified} with no lock timeout: while it waits for a query already running there, ` +
+            `takes an ACCESS EXCLUSIVE lock on ${facts.qualified} with no lock timeout: while it waits for a query already running there, it blocks ` +
             `${LOCK_BLOCKS['ACCESS EXCLUSIVE']}. Set migrationTimeouts.lockTimeoutMs (e.g. 5000) so that it gives up and the strategy retries, ` +
             `or SET LOCAL lock_timeout at the start of the migration.`,
         }),

@@ -1,9 +1,9 @@
-import { EntitySchema } from 'typeorm';
 import { expect, it } from 'vitest';
 import { AutoMigratorService, type BuildSnapshot, type DeployCheckResult } from '../../lib/index.js';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
 import { defineMigration, sql, type MigrationClass } from '../support/migrations.js';
 import { bootApp } from '../support/test-app.js';
+import { userEntity } from '../support/user-entity.js';
 
 const CreateUsers = defineMigration(
   'CreateUsers1700000000001',
@@ -173,22 +173,6 @@ describeEachDatabase(
   ['postgres'],
 );
 
-/** The previous release's entity: what its pods still select and insert during the rollout. */
-function userEntity(columns: readonly string[]) {
-  const all = {
-    id: { type: Number, primary: true },
-    name: { type: String, nullable: true },
-    nickname: { type: String, nullable: true },
-    age: { type: Number, nullable: true },
-    org_id: { type: Number, nullable: true },
-  } as const;
-  return new EntitySchema({
-    name: 'User',
-    tableName: 'users',
-    columns: Object.fromEntries(Object.entries(all).filter(([name]) => name === 'id' || columns.includes(name))),
-  });
-}
-
 describeEachDatabase(
   'check: accepted findings, plan, and the option deployCheck at boot',
   (t) => {
@@ -287,7 +271,7 @@ describeEachDatabase(
   'check --snapshot: what the previous release still maps',
   (t) => {
     /** The previous release: its snapshot, taken from an app whose entity maps `columns` of users. */
-    async function previousRelease(columns: readonly string[]): Promise<BuildSnapshot> {
+    async function previousRelease(columns: Parameters<typeof userEntity>[0]): Promise<BuildSnapshot> {
       const app = t.track(
         await bootApp({
           dataSources: [{ db: t.db, migrations: [CreateUsers], options: { entities: [userEntity(columns)] } }],
