@@ -109,7 +109,7 @@ export class AutoMigratorService
       progressEveryMs: this.options.progressEveryMs,
       strategy: () => this.instances.migrationStrategy(),
       track: (work) => this.track(work),
-      deployCheck: this.options.deployCheck,
+      checks: { deployCheck: this.options.deployCheck, runningBuilds: this.options.runningBuilds },
     });
     this.operations = operations;
     for (const plan of plans) {
@@ -123,6 +123,7 @@ export class AutoMigratorService
       for (const plan of plans) this.report({ type: 'disabled', dataSource: plan.name });
       return;
     }
+    await operations.recordRunningBuilds();
     if (!this.options.runMigrations) {
       const { whenDisabled: mode, runMigrationsSource: source, pendingCheckTtlMs } = this.options;
       this.disabled = new DisabledMigrations(operations, { mode, source, pendingCheckTtlMs }, this.logger, this.secrets);

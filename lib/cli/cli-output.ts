@@ -124,6 +124,13 @@ export function formatCheck(results: readonly DeployCheckResult[], strict: boole
           : `  the snapshot of build ${build} has no DataSource "${result.dataSource}": nothing of it was compared`,
       );
     }
+    if (result.runningBuilds) {
+      lines.push(
+        result.runningBuilds.length > 0
+          ? `  held against ${plural(result.runningBuilds.length, 'recorded build')}: ${result.runningBuilds.join('; ')}`
+          : '  no other build recorded as booted within the window',
+      );
+    }
     for (const finding of result.findings) lines.push(...findingLines(finding, '  '));
     for (const { migration, reason } of result.unchecked) {
       lines.push(`  NOT CHECKED ${migration}: ${reason}${strict ? ' (fails with --strict)' : ''}`);

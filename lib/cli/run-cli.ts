@@ -64,6 +64,8 @@ Options:
   --lock-timeout <ms>    plan, check: stop when a statement waits this long for a lock (default 10000; PostgreSQL)
   --strict               with check: also exit 1 when a pending migration could not be checked
   --snapshot <file>      with check: the previous release's snapshot; changes that break what it maps are findings
+  --running-builds       with check: also every build recorded as booted in the last 30 days (the option
+                         runningBuilds; with --app, its window)
   --out <file>           with snapshot: where to write it
   --build <id>           with snapshot: the build's name in it (default: name@version of ./package.json)
   --json                 print the result as JSON on stdout
@@ -86,6 +88,7 @@ const FLAGS = {
   'not-applied': { type: 'boolean', default: false },
   strict: { type: 'boolean', default: false },
   snapshot: { type: 'string' },
+  'running-builds': { type: 'boolean', default: false },
   out: { type: 'string' },
   build: { type: 'string' },
   json: { type: 'boolean', default: false },
@@ -139,6 +142,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         limits,
         strict: values.strict,
         snapshot: values.snapshot,
+        runningBuilds: values['running-builds'],
         out: values.out,
         build: values.build,
         resolve: { migration: migration!, as: values.applied ? 'applied' : 'not-applied' },
@@ -204,9 +208,10 @@ function argumentProblem(
 /** What is wrong with the snapshot flags, if anything. */
 function snapshotProblem(
   command: string,
-  values: { snapshot?: string; out?: string; build?: string; tenants?: boolean },
+  values: { snapshot?: string; out?: string; build?: string; tenants?: boolean; 'running-builds'?: boolean },
 ): string | undefined {
   if (values.snapshot !== undefined && command !== 'check') return `--snapshot goes with check, not ${command}`;
+  if (values['running-builds'] && command !== 'check') return `--running-builds goes with check, not ${command}`;
   if (values.snapshot !== undefined && !existsSync(values.snapshot))
     return `--snapshot ${values.snapshot}: no such file (looked at ${resolve(values.snapshot)})`;
   if (command === 'snapshot' && values.out === undefined) return 'snapshot needs --out <file>: where to write it';
@@ -256,8 +261,9 @@ interface CommandArgs {
   readonly to: string | undefined;
   readonly limits: PlanLimits;
   readonly strict: boolean;
-  /** check: the previous release's snapshot file. */
+  /** check: the previous release's snapshot file, and whether to hold the migrations against the recorded builds too. */
   readonly snapshot: string | undefined;
+  readonly runningBuilds: boolean;
   /** snapshot: where to write it, and the build's name. */
   readonly out: string | undefined;
   readonly build: string | undefined;
@@ -324,7 +330,7 @@ async function execute(
   command: Command,
   operations: MigrationOperationsApi,
   scope: { dataSource?: string; tenants?: boolean },
-  { to, limits, strict, snapshot, out, build, resolve }: CommandArgs,
+  { to, limits, strict, snapshot, runningBuilds, out, build, resolve }: CommandArgs,
 ): Promise<CommandOutcome> {
   switch (command) {
     case 'status': {
@@ -362,7 +368,7 @@ async function execute(
       return { dataSources: results, text: formatPlan(results), code: complete ? EXIT.ok : EXIT.failed };
     }
     case 'check':
-      return checkCommand(operations, scope.dataSource, limits, strict, snapshot);
+      return checkCommand(operations, scope.dataSource, limits, { strict, snapshot, runningBuilds });
     case 'snapshot':
       return snapshotCommand(operations, scope.dataSource, out!, build);
   }
@@ -373,14 +379,14 @@ async function checkCommand(
   operations: MigrationOperationsApi,
   dataSource: string | undefined,
   limits: PlanLimits,
-  strict: boolean,
-  snapshotFile: string | undefined,
+  { strict, snapshot: snapshotFile, runningBuilds }: { strict: boolean; snapshot: string | undefined; runningBuilds: boolean },
 ): Promise<CommandOutcome> {
   const snapshot = snapshotFile === undefined ? undefined : parseSnapshot(readFileSync(snapshotFile, 'utf8'), snapshotFile);
   const results = await operations.check({
     ...(dataSource === undefined ? {} : { dataSource }),
     ...limits,
     ...(snapshot ? { snapshot } : {}),
+    ...(runningBuilds ? { runningBuilds: true } : {}),
   });
   const failing = results.some((result) => result.findings.some(isFailing) || (strict && result.unchecked.length > 0));
   return { dataSources: results, text: formatCheck(results, strict), code: failing ? EXIT.failed : EXIT.ok };

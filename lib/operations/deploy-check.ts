@@ -12,6 +12,7 @@ import { statementActions, type TableName } from '../check/statement-actions.js'
 import { readCatalogFacts, type CatalogFacts } from '../check/table-facts.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { knownMigrations } from '../typeorm/migration-internals.js';
+import { currentBuild, readRunningBuilds } from './running-builds.js';
 import { dryRunMigrations, type DryRunResult, type PlannedMigration, type PreviewLimits } from './dry-run-migrations.js';
 
 export type { CheckFinding, CheckRule, CheckSeverity, UncheckedMigration } from '../check/check-finding.js';
@@ -27,11 +28,18 @@ export interface DeployCheckResult {
   readonly unchecked: readonly UncheckedMigration[];
   /** The previous release the migrations were held against (from a snapshot), when one was given. */
   readonly previousRelease?: { readonly build: string; readonly newestMigration?: string; readonly mapsThisDataSource: boolean };
+  /** With runningBuilds: the builds recorded as booted within the window that the migrations were held against. */
+  readonly runningBuilds?: readonly string[];
 }
 
-/** How `check` runs: the dry run's limits, and the previous release's snapshot to hold the migrations against. */
+/**
+ * How `check` runs: the dry run's limits; the previous release's snapshot to hold the migrations
+ * against; and `runningBuilds` (the window, in ms) to hold them against every build recorded as
+ * booted within it too (see the option runningBuilds).
+ */
 export interface DeployCheckSettings extends Partial<PreviewLimits> {
   readonly snapshot?: BuildSnapshot;
+  readonly runningBuilds?: { readonly windowMs: number };
 }
 
 /**
@@ -41,15 +49,17 @@ export interface DeployCheckSettings extends Partial<PreviewLimits> {
  * cannot read (another database, a migration the dry run cannot run) is listed as unchecked.
  */
 export async function checkDeploy(runner: DataSourceMigrationRunner, settings: DeployCheckSettings = {}): Promise<DeployCheckResult> {
-  const { snapshot, ...limits } = settings;
+  const { snapshot, runningBuilds, ...limits } = settings;
   const { dataSource } = runner.plan;
   const previous = previousRelease(snapshot, runner.plan.dataSourceName);
   const pending = (await runner.readPending()).map((migration) => migration.name);
+  const runningNames: string[] = [];
   const result = (checked: string[], unchecked: UncheckedMigration[], findings: CheckFinding[] = []): DeployCheckResult => ({
     dataSource: runner.plan.dataSourceName,
     findings,
     checked,
     unchecked,
+    ...(runningBuilds ? { runningBuilds: runningNames } : {}),
     ...(snapshot
       ? {
           previousRelease: {
@@ -69,7 +79,10 @@ export async function checkDeploy(runner: DataSourceMigrationRunner, settings: D
     );
   }
   const dryRun = await dryRunMigrations(runner, limits);
-  const { findings, checked, unchecked } = await analyzeDryRun(runner, dryRun, previous);
+  const running = runningBuilds ? await readRunningBuilds(runner, runningBuilds.windowMs, currentBuild(dataSource).id) : [];
+  const releases = [...(previous ? [previous] : []), ...running];
+  runningNames.push(...running.map((release) => release.name));
+  const { findings, checked, unchecked } = await analyzeDryRun(runner, dryRun, releases);
   const stoppedAt = dryRun.migrations.at(-1);
   for (const migration of pending.slice(dryRun.migrations.length)) {
     unchecked.push({ migration, reason: `not previewed: the dry run stopped at "${stoppedAt?.name ?? '?'}"` });
@@ -92,7 +105,7 @@ export interface DryRunAnalysis {
 export async function analyzeDryRun(
   runner: DataSourceMigrationRunner,
   dryRun: DryRunResult,
-  previous?: PreviousRelease,
+  previous: readonly PreviousRelease[] = [],
 ): Promise<DryRunAnalysis> {
   const accepted = acceptances(runner, dryRun.migrations);
   const { statements, checked, unchecked } = await readStatements(dryRun.migrations, (sql) => runner.redactor.redact(sql));
@@ -103,7 +116,7 @@ export async function analyzeDryRun(
       for (const column of await notNullColumnsOf(check)) notNullChecked.add(`${table.qualified}|${column}`);
   }
   const findings = [
-    ...(previous ? compatibilityFindings(statements, previous, facts) : []),
+    ...distinct(previous.flatMap((release) => compatibilityFindings(statements, release, facts))),
     ...lockFindings(statements, { facts, notNullChecked, runLockTimeout: runner.plan.timeouts.lockTimeoutMs !== undefined }),
   ];
   return { findings: markAccepted(findings, accepted), checked, unchecked };
@@ -156,12 +169,14 @@ async function readStatements(migrations: readonly PlannedMigration[], redact: (
 function catalogFacts(
   runner: DataSourceMigrationRunner,
   statements: readonly CheckedStatement[],
-  previous: PreviousRelease | undefined,
+  previous: readonly PreviousRelease[],
 ): Promise<CatalogFacts> {
-  const tables: TableName[] = (previous?.snapshot.tables ?? []).map((table) => ({
-    ...(table.schema ? { schema: table.schema } : {}),
-    name: table.table,
-  }));
+  const tables: TableName[] = previous
+    .flatMap((release) => release.snapshot.tables)
+    .map((table) => ({
+      ...(table.schema ? { schema: table.schema } : {}),
+      name: table.table,
+    }));
   const functions: string[] = [];
   const types: string[] = [];
   for (const { actions } of statements) {
@@ -175,10 +190,11 @@ function catalogFacts(
   return readCatalogFacts(runner.plan.dataSource, tables, functions, types);
 }
 
-/** The option `deployCheck`, resolved: whether `check` runs before migrating, and against which snapshot file. */
+/** The option `deployCheck`, resolved: whether `check` runs before migrating, against which snapshot file and which recorded builds. */
 export interface DeployCheckOption {
   readonly mode: 'off' | 'warn' | 'fail';
   readonly snapshot?: string;
+  readonly runningBuilds?: { readonly windowMs: number };
 }
 
 /**
@@ -189,7 +205,10 @@ export interface DeployCheckOption {
 export async function checkBeforeMigrating(runner: DataSourceMigrationRunner, option: DeployCheckOption): Promise<void> {
   if (option.mode === 'off' || runner.plan.dataSource.options.type !== 'postgres') return;
   const snapshot = option.snapshot === undefined ? undefined : await readSnapshotFile(runner, option.snapshot);
-  const result = await checkDeploy(runner, snapshot ? { snapshot } : {});
+  const result = await checkDeploy(runner, {
+    ...(snapshot ? { snapshot } : {}),
+    ...(option.runningBuilds ? { runningBuilds: option.runningBuilds } : {}),
+  });
   const { label } = runner.plan;
   for (const finding of result.findings) {
     const line = `${label}: deploy check: ${finding.accepted ? 'accepted' : finding.severity} ${finding.rule} on ${finding.table}: ${finding.message}`;
@@ -215,4 +234,15 @@ async function readSnapshotFile(runner: DataSourceMigrationRunner, file: string)
   } catch (error) {
     throw error instanceof AutoMigratorConfigError ? runner.refuse(error) : error;
   }
+}
+
+/** One finding per statement, rule and column: the first release that breaks it names it (several old builds may map one column). */
+function distinct(findings: readonly CheckFinding[]): CheckFinding[] {
+  const seen = new Set<string>();
+  return findings.filter((finding) => {
+    const key = `${finding.migration}\u0000${finding.statement}\u0000${finding.rule}\u0000${finding.table}\u0000${finding.column ?? ''}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

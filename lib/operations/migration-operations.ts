@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { buildSnapshot, snapshotDataSource, type BuildSnapshot, type DataSourceSnapshot } from './entity-snapshot.js';
 import { analyzeDryRun, checkBeforeMigrating, checkDeploy, type DeployCheckOption, type DeployCheckResult } from './deploy-check.js';
+import { DEFAULT_RUNNING_BUILDS_WINDOW_MS, recordRunningBuild } from './running-builds.js';
 import { tenantKey } from '../contracts/tenant-ref.js';
 import type { MigrationEvent } from '../events/migration-events.js';
 import { logProgress, type EventSource } from '../events/migration-log.js';
@@ -55,6 +56,12 @@ export interface PlanOptions extends Omit<OperationTarget, 'tenants'>, Partial<P
  */
 export interface CheckOptions extends PlanOptions {
   readonly snapshot?: BuildSnapshot;
+  /**
+   * Also hold them against the builds recorded as booted (the option runningBuilds): `true` within
+   * the option's window (30 days by default), or `{ windowMs }`; `false`: not. Default: as the
+   * option (on when it records builds).
+   */
+  readonly runningBuilds?: boolean | { readonly windowMs?: number };
 }
 
 /** Which DataSources `snapshot` covers, and the build it names (default: `unnamed`). */
@@ -117,6 +124,12 @@ export interface MigrationOperationsApi {
   snapshot(options?: SnapshotOptions): Promise<BuildSnapshot>;
 }
 
+/** How the operations check before migrating, and whether this build is recorded (the options deployCheck and runningBuilds). */
+export interface ChecksOption {
+  readonly deployCheck: Omit<DeployCheckOption, 'runningBuilds'>;
+  readonly runningBuilds: false | { readonly label?: string; readonly windowMs: number };
+}
+
 /** Work a shutdown waits for and stops (the service's RunControl); the CLI's runs need none. */
 export type RunTracker = <T>(work: Promise<T>) => Promise<T>;
 
@@ -138,7 +151,7 @@ export class MigrationOperations implements MigrationOperationsApi {
     private readonly progress: { readonly logger: Logger; readonly everyMs: number },
     private readonly strategy: () => Promise<MigrationStrategy>,
     private readonly track: RunTracker,
-    private readonly deployCheck: DeployCheckOption,
+    private readonly checks: ChecksOption,
   ) {}
 
   /**
@@ -159,8 +172,8 @@ export class MigrationOperations implements MigrationOperationsApi {
     readonly strategy: () => Promise<MigrationStrategy>;
     /** Runs that change the database (up, down) are handed to it: the service's shutdown waits for them. */
     readonly track?: RunTracker;
-    /** Whether `check` runs before migrating (the option `deployCheck`); default off. */
-    readonly deployCheck?: DeployCheckOption;
+    /** Whether `check` runs before migrating, and whether builds are recorded (the options `deployCheck`, `runningBuilds`); default off. */
+    readonly checks?: ChecksOption;
   }): MigrationOperations {
     const { plans, state, logger, redactor, control, onEvent } = settings;
     const emit = (event: MigrationEvent, from?: EventSource) => {
@@ -181,7 +194,7 @@ export class MigrationOperations implements MigrationOperationsApi {
       { logger, everyMs: settings.progressEveryMs },
       settings.strategy,
       settings.track ?? ((work) => work),
-      settings.deployCheck ?? { mode: 'off' },
+      settings.checks ?? { deployCheck: { mode: 'off' }, runningBuilds: false },
     );
   }
 
@@ -258,7 +271,8 @@ export class MigrationOperations implements MigrationOperationsApi {
   ): Promise<void> {
     for (const plan of plans) {
       const runner = this.runner(plan);
-      await checkBeforeMigrating(runner, this.deployCheck);
+      const { deployCheck, runningBuilds } = this.checks;
+      await checkBeforeMigrating(runner, { ...deployCheck, ...(runningBuilds ? { runningBuilds } : {}) });
       await runner.migrate(strategy);
       results.push(this.result(plan.name));
       const tenants = tenantLists.get(plan.name);
@@ -383,10 +397,29 @@ export class MigrationOperations implements MigrationOperationsApi {
    * live tables the running release uses (see checkDeploy). Writes nothing.
    */
   async check(options: CheckOptions = {}): Promise<DeployCheckResult[]> {
-    const { dataSource, ...settings } = options;
+    const { dataSource, runningBuilds, ...settings } = options;
+    const window = this.runningBuildsWindow(runningBuilds);
     const results: DeployCheckResult[] = [];
-    for (const plan of this.select({ dataSource })) results.push(await checkDeploy(this.runner(plan), settings));
+    for (const plan of this.select({ dataSource })) {
+      results.push(await checkDeploy(this.runner(plan), { ...settings, ...(window ? { runningBuilds: window } : {}) }));
+    }
     return results;
+  }
+
+  /** Records, for each DataSource, that this build booted and what it maps (the option runningBuilds; PostgreSQL). Never throws. */
+  async recordRunningBuilds(): Promise<void> {
+    const { runningBuilds } = this.checks;
+    if (!runningBuilds) return;
+    for (const plan of this.plans) await recordRunningBuild(this.runner(plan), runningBuilds.label);
+  }
+
+  /** How far back check looks for recorded builds: as asked, else as the option says; undefined: not at all. */
+  private runningBuildsWindow(asked: CheckOptions['runningBuilds']): { windowMs: number } | undefined {
+    const configured = this.checks.runningBuilds;
+    if (asked === false || (asked === undefined && !configured)) return undefined;
+    const windowMs =
+      (typeof asked === 'object' ? asked.windowMs : undefined) ?? (configured ? configured.windowMs : DEFAULT_RUNNING_BUILDS_WINDOW_MS);
+    return { windowMs };
   }
 
   /** What this build's entities map (tables and columns as the database names them), to commit at release. Reads no table. */

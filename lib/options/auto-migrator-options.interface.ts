@@ -121,6 +121,13 @@ export interface AutoMigratorModuleOptions {
    * against the previous release's snapshot file (see `auto-migrator snapshot`).
    */
   deployCheck?: DeployCheckMode | { mode: DeployCheckMode; snapshot?: string };
+  /**
+   * Each booting application records what its build's entities map (PostgreSQL: one upsert per
+   * DataSource per boot into `auto_migrator_builds`); `check` and the option `deployCheck` then
+   * hold the pending migrations against every build booted within `windowMs` (default 30 days).
+   * `label` names this build in findings (e.g. a git SHA). Default: off (nothing recorded).
+   */
+  runningBuilds?: boolean | { label?: string; windowMs?: number };
   /** A pending migration older than the newest applied one: `'warn'` (default) or `'fail'` the boot. */
   outOfOrder?: MigrationHistoryPolicy;
   /**
@@ -246,6 +253,8 @@ export interface ResolvedAutoMigratorOptions {
   readonly whenDisabled: WhenDisabled;
   /** `snapshot`: the previous release's snapshot file, read when the check runs. */
   readonly deployCheck: { readonly mode: DeployCheckMode; readonly snapshot?: string };
+  /** `false`: nothing recorded, and check does not look at recorded builds unless asked. */
+  readonly runningBuilds: false | { readonly label?: string; readonly windowMs: number };
   readonly outOfOrder: MigrationHistoryPolicy;
   readonly unknownMigrations: MigrationHistoryPolicy;
   readonly migrationTimeouts: Readonly<MigrationTimeoutOptions>;

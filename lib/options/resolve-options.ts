@@ -42,6 +42,7 @@ export const OPTION_KEYS: ReadonlyArray<keyof AutoMigratorModuleOptions> = [
   'lock',
   'whenDisabled',
   'deployCheck',
+  'runningBuilds',
   'outOfOrder',
   'unknownMigrations',
   'migrationTimeouts',
@@ -141,6 +142,7 @@ export function resolveAutoMigratorOptions(
     lock: resolveLock(raw.lock),
     whenDisabled: oneOf(raw.whenDisabled, 'skip', WHEN_DISABLED, 'whenDisabled'),
     deployCheck: resolveDeployCheck(raw.deployCheck),
+    runningBuilds: resolveRunningBuilds(raw.runningBuilds),
     outOfOrder: oneOf(raw.outOfOrder, 'warn', HISTORY_POLICIES, 'outOfOrder'),
     unknownMigrations: oneOf(raw.unknownMigrations, 'warn', HISTORY_POLICIES, 'unknownMigrations'),
     migrationTimeouts: resolveTimeouts(raw.migrationTimeouts),
@@ -168,6 +170,20 @@ function resolveDeployCheck(deployCheck: AutoMigratorModuleOptions['deployCheck'
     );
   }
   return Object.freeze({ mode, ...(snapshot === undefined ? {} : { snapshot }) });
+}
+
+/** Thirty days: how far back a recorded build counts as possibly running, unless given. */
+const RUNNING_BUILDS_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
+
+function resolveRunningBuilds(runningBuilds: AutoMigratorModuleOptions['runningBuilds']): ResolvedAutoMigratorOptions['runningBuilds'] {
+  if (runningBuilds === undefined || runningBuilds === false) return false;
+  if (runningBuilds === true) return Object.freeze({ windowMs: RUNNING_BUILDS_WINDOW_MS });
+  const record = objectOf(runningBuilds, 'runningBuilds', ['label', 'windowMs'], 'true, false or ');
+  const label = record['label'];
+  if (label !== undefined && (typeof label !== 'string' || label === ''))
+    throw configError('runningBuilds.label', `must be a non-empty string; got ${describe(label)}`);
+  const windowMs = milliseconds(record['windowMs'], RUNNING_BUILDS_WINDOW_MS, 'runningBuilds.windowMs', 1);
+  return Object.freeze({ windowMs, ...(label === undefined ? {} : { label }) });
 }
 
 function resolveTimeouts(timeouts: MigrationTimeoutOptions | undefined): Readonly<MigrationTimeoutOptions> {

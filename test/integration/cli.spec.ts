@@ -564,6 +564,11 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
     ['--strict with another command', ['plan', '--strict', '--data-source', DATA_SOURCE], /--strict goes with check, not plan/],
     ['snapshot without --out', ['snapshot', '--data-source', DATA_SOURCE], /snapshot needs --out <file>/],
     [
+      '--running-builds with another command',
+      ['plan', '--running-builds', '--data-source', DATA_SOURCE],
+      /--running-builds goes with check, not plan/,
+    ],
+    [
       '--snapshot that does not exist',
       ['check', '--snapshot', 'nowhere.json', '--data-source', DATA_SOURCE],
       /--snapshot nowhere\.json: no such file/,

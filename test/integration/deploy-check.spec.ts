@@ -368,6 +368,63 @@ describeEachDatabase(
 );
 
 describeEachDatabase(
+  'runningBuilds: each booting build records what it maps; check holds the migrations against the builds seen',
+  (t) => {
+    const DropNickname = defineMigration('DropNickname1700000000002', sql('ALTER TABLE users DROP COLUMN nickname'));
+
+    it('one row per build, whatever the boots (first and last seen); check finds the recorded build that maps the column, and not once it is out of the window', async () => {
+      const boot = async () =>
+        t.track(
+          await bootApp({
+            dataSources: [{ db: t.db, migrations: [CreateUsers], options: { entities: [userEntity(['name', 'nickname'])] } }],
+            migrator: { runMigrations: true, runningBuilds: { label: 'v1' } },
+          }),
+        );
+      await (await boot()).close();
+      await (await boot()).close();
+      const rows = await t.db.query<{ id: string; label: string; seen_twice: boolean }>(
+        'SELECT id, label, last_seen > first_seen AS seen_twice FROM auto_migrator_builds',
+      );
+      expect(rows).toEqual([{ id: expect.stringMatching(/^[0-9a-f]{16}$/), label: 'v1', seen_twice: true }]);
+
+      // The next release: no entity maps nickname any more; its pending migration drops it while v1 may still run.
+      const next = t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations: [CreateUsers, DropNickname], options: { entities: [userEntity(['name'])] } }],
+          migrator: { runMigrations: false, runningBuilds: true, migrationTimeouts: { lockTimeoutMs: 5000 } },
+        }),
+      );
+      const service = next.app.get(AutoMigratorService);
+      const [result] = await service.check();
+      expect(result!.findings.map((f) => [f.severity, f.rule, f.column])).toEqual([['error', 'drop-column', 'nickname']]);
+      expect(result!.findings[0]!.message).toMatch(
+        new RegExp(`the running build ${rows[0]!.id} \\(v1\\), last booted .*, maps public\\.users \\(User\\)`),
+      );
+      expect(result!.runningBuilds).toHaveLength(1);
+      // Not asked: none of it.
+      expect((await service.check({ runningBuilds: false }))[0]!.findings).toEqual([]);
+
+      await t.db.query(`UPDATE auto_migrator_builds SET last_seen = now() - interval '31 days' WHERE label = 'v1'`);
+      const [later] = await service.check();
+      expect(later!.findings).toEqual([]);
+      // The next release recorded itself when it booted, but a check never holds a build against itself.
+      expect(later!.runningBuilds).toEqual([]);
+    });
+
+    it('off by default: nothing recorded, no table', async () => {
+      t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations: [CreateUsers], options: { entities: [userEntity(['name'])] } }],
+          migrator: { runMigrations: true },
+        }),
+      );
+      expect(await t.db.tables()).not.toContain('auto_migrator_builds');
+    });
+  },
+  ['postgres'],
+);
+
+describeEachDatabase(
   'check: a database without the dry run and parser lists every pending migration as unchecked',
   (t) => {
     it('names the database type as the reason', async () => {

@@ -17,6 +17,7 @@ describe('resolveAutoMigratorOptions', () => {
       lock: { timeoutMs: 600_000, logEveryMs: 5000, mode: 'auto' },
       whenDisabled: 'skip',
       deployCheck: { mode: 'off' },
+      runningBuilds: false,
       outOfOrder: 'warn',
       unknownMigrations: 'warn',
       migrationTimeouts: {},
@@ -242,6 +243,17 @@ describe('resolveAutoMigratorOptions', () => {
       { deployCheck: { mode: 'fail', snapshot: 3 as never } },
       /option "deployCheck\.snapshot" must be the path of a snapshot file/,
     ],
+    [
+      'runningBuilds with an unknown key',
+      { runningBuilds: { window: 5 } as never },
+      /option "runningBuilds" has unknown key\(s\) 'window'; known keys: label, windowMs/,
+    ],
+    [
+      'runningBuilds window not positive',
+      { runningBuilds: { windowMs: 0 } },
+      /option "runningBuilds\.windowMs" must be a number of milliseconds >= 1; got 0/,
+    ],
+    ['runningBuilds label empty', { runningBuilds: { label: '' } }, /option "runningBuilds\.label" must be a non-empty string/],
     [
       'no tenant migrations',
       { dataSources: [{ name: 'a', tenants: { list: () => [], migrations: [] } }] },
