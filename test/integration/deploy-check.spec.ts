@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { AutoMigratorService, type BuildSnapshot, type DeployCheckResult } from '../../lib/index.js';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
+import { createPostgresLoginRole } from '../support/databases.js';
 import { defineMigration, sql, type MigrationClass } from '../support/migrations.js';
 import { bootApp } from '../support/test-app.js';
 import { userEntity } from '../support/user-entity.js';
@@ -157,6 +158,38 @@ describeEachDatabase(
         sql("SET LOCAL lock_timeout = '3s'", 'ALTER TABLE users ADD COLUMN c text'),
       );
       expect((await check(t, [WithSet])).findings).toEqual([]);
+    });
+
+    it('leaks no secret: a statement quoting the password comes back redacted', async () => {
+      const password = 'Sup3r-secret-pw';
+      const login = await createPostgresLoginRole(t.db, password);
+      try {
+        const Quoting = defineMigration('Quoting1700000000002', sql(`ALTER TABLE users ADD COLUMN note text DEFAULT '${password}'`));
+        const app = t.track(
+          await bootApp({
+            dataSources: [{ db: t.db, migrations: [CreateUsers, Quoting], options: { url: login.url } as never }],
+            migrator: { runMigrations: false },
+          }),
+        );
+        t.track(
+          await bootApp({
+            dataSources: [{ db: t.db, migrations: [CreateUsers], options: { url: login.url } as never }],
+            migrator: { runMigrations: true },
+          }),
+        );
+        await t.db.query(`INSERT INTO users (id) VALUES (1)`);
+        const [result] = await app.app.get(AutoMigratorService).check();
+        const text = JSON.stringify(result);
+        expect(result!.checked).toEqual(['Quoting1700000000002']);
+        expect(result!.findings.map((f) => f.rule)).toEqual(['no-lock-timeout']);
+        expect(text).not.toContain(password);
+        expect(text).toContain('DEFAULT');
+        await app.close();
+      } finally {
+        // The role owns the database: hand it back before dropping the role.
+        await t.db.query(`REASSIGN OWNED BY ${login.role} TO CURRENT_USER; DROP OWNED BY ${login.role}`);
+        await login.drop();
+      }
     });
 
     it('writes nothing: the checked migrations stay pending and their tables absent', async () => {
