@@ -4,9 +4,14 @@ type Parser = typeof import('libpg-query');
 
 let parser: Promise<Parser> | undefined;
 
-/** libpg-query (PostgreSQL's own parser, WASM), loaded on first use: an application that never checks never loads it. */
+/**
+ * libpg-query (PostgreSQL's own parser, WebAssembly), loaded on first use: an application that never
+ * checks never loads it. With require, as the rest of the package (CommonJS): an import() would need
+ * Jest's --experimental-vm-modules in the applications' own tests.
+ */
 function loadParser(): Promise<Parser> {
-  parser ??= import('libpg-query').then(async (module) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+  parser ??= Promise.resolve(require('libpg-query') as Parser).then(async (module) => {
     await module.loadModule();
     return module;
   });

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
+import { AutoMigratorService } from 'nestjs-auto-migrator';
 import { AppModule } from '../src/app.module';
 
 jest.setTimeout(60_000);
@@ -44,5 +45,17 @@ describe('AppModule (e2e)', () => {
     const recorded = await dataSource.query('SELECT name FROM migrations ORDER BY id');
     expect(recorded.map((row: { name: string }) => row.name)).toEqual(['CreateWidgets1700000000000']);
     console.log(`CONSUMER typeorm ${installed('typeorm')}, @nestjs/core ${installed('@nestjs/core')}`);
+  });
+
+  it("check and snapshot run inside the application's own Jest tests (PostgreSQL's parser loads without --experimental-vm-modules)", async () => {
+    const service = app!.get(AutoMigratorService);
+    const snapshot = await service.snapshot({ build: 'consumer' });
+    expect(snapshot.dataSources[0]!.newestMigration).toBe('CreateWidgets1700000000000');
+    // Make the migration pending again (the last test: nothing needs the table after it), so check parses its SQL.
+    const dataSource = app!.get(DataSource);
+    await dataSource.query('DROP TABLE widgets');
+    await dataSource.query('DELETE FROM migrations');
+    const [result] = await service.check();
+    expect(result).toMatchObject({ dataSource: 'default', findings: [], checked: ['CreateWidgets1700000000000'], unchecked: [] });
   });
 });
