@@ -50,16 +50,15 @@ export interface DeployCheckSettings extends Partial<PreviewLimits> {
  */
 export async function checkDeploy(runner: DataSourceMigrationRunner, settings: DeployCheckSettings = {}): Promise<DeployCheckResult> {
   const { snapshot, runningBuilds, ...limits } = settings;
-  const { dataSource } = runner.plan;
-  const previous = previousRelease(snapshot, runner.plan.dataSourceName);
-  const pending = (await runner.readPending()).map((migration) => migration.name);
-  const runningNames: string[] = [];
-  const result = (checked: string[], unchecked: UncheckedMigration[], findings: CheckFinding[] = []): DeployCheckResult => ({
-    dataSource: runner.plan.dataSourceName,
-    findings,
-    checked,
-    unchecked,
-    ...(runningBuilds ? { runningBuilds: runningNames } : {}),
+  const { dataSource, dataSourceName } = runner.plan;
+  const previous = previousRelease(snapshot, dataSourceName);
+  const postgres = dataSource.options.type === 'postgres';
+  const running = runningBuilds && postgres ? await readRunningBuilds(runner, runningBuilds.windowMs, currentBuild(dataSource).id) : [];
+  const analysis = await analyzePending(runner, limits, [...(previous ? [previous] : []), ...running]);
+  return {
+    dataSource: dataSourceName,
+    ...analysis,
+    ...(runningBuilds ? { runningBuilds: running.map((release) => release.name) } : {}),
     ...(snapshot
       ? {
           previousRelease: {
@@ -69,25 +68,29 @@ export async function checkDeploy(runner: DataSourceMigrationRunner, settings: D
           },
         }
       : {}),
-  });
-  if (pending.length === 0) return result([], []);
+  };
+}
+
+/** The pending migrations' dry run, analysed; every pending migration it could not read is listed as unchecked, with why. */
+async function analyzePending(
+  runner: DataSourceMigrationRunner,
+  limits: Partial<PreviewLimits>,
+  releases: readonly PreviousRelease[],
+): Promise<DryRunAnalysis> {
+  const { dataSource } = runner.plan;
+  const pending = (await runner.readPending()).map((migration) => migration.name);
+  if (pending.length === 0) return { findings: [], checked: [], unchecked: [] };
   if (dataSource.options.type !== 'postgres') {
     const reason = `${dataSource.options.type}: check reads the SQL of a dry run with PostgreSQL's parser, which exists for PostgreSQL only`;
-    return result(
-      [],
-      pending.map((migration) => ({ migration, reason })),
-    );
+    return { findings: [], checked: [], unchecked: pending.map((migration) => ({ migration, reason })) };
   }
   const dryRun = await dryRunMigrations(runner, limits);
-  const running = runningBuilds ? await readRunningBuilds(runner, runningBuilds.windowMs, currentBuild(dataSource).id) : [];
-  const releases = [...(previous ? [previous] : []), ...running];
-  runningNames.push(...running.map((release) => release.name));
-  const { findings, checked, unchecked } = await analyzeDryRun(runner, dryRun, releases);
+  const analysis = await analyzeDryRun(runner, dryRun, releases);
   const stoppedAt = dryRun.migrations.at(-1);
   for (const migration of pending.slice(dryRun.migrations.length)) {
-    unchecked.push({ migration, reason: `not previewed: the dry run stopped at "${stoppedAt?.name ?? '?'}"` });
+    analysis.unchecked.push({ migration, reason: `not previewed: the dry run stopped at "${stoppedAt?.name ?? '?'}"` });
   }
-  return result(checked, unchecked, findings);
+  return analysis;
 }
 
 /** What the rules find in a dry run's statements: the migrations read to their end, and those that could not be. */

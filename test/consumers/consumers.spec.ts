@@ -256,7 +256,7 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
 
       const jest = await run('npm', ['test'], dir, { DATABASE_URL: db.url, RUN_MIGRATIONS: 'true' });
       expect(jest.code, jest.output).toBe(0);
-      expect(jest.output).toMatch(/Tests:\s+1 passed, 1 total/);
+      expect(jest.output).toMatch(/Tests:\s+2 passed, 2 total/);
       expect(jest.output).toMatch(/CONSUMER typeorm 0\.3\.28, @nestjs\/core 11\.2\.\d+/);
 
       // The CLI finds the database only through --env-file: DATABASE_URL is not in its environment.

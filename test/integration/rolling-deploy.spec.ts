@@ -167,7 +167,9 @@ describeEachDatabase(
       console.log(
         `[rolling deploy] dropping a mapped column: ${served.failed} of ${served.requests} requests of the old release failed (${JSON.stringify(served.statuses)})`,
       );
-      expect(served.failed).toBeGreaterThanOrEqual(50);
+      // The load went on for 50 requests past the progress line seen when the migration ended (lines come
+      // every 10 requests): at least 40 of them started after the drop, and every one of those fails.
+      expect(served.failed).toBeGreaterThanOrEqual(40);
       expect(checked.findings.map((f) => [f.severity, f.rule, f.column])).toEqual([['error', 'drop-column', 'nickname']]);
       expect(checked.findings[0]!.message).toMatch(/the previous release \(build old\) maps public\.users \(User\), with "nickname"/);
     });

@@ -51,11 +51,13 @@ describe('AppModule (e2e)', () => {
     const service = app!.get(AutoMigratorService);
     const snapshot = await service.snapshot({ build: 'consumer' });
     expect(snapshot.dataSources[0]!.newestMigration).toBe('CreateWidgets1700000000000');
-    // Make the migration pending again (the last test: nothing needs the table after it), so check parses its SQL.
+    // Make the migration pending again, so check parses its SQL; then up applies it again (the CLI checks follow).
     const dataSource = app!.get(DataSource);
     await dataSource.query('DROP TABLE widgets');
     await dataSource.query('DELETE FROM migrations');
     const [result] = await service.check();
     expect(result).toMatchObject({ dataSource: 'default', findings: [], checked: ['CreateWidgets1700000000000'], unchecked: [] });
+    const [up] = await service.up();
+    expect(up).toMatchObject({ dataSource: 'default', status: 'done', applied: ['CreateWidgets1700000000000'] });
   });
 });
