@@ -4,13 +4,15 @@ import type { TableFacts } from './table-facts.js';
 /** The rules `check` applies; see docs/rolling-deploys.md for each one's safe rewrite. */
 export type CheckRule = LockRule | CompatibilityRule;
 
-/** Every rule, for checking what a migration accepts. */
-export const CHECK_RULES: readonly CheckRule[] = [
+/** The lock rules, and the rules that hold the migrations against a previous release. */
+export const LOCK_RULES: readonly LockRule[] = [
   'blocking-index',
   'unvalidated-constraint',
   'table-rewrite',
   'set-not-null-scan',
   'no-lock-timeout',
+];
+export const COMPATIBILITY_RULES: readonly CompatibilityRule[] = [
   'drop-table',
   'drop-column',
   'rename-table',
@@ -20,6 +22,9 @@ export const CHECK_RULES: readonly CheckRule[] = [
   'drop-default',
   'add-constraint',
 ];
+
+/** Every rule, for checking what a migration accepts. */
+export const CHECK_RULES: readonly CheckRule[] = [...LOCK_RULES, ...COMPATIBILITY_RULES];
 
 /** Locks that stall the running release on a live table, graded by its size. */
 export type LockRule = 'blocking-index' | 'unvalidated-constraint' | 'table-rewrite' | 'set-not-null-scan' | 'no-lock-timeout';

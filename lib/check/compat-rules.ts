@@ -1,6 +1,7 @@
 import type { MappedColumn, MappedTable } from '../typeorm/entity-tables.js';
 import type { DataSourceSnapshot } from './build-snapshot.js';
 import { findingOf, type CheckedStatement, type CheckFinding, type CompatibilityRule, type RuleVerdict } from './check-finding.js';
+import { rewritesForType } from './lock-rules.js';
 import type { TableAction } from './statement-actions.js';
 import { tableKey, type CatalogFacts, type TableFacts } from './table-facts.js';
 
@@ -36,7 +37,7 @@ export function compatibilityFindings(
       const live = facts.tables.get(tableKey(action.table));
       const table = live && mapped.get(`${live.schema}.${live.name}`);
       if (!live || !table) continue;
-      const breakage = breakageOf(action, table, live, previous.name);
+      const breakage = breakageOf(action, table, live, previous.name, facts);
       if (!breakage) continue;
       findings.push(findingOf(statement, action, live, breakage));
     }
@@ -44,7 +45,7 @@ export function compatibilityFindings(
   return findings;
 }
 
-function breakageOf(action: TableAction, table: MappedTable, live: TableFacts, release: string): Breakage | undefined {
+function breakageOf(action: TableAction, table: MappedTable, live: TableFacts, release: string, facts: CatalogFacts): Breakage | undefined {
   const entities = `${release} maps ${live.qualified} (${table.entities.join(', ')})`;
   const column = (name: string): MappedColumn | undefined => table.columns.find((candidate) => candidate.name === name);
   const twoReleases = 'Do it in two releases: first a release whose entities no longer map it (expand), then the migration (contract).';
@@ -67,6 +68,8 @@ function breakageOf(action: TableAction, table: MappedTable, live: TableFacts, r
     case 'set-not-null':
     case 'drop-default': {
       const mapped = column(action.column);
+      // Widening a varchar, or a binary-coercible cast (varchar to text): the old release reads and writes it as before.
+      if (action.kind === 'alter-column-type' && !rewritesForType(action.column, action.type, live, facts)) return undefined;
       return mapped && columnBreakage(action, mapped, `${entities}, with "${action.column}"`, twoReleases);
     }
     case 'add-column':

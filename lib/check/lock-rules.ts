@@ -70,7 +70,7 @@ function hazardOf(action: TableAction, facts: TableFacts, context: LockRuleConte
     case 'add-constraint':
       return constraintHazard(action, severity, holds);
     case 'alter-column-type':
-      if (!rewritesForType(action.column, action.type, facts, context)) return undefined;
+      if (!rewritesForType(action.column, action.type, facts, context.facts)) return undefined;
       return {
         rule: 'table-rewrite',
         severity,
@@ -138,19 +138,25 @@ function constraintHazard(
   };
 }
 
-/** Whether changing `column` to `type` rewrites the table: not for a binary-coercible cast, nor for widening a varchar or varbit. */
-function rewritesForType(column: string, type: TypeSpec, facts: TableFacts, context: LockRuleContext): boolean {
-  const current = facts.columns.get(column);
-  const target = context.facts.types.get(typeText(type));
+/**
+ * Whether changing `column` to `type` rewrites (or re-checks) every row: not for a binary-coercible
+ * cast to a type without a length limit (varchar to text), nor for widening a varchar or varbit, as
+ * the catalog's pg_cast and the column's modifier say. Such a change also keeps every stored value
+ * as it was, for a release that still reads and writes the column.
+ */
+export function rewritesForType(column: string, type: TypeSpec, table: TableFacts, facts: CatalogFacts): boolean {
+  const current = table.columns.get(column);
+  const target = facts.types.get(typeText(type));
   if (!current || target === undefined) return true;
+  const limit = type.modifiers[0];
   if (current.typeOid === target) {
     // varchar(n) / varbit(n): the catalog's modifier is n (+ 4 for varchar); a wider or no limit keeps every stored value.
     const header = VARIABLE_LENGTH_HEADER[type.names.at(-1) ?? ''];
     if (header === undefined) return true;
-    const limit = type.modifiers[0];
     return !(limit === undefined || (current.typmod >= 0 && limit + header >= current.typmod));
   }
-  return !context.facts.binaryCoercible.has(`${current.typeOid}->${target}`);
+  // A limit on the new type (text to varchar(50)) is checked against every row.
+  return limit !== undefined || !facts.binaryCoercible.has(`${current.typeOid}->${target}`);
 }
 
 /** Types whose length limit can grow without a rewrite, and what the catalog adds to the limit in `atttypmod`. */

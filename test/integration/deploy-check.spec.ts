@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { COMPATIBILITY_RULES } from '../../lib/check/check-finding.js';
 import { AutoMigratorService, type BuildSnapshot, type DeployCheckResult } from '../../lib/index.js';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
 import { createPostgresLoginRole } from '../support/databases.js';
@@ -387,6 +388,26 @@ describeEachDatabase(
       expect((await checkAgainst(snapshot, [Drop])).findings.map((f) => [f.severity, f.rule, f.table])).toEqual([
         ['error', 'drop-table', 'public.users'],
       ]);
+    });
+
+    it('changes to what the previous release does not map, and the safe forms of those it does, are no finding of these rules', async () => {
+      const snapshot = await previousRelease(['name']);
+      const Safe = defineMigration(
+        'Safe1700000000002',
+        sql(
+          'ALTER TABLE users RENAME COLUMN nickname TO handle',
+          'ALTER TABLE users ALTER COLUMN age TYPE bigint',
+          'ALTER TABLE users ALTER COLUMN org_id SET NOT NULL',
+          "ALTER TABLE users ADD COLUMN email text NOT NULL DEFAULT ''",
+          'ALTER TABLE users ADD COLUMN bio text',
+          'ALTER TABLE users ALTER COLUMN name TYPE varchar(100)',
+        ),
+      );
+      const result = await checkAgainst(snapshot, [Safe]);
+      const compatibility = new Set<string>(COMPATIBILITY_RULES);
+      // name is mapped, but widening a varchar keeps every value as the old release reads and writes it.
+      expect(result.findings.filter((f) => compatibility.has(f.rule))).toEqual([]);
+      expect(result.checked).toEqual(['Safe1700000000002']);
     });
 
     it('the contract step of expand/contract: once the previous release no longer maps the column, dropping it is no finding', async () => {

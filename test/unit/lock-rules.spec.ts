@@ -26,6 +26,7 @@ function users(size: { rows?: number; bytes: number }): TableFacts {
     columns: new Map([
       ['name', { typeOid: VARCHAR, typmod: 54 }],
       ['age', { typeOid: INT4, typmod: -1 }],
+      ['bio', { typeOid: TEXT, typmod: -1 }],
     ]),
   };
 }
@@ -39,7 +40,7 @@ function facts(table: TableFacts | undefined): CatalogFacts {
       ['"text"', TEXT],
       ['"pg_catalog"."int8"', 20],
     ]),
-    binaryCoercible: new Set([`${VARCHAR}->${TEXT}`]),
+    binaryCoercible: new Set([`${VARCHAR}->${TEXT}`, `${TEXT}->${VARCHAR}`]),
   };
 }
 
@@ -69,6 +70,9 @@ describe('lock hazards graded by the table size the catalog gives (no database)'
     expect(await rewrites('ALTER TABLE users ALTER COLUMN name TYPE text')).toEqual([]);
     expect(await rewrites('ALTER TABLE users ALTER COLUMN name TYPE varchar(20)')).toEqual(['table-rewrite']);
     expect(await rewrites('ALTER TABLE users ALTER COLUMN age TYPE bigint')).toEqual(['table-rewrite']);
+    // A binary-coercible cast (text to varchar) that adds a length limit checks every row; without one it does not.
+    expect(await rewrites('ALTER TABLE users ALTER COLUMN bio TYPE varchar(10)')).toEqual(['table-rewrite']);
+    expect(await rewrites('ALTER TABLE users ALTER COLUMN bio TYPE varchar')).toEqual([]);
   });
 
   it('SET NOT NULL: a scan unless the catalog has a validated IS NOT NULL check on that column', async () => {
