@@ -45,9 +45,15 @@ export function markAccepted(findings: readonly CheckFinding[], accepted: Readon
     const match = (accepted.get(finding.migration) ?? []).find(
       (entry) =>
         entry.rule === finding.rule &&
-        (entry.table === undefined || entry.table === finding.table || finding.table.endsWith(`.${entry.table}`)) &&
+        (entry.table === undefined ||
+          [finding.table, unquoted(finding.table)].some((table) => table === entry.table || table.endsWith(`.${entry.table}`))) &&
         (entry.column === undefined || entry.column === finding.column),
     );
     return match ? { ...finding, accepted: { reason: match.reason } } : finding;
   });
+}
+
+/** A table as the catalog formats it (`public."user"`), without SQL's quotes (`public.user`), as a migration names it. */
+function unquoted(table: string): string {
+  return table.replace(/"((?:[^"]|"")*)"/g, (_quoted, name: string) => name.replaceAll('""', '"'));
 }

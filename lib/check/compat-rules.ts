@@ -81,7 +81,6 @@ function breakageOf(action: TableAction, table: MappedTable, live: TableFacts, r
         message: `adds "${action.column}" NOT NULL without a default to ${live.qualified}, but ${entities}, whose inserts do not set it and fail. Add it nullable or with a default; make it NOT NULL once no running release inserts without it.`,
       };
     case 'add-constraint':
-      if (action.constraint === 'foreign-key' && !action.validated) return undefined;
       return {
         rule: 'add-constraint',
         severity: 'warning',

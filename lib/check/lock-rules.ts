@@ -90,6 +90,12 @@ function hazardOf(action: TableAction, facts: TableFacts, context: LockRuleConte
         message: `${holds(`Adding "${action.column}" rewrites every row (${why})`)}. Add the column without that default, set the default for new rows, and backfill existing rows in batches.`,
       };
     }
+    case 'rewrite':
+      return {
+        rule: 'table-rewrite',
+        severity,
+        message: `${holds(`${action.what} rewrites the table`)}. Do it when the table is not in use, or on a copy.`,
+      };
     case 'set-not-null':
       if (context.notNullChecked.has(`${facts.qualified}|${action.column}`)) return undefined;
       return {
@@ -147,7 +153,7 @@ function constraintHazard(
 export function rewritesForType(column: string, type: TypeSpec, table: TableFacts, facts: CatalogFacts): boolean {
   const current = table.columns.get(column);
   const target = facts.types.get(typeText(type));
-  if (!current || target === undefined) return true;
+  if (!current || target === undefined || type.converted) return true;
   const limit = type.modifiers[0];
   if (current.typeOid === target) {
     // varchar(n) / varbit(n): the catalog's modifier is n (+ 4 for varchar); a wider or no limit keeps every stored value.

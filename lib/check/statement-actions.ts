@@ -70,6 +70,8 @@ export type TableAction =
   | { readonly kind: 'rename-column'; readonly table: TableName; readonly lock: LockMode; readonly column: string; readonly to: string }
   | { readonly kind: 'rename-table'; readonly table: TableName; readonly lock: LockMode; readonly to: string }
   | { readonly kind: 'drop-table'; readonly table: TableName; readonly lock: LockMode }
+  /** A change that rewrites every row whatever its details (SET LOGGED, SET TABLESPACE…). */
+  | { readonly kind: 'rewrite'; readonly table: TableName; readonly lock: LockMode; readonly what: string }
   /** Any other change to a table: only the lock it takes matters here. */
   | { readonly kind: 'other'; readonly table: TableName; readonly lock: LockMode; readonly what: string };
 
@@ -78,6 +80,8 @@ export interface TypeSpec {
   readonly names: readonly string[];
   readonly modifiers: readonly number[];
   readonly array: boolean;
+  /** `USING expression` or `COLLATE`: the values (or their order) change, whatever the types. */
+  readonly converted?: boolean;
 }
 
 /** One statement, as parsed: its table actions and whether it sets `lock_timeout`. */
@@ -85,6 +89,8 @@ export interface StatementActions {
   readonly actions: readonly TableAction[];
   /** `SET [LOCAL] lock_timeout`: true when it sets a limit, false when it removes it (0 or DEFAULT). */
   readonly setsLockTimeout?: boolean;
+  /** Why what the statement does cannot be read from it (a DO block runs statements of its own): its migration is not checked. */
+  readonly unreadable?: string;
 }
 
 /** The strongest of the statement's locks on a table, or undefined when it takes none of those above. */
@@ -110,6 +116,10 @@ export function statementActions(raw: RawStmt): StatementActions {
       return { actions: dropActions(body as { objects?: Node[]; removeType?: string }) };
     case 'TruncateStmt':
       return { actions: tablesOf((body as { relations?: Node[] }).relations).map((table) => other(table, 'TRUNCATE')) };
+    case 'LockStmt':
+      return { actions: tablesOf((body as { relations?: Node[] }).relations).map((table) => other(table, 'LOCK TABLE')) };
+    case 'DoStmt':
+      return { actions: [], unreadable: 'a DO block runs statements the dry run does not record one by one' };
     case 'VariableSetStmt':
       return lockTimeoutSetting(body as { name?: string; kind?: string; args?: Node[] });
     default:
@@ -165,10 +175,13 @@ function alterTableActions(alter: { relation?: RangeVar; cmds?: Node[]; objtype?
   const table = tableName(alter.relation);
   // ALTER INDEX / SEQUENCE / VIEW share the statement type: only tables are checked.
   if (!table || (alter.objtype !== undefined && alter.objtype !== 'OBJECT_TABLE')) return [];
-  return (alter.cmds ?? []).flatMap((node) => {
+  const actions = (alter.cmds ?? []).flatMap((node) => {
     const cmd = (node as { AlterTableCmd?: AlterTableCmd }).AlterTableCmd;
     return cmd ? alterCommandActions(table, cmd) : [];
   });
+  // One ALTER TABLE holds the strongest lock of its subcommands for all of them.
+  const lock = strongestLock(actions);
+  return lock ? actions.map((action) => ({ ...action, lock })) : actions;
 }
 
 function alterCommandActions(table: TableName, cmd: AlterTableCmd): TableAction[] {
@@ -178,9 +191,17 @@ function alterCommandActions(table: TableName, cmd: AlterTableCmd): TableAction[
     case 'AT_AddColumn':
       return [addColumn(table, (cmd.def as { ColumnDef?: ColumnDef } | undefined)?.ColumnDef)];
     case 'AT_AlterColumnType': {
-      const type = typeSpec((cmd.def as { ColumnDef?: ColumnDef } | undefined)?.ColumnDef?.typeName);
-      return [{ kind: 'alter-column-type', table, lock, column, type }];
+      const def = (cmd.def as { ColumnDef?: ColumnDef } | undefined)?.ColumnDef;
+      const converted = def?.raw_default !== undefined || def?.collClause !== undefined;
+      return [
+        { kind: 'alter-column-type', table, lock, column, type: { ...typeSpec(def?.typeName), ...(converted ? { converted } : {}) } },
+      ];
     }
+    case 'AT_SetLogged':
+    case 'AT_SetUnLogged':
+    case 'AT_SetTableSpace':
+    case 'AT_SetAccessMethod':
+      return [{ kind: 'rewrite', table, lock, what: (cmd.subtype ?? '').replace(/^AT_/, '') }];
     case 'AT_SetNotNull':
       return [{ kind: 'set-not-null', table, lock, column }];
     case 'AT_ColumnDefault':
@@ -204,7 +225,8 @@ function addColumn(table: TableName, def: ColumnDef | undefined): TableAction {
   const typeNames = typeSpec(def?.typeName).names;
   const serial = ['serial', 'serial4', 'bigserial', 'serial8', 'smallserial', 'serial2'].includes(typeNames.at(-1) ?? '');
   const identity = constraints.some((constraint) => constraint.contype === 'CONSTR_IDENTITY');
-  const stored = constraints.some((constraint) => constraint.contype === 'CONSTR_GENERATED');
+  // PostgreSQL 18: a generated column is virtual unless STORED.
+  const stored = constraints.some((constraint) => constraint.contype === 'CONSTR_GENERATED' && constraint.generated_kind !== 'v');
   const rewrites = serial
     ? `a ${typeNames.at(-1)} column fills every row from a sequence`
     : identity

@@ -48,7 +48,12 @@ export async function readCatalogFacts(
 ): Promise<CatalogFacts> {
   const keys = [...new Set(tables.map(tableKey))];
   const rows = (await dataSource.query(
-    `SELECT t.key, format('%I.%I', n.nspname, c.relname) AS qualified, n.nspname AS schema, c.relname AS name, c.reltuples::float8 AS reltuples, pg_relation_size(c.oid)::float8 AS bytes,
+    `SELECT t.key, format('%I.%I', n.nspname, c.relname) AS qualified, n.nspname AS schema, c.relname AS name,
+       -- A partitioned table has no storage of its own: its partitions' rows and sizes are what a statement on it meets.
+       CASE WHEN c.relkind = 'p' THEN coalesce((SELECT sum(r.reltuples) FILTER (WHERE r.reltuples >= 0) FROM pg_partition_tree(c.oid) AS p
+         JOIN pg_class r ON r.oid = p.relid WHERE p.isleaf), -1) ELSE c.reltuples END::float8 AS reltuples,
+       CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_relation_size(p.relid)), 0) FROM pg_partition_tree(c.oid) AS p)
+         ELSE pg_relation_size(c.oid) END::float8 AS bytes,
        (SELECT coalesce(json_agg(pg_get_constraintdef(k.oid)), '[]') FROM pg_constraint k
          WHERE k.conrelid = c.oid AND k.contype = 'c' AND k.convalidated) AS checks,
        (SELECT coalesce(json_agg(json_build_array(a.attname, a.atttypid::int, a.atttypmod)), '[]') FROM pg_attribute a

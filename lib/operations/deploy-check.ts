@@ -9,7 +9,8 @@ import { lockFindings, typeText, type CheckedStatement } from '../check/lock-rul
 import { notNullColumnsOf } from '../check/not-null-checks.js';
 import { parseStatements } from '../check/parse-sql.js';
 import { statementActions, type TableName } from '../check/statement-actions.js';
-import { readCatalogFacts, type CatalogFacts } from '../check/table-facts.js';
+import { readCatalogFacts, tableKey, type CatalogFacts } from '../check/table-facts.js';
+import { buildMigrations } from '../plan/build-migrations.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { knownMigrations } from '../typeorm/migration-internals.js';
 import { currentBuild, readRunningBuilds } from './running-builds.js';
@@ -77,12 +78,15 @@ async function analyzePending(
   limits: Partial<PreviewLimits>,
   releases: readonly PreviousRelease[],
 ): Promise<DryRunAnalysis> {
-  const { dataSource } = runner.plan;
+  const { dataSource, tenants, label } = runner.plan;
+  // Tenant schemas are not read: their migrations are never counted as checked.
+  const reason = "a tenant migration: check reads the DataSource's own migrations, not the tenant schemas";
+  const tenantMigrations = tenants ? buildMigrations(tenants.migrations, label).map(({ name }) => ({ migration: name, reason })) : [];
   const pending = (await runner.readPending()).map((migration) => migration.name);
-  if (pending.length === 0) return { findings: [], checked: [], unchecked: [] };
+  if (pending.length === 0) return { findings: [], checked: [], unchecked: tenantMigrations };
   if (dataSource.options.type !== 'postgres') {
-    const reason = `${dataSource.options.type}: check reads the SQL of a dry run with PostgreSQL's parser, which exists for PostgreSQL only`;
-    return { findings: [], checked: [], unchecked: pending.map((migration) => ({ migration, reason })) };
+    const why = `${dataSource.options.type}: check reads the SQL of a dry run with PostgreSQL's parser, which exists for PostgreSQL only`;
+    return { findings: [], checked: [], unchecked: pending.map((migration) => ({ migration, reason: why })) };
   }
   const dryRun = await dryRunMigrations(runner, limits);
   const analysis = await analyzeDryRun(runner, dryRun, releases);
@@ -90,6 +94,7 @@ async function analyzePending(
   for (const migration of pending.slice(dryRun.migrations.length)) {
     analysis.unchecked.push({ migration, reason: `not previewed: the dry run stopped at "${stoppedAt?.name ?? '?'}"` });
   }
+  analysis.unchecked.push(...tenantMigrations);
   return analysis;
 }
 
@@ -112,7 +117,7 @@ export async function analyzeDryRun(
 ): Promise<DryRunAnalysis> {
   const accepted = acceptances(runner, dryRun.migrations);
   const { statements, checked, unchecked } = await readStatements(dryRun.migrations, (sql) => runner.redactor.redact(sql));
-  const facts = await catalogFacts(runner, statements, previous);
+  const facts = withRenames(await catalogFacts(runner, statements, previous), statements);
   const notNullChecked = new Set<string>();
   for (const table of facts.tables.values()) {
     for (const check of table.checks)
@@ -154,7 +159,12 @@ async function readStatements(migrations: readonly PlannedMigration[], redact: (
       try {
         for (const raw of await parseStatements(recorded.sql)) own.push({ migration: migration.name, sql, ...statementActions(raw) });
       } catch (error) {
-        unreadable = `statement ${index + 1} (${sql.slice(0, 80)}): ${redact(error instanceof Error ? error.message : String(error))}`;
+        unreadable = `PostgreSQL's parser could not read statement ${index + 1} (${sql.slice(0, 80)}): ${redact(error instanceof Error ? error.message : String(error))}`;
+        break;
+      }
+      const opaque = own.find((statement) => statement.unreadable !== undefined);
+      if (opaque) {
+        unreadable = `statement ${index + 1} (${sql.slice(0, 80)}): ${opaque.unreadable}`;
         break;
       }
     }
@@ -162,7 +172,7 @@ async function readStatements(migrations: readonly PlannedMigration[], redact: (
       statements.push(...own);
       checked.push(migration.name);
     } else {
-      unchecked.push({ migration: migration.name, reason: `PostgreSQL's parser could not read ${unreadable}` });
+      unchecked.push({ migration: migration.name, reason: unreadable });
     }
   }
   return { statements, checked, unchecked };
@@ -248,4 +258,17 @@ function distinct(findings: readonly CheckFinding[]): CheckFinding[] {
     seen.add(key);
     return true;
   });
+}
+
+/** A live table renamed by a pending statement is the same table under its new name for the statements after it. */
+function withRenames(facts: CatalogFacts, statements: readonly CheckedStatement[]): CatalogFacts {
+  const tables = new Map(facts.tables);
+  for (const { actions } of statements) {
+    for (const action of actions) {
+      const live = action.kind === 'rename-table' ? tables.get(tableKey(action.table)) : undefined;
+      if (live && action.kind === 'rename-table')
+        tables.set(tableKey({ ...(action.table.schema ? { schema: action.table.schema } : {}), name: action.to }), live);
+    }
+  }
+  return { ...facts, tables };
 }

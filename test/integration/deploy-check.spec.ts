@@ -193,6 +193,39 @@ describeEachDatabase(
       }
     });
 
+    it('a partitioned table is as big as its partitions; a table renamed by a pending migration is still the live table; a DO block is not checked', async () => {
+      t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [CreateUsers] }], migrator: { runMigrations: true } }));
+      await t.db.query('CREATE TABLE events (id int, at date) PARTITION BY RANGE (at)');
+      await t.db.query("CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')");
+      await t.db.query("INSERT INTO events SELECT g, '2026-06-01' FROM generate_series(1, 100) AS g");
+      await t.db.query("INSERT INTO users (id, name) VALUES (1, 'ada')");
+      const OnParent = defineMigration('EventsIndex1700000000002', sql('CREATE INDEX events_id ON events (id)'));
+      const Renamed = defineMigration(
+        'Rename1700000000003',
+        sql('ALTER TABLE users RENAME TO accounts', 'CREATE INDEX accounts_name ON accounts (name)'),
+      );
+      const Opaque = defineMigration(
+        'Opaque1700000000004',
+        sql('DO $$ BEGIN EXECUTE $q$CREATE INDEX accounts_age ON accounts (age)$q$; END $$'),
+      );
+      const app = t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations: [CreateUsers, OnParent, Renamed, Opaque] }],
+          migrator: { runMigrations: false, migrationTimeouts: { lockTimeoutMs: 5000 } },
+        }),
+      );
+      const [result] = await app.app.get(AutoMigratorService).check();
+      expect(result!.findings.map((f) => [f.rule, f.migration, f.table])).toEqual([
+        ['blocking-index', 'EventsIndex1700000000002', 'public.events'],
+        ['blocking-index', 'Rename1700000000003', 'public.users'],
+      ]);
+      expect(result!.checked).toEqual(['EventsIndex1700000000002', 'Rename1700000000003']);
+      // The dry run already stops at the DO block's END (see plan); were it run, the parser's reading is 'a DO block'.
+      expect(result!.unchecked).toEqual([
+        { migration: 'Opaque1700000000004', reason: expect.stringMatching(/DO block|ends the transaction/) },
+      ]);
+    });
+
     it('writes nothing: the checked migrations stay pending and their tables absent', async () => {
       const Index = defineMigration(
         'IndexName1700000000002',

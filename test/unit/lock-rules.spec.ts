@@ -75,6 +75,12 @@ describe('lock hazards graded by the table size the catalog gives (no database)'
     expect(await rewrites('ALTER TABLE users ALTER COLUMN bio TYPE varchar')).toEqual([]);
   });
 
+  it('a type change with USING rewrites even between types a cast would keep', async () => {
+    const rewrites = async (sql: string) =>
+      lockFindings(await statements('M', sql), context(users({ rows: 10, bytes: 8192 }))).map((f) => f.rule);
+    expect(await rewrites('ALTER TABLE users ALTER COLUMN name TYPE text USING lower(name)')).toEqual(['table-rewrite']);
+  });
+
   it('SET NOT NULL: a scan unless the catalog has a validated IS NOT NULL check on that column', async () => {
     const setNotNull = await statements('M', 'ALTER TABLE users ALTER COLUMN name SET NOT NULL');
     const table = users({ rows: 10, bytes: 8192 });

@@ -32,7 +32,8 @@ describe("what a statement does to which table, read by PostgreSQL's parser (no 
       ['set-not-null', 'name', 'ACCESS EXCLUSIVE'],
       ['drop-default', 'nick', 'ACCESS EXCLUSIVE'],
       ['drop-column', 'legacy', 'ACCESS EXCLUSIVE'],
-      ['other', undefined, 'SHARE UPDATE EXCLUSIVE'],
+      // VALIDATE alone takes SHARE UPDATE EXCLUSIVE; in one statement with the others, their ACCESS EXCLUSIVE.
+      ['other', undefined, 'ACCESS EXCLUSIVE'],
     ]);
     expect(statement.actions[0]).toMatchObject({ notNull: true, hasDefault: true, defaultFunctions: ['gen_random_uuid'] });
     expect(statement.actions[1]).toMatchObject({ type: { names: ['pg_catalog', 'int8'], modifiers: [], array: false } });
@@ -102,6 +103,30 @@ describe("what a statement does to which table, read by PostgreSQL's parser (no 
     );
     expect(statements.map((statement) => statement.setsLockTimeout)).toEqual([true, undefined, false, false, undefined]);
     expect(statements[1]!.actions).toHaveLength(1);
+  });
+
+  it('one ALTER TABLE holds its strongest lock for every subcommand; USING or COLLATE marks a type change converted', async () => {
+    const statement = await one(
+      'ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES customers (id), ALTER COLUMN x SET DEFAULT 0',
+    );
+    expect(statement.actions.map((action) => action.lock)).toEqual(['ACCESS EXCLUSIVE', 'ACCESS EXCLUSIVE']);
+    expect((await one('ALTER TABLE t ALTER COLUMN a TYPE text USING lower(a)')).actions[0]).toMatchObject({ type: { converted: true } });
+    expect((await one('ALTER TABLE t ALTER COLUMN a TYPE text COLLATE "C"')).actions[0]).toMatchObject({ type: { converted: true } });
+    expect((await one('ALTER TABLE t ALTER COLUMN a TYPE text')).actions[0]).not.toHaveProperty('type.converted');
+  });
+
+  it('what rewrites whatever its details, what locks, what cannot be read; a PostgreSQL 18 virtual column does not rewrite', async () => {
+    expect((await one('ALTER TABLE t SET LOGGED')).actions).toEqual([
+      { kind: 'rewrite', table: { name: 't' }, lock: 'ACCESS EXCLUSIVE', what: 'SetLogged' },
+    ]);
+    expect((await one('LOCK TABLE t IN ACCESS EXCLUSIVE MODE')).actions).toEqual([
+      { kind: 'other', table: { name: 't' }, lock: 'ACCESS EXCLUSIVE', what: 'LOCK TABLE' },
+    ]);
+    expect(await one('DO $$ BEGIN ALTER TABLE t ADD COLUMN x int; END $$')).toEqual({
+      actions: [],
+      unreadable: expect.stringMatching(/DO block/),
+    });
+    expect((await one('ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (a * 2) VIRTUAL')).actions[0]).not.toHaveProperty('rewrites');
   });
 
   it('a statement the parser cannot read rejects with its syntax error', async () => {
