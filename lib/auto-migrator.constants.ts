@@ -22,6 +22,9 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 600_000;
 /** Default interval of "waiting for the migration lock" log lines. */
 export const DEFAULT_LOCK_LOG_EVERY_MS = 5_000;
 
+/** Default window within which a recorded build counts as possibly running (option `runningBuilds.windowMs`): 30 days. */
+export const DEFAULT_RUNNING_BUILDS_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
+
 /** Default interval of the migration connection check (option `connectionCheck.intervalMs`). */
 export const DEFAULT_CONNECTION_CHECK_INTERVAL_MS = 5_000;
 

@@ -1,4 +1,5 @@
 import { findingOf, type CheckedStatement, type CheckFinding, type CheckSeverity, type RuleVerdict } from './check-finding.js';
+import { quoteIdentifier } from '../util/sql-identifier.js';
 
 export type { CheckedStatement } from './check-finding.js';
 import { LOCK_BLOCKS, strongestLock, type TableAction, type TypeSpec } from './statement-actions.js';
@@ -170,8 +171,7 @@ const VARIABLE_LENGTH_HEADER: Partial<Record<string, number>> = { varchar: 4, va
 
 /** A type as `to_regtype` reads it: its qualified name, and `[]` for an array. */
 export function typeText(type: TypeSpec): string {
-  const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
-  return type.names.map(quote).join('.') + (type.array ? '[]' : '');
+  return type.names.map(quoteIdentifier).join('.') + (type.array ? '[]' : '');
 }
 
 function severityBySize(facts: TableFacts): CheckSeverity | undefined {

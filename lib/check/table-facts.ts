@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { quoteIdentifier } from '../util/sql-identifier.js';
 import type { TableName } from './statement-actions.js';
 
 /** What the catalog says of a table a pending migration touches, before it runs. */
@@ -31,8 +32,7 @@ export interface CatalogFacts {
 
 /** How a statement's table name is looked up: quoted as written, resolved by the session's search_path. */
 export function tableKey(table: TableName): string {
-  const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
-  return table.schema === undefined ? quote(table.name) : `${quote(table.schema)}.${quote(table.name)}`;
+  return table.schema === undefined ? quoteIdentifier(table.name) : `${quoteIdentifier(table.schema)}.${quoteIdentifier(table.name)}`;
 }
 
 /**

@@ -265,9 +265,9 @@ function withRenames(facts: CatalogFacts, statements: readonly CheckedStatement[
   const tables = new Map(facts.tables);
   for (const { actions } of statements) {
     for (const action of actions) {
-      const live = action.kind === 'rename-table' ? tables.get(tableKey(action.table)) : undefined;
-      if (live && action.kind === 'rename-table')
-        tables.set(tableKey({ ...(action.table.schema ? { schema: action.table.schema } : {}), name: action.to }), live);
+      if (action.kind !== 'rename-table') continue;
+      const live = tables.get(tableKey(action.table));
+      if (live) tables.set(tableKey({ ...action.table, name: action.to }), live);
     }
   }
   return { ...facts, tables };

@@ -1,7 +1,8 @@
 import type { Logger } from '@nestjs/common';
 import { buildSnapshot, snapshotDataSource, type BuildSnapshot, type DataSourceSnapshot } from './entity-snapshot.js';
 import { analyzeDryRun, checkBeforeMigrating, checkDeploy, type DeployCheckOption, type DeployCheckResult } from './deploy-check.js';
-import { DEFAULT_RUNNING_BUILDS_WINDOW_MS, recordRunningBuild } from './running-builds.js';
+import { DEFAULT_RUNNING_BUILDS_WINDOW_MS } from '../auto-migrator.constants.js';
+import { recordRunningBuild } from './running-builds.js';
 import { tenantKey } from '../contracts/tenant-ref.js';
 import type { MigrationEvent } from '../events/migration-events.js';
 import { logProgress, type EventSource } from '../events/migration-log.js';

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { quoteLiteral } from '../util/sql-identifier.js';
 import type { DataSource } from 'typeorm';
 import type { DataSourceSnapshot } from '../check/build-snapshot.js';
 import type { PreviousRelease } from '../check/compat-rules.js';
@@ -8,9 +9,6 @@ import { mappedTables, type MappedTable } from '../typeorm/entity-tables.js';
 
 /** The table, beside the migrations table, where each booting build records what it maps. */
 export const RUNNING_BUILDS_TABLE = 'auto_migrator_builds';
-
-/** How far back a recorded build counts as possibly running, when not given: 30 days. */
-export const DEFAULT_RUNNING_BUILDS_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** A build as the registry identifies it: by what it maps (the same entities, the same build), with an optional label. */
 export interface BuildIdentity {
@@ -76,7 +74,7 @@ export async function readRunningBuilds(
     undefined,
     RUNNING_BUILDS_TABLE,
     (from) =>
-      `SELECT id, label, tables, last_seen FROM ${from} WHERE data_source = '${runner.plan.dataSourceName.replaceAll("'", "''")}' ` +
+      `SELECT id, label, tables, last_seen FROM ${from} WHERE data_source = ${quoteLiteral(runner.plan.dataSourceName)} ` +
       `AND last_seen > now() - interval '${Math.floor(windowMs)} milliseconds' ORDER BY last_seen DESC`,
     true,
   )) as Array<{ id: string; label: string | null; tables: MappedTable[] | string; last_seen: Date | string }>;

@@ -1,5 +1,6 @@
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import {
+  DEFAULT_RUNNING_BUILDS_WINDOW_MS,
   DEFAULT_CONNECTION_CHECK_INTERVAL_MS,
   DEFAULT_CONNECTION_CHECK_TIMEOUT_MS,
   DEFAULT_LOCK_LOG_EVERY_MS,
@@ -172,17 +173,14 @@ function resolveDeployCheck(deployCheck: AutoMigratorModuleOptions['deployCheck'
   return Object.freeze({ mode, ...(snapshot === undefined ? {} : { snapshot }) });
 }
 
-/** Thirty days: how far back a recorded build counts as possibly running, unless given. */
-const RUNNING_BUILDS_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
-
 function resolveRunningBuilds(runningBuilds: AutoMigratorModuleOptions['runningBuilds']): ResolvedAutoMigratorOptions['runningBuilds'] {
   if (runningBuilds === undefined || runningBuilds === false) return false;
-  if (runningBuilds === true) return Object.freeze({ windowMs: RUNNING_BUILDS_WINDOW_MS });
+  if (runningBuilds === true) return Object.freeze({ windowMs: DEFAULT_RUNNING_BUILDS_WINDOW_MS });
   const record = objectOf(runningBuilds, 'runningBuilds', ['label', 'windowMs'], 'true, false or ');
   const label = record['label'];
   if (label !== undefined && (typeof label !== 'string' || label === ''))
     throw configError('runningBuilds.label', `must be a non-empty string; got ${describe(label)}`);
-  const windowMs = milliseconds(record['windowMs'], RUNNING_BUILDS_WINDOW_MS, 'runningBuilds.windowMs', 1);
+  const windowMs = milliseconds(record['windowMs'], DEFAULT_RUNNING_BUILDS_WINDOW_MS, 'runningBuilds.windowMs', 1);
   return Object.freeze({ windowMs, ...(label === undefined ? {} : { label }) });
 }
 
