@@ -1,6 +1,7 @@
 import { isFailing, type CheckFinding } from '../check/check-finding.js';
 import type { BuildSnapshot } from '../operations/entity-snapshot.js';
 import type { DeployCheckResult } from '../operations/deploy-check.js';
+import type { ChangedMigration } from '../history/migration-checksums.js';
 import { plural } from '../util/quantities.js';
 import type { DryRunResult } from '../operations/dry-run-migrations.js';
 import type { DataSourceStatus, UpResult } from '../operations/migration-operations.js';
@@ -38,13 +39,15 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
     lines.push(
       `${dataSourceLabel(status.dataSource, status.tenant)}: ${status.applied.length} applied, ${status.pending.length} pending, ${status.unknown.length} unknown` +
         (status.dirty.length > 0 ? `, ${status.dirty.length} dirty (started and never finished: repair, then "resolve")` : '') +
+        (status.changed.length > 0 ? `, ${status.changed.length} changed since applied (see "resolve --accept-change")` : '') +
         (status.missingDatabaseFile
           ? ` (the SQLite database file ${status.missingDatabaseFile} does not exist yet; nothing was created)`
           : ''),
     );
     const dirty = new Map(status.dirty.map((m) => [m.name, m]));
+    const changed = new Map(status.changed.map((m) => [m.name, m]));
     const rows: string[][] = [
-      ...status.applied.map((m) => ['applied', `#${m.order}`, isoTime(m.timestamp), m.name]),
+      ...status.applied.map((m) => [appliedState(changed.get(m.name)), `#${m.order}`, isoTime(m.timestamp), m.name]),
       ...status.pending.map((m) => {
         const started = dirty.get(m.name);
         const state = started
@@ -59,6 +62,16 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
     lines.push(...columns(rows).map((row) => `  ${row}`));
   }
   return lines.join('\n');
+}
+
+/** An applied migration's state: changed when its up() differs from the one its checksum was recorded for. */
+function appliedState(changed: ChangedMigration | undefined): string {
+  if (!changed) return 'applied';
+  const when =
+    changed.recordedAs === 'applied'
+      ? `applied ${changed.recordedAt.toISOString()}`
+      : `${changed.recordedAs} ${changed.recordedAt.toISOString()}`;
+  return `applied, CHANGED since (checksum recorded ${when}: ${changed.recorded.slice(0, 15)}…, now ${changed.current.slice(0, 15)}…)`;
 }
 
 export function formatUp(results: readonly UpResult[]): string {
@@ -76,9 +89,15 @@ export function formatDown(result: RevertResult): string {
 }
 
 export function formatResolve(result: ResolveResult): string {
+  const label = dataSourceLabel(result.dataSource);
+  if (result.resolvedAs === 'change-accepted') {
+    const previous = result.checksum?.previous;
+    return `${label}: ${result.migration}: change accepted; its checksum is now ${result.checksum?.accepted}${previous ? ` (was ${previous})` : ' (it had not changed)'}`;
+  }
+  const started = result.started!;
   return (
-    `${dataSourceLabel(result.dataSource)}: ${result.migration} resolved as ${result.resolvedAs === 'applied' ? 'applied' : 'not applied (up runs it again)'}; ` +
-    `it was started ${result.started.startedAt.toISOString()} by ${result.started.startedBy}`
+    `${label}: ${result.migration} resolved as ${result.resolvedAs === 'applied' ? 'applied' : 'not applied (up runs it again)'}; ` +
+    `it was started ${started.startedAt.toISOString()} by ${started.startedBy}`
   );
 }
 

@@ -43,9 +43,10 @@ Commands:
   snapshot --out <file>
                what this build's entities map (tables, columns) per DataSource, for check --snapshot;
                commit it at release
-  resolve <migration> (--applied | --not-applied)
+  resolve <migration> (--applied | --not-applied | --accept-change)
                after repairing the schema by hand: mark a migration that was started and never
-               finished (status: "dirty") as applied, or as not applied (it runs again on up)
+               finished (status: "dirty") as applied, or as not applied (it runs again on up);
+               or accept the edit of an applied migration (status: "changed") as it is now
 
 Target (one of):
   --data-source <file>   a module exporting a TypeORM DataSource
@@ -59,6 +60,7 @@ Options:
   --to <version>         target of down
   --applied              with resolve: record the migration as applied
   --not-applied          with resolve: record it as not applied
+  --accept-change        with resolve: record this build's checksum of an applied migration edited since it ran
   --tenants              with --app: status, up and down also cover (down: only) the tenant schemas
   --timeout <ms>         plan, check: stop the dry run after this long (default 300000)
   --lock-timeout <ms>    plan, check: stop when a statement waits this long for a lock (default 10000; PostgreSQL)
@@ -86,6 +88,7 @@ const FLAGS = {
   tenants: { type: 'boolean', default: false },
   applied: { type: 'boolean', default: false },
   'not-applied': { type: 'boolean', default: false },
+  'accept-change': { type: 'boolean', default: false },
   strict: { type: 'boolean', default: false },
   snapshot: { type: 'string' },
   'running-builds': { type: 'boolean', default: false },
@@ -145,7 +148,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         runningBuilds: values['running-builds'],
         out: values.out,
         build: values.build,
-        resolve: { migration: migration!, as: values.applied ? 'applied' : 'not-applied' },
+        resolve: { migration: migration!, as: values.applied ? 'applied' : values['accept-change'] ? 'change-accepted' : 'not-applied' },
       },
     });
   // With --json, stdout is the one JSON document: whatever else would print there goes to stderr.
@@ -180,6 +183,7 @@ function argumentProblem(
     tenants?: boolean;
     applied?: boolean;
     'not-applied'?: boolean;
+    'accept-change'?: boolean;
     strict?: boolean;
     snapshot?: string;
     out?: string;
@@ -188,11 +192,12 @@ function argumentProblem(
 ): string | undefined {
   if (!command) return 'no command given';
   if (!(COMMANDS as readonly string[]).includes(command)) return `unknown command "${command}"; commands: ${COMMANDS.join(', ')}`;
-  if (command === 'resolve' && migration === undefined) return 'resolve needs the migration: resolve <migration> --applied | --not-applied';
+  if (command === 'resolve' && migration === undefined)
+    return 'resolve needs the migration: resolve <migration> --applied | --not-applied | --accept-change';
   if (extra.length > 0) return `unexpected argument(s): ${extra.join(' ')}`;
-  if (command === 'resolve' && values.applied === values['not-applied']) return 'resolve needs exactly one of --applied or --not-applied';
-  if (command !== 'resolve' && (values.applied || values['not-applied']))
-    return `--applied and --not-applied go with resolve, not ${command}`;
+  const resolutions = [values.applied, values['not-applied'], values['accept-change']].filter(Boolean).length;
+  if (command === 'resolve' && resolutions !== 1) return 'resolve needs exactly one of --applied, --not-applied or --accept-change';
+  if (command !== 'resolve' && resolutions > 0) return `--applied, --not-applied and --accept-change go with resolve, not ${command}`;
   if (command === 'resolve' && values.tenants) return '--tenants does not go with resolve';
   if (!values['data-source'] === !values.app) return 'give exactly one of --data-source <file> or --app <file>[#Export]';
   if (command === 'down' && values.to === undefined)

@@ -10,17 +10,23 @@ export interface HistoryVerdict {
 }
 
 /**
- * Judges a pending migration older than the newest applied one (out of order) and an applied one
- * this build lacks (unknown) by the plan's policies: a warning each by default, an error with 'fail'.
+ * Judges a pending migration older than the newest applied one (out of order), an applied one this
+ * build lacks (unknown) and an applied one edited since it ran (changed) by the plan's policies: a
+ * warning each by default, an error with 'fail'.
  */
 export function judgeHistory(
   status: MigrationStatusReport,
-  policy: { readonly outOfOrder: MigrationHistoryPolicy; readonly unknownMigrations: MigrationHistoryPolicy },
+  policy: {
+    readonly outOfOrder: MigrationHistoryPolicy;
+    readonly unknownMigrations: MigrationHistoryPolicy;
+    readonly changedMigrations: MigrationHistoryPolicy;
+  },
   label: string,
   dataSource: string,
 ): HistoryVerdict {
   const outOfOrder = status.outOfOrder.map((migration) => migration.name);
   const unknown = status.unknown.map((migration) => migration.name);
+  const changed = status.changed.map((migration) => migration.name);
   const problems: string[] = [];
   const warnings: string[] = [];
   if (outOfOrder.length > 0) {
@@ -33,6 +39,14 @@ export function judgeHistory(
     if (policy.unknownMigrations === 'fail') problems.push(text);
     else warnings.push(`${label}: ${text}. Fine for backward-compatible migrations; set unknownMigrations: 'fail' to refuse.`);
   }
+  if (changed.length > 0) {
+    const text =
+      `applied, and changed since (its up() differs from the one that ran): ${listNames(changed)}. ` +
+      `Fresh databases and this one may differ: restore the migration as it ran and put the change in a new migration, ` +
+      `or, if the edit changes nothing that ran, accept it: "auto-migrator resolve ${changed[0]} --accept-change"`;
+    if (policy.changedMigrations === 'fail') problems.push(text);
+    else warnings.push(`${label}: ${text}. Set changedMigrations: 'fail' to refuse.`);
+  }
   const error =
     problems.length === 0
       ? undefined
@@ -41,6 +55,7 @@ export function judgeHistory(
           dataSource,
           policy.outOfOrder === 'fail' ? outOfOrder : [],
           policy.unknownMigrations === 'fail' ? unknown : [],
+          policy.changedMigrations === 'fail' ? changed : [],
         );
   return { warnings, error };
 }

@@ -5,6 +5,13 @@ import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
 import { quoteLiteral } from '../util/sql-identifier.js';
 import type { PendingMigration } from '../contracts/migration-records.js';
 import { migrationsTableName, selectIfTableExists } from './migrations-table.js';
+import {
+  compareChecksums,
+  readRecordedRows,
+  recordedChecksum,
+  type ChangedMigration,
+  type RecordedChecksum,
+} from './migration-checksums.js';
 import { readStartedMigrations, splitStarted, startedTableName } from './started-migrations.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
 
@@ -37,6 +44,11 @@ export interface MigrationStatusReport {
    * transaction): possibly partially applied (or reverted). A run refuses until each is resolved.
    */
   readonly dirty: readonly StartedMigration[];
+  /**
+   * Applied migrations (known to this build) whose up() differs from the one their checksum was
+   * recorded for: edited after they ran (see migration-checksums.ts).
+   */
+  readonly changed: readonly ChangedMigration[];
 }
 
 /**
@@ -54,22 +66,43 @@ export interface MigrationHistoryRead {
   readonly recorded: readonly string[];
   /** How many started markers there are, finished or not (none read when nothing is pending). */
   readonly markers: number;
+  /** Applied migrations of this build with no checksum recorded yet: a migrating run records this build's as their baseline. */
+  readonly unrecorded: readonly string[];
+  /** Whether the checksums' table exists. */
+  readonly checksumsTable: boolean;
 }
 
 /** {@link readMigrationStatus}, with what was read: a run holding the lock since this read need not read it again. */
 export async function readMigrationHistory(dataSource: DataSource, queryRunner?: QueryRunner): Promise<MigrationHistoryRead> {
   // PostgreSQL: the same statement tells whether the started markers' table exists (on every row).
   const markersTable = dataSource.options.type === 'postgres' ? startedTableName(dataSource) : undefined;
-  const rows = await selectIfTableExists(dataSource, queryRunner, migrationsTableName(dataSource), (from, beside) =>
-    recordedNamesSql(dataSource, from, markersTable && `, to_regclass(${quoteLiteral(beside(markersTable))}) IS NOT NULL AS markers`),
+  const { rows, checksumsTable } = await readRecordedRows(dataSource, queryRunner, (beside) =>
+    markersTable ? `, to_regclass(${quoteLiteral(beside(markersTable))}) IS NOT NULL AS markers` : '',
   );
   const recorded = rows.map((row) => String(row['name']));
-  const report = compareWithBuild(buildMigrations(dataSource.migrations, 'DataSource'), recorded);
+  const compared = compareWithBuild(buildMigrations(dataSource.migrations, 'DataSource'), recorded);
+  const checksums = new Map<string, RecordedChecksum>();
+  for (const row of rows) {
+    const entry = recordedChecksum(row);
+    if (entry) checksums.set(String(row['name']), entry);
+  }
+  const { changed, unrecorded } = compareChecksums(
+    dataSource.migrations,
+    compared.applied.map((migration) => migration.name),
+    checksums,
+  );
+  const report = { ...compared, changed };
   // Only a migration not recorded as applied can be unfinished: nothing pending, nothing to read.
-  if (report.pending.length === 0) return { status: report, recorded, markers: 0 };
+  if (report.pending.length === 0) return { status: report, recorded, markers: 0, unrecorded, checksumsTable };
   const noMarkersTable = rows.length > 0 && rows[0]!['markers'] === false;
   const started = noMarkersTable ? [] : await readStartedMigrations(dataSource, queryRunner);
-  return { status: { ...report, dirty: splitStarted(started, recorded).unfinished }, recorded, markers: started.length };
+  return {
+    status: { ...report, dirty: splitStarted(started, recorded).unfinished },
+    recorded,
+    markers: started.length,
+    unrecorded,
+    checksumsTable,
+  };
 }
 
 /** The build's migrations against the names recorded in the migrations table (in the order applied). */
@@ -93,6 +126,7 @@ export function compareWithBuild(known: readonly PendingMigration[], recorded: r
     unknown,
     outOfOrder: pending.filter((migration) => migration.timestamp < newestApplied),
     dirty: [],
+    changed: [],
   };
 }
 
@@ -108,10 +142,10 @@ export async function readRecordedNames(dataSource: DataSource, queryRunner?: Qu
   return rows.map((row) => String(row['name']));
 }
 
-/** The names in the migrations table `from`, in the order applied, with `columns` added to each row. */
-function recordedNamesSql(dataSource: DataSource, from: string, columns = ''): string {
+/** The names in the migrations table `from`, in the order applied. */
+function recordedNamesSql(dataSource: DataSource, from: string): string {
   const driver = dataSource.driver;
-  return `SELECT ${driver.escape('name')}${columns} FROM ${from} ORDER BY ${driver.escape('id')}`;
+  return `SELECT ${driver.escape('name')} FROM ${from} ORDER BY ${driver.escape('id')}`;
 }
 
 /**

@@ -8,6 +8,8 @@ import { readMigrationStatus, type AppliedMigration, type MigrationStatusReport 
 import { declaredTransaction, knownMigrations } from '../typeorm/migration-internals.js';
 import { MigrationRecords } from '../typeorm/observed-migration-executor.js';
 import { commitsDdlImplicitly, StartedMarkers, unfinishedAdvice } from '../history/started-migrations.js';
+import { ChecksumTable, checksumsTableName } from '../history/migration-checksums.js';
+import { tableExists } from '../history/migrations-table.js';
 
 /** What `down` did to one DataSource. */
 export interface RevertResult {
@@ -78,6 +80,9 @@ class RevertPass {
   private readonly reverted: string[] = [];
   private readonly instances: Map<string, Migration>;
   private readonly records: MigrationRecords;
+  private readonly checksums: ChecksumTable;
+  /** Whether checksums are recorded here: a reverted migration's goes with its record. */
+  private hasChecksums = false;
   private readonly ddlCommits: boolean;
 
   constructor(
@@ -89,12 +94,15 @@ class RevertPass {
     const { dataSource } = runner.plan;
     this.instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
     this.records = new MigrationRecords(dataSource, queryRunner, (text) => runner.redactor.redact(text));
+    this.checksums = new ChecksumTable(dataSource, queryRunner);
     this.ddlCommits = commitsDdlImplicitly(dataSource);
   }
 
   async run(toRevert: readonly AppliedMigration[]): Promise<string[]> {
     const inTransaction = (entry: AppliedMigration) => declaredTransaction(this.instances.get(entry.name)!.instance) !== false;
     if (this.ddlCommits || !toRevert.every(inTransaction)) await this.markers.ensureTable();
+    const { dataSource } = this.runner.plan;
+    this.hasChecksums = toRevert.length > 0 && (await tableExists(dataSource, this.queryRunner, checksumsTableName(dataSource)));
     for (const [index, entry] of toRevert.entries()) {
       const t0 = performance.now();
       await this.revert(this.instances.get(entry.name)!, inTransaction(entry));
@@ -126,17 +134,23 @@ class RevertPass {
         // In its transaction (MySQL commits both before down()'s first DDL), else in one of their own.
         if (!inTransaction) await queryRunner.startTransaction();
         await this.markers.insert(migration.name, 'down', inTransaction ? 'each' : 'none');
-        await this.records.delete(migration);
+        await this.unrecord(migration);
         if (!inTransaction) await queryRunner.commitTransaction();
       }
       await migration.instance!.down(queryRunner);
       if (marked) await this.markers.remove(migration.name);
-      else await this.records.delete(migration);
+      else await this.unrecord(migration);
       if (inTransaction) await queryRunner.commitTransaction();
     } catch (error) {
       if (queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
       throw await this.failed(migration.name, inTransaction, marked, error);
     }
+  }
+
+  /** The migration is no longer recorded as applied, nor its checksum. */
+  private async unrecord(migration: Migration): Promise<void> {
+    await this.records.delete(migration);
+    if (this.hasChecksums) await this.checksums.remove(migration.name);
   }
 
   private async failed(name: string, inTransaction: boolean, marked: boolean, error: unknown): Promise<MigrationFailedError> {

@@ -136,6 +136,12 @@ export interface AutoMigratorModuleOptions {
    */
   unknownMigrations?: MigrationHistoryPolicy;
   /**
+   * An applied migration whose up() was edited after it ran (its checksum, recorded when it was
+   * applied, differs from this build's): `'warn'` (default) or `'fail'` the boot. A deliberate edit
+   * is accepted with `auto-migrator resolve <migration> --accept-change`.
+   */
+  changedMigrations?: MigrationHistoryPolicy;
+  /**
    * Limits for the migration connection only (PostgreSQL `statement_timeout` / `lock_timeout`;
    * MySQL/MariaDB `max_statement_time` / `lock_wait_timeout` and `innodb_lock_wait_timeout`, in whole
    * seconds). Each at least 1 ms and at most what the database takes (checked at boot per DataSource):
@@ -257,6 +263,7 @@ export interface ResolvedAutoMigratorOptions {
   readonly runningBuilds: false | { readonly label?: string; readonly windowMs: number };
   readonly outOfOrder: MigrationHistoryPolicy;
   readonly unknownMigrations: MigrationHistoryPolicy;
+  readonly changedMigrations: MigrationHistoryPolicy;
   readonly migrationTimeouts: Readonly<MigrationTimeoutOptions>;
   readonly shutdownGraceMs: number;
   /** `false`: the migration connection is not watched. */

@@ -29,7 +29,11 @@ export interface DataSourcePlan {
   /** The cross-process lock to take before migrating; undefined: none (disabled, or in-memory SQLite). */
   readonly lock: { readonly kind: MigrationLockKind; readonly settings: ResolvedLockOptions } | undefined;
   /** What a pending migration older than the newest applied one, or an unknown applied one, does. */
-  readonly history: { readonly outOfOrder: MigrationHistoryPolicy; readonly unknownMigrations: MigrationHistoryPolicy };
+  readonly history: {
+    readonly outOfOrder: MigrationHistoryPolicy;
+    readonly unknownMigrations: MigrationHistoryPolicy;
+    readonly changedMigrations: MigrationHistoryPolicy;
+  };
   /** Statement and lock-wait limits for the migration session. */
   readonly timeouts: Readonly<MigrationTimeoutOptions>;
   /** How the migration session's connection is watched; undefined: not watched. */
@@ -99,7 +103,11 @@ export function planDataSources(options: ResolvedAutoMigratorOptions, registry: 
       dataSource,
       transaction: entry.transaction ?? dataSource.options.migrationsTransactionMode ?? 'each',
       lock: planLock(entry.name, dataSource, options.lock),
-      history: Object.freeze({ outOfOrder: options.outOfOrder, unknownMigrations: options.unknownMigrations }),
+      history: Object.freeze({
+        outOfOrder: options.outOfOrder,
+        unknownMigrations: options.unknownMigrations,
+        changedMigrations: options.changedMigrations,
+      }),
       timeouts: options.migrationTimeouts,
       connectionCheck: options.connectionCheck || undefined,
       tenants: entry.tenants,

@@ -9,11 +9,12 @@ import type { MigrationInterruptedError } from '../errors/migration-interrupted.
 import type { MigrationEvent } from '../events/migration-events.js';
 import { logDetail } from '../events/migration-log.js';
 import { judgeHistory } from '../history/history-policy.js';
+import { ChecksumTable } from '../history/migration-checksums.js';
 import {
   compareWithBuild,
   missingSqliteFile,
   readMigrationHistory,
-  readMigrationStatus,
+  type MigrationHistoryRead,
   type MigrationStatusReport,
 } from '../history/migration-status.js';
 import { buildMigrations } from '../plan/build-migrations.js';
@@ -76,14 +77,20 @@ export class DataSourceMigrationRunner {
    * and no SQLite database file (a missing one means nothing applied; it is not connected to).
    */
   async readStatus(): Promise<MigrationStatusReport> {
+    return (await this.readHistory()).status;
+  }
+
+  /** {@link readStatus}, with what the read found (see MigrationHistoryRead). */
+  private async readHistory(): Promise<Pick<MigrationHistoryRead, 'status' | 'unrecorded' | 'checksumsTable'>> {
     const missingFile = missingSqliteFile(this.plan.dataSource);
     if (missingFile !== undefined) {
       const migrations = await loadMigrationsUnconnected(this.plan.dataSource);
       this.checkMigrationsOf(migrations);
-      return { ...compareWithBuild(buildMigrations(migrations, this.plan.label), []), missingDatabaseFile: missingFile };
+      const status = { ...compareWithBuild(buildMigrations(migrations, this.plan.label), []), missingDatabaseFile: missingFile };
+      return { status, unrecorded: [], checksumsTable: false };
     }
     await this.ensureInitialized();
-    return readMigrationStatus(this.plan.dataSource);
+    return readMigrationHistory(this.plan.dataSource);
   }
 
   /** Migrations not yet recorded in the migrations table. Read-only: creates no table. */
@@ -140,15 +147,40 @@ export class DataSourceMigrationRunner {
     try {
       const claimed = this.session.claimedRunner;
       const underClaim = claimed ? await readMigrationHistory(this.plan.dataSource, claimed) : undefined;
-      const status = underClaim?.status ?? (await this.readStatus());
-      this.checkHistory(status);
-      return { pending: [...status.pending], underClaim };
+      const read = underClaim ?? (await this.readHistory());
+      this.checkHistory(read.status);
+      await this.recordBaseline(read, claimed);
+      return { pending: [...read.status.pending], underClaim };
     } catch (error) {
       if (error instanceof MigrationHistoryError) throw error;
       if (error instanceof AutoMigratorConfigError) throw this.reporter.fail({ error });
       this.redactor.scrub(error);
       this.logger.warn(`${this.plan.label}: could not read its migrations table (${this.describe(error)})`);
       return undefined;
+    }
+  }
+
+  /**
+   * Applied migrations with no checksum yet (applied by TypeORM itself, or by an earlier version of
+   * this library) get this build's, marked as a baseline: nothing to compare on this run, drift
+   * caught from the next. Idempotent, so not under the lock; a failure (a read-only user, say) is a
+   * warning, and the next run tries again.
+   */
+  private async recordBaseline(read: Pick<MigrationHistoryRead, 'unrecorded' | 'checksumsTable'>, runner?: QueryRunner): Promise<void> {
+    if (read.unrecorded.length === 0) return;
+    const queryRunner = runner ?? this.plan.dataSource.createQueryRunner();
+    try {
+      const table = new ChecksumTable(this.plan.dataSource, queryRunner);
+      if (!read.checksumsTable) await table.ensure();
+      await table.record(read.unrecorded, 'baseline');
+      this.detail(`${this.plan.label}: recorded the checksums of ${plural(read.unrecorded.length, 'applied migration')} as their baseline`);
+    } catch (error) {
+      this.redactor.scrub(error);
+      this.logger.warn(
+        `${this.plan.label}: could not record the checksums of applied migrations (${this.describe(error)}); trying again next run`,
+      );
+    } finally {
+      if (!runner) await queryRunner.release();
     }
   }
 

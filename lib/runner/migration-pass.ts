@@ -5,7 +5,8 @@ import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
 import { logDetail } from '../events/migration-log.js';
-import { compareWithBuild, readRecordedNames, type MigrationHistoryRead } from '../history/migration-status.js';
+import { ChecksumTable, readRecordedRows } from '../history/migration-checksums.js';
+import { compareWithBuild, type MigrationHistoryRead } from '../history/migration-status.js';
 import { migrationsTableName, tableExists } from '../history/migrations-table.js';
 import { commitsDdlImplicitly, StartedMarkers } from '../history/started-migrations.js';
 import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
@@ -51,6 +52,7 @@ export class MigrationPass implements MigrationObserver {
   /** The migration the run's marker row names now (one row, moved from migration to migration). */
   private marked: string | undefined;
   private readonly markers: StartedMarkers;
+  private readonly checksums: ChecksumTable;
 
   constructor(
     private readonly plan: DataSourcePlan,
@@ -61,6 +63,7 @@ export class MigrationPass implements MigrationObserver {
     private readonly request: PassRequest,
   ) {
     this.markers = new StartedMarkers(plan.dataSource, queryRunner);
+    this.checksums = new ChecksumTable(plan.dataSource, queryRunner);
     request.record.applied = this.appliedNow;
   }
 
@@ -97,7 +100,8 @@ export class MigrationPass implements MigrationObserver {
   async recorded(runner: QueryRunner): Promise<Array<{ name: string; timestamp: number }>> {
     const { read } = this.request;
     const { dataSource, label } = this.plan;
-    const recorded = read ? [...read.recorded] : await readRecordedNames(dataSource, runner);
+    const rows = read ? undefined : await readRecordedRows(dataSource, runner);
+    const recorded = read ? [...read.recorded] : rows!.rows.map((row) => String(row['name']));
     this.total = compareWithBuild(buildMigrations(dataSource.migrations, label), recorded).pending.length;
     if (this.total > 0 && (read === undefined || read.markers > 0)) {
       // Before anything runs: a migration an earlier run started and never finished stops it.
@@ -105,6 +109,8 @@ export class MigrationPass implements MigrationObserver {
       await this.markers.assertNoneUnfinished(recorded, label, this.plan.name, { clearFinished: this.plan.lock !== undefined });
       if (this.mayNeedMarkers()) await this.markers.ensureTable();
     }
+    // Each migration applied gets its checksum recorded with it (see recordApplied).
+    if (this.total > 0 && !(read ?? rows!).checksumsTable) await this.checksums.ensure();
     return recorded.map((name) => ({ name, timestamp: timestampOf(name) }));
   }
 
@@ -127,6 +133,16 @@ export class MigrationPass implements MigrationObserver {
     }
     const index = this.appliedNow.length + 1;
     this.reporter.report({ type: 'migration-started', dataSource: this.plan.name, migration: name, index, total: this.total });
+  }
+
+  /** In the migration's transaction: TypeORM's record of it, and its checksum as this build has it (PostgreSQL: one statement). */
+  async recordApplied(migration: { readonly name: string; readonly timestamp: number }, insertRecord: () => Promise<void>): Promise<void> {
+    if (this.plan.dataSource.options.type === 'postgres') {
+      await this.checksums.recordWithMigration(migration);
+      return;
+    }
+    await insertRecord();
+    await this.checksums.record([migration.name], 'applied');
   }
 
   applied(name: string): void {

@@ -20,6 +20,11 @@ export interface MigrationObserver {
   migrationsTableExists(queryRunner: QueryRunner): Promise<boolean>;
   /** Inside the migration's transaction, before its up(): a rejection stops it (the transaction rolls back). */
   started(name: string): Promise<void>;
+  /**
+   * Records the migration as applied, in its transaction if it has one: `insertRecord` writes
+   * TypeORM's row; the observer writes what goes with it (with that row, or before or after it).
+   */
+  recordApplied(migration: { readonly name: string; readonly timestamp: number }, insertRecord: () => Promise<void>): Promise<void>;
   /** The migration is applied: recorded and, in a transaction of its own, committed ('all': recorded; one COMMIT ends the run). */
   applied(name: string): void;
 }
@@ -95,7 +100,7 @@ export class ObservedMigrationExecutor extends MigrationExecutor {
   }
 
   protected override async insertExecutedMigration(queryRunner: QueryRunner, migration: Migration): Promise<void> {
-    await super.insertExecutedMigration(queryRunner, migration);
+    await this.observer.recordApplied(migration, () => super.insertExecutedMigration(queryRunner, migration));
     // Under 'all' one COMMIT ends the run (the run's summary line follows it); elsewhere a
     // transaction open here is the migration's own.
     if (queryRunner === this.queryRunner && queryRunner.isTransactionActive && this.transaction !== 'all')

@@ -230,7 +230,7 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
       const app = await run(process.execPath, ['main.js'], dir, { DATABASE_URL: db.url });
       expect(app.code, app.output).toBe(0);
       expect(JSON.parse(app.stdout.trim().split('\n').at(-1)!)).toEqual({
-        tables: ['migrations', 'widgets'],
+        tables: ['migrations', 'migrations_checksums', 'widgets'],
         recorded: ['CreateWidgets1700000000000'],
         health: 'up',
         sameClasses: true,

@@ -174,6 +174,41 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     expect(status.dataSources[0]!.pending.map((m) => m.name)).toEqual(many.slice(10));
   });
 
+  it('checksums: another process of the same build reports nothing; an edited up() is "changed" in status; --accept-change clears it', async () => {
+    const env = dbEnv(t);
+    const edited = { ...env, CLI_EDIT_ALPHA: '1' };
+    expect((await cli(['up', '--data-source', DATA_SOURCE], env)).code).toBe(0);
+    const same = await cli(['status', '--data-source', DATA_SOURCE, '--json'], env);
+    expect(JSON.parse(same.stdout).dataSources[0]).toMatchObject({ dataSource: 'default', changed: [] });
+
+    const text = await cli(['status', '--data-source', DATA_SOURCE], edited);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain('DataSource "default": 3 applied, 0 pending, 0 unknown, 1 changed since applied');
+    expect(text.stdout).toMatch(/applied, CHANGED since \(checksum recorded applied \d{4}-.*Alpha1700000000001/);
+    const json = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], edited)).stdout) as JsonDocument<{
+      changed: Array<Record<string, string>>;
+    }>;
+    const [changed] = json.dataSources[0]!.changed;
+    expect(json.dataSources[0]!.changed).toHaveLength(1);
+    expect(changed).toMatchObject({ name: 'Alpha1700000000001', recordedAs: 'applied', appliedAt: expect.stringMatching(/^\d{4}-/) });
+    expect(changed!['recorded']).toMatch(/^v1:[0-9a-f]{64}$/);
+    expect(changed!['current']).toMatch(/^v1:[0-9a-f]{64}$/);
+    expect(changed!['current']).not.toBe(changed!['recorded']);
+
+    const accepted = await cli(['resolve', 'Alpha1700000000001', '--accept-change', '--data-source', DATA_SOURCE, '--json'], edited);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(JSON.parse(accepted.stdout).dataSources[0]).toEqual({
+      dataSource: 'default',
+      migration: 'Alpha1700000000001',
+      resolvedAs: 'change-accepted',
+      checksum: { previous: changed!['recorded'], accepted: changed!['current'] },
+    });
+    expect(JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], edited)).stdout).dataSources[0].changed).toEqual([]);
+    // The build before the edit now differs from what was accepted.
+    const before = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], env)).stdout);
+    expect(before.dataSources[0].changed).toMatchObject([{ name: 'Alpha1700000000001', recordedAs: 'accepted' }]);
+  });
+
   it('plan prints the SQL and leaves the database unchanged (exit 2 on MariaDB)', async () => {
     const env = dbEnv(t);
     expect((await cli(['up', '--data-source', DATA_SOURCE], env)).code).toBe(0);
@@ -582,19 +617,33 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
     [
       'resolve without the migration',
       ['resolve', '--applied', '--data-source', DATA_SOURCE],
-      /resolve needs the migration: resolve <migration> --applied \| --not-applied/,
+      /resolve needs the migration: resolve <migration> --applied \| --not-applied \| --accept-change/,
     ],
     [
       'resolve without --applied or --not-applied',
       ['resolve', 'Alpha1700000000001', '--data-source', DATA_SOURCE],
-      /resolve needs exactly one of --applied or --not-applied/,
+      /resolve needs exactly one of --applied, --not-applied or --accept-change/,
     ],
     [
       'resolve with both',
       ['resolve', 'Alpha1700000000001', '--applied', '--not-applied', '--data-source', DATA_SOURCE],
       /resolve needs exactly one of/,
     ],
-    ['--applied without resolve', ['up', '--applied', '--data-source', DATA_SOURCE], /--applied and --not-applied go with resolve, not up/],
+    [
+      '--applied without resolve',
+      ['up', '--applied', '--data-source', DATA_SOURCE],
+      /--applied, --not-applied and --accept-change go with resolve, not up/,
+    ],
+    [
+      'resolve with --accept-change and --applied',
+      ['resolve', 'Alpha1700000000001', '--accept-change', '--applied', '--data-source', DATA_SOURCE],
+      /resolve needs exactly one of/,
+    ],
+    [
+      'resolve --accept-change of a migration not applied',
+      ['resolve', 'Alpha1700000000001', '--accept-change', '--data-source', DATA_SOURCE],
+      /cannot accept a change of "Alpha1700000000001": it is not applied.*Nothing was changed/,
+    ],
     [
       'resolve of a migration not recorded as started',
       ['resolve', 'Alpha1700000000001', '--not-applied', '--data-source', DATA_SOURCE],
@@ -641,6 +690,6 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
     expect(run.stdout).toContain(
       "Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, a running migration's lock (resolve), or an error-level\nfinding (check; with --strict also a migration not checked), 2 usage or configuration error.",
     );
-    expect(run.stdout).toContain('resolve <migration> (--applied | --not-applied)');
+    expect(run.stdout).toContain('resolve <migration> (--applied | --not-applied | --accept-change)');
   });
 });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { DataSource } from 'typeorm';
+import { DataSource, type QueryRunner } from 'typeorm';
 import {
   AutoMigratorConfigError,
   AutoMigratorService,
@@ -86,7 +86,7 @@ describeEachDatabase(
       const app = await boot(tenantOptions());
 
       for (const tenant of tenants) {
-        expect(await tablesIn(tenant)).toEqual(['invoices', 'migrations', 'orders']);
+        expect(await tablesIn(tenant)).toEqual(['invoices', 'migrations', 'migrations_checksums', 'orders']);
         expect(await recordedIn(tenant)).toEqual(TENANT_NAMES);
         expect(await t.db.query(`SELECT total FROM "${tenant}".orders`)).toEqual([{ total: 42 }]);
       }
@@ -96,7 +96,7 @@ describeEachDatabase(
         ),
       ).toEqual([{ c: 'amount' }, { c: 'id' }]);
       // Nothing leaked into public, which keeps only the global migrations (the summary is opt-in).
-      expect(await tablesIn('public')).toEqual(['migrations', 'tenants']);
+      expect(await tablesIn('public')).toEqual(['migrations', 'migrations_checksums', 'tenants']);
       expect(await t.db.recorded()).toEqual(['CreateTenants1700000000001']);
       const readiness = await app.app.get(AutoMigratorService).getReadiness();
       expect(readiness).toMatchObject({
@@ -169,6 +169,30 @@ describeEachDatabase(
         initech: [...TENANT_NAMES, 'AddNotes1700000000104'],
       });
       expect(await recordedIn('acme')).toEqual([...TENANT_NAMES, 'AddNotes1700000000104']);
+    });
+
+    it("checksums in each tenant's schema, recorded as applied; an edited tenant migration is changed in every tenant's status", async () => {
+      await boot({ runMigrations: true });
+      await addTenants(['acme', 'globex']);
+      await boot(tenantOptions());
+      expect(await t.db.query(`SELECT name, origin FROM acme.migrations_checksums ORDER BY name`)).toEqual(
+        [...TENANT_NAMES].sort().map((name) => ({ name, origin: 'applied' })),
+      );
+      /** CreateOrders as edited after it ran: a wider column. */
+      class EditedOrders {
+        name = 'CreateOrders1700000000101';
+        async up(q: QueryRunner) {
+          await q.query('CREATE TABLE orders (id SERIAL PRIMARY KEY, total BIGINT NOT NULL)');
+        }
+        async down() {}
+      }
+      const app = await boot(tenantOptions({ runMigrations: false, migrations: [EditedOrders, ...tenantMigrations.slice(1)] }));
+      const statuses = await app.app.get(AutoMigratorService).status({ tenants: true });
+      expect(statuses.map((status) => [status.tenant ?? '-', status.changed.map((changed) => changed.name)])).toEqual([
+        ['-', []],
+        ['acme', ['CreateOrders1700000000101']],
+        ['globex', ['CreateOrders1700000000101']],
+      ]);
     });
 
     /** Boots with the tenants of `options`, recording every statement sent. */

@@ -88,6 +88,10 @@ describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
               return [];
             },
             started: async (name) => void seen.push(`started ${name}`),
+            recordApplied: async ({ name }, insertRecord) => {
+              await insertRecord();
+              seen.push(`recorded ${name}`);
+            },
             applied: (name) => void seen.push(`applied ${name}`),
           },
           (text) => text.replaceAll('hunter2', '[redacted]'),
@@ -101,8 +105,10 @@ describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
         'asked for the migrations table',
         'recorded on the given runner: true',
         'started CreateThings1700000000001',
+        'recorded CreateThings1700000000001',
         'applied CreateThings1700000000001',
         'started OutsideTransaction1700000000002',
+        'recorded OutsideTransaction1700000000002',
         'applied OutsideTransaction1700000000002',
         'started Refused1700000000003',
       ]);

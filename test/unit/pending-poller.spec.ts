@@ -10,6 +10,7 @@ const pending: DataSourceStatus = {
   unknown: [],
   outOfOrder: [],
   dirty: [],
+  changed: [],
 };
 
 class KeptLines extends Logger {

@@ -20,6 +20,7 @@ describe('resolveAutoMigratorOptions', () => {
       runningBuilds: false,
       outOfOrder: 'warn',
       unknownMigrations: 'warn',
+      changedMigrations: 'warn',
       migrationTimeouts: {},
       shutdownGraceMs: 10_000,
       connectionCheck: { intervalMs: 5000, timeoutMs: 15_000 },

@@ -26,7 +26,7 @@ describe('nestjs-auto-migrator in a CommonJS Nest 11 app under Jest', () => {
     await moduleRef.init();
 
     expect(await migratedState(moduleRef.get(getDataSourceToken()))).toEqual({
-      tables: ['migrations', 'widgets'],
+      tables: ['migrations', 'migrations_checksums', 'widgets'],
       recorded: ['CreateWidgets1700000000000'],
     });
     expect(moduleRef.get(AutoMigratorService)).toBeInstanceOf(AutoMigratorService);

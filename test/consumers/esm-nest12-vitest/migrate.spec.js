@@ -44,7 +44,7 @@ it('boots, migrates through RUN_MIGRATIONS from process.env, and reports ready w
   await moduleRef.init();
 
   expect(await migratedState(moduleRef.get(getDataSourceToken()))).toEqual({
-    tables: ['migrations', 'widgets'],
+    tables: ['migrations', 'migrations_checksums', 'widgets'],
     recorded: ['CreateWidgets1700000000000'],
   });
   expect(await moduleRef.get(MigrationsHealthIndicator).isReady()).toEqual({

@@ -1,0 +1,254 @@
+import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
+import { buildChecksum, CHECKSUM_VERSION } from '../plan/migration-checksum.js';
+import { migrationName } from '../plan/build-migrations.js';
+import { withExpectedFailures } from '../typeorm/redacting-logger.js';
+import { errorChain } from '../util/error-chain.js';
+import { escapedTable, isMissingTable, migrationsTableName, selectIfTableExists, tableExists } from './migrations-table.js';
+
+/**
+ * How a recorded checksum came to be: `applied` when this library applied the migration,
+ * `baseline` when it found the migration applied without one (by TypeORM itself, or an earlier
+ * version of this library), `accepted` when an operator accepted an edit (`resolve --accept-change`).
+ */
+export type ChecksumOrigin = 'applied' | 'baseline' | 'accepted';
+
+/** A checksum recorded for an applied migration. */
+export interface RecordedChecksum {
+  readonly checksum: string;
+  readonly sourceHash: string;
+  readonly origin: ChecksumOrigin;
+  readonly recordedAt: Date;
+}
+
+/** An applied migration whose up() in this build differs from the one its checksum was recorded for. */
+export interface ChangedMigration {
+  readonly name: string;
+  /** When this library applied it; absent when its checksum was recorded later (a baseline, or an accepted edit). */
+  readonly appliedAt?: Date;
+  /** How the recorded checksum came to be, and when. */
+  readonly recordedAs: ChecksumOrigin;
+  readonly recordedAt: Date;
+  readonly recorded: string;
+  readonly current: string;
+}
+
+/** The checksums' table: `<migrations table>_checksums`, beside the migrations table (which keeps TypeORM's shape). */
+export function checksumsTableName(dataSource: DataSource): string {
+  return `${migrationsTableName(dataSource)}_checksums`;
+}
+
+/** What the read of the migrations table found, with each row's recorded checksum (if any). */
+export interface RecordedRows {
+  /** One per migration recorded as applied, in the order applied: its `name`, any `extra` columns, and its checksum's columns. */
+  readonly rows: ReadonlyArray<Record<string, unknown>>;
+  /** Whether the checksums' table exists (false too where the migrations table does not). */
+  readonly checksumsTable: boolean;
+}
+
+/**
+ * The migrations table's rows in the order applied, each with its recorded checksum, in one
+ * statement (a LEFT JOIN on the checksums' table). Read-only: a missing migrations table means no
+ * rows; a missing checksums' table (nothing recorded yet) costs a second, plain read. `extra`
+ * adds columns (`beside` escapes another table's path).
+ */
+export async function readRecordedRows(
+  dataSource: DataSource,
+  queryRunner: QueryRunner | undefined,
+  extra: (beside: (table: string) => string) => string = () => '',
+): Promise<RecordedRows> {
+  const runner = queryRunner ?? dataSource.createQueryRunner();
+  try {
+    const beside = (table: string) => escapedTable(dataSource, runner, table);
+    const e = (column: string) => dataSource.driver.escape(column);
+    const inTransaction = runner.isTransactionActive;
+    // Inside a transaction a failed statement would abort it: ask first.
+    const bothExist =
+      !inTransaction ||
+      ((await tableExists(dataSource, runner, migrationsTableName(dataSource))) &&
+        (await tableExists(dataSource, runner, checksumsTableName(dataSource))));
+    if (bothExist) {
+      // MySQL/MariaDB: the two tables' collations may differ; names are compared byte for byte.
+      const on = isMysql(dataSource)
+        ? `CAST(c.${e('name')} AS BINARY) = CAST(m.${e('name')} AS BINARY)`
+        : `c.${e('name')} = m.${e('name')}`;
+      const sql =
+        `SELECT m.${e('name')} AS name${extra(beside)}, c.${e('checksum')} AS checksum, c.${e('source_hash')} AS source_hash, ` +
+        `c.${e('origin')} AS origin, c.${e('recorded_at')} AS recorded_at ` +
+        `FROM ${beside(migrationsTableName(dataSource))} m LEFT JOIN ${beside(checksumsTableName(dataSource))} c ON ${on} ORDER BY m.${e('id')}`;
+      const select = () => runner.query(sql) as Promise<Array<Record<string, unknown>>>;
+      try {
+        return { rows: inTransaction ? await select() : await withExpectedFailures(runner, isMissingTable, select), checksumsTable: true };
+      } catch (error) {
+        if (inTransaction || !isMissingTable(error)) throw error;
+      }
+    }
+    const rows = await selectIfTableExists(
+      dataSource,
+      runner,
+      migrationsTableName(dataSource),
+      (from, besideOther) => `SELECT ${e('name')} AS name${extra(besideOther)} FROM ${from} ORDER BY ${e('id')}`,
+    );
+    return { rows, checksumsTable: false };
+  } finally {
+    if (!queryRunner) await runner.release();
+  }
+}
+
+/** The checksum a row of {@link readRecordedRows} carries, if any. */
+export function recordedChecksum(row: Record<string, unknown>): RecordedChecksum | undefined {
+  const checksum = row['checksum'];
+  if (typeof checksum !== 'string' || checksum === '') return undefined;
+  const origin = row['origin'];
+  return {
+    checksum,
+    sourceHash: String(row['source_hash'] ?? ''),
+    origin: origin === 'baseline' || origin === 'accepted' ? origin : 'applied',
+    recordedAt: new Date(String(row['recorded_at'])),
+  };
+}
+
+/** Applied migrations whose up() changed, and those with no checksum of this version yet (to record as a baseline). */
+export interface ChecksumComparison {
+  readonly changed: readonly ChangedMigration[];
+  readonly unrecorded: readonly string[];
+}
+
+/**
+ * Compares the recorded checksums of `applied` migrations (known to this build) with this build's:
+ * an equal exact text is unchanged at once; otherwise the normalised checksums are compared (see
+ * migration-checksum.ts). A migration with no checksum of this version is unrecorded, not changed.
+ */
+export function compareChecksums(
+  migrations: readonly MigrationInterface[],
+  applied: readonly string[],
+  recorded: ReadonlyMap<string, RecordedChecksum>,
+): ChecksumComparison {
+  const instances = instancesByName(migrations);
+  const changed: ChangedMigration[] = [];
+  const unrecorded: string[] = [];
+  for (const name of applied) {
+    const build = buildChecksum(instances.get(name)!);
+    if (!build) continue;
+    const entry = recorded.get(name);
+    if (!entry || !entry.checksum.startsWith(`${CHECKSUM_VERSION}:`)) {
+      unrecorded.push(name);
+      continue;
+    }
+    if (entry.sourceHash === build.sourceHash || entry.checksum === build.checksum()) continue;
+    changed.push({
+      name,
+      ...(entry.origin === 'applied' ? { appliedAt: entry.recordedAt } : {}),
+      recordedAs: entry.origin,
+      recordedAt: entry.recordedAt,
+      recorded: entry.checksum,
+      current: build.checksum(),
+    });
+  }
+  return { changed, unrecorded };
+}
+
+const instanceMaps = new WeakMap<readonly MigrationInterface[], ReadonlyMap<string, MigrationInterface>>();
+
+function instancesByName(migrations: readonly MigrationInterface[]): ReadonlyMap<string, MigrationInterface> {
+  let map = instanceMaps.get(migrations);
+  if (!map) {
+    map = new Map(migrations.map((migration) => [String(migrationName(migration)), migration]));
+    instanceMaps.set(migrations, map);
+  }
+  return map;
+}
+
+/** Rows at most per INSERT (five parameters each). */
+const ROWS_PER_STATEMENT = 200;
+
+/** Writes and removes the checksums of one DataSource (or tenant), on one query runner, in its transaction if one is open. */
+export class ChecksumTable {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly queryRunner: QueryRunner,
+  ) {}
+
+  /** Creates the table when missing. Outside any transaction on MySQL/MariaDB (DDL would commit it). */
+  async ensure(): Promise<void> {
+    const e = (column: string) => this.dataSource.driver.escape(column);
+    try {
+      await this.queryRunner.query(
+        `CREATE TABLE IF NOT EXISTS ${this.table()} (${e('name')} VARCHAR(255) NOT NULL PRIMARY KEY, ${e('checksum')} VARCHAR(80) NOT NULL, ` +
+          `${e('source_hash')} VARCHAR(80) NOT NULL, ${e('origin')} VARCHAR(8) NOT NULL, ${e('recorded_at')} VARCHAR(32) NOT NULL)`,
+      );
+    } catch (error) {
+      // PostgreSQL: two sessions creating it at once; the other one did.
+      if (![...errorChain(error)].some(({ code }) => code === '23505' || code === '42P07')) throw error;
+    }
+  }
+
+  /**
+   * Records this build's checksum of each named migration of the build as `origin`, replacing any
+   * recorded before. Migrations whose up() has no source text are skipped.
+   */
+  async record(names: readonly string[], origin: ChecksumOrigin): Promise<void> {
+    const instances = instancesByName(this.dataSource.migrations);
+    const now = new Date().toISOString();
+    const values: unknown[][] = [];
+    for (const name of names) {
+      const instance = instances.get(name);
+      const build = instance && buildChecksum(instance);
+      if (build) values.push([name, build.checksum(), build.sourceHash, origin, now]);
+    }
+    for (let start = 0; start < values.length; start += ROWS_PER_STATEMENT) {
+      const chunk = values.slice(start, start + ROWS_PER_STATEMENT);
+      await this.queryRunner.query(this.upsertSql(chunk.length), chunk.flat());
+    }
+  }
+
+  /**
+   * PostgreSQL: records `migration` in the migrations table, with its columns as TypeORM's executor
+   * writes them (timestamp, name), and its checksum as `applied`, in one statement: a migration per
+   * tenant over thousands of tenants costs no round trip more than TypeORM's record alone.
+   */
+  async recordWithMigration(migration: { readonly name: string; readonly timestamp: number }): Promise<void> {
+    const build = buildChecksum(instancesByName(this.dataSource.migrations).get(migration.name)!);
+    const e = (column: string) => this.dataSource.driver.escape(column);
+    const record = `INSERT INTO ${escapedTable(this.dataSource, this.queryRunner, migrationsTableName(this.dataSource))} (${e('timestamp')}, ${e('name')}) VALUES ($1, $2)`;
+    if (!build) {
+      await this.queryRunner.query(record, [migration.timestamp, migration.name]);
+      return;
+    }
+    await this.queryRunner.query(`WITH checksum AS (${this.upsertSql(1, 2)}) ${record}`, [
+      migration.timestamp,
+      migration.name,
+      ...[migration.name, build.checksum(), build.sourceHash, 'applied', new Date().toISOString()],
+    ]);
+  }
+
+  /** Forgets the checksum of `name` (reverted, or resolved as not applied). */
+  async remove(name: string): Promise<void> {
+    const parameter = this.dataSource.options.type === 'postgres' ? '$1' : '?';
+    await this.queryRunner.query(`DELETE FROM ${this.table()} WHERE ${this.dataSource.driver.escape('name')} = ${parameter}`, [name]);
+  }
+
+  /** An INSERT of `rows` rows, replacing any recorded before; PostgreSQL's parameters numbered after the first `offset`. */
+  private upsertSql(rows: number, offset = 0): string {
+    const e = (column: string) => this.dataSource.driver.escape(column);
+    const columns = ['name', 'checksum', 'source_hash', 'origin', 'recorded_at'];
+    const postgres = this.dataSource.options.type === 'postgres';
+    const tuples = Array.from(
+      { length: rows },
+      (_, row) => `(${columns.map((_, column) => (postgres ? `$${offset + row * columns.length + column + 1}` : '?')).join(', ')})`,
+    );
+    const updated = columns.slice(1);
+    const onConflict = isMysql(this.dataSource)
+      ? `ON DUPLICATE KEY UPDATE ${updated.map((column) => `${e(column)} = VALUES(${e(column)})`).join(', ')}`
+      : `ON CONFLICT (${e('name')}) DO UPDATE SET ${updated.map((column) => `${e(column)} = excluded.${e(column)}`).join(', ')}`;
+    return `INSERT INTO ${this.table()} (${columns.map(e).join(', ')}) VALUES ${tuples.join(', ')} ${onConflict}`;
+  }
+
+  private table(): string {
+    return escapedTable(this.dataSource, this.queryRunner, checksumsTableName(this.dataSource));
+  }
+}
+
+function isMysql(dataSource: DataSource): boolean {
+  const type = dataSource.options.type;
+  return type === 'mysql' || type === 'mariadb' || type === 'aurora-mysql';
+}

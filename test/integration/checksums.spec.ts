@@ -1,0 +1,153 @@
+import { expect, it } from 'vitest';
+import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { AutoMigratorService, MigrationHistoryError } from '../../lib/index.js';
+import { describeEachDatabase } from '../support/database-suite.js';
+import type { MigrationClass } from '../support/migrations.js';
+import { recordQueries } from '../support/recorded-queries.mjs';
+import { bootApp } from '../support/test-app.js';
+
+// Written out as TypeORM generates them: each up() holds its own SQL, so its checksum covers it.
+class Things1700000000001 implements MigrationInterface {
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('CREATE TABLE things (id INT PRIMARY KEY)');
+  }
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('DROP TABLE things');
+  }
+}
+
+/** Things as someone edited it after it ran: another column. */
+class ThingsEdited implements MigrationInterface {
+  name = 'Things1700000000001';
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('CREATE TABLE things (id INT PRIMARY KEY, note VARCHAR(20))');
+  }
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('DROP TABLE things');
+  }
+}
+
+/** Things with only its down() and a comment edited: nothing that ran changed. */
+class ThingsHarmlessEdit implements MigrationInterface {
+  name = 'Things1700000000001';
+  async up(queryRunner: QueryRunner): Promise<void> {
+    // the table of things
+    await queryRunner.query('CREATE TABLE things (id INT PRIMARY KEY)');
+  }
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('DROP TABLE IF EXISTS things');
+  }
+}
+
+class Notes1700000000002 implements MigrationInterface {
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('CREATE TABLE notes (id INT PRIMARY KEY)');
+  }
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('DROP TABLE notes');
+  }
+}
+
+const CHANGED_WARNING = /applied, and changed since \(its up\(\) differs from the one that ran\): Things1700000000001/;
+
+describeEachDatabase('checksums of applied migrations', (t) => {
+  async function boot(migrations: MigrationClass[], migrator: Parameters<typeof bootApp>[0]['migrator'] = { runMigrations: true }) {
+    return t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator }));
+  }
+
+  async function checksumRows(): Promise<Array<{ name: string; origin: string }>> {
+    return t.db.query<{ name: string; origin: string }>('SELECT name, origin FROM migrations_checksums ORDER BY name');
+  }
+
+  it("an edited up() warns at boot (the default) and stays ready; with changedMigrations: 'fail' the boot fails naming it", async () => {
+    await boot([Things1700000000001, Notes1700000000002]);
+    expect(await checksumRows()).toEqual([
+      { name: 'Notes1700000000002', origin: 'applied' },
+      { name: 'Things1700000000001', origin: 'applied' },
+    ]);
+
+    const harmless = await boot([ThingsHarmlessEdit, Notes1700000000002]);
+    expect(harmless.logger.messages('warn')).toEqual([]);
+
+    const warned = await boot([ThingsEdited, Notes1700000000002]);
+    expect(warned.logger.messages('warn')).toEqual([expect.stringMatching(CHANGED_WARNING)]);
+    expect(await warned.app.get(AutoMigratorService).getReadiness()).toMatchObject({ ready: true });
+    const [status] = await warned.app.get(AutoMigratorService).status();
+    expect(status!.changed).toEqual([
+      {
+        name: 'Things1700000000001',
+        appliedAt: expect.any(Date),
+        recordedAs: 'applied',
+        recordedAt: expect.any(Date),
+        recorded: expect.stringMatching(/^v1:/),
+        current: expect.stringMatching(/^v1:/),
+      },
+    ]);
+
+    const failing = bootApp({
+      dataSources: [{ db: t.db, migrations: [ThingsEdited, Notes1700000000002] }],
+      migrator: { runMigrations: true, changedMigrations: 'fail' },
+    });
+    await expect(failing).rejects.toBeInstanceOf(MigrationHistoryError);
+    await expect(failing).rejects.toMatchObject({
+      changed: ['Things1700000000001'],
+      message: expect.stringMatching(/migrations table does not fit this build: applied, and changed since .*Things1700000000001/),
+    });
+  });
+
+  it('a history applied by TypeORM itself gets a baseline and no report; an edit after that is reported against it', async () => {
+    const typeorm = new DataSource({ ...t.db.options, migrations: [Things1700000000001, Notes1700000000002] } as never);
+    await typeorm.initialize();
+    await typeorm.runMigrations();
+    await typeorm.destroy();
+
+    const first = await boot([Things1700000000001, Notes1700000000002]);
+    expect(first.logger.messages('warn')).toEqual([]);
+    expect(await checksumRows()).toEqual([
+      { name: 'Notes1700000000002', origin: 'baseline' },
+      { name: 'Things1700000000001', origin: 'baseline' },
+    ]);
+    expect((await first.app.get(AutoMigratorService).status())[0]!.changed).toEqual([]);
+
+    const edited = await boot([ThingsEdited, Notes1700000000002], { runMigrations: false });
+    const [status] = await edited.app.get(AutoMigratorService).status();
+    expect(status!.changed).toMatchObject([{ name: 'Things1700000000001', recordedAs: 'baseline' }]);
+    expect(status!.changed[0]).not.toHaveProperty('appliedAt');
+  });
+
+  it('not migrating (runMigrations: false) records nothing: no baseline, no table', async () => {
+    const typeorm = new DataSource({ ...t.db.options, migrations: [Things1700000000001] } as never);
+    await typeorm.initialize();
+    await typeorm.runMigrations();
+    await typeorm.destroy();
+    const app = await boot([ThingsEdited], { runMigrations: false });
+    expect(app.logger.messages('warn')).toEqual([]);
+    expect(await t.db.tables()).not.toContain('migrations_checksums');
+  });
+
+  it('a restart with nothing pending reads the history and the checksums in one statement', async () => {
+    await boot([Things1700000000001, Notes1700000000002]);
+    const { queries, logger } = recordQueries();
+    const app = t.track(
+      await bootApp({
+        dataSources: [{ db: t.db, migrations: [Things1700000000001, Notes1700000000002], options: { logging: 'all', logger } }],
+        migrator: { runMigrations: true },
+      }),
+    );
+    expect(await app.app.get(AutoMigratorService).getReadiness()).toMatchObject({ ready: true });
+    const history = queries.filter((query) => /migrations/.test(query));
+    expect(history, queries.join('\n')).toHaveLength(1);
+    expect(history[0]).toMatch(/LEFT JOIN .*migrations_checksums/);
+  });
+
+  it("down forgets a reverted migration's checksum; applied again, it is recorded as it is then", async () => {
+    const app = await boot([Things1700000000001, Notes1700000000002]);
+    await app.app.get(AutoMigratorService).down({ to: 'Things1700000000001' });
+    expect(await checksumRows()).toEqual([{ name: 'Things1700000000001', origin: 'applied' }]);
+    await app.app.get(AutoMigratorService).down({ to: 0 });
+    expect(await checksumRows()).toEqual([]);
+    const again = await boot([ThingsEdited, Notes1700000000002]);
+    expect(again.logger.messages('warn')).toEqual([]);
+    expect((await again.app.get(AutoMigratorService).status())[0]!.changed).toEqual([]);
+  });
+});
