@@ -90,6 +90,13 @@ export function formatDown(result: RevertResult): string {
 
 export function formatResolve(result: ResolveResult): string {
   const label = dataSourceLabel(result.dataSource);
+  if (result.resolvedAs === 'change-accepted' && result.tenants) {
+    const { accepted, notApplied } = result.tenants;
+    return (
+      `${label}: ${result.migration}: change accepted in ${plural(accepted.length, 'tenant')}` +
+      (notApplied.length > 0 ? `; not applied (nothing to accept) in ${plural(notApplied.length, 'tenant')}: ${listNames(notApplied)}` : '')
+    );
+  }
   if (result.resolvedAs === 'change-accepted') {
     const previous = result.checksum?.previous;
     return `${label}: ${result.migration}: change accepted; its checksum is now ${result.checksum?.accepted}${previous ? ` (was ${previous})` : ' (it had not changed)'}`;

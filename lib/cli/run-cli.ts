@@ -61,7 +61,8 @@ Options:
   --applied              with resolve: record the migration as applied
   --not-applied          with resolve: record it as not applied
   --accept-change        with resolve: record this build's checksum of an applied migration edited since it ran
-  --tenants              with --app: status, up and down also cover (down: only) the tenant schemas
+  --tenants              with --app: status, up and down also cover (down: only) the tenant schemas;
+                         resolve --accept-change accepts the edit in every tenant that has it applied
   --timeout <ms>         plan, check: stop the dry run after this long (default 300000)
   --lock-timeout <ms>    plan, check: stop when a statement waits this long for a lock (default 10000; PostgreSQL)
   --strict               with check: also exit 1 when a pending migration could not be checked
@@ -198,7 +199,8 @@ function argumentProblem(
   const resolutions = [values.applied, values['not-applied'], values['accept-change']].filter(Boolean).length;
   if (command === 'resolve' && resolutions !== 1) return 'resolve needs exactly one of --applied, --not-applied or --accept-change';
   if (command !== 'resolve' && resolutions > 0) return `--applied, --not-applied and --accept-change go with resolve, not ${command}`;
-  if (command === 'resolve' && values.tenants) return '--tenants does not go with resolve';
+  if (command === 'resolve' && values.tenants && !values['accept-change'])
+    return '--tenants goes with resolve --accept-change only: a dirty tenant migration is resolved in the application';
   if (!values['data-source'] === !values.app) return 'give exactly one of --data-source <file> or --app <file>[#Export]';
   if (command === 'down' && values.to === undefined)
     return 'down needs --to <version> (a migration name, its 13-digit timestamp, or 0 for all)';

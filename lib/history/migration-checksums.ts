@@ -39,15 +39,15 @@ export function checksumsTableName(dataSource: DataSource): string {
 
 /** What the read of the migrations table found, with each row's recorded checksum (if any). */
 export interface RecordedRows {
-  /** One per migration recorded as applied, in the order applied: its `name`, any `extra` columns, and its checksum's columns. */
+  /** One per migration recorded as applied, in the order applied: its `name`, any `extra` columns, and its checksum's `source_hash` (null: none). */
   readonly rows: ReadonlyArray<Record<string, unknown>>;
   /** Whether the checksums' table exists (false too where the migrations table does not). */
   readonly checksumsTable: boolean;
 }
 
 /**
- * The migrations table's rows in the order applied, each with its recorded checksum, in one
- * statement (a LEFT JOIN on the checksums' table). Read-only: a missing migrations table means no
+ * The migrations table's rows in the order applied, each with the `source_hash` of its recorded
+ * checksum, in one statement (a LEFT JOIN on the checksums' table). Read-only: a missing migrations table means no
  * rows; a missing checksums' table (nothing recorded yet) costs a second, plain read. `extra`
  * adds columns (`beside` escapes another table's path).
  */
@@ -67,13 +67,11 @@ export async function readRecordedRows(
       ((await tableExists(dataSource, runner, migrationsTableName(dataSource))) &&
         (await tableExists(dataSource, runner, checksumsTableName(dataSource))));
     if (bothExist) {
-      // MySQL/MariaDB: the two tables' collations may differ; names are compared byte for byte.
-      const on = isMysql(dataSource)
-        ? `CAST(c.${e('name')} AS BINARY) = CAST(m.${e('name')} AS BINARY)`
-        : `c.${e('name')} = m.${e('name')}`;
+      // MySQL/MariaDB: the checksums' table is created with the migrations table's collation (see ensure).
+      const on = `c.${e('name')} = m.${e('name')}`;
+      // Only the exact text's hash: equal (every restart of the same build) needs nothing more.
       const sql =
-        `SELECT m.${e('name')} AS name${extra(beside)}, c.${e('checksum')} AS checksum, c.${e('source_hash')} AS source_hash, ` +
-        `c.${e('origin')} AS origin, c.${e('recorded_at')} AS recorded_at ` +
+        `SELECT m.${e('name')} AS name${extra(beside)}, c.${e('source_hash')} AS source_hash ` +
         `FROM ${beside(migrationsTableName(dataSource))} m LEFT JOIN ${beside(checksumsTableName(dataSource))} c ON ${on} ORDER BY m.${e('id')}`;
       const select = () => runner.query(sql) as Promise<Array<Record<string, unknown>>>;
       try {
@@ -94,55 +92,82 @@ export async function readRecordedRows(
   }
 }
 
-/** The checksum a row of {@link readRecordedRows} carries, if any. */
-export function recordedChecksum(row: Record<string, unknown>): RecordedChecksum | undefined {
-  const checksum = row['checksum'];
-  if (typeof checksum !== 'string' || checksum === '') return undefined;
-  const origin = row['origin'];
-  return {
-    checksum,
-    sourceHash: String(row['source_hash'] ?? ''),
-    origin: origin === 'baseline' || origin === 'accepted' ? origin : 'applied',
-    recordedAt: new Date(String(row['recorded_at'])),
-  };
+/** The checksums recorded for `names`, read in full (one statement): for the migrations whose exact text differs. */
+async function readChecksums(
+  dataSource: DataSource,
+  queryRunner: QueryRunner | undefined,
+  names: readonly string[],
+): Promise<Map<string, RecordedChecksum>> {
+  const e = (column: string) => dataSource.driver.escape(column);
+  const runner = queryRunner ?? dataSource.createQueryRunner();
+  try {
+    const list = names.map((_, index) => (dataSource.options.type === 'postgres' ? `$${index + 1}` : '?')).join(', ');
+    const rows = (await runner.query(
+      `SELECT ${e('name')} AS name, ${e('checksum')} AS checksum, ${e('source_hash')} AS source_hash, ${e('origin')} AS origin, ` +
+        `${e('recorded_at')} AS recorded_at FROM ${escapedTable(dataSource, runner, checksumsTableName(dataSource))} WHERE ${e('name')} IN (${list})`,
+      [...names],
+    )) as Array<Record<string, unknown>>;
+    const recorded = new Map<string, RecordedChecksum>();
+    for (const row of rows) {
+      const origin = row['origin'];
+      recorded.set(String(row['name']), {
+        checksum: String(row['checksum']),
+        sourceHash: String(row['source_hash']),
+        origin: origin === 'baseline' || origin === 'accepted' ? origin : 'applied',
+        recordedAt: new Date(String(row['recorded_at'])),
+      });
+    }
+    return recorded;
+  } finally {
+    if (!queryRunner) await runner.release();
+  }
 }
 
-/** Applied migrations whose up() changed, and those with no checksum of this version yet (to record as a baseline). */
+/** Applied migrations whose up() changed, and those with no checksum yet (to record as a baseline). */
 export interface ChecksumComparison {
   readonly changed: readonly ChangedMigration[];
   readonly unrecorded: readonly string[];
 }
 
 /**
- * Compares the recorded checksums of `applied` migrations (known to this build) with this build's:
- * an equal exact text is unchanged at once; otherwise the normalised checksums are compared (see
- * migration-checksum.ts). A migration with no checksum of this version is unrecorded, not changed.
+ * Compares the checksums recorded for the `applied` migrations (known to this build; `sourceHashes`
+ * from {@link readRecordedRows}) with this build's: an equal exact text is unchanged at once (no
+ * more is read); for the others the recorded checksums are read (one statement) and compared with
+ * the normalised ones (see migration-checksum.ts). A migration with no checksum, or one of another
+ * version, is unrecorded, not changed.
  */
-export function compareChecksums(
-  migrations: readonly MigrationInterface[],
+export async function compareChecksums(
+  dataSource: DataSource,
+  queryRunner: QueryRunner | undefined,
   applied: readonly string[],
-  recorded: ReadonlyMap<string, RecordedChecksum>,
-): ChecksumComparison {
-  const instances = instancesByName(migrations);
-  const changed: ChangedMigration[] = [];
+  sourceHashes: ReadonlyMap<string, string | undefined>,
+): Promise<ChecksumComparison> {
+  const instances = instancesByName(dataSource.migrations);
   const unrecorded: string[] = [];
+  const differing: string[] = [];
   for (const name of applied) {
     const build = buildChecksum(instances.get(name)!);
-    if (!build) continue;
+    const recorded = sourceHashes.get(name);
+    if (!build || recorded === build.sourceHash) continue;
+    (recorded === undefined ? unrecorded : differing).push(name);
+  }
+  if (differing.length === 0) return { changed: [], unrecorded };
+  const recorded = await readChecksums(dataSource, queryRunner, differing);
+  const changed: ChangedMigration[] = [];
+  for (const name of differing) {
     const entry = recorded.get(name);
-    if (!entry || !entry.checksum.startsWith(`${CHECKSUM_VERSION}:`)) {
-      unrecorded.push(name);
-      continue;
+    const build = buildChecksum(instances.get(name)!)!;
+    if (!entry || !entry.checksum.startsWith(`${CHECKSUM_VERSION}:`)) unrecorded.push(name);
+    else if (entry.checksum !== build.checksum()) {
+      changed.push({
+        name,
+        ...(entry.origin === 'applied' ? { appliedAt: entry.recordedAt } : {}),
+        recordedAs: entry.origin,
+        recordedAt: entry.recordedAt,
+        recorded: entry.checksum,
+        current: build.checksum(),
+      });
     }
-    if (entry.sourceHash === build.sourceHash || entry.checksum === build.checksum()) continue;
-    changed.push({
-      name,
-      ...(entry.origin === 'applied' ? { appliedAt: entry.recordedAt } : {}),
-      recordedAs: entry.origin,
-      recordedAt: entry.recordedAt,
-      recorded: entry.checksum,
-      current: build.checksum(),
-    });
   }
   return { changed, unrecorded };
 }
@@ -168,13 +193,18 @@ export class ChecksumTable {
     private readonly queryRunner: QueryRunner,
   ) {}
 
-  /** Creates the table when missing. Outside any transaction on MySQL/MariaDB (DDL would commit it). */
+  /**
+   * Creates the table when missing. Outside any transaction on MySQL/MariaDB (DDL would commit it),
+   * where it takes the migrations table's collation: the read joins the two on the name, and two
+   * collations would make MySQL refuse the comparison (or, cast, compare without the index).
+   */
   async ensure(): Promise<void> {
     const e = (column: string) => this.dataSource.driver.escape(column);
     try {
       await this.queryRunner.query(
         `CREATE TABLE IF NOT EXISTS ${this.table()} (${e('name')} VARCHAR(255) NOT NULL PRIMARY KEY, ${e('checksum')} VARCHAR(80) NOT NULL, ` +
-          `${e('source_hash')} VARCHAR(80) NOT NULL, ${e('origin')} VARCHAR(8) NOT NULL, ${e('recorded_at')} VARCHAR(32) NOT NULL)`,
+          `${e('source_hash')} VARCHAR(80) NOT NULL, ${e('origin')} VARCHAR(8) NOT NULL, ${e('recorded_at')} VARCHAR(32) NOT NULL)` +
+          (await this.mysqlCollation()),
       );
     } catch (error) {
       // PostgreSQL: two sessions creating it at once; the other one did.
@@ -225,6 +255,17 @@ export class ChecksumTable {
   async remove(name: string): Promise<void> {
     const parameter = this.dataSource.options.type === 'postgres' ? '$1' : '?';
     await this.queryRunner.query(`DELETE FROM ${this.table()} WHERE ${this.dataSource.driver.escape('name')} = ${parameter}`, [name]);
+  }
+
+  /** MySQL/MariaDB: ` COLLATE <the migrations table's>`, when it exists; elsewhere nothing. */
+  private async mysqlCollation(): Promise<string> {
+    if (!isMysql(this.dataSource)) return '';
+    const rows = (await this.queryRunner.query(
+      'SELECT TABLE_COLLATION AS collation FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?',
+      [this.dataSource.driver.database ?? null, migrationsTableName(this.dataSource)],
+    )) as Array<{ collation: string | null }>;
+    const collation = rows[0]?.collation;
+    return collation && /^\w+$/.test(collation) ? ` COLLATE ${collation}` : '';
   }
 
   /** An INSERT of `rows` rows, replacing any recorded before; PostgreSQL's parameters numbered after the first `offset`. */

@@ -5,13 +5,7 @@ import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
 import { quoteLiteral } from '../util/sql-identifier.js';
 import type { PendingMigration } from '../contracts/migration-records.js';
 import { migrationsTableName, selectIfTableExists } from './migrations-table.js';
-import {
-  compareChecksums,
-  readRecordedRows,
-  recordedChecksum,
-  type ChangedMigration,
-  type RecordedChecksum,
-} from './migration-checksums.js';
+import { compareChecksums, readRecordedRows, type ChangedMigration } from './migration-checksums.js';
 import { readStartedMigrations, splitStarted, startedTableName } from './started-migrations.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
 
@@ -81,15 +75,14 @@ export async function readMigrationHistory(dataSource: DataSource, queryRunner?:
   );
   const recorded = rows.map((row) => String(row['name']));
   const compared = compareWithBuild(buildMigrations(dataSource.migrations, 'DataSource'), recorded);
-  const checksums = new Map<string, RecordedChecksum>();
-  for (const row of rows) {
-    const entry = recordedChecksum(row);
-    if (entry) checksums.set(String(row['name']), entry);
-  }
-  const { changed, unrecorded } = compareChecksums(
-    dataSource.migrations,
+  const sourceHashes = new Map(
+    rows.map((row) => [String(row['name']), typeof row['source_hash'] === 'string' ? row['source_hash'] : undefined]),
+  );
+  const { changed, unrecorded } = await compareChecksums(
+    dataSource,
+    queryRunner,
     compared.applied.map((migration) => migration.name),
-    checksums,
+    sourceHashes,
   );
   const report = { ...compared, changed };
   // Only a migration not recorded as applied can be unfinished: nothing pending, nothing to read.

@@ -19,7 +19,7 @@ import type { MigrationStateStore, MigrationState } from '../state/migration-sta
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import { dryRunMigrations, type DryRunResult, type PreviewLimits } from './dry-run-migrations.js';
 import type { MigrationStatusReport } from '../history/migration-status.js';
-import { resolveStartedMigration, type ResolvedAs, type ResolveResult } from './resolve-migration.js';
+import { acceptChange, resolveStartedMigration, type ResolvedAs, type ResolveResult } from './resolve-migration.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';
 import { dataSourceLabel } from '../util/data-source-label.js';
 
@@ -336,6 +336,7 @@ export class MigrationOperations implements MigrationOperationsApi {
    */
   async resolve({ migration, as, ...target }: ResolveOptions): Promise<ResolveResult> {
     const plan = this.single('resolve', target);
+    if (target.tenants) return this.acceptInTenants(plan, migration, as);
     // Its own state: a refused lock or an unknown name is no failure of the DataSource's migrations.
     const result = await resolveStartedMigration(
       new DataSourceMigrationRunner(plan, { ...this.env, emit: () => undefined }),
@@ -344,6 +345,44 @@ export class MigrationOperations implements MigrationOperationsApi {
     );
     await this.recordPending(plan);
     return result;
+  }
+
+  /**
+   * Accepts the edit of a tenant migration in every tenant that has it applied (see acceptChange),
+   * one tenant at a time, each under its lock; a tenant migrating now refuses, as resolve does.
+   */
+  private async acceptInTenants(plan: DataSourcePlan, migration: string, as: ResolvedAs): Promise<ResolveResult> {
+    if (as !== 'change-accepted' || !plan.tenants) {
+      throw new AutoMigratorConfigError(
+        plan.tenants
+          ? `resolve with tenants only accepts a change (--accept-change): a dirty tenant migration is resolved tenant by tenant. Nothing was changed.`
+          : `${dataSourceLabel(plan.name)} has no tenants. Nothing was changed.`,
+      );
+    }
+    const quiet = { ...this.env, emit: () => undefined };
+    const accepted: string[] = [];
+    const notApplied: string[] = [];
+    let first: ResolveResult | undefined;
+    for (const tenant of (await this.tenantsOf([plan])).get(plan.name) ?? []) {
+      const runner = new DataSourceMigrationRunner(planTenant(plan, tenant), quiet);
+      // Read first, without a session: a tenant not migrated yet (no schema) is not created.
+      const applied = (await runner.readStatus()).applied.some((m) => m.name === migration || String(m.timestamp) === migration);
+      const result = applied ? await acceptChange(runner, migration, true) : undefined;
+      (result ? accepted : notApplied).push(tenant);
+      first ??= result;
+    }
+    if (!first) {
+      throw new AutoMigratorConfigError(
+        `${dataSourceLabel(plan.name)}: cannot accept a change of "${migration}": no tenant has a tenant migration of that name or timestamp applied. Nothing was changed.`,
+      );
+    }
+    return {
+      dataSource: plan.name,
+      migration: first.migration,
+      resolvedAs: 'change-accepted',
+      ...(first.checksum ? { checksum: { accepted: first.checksum.accepted } } : {}),
+      tenants: { accepted, notApplied },
+    };
   }
 
   /** After down or resolve: what is pending now (readiness waits for the next up). */

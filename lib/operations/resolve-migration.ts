@@ -30,6 +30,8 @@ export interface ResolveResult {
   readonly started?: StartedMigration;
   /** `change-accepted`: the checksum recorded before (none where none was), and the one recorded now. */
   readonly checksum?: { readonly previous?: string; readonly accepted: string };
+  /** `change-accepted` with `tenants`: the tenants whose checksum of it was recorded, and those that do not have it applied. */
+  readonly tenants?: { readonly accepted: readonly string[]; readonly notApplied: readonly string[] };
 }
 
 /**
@@ -45,7 +47,7 @@ export async function resolveStartedMigration(
   as: ResolvedAs,
 ): Promise<ResolveResult> {
   const { dataSource, label } = runner.plan;
-  if (as === 'change-accepted') return acceptChange(runner, migration);
+  if (as === 'change-accepted') return (await acceptChange(runner, migration, false))!;
   return runner.withSession(
     async (queryRunner) => {
       const markers = new StartedMarkers(dataSource, queryRunner);
@@ -94,14 +96,20 @@ function findMigration(runner: DataSourceMigrationRunner, migration: string): Mi
 /**
  * Accepts the edit of an applied migration (see ChangedMigration): records this build's checksum
  * of it, holding the migration lock without waiting for it (refused while a run holds it). A
- * migration that is not in this build, or not applied, changes nothing.
+ * migration that is not in this build, or not applied, changes nothing: an error, or with
+ * `notAppliedIsFine` (a tenant among many) undefined when it is not applied.
  */
-async function acceptChange(runner: DataSourceMigrationRunner, migration: string): Promise<ResolveResult> {
+export async function acceptChange(
+  runner: DataSourceMigrationRunner,
+  migration: string,
+  notAppliedIsFine: boolean,
+): Promise<ResolveResult | undefined> {
   const { dataSource, label } = runner.plan;
   return runner.withSession(
     async (queryRunner) => {
       const target = findMigration(runner, migration);
       const read = await readMigrationHistory(dataSource, queryRunner);
+      if (target && notAppliedIsFine && !read.recorded.includes(target.name)) return undefined;
       if (!target || !read.recorded.includes(target.name)) {
         throw new AutoMigratorConfigError(
           `${label}: cannot accept a change of "${migration}": ${target ? 'it is not applied (it runs on the next up, as it is now)' : 'no migration of this build has that name or timestamp'}. Nothing was changed.`,

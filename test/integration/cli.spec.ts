@@ -640,6 +640,11 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
       /resolve needs exactly one of/,
     ],
     [
+      '--tenants with resolve --applied',
+      ['resolve', 'Alpha1700000000001', '--applied', '--tenants', '--app', APP],
+      /--tenants goes with resolve --accept-change only/,
+    ],
+    [
       'resolve --accept-change of a migration not applied',
       ['resolve', 'Alpha1700000000001', '--accept-change', '--data-source', DATA_SOURCE],
       /cannot accept a change of "Alpha1700000000001": it is not applied.*Nothing was changed/,

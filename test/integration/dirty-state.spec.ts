@@ -260,6 +260,8 @@ describeEachDatabase(
       expect(result).toMatchObject({ dataSource: 'default', migration: SLOW, resolvedAs: 'applied', started: { name: SLOW } });
       expect(await t.db.recorded()).toEqual([THINGS, SLOW]);
       expect(await markers()).toEqual([]);
+      // Recorded as applied by the operator: its checksum with it, as this build has it.
+      expect(await t.db.query(`SELECT origin FROM migrations_checksums WHERE name = '${SLOW}'`)).toEqual([{ origin: 'applied' }]);
       expect(service.getState()).toMatchObject([{ status: 'done', pending: 0 }]);
       expect(service.getState()[0]!.dirty).toBeUndefined();
       expect((await service.status())[0]).toMatchObject({ pending: [], dirty: [] });

@@ -171,7 +171,7 @@ describeEachDatabase(
       expect(await recordedIn('acme')).toEqual([...TENANT_NAMES, 'AddNotes1700000000104']);
     });
 
-    it("checksums in each tenant's schema, recorded as applied; an edited tenant migration is changed in every tenant's status", async () => {
+    it("checksums in each tenant's schema, recorded as applied; an edited tenant migration is changed in every tenant's status until accepted", async () => {
       await boot({ runMigrations: true });
       await addTenants(['acme', 'globex']);
       await boot(tenantOptions());
@@ -192,6 +192,21 @@ describeEachDatabase(
         ['-', []],
         ['acme', ['CreateOrders1700000000101']],
         ['globex', ['CreateOrders1700000000101']],
+      ]);
+      await addTenants(['initech']); // listed, never migrated: nothing to accept there
+      await expect(
+        app.app.get(AutoMigratorService).resolve({ migration: 'CreateOrders1700000000101', as: 'applied', tenants: true }),
+      ).rejects.toThrow(/resolve with tenants only accepts a change/);
+      const accepted = await app.app
+        .get(AutoMigratorService)
+        .resolve({ migration: 'CreateOrders1700000000101', as: 'change-accepted', tenants: true });
+      expect(accepted).toMatchObject({ resolvedAs: 'change-accepted', tenants: { accepted: ['acme', 'globex'], notApplied: ['initech'] } });
+      const after = await app.app.get(AutoMigratorService).status({ tenants: true });
+      expect(after.flatMap((status) => status.changed)).toEqual([]);
+      // Read before taking a session: the tenant never migrated got no schema.
+      expect(await t.db.query(`SELECT nspname FROM pg_namespace WHERE nspname = 'initech'`)).toEqual([]);
+      expect(await t.db.query(`SELECT origin FROM globex.migrations_checksums WHERE name = 'CreateOrders1700000000101'`)).toEqual([
+        { origin: 'accepted' },
       ]);
     });
 
