@@ -23,6 +23,8 @@ export function judgeHistory(
   },
   label: string,
   dataSource: string,
+  /** A tenant's history: the accept command covers the tenants. */
+  tenant = false,
 ): HistoryVerdict {
   const outOfOrder = status.outOfOrder.map((migration) => migration.name);
   const unknown = status.unknown.map((migration) => migration.name);
@@ -43,7 +45,7 @@ export function judgeHistory(
     const text =
       `applied, and changed since (its up() differs from the one that ran): ${listNames(changed)}. ` +
       `Fresh databases and this one may differ: restore the migration as it ran and put the change in a new migration, ` +
-      `or, if the edit changes nothing that ran, accept it: "auto-migrator resolve ${changed[0]} --accept-change"`;
+      `or, if the edit changes nothing that ran, accept it: "auto-migrator resolve ${changed[0]} --accept-change${tenant ? ' --tenants --app <your app module>' : ''}"`;
     if (policy.changedMigrations === 'fail') problems.push(text);
     else warnings.push(`${label}: ${text}. Set changedMigrations: 'fail' to refuse.`);
   }

@@ -127,6 +127,8 @@ async function readChecksums(
 export interface ChecksumComparison {
   readonly changed: readonly ChangedMigration[];
   readonly unrecorded: readonly string[];
+  /** Unchanged, but compiled to another text than the one recorded (a rebuild): its new text's hash is worth recording. */
+  readonly stale: readonly string[];
 }
 
 /**
@@ -151,14 +153,16 @@ export async function compareChecksums(
     if (!build || recorded === build.sourceHash) continue;
     (recorded === undefined ? unrecorded : differing).push(name);
   }
-  if (differing.length === 0) return { changed: [], unrecorded };
+  if (differing.length === 0) return { changed: [], unrecorded, stale: [] };
   const recorded = await readChecksums(dataSource, queryRunner, differing);
   const changed: ChangedMigration[] = [];
+  const stale: string[] = [];
   for (const name of differing) {
     const entry = recorded.get(name);
     const build = buildChecksum(instances.get(name)!)!;
     if (!entry || !entry.checksum.startsWith(`${CHECKSUM_VERSION}:`)) unrecorded.push(name);
-    else if (entry.checksum !== build.checksum()) {
+    else if (entry.checksum === build.checksum()) stale.push(name);
+    else {
       changed.push({
         name,
         ...(entry.origin === 'applied' ? { appliedAt: entry.recordedAt } : {}),
@@ -169,7 +173,7 @@ export async function compareChecksums(
       });
     }
   }
-  return { changed, unrecorded };
+  return { changed, unrecorded, stale };
 }
 
 const instanceMaps = new WeakMap<readonly MigrationInterface[], ReadonlyMap<string, MigrationInterface>>();
@@ -220,14 +224,33 @@ export class ChecksumTable {
     const instances = instancesByName(this.dataSource.migrations);
     const now = new Date().toISOString();
     const values: unknown[][] = [];
-    for (const name of names) {
+    // Once each: a migrations table written without the lock may hold a name twice.
+    for (const name of new Set(names)) {
       const instance = instances.get(name);
       const build = instance && buildChecksum(instance);
       if (build) values.push([name, build.checksum(), build.sourceHash, origin, now]);
     }
     for (let start = 0; start < values.length; start += ROWS_PER_STATEMENT) {
       const chunk = values.slice(start, start + ROWS_PER_STATEMENT);
-      await this.queryRunner.query(this.upsertSql(chunk.length), chunk.flat());
+      await this.queryRunner.query(this.upsertSql(chunk.length, 0, origin === 'baseline'), chunk.flat());
+    }
+  }
+
+  /**
+   * After a rebuild that changed the compiled text of migrations but not their checksums: records
+   * the new exact text's hash, so that later restarts compare them without tokenising.
+   */
+  async refreshSourceHashes(names: readonly string[]): Promise<void> {
+    const instances = instancesByName(this.dataSource.migrations);
+    const e = (column: string) => this.dataSource.driver.escape(column);
+    const [p1, p2] = this.dataSource.options.type === 'postgres' ? ['$1', '$2'] : ['?', '?'];
+    for (const name of names) {
+      const build = buildChecksum(instances.get(name)!);
+      if (!build) continue;
+      await this.queryRunner.query(`UPDATE ${this.table()} SET ${e('source_hash')} = ${p1} WHERE ${e('name')} = ${p2}`, [
+        build.sourceHash,
+        name,
+      ]);
     }
   }
 
@@ -268,8 +291,12 @@ export class ChecksumTable {
     return collation && /^\w+$/.test(collation) ? ` COLLATE ${collation}` : '';
   }
 
-  /** An INSERT of `rows` rows, replacing any recorded before; PostgreSQL's parameters numbered after the first `offset`. */
-  private upsertSql(rows: number, offset = 0): string {
+  /**
+   * An INSERT of `rows` rows, replacing any recorded before (`keepCurrent`: only one of another
+   * checksum version, so that a baseline never replaces what a run applying the migration wrote);
+   * PostgreSQL's parameters numbered after the first `offset`.
+   */
+  private upsertSql(rows: number, offset = 0, keepCurrent = false): string {
     const e = (column: string) => this.dataSource.driver.escape(column);
     const columns = ['name', 'checksum', 'source_hash', 'origin', 'recorded_at'];
     const postgres = this.dataSource.options.type === 'postgres';
@@ -277,11 +304,19 @@ export class ChecksumTable {
       { length: rows },
       (_, row) => `(${columns.map((_, column) => (postgres ? `$${offset + row * columns.length + column + 1}` : '?')).join(', ')})`,
     );
-    const updated = columns.slice(1);
+    const current = `LIKE '${CHECKSUM_VERSION}:%'`;
+    // MySQL assigns left to right: the checksum, which the condition reads, goes last.
+    const updated = ['source_hash', 'origin', 'recorded_at', 'checksum'];
     const onConflict = isMysql(this.dataSource)
-      ? `ON DUPLICATE KEY UPDATE ${updated.map((column) => `${e(column)} = VALUES(${e(column)})`).join(', ')}`
-      : `ON CONFLICT (${e('name')}) DO UPDATE SET ${updated.map((column) => `${e(column)} = excluded.${e(column)}`).join(', ')}`;
-    return `INSERT INTO ${this.table()} (${columns.map(e).join(', ')}) VALUES ${tuples.join(', ')} ${onConflict}`;
+      ? `ON DUPLICATE KEY UPDATE ${updated
+          .map(
+            (column) =>
+              `${e(column)} = ${keepCurrent ? `IF(${e('checksum')} ${current}, ${e(column)}, VALUES(${e(column)}))` : `VALUES(${e(column)})`}`,
+          )
+          .join(', ')}`
+      : `ON CONFLICT (${e('name')}) DO UPDATE SET ${updated.map((column) => `${e(column)} = excluded.${e(column)}`).join(', ')}` +
+        (keepCurrent ? ` WHERE ${postgres ? 't.' : ''}${e('checksum')} NOT ${current}` : '');
+    return `INSERT INTO ${this.table()}${postgres ? ' AS t' : ''} (${columns.map(e).join(', ')}) VALUES ${tuples.join(', ')} ${onConflict}`;
   }
 
   private table(): string {

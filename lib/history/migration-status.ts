@@ -62,6 +62,8 @@ export interface MigrationHistoryRead {
   readonly markers: number;
   /** Applied migrations of this build with no checksum recorded yet: a migrating run records this build's as their baseline. */
   readonly unrecorded: readonly string[];
+  /** Applied migrations compiled to another text than the one recorded, their checksum unchanged: a migrating run records the new text's hash. */
+  readonly stale: readonly string[];
   /** Whether the checksums' table exists. */
   readonly checksumsTable: boolean;
 }
@@ -78,7 +80,7 @@ export async function readMigrationHistory(dataSource: DataSource, queryRunner?:
   const sourceHashes = new Map(
     rows.map((row) => [String(row['name']), typeof row['source_hash'] === 'string' ? row['source_hash'] : undefined]),
   );
-  const { changed, unrecorded } = await compareChecksums(
+  const { changed, unrecorded, stale } = await compareChecksums(
     dataSource,
     queryRunner,
     compared.applied.map((migration) => migration.name),
@@ -86,7 +88,7 @@ export async function readMigrationHistory(dataSource: DataSource, queryRunner?:
   );
   const report = { ...compared, changed };
   // Only a migration not recorded as applied can be unfinished: nothing pending, nothing to read.
-  if (report.pending.length === 0) return { status: report, recorded, markers: 0, unrecorded, checksumsTable };
+  if (report.pending.length === 0) return { status: report, recorded, markers: 0, unrecorded, stale, checksumsTable };
   const noMarkersTable = rows.length > 0 && rows[0]!['markers'] === false;
   const started = noMarkersTable ? [] : await readStartedMigrations(dataSource, queryRunner);
   return {
@@ -94,6 +96,7 @@ export async function readMigrationHistory(dataSource: DataSource, queryRunner?:
     recorded,
     markers: started.length,
     unrecorded,
+    stale,
     checksumsTable,
   };
 }

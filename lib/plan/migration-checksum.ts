@@ -36,11 +36,23 @@ export function buildChecksum(migration: MigrationInterface): BuildChecksum | un
     let checksum: string | undefined;
     result = {
       sourceHash: sha256(text),
-      checksum: () => (checksum ??= `${CHECKSUM_VERSION}:${sha256(normalisedTokens(text).join('\u0000'))}`),
+      checksum: () => (checksum ??= `${CHECKSUM_VERSION}:${sha256(normalisedOrExact(text))}`),
     };
   }
   byMigration.set(migration, result);
   return result ?? undefined;
+}
+
+/**
+ * The normalised tokens, joined; the exact text where they cannot be read (a syntax the tokenizer
+ * does not know): a checksum is never what makes a migration or a read fail.
+ */
+function normalisedOrExact(text: string): string {
+  try {
+    return normalisedTokens(text).join('\u0000');
+  } catch {
+    return `exact\u0000${text}`;
+  }
 }
 
 /** One-shot hashing: a restart hashes every applied migration's up(), and createHash costs several times more per call. */
@@ -60,72 +72,82 @@ function loadAcorn(): Acorn {
 
 /**
  * What of a function's compiled text says what it does, in order, and survives a rebuild of the
- * same source: string and template text (adjacent pieces joined, so a template and the
- * concatenation an older target compiles it to read the same), numbers by value, regular
- * expressions, `true`/`false`/`null` (`!0`/`!1` as a minifier writes them), member names
- * (`queryRunner.query`) and object keys (`{ type: 'int' }`, shorthand included). Dropped: layout,
- * comments, quotes and escapes, local names (a minifier renames them), other keywords and
- * punctuation (async/await against a generator, `void 0`), helpers a compiler adds (`__awaiter`).
+ * same source: string and template text (strings joined by `+` read as one, as a minifier folds
+ * them), numbers by value with their sign, regular expressions, `true`/`false` (`!0`/`!1` as a
+ * minifier writes them), relational operators, member names (`queryRunner.query`) and object keys
+ * (`{ type: 'int' }`, shorthand included). Dropped: layout, comments, quotes and escapes, local
+ * names (a minifier renames them), `null` (a helper's argument in some targets), other keywords
+ * and operators (async/await against a generator, `void 0`, the checks `?.` and `??` compile to),
+ * and what a compiler adds or renames: helpers (`__awaiter`, `Object.assign`) and the bindings of
+ * imports (`typeorm_1.TableColumn` and `(0, helpers_1.addColumns)` in CommonJS output are
+ * `TableColumn` and `addColumns` in ESM, both dropped like any other local name).
  */
 export function normalisedTokens(text: string): string[] {
   const { tokenizer } = loadAcorn();
   const tokens = [...tokenizer(text, { ecmaVersion: 'latest', allowHashBang: true })] as Token[];
   const kept: string[] = [];
-  let joining = false;
-  const literal = (value: string) => {
-    if (value === '') return;
-    if (joining) kept[kept.length - 1] += value;
-    else kept.push(`s:${value}`);
-    joining = true;
-  };
-  const keep = (entry: string) => {
-    kept.push(entry);
-    joining = false;
-  };
   const brackets: string[] = [];
   for (const [index, token] of tokens.entries()) {
     const label = token.type.label;
-    const previous = tokens[index - 1]?.type;
-    const next = tokens[index + 1]?.type;
     if (isOpening(label)) brackets.push(label);
     else if (isClosing(label)) brackets.pop();
-    const inObject = brackets[brackets.length - 1] === '{' && (previous?.label === '{' || previous?.label === ',');
-    const isKey = inObject && (next?.label === ':' || ((next?.label === ',' || next?.label === '}') && isWord(token.type)));
-    const isMember = previous?.label === '.' || previous?.label === '?.';
-    if (label === 'string' || label === 'template') {
-      const value = typeof token.value === 'string' ? token.value : '';
-      if (isKey) keep(`k:${value}`);
-      else literal(value);
-    } else if (isWord(token.type)) {
-      const word = String(token.value);
-      if (isKey) keep(`k:${word}`);
-      // A member of a reference (`Object.assign`, which an older target writes for a spread) is one too.
-      else if (isMember && !isReference(word) && !isReferenceWord(tokens[index - 2])) keep(`m:${word}`);
-      else if (word === 'true' || word === 'false') keep(`l:${word}`);
-    } else if (label === 'num') {
-      const value = String(token.value);
-      if (previous?.keyword === 'void') continue;
-      if (tokens[index - 1]?.value === '!' && (value === '0' || value === '1')) keep(`l:${value === '0' ? 'true' : 'false'}`);
-      else keep(`n:${value}`);
-    } else if (label === 'regexp') {
-      const { pattern, flags } = token.value as { pattern: string; flags: string };
-      keep(`r:/${pattern}/${flags}`);
-    }
+    const entry = keptEntry(tokens, index, brackets[brackets.length - 1]);
+    if (entry === undefined) continue;
+    // "a" + "b" reads as the "ab" a minifier folds it into.
+    const joins = entry.startsWith('s:') && kept.at(-1)?.startsWith('s:') && tokens[index - 1]?.value === '+';
+    if (joins) kept[kept.length - 1] += entry.slice(2);
+    else kept.push(entry);
   }
   return kept;
 }
 
-/**
- * A name that refers to something rather than says what is done: a compiler's helper (`__awaiter`)
- * or an imported class (`typeorm_1.TableColumn` in CommonJS output, `TableColumn` in ESM, renamed
- * by a minifier).
- */
-function isReference(word: string): boolean {
-  return word.startsWith('__') || /^[A-Z]/.test(word);
+/** What token `index` contributes (see {@link normalisedTokens}), if anything; `bracket`: the innermost open bracket. */
+function keptEntry(tokens: readonly Token[], index: number, bracket: string | undefined): string | undefined {
+  const token = tokens[index]!;
+  const label = token.type.label;
+  const previous = tokens[index - 1];
+  const next = tokens[index + 1]?.type;
+  const inObject = bracket === '{' && (previous?.type.label === '{' || previous?.type.label === ',');
+  const isKey = inObject && (next?.label === ':' || ((next?.label === ',' || next?.label === '}') && isWord(token.type)));
+  if (label === 'string' || label === 'template') {
+    const value = typeof token.value === 'string' ? token.value : '';
+    if (isKey) return `k:${value}`;
+    return value === '' ? undefined : `s:${value}`;
+  }
+  if (isWord(token.type)) {
+    const word = String(token.value);
+    if (isKey) return `k:${word}`;
+    const isMember = previous?.type.label === '.' || previous?.type.label === '?.';
+    if (isMember) return word.startsWith('__') || isBindingOrGlobal(tokens[index - 2]) ? undefined : `m:${word}`;
+    return word === 'true' || word === 'false' ? `l:${word}` : undefined;
+  }
+  if (label === 'num') {
+    const value = String(token.value);
+    if (previous?.type.keyword === 'void') return undefined;
+    // `(0, helpers_1.addColumns)(…)`: CommonJS output's call of an imported function.
+    if (value === '0' && previous?.type.label === '(' && next?.label === ',' && isBindingOrGlobal(tokens[index + 2])) return undefined;
+    if (previous?.value === '!' && (value === '0' || value === '1')) return `l:${value === '0' ? 'true' : 'false'}`;
+    return previous?.value === '-' ? `n:-${value}` : `n:${value}`;
+  }
+  if (label === 'regexp') {
+    const { pattern, flags } = token.value as { pattern: string; flags: string };
+    return `r:/${pattern}/${flags}`;
+  }
+  return label === '</>/<=/>=' ? `o:${String(token.value)}` : undefined;
 }
 
-function isReferenceWord(token: Token | undefined): boolean {
-  return token !== undefined && isWord(token.type) && isReference(String(token.value));
+/** Globals whose members compiled output calls for syntax an older target lacks (a spread: `Object.assign`). */
+const COMPILER_GLOBALS = new Set(['Object', 'Reflect', 'Symbol', 'Promise', 'Array']);
+
+/**
+ * A name whose members are not the migration's own words: an import's binding in CommonJS output
+ * (TypeScript's `typeorm_1`, esbuild's `import_typeorm`), renamed by every compiler, or a global
+ * that compiled output uses in place of newer syntax.
+ */
+function isBindingOrGlobal(token: Token | undefined): boolean {
+  if (token === undefined || !isWord(token.type)) return false;
+  const word = String(token.value);
+  return /_\d+$/.test(word) || word.startsWith('import_') || COMPILER_GLOBALS.has(word);
 }
 
 function isWord(type: TokenType): boolean {

@@ -81,13 +81,13 @@ export class DataSourceMigrationRunner {
   }
 
   /** {@link readStatus}, with what the read found (see MigrationHistoryRead). */
-  private async readHistory(): Promise<Pick<MigrationHistoryRead, 'status' | 'unrecorded' | 'checksumsTable'>> {
+  private async readHistory(): Promise<Pick<MigrationHistoryRead, 'status' | 'unrecorded' | 'stale' | 'checksumsTable'>> {
     const missingFile = missingSqliteFile(this.plan.dataSource);
     if (missingFile !== undefined) {
       const migrations = await loadMigrationsUnconnected(this.plan.dataSource);
       this.checkMigrationsOf(migrations);
       const status = { ...compareWithBuild(buildMigrations(migrations, this.plan.label), []), missingDatabaseFile: missingFile };
-      return { status, unrecorded: [], checksumsTable: false };
+      return { status, unrecorded: [], stale: [], checksumsTable: false };
     }
     await this.ensureInitialized();
     return readMigrationHistory(this.plan.dataSource);
@@ -163,17 +163,25 @@ export class DataSourceMigrationRunner {
   /**
    * Applied migrations with no checksum yet (applied by TypeORM itself, or by an earlier version of
    * this library) get this build's, marked as a baseline: nothing to compare on this run, drift
-   * caught from the next. Idempotent, so not under the lock; a failure (a read-only user, say) is a
-   * warning, and the next run tries again.
+   * caught from the next. Not under the lock: a baseline never replaces a checksum a run wrote
+   * meanwhile. Migrations a rebuild compiled to another text, their checksum unchanged, get the new
+   * text's hash. A failure (a read-only user, say) is a warning, and the next run tries again.
    */
-  private async recordBaseline(read: Pick<MigrationHistoryRead, 'unrecorded' | 'checksumsTable'>, runner?: QueryRunner): Promise<void> {
-    if (read.unrecorded.length === 0) return;
+  private async recordBaseline(
+    read: Pick<MigrationHistoryRead, 'unrecorded' | 'stale' | 'checksumsTable'>,
+    runner?: QueryRunner,
+  ): Promise<void> {
+    if (read.unrecorded.length === 0 && read.stale.length === 0) return;
     const queryRunner = runner ?? this.plan.dataSource.createQueryRunner();
     try {
       const table = new ChecksumTable(this.plan.dataSource, queryRunner);
       if (!read.checksumsTable) await table.ensure();
       await table.record(read.unrecorded, 'baseline');
-      this.detail(`${this.plan.label}: recorded the checksums of ${plural(read.unrecorded.length, 'applied migration')} as their baseline`);
+      await table.refreshSourceHashes(read.stale);
+      if (read.unrecorded.length > 0)
+        this.detail(
+          `${this.plan.label}: recorded the checksums of ${plural(read.unrecorded.length, 'applied migration')} as their baseline`,
+        );
     } catch (error) {
       this.redactor.scrub(error);
       this.logger.warn(
@@ -277,7 +285,7 @@ export class DataSourceMigrationRunner {
 
   /** Logs, or fails on, a pending migration older than the newest applied one and an applied one this build lacks. */
   checkHistory(status: MigrationStatusReport): void {
-    const { warnings, error } = judgeHistory(status, this.plan.history, this.plan.label, this.name);
+    const { warnings, error } = judgeHistory(status, this.plan.history, this.plan.label, this.name, this.plan.tenant !== undefined);
     for (const warning of warnings) this.logger.warn(warning);
     if (error) throw this.reporter.fail({ error });
   }

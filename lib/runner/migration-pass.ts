@@ -83,7 +83,7 @@ export class MigrationPass implements MigrationObserver {
     }
     if (this.total === 0)
       return nothingLeft(this.plan, this.env, this.request.runStart, 'no pending migrations left; another process applied them');
-    await this.checksums.record(this.checksumsToRecord, 'applied');
+    await this.recordChecksums();
     // Every migration of the run is recorded: the marker (naming the last one) has nothing left to say.
     if (this.marked !== undefined) await this.markers.remove(this.marked);
     const durationMs = Math.round(performance.now() - this.request.runStart);
@@ -136,6 +136,22 @@ export class MigrationPass implements MigrationObserver {
     }
     const index = this.appliedNow.length + 1;
     this.reporter.report({ type: 'migration-started', dataSource: this.plan.name, migration: name, index, total: this.total });
+  }
+
+  /**
+   * The checksums of what this pass applied (MySQL/MariaDB, SQLite), once it succeeded. The
+   * migrations are applied whatever happens here: a failure is a warning, and the next run records
+   * this build's checksums as their baseline.
+   */
+  private async recordChecksums(): Promise<void> {
+    try {
+      await this.checksums.record(this.checksumsToRecord, 'applied');
+    } catch (error) {
+      this.env.redactor.scrub(error);
+      this.env.logger.warn(
+        `${this.plan.label}: could not record the checksums of the migrations applied (${this.reporter.describe(error)}); the next run records them as a baseline`,
+      );
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { AutoMigratorService, MigrationHistoryError } from '../../lib/index.js';
+import { ChecksumTable } from '../../lib/history/migration-checksums.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import type { MigrationClass } from '../support/migrations.js';
 import { recordQueries } from '../support/recorded-queries.mjs';
@@ -113,6 +114,32 @@ describeEachDatabase('checksums of applied migrations', (t) => {
     const [status] = await edited.app.get(AutoMigratorService).status();
     expect(status!.changed).toMatchObject([{ name: 'Things1700000000001', recordedAs: 'baseline' }]);
     expect(status!.changed[0]).not.toHaveProperty('appliedAt');
+  });
+
+  it('a baseline never replaces a checksum a run wrote (replicas race for it); a name listed twice is recorded once', async () => {
+    const app = await boot([ThingsEdited, Notes1700000000002]);
+    const dataSource = app.app.get(DataSource);
+    const before = await t.db.query('SELECT name, checksum, origin FROM migrations_checksums ORDER BY name');
+    // What a replica of another build does when it read the table before this run wrote its checksums.
+    const runner = dataSource.createQueryRunner();
+    try {
+      await new ChecksumTable(dataSource, runner).record(['Things1700000000001', 'Things1700000000001', 'Notes1700000000002'], 'baseline');
+    } finally {
+      await runner.release();
+    }
+    expect(await t.db.query('SELECT name, checksum, origin FROM migrations_checksums ORDER BY name')).toEqual(before);
+  });
+
+  it('a rebuild that compiled up() to another text, its checksum the same: no report, and the new text is recorded', async () => {
+    await boot([Things1700000000001, Notes1700000000002]);
+    // As if another compiler had built what ran.
+    await t.db.query(`UPDATE migrations_checksums SET source_hash = 'another build' WHERE name = 'Things1700000000001'`);
+    const rebuilt = await boot([ThingsHarmlessEdit, Notes1700000000002]);
+    expect(rebuilt.logger.messages('warn')).toEqual([]);
+    const [row] = await t.db.query<{ source_hash: string; origin: string }>(
+      `SELECT source_hash, origin FROM migrations_checksums WHERE name = 'Things1700000000001'`,
+    );
+    expect(row).toEqual({ source_hash: expect.stringMatching(/^[0-9a-f]{64}$/), origin: 'applied' });
   });
 
   it('not migrating (runMigrations: false) records nothing: no baseline, no table', async () => {

@@ -143,13 +143,30 @@ describe('normalisedTokens', () => {
   it('keeps literals, numbers, member names and object keys; drops locals, keywords, helpers and layout', () => {
     expect(normalisedTokens('async up(q) { await q.query(`A ${t} B`, [1e3, !0, void 0]); return { k: "v", s }; }')).toEqual([
       'm:query',
-      's:A  B',
+      's:A ',
+      's: B',
       'n:1000',
       'l:true',
       'k:k',
       's:v',
       'k:s',
     ]);
+  });
+
+  it("CommonJS output's import bindings read as ESM's names: dropped like any local", () => {
+    expect(
+      normalisedTokens('async up(q) { await (0, helpers_1.addAuditColumns)(q, "users"); new typeorm_1.TableColumn({ a: 1 }); }'),
+    ).toEqual(normalisedTokens('async up(q) { await addAuditColumns(q, "users"); new TableColumn({ a: 1 }); }'));
+    expect(normalisedTokens('up(q) { return import_typeorm.Table; }')).toEqual([]);
+    // An enum's value is the migration's own word, whoever declares it.
+    expect(normalisedTokens('up(q) { return q.query(x, [Status.Active]); }')).toEqual(['m:query', 'm:Active']);
+  });
+
+  it('a sign, a comparison and separate arguments count; strings joined by + read as one', () => {
+    expect(normalisedTokens('up() { f({ default: -1 }); }')).not.toEqual(normalisedTokens('up() { f({ default: 1 }); }'));
+    expect(normalisedTokens('up() { if (n > 1) g(); }')).not.toEqual(normalisedTokens('up() { if (n < 1) g(); }'));
+    expect(normalisedTokens("up(q) { q.query('A $1', ['x']); }")).toEqual(['m:query', 's:A $1', 's:x']);
+    expect(normalisedTokens('up(q) { q.query("A " + "B"); }')).toEqual(normalisedTokens('up(q) { q.query("A B"); }'));
   });
 
   it('a native function has no checksum', () => {
