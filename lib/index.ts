@@ -32,6 +32,7 @@ export { MigrationsHealthIndicator } from './health/migrations.health.js';
 export type { EventTenant, MigrationEvent, MigrationEventType } from './events/migration-events.js';
 // What the migrations table says (the word "status"), and what the operations did
 export type { AppliedMigration, MigrationStatusReport } from './history/migration-status.js';
+export type { ChangedMigration, ChecksumOrigin } from './history/migration-checksums.js';
 export type {
   DataSourceStatus,
   DownOptions,
