@@ -3,7 +3,15 @@ import { buildChecksum, CHECKSUM_VERSION } from '../plan/migration-checksum.js';
 import { migrationName } from '../plan/build-migrations.js';
 import { withExpectedFailures } from '../typeorm/redacting-logger.js';
 import { errorChain } from '../util/error-chain.js';
-import { escapedTable, isMissingTable, migrationsTableName, selectIfTableExists, tableExists } from './migrations-table.js';
+import {
+  escapedTable,
+  isMissingTable,
+  isMysqlFamily,
+  migrationsTableName,
+  placeholders,
+  selectIfTableExists,
+  tableExists,
+} from './migrations-table.js';
 
 /**
  * How a recorded checksum came to be: `applied` when this library applied the migration,
@@ -101,7 +109,7 @@ async function readChecksums(
   const e = (column: string) => dataSource.driver.escape(column);
   const runner = queryRunner ?? dataSource.createQueryRunner();
   try {
-    const list = names.map((_, index) => (dataSource.options.type === 'postgres' ? `$${index + 1}` : '?')).join(', ');
+    const list = placeholders(dataSource, names.length).join(', ');
     const rows = (await runner.query(
       `SELECT ${e('name')} AS name, ${e('checksum')} AS checksum, ${e('source_hash')} AS source_hash, ${e('origin')} AS origin, ` +
         `${e('recorded_at')} AS recorded_at FROM ${escapedTable(dataSource, runner, checksumsTableName(dataSource))} WHERE ${e('name')} IN (${list})`,
@@ -243,7 +251,7 @@ export class ChecksumTable {
   async refreshSourceHashes(names: readonly string[]): Promise<void> {
     const instances = instancesByName(this.dataSource.migrations);
     const e = (column: string) => this.dataSource.driver.escape(column);
-    const [p1, p2] = this.dataSource.options.type === 'postgres' ? ['$1', '$2'] : ['?', '?'];
+    const [p1, p2] = placeholders(this.dataSource, 2);
     for (const name of names) {
       const build = buildChecksum(instances.get(name)!);
       if (!build) continue;
@@ -262,7 +270,7 @@ export class ChecksumTable {
   async recordWithMigration(migration: { readonly name: string; readonly timestamp: number }): Promise<void> {
     const build = buildChecksum(instancesByName(this.dataSource.migrations).get(migration.name)!);
     const e = (column: string) => this.dataSource.driver.escape(column);
-    const record = `INSERT INTO ${escapedTable(this.dataSource, this.queryRunner, migrationsTableName(this.dataSource))} (${e('timestamp')}, ${e('name')}) VALUES ($1, $2)`;
+    const record = `INSERT INTO ${escapedTable(this.dataSource, this.queryRunner, migrationsTableName(this.dataSource))} (${e('timestamp')}, ${e('name')}) VALUES (${placeholders(this.dataSource, 2).join(', ')})`;
     if (!build) {
       await this.queryRunner.query(record, [migration.timestamp, migration.name]);
       return;
@@ -276,13 +284,13 @@ export class ChecksumTable {
 
   /** Forgets the checksum of `name` (reverted, or resolved as not applied). */
   async remove(name: string): Promise<void> {
-    const parameter = this.dataSource.options.type === 'postgres' ? '$1' : '?';
+    const [parameter] = placeholders(this.dataSource, 1);
     await this.queryRunner.query(`DELETE FROM ${this.table()} WHERE ${this.dataSource.driver.escape('name')} = ${parameter}`, [name]);
   }
 
   /** MySQL/MariaDB: ` COLLATE <the migrations table's>`, when it exists; elsewhere nothing. */
   private async mysqlCollation(): Promise<string> {
-    if (!isMysql(this.dataSource)) return '';
+    if (!isMysqlFamily(this.dataSource)) return '';
     const rows = (await this.queryRunner.query(
       'SELECT TABLE_COLLATION AS collation FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?',
       [this.dataSource.driver.database ?? null, migrationsTableName(this.dataSource)],
@@ -302,12 +310,12 @@ export class ChecksumTable {
     const postgres = this.dataSource.options.type === 'postgres';
     const tuples = Array.from(
       { length: rows },
-      (_, row) => `(${columns.map((_, column) => (postgres ? `$${offset + row * columns.length + column + 1}` : '?')).join(', ')})`,
+      (_, row) => `(${placeholders(this.dataSource, columns.length, offset + row * columns.length).join(', ')})`,
     );
     const current = `LIKE '${CHECKSUM_VERSION}:%'`;
     // MySQL assigns left to right: the checksum, which the condition reads, goes last.
     const updated = ['source_hash', 'origin', 'recorded_at', 'checksum'];
-    const onConflict = isMysql(this.dataSource)
+    const onConflict = isMysqlFamily(this.dataSource)
       ? `ON DUPLICATE KEY UPDATE ${updated
           .map(
             (column) =>
@@ -322,9 +330,4 @@ export class ChecksumTable {
   private table(): string {
     return escapedTable(this.dataSource, this.queryRunner, checksumsTableName(this.dataSource));
   }
-}
-
-function isMysql(dataSource: DataSource): boolean {
-  const type = dataSource.options.type;
-  return type === 'mysql' || type === 'mariadb' || type === 'aurora-mysql';
 }

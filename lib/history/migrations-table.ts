@@ -3,6 +3,18 @@ import { escapeTablePath } from '../typeorm/migration-internals.js';
 import { withExpectedFailures } from '../typeorm/redacting-logger.js';
 import { errorChain } from '../util/error-chain.js';
 
+/** MySQL, MariaDB and Aurora MySQL: one SQL dialect (upserts, collations, implicit DDL commits). */
+export function isMysqlFamily(dataSource: DataSource): boolean {
+  const type = dataSource.options.type;
+  return type === 'mysql' || type === 'mariadb' || type === 'aurora-mysql';
+}
+
+/** Bind placeholders for `count` parameters numbered after the first `offset`: PostgreSQL's `$n`, `?` elsewhere. */
+export function placeholders(dataSource: DataSource, count: number, offset = 0): string[] {
+  const postgres = dataSource.options.type === 'postgres';
+  return Array.from({ length: count }, (_, i) => (postgres ? `$${offset + i + 1}` : '?'));
+}
+
 /** The migrations table's name as configured (without schema). */
 export function migrationsTableName(dataSource: DataSource): string {
   return dataSource.options.migrationsTableName ?? 'migrations';

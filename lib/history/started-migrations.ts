@@ -2,13 +2,12 @@ import { hostname } from 'node:os';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import type { LockCondition } from '../contracts/lock-contract.js';
-import { escapedTable, migrationsTableName, selectIfTableExists } from './migrations-table.js';
+import { escapedTable, isMysqlFamily, migrationsTableName, placeholders, selectIfTableExists } from './migrations-table.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
 
 /** MySQL and MariaDB commit DDL implicitly: a migration's DDL cannot be rolled back. */
 export function commitsDdlImplicitly(dataSource: DataSource): boolean {
-  const type = dataSource.options.type;
-  return type === 'mysql' || type === 'mariadb' || type === 'aurora-mysql';
+  return isMysqlFamily(dataSource);
 }
 
 /** The table of started markers: `<migrations table>_started`, beside the migrations table. */
@@ -137,8 +136,7 @@ export class StartedMarkers {
   }
 
   private parameterList(count: number): string[] {
-    const postgres = this.dataSource.options.type === 'postgres';
-    return Array.from({ length: count }, (_, i) => (postgres ? `$${i + 1}` : '?'));
+    return placeholders(this.dataSource, count);
   }
 }
 

@@ -1,11 +1,10 @@
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
-import { readRecordedNames } from '../history/migration-status.js';
+import { readMigrationHistory, readRecordedNames } from '../history/migration-status.js';
 import { MigrationRecords } from '../typeorm/observed-migration-executor.js';
 import { knownMigrations } from '../typeorm/migration-internals.js';
 import { describeStarted, StartedMarkers } from '../history/started-migrations.js';
 import { ChecksumTable } from '../history/migration-checksums.js';
-import { readMigrationHistory } from '../history/migration-status.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
 import type { Migration } from 'typeorm';
 import { buildChecksum } from '../plan/migration-checksum.js';
