@@ -2,7 +2,7 @@
 //   - restart with nothing pending: app.init() with tenants, against the same app without them
 //     (added milliseconds, and the statements the library sent);
 //   - a deploy adding one migration to every tenant, against one psql session doing the same work,
-//     and the same deploy by the library without the summary (summaryTable: false);
+//     and the same deploy by the library without the summary (summaryTable: false; on by default);
 //   - the peak RSS of the process that ran the first migration of every tenant;
 //   - --replicas replica processes released at once on N pending tenants, against one replica alone
 //     (wall time until the last is done, each replica's share, every migration checked applied once).
@@ -168,7 +168,7 @@ try {
             await db.query('CHECKPOINT');
             deploy.library.push((await boot(db.url, tenants, all)).ms);
           }),
-        // The library without the summary (summaryTable: false, the default until it is measured).
+        // The library without the summary (summaryTable: false).
         plain: () =>
           onFreshDatabase('postgres', async (db) => {
             await boot(db.url, tenants, first, { summaryTable: false });

@@ -49,10 +49,10 @@ export interface TenantMigrationOptions {
   /**
    * Keep a summary of every tenant's migrations table in `auto_migrator_tenants` (in the DataSource's
    * schema), kept exact by triggers on each tenant's migrations table, so that a restart learns
-   * which tenants have nothing to do in one statement, without opening their tables. Default false
-   * (no table, function or trigger is created, and a restart reads every tenant's table). The
+   * which tenants have nothing to do in one statement, without opening their tables. Default true;
+   * false creates no table, function or trigger, and a restart reads every tenant's table. The
    * library's own migration session skips the triggers; writes by anyone else fire them. Measured
-   * deploy costs with and without it are in docs/tenants.md.
+   * restart and deploy costs with and without it are in docs/tenants.md.
    */
   summaryTable?: boolean;
 }

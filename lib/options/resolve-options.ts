@@ -333,7 +333,7 @@ function resolveTenants(value: unknown, where: string): ResolvedTenantOptions {
     concurrency,
     migrationsTableName: table as string | undefined,
     affectReadiness: flag(record['affectReadiness'], true, `${where}.affectReadiness`),
-    summaryTable: flag(record['summaryTable'], false, `${where}.summaryTable`),
+    summaryTable: flag(record['summaryTable'], true, `${where}.summaryTable`),
   });
 }
 

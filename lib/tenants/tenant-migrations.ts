@@ -97,20 +97,25 @@ export async function migrateTenants(
   const deferred: string[] = [];
   // Each process starts at its own point of the list, so replicas booting together begin on
   // different tenants instead of queueing on the same locks.
-  const start = Math.floor(Math.random() * tenants.length);
-  const order = [...tenants.slice(start), ...tenants.slice(0, start)];
-  await forEachTenant(order, settings.concurrency, env, async (tenant) => {
-    if (upToDate.has(tenant)) {
-      env.emit({
-        type: 'data-source-done',
-        dataSource: tenantKey({ parent: parent.name, name: tenant }),
-        status: 'done',
-        applied: [],
-        durationMs: 0,
-      });
-    } else if (!(await migrate(tenant, true))) {
-      deferred.push(tenant);
+  // The tenants known up to date are done at once; the workers take the others.
+  const toMigrate: string[] = [];
+  for (const tenant of tenants) {
+    if (!upToDate.has(tenant)) {
+      toMigrate.push(tenant);
+      continue;
     }
+    env.emit({
+      type: 'data-source-done',
+      dataSource: tenantKey({ parent: parent.name, name: tenant }),
+      status: 'done',
+      applied: [],
+      durationMs: 0,
+    });
+  }
+  const start = Math.floor(Math.random() * toMigrate.length);
+  const order = [...toMigrate.slice(start), ...toMigrate.slice(0, start)];
+  await forEachTenant(order, settings.concurrency, env, async (tenant) => {
+    if (!(await migrate(tenant, true))) deferred.push(tenant);
   });
   await forEachTenant(deferred, settings.concurrency, env, async (tenant) => void (await migrate(tenant, false)));
   if (!env.control.stopped) await summarize(parent, table, history, env);

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
 import { quoteIdentifier, quoteLiteral } from '../util/sql-identifier.js';
 
 /**
@@ -76,6 +76,11 @@ function qualified(place: SummaryPlace, name: string): string {
  * What the summary says of `tenants`, in one statement over the catalog and the summary table: no
  * tenant table is opened. Only the tenants with something to look at are returned (the others are
  * up to date); undefined when the summary table does not exist yet.
+ *
+ * The two statements share one read-only transaction, with JIT compilation off for it alone
+ * (`set_config(…, true)`, sent with the first): the planner's estimate for thousands of tenants
+ * (a trigger lookup per tenant) crosses `jit_above_cost`, and at 10,000 tenants PostgreSQL 15 spent
+ * about 400 ms compiling a statement that runs in about 100 ms (bench/README.md).
  */
 export async function readTenantSummary(
   dataSource: DataSource,
@@ -83,17 +88,39 @@ export async function readTenantSummary(
   tenants: readonly string[],
   query: { readonly known: readonly string[]; readonly table: string; readonly startedTable: string },
 ): Promise<TenantSummary | undefined> {
-  const [found] = (await dataSource.query(
-    `SELECT n.nspname AS schema, to_regprocedure(format('%I.${WRITING}(text,text)', n.nspname)) IS NOT NULL ` +
+  const runner = dataSource.createQueryRunner('master');
+  try {
+    await runner.startTransaction();
+    const summary = await readInTransaction(runner, place, tenants, query);
+    await runner.commitTransaction();
+    return summary;
+  } finally {
+    if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+    await runner.release();
+  }
+}
+
+async function readInTransaction(
+  runner: QueryRunner,
+  place: SummaryPlace,
+  tenants: readonly string[],
+  query: { readonly known: readonly string[]; readonly table: string; readonly startedTable: string },
+): Promise<TenantSummary | undefined> {
+  const [found] = (await runner.query(
+    `SELECT set_config('jit', 'off', true) AS jit, n.nspname AS schema, to_regprocedure(format('%I.${WRITING}(text,text)', n.nspname)) IS NOT NULL ` +
       `AND to_regprocedure(format('%I.${WRITTEN}(text,text)', n.nspname)) IS NOT NULL AS writable ` +
       `FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)`,
     [qualified(place, SUMMARY_TABLE)],
   )) as Array<{ schema: string; writable: boolean }>;
   if (!found) return undefined;
-  const rows = (await dataSource.query(
+  // The trigger lookup is one range of pg_trigger's (tgrelid, tgname) index per tenant (the four
+  // names sort together), not one descent per name.
+  const names = Object.values(TRIGGERS).sort();
+  const rows = (await runner.query(
     `SELECT schema, "hasTable", "hasMarkers", summarized, matches, ${LOCK_SLOTS} AS slots FROM (` +
       `SELECT t.schema, c.oid IS NOT NULL AS "hasTable", m.oid IS NOT NULL AS "hasMarkers", ` +
-      `coalesce(s.table_oid = c.oid AND (SELECT count(*) FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = ANY($4::text[]) ` +
+      `coalesce(s.table_oid = c.oid AND (SELECT count(*) FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid ` +
+      `AND g.tgname BETWEEN $7 AND $8 AND g.tgname = ANY($4::text[]) ` +
       `AND g.tgenabled IN ('O', 'A') AND g.tgqual IS NOT NULL AND g.tgfoid = (SELECT to_regprocedure($5))) = cardinality($4::text[]), false) AS summarized, ` +
       `coalesce(s.recorded = cardinality($6::text[]) AND s.names_hash = (SELECT coalesce(sum(hashtextextended(k, 0)), 0) FROM unnest($6::text[]) AS k), false) AS matches ` +
       `FROM unnest($1::text[]) AS t(schema) ` +
@@ -102,7 +129,7 @@ export async function readTenantSummary(
       `LEFT JOIN pg_catalog.pg_class m ON m.relnamespace = n.oid AND m.relname = $3 ` +
       `LEFT JOIN ${qualified(place, SUMMARY_TABLE)} s ON s.schema_name = t.schema AND s.table_name = $2` +
       `) AS tenant WHERE NOT (summarized AND matches AND NOT "hasMarkers")`,
-    [tenants, query.table, query.startedTable, Object.values(TRIGGERS), `${qualified(place, CHANGED)}()`, query.known],
+    [tenants, query.table, query.startedTable, names, `${qualified(place, CHANGED)}()`, query.known, names[0], names[names.length - 1]],
   )) as TenantSummaryRow[];
   return { rows, writer: found.writable ? { schema: found.schema } : undefined };
 }
