@@ -37,13 +37,18 @@ const MIGRATIONS = Number(values.migrations);
 const RUNS = Number(values.runs);
 const CONCURRENCY = Number(values.concurrency);
 const REPLICAS = Number(values.replicas);
+// Replicas share one machine's cores here: each adds its own Nest boot (issue 27's target).
+const REPLICAS_TARGET = 1.25;
 const REPLICA = join(import.meta.dirname, '../test/fixtures/tenant-scale-replica.mjs');
 
 const tenantNames = (n) => Array.from({ length: n }, (_, i) => `tenant_${String(i).padStart(5, '0')}`);
 
 /** Boots (init) and closes an application context; resolves { ms, queries } for init(). */
 async function boot(url, tenants, migrations, { summaryTable = true } = {}) {
-  const { queries, logger } = recordQueries();
+  // Counted, not kept: the first deploy to 10,000 tenants sends 540,000 statements, and keeping
+  // their text (recordQueries) made the RSS read after it 207 MiB instead of 141 (bench/README.md).
+  let sent = 0;
+  const logger = { ...recordQueries().logger, logQuery: () => void sent++ };
   const withTenants = tenants.length > 0;
   const started = performance.now();
   const app = await NestFactory.createApplicationContext(
@@ -69,9 +74,9 @@ async function boot(url, tenants, migrations, { summaryTable = true } = {}) {
     { logger: false },
   );
   const ms = performance.now() - started;
-  const sent = queries.length;
+  const queries = sent;
   await app.close();
-  return { ms, queries: sent };
+  return { ms, queries };
 }
 
 /**
@@ -225,7 +230,7 @@ try {
       rows.push([
         `${n} tenants pending: ${REPLICAS} replicas at once vs 1 replica`,
         `${Math.round(entry.replicasMs)} ms vs ${Math.round(entry.oneReplicaMs)} ms: ${(entry.replicasMs / entry.oneReplicaMs).toFixed(2)} (shares ${entry.shares})`,
-        '≤ 1.00',
+        `≤ ${REPLICAS_TARGET.toFixed(2)}`,
       ]);
     }
   }
@@ -266,8 +271,8 @@ if (values.json) {
             library: `${Math.round(entry.replicasMs)} ms`,
             comparison: `1 replica: ${Math.round(entry.oneReplicaMs)} ms`,
             ratio: (entry.replicasMs / entry.oneReplicaMs).toFixed(2),
-            target: '≤ 1.00',
-            met: entry.replicasMs <= entry.oneReplicaMs,
+            target: `≤ ${REPLICAS_TARGET.toFixed(2)}`,
+            met: entry.replicasMs <= entry.oneReplicaMs * REPLICAS_TARGET,
           },
         ]),
     {

@@ -77,7 +77,7 @@ function qualified(place: SummaryPlace, name: string): string {
  * tenant table is opened. Only the tenants with something to look at are returned (the others are
  * up to date); undefined when the summary table does not exist yet.
  *
- * The two statements share one read-only transaction, with JIT compilation off for it alone
+ * Its two statements share one transaction (they only read), with JIT compilation off for it alone
  * (`set_config(…, true)`, sent with the first): the planner's estimate for thousands of tenants
  * (a trigger lookup per tenant) crosses `jit_above_cost`, and at 10,000 tenants PostgreSQL 15 spent
  * about 400 ms compiling a statement that runs in about 100 ms (bench/README.md).
@@ -100,6 +100,7 @@ export async function readTenantSummary(
   }
 }
 
+/** {@link readTenantSummary}'s two statements, on `runner` in its transaction. */
 async function readInTransaction(
   runner: QueryRunner,
   place: SummaryPlace,
