@@ -78,9 +78,10 @@ function qualified(place: SummaryPlace, name: string): string {
  * up to date); undefined when the summary table does not exist yet.
  *
  * Its two statements share one transaction (they only read), with JIT compilation off for it alone
- * (`set_config(…, true)`, sent with the first): the planner's estimate for thousands of tenants
- * (a trigger lookup per tenant) crosses `jit_above_cost`, and at 10,000 tenants PostgreSQL 15 spent
- * about 400 ms compiling a statement that runs in about 100 ms (bench/README.md).
+ * (`set_config(…, true)`, sent with the first; servers before 11 have no JIT): the planner's
+ * estimate for thousands of tenants (a trigger lookup per tenant) crosses `jit_above_cost`, and at
+ * 10,000 tenants PostgreSQL 15 spent about 400 ms compiling a statement that runs in about 100 ms
+ * (bench/README.md).
  */
 export async function readTenantSummary(
   dataSource: DataSource,
@@ -108,7 +109,7 @@ async function readInTransaction(
   query: { readonly known: readonly string[]; readonly table: string; readonly startedTable: string },
 ): Promise<TenantSummary | undefined> {
   const [found] = (await runner.query(
-    `SELECT set_config('jit', 'off', true) AS jit, n.nspname AS schema, to_regprocedure(format('%I.${WRITING}(text,text)', n.nspname)) IS NOT NULL ` +
+    `SELECT CASE WHEN current_setting('jit', true) IS NOT NULL THEN set_config('jit', 'off', true) END AS jit, n.nspname AS schema, to_regprocedure(format('%I.${WRITING}(text,text)', n.nspname)) IS NOT NULL ` +
       `AND to_regprocedure(format('%I.${WRITTEN}(text,text)', n.nspname)) IS NOT NULL AS writable ` +
       `FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)`,
     [qualified(place, SUMMARY_TABLE)],
