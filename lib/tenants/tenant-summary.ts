@@ -1,4 +1,4 @@
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { quoteIdentifier, quoteLiteral } from '../util/sql-identifier.js';
 
 /**
@@ -87,28 +87,22 @@ export async function readTenantSummary(
   dataSource: DataSource,
   place: SummaryPlace,
   tenants: readonly string[],
-  query: { readonly known: readonly string[]; readonly table: string; readonly startedTable: string },
+  query: SummaryQuery,
 ): Promise<TenantSummary | undefined> {
-  const runner = dataSource.createQueryRunner('master');
-  try {
-    await runner.startTransaction();
-    const summary = await readInTransaction(runner, place, tenants, query);
-    await runner.commitTransaction();
-    return summary;
-  } finally {
-    if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-    await runner.release();
-  }
+  return dataSource.transaction((manager) => readInTransaction(manager, place, tenants, query));
 }
 
-/** {@link readTenantSummary}'s two statements, on `runner` in its transaction. */
+/** What the summary is asked about the tenants: this build's tenant migrations and the tables' names. */
+type SummaryQuery = { readonly known: readonly string[]; readonly table: string; readonly startedTable: string };
+
+/** {@link readTenantSummary}'s two statements, in its transaction. */
 async function readInTransaction(
-  runner: QueryRunner,
+  manager: EntityManager,
   place: SummaryPlace,
   tenants: readonly string[],
-  query: { readonly known: readonly string[]; readonly table: string; readonly startedTable: string },
+  query: SummaryQuery,
 ): Promise<TenantSummary | undefined> {
-  const [found] = (await runner.query(
+  const [found] = (await manager.query(
     `SELECT CASE WHEN current_setting('jit', true) IS NOT NULL THEN set_config('jit', 'off', true) END AS jit, n.nspname AS schema, to_regprocedure(format('%I.${WRITING}(text,text)', n.nspname)) IS NOT NULL ` +
       `AND to_regprocedure(format('%I.${WRITTEN}(text,text)', n.nspname)) IS NOT NULL AS writable ` +
       `FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)`,
@@ -118,7 +112,7 @@ async function readInTransaction(
   // The trigger lookup is one range of pg_trigger's (tgrelid, tgname) index per tenant (the four
   // names sort together), not one descent per name.
   const names = Object.values(TRIGGERS).sort();
-  const rows = (await runner.query(
+  const rows = (await manager.query(
     `SELECT schema, "hasTable", "hasMarkers", summarized, matches, ${LOCK_SLOTS} AS slots FROM (` +
       `SELECT t.schema, c.oid IS NOT NULL AS "hasTable", m.oid IS NOT NULL AS "hasMarkers", ` +
       `coalesce(s.table_oid = c.oid AND (SELECT count(*) FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid ` +
