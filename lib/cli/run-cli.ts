@@ -35,11 +35,13 @@ Commands:
   up           run pending migrations (under the migration lock, through the strategy)
   down --to <v>  revert every applied migration newer than <v> (name, 13-digit timestamp, or 0 for all)
   ensure-up    exit 1 when any migration is pending
-  plan         dry run: the SQL pending migrations execute, rolled back (PostgreSQL, SQLite)
+  plan         dry run: the SQL pending migrations execute, rolled back (PostgreSQL, SQLite); the
+               statements really run and hold their locks meanwhile: point it at a copy, not production
   check        before a rolling deploy (PostgreSQL): the pending migrations' SQL, from a dry run, read by
                PostgreSQL's parser, checked for locks that would stall the running release on the live
                tables (graded by their size), and, with --snapshot, against what the previous
-               release's entities still map; exit 1 on an error-level finding
+               release's entities still map; exit 1 on an error-level finding. Its dry run holds the
+               migrations' locks while it runs: point it at a copy of production, not production
   snapshot --out <file>
                what this build's entities map (tables, columns) per DataSource, for check --snapshot;
                commit it at release
@@ -152,8 +154,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         resolve: { migration: migration!, as: values.applied ? 'applied' : values['accept-change'] ? 'change-accepted' : 'not-applied' },
       },
     });
-  // With --json, stdout is the one JSON document: whatever else would print there goes to stderr.
-  const outcome = json ? await stdoutToStderr(run) : await run();
+  // stdout is the result alone (the plan's SQL, the one JSON document): whatever else would print
+  // there while the command runs (TypeORM's query log, migrations' console.log) goes to stderr.
+  const outcome = await stdoutToStderr(run);
   logger.finish();
   if (json) {
     const document: CliJsonResult = {

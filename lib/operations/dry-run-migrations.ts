@@ -1,4 +1,5 @@
 import type { CheckFinding } from '../check/check-finding.js';
+import type { SecretRedactor } from '../util/secret-redactor.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { missingSqliteFile, readMigrationStatus } from '../history/migration-status.js';
@@ -96,6 +97,24 @@ export async function dryRunMigrations(runner: DataSourceMigrationRunner, limits
     }
     return { dataSource: runner.name, pending: pending.length, migrations: planned, complete: !stopped };
   });
+}
+
+/**
+ * The dry run as it may be shown: every statement's SQL and bound parameters passed through the
+ * redactor (a migration may bind a password), as TypeORM's logger gets them. The rules read the
+ * statements as recorded; what leaves the library (plan's result, text and JSON) is this.
+ */
+export function redactedDryRun(result: DryRunResult, redactor: SecretRedactor): DryRunResult {
+  return {
+    ...result,
+    migrations: result.migrations.map((migration) => ({
+      ...migration,
+      statements: migration.statements.map(({ sql, parameters }) => ({
+        sql: redactor.redact(sql),
+        ...(parameters ? { parameters: redactor.data(parameters) } : {}),
+      })),
+    })),
+  };
 }
 
 /** Positive whole numbers of ms, or a configuration error naming the one to fix. */

@@ -17,7 +17,7 @@ import { DataSourceMigrationRunner } from '../runner/data-source-migration.runne
 import type { RunnerEnvironment } from '../runner/runner-environment.js';
 import type { MigrationStateStore, MigrationState } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
-import { dryRunMigrations, type DryRunResult, type PreviewLimits } from './dry-run-migrations.js';
+import { dryRunMigrations, redactedDryRun, type DryRunResult, type PreviewLimits } from './dry-run-migrations.js';
 import type { MigrationStatusReport } from '../history/migration-status.js';
 import { acceptChange, resolveStartedMigration, type ResolvedAs, type ResolveResult } from './resolve-migration.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';
@@ -417,7 +417,7 @@ export class MigrationOperations implements MigrationOperationsApi {
     return statuses;
   }
 
-  /** Dry run: the SQL each pending migration executes, inside a transaction that is rolled back. */
+  /** Dry run: the SQL each pending migration executes (secrets redacted), inside a transaction that is rolled back. */
   async plan(options: PlanOptions = {}): Promise<DryRunResult[]> {
     const { dataSource, ...limits } = options;
     const results: DryRunResult[] = [];
@@ -427,7 +427,8 @@ export class MigrationOperations implements MigrationOperationsApi {
       // On PostgreSQL the plan also says what check's lock rules find in its statements, if anything.
       const analyzed = plan.dataSource.options.type === 'postgres' && dryRun.migrations.length > 0;
       const findings = analyzed ? (await analyzeDryRun(runner, dryRun)).findings : [];
-      results.push(findings.length > 0 ? { ...dryRun, findings } : dryRun);
+      const shown = redactedDryRun(dryRun, runner.redactor);
+      results.push(findings.length > 0 ? { ...shown, findings } : shown);
     }
     return results;
   }

@@ -47,13 +47,7 @@ export function redactDataSourceLogger(dataSource: DataSource, redactor: SecretR
     if (value instanceof Error) return state.redactor.scrub(value);
     return value;
   };
-  const parameters = (values: unknown): unknown => {
-    if (Array.isArray(values)) return values.map(anything);
-    if (typeof values === 'object' && values !== null && Object.getPrototypeOf(values) === Object.prototype) {
-      return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, anything(value)]));
-    }
-    return values;
-  };
+  const parameters = (values: unknown): unknown => state.redactor.data(values);
   const redacting: Partial<TypeOrmLogger> = {
     logQuery: (query: string, values?: QueryParameters, queryRunner?: QueryRunner) =>
       original.logQuery(text(query), parameters(values) as QueryParameters, queryRunner),

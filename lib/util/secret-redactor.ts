@@ -45,6 +45,14 @@ export class SecretRedactor {
     return result;
   }
 
+  /**
+   * A redacted copy of what a statement was bound to, or any other data (arrays and plain objects at
+   * any depth; strings redacted, errors scrubbed); the value itself when it holds no secret.
+   */
+  data<T>(value: T): T {
+    return this.redactData(value, new Set(), 0) as T;
+  }
+
   /** The error's message, redacted. */
   message(error: unknown): string {
     if (error instanceof Error) return this.redact(error.message);

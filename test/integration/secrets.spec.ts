@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect, stripVTControlCharacters } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -265,6 +266,53 @@ describeEachDatabase("secrets in SQL and parameters, through TypeORM's own logge
           expect(cliOutput).toMatch(failed);
           expect(cliOutput).not.toContain(PASSWORD);
         }
+      } finally {
+        await credentials.drop();
+      }
+    },
+  );
+
+  it.runIf(t.kind !== 'mariadb')(
+    'plan, text and --json, with logging on: a password bound as a parameter is redacted, and stdout is the plan alone',
+    { timeout: 240_000 },
+    async () => {
+      const credentials = await login();
+      // plan creates no SQLite file: it must be there (empty, nothing applied).
+      if (t.kind === 'sqlite' && !existsSync(t.db.url)) writeFileSync(t.db.url, '');
+      try {
+        const env = {
+          ...process.env,
+          CLI_DB_KIND: t.kind,
+          CLI_DB_URL: credentials.url,
+          CLI_LOGGING: 'true',
+          CLI_BIND_SECRET: credentials.secretParam,
+        };
+        const plan = (args: string[]) =>
+          spawnSync(
+            process.execPath,
+            [join(ROOT, 'dist/cli/auto-migrator.js'), 'plan', ...args, '--data-source', join(ROOT, 'test/fixtures/cli-data-source.mjs')],
+            {
+              env,
+              encoding: 'utf8',
+            },
+          );
+        const text = plan([]);
+        expect(text.status, text.stderr).toBe(0);
+        const stdout = stripVTControlCharacters(text.stdout);
+        expect(stdout).toMatch(/SELECT (\$1::text|\?) AS x; -- parameters: \["(password=)?\*\*\*"\]/);
+        // TypeORM's query log (logging: true) really printed, on stderr: stdout holds the plan's lines only.
+        expect(stripVTControlCharacters(text.stderr)).toContain('query:');
+        for (const line of stdout.trim().split('\n')) expect(line).toMatch(/^(--|CREATE TABLE|SELECT)/);
+        expect(`${stdout}${stripVTControlCharacters(text.stderr)}`).not.toContain(PASSWORD);
+
+        const json = plan(['--json']);
+        expect(json.status, json.stderr).toBe(0);
+        const document = JSON.parse(json.stdout) as {
+          dataSources: Array<{ migrations: Array<{ name: string; statements: Array<{ parameters?: unknown[] }> }> }>;
+        };
+        const bound = document.dataSources[0]!.migrations.find((migration) => migration.name === 'BindsSecret1700000000007');
+        expect(bound?.statements[0]?.parameters).toEqual([t.kind === 'sqlite' ? 'password=***' : '***']);
+        expect(`${json.stdout}${stripVTControlCharacters(json.stderr)}`).not.toContain(PASSWORD);
       } finally {
         await credentials.drop();
       }

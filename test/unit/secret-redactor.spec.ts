@@ -78,4 +78,14 @@ describe('SecretRedactor', () => {
     expect(failed.client).toBeInstanceOf(Client);
     expect(Object.keys(failed)).not.toContain('client');
   });
+  it("data(): a redacted copy of bound parameters at any depth, the caller's array untouched; the same value when nothing is secret", () => {
+    const secret = 'Sup3r-S3cret-Pw';
+    const redactor = new SecretRedactor([secret]);
+    const parameters = ['alice', secret, 42, { nested: [`password=${'x'.repeat(6)}`] }, Buffer.from('raw')];
+    const redacted = redactor.data(parameters);
+    expect(redacted).toEqual(['alice', '***', 42, { nested: ['password=***'] }, Buffer.from('raw')]);
+    expect(parameters[1]).toBe(secret);
+    const clean = ['alice', 42];
+    expect(redactor.data(clean)).toBe(clean);
+  });
 });
