@@ -11,6 +11,7 @@ const scripts = [
   ['tenants.mjs', quick ? ['--runs', '1', '--tenants', '60', '--concurrency', '8'] : ['--runs', '3', '--concurrency', '4,8']],
   ['tenants-scale.mjs', quick ? ['--runs', '1', '--tenants', '200'] : ['--runs', '3', '--tenants', '1000,10000']],
   ['check.mjs', quick ? ['--runs', '2'] : ['--runs', '6']],
+  ['check-stall.mjs', quick ? ['--runs', '1', '--rows', '200000', '--tables', '50'] : ['--runs', '3']],
   ['overhead.mjs', quick ? ['--runs', '2', '--boots-per-run', '1'] : ['--runs', '12']],
 ];
 const rows = [];

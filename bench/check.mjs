@@ -10,8 +10,7 @@ import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AutoMigratorModule, AutoMigratorService } from 'nestjs-auto-migrator';
-import { DataSource } from 'typeorm';
-import { machine, median, onFreshDatabase, reachable, table } from './support.mjs';
+import { machine, median, onFreshDatabase, reachable, table, timeRolledBackRun } from './support.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -80,23 +79,6 @@ async function timeCheck(url) {
   }
 }
 
-/** The same migrations' up() in one transaction, rolled back, by TypeORM alone: the dry run's bare work. */
-async function timeRawDryRun(url) {
-  const dataSource = await new DataSource({ type: 'postgres', url, migrations: migrations(), logging: false }).initialize();
-  try {
-    const runner = dataSource.createQueryRunner();
-    const started = performance.now();
-    await runner.startTransaction();
-    for (const migration of dataSource.migrations) await migration.up(runner);
-    await runner.rollbackTransaction();
-    const ms = performance.now() - started;
-    await runner.release();
-    return { ms };
-  } finally {
-    await dataSource.destroy();
-  }
-}
-
 if (!(await reachable('postgres'))) {
   console.log('postgres: not reachable, skipped');
   process.exit(0);
@@ -112,7 +94,7 @@ for (let run = 0; run < RUNS; run++) {
   for (const which of order) {
     took[which] = await onFreshDatabase('postgres', async (db) => {
       await seed(db);
-      return which === 'raw' ? timeRawDryRun(db.url) : timeCheck(db.url);
+      return which === 'raw' ? timeRolledBackRun(db.url, migrations()) : timeCheck(db.url);
     });
   }
   raws.push(took.raw.ms);

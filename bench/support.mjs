@@ -1,6 +1,7 @@
 // Shared by the benchmarks: fresh databases, spawned replicas, medians, the machine.
 import { spawn } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
+import { DataSource } from 'typeorm';
 import { createDatabase } from '../test/support/database-server.mjs';
 
 export const PG_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -87,4 +88,24 @@ export function table(header, rows) {
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
   return lines.join('\n');
+}
+
+/**
+ * The migrations' up() in one transaction, rolled back, by TypeORM alone on the database at `url`
+ * (PostgreSQL): the bare work of an in-place dry run. Resolves { ms }.
+ */
+export async function timeRolledBackRun(url, migrations) {
+  const dataSource = await new DataSource({ type: 'postgres', url, migrations, logging: false }).initialize();
+  try {
+    const runner = dataSource.createQueryRunner();
+    const started = performance.now();
+    await runner.startTransaction();
+    for (const migration of dataSource.migrations) await migration.up(runner);
+    await runner.rollbackTransaction();
+    const ms = performance.now() - started;
+    await runner.release();
+    return { ms };
+  } finally {
+    await dataSource.destroy();
+  }
 }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSnapshot } from '../check/build-snapshot.js';
 import { isFailing } from '../check/check-finding.js';
+import type { ShadowOption } from '../check/shadow-database.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
@@ -35,13 +36,13 @@ Commands:
   up           run pending migrations (under the migration lock, through the strategy)
   down --to <v>  revert every applied migration newer than <v> (name, 13-digit timestamp, or 0 for all)
   ensure-up    exit 1 when any migration is pending
-  plan         dry run: the SQL pending migrations execute, rolled back (PostgreSQL, SQLite); the
-               statements really run and hold their locks meanwhile: point it at a copy, not production
+  plan         dry run: the SQL pending migrations execute, rolled back (PostgreSQL: in a shadow database,
+               never on the live tables; SQLite: on the file)
   check        before a rolling deploy (PostgreSQL): the pending migrations' SQL, from a dry run, read by
                PostgreSQL's parser, checked for locks that would stall the running release on the live
                tables (graded by their size), and, with --snapshot, against what the previous
-               release's entities still map; exit 1 on an error-level finding. Its dry run holds the
-               migrations' locks while it runs: point it at a copy of production, not production
+               release's entities still map; exit 1 on an error-level finding. Its dry run runs in a
+               shadow database (see --shadow-url): the live tables are only read
   snapshot --out <file>
                what this build's entities map (tables, columns) per DataSource, for check --snapshot;
                commit it at release
@@ -67,6 +68,10 @@ Options:
                          resolve --accept-change accepts the edit in every tenant that has it applied
   --timeout <ms>         plan, check: stop the dry run after this long (default 300000)
   --lock-timeout <ms>    plan, check: stop when a statement waits this long for a lock (default 10000; PostgreSQL)
+  --shadow-url <url>     plan, check (PostgreSQL): the database the pending migrations run in instead of the
+                         live one: a clone or branch of production, or an empty database (filled with the live
+                         schema, emptied after); default SHADOW_DATABASE_URL, else a temporary database on the
+                         live server (CREATEDB and pg_dump needed), dropped at the end
   --strict               with check: also exit 1 when a pending migration could not be checked
   --snapshot <file>      with check: the previous release's snapshot; changes that break what it maps are findings
   --running-builds       with check: also every build recorded as booted in the last 30 days (the option
@@ -88,6 +93,7 @@ const FLAGS = {
   to: { type: 'string' },
   timeout: { type: 'string' },
   'lock-timeout': { type: 'string' },
+  'shadow-url': { type: 'string' },
   tenants: { type: 'boolean', default: false },
   applied: { type: 'boolean', default: false },
   'not-applied': { type: 'boolean', default: false },
@@ -135,6 +141,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (typeof limits === 'string') return usage(io, limits, json, command);
   const envProblem = loadEnvFiles(values['env-file'] ?? []);
   if (envProblem !== undefined) return usage(io, envProblem, json, command);
+  const shadow = shadowOption(command!, values['shadow-url']);
+  if (typeof shadow === 'string') return usage(io, shadow, json, command);
 
   const started = performance.now();
   const logger = new CliLogger(io.stderr, io.stderrIsTerminal === true);
@@ -146,6 +154,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       args: {
         to: values.to,
         limits,
+        shadow,
         strict: values.strict,
         snapshot: values.snapshot,
         runningBuilds: values['running-builds'],
@@ -266,10 +275,21 @@ function planLimits(command: string, values: { timeout?: string; 'lock-timeout'?
 
 type PlanLimits = { timeoutMs?: number; lockTimeoutMs?: number };
 
+/** plan and check: `--shadow-url`, else SHADOW_DATABASE_URL (read after --env-file); or what is wrong with it. */
+function shadowOption(command: string, flag: string | undefined): ShadowOption | undefined | string {
+  if (flag !== undefined && command !== 'plan' && command !== 'check') return `--shadow-url goes with plan or check, not ${command}`;
+  if (flag === '') return '--shadow-url needs a URL (postgres://user@host:5432/database)';
+  if (command !== 'plan' && command !== 'check') return undefined;
+  const url = flag ?? (process.env.SHADOW_DATABASE_URL || undefined);
+  return url === undefined ? undefined : { url };
+}
+
 /** What the command line gives the commands beyond the target and scope. */
 interface CommandArgs {
   readonly to: string | undefined;
   readonly limits: PlanLimits;
+  /** plan and check: the shadow database to use (else a temporary one). */
+  readonly shadow: ShadowOption | undefined;
   readonly strict: boolean;
   /** check: the previous release's snapshot file, and whether to hold the migrations against the recorded builds too. */
   readonly snapshot: string | undefined;
@@ -340,7 +360,7 @@ async function execute(
   command: Command,
   operations: MigrationOperationsApi,
   scope: { dataSource?: string; tenants?: boolean },
-  { to, limits, strict, snapshot, runningBuilds, out, build, resolve }: CommandArgs,
+  { to, limits, shadow, strict, snapshot, runningBuilds, out, build, resolve }: CommandArgs,
 ): Promise<CommandOutcome> {
   switch (command) {
     case 'status': {
@@ -373,12 +393,16 @@ async function execute(
       return { dataSources: [result], text: formatResolve(result), code: EXIT.ok };
     }
     case 'plan': {
-      const results = await operations.plan({ ...(scope.dataSource === undefined ? {} : { dataSource: scope.dataSource }), ...limits });
+      const results = await operations.plan({
+        ...(scope.dataSource === undefined ? {} : { dataSource: scope.dataSource }),
+        ...limits,
+        ...(shadow ? { shadow } : {}),
+      });
       const complete = results.every((result) => result.complete);
       return { dataSources: results, text: formatPlan(results), code: complete ? EXIT.ok : EXIT.failed };
     }
     case 'check':
-      return checkCommand(operations, scope.dataSource, limits, { strict, snapshot, runningBuilds });
+      return checkCommand(operations, scope.dataSource, limits, { strict, snapshot, runningBuilds, shadow });
     case 'snapshot':
       return snapshotCommand(operations, scope.dataSource, out!, build);
   }
@@ -389,7 +413,12 @@ async function checkCommand(
   operations: MigrationOperationsApi,
   dataSource: string | undefined,
   limits: PlanLimits,
-  { strict, snapshot: snapshotFile, runningBuilds }: { strict: boolean; snapshot: string | undefined; runningBuilds: boolean },
+  {
+    strict,
+    snapshot: snapshotFile,
+    runningBuilds,
+    shadow,
+  }: { strict: boolean; snapshot: string | undefined; runningBuilds: boolean; shadow: ShadowOption | undefined },
 ): Promise<CommandOutcome> {
   const snapshot = snapshotFile === undefined ? undefined : parseSnapshot(readFileSync(snapshotFile, 'utf8'), snapshotFile);
   const results = await operations.check({
@@ -397,6 +426,7 @@ async function checkCommand(
     ...limits,
     ...(snapshot ? { snapshot } : {}),
     ...(runningBuilds ? { runningBuilds: true } : {}),
+    ...(shadow ? { shadow } : {}),
   });
   const failing = results.some((result) => result.findings.some(isFailing) || (strict && result.unchecked.length > 0));
   return { dataSources: results, text: formatCheck(results, strict), code: failing ? EXIT.failed : EXIT.ok };

@@ -14,7 +14,8 @@ import { buildMigrations } from '../plan/build-migrations.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { knownMigrations } from '../typeorm/migration-internals.js';
 import { currentBuild, readRunningBuilds } from './running-builds.js';
-import { dryRunMigrations, type DryRunResult, type PlannedMigration, type PreviewLimits } from './dry-run-migrations.js';
+import type { ShadowOption } from '../check/shadow-database.js';
+import { dryRunInShadow, dryRunMigrations, type DryRunResult, type PlannedMigration, type PreviewLimits } from './dry-run-migrations.js';
 
 export type { CheckFinding, CheckRule, CheckSeverity, UncheckedMigration } from '../check/check-finding.js';
 
@@ -41,6 +42,11 @@ export interface DeployCheckResult {
 export interface DeployCheckSettings extends Partial<PreviewLimits> {
   readonly snapshot?: BuildSnapshot;
   readonly runningBuilds?: { readonly windowMs: number };
+  /**
+   * Where the dry run runs: in a shadow of the live database (see ShadowDatabase; `{}`: a temporary
+   * one). Absent (deployCheck at boot): on the live database itself, holding the migrations' locks.
+   */
+  readonly shadow?: ShadowOption;
 }
 
 /**
@@ -50,12 +56,12 @@ export interface DeployCheckSettings extends Partial<PreviewLimits> {
  * cannot read (another database, a migration the dry run cannot run) is listed as unchecked.
  */
 export async function checkDeploy(runner: DataSourceMigrationRunner, settings: DeployCheckSettings = {}): Promise<DeployCheckResult> {
-  const { snapshot, runningBuilds, ...limits } = settings;
+  const { snapshot, runningBuilds, shadow, ...limits } = settings;
   const { dataSource, dataSourceName } = runner.plan;
   const previous = previousRelease(snapshot, dataSourceName);
   const postgres = dataSource.options.type === 'postgres';
   const running = runningBuilds && postgres ? await readRunningBuilds(runner, runningBuilds.windowMs, currentBuild(dataSource).id) : [];
-  const analysis = await analyzePending(runner, limits, [...(previous ? [previous] : []), ...running]);
+  const analysis = await analyzePending(runner, limits, shadow, [...(previous ? [previous] : []), ...running]);
   return {
     dataSource: dataSourceName,
     ...analysis,
@@ -76,6 +82,7 @@ export async function checkDeploy(runner: DataSourceMigrationRunner, settings: D
 async function analyzePending(
   runner: DataSourceMigrationRunner,
   limits: Partial<PreviewLimits>,
+  shadow: ShadowOption | undefined,
   releases: readonly PreviousRelease[],
 ): Promise<DryRunAnalysis> {
   const { dataSource, tenants, label } = runner.plan;
@@ -88,7 +95,7 @@ async function analyzePending(
     const why = `${dataSource.options.type}: check reads the SQL of a dry run with PostgreSQL's parser, which exists for PostgreSQL only`;
     return { findings: [], checked: [], unchecked: pending.map((migration) => ({ migration, reason: why })) };
   }
-  const dryRun = await dryRunMigrations(runner, limits);
+  const dryRun = shadow ? await dryRunInShadow(runner, limits, shadow) : await dryRunMigrations(runner, limits);
   const analysis = await analyzeDryRun(runner, dryRun, releases);
   const stoppedAt = dryRun.migrations.at(-1);
   for (const migration of pending.slice(dryRun.migrations.length)) {

@@ -1,4 +1,6 @@
 import type { CheckFinding } from '../check/check-finding.js';
+import type { DataSource, QueryRunner } from 'typeorm';
+import { withShadow, type ShadowDatabase, type ShadowOption } from '../check/shadow-database.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
@@ -38,8 +40,16 @@ export const DRY_RUN_LIMITS: PreviewLimits = { timeoutMs: 300_000, lockTimeoutMs
  * DDL is transactional (PostgreSQL, SQLite): on MySQL/MariaDB DDL commits implicitly, so it refuses.
  * Nothing is written, the migrations table included. A preview that stops early says where and
  * why, on the logger and in the result (`complete: false`).
+ *
+ * With a `shadow` (PostgreSQL), what is pending is read from the live database and the migrations
+ * run in the shadow: the live tables are never locked, and no migration lock is taken. Without one
+ * they run on the live database itself, under the migration lock, holding their locks there.
  */
-export async function dryRunMigrations(runner: DataSourceMigrationRunner, limits: Partial<PreviewLimits> = {}): Promise<DryRunResult> {
+export async function dryRunMigrations(
+  runner: DataSourceMigrationRunner,
+  limits: Partial<PreviewLimits> = {},
+  shadow?: ShadowDatabase,
+): Promise<DryRunResult> {
   const { dataSource, label } = runner.plan;
   const type = dataSource.options.type;
   if (type !== 'postgres' && type !== 'better-sqlite3') {
@@ -57,46 +67,87 @@ export async function dryRunMigrations(runner: DataSourceMigrationRunner, limits
     );
   }
   const settings = { ...DRY_RUN_LIMITS, ...checkLimits(limits) };
+  if (shadow) {
+    const pending = (await runner.readPending()).map(({ name }) => name);
+    const { timeZone, searchPath } = shadow.settings;
+    const prepare = async () => {
+      await shadow.queryRunner.query(`SELECT set_config('TimeZone', $1, true), set_config('search_path', $2, true)`, [
+        timeZone,
+        searchPath,
+      ]);
+    };
+    return previewPending(runner, pending, settings, { dataSource: shadow.dataSource, queryRunner: shadow.queryRunner, prepare });
+  }
   return runner.withSession(async (queryRunner, beforeMigration) => {
     const { pending } = await readMigrationStatus(dataSource, queryRunner);
-    const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration.instance]));
-    const planned: PlannedMigration[] = [];
-    if (pending.length === 0) return { dataSource: runner.name, pending: 0, migrations: planned, complete: true };
-    const preview = await PreviewTransaction.begin(dataSource, queryRunner, settings, () => beforeMigration(pending[0]!.name));
-    try {
-      for (const { name } of pending) {
-        const instance = instances.get(name);
-        const statements = preview.recordInto();
-        if (!instance || declaredTransaction(instance) === false) {
-          planned.push({
-            name,
-            statements,
-            error: 'it opts out of transactions (transaction = false), so it cannot be previewed and rolled back',
-          });
-          break;
-        }
-        try {
-          await preview.run(() => instance.up(queryRunner));
-          planned.push({ name, statements });
-        } catch (error) {
-          planned.push({ name, statements, error: runner.redactor.message(error) });
-          break;
-        }
-      }
-    } finally {
-      await preview.end();
-    }
-    const stopped = planned.at(-1)?.error === undefined ? undefined : planned.at(-1);
-    if (stopped) {
-      runner.logger.error(
-        `${label}: plan incomplete: stopped at migration ${planned.length} of ${pending.length}, "${stopped.name}": ${stopped.error}. ` +
-          `Nothing was kept; the migrations after it were not previewed.`,
-      );
-    } else {
-      runner.logger.log(`${label}: dry run of ${planned.length} migration(s) rolled back; nothing was kept`);
-    }
-    return { dataSource: runner.name, pending: pending.length, migrations: planned, complete: !stopped };
+    const names = pending.map(({ name }) => name);
+    return previewPending(runner, names, settings, { dataSource, queryRunner, prepare: () => beforeMigration(names[0]!) });
   });
+}
+
+/**
+ * {@link dryRunMigrations} in a shadow of the live database (see ShadowDatabase), opened only when
+ * something is pending and closed (a temporary one dropped) at the end. PostgreSQL.
+ */
+export async function dryRunInShadow(
+  runner: DataSourceMigrationRunner,
+  limits: Partial<PreviewLimits>,
+  option: ShadowOption,
+): Promise<DryRunResult> {
+  if ((await runner.readPending()).length === 0) return { dataSource: runner.name, pending: 0, migrations: [], complete: true };
+  const { dataSource, label } = runner.plan;
+  return withShadow(dataSource, option, { label, logger: runner.logger, redactor: runner.redactor }, (shadow) =>
+    dryRunMigrations(runner, limits, shadow),
+  );
+}
+
+/** The pending migrations, run in order in one preview on `session`, recorded until one cannot be. */
+async function previewPending(
+  runner: DataSourceMigrationRunner,
+  pending: readonly string[],
+  limits: PreviewLimits,
+  session: { readonly dataSource: DataSource; readonly queryRunner: QueryRunner; readonly prepare: () => Promise<void> },
+): Promise<DryRunResult> {
+  const { dataSource, label } = runner.plan;
+  const planned: PlannedMigration[] = [];
+  if (pending.length === 0) return { dataSource: runner.name, pending: 0, migrations: planned, complete: true };
+  const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration.instance]));
+  const { queryRunner } = session;
+  const routed = session.dataSource === dataSource ? [] : [dataSource];
+  const preview = await PreviewTransaction.begin(session.dataSource, queryRunner, limits, session.prepare, routed);
+  try {
+    for (const name of pending) {
+      const instance = instances.get(name);
+      const statements = preview.recordInto();
+      if (!instance || declaredTransaction(instance) === false) {
+        planned.push({
+          name,
+          statements,
+          error: 'it opts out of transactions (transaction = false), so it cannot be previewed and rolled back',
+        });
+        break;
+      }
+      try {
+        await preview.run(() => instance.up(queryRunner));
+        planned.push({ name, statements });
+      } catch (error) {
+        planned.push({ name, statements, error: runner.redactor.message(error) });
+        break;
+      }
+    }
+  } finally {
+    await preview.end();
+  }
+  const stopped = planned.at(-1)?.error === undefined ? undefined : planned.at(-1);
+  if (stopped) {
+    runner.logger.error(
+      `${label}: plan incomplete: stopped at migration ${planned.length} of ${pending.length}, "${stopped.name}": ${stopped.error}. ` +
+        `Nothing was kept; the migrations after it were not previewed.`,
+    );
+  } else {
+    runner.logger.log(`${label}: dry run of ${planned.length} migration(s) rolled back; nothing was kept`);
+  }
+  return { dataSource: runner.name, pending: pending.length, migrations: planned, complete: !stopped };
 }
 
 /**

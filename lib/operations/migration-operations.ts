@@ -17,7 +17,8 @@ import { DataSourceMigrationRunner } from '../runner/data-source-migration.runne
 import type { RunnerEnvironment } from '../runner/runner-environment.js';
 import type { MigrationStateStore, MigrationState } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
-import { dryRunMigrations, redactedDryRun, type DryRunResult, type PreviewLimits } from './dry-run-migrations.js';
+import type { ShadowOption } from '../check/shadow-database.js';
+import { dryRunInShadow, dryRunMigrations, redactedDryRun, type DryRunResult, type PreviewLimits } from './dry-run-migrations.js';
 import type { MigrationStatusReport } from '../history/migration-status.js';
 import { acceptChange, resolveStartedMigration, type ResolvedAs, type ResolveResult } from './resolve-migration.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';
@@ -48,8 +49,19 @@ export interface OperationTarget {
   readonly tenants?: boolean;
 }
 
-/** Which DataSources a dry run previews, and its limits (defaults: {@link DRY_RUN_LIMITS}). */
-export interface PlanOptions extends Omit<OperationTarget, 'tenants'>, Partial<PreviewLimits> {}
+/**
+ * Which DataSources a dry run previews, its limits (defaults: {@link DRY_RUN_LIMITS}), and, on
+ * PostgreSQL, the shadow database it runs in: never the live one.
+ */
+export interface PlanOptions extends Omit<OperationTarget, 'tenants'>, Partial<PreviewLimits> {
+  /**
+   * PostgreSQL: where the pending migrations run. `{ url }`: that database (best a clone or branch of
+   * production, used as it is when its migrations table lists what the live one lists; an empty one
+   * is filled with the live schema and emptied again; anything else is refused). Default: a
+   * temporary database created on the live server (CREATEDB needed) and dropped at the end.
+   */
+  readonly shadow?: ShadowOption;
+}
 
 /**
  * Which DataSources `check` looks at, the limits of the dry run it reads the SQL from, and the
@@ -419,11 +431,14 @@ export class MigrationOperations implements MigrationOperationsApi {
 
   /** Dry run: the SQL each pending migration executes (secrets redacted), inside a transaction that is rolled back. */
   async plan(options: PlanOptions = {}): Promise<DryRunResult[]> {
-    const { dataSource, ...limits } = options;
+    const { dataSource, shadow, ...limits } = options;
     const results: DryRunResult[] = [];
-    for (const plan of this.select({ dataSource })) {
+    for (const plan of this.shadowed(dataSource, shadow)) {
       const runner = this.runner(plan);
-      const dryRun = await dryRunMigrations(runner, limits);
+      const dryRun =
+        plan.dataSource.options.type === 'postgres'
+          ? await dryRunInShadow(runner, limits, shadow ?? {})
+          : await dryRunMigrations(runner, limits);
       // On PostgreSQL the plan also says what check's lock rules find in its statements, if anything.
       const analyzed = plan.dataSource.options.type === 'postgres' && dryRun.migrations.length > 0;
       const findings = analyzed ? (await analyzeDryRun(runner, dryRun)).findings : [];
@@ -438,11 +453,13 @@ export class MigrationOperations implements MigrationOperationsApi {
    * live tables the running release uses (see checkDeploy). Writes nothing.
    */
   async check(options: CheckOptions = {}): Promise<DeployCheckResult[]> {
-    const { dataSource, runningBuilds, ...settings } = options;
+    const { dataSource, runningBuilds, shadow, ...settings } = options;
     const window = this.runningBuildsWindow(runningBuilds);
     const results: DeployCheckResult[] = [];
-    for (const plan of this.select({ dataSource })) {
-      results.push(await checkDeploy(this.runner(plan), { ...settings, ...(window ? { runningBuilds: window } : {}) }));
+    for (const plan of this.shadowed(dataSource, shadow)) {
+      results.push(
+        await checkDeploy(this.runner(plan), { ...settings, shadow: shadow ?? {}, ...(window ? { runningBuilds: window } : {}) }),
+      );
     }
     return results;
   }
@@ -468,6 +485,19 @@ export class MigrationOperations implements MigrationOperationsApi {
     const dataSources: DataSourceSnapshot[] = [];
     for (const plan of this.select({ dataSource: options.dataSource })) dataSources.push(await snapshotDataSource(this.runner(plan)));
     return buildSnapshot(options.build ?? 'unnamed', dataSources);
+  }
+
+  /** The DataSources a dry run covers; one shadow URL is one database, for one PostgreSQL DataSource. */
+  private shadowed(dataSource: string | undefined, shadow: ShadowOption | undefined): readonly DataSourcePlan[] {
+    const plans = this.select({ dataSource });
+    const postgres = plans.filter((plan) => plan.dataSource.options.type === 'postgres');
+    if (shadow?.url !== undefined && postgres.length > 1) {
+      throw new AutoMigratorConfigError(
+        `A shadow database URL is one database, and ${postgres.length} PostgreSQL DataSources are checked (${postgres.map((plan) => `"${plan.name}"`).join(', ')}): ` +
+          `name one (--name, or { dataSource }), or give no URL and let each get a temporary shadow.`,
+      );
+    }
+    return plans;
   }
 
   private select(target: OperationTarget): readonly DataSourcePlan[] {

@@ -60,6 +60,8 @@ export class PreviewTransaction {
     private readonly dataSource: DataSource,
     private readonly queryRunner: QueryRunner,
     private readonly limits: PreviewLimits,
+    /** Other DataSources whose queries from the migration's code go into the preview too (the live one, when it runs on a shadow). */
+    private readonly alsoRouted: readonly DataSource[],
   ) {
     const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
     this.openConnection = () => createQueryRunner('master');
@@ -68,15 +70,18 @@ export class PreviewTransaction {
 
   /**
    * Starts the transaction on `queryRunner`, runs `prepare` in it (settings the session needs for
-   * its transaction), applies the limits and routes the DataSource's queries into it.
+   * its transaction), applies the limits and routes the DataSource's queries into it, and those of
+   * `alsoRouted`: a migration that imports the application's DataSource and queries through it
+   * while it runs on a shadow stays in the shadow.
    */
   static async begin(
     dataSource: DataSource,
     queryRunner: QueryRunner,
     limits: PreviewLimits,
     prepare: () => Promise<void>,
+    alsoRouted: readonly DataSource[] = [],
   ): Promise<PreviewTransaction> {
-    const preview = new PreviewTransaction(dataSource, queryRunner, limits);
+    const preview = new PreviewTransaction(dataSource, queryRunner, limits, alsoRouted);
     await queryRunner.startTransaction();
     try {
       await prepare();
@@ -165,14 +170,16 @@ export class PreviewTransaction {
     this.rollback = rollback;
     const release = queryRunner.release.bind(queryRunner);
     const query = queryRunner.query.bind(queryRunner);
-    const createQueryRunner = this.dataSource.createQueryRunner.bind(this.dataSource);
     /** True in the previewed migration's code; throws there once it was abandoned. */
     const inPreview = () => {
       if (previewing.getStore() !== this) return false;
       if (this.abandoned) throw new PreviewStoppedError('the dry run has ended; this query was not sent');
       return true;
     };
-    this.replace(this.dataSource, 'createQueryRunner', (mode) => (inPreview() ? queryRunner : createQueryRunner(mode)));
+    for (const dataSource of [this.dataSource, ...this.alsoRouted]) {
+      const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
+      this.replace(dataSource, 'createQueryRunner', (mode) => (inPreview() ? queryRunner : createQueryRunner(mode)));
+    }
     this.replace(queryRunner, 'release', () => (inPreview() ? Promise.resolve() : release()));
     this.replace(queryRunner, 'commitTransaction', async () => {
       if (inPreview() && depth() <= 1)

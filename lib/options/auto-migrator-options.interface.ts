@@ -114,9 +114,9 @@ export interface AutoMigratorModuleOptions {
   whenDisabled?: WhenDisabled;
   /**
    * Runs `check` (PostgreSQL) before migrating a DataSource with pending migrations: `'off'`
-   * (default: the check's dry run runs the pending migrations once more on the live database,
-   * holding their locks there, twice the time of a data migration; run `auto-migrator check` in CI
-   * against a copy of production instead), `'warn'` (logs its
+   * (default: at boot the check's dry run runs the pending migrations once more on the live
+   * database, holding their locks there, twice the time of a data migration; run `auto-migrator
+   * check` in the release Job instead, whose dry run runs in a shadow database), `'warn'` (logs its
    * findings, then migrates) or `'fail'` (an error-level finding nobody accepted refuses to migrate
    * with a DeployCheckError, which readiness shows). `{ mode, snapshot }` also holds the migrations
    * against the previous release's snapshot file (see `auto-migrator snapshot`).

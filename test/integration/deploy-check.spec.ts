@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import { COMPATIBILITY_RULES } from '../../lib/check/check-finding.js';
 import { AutoMigratorService, type BuildSnapshot, type DeployCheckResult } from '../../lib/index.js';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
-import { createPostgresLoginRole } from '../support/databases.js';
+import { createPostgresLoginRole, postgresAdminQuery } from '../support/databases.js';
 import { defineMigration, sql, type MigrationClass } from '../support/migrations.js';
 import { bootApp } from '../support/test-app.js';
 import { userEntity } from '../support/user-entity.js';
@@ -164,6 +164,8 @@ describeEachDatabase(
     it('leaks no secret: a statement quoting the password comes back redacted', async () => {
       const password = 'Sup3r-secret-pw';
       const login = await createPostgresLoginRole(t.db, password);
+      // check creates its temporary shadow database as this role.
+      await postgresAdminQuery(`ALTER ROLE ${login.role} CREATEDB`);
       try {
         const Quoting = defineMigration('Quoting1700000000002', sql(`ALTER TABLE users ADD COLUMN note text DEFAULT '${password}'`));
         const app = t.track(

@@ -3,6 +3,7 @@ import type { QueryRunner } from 'typeorm';
 import { expect, it } from 'vitest';
 import { AutoMigratorService, type DryRunResult } from '../../lib/index.js';
 import { describeEachDatabase } from '../support/database-suite.js';
+import { createTestDatabase } from '../support/databases.js';
 import { defineMigration, sql, type MigrationClass } from '../support/migrations.js';
 import { bootApp } from '../support/test-app.js';
 
@@ -150,9 +151,11 @@ describeEachDatabase(
 describeEachDatabase(
   'plan cannot hang on PostgreSQL',
   (t) => {
-    it('a statement that waits for a lock another session holds stops the plan after lockTimeoutMs, naming that session', async () => {
+    it('a statement that waits for a lock another session holds in the shadow (a copy given by URL) stops the plan after lockTimeoutMs, naming that session', async () => {
       t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [CreateItems] }], migrator: { runMigrations: true } }));
-      const blocker = new pg.Client({ connectionString: t.db.url, application_name: 'am-test-blocker' });
+      const copy = await createTestDatabase('postgres');
+      t.track(await bootApp({ dataSources: [{ db: copy, migrations: [CreateItems] }], migrator: { runMigrations: true } }));
+      const blocker = new pg.Client({ connectionString: copy.url, application_name: 'am-test-blocker' });
       await blocker.connect();
       try {
         await blocker.query('BEGIN');
@@ -162,7 +165,7 @@ describeEachDatabase(
           await bootApp({ dataSources: [{ db: t.db, migrations: [CreateItems, Alter] }], migrator: { runMigrations: false } }),
         );
         const started = Date.now();
-        const [result] = await app.app.get(AutoMigratorService).plan({ lockTimeoutMs: 1_500 });
+        const [result] = await app.app.get(AutoMigratorService).plan({ lockTimeoutMs: 1_500, shadow: { url: copy.url } });
         expect(Date.now() - started).toBeLessThan(30_000);
         expect(result!.complete).toBe(false);
         expect(result!.migrations[0]!.error).toMatch(
@@ -171,6 +174,7 @@ describeEachDatabase(
       } finally {
         await blocker.query('ROLLBACK').catch(() => undefined);
         await blocker.end();
+        await copy.drop();
       }
     });
 

@@ -5,7 +5,13 @@ import { inspect, stripVTControlCharacters } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ContinueOnFailureStrategy, FailFastStrategy, MigrationStrategy, type MigrationContext } from '../../lib/index.js';
 import { describeEachDatabase } from '../support/database-suite.js';
-import { createMariadbLoginUser, createPostgresLoginRole, createTestDatabase, type TestDatabase } from '../support/databases.js';
+import {
+  createMariadbLoginUser,
+  createPostgresLoginRole,
+  createTestDatabase,
+  postgresAdminQuery,
+  type TestDatabase,
+} from '../support/databases.js';
 import { CreateUsers, defineMigration } from '../support/migrations.js';
 import { startNode } from '../support/processes.js';
 import { bootApp, type TestApp } from '../support/test-app.js';
@@ -279,6 +285,9 @@ describeEachDatabase("secrets in SQL and parameters, through TypeORM's own logge
       const credentials = await login();
       // plan creates no SQLite file: it must be there (empty, nothing applied).
       if (t.kind === 'sqlite' && !existsSync(t.db.url)) writeFileSync(t.db.url, '');
+      // On PostgreSQL plan runs in a temporary shadow database, which the role creates.
+      const role = t.kind === 'postgres' ? new URL(credentials.url).username : undefined;
+      if (role) await postgresAdminQuery(`ALTER ROLE ${role} CREATEDB`);
       try {
         const env = {
           ...process.env,

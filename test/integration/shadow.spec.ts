@@ -1,0 +1,296 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { afterEach, expect, it } from 'vitest';
+import { AutoMigratorConfigError, AutoMigratorService, type DeployCheckResult } from '../../lib/index.js';
+import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
+import { createPostgresLoginRole, createTestDatabase, postgresAdminQuery, type TestDatabase } from '../support/databases.js';
+import { defineMigration, sql, type MigrationClass } from '../support/migrations.js';
+import { bootApp, waitFor } from '../support/test-app.js';
+
+const CreateItems = defineMigration('CreateItems1700000000001', sql('CREATE TABLE items (id INT PRIMARY KEY, v INT, label TEXT)'));
+const IndexAndRetype = defineMigration(
+  'IndexAndRetype1700000000002',
+  sql('CREATE INDEX items_v ON items (v)', 'ALTER TABLE items ALTER COLUMN v TYPE bigint'),
+);
+
+/** The temporary shadow databases on the server now. */
+async function shadowDatabases(t: DatabaseFixture): Promise<string[]> {
+  const rows = (await t.db.query(`SELECT datname FROM pg_database WHERE datname LIKE 'auto\\_migrator\\_shadow\\_%'`)) as Array<{
+    datname: string;
+  }>;
+  return rows.map((row) => row.datname);
+}
+
+/** Applies CreateItems, fills it with `rows` rows (never analyzed), and boots an app with `pending` left to run. */
+async function withPending(t: DatabaseFixture, pending: MigrationClass[], rows: number, options: { url?: string } = {}) {
+  t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [CreateItems], options }], migrator: { runMigrations: true } }));
+  await t.db.query(`INSERT INTO items (id, v, label) SELECT g, g % 1000, 'item ' || g FROM generate_series(1, ${rows}) AS g`);
+  const app = t.track(
+    await bootApp({
+      dataSources: [{ db: t.db, migrations: [CreateItems, ...pending], options }],
+      migrator: { runMigrations: false, migrationTimeouts: { lockTimeoutMs: 5000 } },
+    }),
+  );
+  return { service: app.app.get(AutoMigratorService), dataSource: app.app.get(DataSource) };
+}
+
+describeEachDatabase(
+  'check and plan run the pending migrations in a shadow, never on the live tables',
+  (t) => {
+    it('while a live transaction holds the table, check completes with its findings graded by the live size; the live table is locked no stronger than ACCESS SHARE, its statistics and files unchanged, and the temporary shadow is dropped', async () => {
+      const { service } = await withPending(t, [IndexAndRetype], 120_000);
+      const before = (await t.db.query(
+        `SELECT reltuples::float8 AS reltuples, relpages, relfilenode::text AS file FROM pg_class WHERE oid = 'items'::regclass`,
+      )) as unknown[];
+      // A release writing to the table: an uncommitted insert holds ROW EXCLUSIVE until the end. A dry
+      // run on the live table would wait behind it (CREATE INDEX needs SHARE) and stop at its lock timeout.
+      const writer = await openSession(t);
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO items (id, v) VALUES (0, 0)`);
+      const sampled: string[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        const monitor = await openSession(t);
+        try {
+          while (sampling) {
+            const rows = (await monitor.query(
+              `SELECT l.mode FROM pg_locks l WHERE l.relation = 'items'::regclass AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND l.pid NOT IN (pg_backend_pid(), $1)`,
+              [writer.pid],
+            )) as Array<{ mode: string }>;
+            sampled.push(...rows.map((row) => row.mode));
+          }
+        } finally {
+          await monitor.close();
+        }
+      })();
+      let result: DeployCheckResult;
+      try {
+        [result] = (await service.check({ lockTimeoutMs: 2000 })) as [DeployCheckResult];
+      } finally {
+        sampling = false;
+        await sampler;
+        await writer.query('ROLLBACK');
+        await writer.close();
+      }
+      expect(result.checked).toEqual(['IndexAndRetype1700000000002']);
+      expect(result.unchecked).toEqual([]);
+      expect(result.findings.map((finding) => `${finding.rule} ${finding.table}`)).toEqual(
+        expect.arrayContaining(['blocking-index public.items', 'table-rewrite public.items']),
+      );
+      expect(sampled.filter((mode) => mode !== 'AccessShareLock')).toEqual([]);
+      const after = (await t.db.query(
+        `SELECT reltuples::float8 AS reltuples, relpages, relfilenode::text AS file FROM pg_class WHERE oid = 'items'::regclass`,
+      )) as unknown[];
+      expect(after).toEqual(before);
+      expect(before).toEqual([expect.objectContaining({ reltuples: -1 })]);
+      expect(await shadowDatabases(t)).toEqual([]);
+    });
+
+    it('the shadow has the live database settings (a search_path set on the database) and the session reads them; plan shows the SQL, and nothing is left', async () => {
+      await t.db.query('CREATE SCHEMA app');
+      await postgresAdminQuery(`ALTER DATABASE "${t.db.name}" SET search_path = app, public`);
+      const InApp = defineMigration('InApp1700000000001', sql('CREATE TABLE things (id INT PRIMARY KEY, v INT)'));
+      t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [InApp] }], migrator: { runMigrations: true } }));
+      expect(await t.db.query(`SELECT to_regclass('app.things') IS NOT NULL AS found`)).toEqual([{ found: true }]);
+      const Index = defineMigration('IndexThings1700000000002', sql('CREATE INDEX things_v ON things (v)'));
+      const app = t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [InApp, Index] }], migrator: { runMigrations: false } }));
+      const [plan] = await app.app.get(AutoMigratorService).plan();
+      expect(plan).toMatchObject({
+        pending: 1,
+        complete: true,
+        migrations: [{ name: 'IndexThings1700000000002', statements: [{ sql: 'CREATE INDEX things_v ON things (v)' }] }],
+      });
+      expect(await shadowDatabases(t)).toEqual([]);
+    });
+
+    it('a migration that queries through the DataSource itself (not its query runner) stays in the shadow: the live table keeps its rows', async () => {
+      // The application's own DataSource, as a migration that imports it would use it.
+      const app: { dataSource?: DataSource } = {};
+      const Purge = defineMigration('Purge1700000000002', async () => {
+        await app.dataSource!.query('DELETE FROM items');
+        await app.dataSource!.manager.query(`INSERT INTO items (id, v) VALUES (-1, -1)`);
+      });
+      const pending = await withPending(t, [Purge], 10);
+      app.dataSource = pending.dataSource;
+      const [plan] = await pending.service.plan();
+      expect(plan).toMatchObject({
+        complete: true,
+        migrations: [
+          { name: 'Purge1700000000002', statements: [{ sql: 'DELETE FROM items' }, { sql: 'INSERT INTO items (id, v) VALUES (-1, -1)' }] },
+        ],
+      });
+      expect(await t.db.query('SELECT count(*)::int AS n, min(id) AS low FROM items')).toEqual([{ n: 10, low: 1 }]);
+    });
+  },
+  ['postgres'],
+);
+
+/** A plain session on the test database (pg), with its backend pid. */
+async function openSession(
+  t: DatabaseFixture,
+): Promise<{ pid: number; query(sql: string, values?: unknown[]): Promise<unknown[]>; close(): Promise<void> }> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: t.db.url });
+  await client.connect();
+  const pid = Number(((await client.query('SELECT pg_backend_pid() AS pid')).rows[0] as { pid: number }).pid);
+  return {
+    pid,
+    query: async (text, values) => (await client.query(text, values)).rows as unknown[],
+    close: () => client.end(),
+  };
+}
+
+describeEachDatabase(
+  'the shadow: given by URL, refused, left by a killed run',
+  (t) => {
+    /** A second database on the same server, dropped after the test. */
+    async function otherDatabase(): Promise<TestDatabase> {
+      const other = await createTestDatabase('postgres');
+      extra.push(other);
+      return other;
+    }
+    const extra: TestDatabase[] = [];
+    afterEach(async () => {
+      for (const db of extra.splice(0)) await db.drop();
+    });
+
+    it('an empty database given as the shadow is filled with the live schema, used, and emptied again; the live one is untouched', async () => {
+      const { service } = await withPending(t, [IndexAndRetype], 100);
+      const shadow = await otherDatabase();
+      const [result] = await service.check({ shadow: { url: shadow.url } });
+      expect(result).toMatchObject({ checked: ['IndexAndRetype1700000000002'], unchecked: [] });
+      expect(result!.findings.map((finding) => finding.rule)).toEqual(expect.arrayContaining(['blocking-index', 'table-rewrite']));
+      expect(
+        await shadow.query(
+          `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'`,
+        ),
+      ).toEqual([{ n: 0 }]);
+      expect(await shadowDatabases(t)).toEqual([]);
+      // Emptied, it can be given again.
+      const [again] = await service.check({ shadow: { url: shadow.url } });
+      expect(again!.checked).toEqual(['IndexAndRetype1700000000002']);
+    });
+
+    it('a copy of the live database (same migrations applied) is used as it is, with its rows; anything else is refused, and so is the live database itself', async () => {
+      const { service } = await withPending(t, [IndexAndRetype], 100);
+      const copy = await otherDatabase();
+      t.track(await bootApp({ dataSources: [{ db: copy, migrations: [CreateItems] }], migrator: { runMigrations: true } }));
+      await copy.query(`INSERT INTO items (id, v) VALUES (1, NULL), (2, NULL)`);
+      const [result] = await service.check({ shadow: { url: copy.url } });
+      expect(result!.checked).toEqual(['IndexAndRetype1700000000002']);
+      // The copy stays as it was: the dry run in it was rolled back.
+      expect(await copy.query(`SELECT count(*)::int AS n, to_regclass('items_v') IS NULL AS no_index FROM items`)).toEqual([
+        { n: 2, no_index: true },
+      ]);
+
+      const stranger = await otherDatabase();
+      await stranger.query('CREATE TABLE unrelated (id INT)');
+      await expect(service.check({ shadow: { url: stranger.url } })).rejects.toThrow(
+        /shadow database \(postgres .*\) is not empty and is not a copy of the live one: it has no migrations table\. Give a fresh clone or branch of production, or an empty database/,
+      );
+      await expect(service.plan({ shadow: { url: t.db.url } })).rejects.toThrow(/the shadow database URL names the live database itself/);
+      await expect(service.plan({ shadow: { url: 'not a url' } })).rejects.toThrow(/the shadow database URL is not a valid URL/);
+      expect(await stranger.query(`SELECT to_regclass('unrelated') IS NOT NULL AS kept`)).toEqual([{ kept: true }]);
+    });
+
+    it('a role that may not create databases, given no URL: refused before anything runs, naming CREATEDB and --shadow-url', async () => {
+      const login = await createPostgresLoginRole(t.db, 'n0-createdb-Pw');
+      try {
+        const { service } = await withPending(t, [IndexAndRetype], 10, { url: login.url });
+        const error = await service.check().then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+        expect(error).toBeInstanceOf(AutoMigratorConfigError);
+        expect(error!.message).toMatch(
+          /never run the pending migrations on the live database, and the role "am_role_\w+" may not create the temporary database/,
+        );
+        expect(error!.message).toMatch(/--shadow-url <url> \(or SHADOW_DATABASE_URL.*ALTER ROLE "am_role_\w+" CREATEDB/);
+        expect(error!.message).not.toContain('n0-createdb-Pw');
+        expect(await shadowDatabases(t)).toEqual([]);
+      } finally {
+        await t.db.query(`REASSIGN OWNED BY ${login.role} TO CURRENT_USER; DROP OWNED BY ${login.role}`);
+        await login.drop();
+      }
+    });
+
+    it('a temporary shadow left by a killed run (nobody connected, older than 10 minutes) is dropped by the next check; a recent one is left', async () => {
+      const old = `auto_migrator_shadow_${(Date.now() - 11 * 60_000).toString(36)}_1_abcdef`;
+      const recent = `auto_migrator_shadow_${Date.now().toString(36)}_1_abcdef`;
+      await postgresAdminQuery(`CREATE DATABASE ${old}`);
+      await postgresAdminQuery(`CREATE DATABASE ${recent}`);
+      try {
+        const { service } = await withPending(t, [IndexAndRetype], 10);
+        await service.check();
+        expect(await shadowDatabases(t)).toEqual([recent]);
+      } finally {
+        await postgresAdminQuery(`DROP DATABASE IF EXISTS ${old}`);
+        await postgresAdminQuery(`DROP DATABASE IF EXISTS ${recent}`);
+      }
+    });
+  },
+  ['postgres'],
+);
+
+describeEachDatabase(
+  'the shadow from the CLI',
+  (t) => {
+    const ROOT = join(import.meta.dirname, '../..');
+    const BIN = join(ROOT, 'dist/cli/auto-migrator.js');
+    const DATA_SOURCE = join(ROOT, 'test/fixtures/cli-data-source.mjs');
+
+    function cli(args: string[], env: Record<string, string> = {}) {
+      const child = spawn(process.execPath, [BIN, ...args, '--data-source', DATA_SOURCE], {
+        env: { ...process.env, NO_COLOR: '1', CLI_DB_KIND: 'postgres', CLI_DB_URL: t.db.url, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+        child.once('exit', (code) => resolve({ code, stdout, stderr })),
+      );
+      return { child, exited };
+    }
+
+    it('--shadow-url and SHADOW_DATABASE_URL name the shadow; --shadow-url with another command is a usage error', async () => {
+      const shadow = await createTestDatabase('postgres');
+      try {
+        const flag = await cli(['plan', '--shadow-url', shadow.url]).exited;
+        expect(flag.code, flag.stderr).toBe(0);
+        expect(flag.stdout).toContain('CREATE TABLE alpha (id INT PRIMARY KEY);');
+        expect(flag.stderr).toMatch(
+          /run in the shadow database postgres 127\.0\.0\.1:\d+\/am_\w+, user "postgres", filled with the live schema/,
+        );
+        const env = await cli(['check'], { SHADOW_DATABASE_URL: shadow.url }).exited;
+        expect(env.code, env.stderr).toBe(0);
+        expect(env.stderr).toMatch(/run in the shadow database postgres .*filled with the live schema/);
+        const misplaced = await cli(['status', '--shadow-url', shadow.url]).exited;
+        expect(misplaced.code).toBe(2);
+        expect(misplaced.stderr).toContain('--shadow-url goes with plan or check, not status');
+        expect(await t.db.query(`SELECT to_regclass('alpha') IS NULL AS untouched`)).toEqual([{ untouched: true }]);
+      } finally {
+        await shadow.drop();
+      }
+    });
+
+    it('Ctrl-C while the migrations run in the temporary shadow: it is dropped, exit 130', async () => {
+      const run = cli(['plan'], { CLI_FAIL_SQL: 'SELECT pg_sleep(120)' });
+      const inShadow = async () =>
+        (
+          (await t.db.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname LIKE 'auto\\_migrator\\_shadow\\_%' AND query LIKE 'SELECT pg_sleep(120)%'`,
+          )) as Array<{ n: number }>
+        )[0]!.n > 0;
+      await waitFor(inShadow, 30_000, 'the plan running in its shadow');
+      run.child.kill('SIGINT');
+      const { code } = await run.exited;
+      expect(code).toBe(130);
+      expect(await shadowDatabases(t)).toEqual([]);
+    });
+  },
+  ['postgres'],
+);
