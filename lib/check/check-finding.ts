@@ -1,3 +1,4 @@
+import type { ObservedLock } from './observed-locks.js';
 import type { StatementActions, TableAction } from './statement-actions.js';
 import type { TableFacts } from './table-facts.js';
 
@@ -7,6 +8,7 @@ export type CheckRule = LockRule | CompatibilityRule;
 /** The lock rules, and the rules that hold the migrations against a previous release. */
 export const LOCK_RULES: readonly LockRule[] = [
   'blocking-index',
+  'blocking-lock',
   'unvalidated-constraint',
   'table-rewrite',
   'set-not-null-scan',
@@ -27,7 +29,8 @@ export const COMPATIBILITY_RULES: readonly CompatibilityRule[] = [
 export const CHECK_RULES: readonly CheckRule[] = [...LOCK_RULES, ...COMPATIBILITY_RULES];
 
 /** Locks that stall the running release on a live table, graded by its size. */
-export type LockRule = 'blocking-index' | 'unvalidated-constraint' | 'table-rewrite' | 'set-not-null-scan' | 'no-lock-timeout';
+export type LockRule =
+  'blocking-index' | 'blocking-lock' | 'unvalidated-constraint' | 'table-rewrite' | 'set-not-null-scan' | 'no-lock-timeout';
 
 /** Changes that break what the previous release still maps (from its snapshot). */
 export type CompatibilityRule =
@@ -76,6 +79,8 @@ export interface UncheckedMigration {
 export interface CheckedStatement extends StatementActions {
   readonly migration: string;
   readonly sql: string;
+  /** What the statement locked and rewrote in the shadow (PostgreSQL's own answer), when it ran in one. */
+  readonly locks?: readonly ObservedLock[];
 }
 
 /** What a rule says of one action: the finding without where it was found. */

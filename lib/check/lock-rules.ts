@@ -2,7 +2,8 @@ import { findingOf, type CheckedStatement, type CheckFinding, type CheckSeverity
 import { quoteIdentifier } from '../util/sql-identifier.js';
 
 export type { CheckedStatement } from './check-finding.js';
-import { LOCK_BLOCKS, strongestLock, type TableAction, type TypeSpec } from './statement-actions.js';
+import type { ObservedLock } from './observed-locks.js';
+import { LOCK_BLOCKS, strongestLock, type LockMode, type TableAction, type TableName, type TypeSpec } from './statement-actions.js';
 import { tableKey, type CatalogFacts, type TableFacts } from './table-facts.js';
 
 /** A table at least this big (rows as estimated, or heap bytes) makes a lock hazard an error; a smaller non-empty one, a warning. */
@@ -25,15 +26,24 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
   const findings: CheckFinding[] = [];
   const timeoutIn = new Map<string, boolean>();
   const warnedTimeout = new Set<string>();
+  // Tables the pending migrations created, by name, as the shadow saw them created: an action on
+  // that name afterwards is on the new table, even where a live table had that name before.
+  const created: ObservedLock[] = [];
   for (const statement of statements) {
     if (statement.setsLockTimeout !== undefined) timeoutIn.set(statement.migration, statement.setsLockTimeout);
-    for (const action of statement.actions) {
-      const facts = context.facts.tables.get(tableKey(action.table));
-      if (!facts) continue;
+    const onLive = statement.actions.filter(
+      (action) => context.facts.tables.has(tableKey(action.table)) && !created.some((table) => names(table, action.table)),
+    );
+    const own: CheckFinding[] = [];
+    for (const action of onLive) {
+      const facts = context.facts.tables.get(tableKey(action.table))!;
       const hazard = hazardOf(action, facts, context);
-      if (hazard) findings.push(findingOf(statement, action, facts, hazard));
+      if (hazard) own.push(findingOf(statement, action, facts, hazard));
     }
-    const live = statement.actions.filter((action) => context.facts.tables.has(tableKey(action.table)));
+    own.push(...observedFindings(statement, onLive, own, context));
+    findings.push(...own);
+    created.push(...(statement.locks ?? []).filter((lock) => lock.created && lock.kind === 'table'));
+    const live = onLive;
     const timeoutSet = context.runLockTimeout || timeoutIn.get(statement.migration) === true;
     if (!timeoutSet && !warnedTimeout.has(statement.migration) && strongestLock(live) === 'ACCESS EXCLUSIVE') {
       warnedTimeout.add(statement.migration);
@@ -49,6 +59,71 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
             `or SET LOCAL lock_timeout at the start of the migration.`,
         }),
       );
+    }
+  }
+  return findings;
+}
+
+/** Whether the relation the shadow saw is the table a statement names (unqualified: any schema). */
+function names(lock: ObservedLock, table: TableName): boolean {
+  return lock.name === table.name && (table.schema === undefined || table.schema === lock.schema);
+}
+
+/**
+ * What the shadow saw the statement do to a live table that the rules above did not say: a lock
+ * that blocks writes (SHARE or stronger) on a table none of its actions names (DROP INDEX, CREATE
+ * TRIGGER, REINDEX, CLUSTER, a statement no rule knows), or a rewrite of a table (its file replaced)
+ * no finding calls one. Graded by the live table's size, as the rules are.
+ */
+function observedFindings(
+  statement: CheckedStatement,
+  onLive: readonly TableAction[],
+  found: readonly CheckFinding[],
+  context: LockRuleContext,
+): CheckFinding[] {
+  const findings: CheckFinding[] = [];
+  for (const lock of statement.locks ?? []) {
+    if (lock.created || lock.kind !== 'table') continue;
+    const facts = context.facts.tables.get(tableKey(lock));
+    const severity = facts && severityBySize(facts);
+    if (!facts || !severity) continue;
+    // Named by an action: the table itself, the table a foreign key references, or the partitioned table it is a partition of.
+    const parent = lock.partitionOf ? context.facts.tables.get(tableKey(lock.partitionOf))?.qualified : undefined;
+    const named = onLive.some((action) => {
+      const keys = [
+        tableKey(action.table),
+        ...(action.kind === 'add-constraint' && action.references ? [tableKey(action.references)] : []),
+      ];
+      return keys.some((key) => {
+        const qualified = context.facts.tables.get(key)?.qualified;
+        return qualified !== undefined && (qualified === facts.qualified || qualified === parent);
+      });
+    });
+    const size = describeSize(facts);
+    const blocks =
+      LOCK_BLOCKS[lock.mode as LockMode] ?? (lock.mode === 'EXCLUSIVE' ? 'INSERT, UPDATE and DELETE (reads go on)' : undefined);
+    const base = { severity, migration: statement.migration, statement: statement.sql, table: facts.qualified, lock: lock.mode } as const;
+    if (!named && blocks) {
+      const dropIndex = /^\s*DROP\s+INDEX\s+(?!CONCURRENTLY)/i.test(statement.sql);
+      findings.push({
+        ...base,
+        rule: 'blocking-lock',
+        message:
+          `${statement.migration}: it takes ${lock.mode} on ${facts.qualified} (${size}), as the shadow showed, and holds it until its ` +
+          `transaction ends, which blocks ${blocks}. ` +
+          (dropIndex
+            ? 'Use DROP INDEX CONCURRENTLY in a migration of its own with `transaction = false`.'
+            : 'Keep its migration short (nothing slow after it in the same transaction), set a lock timeout, or run it when the table is quiet.'),
+      });
+    }
+    if (lock.rewritten && !found.some((finding) => finding.rule === 'table-rewrite' && finding.table === facts.qualified)) {
+      findings.push({
+        ...base,
+        rule: 'table-rewrite',
+        message:
+          `${statement.migration}: it rewrites ${facts.qualified} (${size}; the shadow saw the table's file replaced) under ${lock.mode}, ` +
+          `which blocks ${blocks ?? 'other sessions'} for as long as that takes. Do it when the table is not in use, or on a copy.`,
+      });
     }
   }
   return findings;
@@ -182,7 +257,7 @@ function severityBySize(facts: TableFacts): CheckSeverity | undefined {
 /** A table's size as the catalog knows it: its row estimate (when analyzed) and its heap on disk. */
 export function describeSize(facts: TableFacts): string {
   const bytes = facts.bytes >= 1024 * 1024 ? `${(facts.bytes / (1024 * 1024)).toFixed(1)} MiB` : `${Math.ceil(facts.bytes / 1024)} KiB`;
-  return facts.rows === undefined
-    ? `never analyzed; ${bytes} on disk`
-    : `about ${Math.round(facts.rows).toLocaleString('en-US')} rows, ${bytes}`;
+  if (facts.rows === undefined) return `never analyzed; ${bytes} on disk`;
+  const rows = `about ${Math.round(facts.rows).toLocaleString('en-US')} rows`;
+  return facts.rowsFromPages ? `${rows}, ${bytes}; never analyzed: the planner's estimate from its size` : `${rows}, ${bytes}`;
 }

@@ -8,8 +8,14 @@ export interface TableFacts {
   readonly qualified: string;
   readonly schema: string;
   readonly name: string;
-  /** The planner's row estimate; undefined where the table was never analyzed or vacuumed (reltuples -1). */
+  /**
+   * The planner's row estimate: `reltuples`, or, for a table never analyzed or vacuumed (reltuples
+   * -1), what the planner estimates from its pages on disk (`rowsFromPages`); undefined when even
+   * that could not be read.
+   */
   readonly rows: number | undefined;
+  /** The table was never analyzed: `rows` is the planner's estimate from its size on disk. */
+  readonly rowsFromPages?: true;
   /** Its heap on disk (pg_relation_size): known even where it was never analyzed. */
   readonly bytes: number;
   /** Columns with a validated `CHECK (column IS NOT NULL)`, as the catalog prints each check (parsed by the caller). */
@@ -80,6 +86,10 @@ export async function readCatalogFacts(
      FROM unnest($1::text[]) AS t(name)`,
     [[...new Set(types)]],
   )) as Array<{ name: string; oid: number | null; coercible_from: number[] }>;
+  const fromPages = await estimateFromPages(
+    dataSource,
+    rows.filter((row) => row.reltuples < 0 && row.bytes > 0).map((row) => row.qualified),
+  );
   return {
     tables: new Map(
       rows.map((row) => [
@@ -88,7 +98,8 @@ export async function readCatalogFacts(
           qualified: row.qualified,
           schema: row.schema,
           name: row.name,
-          rows: row.reltuples < 0 ? undefined : row.reltuples,
+          rows: row.reltuples < 0 ? fromPages.get(row.qualified) : row.reltuples,
+          ...(row.reltuples < 0 && fromPages.has(row.qualified) ? { rowsFromPages: true as const } : {}),
           bytes: row.bytes,
           checks: row.checks,
           columns: new Map(row.columns.map(([name, typeOid, typmod]) => [name, { typeOid, typmod }])),
@@ -101,4 +112,44 @@ export async function readCatalogFacts(
       resolved.flatMap((row) => (row.oid === null ? [] : row.coercible_from.map((source) => `${source}->${row.oid}`))),
     ),
   };
+}
+
+/** How long reading a never-analyzed table's estimate may wait for its ACCESS SHARE lock, in ms. */
+const ESTIMATE_LOCK_TIMEOUT_MS = 2_000;
+
+/**
+ * The planner's row estimate of each never-analyzed table (`EXPLAIN SELECT 1 FROM t`: from its pages
+ * on disk and its row width), read without ANALYZE, which would change the live statistics. EXPLAIN
+ * takes ACCESS SHARE on the table, given up after a moment when someone holds a stronger lock: that
+ * table then has no estimate.
+ */
+async function estimateFromPages(dataSource: DataSource, tables: readonly string[]): Promise<Map<string, number>> {
+  const estimates = new Map<string, number>();
+  if (tables.length === 0) return estimates;
+  // One transaction, a savepoint per table: the lock timeout holds for it alone (behind a
+  // transaction-mode pooler too), and a table that cannot be read does not stop the others.
+  const session = dataSource.createQueryRunner('master');
+  try {
+    await session.startTransaction();
+    await session.query(`SELECT set_config('lock_timeout', $1, true)`, [String(ESTIMATE_LOCK_TIMEOUT_MS)]);
+    for (const table of tables) {
+      await session.query('SAVEPOINT estimate');
+      try {
+        const [row] = (await session.query(`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${table}`)) as Array<{ 'QUERY PLAN': unknown }>;
+        const plan = (Array.isArray(row?.['QUERY PLAN']) ? row['QUERY PLAN'] : JSON.parse(String(row?.['QUERY PLAN'])))[0] as {
+          Plan?: { 'Plan Rows'?: number };
+        };
+        const estimate = plan.Plan?.['Plan Rows'];
+        if (typeof estimate === 'number') estimates.set(table, estimate);
+        await session.query('RELEASE SAVEPOINT estimate');
+      } catch {
+        // No estimate for it: it is graded by its size on disk.
+        await session.query('ROLLBACK TO SAVEPOINT estimate');
+      }
+    }
+  } finally {
+    if (session.isTransactionActive) await session.rollbackTransaction().catch(() => undefined);
+    await session.release();
+  }
+  return estimates;
 }

@@ -1,4 +1,5 @@
 import { isFailing, type CheckFinding } from '../check/check-finding.js';
+import type { ObservedLock } from '../check/observed-locks.js';
 import type { BuildSnapshot } from '../operations/entity-snapshot.js';
 import type { DeployCheckResult } from '../operations/deploy-check.js';
 import type { ChangedMigration } from '../history/migration-checksums.js';
@@ -119,6 +120,8 @@ export function formatPlan(results: readonly DryRunResult[]): string {
         lines.push(
           `${statement.sql.trim().replace(/;$/, '')};${statement.parameters ? ` -- parameters: ${JSON.stringify(statement.parameters)}` : ''}`,
         );
+        const live = (statement.locks ?? []).filter((lock) => !lock.created && lock.kind === 'table');
+        if (live.length > 0) lines.push(`--   in the shadow: ${live.map(describeLock).join('; ')}`);
       }
       if (migration.error) lines.push(`-- stopped here: ${migration.error}`);
     }
@@ -129,6 +132,11 @@ export function formatPlan(results: readonly DryRunResult[]): string {
       );
   }
   return lines.join('\n');
+}
+
+/** A lock the shadow saw on a live table: `SHARE on public.users`, `ACCESS EXCLUSIVE on public.users (rewritten)`. */
+function describeLock(lock: ObservedLock): string {
+  return `${lock.mode} on ${lock.schema}.${lock.name}${lock.rewritten ? ' (rewritten)' : ''}`;
 }
 
 /** `check`: each finding with its rule, table and safe alternative; then what could not be checked. */

@@ -164,7 +164,11 @@ async function readStatements(migrations: readonly PlannedMigration[], redact: (
     for (const [index, recorded] of migration.statements.entries()) {
       const sql = redact(recorded.sql);
       try {
-        for (const raw of await parseStatements(recorded.sql)) own.push({ migration: migration.name, sql, ...statementActions(raw) });
+        for (const [piece, raw] of (await parseStatements(recorded.sql)).entries()) {
+          // What the shadow saw belongs to the recorded statement as a whole: its first piece carries it.
+          const locks = piece === 0 && recorded.locks ? { locks: recorded.locks } : {};
+          own.push({ migration: migration.name, sql, ...statementActions(raw), ...locks });
+        }
       } catch (error) {
         unreadable = `PostgreSQL's parser could not read statement ${index + 1} (${sql.slice(0, 80)}): ${redact(error instanceof Error ? error.message : String(error))}`;
         break;
@@ -199,7 +203,8 @@ function catalogFacts(
     }));
   const functions: string[] = [];
   const types: string[] = [];
-  for (const { actions } of statements) {
+  for (const { actions, locks } of statements) {
+    for (const lock of locks ?? []) if (lock.kind === 'table' && !lock.created) tables.push({ schema: lock.schema, name: lock.name });
     for (const action of actions) {
       tables.push(action.table);
       if (action.kind === 'add-constraint' && action.references) tables.push(action.references);

@@ -113,8 +113,15 @@ async function previewPending(
   if (pending.length === 0) return { dataSource: runner.name, pending: 0, migrations: planned, complete: true };
   const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration.instance]));
   const { queryRunner } = session;
-  const routed = session.dataSource === dataSource ? [] : [dataSource];
-  const preview = await PreviewTransaction.begin(session.dataSource, queryRunner, limits, session.prepare, routed);
+  // In a shadow: the application's DataSource is routed there too, and what each statement locks is read.
+  const inShadow = session.dataSource !== dataSource;
+  const preview = await PreviewTransaction.begin(
+    session.dataSource,
+    queryRunner,
+    limits,
+    session.prepare,
+    inShadow ? { alsoRouted: [dataSource], observeLocks: true } : {},
+  );
   try {
     for (const name of pending) {
       const instance = instances.get(name);
@@ -160,7 +167,8 @@ export function redactedDryRun(result: DryRunResult, redactor: SecretRedactor): 
     ...result,
     migrations: result.migrations.map((migration) => ({
       ...migration,
-      statements: migration.statements.map(({ sql, parameters }) => ({
+      statements: migration.statements.map(({ sql, parameters, ...rest }) => ({
+        ...rest,
         sql: redactor.redact(sql),
         ...(parameters ? { parameters: redactor.data(parameters) } : {}),
       })),

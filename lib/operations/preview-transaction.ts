@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, QueryRunner } from 'typeorm';
+import { LockObserver, type ObservedLock } from '../check/observed-locks.js';
 import { databaseErrorCode } from '../util/error-chain.js';
 import { PreviewStoppedError } from '../errors/preview-stopped.error.js';
 import { transactionDepth } from '../typeorm/migration-internals.js';
@@ -8,6 +9,19 @@ import { transactionDepth } from '../typeorm/migration-internals.js';
 export interface PlannedStatement {
   readonly sql: string;
   readonly parameters?: readonly unknown[];
+  /**
+   * In a shadow (PostgreSQL): the locks the statement took or strengthened there (stronger than
+   * ACCESS SHARE) and the relations it rewrote, named as the live database names them.
+   */
+  readonly locks?: readonly ObservedLock[];
+}
+
+/** Where a preview runs besides its own DataSource, and whether it watches its locks (see {@link PreviewTransaction.begin}). */
+export interface PreviewSetting {
+  /** Other DataSources whose queries from the migration's code go into the preview too (the live one, when it runs on a shadow). */
+  readonly alsoRouted?: readonly DataSource[];
+  /** Read the session's locks after each statement (PostgreSQL; a shadow, where the extra reads cost the live database nothing). */
+  readonly observeLocks?: boolean;
 }
 
 /** How long a dry run may take, and how long one of its statements may wait for a lock. */
@@ -20,6 +34,13 @@ export interface PreviewLimits {
 
 /** Statements that would end (or start) the preview's own transaction: nothing after them could be rolled back. */
 const ENDS_TRANSACTION = /(?:^|;)\s*(commit|end|abort|begin|start\s+transaction|rollback(?!\s+(?:work\s+|transaction\s+)?to\b))\b/i;
+/** What is quoted, not run: dollar-quoted bodies (a function's `BEGIN … END`) and string literals. */
+const QUOTED = /\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$|'(?:[^']|'')*'/g;
+
+/** Whether `sql` itself ends (or starts) a transaction, outside function bodies and strings. */
+function endsTransaction(sql: string): boolean {
+  return ENDS_TRANSACTION.test(sql.replace(QUOTED, "''"));
+}
 
 /** The preview a migration's code runs for: its queries go there, wherever they start from. */
 const previewing = new AsyncLocalStorage<PreviewTransaction>();
@@ -51,6 +72,7 @@ export class PreviewTransaction {
   private backendPid: number | undefined;
   private blockers: string | undefined;
   private monitor: QueryRunner | undefined;
+  private observer: LockObserver | undefined;
   private deadline: NodeJS.Timeout | undefined;
   private readonly openConnection: () => QueryRunner;
   /** The query runner's own rollback, kept before it is wrapped. */
@@ -60,7 +82,6 @@ export class PreviewTransaction {
     private readonly dataSource: DataSource,
     private readonly queryRunner: QueryRunner,
     private readonly limits: PreviewLimits,
-    /** Other DataSources whose queries from the migration's code go into the preview too (the live one, when it runs on a shadow). */
     private readonly alsoRouted: readonly DataSource[],
   ) {
     const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
@@ -72,14 +93,15 @@ export class PreviewTransaction {
    * Starts the transaction on `queryRunner`, runs `prepare` in it (settings the session needs for
    * its transaction), applies the limits and routes the DataSource's queries into it, and those of
    * `alsoRouted`: a migration that imports the application's DataSource and queries through it
-   * while it runs on a shadow stays in the shadow.
+   * while it runs on a shadow stays in the shadow. With `observeLocks`, each recorded statement
+   * carries the locks it took (see LockObserver).
    */
   static async begin(
     dataSource: DataSource,
     queryRunner: QueryRunner,
     limits: PreviewLimits,
     prepare: () => Promise<void>,
-    alsoRouted: readonly DataSource[] = [],
+    { alsoRouted = [], observeLocks = false }: PreviewSetting = {},
   ): Promise<PreviewTransaction> {
     const preview = new PreviewTransaction(dataSource, queryRunner, limits, alsoRouted);
     await queryRunner.startTransaction();
@@ -92,6 +114,8 @@ export class PreviewTransaction {
           [String(limits.lockTimeoutMs), String(limits.timeoutMs + 1_000)],
         )) as Array<{ pid: number }>;
         preview.backendPid = Number(rows[0]?.pid);
+        // The session's own query, bound before route() wraps it: the observer's reads are not recorded.
+        if (observeLocks) preview.observer = await LockObserver.start(queryRunner.query.bind(queryRunner));
       }
     } catch (error) {
       await queryRunner.rollbackTransaction().catch(() => undefined);
@@ -196,18 +220,23 @@ export class PreviewTransaction {
     });
     this.replace(queryRunner, 'query', (async (sql: string, parameters?: unknown[], useStructuredResult?: boolean) => {
       if (!inPreview()) return query(sql, parameters, useStructuredResult as true);
-      if (ENDS_TRANSACTION.test(sql)) {
+      if (endsTransaction(sql)) {
         throw new PreviewStoppedError(
           `it sends "${sql.trim().slice(0, 60)}", which ends the transaction it runs in; a dry run cannot take that back`,
         );
       }
-      this.target?.push(parameters && parameters.length > 0 ? { sql, parameters } : { sql });
+      const recorded: { sql: string; parameters?: unknown[]; locks?: ObservedLock[] } =
+        parameters && parameters.length > 0 ? { sql, parameters } : { sql };
+      this.target?.push(recorded);
       const stopWatching = this.watchBlocking();
+      let result: unknown;
       try {
-        return await query(sql, parameters, useStructuredResult as true);
+        result = await query(sql, parameters, useStructuredResult as true);
       } finally {
         stopWatching();
       }
+      if (this.observer && this.target) recorded.locks = await this.observer.next();
+      return result;
     }) as QueryRunner['query']);
   }
 

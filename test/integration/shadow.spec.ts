@@ -38,8 +38,8 @@ async function withPending(t: DatabaseFixture, pending: MigrationClass[], rows: 
 describeEachDatabase(
   'check and plan run the pending migrations in a shadow, never on the live tables',
   (t) => {
-    it('while a live transaction holds the table, check completes with its findings graded by the live size; the live table is locked no stronger than ACCESS SHARE, its statistics and files unchanged, and the temporary shadow is dropped', async () => {
-      const { service } = await withPending(t, [IndexAndRetype], 120_000);
+    it('while a live transaction holds a never-analyzed table of 300,000 rows, check completes with its findings graded by the live size; the live table is locked no stronger than ACCESS SHARE, its statistics and files unchanged, and the temporary shadow is dropped', async () => {
+      const { service } = await withPending(t, [IndexAndRetype], 300_000);
       const before = (await t.db.query(
         `SELECT reltuples::float8 AS reltuples, relpages, relfilenode::text AS file FROM pg_class WHERE oid = 'items'::regclass`,
       )) as unknown[];
@@ -76,8 +76,12 @@ describeEachDatabase(
       }
       expect(result.checked).toEqual(['IndexAndRetype1700000000002']);
       expect(result.unchecked).toEqual([]);
-      expect(result.findings.map((finding) => `${finding.rule} ${finding.table}`)).toEqual(
-        expect.arrayContaining(['blocking-index public.items', 'table-rewrite public.items']),
+      expect(result.findings.map((finding) => `${finding.severity} ${finding.rule} ${finding.table}`)).toEqual(
+        expect.arrayContaining(['error blocking-index public.items', 'error table-rewrite public.items']),
+      );
+      // Never analyzed: graded by the planner's estimate from its pages (an error from 100,000 rows), read without ANALYZE.
+      expect(result.findings[0]!.message).toMatch(
+        /about \d{3},\d{3} rows, [\d.]+ MiB; never analyzed: the planner's estimate from its size/,
       );
       expect(sampled.filter((mode) => mode !== 'AccessShareLock')).toEqual([]);
       const after = (await t.db.query(
@@ -290,6 +294,131 @@ describeEachDatabase(
       const { code } = await run.exited;
       expect(code).toBe(130);
       expect(await shadowDatabases(t)).toEqual([]);
+    });
+  },
+  ['postgres'],
+);
+
+describeEachDatabase(
+  'the locks each statement takes, read on the shadow',
+  (t) => {
+    const Tables = defineMigration(
+      'Tables1700000000001',
+      sql(
+        'CREATE TABLE orgs (id INT PRIMARY KEY)',
+        'CREATE TABLE users (id INT PRIMARY KEY, name TEXT, age INT, org_id INT)',
+        'CREATE INDEX users_name ON users (name)',
+      ),
+    );
+
+    /** plan() of one pending migration of `statements`: the locks each statement took on live relations. */
+    async function locksOf(...statements: string[]) {
+      return (await allLocksOf(...statements)).map((locks) => locks.filter((lock) => !lock.startsWith('new ')));
+    }
+
+    /** The same, with the relations the migration created. */
+    async function allLocksOf(...statements: string[]) {
+      const app = t.track(
+        await bootApp({
+          dataSources: [{ db: t.db, migrations: [Tables, defineMigration('Pending1700000000002', sql(...statements))] }],
+          migrator: { runMigrations: false },
+        }),
+      );
+      const [plan] = await app.app.get(AutoMigratorService).plan();
+      await app.close();
+      expect(plan!.complete, JSON.stringify(plan)).toBe(true);
+      return plan!.migrations[0]!.statements.map((statement) =>
+        (statement.locks ?? [])
+          .map(
+            (lock) =>
+              `${lock.created ? 'new ' : ''}${lock.kind} ${lock.schema}.${lock.name} ${lock.mode}${lock.rewritten ? ' rewritten' : ''}`,
+          )
+          .sort(),
+      );
+    }
+
+    it('as PostgreSQL reports them: the declared lock of each rule, and what no rule names (DROP INDEX, a foreign key on both tables, REINDEX, a trigger)', async () => {
+      t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [Tables] }], migrator: { runMigrations: true } }));
+      expect(await locksOf('CREATE INDEX users_age ON users (age)')).toEqual([['table public.users SHARE']]);
+      expect(await locksOf('DROP INDEX users_name')).toEqual([
+        ['index public.users_name ACCESS EXCLUSIVE', 'table public.users ACCESS EXCLUSIVE'],
+      ]);
+      expect(await locksOf('ALTER TABLE users ADD CONSTRAINT users_org FOREIGN KEY (org_id) REFERENCES orgs (id)')).toEqual([
+        expect.arrayContaining(['table public.users SHARE ROW EXCLUSIVE', 'table public.orgs SHARE ROW EXCLUSIVE']),
+      ]);
+      const [retype] = await locksOf('ALTER TABLE users ALTER COLUMN age TYPE bigint');
+      expect(retype).toEqual(
+        expect.arrayContaining(['table public.users ACCESS EXCLUSIVE rewritten', 'index public.users_name ACCESS EXCLUSIVE rewritten']),
+      );
+      expect(await locksOf('ALTER TABLE users ADD COLUMN note TEXT')).toEqual([['table public.users ACCESS EXCLUSIVE']]);
+      expect(await locksOf('REINDEX INDEX users_name')).toEqual([
+        expect.arrayContaining(['table public.users SHARE', 'index public.users_name ACCESS EXCLUSIVE rewritten']),
+      ]);
+      const trigger = await locksOf(
+        `CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$`,
+        'CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch()',
+      );
+      expect(trigger[1]).toEqual(['table public.users SHARE ROW EXCLUSIVE']);
+      // A table re-created under a live table's name is a new table: its index locks nothing live.
+      const recreated = await allLocksOf(
+        'ALTER TABLE orgs RENAME TO orgs_old',
+        'CREATE TABLE orgs (id INT PRIMARY KEY)',
+        'CREATE INDEX orgs_id ON orgs (id)',
+      );
+      expect(recreated[0]).toEqual(['table public.orgs ACCESS EXCLUSIVE']);
+      expect(recreated[1]).toEqual(expect.arrayContaining(['new table public.orgs ACCESS EXCLUSIVE']));
+      expect(recreated[2]).toEqual(['new index public.orgs_id ACCESS EXCLUSIVE']);
+    });
+  },
+  ['postgres'],
+);
+
+describeEachDatabase(
+  'findings from what the shadow saw',
+  (t) => {
+    /** check() of `statements` as one pending migration, over items (rows) with an index on v. */
+    async function checkOf(rows: number, ...statements: string[]): Promise<DeployCheckResult> {
+      const { service } = await withPending(t, [defineMigration('Pending1700000000003', sql(...statements))], rows);
+      await t.db.query('CREATE INDEX items_v ON items (v)');
+      const [result] = await service.check();
+      expect(result!.unchecked).toEqual([]);
+      return result!;
+    }
+
+    it('DROP INDEX on a live table: blocking-lock with the lock PostgreSQL took, naming DROP INDEX CONCURRENTLY', async () => {
+      const dropped = await checkOf(1_000, 'DROP INDEX items_v');
+      expect(dropped.findings.map((f) => `${f.severity} ${f.rule} ${f.table} ${f.lock}`)).toEqual([
+        'warning blocking-lock public.items ACCESS EXCLUSIVE',
+      ]);
+      expect(dropped.findings[0]!.message).toMatch(
+        /takes ACCESS EXCLUSIVE on public\.items \(.*\), as the shadow showed.*DROP INDEX CONCURRENTLY/,
+      );
+    });
+
+    it('REINDEX and CREATE TRIGGER, which no rule names: blocking-lock with their locks', async () => {
+      const result = await checkOf(
+        1_000,
+        'REINDEX INDEX items_v',
+        `CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$`,
+        'CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch()',
+      );
+      expect(result.findings.map((f) => `${f.rule} ${f.table} ${f.lock} ${f.statement.split(' ')[0]}`)).toEqual([
+        'blocking-lock public.items SHARE REINDEX',
+        'blocking-lock public.items SHARE ROW EXCLUSIVE CREATE',
+      ]);
+    });
+
+    it('a table re-created under a live table name is a new table: an index on it is no finding; the live one renamed away is still the live one', async () => {
+      const result = await checkOf(
+        1_000,
+        'ALTER TABLE items RENAME TO items_old',
+        'CREATE TABLE items (id INT PRIMARY KEY, v INT)',
+        'CREATE INDEX items_new_v ON items (v)',
+        'CREATE INDEX items_old_label ON items_old (label)',
+      );
+      expect(result.findings.map((f) => `${f.rule} ${f.table} ${f.statement}`)).toEqual([
+        'blocking-index public.items CREATE INDEX items_old_label ON items_old (label)',
+      ]);
     });
   },
   ['postgres'],

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PendingMigrationsError, TenantMigrationsError } from '../../lib/index.js';
 import { describeConnectionTarget } from '../../lib/util/connection-target.js';
 import { listNames } from '../../lib/util/name-list.js';
+import { formatPlan } from '../../lib/cli/cli-output.js';
 
 const names = (count: number) => Array.from({ length: count }, (_, i) => `M${1700000000000 + i}`);
 
@@ -42,5 +43,42 @@ describe('describeConnectionTarget', () => {
       'postgres localhost:5432/(no database), no user name (no url and no host in its options: is the environment variable it reads set?)',
     );
     expect(describeConnectionTarget({ type: 'better-sqlite3', database: 'data/app.db' })).toBe('better-sqlite3 file data/app.db');
+  });
+});
+
+describe('formatPlan', () => {
+  it('shows, under a statement, the locks the shadow saw it take on live tables (not on tables the migrations created)', () => {
+    const text = formatPlan([
+      {
+        dataSource: 'default',
+        pending: 1,
+        complete: true,
+        migrations: [
+          {
+            name: 'Retype1700000000002',
+            statements: [
+              {
+                sql: 'ALTER TABLE users ALTER COLUMN age TYPE bigint',
+                locks: [
+                  { schema: 'public', name: 'users', kind: 'table', mode: 'ACCESS EXCLUSIVE', rewritten: true },
+                  { schema: 'public', name: 'users_age', kind: 'index', mode: 'ACCESS EXCLUSIVE', rewritten: true },
+                ],
+              },
+              {
+                sql: 'CREATE TABLE notes (id int)',
+                locks: [{ schema: 'public', name: 'notes', kind: 'table', mode: 'ACCESS EXCLUSIVE', created: true }],
+              },
+            ],
+          },
+        ],
+      },
+    ]);
+    expect(text.split('\n')).toEqual([
+      '-- DataSource "default": 1 pending migration(s), dry run (rolled back)',
+      '-- Retype1700000000002',
+      'ALTER TABLE users ALTER COLUMN age TYPE bigint;',
+      '--   in the shadow: ACCESS EXCLUSIVE on public.users (rewritten)',
+      'CREATE TABLE notes (id int);',
+    ]);
   });
 });
