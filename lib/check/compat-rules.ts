@@ -32,9 +32,14 @@ export function compatibilityFindings(
     if (live) mapped.set(`${live.schema}.${live.name}`, table);
   }
   const findings: CheckFinding[] = [];
+  // Constraints the pending migrations drop, by table and name: adding one back is no new rule for the running release.
+  const dropped = new Set<string>();
   for (const statement of statements) {
     for (const action of statement.actions) {
       const live = facts.tables.get(tableKey(action.table));
+      if (live && action.kind === 'drop-constraint') dropped.add(`${live.qualified}|${action.name}`);
+      if (live && action.kind === 'add-constraint' && action.name !== undefined && dropped.has(`${live.qualified}|${action.name}`))
+        continue;
       const table = live && mapped.get(`${live.schema}.${live.name}`);
       if (!live || !table) continue;
       const breakage = breakageOf(action, table, live, previous.name, facts);
@@ -80,12 +85,20 @@ function breakageOf(action: TableAction, table: MappedTable, live: TableFacts, r
         column: action.column,
         message: `adds "${action.column}" NOT NULL without a default to ${live.qualified}, but ${entities}, whose inserts do not set it and fail. Add it nullable or with a default; make it NOT NULL once no running release inserts without it.`,
       };
-    case 'add-constraint':
+    case 'add-constraint': {
+      // Only over columns the previous release writes: it maps them, and they existed before the pending run.
+      const written = action.columns.filter((name) => column(name) !== undefined && live.columns.has(name));
+      if (action.columns.length > 0 && written.length === 0) return undefined;
+      const on = written.length > 0 ? ` on ${written.map((name) => `"${name}"`).join(', ')}` : '';
       return {
         rule: 'add-constraint',
         severity: 'warning',
-        message: `adds a ${action.constraint.replace('-', ' ')} constraint to ${live.qualified}, which ${entities} writes: its writes may violate it and fail during the rollout. Make sure the previous release already writes only rows that satisfy it.`,
+        ...(written.length === 1 ? { column: written[0] } : {}),
+        message:
+          `adds a ${action.constraint.replace('-', ' ')} constraint${on} to ${live.qualified}, which ${release} writes (its ${table.entities.join(', ')} map it): ` +
+          `its writes may violate it and fail during the rollout. Make sure the previous release already writes only rows that satisfy it.`,
       };
+    }
     default:
       return undefined;
   }

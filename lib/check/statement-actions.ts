@@ -44,7 +44,12 @@ export type TableAction =
       readonly references?: TableName;
       /** Built on an existing unique index (`USING INDEX`): no scan, no build. */
       readonly usingIndex: boolean;
+      /** The columns it constrains (a foreign key's, a key's, those a check reads); empty when not known (exclusion). */
+      readonly columns: readonly string[];
+      /** Its name, when the statement gives one. */
+      readonly name?: string;
     }
+  | { readonly kind: 'drop-constraint'; readonly table: TableName; readonly lock: LockMode; readonly name: string }
   | {
       readonly kind: 'add-column';
       readonly table: TableName;
@@ -211,6 +216,8 @@ function alterCommandActions(table: TableName, cmd: AlterTableCmd): TableAction[
       return [{ kind: 'drop-column', table, lock, column }];
     case 'AT_AddConstraint':
       return [addConstraint(table, (cmd.def as { Constraint?: Constraint } | undefined)?.Constraint)];
+    case 'AT_DropConstraint':
+      return [{ kind: 'drop-constraint', table, lock, name: column }];
     default:
       return [other(table, (cmd.subtype ?? 'ALTER TABLE').replace(/^AT_/, ''), lock)];
   }
@@ -269,6 +276,15 @@ function addConstraint(table: TableName, constraint: Constraint | undefined): Ta
     validated: constraint.skip_validation !== true,
     ...(references ? { references } : {}),
     usingIndex: constraint.indexname !== undefined,
+    columns:
+      kind === 'foreign-key'
+        ? stringList(constraint.fk_attrs)
+        : kind === 'check'
+          ? columnsReferenced(constraint.raw_expr)
+          : kind === 'exclusion'
+            ? []
+            : stringList(constraint.keys),
+    ...(constraint.conname ? { name: constraint.conname } : {}),
   };
 }
 
@@ -320,6 +336,16 @@ function stringList(nodes: Node[] | undefined): string[] {
 
 /** Every function an expression calls (unqualified name), at any depth. */
 export function functionsCalled(expression: unknown): string[] {
+  return lastNamesIn(expression, (node) => (node as { FuncCall?: { funcname?: Node[] } }).FuncCall?.funcname);
+}
+
+/** Every column an expression reads (its name, without the table), at any depth. */
+function columnsReferenced(expression: unknown): string[] {
+  return lastNamesIn(expression, (node) => (node as { ColumnRef?: { fields?: Node[] } }).ColumnRef?.fields);
+}
+
+/** The last name of each name list `pick` finds in the parse tree (a function's, a column's), once each. */
+function lastNamesIn(expression: unknown, pick: (node: object) => Node[] | undefined): string[] {
   const found = new Set<string>();
   const visit = (value: unknown): void => {
     if (Array.isArray(value)) {
@@ -327,11 +353,8 @@ export function functionsCalled(expression: unknown): string[] {
       return;
     }
     if (typeof value !== 'object' || value === null) return;
-    const call = (value as { FuncCall?: { funcname?: Node[] } }).FuncCall;
-    if (call) {
-      const name = stringList(call.funcname).at(-1);
-      if (name) found.add(name);
-    }
+    const name = stringList(pick(value)).at(-1);
+    if (name) found.add(name);
     for (const child of Object.values(value)) visit(child);
   };
   visit(expression);

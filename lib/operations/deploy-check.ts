@@ -149,16 +149,15 @@ function previousRelease(snapshot: BuildSnapshot | undefined, dataSource: string
   return snapshot && entry ? { name: `the previous release (build ${snapshot.build})`, snapshot: entry } : undefined;
 }
 
-/** Every statement of the previewed migrations, parsed; a migration not previewed to its end, or not parsed, is unchecked. */
+/**
+ * Every statement of the previewed migrations, parsed; a migration not previewed to its end, or not
+ * parsed, is unchecked (the statements a failed one sent before it failed are still judged).
+ */
 async function readStatements(migrations: readonly PlannedMigration[], redact: (sql: string) => string) {
   const statements: CheckedStatement[] = [];
   const checked: string[] = [];
   const unchecked: UncheckedMigration[] = [];
   for (const migration of migrations) {
-    if (migration.error !== undefined) {
-      unchecked.push({ migration: migration.name, reason: `the dry run could not run it: ${migration.error}` });
-      continue;
-    }
     const own: CheckedStatement[] = [];
     let unreadable: string | undefined;
     for (const [index, recorded] of migration.statements.entries()) {
@@ -179,7 +178,11 @@ async function readStatements(migrations: readonly PlannedMigration[], redact: (
         break;
       }
     }
-    if (unreadable === undefined) {
+    if (migration.error !== undefined) {
+      // What it sent before it failed is still judged; the migration itself is not counted as checked.
+      if (unreadable === undefined) statements.push(...own);
+      unchecked.push({ migration: migration.name, reason: `the dry run could not run it: ${migration.error}` });
+    } else if (unreadable === undefined) {
       statements.push(...own);
       checked.push(migration.name);
     } else {

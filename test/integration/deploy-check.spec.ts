@@ -425,6 +425,51 @@ describeEachDatabase(
       ]);
     });
 
+    it('add-constraint only over columns the previous release writes: not on a column added in the same migration, not on a column it does not map, not a constraint dropped and re-created; the message names the columns', async () => {
+      const snapshot = await previousRelease(['name', 'org_id']);
+      const OnNew = defineMigration(
+        'OrgRef1700000000002',
+        sql(
+          'ALTER TABLE users ADD COLUMN team_id INT',
+          'ALTER TABLE users ADD CONSTRAINT users_team FOREIGN KEY (team_id) REFERENCES orgs (id) NOT VALID',
+          'ALTER TABLE users ADD CONSTRAINT users_age CHECK (age >= 0) NOT VALID',
+        ),
+      );
+      expect((await checkAgainst(snapshot, [OnNew])).findings).toEqual([]);
+      await t.db.query('ALTER TABLE users ADD CONSTRAINT users_org FOREIGN KEY (org_id) REFERENCES orgs (id) NOT VALID');
+      const Recreated = defineMigration(
+        'OrgFkAgain1700000000002',
+        sql(
+          'ALTER TABLE users DROP CONSTRAINT users_org',
+          'ALTER TABLE users ADD CONSTRAINT users_org FOREIGN KEY (org_id) REFERENCES orgs (id) ON DELETE CASCADE NOT VALID',
+        ),
+      );
+      expect((await checkAgainst(snapshot, [Recreated])).findings.map((f) => f.rule)).not.toContain('add-constraint');
+      const Named = defineMigration(
+        'NameLong1700000000002',
+        sql('ALTER TABLE users ADD CONSTRAINT name_long CHECK (length(name) > 2) NOT VALID'),
+      );
+      const [finding] = (await checkAgainst(snapshot, [Named])).findings;
+      expect(finding).toMatchObject({ rule: 'add-constraint', column: 'name' });
+      expect(finding!.message).toMatch(
+        /adds a check constraint on "name" to public\.users, which the previous release \(build v1\) writes \(its \w+ map it\): its writes may violate it/,
+      );
+    });
+
+    it('a migration that drops a mapped column and then fails keeps its drop-column finding, and is listed with its error', async () => {
+      const snapshot = await previousRelease(['name', 'nickname']);
+      const DropThenFail = defineMigration(
+        'DropThenFail1700000000002',
+        sql('ALTER TABLE users DROP COLUMN nickname', 'SELECT * FROM no_such_table'),
+      );
+      const result = await checkAgainst(snapshot, [DropThenFail]);
+      expect(result.findings.map((f) => [f.rule, f.column])).toEqual([['drop-column', 'nickname']]);
+      expect(result.checked).toEqual([]);
+      expect(result.unchecked).toEqual([
+        { migration: 'DropThenFail1700000000002', reason: expect.stringMatching(/the dry run could not run it: .*no_such_table/) },
+      ]);
+    });
+
     it('changes to what the previous release does not map, and the safe forms of those it does, are no finding of these rules', async () => {
       const snapshot = await previousRelease(['name']);
       const Safe = defineMigration(

@@ -14,11 +14,14 @@ const IndexAndRetype = defineMigration(
   sql('CREATE INDEX items_v ON items (v)', 'ALTER TABLE items ALTER COLUMN v TYPE bigint'),
 );
 
-/** The temporary shadow databases on the server now. */
+/**
+ * The temporary shadow databases of this test's database on the server now (by the comment the
+ * library puts on them: other test files make shadows of their own databases at the same time).
+ */
 async function shadowDatabases(t: DatabaseFixture): Promise<string[]> {
-  const rows = (await t.db.query(`SELECT datname FROM pg_database WHERE datname LIKE 'auto\\_migrator\\_shadow\\_%'`)) as Array<{
-    datname: string;
-  }>;
+  const rows = (await t.db.query(
+    `SELECT datname FROM pg_database WHERE datname LIKE 'auto\\_migrator\\_shadow\\_%' AND shobj_description(oid, 'pg_database') LIKE '%"${t.db.name}"%'`,
+  )) as Array<{ datname: string }>;
   return rows.map((row) => row.datname);
 }
 
@@ -228,7 +231,10 @@ describeEachDatabase(
       try {
         const { service } = await withPending(t, [IndexAndRetype], 10);
         await service.check();
-        expect(await shadowDatabases(t)).toEqual([recent]);
+        const left = (await t.db.query(`SELECT datname FROM pg_database WHERE datname IN ('${old}', '${recent}')`)) as Array<{
+          datname: string;
+        }>;
+        expect(left.map((row) => row.datname)).toEqual([recent]);
       } finally {
         await postgresAdminQuery(`DROP DATABASE IF EXISTS ${old}`);
         await postgresAdminQuery(`DROP DATABASE IF EXISTS ${recent}`);

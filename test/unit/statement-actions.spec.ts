@@ -60,7 +60,7 @@ describe("what a statement does to which table, read by PostgreSQL's parser (no 
     });
   });
 
-  it('constraints: kind, NOT VALID, the referenced table, USING INDEX', async () => {
+  it('constraints: kind, NOT VALID, the referenced table, USING INDEX, the columns and the name; a dropped constraint by name', async () => {
     expect((await one('ALTER TABLE a ADD CONSTRAINT f FOREIGN KEY (b_id) REFERENCES s.b (id)')).actions).toEqual([
       {
         kind: 'add-constraint',
@@ -70,16 +70,23 @@ describe("what a statement does to which table, read by PostgreSQL's parser (no 
         validated: true,
         references: { schema: 's', name: 'b' },
         usingIndex: false,
+        columns: ['b_id'],
+        name: 'f',
       },
     ]);
-    expect((await one('ALTER TABLE a ADD CONSTRAINT c CHECK (x > 0) NOT VALID')).actions[0]).toMatchObject({
+    expect((await one('ALTER TABLE a ADD CONSTRAINT c CHECK (x > 0 AND a.y IS NOT NULL) NOT VALID')).actions[0]).toMatchObject({
       constraint: 'check',
       validated: false,
+      columns: ['x', 'y'],
     });
     expect((await one('ALTER TABLE a ADD CONSTRAINT u UNIQUE USING INDEX a_u')).actions[0]).toMatchObject({
       constraint: 'unique',
       usingIndex: true,
     });
+    expect((await one('ALTER TABLE a ADD PRIMARY KEY (id, tenant)')).actions[0]).toMatchObject({ columns: ['id', 'tenant'] });
+    expect((await one('ALTER TABLE a DROP CONSTRAINT "FK_1"')).actions).toEqual([
+      { kind: 'drop-constraint', table: { name: 'a' }, lock: 'ACCESS EXCLUSIVE', name: 'FK_1' },
+    ]);
   });
 
   it('renames and drops of tables and columns; ALTER INDEX and DROP INDEX are not table actions', async () => {
