@@ -3,7 +3,10 @@ import type { StatementActions, TableAction } from './statement-actions.js';
 import type { TableFacts } from './table-facts.js';
 
 /** The rules `check` applies; see docs/rolling-deploys.md for each one's safe rewrite. */
-export type CheckRule = LockRule | CompatibilityRule;
+export type CheckRule = LockRule | CompatibilityRule | DataRule;
+
+/** A statement that will fail on the rows the live table holds now. */
+export type DataRule = 'fails-on-data';
 
 /** The lock rules, and the rules that hold the migrations against a previous release. */
 export const LOCK_RULES: readonly LockRule[] = [
@@ -25,8 +28,11 @@ export const COMPATIBILITY_RULES: readonly CompatibilityRule[] = [
   'add-constraint',
 ];
 
+/** Statements that will fail on today's rows, read from the live tables. */
+export const DATA_RULES: readonly DataRule[] = ['fails-on-data'];
+
 /** Every rule, for checking what a migration accepts. */
-export const CHECK_RULES: readonly CheckRule[] = [...LOCK_RULES, ...COMPATIBILITY_RULES];
+export const CHECK_RULES: readonly CheckRule[] = [...LOCK_RULES, ...COMPATIBILITY_RULES, ...DATA_RULES];
 
 /** Locks that stall the running release on a live table, graded by its size. */
 export type LockRule =

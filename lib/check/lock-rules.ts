@@ -26,14 +26,10 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
   const findings: CheckFinding[] = [];
   const timeoutIn = new Map<string, boolean>();
   const warnedTimeout = new Set<string>();
-  // Tables the pending migrations created, by name, as the shadow saw them created: an action on
-  // that name afterwards is on the new table, even where a live table had that name before.
-  const created: ObservedLock[] = [];
-  for (const statement of statements) {
+  const onLiveTables = liveActions(statements, context.facts);
+  for (const [index, statement] of statements.entries()) {
     if (statement.setsLockTimeout !== undefined) timeoutIn.set(statement.migration, statement.setsLockTimeout);
-    const onLive = statement.actions.filter(
-      (action) => context.facts.tables.has(tableKey(action.table)) && !created.some((table) => names(table, action.table)),
-    );
+    const onLive = onLiveTables[index]!;
     const own: CheckFinding[] = [];
     for (const action of onLive) {
       const facts = context.facts.tables.get(tableKey(action.table))!;
@@ -42,7 +38,6 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
     }
     own.push(...observedFindings(statement, onLive, own, context));
     findings.push(...own);
-    created.push(...(statement.locks ?? []).filter((lock) => lock.created && lock.kind === 'table'));
     const live = onLive;
     const timeoutSet = context.runLockTimeout || timeoutIn.get(statement.migration) === true;
     if (!timeoutSet && !warnedTimeout.has(statement.migration) && strongestLock(live) === 'ACCESS EXCLUSIVE') {
@@ -62,6 +57,22 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
     }
   }
   return findings;
+}
+
+/**
+ * For each statement, its actions on live tables: on a table the catalog has now, and not on one the
+ * pending migrations created, by name, as the shadow saw them create it (a table re-created under a
+ * live table's name is the new one for the statements after it).
+ */
+export function liveActions(statements: readonly CheckedStatement[], facts: CatalogFacts): TableAction[][] {
+  const created: ObservedLock[] = [];
+  return statements.map((statement) => {
+    const onLive = statement.actions.filter(
+      (action) => facts.tables.has(tableKey(action.table)) && !created.some((table) => names(table, action.table)),
+    );
+    created.push(...(statement.locks ?? []).filter((lock) => lock.created && lock.kind === 'table'));
+    return onLive;
+  });
 }
 
 /** Whether the relation the shadow saw is the table a statement names (unqualified: any schema). */

@@ -74,6 +74,12 @@ export class ShadowDatabase {
     return option.url === undefined ? openTemporary(live, facts, context) : openGiven(live, option.url, facts, context);
   }
 
+  /** In the dry run's transaction on {@link queryRunner}: the live migration session's settings that change what DDL does. */
+  async prepareTransaction(): Promise<void> {
+    const { timeZone, searchPath } = this.settings;
+    await this.queryRunner.query(`SELECT set_config('TimeZone', $1, true), set_config('search_path', $2, true)`, [timeZone, searchPath]);
+  }
+
   /** Ends the shadow: its session and pool closed; a temporary database dropped, a URL's database emptied when it was filled. */
   close(): Promise<void> {
     // Once: a Ctrl-C and the end of the dry run it cut short both close it, and both wait for the drop.

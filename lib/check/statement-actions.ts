@@ -32,6 +32,8 @@ export type TableAction =
       readonly lock: LockMode;
       readonly concurrent: boolean;
       readonly unique: boolean;
+      /** Its key columns, when each is a plain column and the index has no WHERE. */
+      readonly columns?: readonly string[];
     }
   | {
       readonly kind: 'add-constraint';
@@ -152,8 +154,18 @@ function indexActions(index: IndexStmt): TableAction[] {
   const table = tableName(index.relation);
   if (!table) return [];
   const concurrent = index.concurrent === true;
+  // Its key columns when every key is a plain column and it covers every row (no WHERE): what a data check can ask about.
+  const elements = (index.indexParams ?? []).map((node) => (node as { IndexElem?: { name?: string } }).IndexElem?.name);
+  const plain = elements.length > 0 && elements.every((name) => name !== undefined) && index.whereClause === undefined;
   return [
-    { kind: 'create-index', table, lock: concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'SHARE', concurrent, unique: index.unique === true },
+    {
+      kind: 'create-index',
+      table,
+      lock: concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'SHARE',
+      concurrent,
+      unique: index.unique === true,
+      ...(plain ? { columns: elements as string[] } : {}),
+    },
   ];
 }
 

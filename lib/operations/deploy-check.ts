@@ -6,15 +6,16 @@ import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js
 import { DeployCheckError } from '../errors/deploy-check.error.js';
 import { compatibilityFindings, type PreviousRelease } from '../check/compat-rules.js';
 import { lockFindings, typeText, type CheckedStatement } from '../check/lock-rules.js';
+import { dataFindings } from '../check/data-checks.js';
 import { notNullColumnsOf } from '../check/not-null-checks.js';
 import { parseStatements } from '../check/parse-sql.js';
 import { statementActions, type TableName } from '../check/statement-actions.js';
 import { readCatalogFacts, tableKey, type CatalogFacts } from '../check/table-facts.js';
+import type { ShadowOption } from '../check/shadow-database.js';
 import { buildMigrations } from '../plan/build-migrations.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { knownMigrations } from '../typeorm/migration-internals.js';
 import { currentBuild, readRunningBuilds } from './running-builds.js';
-import type { ShadowOption } from '../check/shadow-database.js';
 import { dryRunInShadow, dryRunMigrations, type DryRunResult, type PlannedMigration, type PreviewLimits } from './dry-run-migrations.js';
 
 export type { CheckFinding, CheckRule, CheckSeverity, UncheckedMigration } from '../check/check-finding.js';
@@ -95,7 +96,7 @@ async function analyzePending(
     const why = `${dataSource.options.type}: check reads the SQL of a dry run with PostgreSQL's parser, which exists for PostgreSQL only`;
     return { findings: [], checked: [], unchecked: pending.map((migration) => ({ migration, reason: why })) };
   }
-  const dryRun = shadow ? await dryRunInShadow(runner, limits, shadow) : await dryRunMigrations(runner, limits);
+  const dryRun = shadow ? await dryRunInShadow(runner, limits, shadow, pending) : await dryRunMigrations(runner, limits);
   const analysis = await analyzeDryRun(runner, dryRun, releases);
   const stoppedAt = dryRun.migrations.at(-1);
   for (const migration of pending.slice(dryRun.migrations.length)) {
@@ -133,6 +134,7 @@ export async function analyzeDryRun(
   const findings = [
     ...distinct(previous.flatMap((release) => compatibilityFindings(statements, release, facts))),
     ...lockFindings(statements, { facts, notNullChecked, runLockTimeout: runner.plan.timeouts.lockTimeoutMs !== undefined }),
+    ...(await dataFindings(runner.plan.dataSource, statements, facts)),
   ];
   return { findings: markAccepted(findings, accepted), checked, unchecked };
 }

@@ -1,6 +1,6 @@
-import type { CheckFinding } from '../check/check-finding.js';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { withShadow, type ShadowDatabase, type ShadowOption } from '../check/shadow-database.js';
+import type { CheckFinding } from '../check/check-finding.js';
+import { withShadow, type ShadowOption } from '../check/shadow-database.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
@@ -41,15 +41,10 @@ export const DRY_RUN_LIMITS: PreviewLimits = { timeoutMs: 300_000, lockTimeoutMs
  * Nothing is written, the migrations table included. A preview that stops early says where and
  * why, on the logger and in the result (`complete: false`).
  *
- * With a `shadow` (PostgreSQL), what is pending is read from the live database and the migrations
- * run in the shadow: the live tables are never locked, and no migration lock is taken. Without one
- * they run on the live database itself, under the migration lock, holding their locks there.
+ * This runs them on the database itself, under the migration lock, holding their locks there:
+ * on PostgreSQL, `plan` and `check` use {@link dryRunInShadow} instead.
  */
-export async function dryRunMigrations(
-  runner: DataSourceMigrationRunner,
-  limits: Partial<PreviewLimits> = {},
-  shadow?: ShadowDatabase,
-): Promise<DryRunResult> {
+export async function dryRunMigrations(runner: DataSourceMigrationRunner, limits: Partial<PreviewLimits> = {}): Promise<DryRunResult> {
   const { dataSource, label } = runner.plan;
   const type = dataSource.options.type;
   if (type !== 'postgres' && type !== 'better-sqlite3') {
@@ -67,17 +62,6 @@ export async function dryRunMigrations(
     );
   }
   const settings = { ...DRY_RUN_LIMITS, ...checkLimits(limits) };
-  if (shadow) {
-    const pending = (await runner.readPending()).map(({ name }) => name);
-    const { timeZone, searchPath } = shadow.settings;
-    const prepare = async () => {
-      await shadow.queryRunner.query(`SELECT set_config('TimeZone', $1, true), set_config('search_path', $2, true)`, [
-        timeZone,
-        searchPath,
-      ]);
-    };
-    return previewPending(runner, pending, settings, { dataSource: shadow.dataSource, queryRunner: shadow.queryRunner, prepare });
-  }
   return runner.withSession(async (queryRunner, beforeMigration) => {
     const { pending } = await readMigrationStatus(dataSource, queryRunner);
     const names = pending.map(({ name }) => name);
@@ -86,18 +70,28 @@ export async function dryRunMigrations(
 }
 
 /**
- * {@link dryRunMigrations} in a shadow of the live database (see ShadowDatabase), opened only when
- * something is pending and closed (a temporary one dropped) at the end. PostgreSQL.
+ * The dry run in a shadow of the live database (PostgreSQL; see ShadowDatabase): what is pending is
+ * read from the live database, the migrations run in the shadow, which is opened only when
+ * something is pending and closed (a temporary one dropped) at the end. The live tables are never
+ * locked, and no migration lock is taken.
  */
 export async function dryRunInShadow(
   runner: DataSourceMigrationRunner,
   limits: Partial<PreviewLimits>,
   option: ShadowOption,
+  /** What is pending, when the caller has just read it. */
+  known?: readonly string[],
 ): Promise<DryRunResult> {
-  if ((await runner.readPending()).length === 0) return { dataSource: runner.name, pending: 0, migrations: [], complete: true };
+  const settings = { ...DRY_RUN_LIMITS, ...checkLimits(limits) };
+  const pending = known ?? (await runner.readPending()).map(({ name }) => name);
+  if (pending.length === 0) return { dataSource: runner.name, pending: 0, migrations: [], complete: true };
   const { dataSource, label } = runner.plan;
   return withShadow(dataSource, option, { label, logger: runner.logger, redactor: runner.redactor }, (shadow) =>
-    dryRunMigrations(runner, limits, shadow),
+    previewPending(runner, pending, settings, {
+      dataSource: shadow.dataSource,
+      queryRunner: shadow.queryRunner,
+      prepare: () => shadow.prepareTransaction(),
+    }),
   );
 }
 

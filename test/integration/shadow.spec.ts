@@ -414,6 +414,41 @@ describeEachDatabase(
       ]);
     });
 
+    it("today's data, read from the live table: SET NOT NULL over NULLs, a unique index over repeated values, a NOT NULL column without a default on a table with rows fail; clean data does not", async () => {
+      const { service } = await withPending(
+        t,
+        [
+          defineMigration(
+            'Tighten1700000000003',
+            sql(
+              'ALTER TABLE items ALTER COLUMN label SET NOT NULL',
+              'CREATE UNIQUE INDEX items_v_unique ON items (v)',
+              'CREATE UNIQUE INDEX items_label_unique ON items (label)',
+              'ALTER TABLE items ADD COLUMN code INT NOT NULL',
+              'ALTER TABLE items ALTER COLUMN id SET NOT NULL',
+            ),
+          ),
+        ],
+        2_000,
+      );
+      await t.db.query(`UPDATE items SET label = NULL WHERE id IN (1, 2)`);
+      const before = await t.db.query(`SELECT count(*)::int AS n FROM items WHERE label IS NULL`);
+      const [result] = await service.check();
+      const data = result!.findings.filter((finding) => finding.rule === 'fails-on-data');
+      expect(data.map((f) => `${f.severity} ${f.column ?? '-'} ${f.statement}`)).toEqual([
+        'error label ALTER TABLE items ALTER COLUMN label SET NOT NULL',
+        'error v CREATE UNIQUE INDEX items_v_unique ON items (v)',
+        'error code ALTER TABLE items ADD COLUMN code INT NOT NULL',
+      ]);
+      expect(data[0]!.message).toMatch(
+        /SET NOT NULL on "label": 2 row\(s\) of public\.items hold NULL there, read from the live table now/,
+      );
+      expect(data[1]!.message).toMatch(/the unique index on "v": 1,000 value\(s\) of public\.items appear more than once/);
+      expect(data[2]!.message).toMatch(/public\.items has more than 1,000 row\(s\)/);
+      // Read, not changed.
+      expect(await t.db.query(`SELECT count(*)::int AS n FROM items WHERE label IS NULL`)).toEqual(before);
+    });
+
     it('a table re-created under a live table name is a new table: an index on it is no finding; the live one renamed away is still the live one', async () => {
       const result = await checkOf(
         1_000,
