@@ -26,7 +26,8 @@ interface DataQuestion {
  * What an empty shadow cannot know and a dry run on the live database used to find by failing:
  * pending statements that will fail on today's rows. `SET NOT NULL` over rows holding NULL, a
  * `NOT NULL` column added without a default to a table with rows, a unique index or key over values
- * that repeat (a primary key also over NULLs). Each is answered by a read-only query on the live
+ * that repeat (a primary key also over NULLs), a foreign key checked now over rows that reference
+ * nothing. Each is answered by a read-only query on the live
  * table (ACCESS SHARE; a short lock timeout and a statement timeout, in one transaction that writes
  * nothing); one that cannot be answered in time is skipped. Only columns that existed before the
  * pending run, on live tables.
@@ -39,7 +40,7 @@ export async function dataFindings(
   const questions = liveActions(statements, facts).flatMap((actions, index) =>
     actions.flatMap((action) => {
       const table = facts.tables.get(tableKey(action.table))!;
-      const question = questionOf(statements[index]!, action, table);
+      const question = questionOf(statements[index]!, action, table, facts);
       return question ? [question] : [];
     }),
   );
@@ -83,7 +84,7 @@ export async function dataFindings(
   return findings;
 }
 
-function questionOf(statement: CheckedStatement, action: TableAction, facts: TableFacts): DataQuestion | undefined {
+function questionOf(statement: CheckedStatement, action: TableAction, facts: TableFacts, catalog: CatalogFacts): DataQuestion | undefined {
   const table = facts.qualified;
   const existing = (columns: readonly string[]) => columns.length > 0 && columns.every((column) => facts.columns.has(column));
   const limited = (rows: string) => `SELECT count(*)::int AS n FROM (${rows} LIMIT ${COUNT_UP_TO + 1}) AS offending`;
@@ -111,10 +112,29 @@ function questionOf(statement: CheckedStatement, action: TableAction, facts: Tab
       if (!action.unique || !action.columns) return undefined;
       return uniqueQuestion(at, action.columns, false);
     case 'add-constraint':
+      if (action.constraint === 'foreign-key') return foreignKeyQuestion(action);
       if ((action.constraint !== 'unique' && action.constraint !== 'primary-key') || action.usingIndex) return undefined;
       return uniqueQuestion(at, action.columns, action.constraint === 'primary-key');
     default:
       return undefined;
+  }
+
+  /** A foreign key checked now (not NOT VALID) over existing columns, to a live table and named columns: rows with no match. */
+  function foreignKeyQuestion(constraint: Extract<TableAction, { kind: 'add-constraint' }>): DataQuestion | undefined {
+    const referenced = constraint.references ? catalog.tables.get(tableKey(constraint.references)) : undefined;
+    const targets = constraint.referencedColumns ?? [];
+    if (!constraint.validated || !referenced || targets.length !== constraint.columns.length || !existing(constraint.columns))
+      return undefined;
+    if (!targets.every((column) => referenced.columns.has(column))) return undefined;
+    const set = constraint.columns.map((column) => `t.${quoteIdentifier(column)} IS NOT NULL`).join(' AND ');
+    const match = constraint.columns.map((column, i) => `r.${quoteIdentifier(targets[i]!)} = t.${quoteIdentifier(column)}`).join(' AND ');
+    const named = constraint.columns.map((column) => `"${column}"`).join(', ');
+    return {
+      ...at,
+      ...(constraint.columns.length === 1 ? { column: constraint.columns[0] } : {}),
+      sql: limited(`SELECT 1 FROM ${table} AS t WHERE ${set} AND NOT EXISTS (SELECT 1 FROM ${referenced.qualified} AS r WHERE ${match})`),
+      fails: (rows) => `the foreign key on ${named}: ${rows} row(s) of ${table} reference no row of ${referenced.qualified}`,
+    };
   }
 
   function uniqueQuestion(base: typeof at, columns: readonly string[], primary: boolean): DataQuestion | undefined {

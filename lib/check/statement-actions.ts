@@ -48,6 +48,8 @@ export type TableAction =
       readonly usingIndex: boolean;
       /** The columns it constrains (a foreign key's, a key's, those a check reads); empty when not known (exclusion). */
       readonly columns: readonly string[];
+      /** A foreign key's referenced columns, when the statement names them. */
+      readonly referencedColumns?: readonly string[];
       /** Its name, when the statement gives one. */
       readonly name?: string;
     }
@@ -296,6 +298,7 @@ function addConstraint(table: TableName, constraint: Constraint | undefined): Ta
           : kind === 'exclusion'
             ? []
             : stringList(constraint.keys),
+    ...(kind === 'foreign-key' && (constraint.pk_attrs ?? []).length > 0 ? { referencedColumns: stringList(constraint.pk_attrs) } : {}),
     ...(constraint.conname ? { name: constraint.conname } : {}),
   };
 }

@@ -414,7 +414,7 @@ describeEachDatabase(
       ]);
     });
 
-    it("today's data, read from the live table: SET NOT NULL over NULLs, a unique index over repeated values, a NOT NULL column without a default on a table with rows fail; clean data does not", async () => {
+    it("today's data, read from the live table: SET NOT NULL over NULLs, a unique index over repeated values, a NOT NULL column without a default on a table with rows, a foreign key over rows that reference nothing fail; clean data and NOT VALID do not", async () => {
       const { service } = await withPending(
         t,
         [
@@ -426,12 +426,16 @@ describeEachDatabase(
               'CREATE UNIQUE INDEX items_label_unique ON items (label)',
               'ALTER TABLE items ADD COLUMN code INT NOT NULL',
               'ALTER TABLE items ALTER COLUMN id SET NOT NULL',
+              'ALTER TABLE items ADD CONSTRAINT items_kind FOREIGN KEY (v) REFERENCES kinds (id)',
+              'ALTER TABLE items ADD CONSTRAINT items_kind_later FOREIGN KEY (v) REFERENCES kinds (id) NOT VALID',
+              'ALTER TABLE items ADD CONSTRAINT items_id_kind FOREIGN KEY (id) REFERENCES items (id)',
             ),
           ),
         ],
         2_000,
       );
       await t.db.query(`UPDATE items SET label = NULL WHERE id IN (1, 2)`);
+      await t.db.query(`CREATE TABLE kinds (id INT PRIMARY KEY); INSERT INTO kinds SELECT generate_series(0, 9)`);
       const before = await t.db.query(`SELECT count(*)::int AS n FROM items WHERE label IS NULL`);
       const [result] = await service.check();
       const data = result!.findings.filter((finding) => finding.rule === 'fails-on-data');
@@ -439,7 +443,11 @@ describeEachDatabase(
         'error label ALTER TABLE items ALTER COLUMN label SET NOT NULL',
         'error v CREATE UNIQUE INDEX items_v_unique ON items (v)',
         'error code ALTER TABLE items ADD COLUMN code INT NOT NULL',
+        'error v ALTER TABLE items ADD CONSTRAINT items_kind FOREIGN KEY (v) REFERENCES kinds (id)',
       ]);
+      expect(data[3]!.message).toMatch(
+        /the foreign key on "v": more than 1,000 row\(s\) of public\.items reference no row of public\.kinds/,
+      );
       expect(data[0]!.message).toMatch(
         /SET NOT NULL on "label": 2 row\(s\) of public\.items hold NULL there, read from the live table now/,
       );
