@@ -1,5 +1,5 @@
 import type { ObservedLock } from './observed-locks.js';
-import type { StatementActions, TableAction } from './statement-actions.js';
+import type { StatementActions } from './statement-actions.js';
 import type { TableFacts } from './table-facts.js';
 
 /** The rules `check` applies; see docs/rolling-deploys.md for each one's safe rewrite. */
@@ -97,8 +97,16 @@ export interface RuleVerdict {
   readonly column?: string;
 }
 
-/** A rule's verdict on `action` of `statement`, on the live table `facts` describes, as a finding. */
-export function findingOf(statement: CheckedStatement, action: TableAction, facts: TableFacts, verdict: RuleVerdict): CheckFinding {
+/**
+ * A rule's verdict on `action` of `statement` (or on a lock the shadow saw it take: only its lock
+ * matters here), on the live table `facts` describes, as a finding.
+ */
+export function findingOf(
+  statement: CheckedStatement,
+  action: { readonly lock: string },
+  facts: TableFacts,
+  verdict: RuleVerdict,
+): CheckFinding {
   return {
     rule: verdict.rule,
     severity: verdict.severity,

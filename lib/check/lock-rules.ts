@@ -38,23 +38,26 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
     }
     own.push(...observedFindings(statement, onLive, own, context));
     findings.push(...own);
-    const live = onLive;
     const timeoutSet = context.runLockTimeout || timeoutIn.get(statement.migration) === true;
-    if (!timeoutSet && !warnedTimeout.has(statement.migration) && strongestLock(live) === 'ACCESS EXCLUSIVE') {
-      warnedTimeout.add(statement.migration);
-      const action = live.find((candidate) => candidate.lock === 'ACCESS EXCLUSIVE')!;
-      const facts = context.facts.tables.get(tableKey(action.table))!;
-      findings.push(
-        findingOf(statement, action, facts, {
-          rule: 'no-lock-timeout',
-          severity: 'warning',
-          message:
-            `takes an ACCESS EXCLUSIVE lock on ${facts.qualified} with no lock timeout: while it waits for a query already running there, it blocks ` +
-            `${LOCK_BLOCKS['ACCESS EXCLUSIVE']}. Set migrationTimeouts.lockTimeoutMs (e.g. 5000) so that it gives up and the strategy retries, ` +
-            `or SET LOCAL lock_timeout at the start of the migration.`,
-        }),
-      );
-    }
+    if (timeoutSet || warnedTimeout.has(statement.migration)) continue;
+    // The first ACCESS EXCLUSIVE on a live table, as the rules read it or as the shadow saw it (DROP INDEX).
+    const action =
+      strongestLock(onLive) === 'ACCESS EXCLUSIVE' ? onLive.find((candidate) => candidate.lock === 'ACCESS EXCLUSIVE') : undefined;
+    const seen = (statement.locks ?? []).find(
+      (lock) => !lock.created && lock.kind === 'table' && lock.mode === 'ACCESS EXCLUSIVE' && context.facts.tables.has(tableKey(lock)),
+    );
+    const facts = action ? context.facts.tables.get(tableKey(action.table)) : seen ? context.facts.tables.get(tableKey(seen)) : undefined;
+    if (!facts) continue;
+    warnedTimeout.add(statement.migration);
+    const verdict: RuleVerdict = {
+      rule: 'no-lock-timeout',
+      severity: 'warning',
+      message:
+        `takes an ACCESS EXCLUSIVE lock on ${facts.qualified} with no lock timeout: while it waits for a query already running there, it blocks ` +
+        `${LOCK_BLOCKS['ACCESS EXCLUSIVE']}. Set migrationTimeouts.lockTimeoutMs (e.g. 5000) so that it gives up and the strategy retries, ` +
+        `or SET LOCAL lock_timeout at the start of the migration.`,
+    };
+    findings.push(findingOf(statement, action ?? { lock: 'ACCESS EXCLUSIVE' }, facts, verdict));
   }
   return findings;
 }
@@ -113,28 +116,31 @@ function observedFindings(
     const size = describeSize(facts);
     const blocks =
       LOCK_BLOCKS[lock.mode as LockMode] ?? (lock.mode === 'EXCLUSIVE' ? 'INSERT, UPDATE and DELETE (reads go on)' : undefined);
-    const base = { severity, migration: statement.migration, statement: statement.sql, table: facts.qualified, lock: lock.mode } as const;
     if (!named && blocks) {
       const dropIndex = /^\s*DROP\s+INDEX\s+(?!CONCURRENTLY)/i.test(statement.sql);
-      findings.push({
-        ...base,
-        rule: 'blocking-lock',
-        message:
-          `${statement.migration}: it takes ${lock.mode} on ${facts.qualified} (${size}), as the shadow showed, and holds it until its ` +
-          `transaction ends, which blocks ${blocks}. ` +
-          (dropIndex
-            ? 'Use DROP INDEX CONCURRENTLY in a migration of its own with `transaction = false`.'
-            : 'Keep its migration short (nothing slow after it in the same transaction), set a lock timeout, or run it when the table is quiet.'),
-      });
+      findings.push(
+        findingOf(statement, { lock: lock.mode }, facts, {
+          rule: 'blocking-lock',
+          severity,
+          message:
+            `it takes ${lock.mode} on ${facts.qualified} (${size}), as the shadow showed, and holds it until its ` +
+            `transaction ends, which blocks ${blocks}. ` +
+            (dropIndex
+              ? 'Use DROP INDEX CONCURRENTLY in a migration of its own with `transaction = false`.'
+              : 'Keep its migration short (nothing slow after it in the same transaction), set a lock timeout, or run it when the table is quiet.'),
+        }),
+      );
     }
     if (lock.rewritten && !found.some((finding) => finding.rule === 'table-rewrite' && finding.table === facts.qualified)) {
-      findings.push({
-        ...base,
-        rule: 'table-rewrite',
-        message:
-          `${statement.migration}: it rewrites ${facts.qualified} (${size}; the shadow saw the table's file replaced) under ${lock.mode}, ` +
-          `which blocks ${blocks ?? 'other sessions'} for as long as that takes. Do it when the table is not in use, or on a copy.`,
-      });
+      findings.push(
+        findingOf(statement, { lock: lock.mode }, facts, {
+          rule: 'table-rewrite',
+          severity,
+          message:
+            `it rewrites ${facts.qualified} (${size}; the shadow saw the table's file replaced) under ${lock.mode}, ` +
+            `which blocks ${blocks ?? 'other sessions'} for as long as that takes. Do it when the table is not in use, or on a copy.`,
+        }),
+      );
     }
   }
   return findings;

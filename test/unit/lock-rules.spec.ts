@@ -51,6 +51,38 @@ const context = (table: TableFacts | undefined, extra: { notNullChecked?: string
 });
 
 describe('lock hazards graded by the table size the catalog gives (no database)', () => {
+  it('what the shadow saw: a lock no action names is blocking-lock, and ACCESS EXCLUSIVE with no lock timeout is no-lock-timeout too; a created table is none', async () => {
+    const table = users({ rows: 10, bytes: 8192 });
+    const seenContext = {
+      ...context(table, { runLockTimeout: false }),
+      facts: {
+        ...facts(table),
+        tables: new Map([
+          ['"users"', table],
+          ['"public"."users"', table],
+        ]),
+      },
+    };
+    const [drop] = await statements('M', 'DROP INDEX users_name');
+    expect(lockFindings([drop!], seenContext)).toEqual([]);
+    const seen: CheckedStatement = {
+      ...drop!,
+      locks: [
+        { schema: 'public', name: 'users', kind: 'table', mode: 'ACCESS EXCLUSIVE' },
+        { schema: 'public', name: 'users_name', kind: 'index', mode: 'ACCESS EXCLUSIVE' },
+      ],
+    };
+    expect(lockFindings([seen], seenContext).map((f) => `${f.severity} ${f.rule} ${f.table} ${f.lock}`)).toEqual([
+      'warning blocking-lock public.users ACCESS EXCLUSIVE',
+      'warning no-lock-timeout public.users ACCESS EXCLUSIVE',
+    ]);
+    const created: CheckedStatement = {
+      ...seen,
+      locks: [{ schema: 'public', name: 'users', kind: 'table', mode: 'ACCESS EXCLUSIVE', created: true }],
+    };
+    expect(lockFindings([created], seenContext)).toEqual([]);
+  });
+
   it('by size: an empty table none; a small one a warning; LARGE_TABLE rows, or bytes when never analyzed, an error; a table not in the catalog (new) none', async () => {
     const index = await statements('M1', 'CREATE INDEX i ON users (name)');
     const severity = (table: TableFacts | undefined) => lockFindings(index, context(table)).map((finding) => finding.severity);
