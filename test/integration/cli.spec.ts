@@ -233,14 +233,21 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
       );
       const json = JSON.parse((await cli(['plan', '--data-source', DATA_SOURCE, '--json'], env)).stdout) as JsonDocument;
       expect(json).toMatchObject({ command: 'plan', ok: true, exitCode: 0 });
+      const [beta] = (json.dataSources[0] as { migrations: Array<{ statements: Array<{ locks?: unknown[] }> }> }).migrations[0]!.statements;
+      expect(beta!.locks).toEqual(
+        t.kind === 'postgres'
+          ? expect.arrayContaining([{ schema: 'public', name: 'beta', kind: 'table', mode: 'ACCESS EXCLUSIVE', created: true }])
+          : undefined,
+      );
       expect(json.dataSources).toEqual([
         {
           dataSource: 'default',
           pending: 2,
           complete: true,
+          // On PostgreSQL each statement also carries the locks the shadow saw it take (here on the tables it creates).
           migrations: [
-            { name: 'Beta1700000000002', statements: [{ sql: 'CREATE TABLE beta (id INT PRIMARY KEY)' }] },
-            { name: 'Gamma1700000000003', statements: [{ sql: 'CREATE TABLE gamma (id INT PRIMARY KEY)' }] },
+            { name: 'Beta1700000000002', statements: [expect.objectContaining({ sql: 'CREATE TABLE beta (id INT PRIMARY KEY)' })] },
+            { name: 'Gamma1700000000003', statements: [expect.objectContaining({ sql: 'CREATE TABLE gamma (id INT PRIMARY KEY)' })] },
           ],
         },
       ]);

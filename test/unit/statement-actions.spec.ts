@@ -12,13 +12,29 @@ async function one(sql: string) {
 }
 
 describe("what a statement does to which table, read by PostgreSQL's parser (no database)", () => {
-  it('indexes: the table, CONCURRENTLY and UNIQUE, and the lock each takes', async () => {
+  it('indexes: the table, CONCURRENTLY and UNIQUE, the lock each takes, and the key columns when they are plain columns over every row', async () => {
     expect((await one('CREATE INDEX "IDX_1" ON "public"."users" ("email")')).actions).toEqual([
-      { kind: 'create-index', table: { schema: 'public', name: 'users' }, lock: 'SHARE', concurrent: false, unique: false },
+      {
+        kind: 'create-index',
+        table: { schema: 'public', name: 'users' },
+        lock: 'SHARE',
+        concurrent: false,
+        unique: false,
+        columns: ['email'],
+      },
     ]);
-    expect((await one('CREATE UNIQUE INDEX CONCURRENTLY i ON users (email)')).actions).toEqual([
-      { kind: 'create-index', table: { name: 'users' }, lock: 'SHARE UPDATE EXCLUSIVE', concurrent: true, unique: true },
+    expect((await one('CREATE UNIQUE INDEX CONCURRENTLY i ON users (email, tenant)')).actions).toEqual([
+      {
+        kind: 'create-index',
+        table: { name: 'users' },
+        lock: 'SHARE UPDATE EXCLUSIVE',
+        concurrent: true,
+        unique: true,
+        columns: ['email', 'tenant'],
+      },
     ]);
+    expect((await one('CREATE UNIQUE INDEX i ON users (lower(email))')).actions[0]).not.toHaveProperty('columns');
+    expect((await one('CREATE UNIQUE INDEX i ON users (email) WHERE deleted_at IS NULL')).actions[0]).not.toHaveProperty('columns');
   });
 
   it('ALTER TABLE: one action per subcommand, with the column, and the strongest lock of the statement', async () => {
@@ -71,6 +87,7 @@ describe("what a statement does to which table, read by PostgreSQL's parser (no 
         references: { schema: 's', name: 'b' },
         usingIndex: false,
         columns: ['b_id'],
+        referencedColumns: ['id'],
         name: 'f',
       },
     ]);
