@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AutoMigratorModule, AutoMigratorService } from 'nestjs-auto-migrator';
-import { machine, median, onFreshDatabase, reachable, table, timeRolledBackRun } from './support.mjs';
+import { machine, median, onFreshDatabase, reachable, sqlMigration, table, timeRolledBackRun } from './support.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -29,17 +29,6 @@ const { values } = parseArgs({
 const RUNS = Number(values.runs);
 const ROWS = Number(values.rows);
 const TABLES = Number(values.tables);
-
-function migration(name, statements) {
-  return {
-    [name]: class {
-      async up(q) {
-        for (const statement of statements) await q.query(statement);
-      }
-      async down() {}
-    },
-  }[name];
-}
 
 /** check() through the module in an application context (not migrating): its result and how long it took. */
 async function timeCheck(url, migrations) {
@@ -100,7 +89,9 @@ if (!(await reachable('postgres'))) {
   process.exit(0);
 }
 
-const pending = [migration('IndexAndRetype1700000000001', ['CREATE INDEX big_v ON big (v)', 'ALTER TABLE big ALTER COLUMN v TYPE bigint'])];
+const pending = [
+  sqlMigration('IndexAndRetype1700000000001', ['CREATE INDEX big_v ON big (v)', 'ALTER TABLE big ALTER COLUMN v TYPE bigint']),
+];
 const stall = { inPlace: [], check: [] };
 let findings = [];
 await onFreshDatabase('postgres', async (db) => {
@@ -127,7 +118,7 @@ await onFreshDatabase('postgres', async (db) => {
   }
   await db.query(statements.join(';\n'));
   await db.query('CREATE TABLE big (id bigserial PRIMARY KEY, v int, label text)');
-  const one = [migration('AddColumn1700000000001', ['ALTER TABLE t0 ADD COLUMN note text'])];
+  const one = [sqlMigration('AddColumn1700000000001', ['ALTER TABLE t0 ADD COLUMN note text'])];
   for (let run = 0; run < RUNS * 2; run++) {
     const order = run % 2 === 0 ? ['inPlace', 'check'] : ['check', 'inPlace'];
     for (const which of order)

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AutoMigratorModule, AutoMigratorService } from 'nestjs-auto-migrator';
-import { machine, median, onFreshDatabase, reachable, table, timeRolledBackRun } from './support.mjs';
+import { machine, median, onFreshDatabase, reachable, sqlMigration, table, timeRolledBackRun } from './support.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -38,14 +38,7 @@ function migrations() {
       [`CREATE INDEX live_v${i} ON live (v)`],
       [`UPDATE live SET v = v + 1 WHERE id < 100`],
     ][i % 4];
-    return {
-      [name]: class {
-        async up(q) {
-          for (const statement of statements) await q.query(statement);
-        }
-        async down() {}
-      },
-    }[name];
+    return sqlMigration(name, statements);
   });
 }
 

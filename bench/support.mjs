@@ -109,3 +109,15 @@ export async function timeRolledBackRun(url, migrations) {
     await dataSource.destroy();
   }
 }
+
+/** A migration class named `name` whose up() runs `statements` one by one (down() does nothing). */
+export function sqlMigration(name, statements) {
+  return {
+    [name]: class {
+      async up(q) {
+        for (const statement of statements) await q.query(statement);
+      }
+      async down() {}
+    },
+  }[name];
+}

@@ -43,7 +43,10 @@ interface Relation {
   readonly partitionOf?: { readonly schema: string; readonly name: string };
 }
 
-const USER_RELATIONS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+/** An SQL condition on a schema name column: not PostgreSQL's own (catalog, information schema, TOAST, temporary). */
+export function userSchema(column: string): string {
+  return `${column} NOT IN ('pg_catalog', 'information_schema') AND ${column} NOT LIKE 'pg\\_toast%' AND ${column} NOT LIKE 'pg\\_temp\\_%'`;
+}
 
 /**
  * Watches one session of the shadow through one transaction: what existed before the pending
@@ -69,7 +72,7 @@ export class LockObserver {
             JOIN pg_namespace tn ON tn.oid = t.relnamespace WHERE i.indexrelid = c.oid) AS "table",
          (SELECT json_build_object('schema', pn.nspname, 'name', p.relname) FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
             JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE h.inhrelid = c.oid AND p.relkind IN ('p', 'I') LIMIT 1) AS parent
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_RELATIONS}`,
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${userSchema('n.nspname')}`,
     )) as Array<{
       oid: number;
       schema: string;

@@ -6,6 +6,7 @@ import { describeConnectionTarget } from '../util/connection-target.js';
 import { quoteIdentifier, quoteLiteral } from '../util/sql-identifier.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { invariant } from '../errors/invariant.error.js';
+import { userSchema } from './observed-locks.js';
 import { applySchema, databaseSettingStatements, dumpSchema, primaryOptions } from './schema-copy.js';
 
 /**
@@ -268,7 +269,7 @@ async function openGiven(live: DataSource, url: string, facts: LiveFacts, contex
     const [row] = (await queryRunner.query(
       `SELECT pg_postmaster_start_time()::text || '/' || (SELECT oid FROM pg_database WHERE datname = current_database()) AS identity,
          NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%')
+           WHERE ${userSchema('n.nspname')})
          AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname <> 'plpgsql') AS empty`,
     )) as Array<{ identity: string; empty: boolean }>;
     if (row?.identity === facts.identity) {
@@ -353,8 +354,7 @@ async function disconnect(connected: { dataSource: DataSource; queryRunner: Quer
 async function emptyDatabase(queryRunner: QueryRunner): Promise<void> {
   await queryRunner.query(
     `DO $$ DECLARE s text; BEGIN
-       FOR s IN SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema')
-         AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp\\_%' LOOP
+       FOR s IN SELECT nspname FROM pg_namespace WHERE ${userSchema('nspname')} LOOP
          EXECUTE format('DROP SCHEMA %I CASCADE', s);
        END LOOP;
      END $$`,
