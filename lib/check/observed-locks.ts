@@ -49,7 +49,7 @@ export function userSchema(column: string): string {
 }
 
 /**
- * Watches one session of the shadow through one transaction: what existed before the pending
+ * Watches one session of the shadow through its transactions: what existed before the pending
  * migrations ran (the live relations, by oid), then after each statement the relation locks the
  * session holds (pg_locks) and the files of the relations it locked (a rewrite gives a table or
  * an index a new relfilenode; nothing is rewritten without a lock). A lock is held until the
@@ -100,6 +100,11 @@ export class LockObserver {
     );
     await observer.next();
     return observer;
+  }
+
+  /** The transaction ended (committed): its locks are gone, and the next statement's are its own. */
+  released(): void {
+    this.held.clear();
   }
 
   /** What the statement just run took or strengthened (stronger than ACCESS SHARE), and what it rewrote. */

@@ -58,6 +58,11 @@ export class ShadowDatabase {
     readonly settings: SessionSettings,
     /** What it is, for messages: `temporary database "auto_migrator_shadow_…"` or `postgres host:5432/db, user "u"`. */
     readonly description: string,
+    /**
+     * Thrown away at the end (dropped, or emptied as it was given): what runs there may commit. A
+     * clone used as it is is not: it must stay a copy of the live database.
+     */
+    readonly disposable: boolean,
     private readonly cleanUp: () => Promise<void>,
   ) {
     open.add(this);
@@ -75,10 +80,13 @@ export class ShadowDatabase {
     return option.url === undefined ? openTemporary(live, facts, context) : openGiven(live, option.url, facts, context);
   }
 
-  /** In the dry run's transaction on {@link queryRunner}: the live migration session's settings that change what DDL does. */
-  async prepareTransaction(): Promise<void> {
+  /**
+   * On {@link queryRunner}, the shadow's own session: the live migration session's settings that
+   * change what DDL does, for the session (they outlast a migration that commits).
+   */
+  async prepareSession(): Promise<void> {
     const { timeZone, searchPath } = this.settings;
-    await this.queryRunner.query(`SELECT set_config('TimeZone', $1, true), set_config('search_path', $2, true)`, [timeZone, searchPath]);
+    await this.queryRunner.query(`SELECT set_config('TimeZone', $1, false), set_config('search_path', $2, false)`, [timeZone, searchPath]);
   }
 
   /** Ends the shadow: its session and pool closed; a temporary database dropped, a URL's database emptied when it was filled. */
@@ -248,7 +256,7 @@ async function openTemporary(live: DataSource, facts: LiveFacts, context: Shadow
   }
   const { dataSource, queryRunner } = connected;
   context.logger.log(`${context.label}: the pending migrations run in a temporary database, "${name}", with the live schema`);
-  return new ShadowDatabase(dataSource, queryRunner, facts.settings, `temporary database "${name}"`, async () => {
+  return new ShadowDatabase(dataSource, queryRunner, facts.settings, `temporary database "${name}"`, true, async () => {
     await disconnect(connected);
     await drop();
   });
@@ -287,7 +295,7 @@ async function openGiven(live: DataSource, url: string, facts: LiveFacts, contex
       }
       await applySchema(queryRunner, dump.sql);
       context.logger.log(`${context.label}: the pending migrations run in the shadow database ${target}, filled with the live schema`);
-      return new ShadowDatabase(dataSource, queryRunner, facts.settings, `shadow database ${target}`, async () => {
+      return new ShadowDatabase(dataSource, queryRunner, facts.settings, `shadow database ${target}`, true, async () => {
         await emptyDatabase(queryRunner).catch(() => undefined);
         await disconnect(connected);
       });
@@ -302,7 +310,7 @@ async function openGiven(live: DataSource, url: string, facts: LiveFacts, contex
       );
     }
     context.logger.log(`${context.label}: the pending migrations run in the shadow database ${target}, a copy of the live one`);
-    return new ShadowDatabase(dataSource, queryRunner, facts.settings, `shadow database ${target}`, () => disconnect(connected));
+    return new ShadowDatabase(dataSource, queryRunner, facts.settings, `shadow database ${target}`, false, () => disconnect(connected));
   } catch (error) {
     await disconnect(connected);
     throw error;

@@ -90,7 +90,8 @@ export async function dryRunInShadow(
     previewPending(runner, pending, settings, {
       dataSource: shadow.dataSource,
       queryRunner: shadow.queryRunner,
-      prepare: () => shadow.prepareTransaction(),
+      prepare: () => shadow.prepareSession(),
+      disposable: shadow.disposable,
     }),
   );
 }
@@ -100,7 +101,13 @@ async function previewPending(
   runner: DataSourceMigrationRunner,
   pending: readonly string[],
   limits: PreviewLimits,
-  session: { readonly dataSource: DataSource; readonly queryRunner: QueryRunner; readonly prepare: () => Promise<void> },
+  session: {
+    readonly dataSource: DataSource;
+    readonly queryRunner: QueryRunner;
+    readonly prepare: () => Promise<void>;
+    /** A shadow thrown away after the run (see ShadowDatabase.disposable): a migration with `transaction = false` runs there, committed. */
+    readonly disposable?: boolean;
+  },
 ): Promise<DryRunResult> {
   const { dataSource, label } = runner.plan;
   const planned: PlannedMigration[] = [];
@@ -114,22 +121,20 @@ async function previewPending(
     queryRunner,
     limits,
     session.prepare,
-    inShadow ? { alsoRouted: [dataSource], observeLocks: true } : {},
+    inShadow ? { alsoRouted: [dataSource], observeLocks: true, disposable: session.disposable === true } : {},
   );
   try {
     for (const name of pending) {
       const instance = instances.get(name);
       const statements = preview.recordInto();
-      if (!instance || declaredTransaction(instance) === false) {
-        planned.push({
-          name,
-          statements,
-          error: 'it opts out of transactions (transaction = false), so it cannot be previewed and rolled back',
-        });
+      const committed = declaredTransaction(instance) === false;
+      if (!instance || (committed && !preview.disposable)) {
+        planned.push({ name, statements, error: cannotCommit(inShadow) });
         break;
       }
       try {
-        await preview.run(() => instance.up(queryRunner));
+        if (committed) await preview.runCommitted(() => instance.up(queryRunner));
+        else await preview.run(() => instance.up(queryRunner));
         planned.push({ name, statements });
       } catch (error) {
         planned.push({ name, statements, error: runner.redactor.message(error) });
@@ -149,6 +154,14 @@ async function previewPending(
     runner.logger.log(`${label}: dry run of ${planned.length} migration(s) rolled back; nothing was kept`);
   }
   return { dataSource: runner.name, pending: pending.length, migrations: planned, complete: !stopped };
+}
+
+/** Why a migration with `transaction = false` is not previewed where its statements cannot be committed. */
+function cannotCommit(inShadow: boolean): string {
+  return inShadow
+    ? 'it opts out of transactions (transaction = false), so its statements would be committed, and the shadow database given is ' +
+        'a copy used as it is, which must stay one; give an empty database as the shadow URL, or none (a temporary database), to check it'
+    : 'it opts out of transactions (transaction = false), so it cannot be previewed and rolled back';
 }
 
 /**

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { LockObserver, type ObservedLock } from '../check/observed-locks.js';
+import { serverWideStatement } from '../check/server-wide-statements.js';
 import { databaseErrorCode } from '../util/error-chain.js';
 import { PreviewStoppedError } from '../errors/preview-stopped.error.js';
 import { transactionDepth } from '../typeorm/migration-internals.js';
@@ -22,6 +23,12 @@ export interface PreviewSetting {
   readonly alsoRouted?: readonly DataSource[];
   /** Read the session's locks after each statement (PostgreSQL; a shadow, where the extra reads cost the live database nothing). */
   readonly observeLocks?: boolean;
+  /**
+   * The database is thrown away after the preview (a temporary shadow, or an empty one it filled):
+   * a migration that opts out of transactions may run there as it would for real, committed
+   * (see {@link PreviewTransaction.runCommitted}). The limits are set for the session.
+   */
+  readonly disposable?: boolean;
 }
 
 /** How long a dry run may take, and how long one of its statements may wait for a lock. */
@@ -74,6 +81,10 @@ export class PreviewTransaction {
   private monitor: QueryRunner | undefined;
   private observer: LockObserver | undefined;
   private deadline: NodeJS.Timeout | undefined;
+  /** In {@link runCommitted}: the migration's statements are committed as they run. */
+  private committing = false;
+  /** The migration's own transaction control, passed to TypeORM's: its BEGIN and COMMIT are sent as they are. */
+  private forwarding = 0;
   private readonly openConnection: () => QueryRunner;
   /** The query runner's own rollback, kept before it is wrapped. */
   private rollback: () => Promise<void>;
@@ -83,6 +94,8 @@ export class PreviewTransaction {
     private readonly queryRunner: QueryRunner,
     private readonly limits: PreviewLimits,
     private readonly alsoRouted: readonly DataSource[],
+    /** See {@link PreviewSetting.disposable}. */
+    readonly disposable: boolean,
   ) {
     const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
     this.openConnection = () => createQueryRunner('master');
@@ -101,17 +114,18 @@ export class PreviewTransaction {
     queryRunner: QueryRunner,
     limits: PreviewLimits,
     prepare: () => Promise<void>,
-    { alsoRouted = [], observeLocks = false }: PreviewSetting = {},
+    { alsoRouted = [], observeLocks = false, disposable = false }: PreviewSetting = {},
   ): Promise<PreviewTransaction> {
-    const preview = new PreviewTransaction(dataSource, queryRunner, limits, alsoRouted);
+    const preview = new PreviewTransaction(dataSource, queryRunner, limits, alsoRouted, disposable);
     await queryRunner.startTransaction();
     try {
       await prepare();
       if (dataSource.options.type === 'postgres') {
         const rows = (await queryRunner.query(
-          `SELECT pg_backend_pid() AS pid, set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`,
-          // The statement limit backs up the deadline, which cancels first and says why.
-          [String(limits.lockTimeoutMs), String(limits.timeoutMs + 1_000)],
+          `SELECT pg_backend_pid() AS pid, set_config('lock_timeout', $1, $3), set_config('statement_timeout', $2, $3)`,
+          // The statement limit backs up the deadline, which cancels first and says why. A disposable
+          // database's session is the preview's own: its limits outlast the commits of runCommitted.
+          [String(limits.lockTimeoutMs), String(limits.timeoutMs + 1_000), !disposable],
         )) as Array<{ pid: number }>;
         preview.backendPid = Number(rows[0]?.pid);
         // The session's own query, bound before route() wraps it: the observer's reads are not recorded.
@@ -165,6 +179,32 @@ export class PreviewTransaction {
     }
   }
 
+  /**
+   * Runs one migration that opts out of transactions (`transaction = false`) as TypeORM would: the
+   * preview's transaction so far is committed, the migration's statements commit one by one (or in
+   * the transactions it opens itself), and a new transaction is started for the migrations after it.
+   * Only on a disposable database (see {@link PreviewSetting.disposable}). With the locks watched,
+   * each statement outside a transaction of the migration's own is sent in one of its own, so that
+   * its locks can be read before it commits; one PostgreSQL refuses there (CREATE INDEX
+   * CONCURRENTLY, VACUUM) is sent alone. A statement that would act on the whole server (roles,
+   * databases, tablespaces, settings: shared with the live database) stops the preview instead.
+   */
+  async runCommitted(up: () => Promise<unknown>): Promise<void> {
+    if (!this.disposable)
+      throw new PreviewStoppedError('it opts out of transactions (transaction = false), and this preview cannot commit');
+    await this.queryRunner.commitTransaction();
+    this.observer?.released();
+    this.committing = true;
+    try {
+      await this.run(up);
+    } finally {
+      this.committing = false;
+      if (this.queryRunner.isTransactionActive) await this.rollback();
+      this.observer?.released();
+      if (!this.abandoned) await this.queryRunner.startTransaction();
+    }
+  }
+
   /** True when a migration was left running past the deadline: its connection must not be reused. */
   get wasAbandoned(): boolean {
     return this.abandoned;
@@ -189,8 +229,18 @@ export class PreviewTransaction {
   private route(): void {
     const queryRunner = this.queryRunner;
     const depth = () => transactionDepth(queryRunner);
+    const start = queryRunner.startTransaction.bind(queryRunner);
     const commit = queryRunner.commitTransaction.bind(queryRunner);
     const rollback = queryRunner.rollbackTransaction.bind(queryRunner);
+    /** TypeORM's own transaction control, for a migration in runCommitted: its statements go through unrecorded. */
+    const forward = async <T>(control: () => Promise<T>): Promise<T> => {
+      this.forwarding++;
+      try {
+        return await control();
+      } finally {
+        this.forwarding--;
+      }
+    };
     this.rollback = rollback;
     const release = queryRunner.release.bind(queryRunner);
     const query = queryRunner.query.bind(queryRunner);
@@ -205,12 +255,26 @@ export class PreviewTransaction {
       this.replace(dataSource, 'createQueryRunner', (mode) => (inPreview() ? queryRunner : createQueryRunner(mode)));
     }
     this.replace(queryRunner, 'release', () => (inPreview() ? Promise.resolve() : release()));
+    this.replace(queryRunner, 'startTransaction', async (isolationLevel) => {
+      if (inPreview() && this.committing && depth() === 0) return forward(() => start(isolationLevel));
+      return start(isolationLevel);
+    });
     this.replace(queryRunner, 'commitTransaction', async () => {
+      if (inPreview() && this.committing && depth() <= 1) {
+        await forward(commit);
+        this.observer?.released();
+        return;
+      }
       if (inPreview() && depth() <= 1)
         throw new PreviewStoppedError('it commits the transaction it runs in (commitTransaction()), which a dry run cannot take back');
       return commit();
     });
     this.replace(queryRunner, 'rollbackTransaction', async () => {
+      if (inPreview() && this.committing && depth() <= 1) {
+        await forward(rollback);
+        this.observer?.released();
+        return;
+      }
       if (inPreview() && depth() <= 1) {
         throw new PreviewStoppedError(
           'it rolls back the transaction it runs in (rollbackTransaction()), after which its statements would be kept',
@@ -219,7 +283,7 @@ export class PreviewTransaction {
       return rollback();
     });
     this.replace(queryRunner, 'query', (async (sql: string, parameters?: unknown[], useStructuredResult?: boolean) => {
-      if (!inPreview()) return query(sql, parameters, useStructuredResult as true);
+      if (!inPreview() || this.forwarding > 0) return query(sql, parameters, useStructuredResult as true);
       if (endsTransaction(sql)) {
         throw new PreviewStoppedError(
           `it sends "${sql.trim().slice(0, 60)}", which ends the transaction it runs in; a dry run cannot take that back`,
@@ -227,15 +291,36 @@ export class PreviewTransaction {
       }
       const recorded: { sql: string; parameters?: unknown[]; locks?: ObservedLock[] } =
         parameters && parameters.length > 0 ? { sql, parameters } : { sql };
+      if (this.committing) {
+        const serverWide = await serverWideStatement(sql);
+        if (serverWide !== undefined) {
+          throw new PreviewStoppedError(
+            `it runs without a transaction and sends ${serverWide}, which would be committed on the server the shadow shares with the live database`,
+          );
+        }
+      }
       this.target?.push(recorded);
+      // Committed statement by statement: each in a transaction of its own, to read its locks before they are released.
+      const alone = this.committing && this.observer !== undefined && !queryRunner.isTransactionActive;
+      if (alone) await query('BEGIN');
       const stopWatching = this.watchBlocking();
       let result: unknown;
       try {
         result = await query(sql, parameters, useStructuredResult as true);
+      } catch (error) {
+        if (!alone) throw error;
+        await query('ROLLBACK');
+        // 25001: it cannot run inside a transaction block (CREATE INDEX CONCURRENTLY, VACUUM): sent alone, its locks unseen.
+        if (databaseErrorCode(error) !== '25001') throw error;
+        return await query(sql, parameters, useStructuredResult as true);
       } finally {
         stopWatching();
       }
       if (this.observer && this.target) recorded.locks = await this.observer.next();
+      if (alone) {
+        await query('COMMIT');
+        this.observer?.released();
+      }
       return result;
     }) as QueryRunner['query']);
   }

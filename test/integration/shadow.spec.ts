@@ -202,6 +202,31 @@ describeEachDatabase(
       expect(await stranger.query(`SELECT to_regclass('unrelated') IS NOT NULL AS kept`)).toEqual([{ kept: true }]);
     });
 
+    it('a migration with transaction = false: not checked in a copy given as it is (it must stay a copy), checked in an empty database given, which is emptied after', async () => {
+      const Concurrent = defineMigration('Concurrent1700000000002', sql('CREATE INDEX CONCURRENTLY items_v ON items (v)'), {
+        transaction: false,
+      });
+      const { service } = await withPending(t, [Concurrent], 100);
+      const copy = await otherDatabase();
+      t.track(await bootApp({ dataSources: [{ db: copy, migrations: [CreateItems] }], migrator: { runMigrations: true } }));
+      const [inCopy] = await service.check({ shadow: { url: copy.url } });
+      expect(inCopy!.unchecked).toEqual([
+        {
+          migration: 'Concurrent1700000000002',
+          reason: expect.stringMatching(/the shadow database given is a copy used as it is, which must stay one; give an empty database/),
+        },
+      ]);
+      expect(await copy.query(`SELECT to_regclass('items_v') IS NULL AS none`)).toEqual([{ none: true }]);
+      const empty = await otherDatabase();
+      const [inEmpty] = await service.check({ shadow: { url: empty.url } });
+      expect(inEmpty).toMatchObject({ checked: ['Concurrent1700000000002'], unchecked: [], findings: [] });
+      expect(
+        await empty.query(
+          `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'`,
+        ),
+      ).toEqual([{ n: 0 }]);
+    });
+
     it('a role that may not create databases, given no URL: refused before anything runs, naming CREATEDB and --shadow-url', async () => {
       const login = await createPostgresLoginRole(t.db, 'n0-createdb-Pw');
       try {
@@ -455,6 +480,65 @@ describeEachDatabase(
       expect(data[2]!.message).toMatch(/public\.items has more than 1,000 row\(s\)/);
       // Read, not changed.
       expect(await t.db.query(`SELECT count(*)::int AS n FROM items WHERE label IS NULL`)).toEqual(before);
+    });
+
+    it('a migration with transaction = false runs in the temporary shadow as it would for real, committed, and is checked: CONCURRENTLY is no finding, a unique one over duplicates fails on data, a plain DROP INDEX is blocking-lock as observed; the migration after it is checked too', async () => {
+      const Concurrent = defineMigration(
+        'Concurrent1700000000003',
+        sql(
+          'CREATE INDEX CONCURRENTLY items_label ON items (label)',
+          'CREATE UNIQUE INDEX CONCURRENTLY items_v_unique ON items (v)',
+          'DROP INDEX items_v',
+        ),
+        { transaction: false },
+      );
+      const After = defineMigration('After1700000000004', sql('CREATE INDEX items_label_v ON items (label, v)'));
+      const { service } = await withPending(t, [Concurrent, After], 2_000);
+      await t.db.query('CREATE INDEX items_v ON items (v)');
+      const [result] = await service.check();
+      expect(result).toMatchObject({ checked: ['Concurrent1700000000003', 'After1700000000004'], unchecked: [] });
+      expect(result!.findings.map((f) => `${f.severity} ${f.rule} ${f.lock ?? '-'} ${f.statement}`)).toEqual([
+        'warning blocking-lock ACCESS EXCLUSIVE DROP INDEX items_v',
+        'warning blocking-index SHARE CREATE INDEX items_label_v ON items (label, v)',
+        'error fails-on-data SHARE UPDATE EXCLUSIVE CREATE UNIQUE INDEX CONCURRENTLY items_v_unique ON items (v)',
+      ]);
+      const [plan] = await service.plan();
+      expect(plan!.complete).toBe(true);
+      // CONCURRENTLY cannot run in a transaction: sent alone, its locks are not seen (no list); DROP INDEX's are.
+      expect(plan!.migrations[0]!.statements.map((statement) => statement.locks?.map((lock) => `${lock.name} ${lock.mode}`))).toEqual([
+        undefined,
+        undefined,
+        expect.arrayContaining(['items ACCESS EXCLUSIVE', 'items_v ACCESS EXCLUSIVE']),
+      ]);
+      // Committed in the shadow only: the live table has none of its indexes, and the shadow is gone.
+      expect(await t.db.query(`SELECT to_regclass('items_label') IS NULL AS none, to_regclass('items_v') IS NOT NULL AS kept`)).toEqual([
+        { none: true, kept: true },
+      ]);
+      expect(await shadowDatabases(t)).toEqual([]);
+    });
+
+    it('a migration with transaction = false that would act on the server the shadow shares (CREATE ROLE) is stopped before it is sent and listed as not checked', async () => {
+      const role = `am_probe_${process.pid}`;
+      const Role = defineMigration(
+        'Role1700000000003',
+        sql('CREATE INDEX CONCURRENTLY items_label ON items (label)', `CREATE ROLE ${role}`),
+        {
+          transaction: false,
+        },
+      );
+      const { service } = await withPending(t, [Role], 10);
+      const [result] = await service.check();
+      expect(result!.checked).toEqual([]);
+      expect(result!.unchecked).toEqual([
+        {
+          migration: 'Role1700000000003',
+          reason: expect.stringMatching(
+            /runs without a transaction and sends CREATE ROLE, which would be committed on the server the shadow shares/,
+          ),
+        },
+      ]);
+      expect(await t.db.query(`SELECT count(*)::int AS n FROM pg_roles WHERE rolname = '${role}'`)).toEqual([{ n: 0 }]);
+      expect(await shadowDatabases(t)).toEqual([]);
     });
 
     it('a table re-created under a live table name is a new table: an index on it is no finding; the live one renamed away is still the live one', async () => {
