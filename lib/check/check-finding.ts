@@ -16,6 +16,7 @@ export const LOCK_RULES: readonly LockRule[] = [
   'table-rewrite',
   'set-not-null-scan',
   'no-lock-timeout',
+  'long-held-lock',
 ];
 export const COMPATIBILITY_RULES: readonly CompatibilityRule[] = [
   'drop-table',
@@ -36,7 +37,13 @@ export const CHECK_RULES: readonly CheckRule[] = [...LOCK_RULES, ...COMPATIBILIT
 
 /** Locks that stall the running release on a live table, graded by its size. */
 export type LockRule =
-  'blocking-index' | 'blocking-lock' | 'unvalidated-constraint' | 'table-rewrite' | 'set-not-null-scan' | 'no-lock-timeout';
+  | 'blocking-index'
+  | 'blocking-lock'
+  | 'unvalidated-constraint'
+  | 'table-rewrite'
+  | 'set-not-null-scan'
+  | 'no-lock-timeout'
+  | 'long-held-lock';
 
 /** Changes that break what the previous release still maps (from its snapshot). */
 export type CompatibilityRule =
@@ -87,6 +94,11 @@ export interface CheckedStatement extends StatementActions {
   readonly sql: string;
   /** What the statement locked and rewrote in the shadow (PostgreSQL's own answer), when it ran in one. */
   readonly locks?: readonly ObservedLock[];
+  /**
+   * Which transaction of the real run it will run in (statements with the same number share one,
+   * and a lock is held to its end); undefined: committed on its own (`transaction = false`, mode 'none').
+   */
+  readonly transaction?: number;
 }
 
 /** What a rule says of one action: the finding without where it was found. */

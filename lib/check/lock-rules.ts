@@ -2,7 +2,7 @@ import { findingOf, type CheckedStatement, type CheckFinding, type CheckSeverity
 import { quoteIdentifier } from '../util/sql-identifier.js';
 
 export type { CheckedStatement } from './check-finding.js';
-import type { ObservedLock } from './observed-locks.js';
+import { lockStrength, type ObservedLock } from './observed-locks.js';
 import { LOCK_BLOCKS, strongestLock, type LockMode, type TableAction, type TableName, type TypeSpec } from './statement-actions.js';
 import { tableKey, type CatalogFacts, type TableFacts } from './table-facts.js';
 
@@ -26,18 +26,24 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
   const findings: CheckFinding[] = [];
   const timeoutIn = new Map<string, boolean>();
   const warnedTimeout = new Set<string>();
-  const onLiveTables = liveActions(statements, context.facts);
-  for (const [index, statement] of statements.entries()) {
-    if (statement.setsLockTimeout !== undefined) timeoutIn.set(statement.migration, statement.setsLockTimeout);
+  const live = liveTables(statements, context.facts);
+  const onLiveTables = live.map(({ actions }) => actions);
+  const own = statements.map((statement, index) => {
     const onLive = onLiveTables[index]!;
-    const own: CheckFinding[] = [];
+    const found: CheckFinding[] = [];
     for (const action of onLive) {
       const facts = context.facts.tables.get(tableKey(action.table))!;
       const hazard = hazardOf(action, facts, context);
-      if (hazard) own.push(findingOf(statement, action, facts, hazard));
+      if (hazard) found.push(findingOf(statement, action, facts, hazard));
     }
-    own.push(...observedFindings(statement, onLive, own, context));
-    findings.push(...own);
+    found.push(...observedFindings(statement, onLive, found, context));
+    return found;
+  });
+  const held = heldLockFindings(statements, live, own, context);
+  for (const [index, statement] of statements.entries()) {
+    if (statement.setsLockTimeout !== undefined) timeoutIn.set(statement.migration, statement.setsLockTimeout);
+    const onLive = onLiveTables[index]!;
+    findings.push(...own[index]!, ...(held.get(index) ?? []));
     const timeoutSet = context.runLockTimeout || timeoutIn.get(statement.migration) === true;
     if (timeoutSet || warnedTimeout.has(statement.migration)) continue;
     // The first ACCESS EXCLUSIVE on a live table, as the rules read it or as the shadow saw it (DROP INDEX).
@@ -68,14 +74,104 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
  * live table's name is the new one for the statements after it).
  */
 export function liveActions(statements: readonly CheckedStatement[], facts: CatalogFacts): TableAction[][] {
+  return liveTables(statements, facts).map(({ actions }) => actions);
+}
+
+/** For each statement, its actions on live tables (see {@link liveActions}) and the live tables it passes over row by row. */
+function liveTables(
+  statements: readonly CheckedStatement[],
+  facts: CatalogFacts,
+): Array<{ actions: TableAction[]; scans: NonNullable<CheckedStatement['scans']> }> {
   const created: ObservedLock[] = [];
   return statements.map((statement) => {
-    const onLive = statement.actions.filter(
-      (action) => facts.tables.has(tableKey(action.table)) && !created.some((table) => names(table, action.table)),
-    );
+    const isLive = (table: TableName) => facts.tables.has(tableKey(table)) && !created.some((lock) => names(lock, table));
+    const onLive = {
+      actions: statement.actions.filter((action) => isLive(action.table)),
+      scans: (statement.scans ?? []).filter((scan) => isLive(scan.table)),
+    };
     created.push(...(statement.locks ?? []).filter((lock) => lock.created && lock.kind === 'table'));
     return onLive;
   });
+}
+
+/** The findings whose statement takes as long as its table is big, and what they make it do there. */
+const SLOW_WORK: Partial<Record<CheckFinding['rule'], string>> = {
+  'blocking-index': 'the index build on',
+  'table-rewrite': 'the rewrite of',
+  'unvalidated-constraint': 'the check of every row of',
+  'set-not-null-scan': 'the scan of every row of',
+};
+
+/**
+ * A lock of SHARE or stronger on a live table is held until its transaction ends: through every
+ * statement after it in that transaction. Where a later statement there is slow (it builds, rewrites
+ * or checks a big table, or an UPDATE goes through every row of one), the lock is held that long:
+ * a `long-held-lock` finding on the statement that took it, graded by the slow statement's table,
+ * once per table and transaction (none when the slow statement itself is found on that table).
+ * Statements without a transaction (`transaction` undefined) hold nothing past themselves.
+ */
+function heldLockFindings(
+  statements: readonly CheckedStatement[],
+  live: ReadonlyArray<{ actions: readonly TableAction[]; scans: NonNullable<CheckedStatement['scans']> }>,
+  own: readonly (readonly CheckFinding[])[],
+  context: LockRuleContext,
+): Map<number, CheckFinding[]> {
+  const found = new Map<number, CheckFinding[]>();
+  const { tables } = context.facts;
+  let held = new Map<string, { index: number; mode: string; facts: TableFacts }>();
+  const reported = new Set<string>();
+  for (const [index, statement] of statements.entries()) {
+    if (statement.transaction === undefined || statement.transaction !== statements[index - 1]?.transaction) {
+      held = new Map();
+      reported.clear();
+    }
+    if (statement.transaction === undefined) continue;
+    // The slowest work of this statement on a live table, if any.
+    const slow = [
+      ...own[index]!.flatMap((finding) => {
+        const work = SLOW_WORK[finding.rule];
+        const facts = work ? [...tables.values()].find((table) => table.qualified === finding.table) : undefined;
+        return work && facts ? [{ work, facts }] : [];
+      }),
+      ...live[index]!.scans.map((scan) => ({ work: `the ${scan.what} of every row of`, facts: tables.get(tableKey(scan.table))! })),
+    ]
+      .filter(({ facts }) => severityBySize(facts) !== undefined)
+      .sort((a, b) => (b.facts.rows ?? 0) - (a.facts.rows ?? 0) || b.facts.bytes - a.facts.bytes)[0];
+    if (slow) {
+      for (const [qualified, taken] of held) {
+        if (reported.has(qualified) || own[index]!.some((finding) => finding.table === qualified)) continue;
+        reported.add(qualified);
+        const taker = statements[taken.index]!;
+        const blocks = LOCK_BLOCKS[taken.mode as LockMode] ?? 'INSERT, UPDATE and DELETE (reads go on)';
+        const where =
+          statement.migration === taker.migration
+            ? 'later in the same migration'
+            : `in ${statement.migration}, later in the same transaction`;
+        const verdict: RuleVerdict = {
+          rule: 'long-held-lock',
+          severity: severityBySize(slow.facts)!,
+          message:
+            `it takes ${taken.mode} on ${qualified} and holds it until its transaction ends, which comes only after ` +
+            `${slow.work} ${slow.facts.qualified} (${describeSize(slow.facts)}) ${where}: ${qualified} stays locked that long, ` +
+            `which blocks ${blocks}. ` +
+            `Commit in between: put the slow statement in a migration of its own (transaction mode 'each', the default), and backfill in batches.`,
+        };
+        found.set(taken.index, [...(found.get(taken.index) ?? []), findingOf(taker, { lock: taken.mode }, taken.facts, verdict)]);
+      }
+    }
+    // The locks this statement takes on live tables, blocking writes at least: held from here on.
+    const takes = [
+      ...live[index]!.actions.map((action) => ({ table: action.table, mode: action.lock as string })),
+      ...(statement.locks ?? []).filter((lock) => lock.kind === 'table' && !lock.created).map((lock) => ({ table: lock, mode: lock.mode })),
+    ];
+    for (const { table, mode } of takes) {
+      const facts = tables.get(tableKey(table));
+      if (!facts || lockStrength(mode) < lockStrength('SHARE')) continue;
+      const known = held.get(facts.qualified);
+      if (!known || lockStrength(mode) > lockStrength(known.mode)) held.set(facts.qualified, { index, mode, facts });
+    }
+  }
+  return found;
 }
 
 /** Whether the relation the shadow saw is the table a statement names (unqualified: any schema). */

@@ -100,6 +100,19 @@ export interface StatementActions {
   readonly setsLockTimeout?: boolean;
   /** Why what the statement does cannot be read from it (a DO block runs statements of its own): its migration is not checked. */
   readonly unreadable?: string;
+  /**
+   * Tables whose every row the statement reads or writes, so that it takes as long as they are big:
+   * UPDATE or DELETE whose WHERE (if any) tests only for NULL (a backfill), INSERT … SELECT from a
+   * table without a WHERE. Another WHERE's selectivity is not known here: not counted.
+   */
+  readonly scans?: readonly RowScan[];
+}
+
+/** A statement's pass over every row of a table (see {@link StatementActions.scans}). */
+export interface RowScan {
+  readonly table: TableName;
+  /** `UPDATE`, `DELETE` or `INSERT … SELECT`. */
+  readonly what: string;
 }
 
 /** The strongest of the statement's locks on a table, or undefined when it takes none of those above. */
@@ -131,9 +144,38 @@ export function statementActions(raw: RawStmt): StatementActions {
       return { actions: [], unreadable: 'a DO block runs statements the dry run does not record one by one' };
     case 'VariableSetStmt':
       return lockTimeoutSetting(body as { name?: string; kind?: string; args?: Node[] });
+    case 'UpdateStmt':
+    case 'DeleteStmt': {
+      const { relation, whereClause } = body as { relation?: RangeVar; whereClause?: Node };
+      const table = tableName(relation);
+      const what = type === 'UpdateStmt' ? 'UPDATE' : 'DELETE';
+      return { actions: [], ...(table && everyRow(whereClause) ? { scans: [{ table, what }] } : {}) };
+    }
+    case 'InsertStmt': {
+      const select = (body as { selectStmt?: { SelectStmt?: { fromClause?: Node[]; whereClause?: Node } } }).selectStmt?.SelectStmt;
+      const tables = select && everyRow(select.whereClause) ? tablesRead(select.fromClause) : [];
+      return { actions: [], ...(tables.length > 0 ? { scans: tables.map((table) => ({ table, what: 'INSERT … SELECT' })) } : {}) };
+    }
     default:
       return { actions: [] };
   }
+}
+
+/** Whether a WHERE clause leaves every row to visit: none, or only IS [NOT] NULL tests joined by AND. */
+function everyRow(where: Node | undefined): boolean {
+  if (where === undefined) return true;
+  const node = where as { NullTest?: unknown; BoolExpr?: { boolop?: string; args?: Node[] } };
+  if (node.NullTest !== undefined) return true;
+  return node.BoolExpr?.boolop === 'AND_EXPR' && (node.BoolExpr.args ?? []).every(everyRow);
+}
+
+/** The tables a FROM list reads, joined ones included. */
+function tablesRead(from: Node[] | undefined): TableName[] {
+  return (from ?? []).flatMap((node) => {
+    const { RangeVar: range, JoinExpr: join } = node as { RangeVar?: RangeVar; JoinExpr?: { larg?: Node; rarg?: Node } };
+    if (range) return tableName(range) ?? [];
+    return join ? tablesRead([join.larg, join.rarg].filter((side): side is Node => side !== undefined)) : [];
+  });
 }
 
 function other(table: TableName, what: string, lock: LockMode = 'ACCESS EXCLUSIVE'): TableAction {

@@ -14,7 +14,7 @@ import { readCatalogFacts, tableKey, type CatalogFacts } from '../check/table-fa
 import type { ShadowOption } from '../check/shadow-database.js';
 import { buildMigrations } from '../plan/build-migrations.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
-import { knownMigrations } from '../typeorm/migration-internals.js';
+import { declaredTransaction, knownMigrations } from '../typeorm/migration-internals.js';
 import { currentBuild, readRunningBuilds } from './running-builds.js';
 import { dryRunInShadow, dryRunMigrations, type DryRunResult, type PlannedMigration, type PreviewLimits } from './dry-run-migrations.js';
 
@@ -124,7 +124,11 @@ export async function analyzeDryRun(
   previous: readonly PreviousRelease[] = [],
 ): Promise<DryRunAnalysis> {
   const accepted = acceptances(runner, dryRun.migrations);
-  const { statements, checked, unchecked } = await readStatements(dryRun.migrations, (sql) => runner.redactor.redact(sql));
+  const { statements, checked, unchecked } = await readStatements(
+    dryRun.migrations,
+    (sql) => runner.redactor.redact(sql),
+    transactionsOf(runner, dryRun.migrations),
+  );
   const facts = withRenames(await catalogFacts(runner, statements, previous), statements);
   const notNullChecked = new Set<string>();
   for (const table of facts.tables.values()) {
@@ -152,15 +156,43 @@ function previousRelease(snapshot: BuildSnapshot | undefined, dataSource: string
 }
 
 /**
+ * Which transaction of the real run each migration will run in, by the DataSource's transaction
+ * mode as TypeORM applies it: 'each' one per migration, 'all' one for them all (a migration with
+ * `transaction = false` between them ends it, and a new one starts after it); undefined where its
+ * statements commit one by one ('none', `transaction = false`).
+ */
+function transactionsOf(runner: DataSourceMigrationRunner, migrations: readonly PlannedMigration[]): Map<string, number | undefined> {
+  const instances = new Map(knownMigrations(runner.plan.dataSource).map((migration) => [migration.name, migration.instance]));
+  const mode = runner.plan.transaction;
+  const transactions = new Map<string, number | undefined>();
+  let current = 0;
+  for (const { name } of migrations) {
+    if (mode === 'none' || declaredTransaction(instances.get(name)) === false) {
+      transactions.set(name, undefined);
+      current++;
+    } else {
+      transactions.set(name, mode === 'each' ? current++ : current);
+    }
+  }
+  return transactions;
+}
+
+/**
  * Every statement of the previewed migrations, parsed; a migration not previewed to its end, or not
  * parsed, is unchecked (the statements a failed one sent before it failed are still judged).
  */
-async function readStatements(migrations: readonly PlannedMigration[], redact: (sql: string) => string) {
+async function readStatements(
+  migrations: readonly PlannedMigration[],
+  redact: (sql: string) => string,
+  transactions: ReadonlyMap<string, number | undefined>,
+) {
   const statements: CheckedStatement[] = [];
   const checked: string[] = [];
   const unchecked: UncheckedMigration[] = [];
   for (const migration of migrations) {
     const own: CheckedStatement[] = [];
+    const transaction = transactions.get(migration.name);
+    const inTransaction = transaction === undefined ? {} : { transaction };
     let unreadable: string | undefined;
     for (const [index, recorded] of migration.statements.entries()) {
       const sql = redact(recorded.sql);
@@ -168,7 +200,7 @@ async function readStatements(migrations: readonly PlannedMigration[], redact: (
         for (const [piece, raw] of (await parseStatements(recorded.sql)).entries()) {
           // What the shadow saw belongs to the recorded statement as a whole: its first piece carries it.
           const locks = piece === 0 && recorded.locks ? { locks: recorded.locks } : {};
-          own.push({ migration: migration.name, sql, ...statementActions(raw), ...locks });
+          own.push({ migration: migration.name, sql, ...statementActions(raw), ...locks, ...inTransaction });
         }
       } catch (error) {
         unreadable = `PostgreSQL's parser could not read statement ${index + 1} (${sql.slice(0, 80)}): ${redact(error instanceof Error ? error.message : String(error))}`;
@@ -208,8 +240,9 @@ function catalogFacts(
     }));
   const functions: string[] = [];
   const types: string[] = [];
-  for (const { actions, locks } of statements) {
+  for (const { actions, locks, scans } of statements) {
     for (const lock of locks ?? []) if (lock.kind === 'table' && !lock.created) tables.push({ schema: lock.schema, name: lock.name });
+    for (const scan of scans ?? []) tables.push(scan.table);
     for (const action of actions) {
       tables.push(action.table);
       if (action.kind === 'add-constraint' && action.references) tables.push(action.references);

@@ -541,6 +541,24 @@ describeEachDatabase(
       expect(await shadowDatabases(t)).toEqual([]);
     });
 
+    it('a quick ACCESS EXCLUSIVE followed in its migration by a backfill of every row is long-held-lock; the backfill in a migration of its own is not', async () => {
+      const Together = defineMigration(
+        'Together1700000000003',
+        sql('ALTER TABLE items ADD COLUMN code INT', 'UPDATE items SET code = v WHERE code IS NULL'),
+      );
+      const Apart = defineMigration('Apart1700000000004', sql('ALTER TABLE items ADD COLUMN grade INT'));
+      const Backfill = defineMigration('Backfill1700000000005', sql('UPDATE items SET grade = v'));
+      const { service } = await withPending(t, [Together, Apart, Backfill], 2_000);
+      const [result] = await service.check();
+      expect(result!.checked).toEqual(['Together1700000000003', 'Apart1700000000004', 'Backfill1700000000005']);
+      expect(result!.findings.map((f) => `${f.severity} ${f.rule} ${f.lock} ${f.statement}`)).toEqual([
+        'warning long-held-lock ACCESS EXCLUSIVE ALTER TABLE items ADD COLUMN code INT',
+      ]);
+      expect(result!.findings[0]!.message).toMatch(
+        /holds it until its transaction ends, which comes only after the UPDATE of every row of public\.items \(about [\d,]+ rows, .*\) later in the same migration/,
+      );
+    });
+
     it('a table re-created under a live table name is a new table: an index on it is no finding; the live one renamed away is still the live one', async () => {
       const result = await checkOf(
         1_000,

@@ -140,3 +140,61 @@ describe('lock hazards graded by the table size the catalog gives (no database)'
     expect(lockFindings(index, context(empty, { runLockTimeout: false }))).toEqual([]);
   });
 });
+
+describe('long-held-lock: a lock is held until its transaction ends, through the slow statements after it', () => {
+  /** `sql` as statements of migrations in the transactions given (undefined: committed one by one). */
+  async function inTransactions(...parts: Array<[migration: string, transaction: number | undefined, sql: string]>) {
+    const all: CheckedStatement[] = [];
+    for (const [migration, transaction, sql] of parts) {
+      for (const statement of await statements(migration, sql))
+        all.push(transaction === undefined ? statement : { ...statement, transaction });
+    }
+    return all;
+  }
+  const big = users({ rows: 300_000, bytes: 20 * 1024 * 1024 });
+  const summary = (found: ReturnType<typeof lockFindings>) => found.map((f) => `${f.severity} ${f.rule} ${f.lock ?? '-'} ${f.statement}`);
+
+  it('ADD COLUMN (quick, ACCESS EXCLUSIVE) then an UPDATE of every row in the same transaction: an error on the ADD COLUMN, naming the UPDATE and the size', async () => {
+    const found = lockFindings(
+      await inTransactions(
+        ['M1', 0, 'ALTER TABLE users ADD COLUMN nick text'],
+        ['M1', 0, 'UPDATE users SET nick = name WHERE nick IS NULL'],
+      ),
+      context(big),
+    );
+    expect(summary(found)).toEqual(['error long-held-lock ACCESS EXCLUSIVE ALTER TABLE users ADD COLUMN nick text']);
+    expect(found[0]!.message).toMatch(
+      /takes ACCESS EXCLUSIVE on public\.users and holds it until its transaction ends, which comes only after the UPDATE of every row of public\.users \(about 300,000 rows, 20\.0 MiB\) later in the same migration: public\.users stays locked that long, which blocks every read and write.*Commit in between/,
+    );
+  });
+
+  it('a later migration in the same transaction (mode all) is named; a small table makes it a warning', async () => {
+    const found = lockFindings(
+      await inTransactions(['M1', 0, 'ALTER TABLE users ADD COLUMN nick text'], ['M2', 0, 'DELETE FROM users']),
+      context(users({ rows: 50, bytes: 8192 })),
+    );
+    expect(summary(found)).toEqual(['warning long-held-lock ACCESS EXCLUSIVE ALTER TABLE users ADD COLUMN nick text']);
+    expect(found[0]!.message).toMatch(
+      /only after the DELETE of every row of public\.users \(about 50 rows, 8 KiB\) in M2, later in the same transaction/,
+    );
+  });
+
+  it('none across transactions, without one (transaction = false), for an UPDATE with another WHERE, or when the slow statement is itself found on that table', async () => {
+    const add = 'ALTER TABLE users ADD COLUMN nick text';
+    const update = 'UPDATE users SET nick = name';
+    expect(lockFindings(await inTransactions(['M1', 0, add], ['M2', 1, update]), context(big))).toEqual([]);
+    expect(lockFindings(await inTransactions(['M1', undefined, add], ['M1', undefined, update]), context(big))).toEqual([]);
+    expect(
+      lockFindings(await inTransactions(['M1', 0, add], ['M1', 0, 'UPDATE users SET nick = name WHERE id = 5']), context(big)),
+    ).toEqual([]);
+    // The second index build is found itself (blocking-index on users): the first one's SHARE is not reported again.
+    const twice = lockFindings(
+      await inTransactions(['M1', 0, 'CREATE INDEX a ON users (name)'], ['M1', 0, 'CREATE INDEX b ON users (age)']),
+      context(big),
+    );
+    expect(summary(twice)).toEqual([
+      'error blocking-index SHARE CREATE INDEX a ON users (name)',
+      'error blocking-index SHARE CREATE INDEX b ON users (age)',
+    ]);
+  });
+});

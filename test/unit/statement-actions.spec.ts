@@ -12,6 +12,20 @@ async function one(sql: string) {
 }
 
 describe("what a statement does to which table, read by PostgreSQL's parser (no database)", () => {
+  it('row scans: UPDATE / DELETE with no WHERE or only IS [NOT] NULL tests, INSERT … SELECT from tables (joined too) without WHERE; another WHERE is none', async () => {
+    expect((await one('UPDATE app.users SET nick = name WHERE nick IS NULL AND name IS NOT NULL')).scans).toEqual([
+      { table: { schema: 'app', name: 'users' }, what: 'UPDATE' },
+    ]);
+    expect((await one('DELETE FROM users')).scans).toEqual([{ table: { name: 'users' }, what: 'DELETE' }]);
+    expect((await one('INSERT INTO archive (id) SELECT u.id FROM users u JOIN orgs o ON o.id = u.org_id')).scans).toEqual([
+      { table: { name: 'users' }, what: 'INSERT … SELECT' },
+      { table: { name: 'orgs' }, what: 'INSERT … SELECT' },
+    ]);
+    expect((await one('UPDATE users SET nick = name WHERE id = 5')).scans).toBeUndefined();
+    expect((await one("INSERT INTO archive (id) SELECT id FROM users WHERE created < '2020-01-01'")).scans).toBeUndefined();
+    expect((await one('INSERT INTO archive (id) VALUES (1)')).scans).toBeUndefined();
+  });
+
   it('indexes: the table, CONCURRENTLY and UNIQUE, the lock each takes, and the key columns when they are plain columns over every row', async () => {
     expect((await one('CREATE INDEX "IDX_1" ON "public"."users" ("email")')).actions).toEqual([
       {
