@@ -110,11 +110,20 @@ export class LockObserver {
   /** What the statement just run took or strengthened (stronger than ACCESS SHARE), and what it rewrote. */
   async next(): Promise<ObservedLock[]> {
     const rows = (await this.query(
-      `SELECT l.relation::int AS oid, l.mode, c.relfilenode::int AS file, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind
+      `SELECT l.relation::int AS oid, l.mode, c.relfilenode::int AS file, n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
+         coalesce(${userSchema('n.nspname')}, false) AS user_schema
        FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted
          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    )) as Array<{ oid: number; mode: string; file: number | null; schema: string | null; name: string | null; relkind: string | null }>;
+    )) as Array<{
+      oid: number;
+      mode: string;
+      file: number | null;
+      schema: string | null;
+      name: string | null;
+      relkind: string | null;
+      user_schema: boolean;
+    }>;
     // A relation may be locked in several modes: the strongest counts.
     const byRelation = new Map<number, (typeof rows)[number]>();
     for (const row of rows) {
@@ -124,7 +133,7 @@ export class LockObserver {
     const observed: ObservedLock[] = [];
     for (const [oid, row] of byRelation) {
       const live = this.before.get(oid);
-      if (!live && (row.schema === null || row.name === null || !isUserSchema(row.schema))) continue;
+      if (!live && (row.schema === null || row.name === null || !row.user_schema)) continue;
       const strength = STRENGTH.get(row.mode) ?? 0;
       const taken = strength > (this.held.get(oid) ?? STRENGTH.get('AccessShareLock')!);
       const rewritten = live !== undefined && row.file !== null && row.file !== live.file && !this.rewritten.has(oid);
@@ -153,8 +162,4 @@ function kindOf(relkind: string): ObservedLock['kind'] {
   if (relkind === 'r' || relkind === 'p') return 'table';
   if (relkind === 'i' || relkind === 'I') return 'index';
   return 'other';
-}
-
-function isUserSchema(schema: string): boolean {
-  return schema !== 'pg_catalog' && schema !== 'information_schema' && !schema.startsWith('pg_toast') && !schema.startsWith('pg_temp_');
 }

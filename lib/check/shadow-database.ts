@@ -6,6 +6,8 @@ import { describeConnectionTarget } from '../util/connection-target.js';
 import { quoteIdentifier, quoteLiteral } from '../util/sql-identifier.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { invariant } from '../errors/invariant.error.js';
+import { readRecordedNames } from '../history/migration-status.js';
+import { migrationsTableName, tableExists } from '../history/migrations-table.js';
 import { userSchema } from './observed-locks.js';
 import { applySchema, databaseSettingStatements, dumpSchema, primaryOptions } from './schema-copy.js';
 
@@ -131,8 +133,6 @@ interface LiveFacts {
   readonly icuLocale: string | undefined;
   readonly databaseSettings: readonly string[];
   readonly settings: SessionSettings;
-  /** The migrations table's rows (names), or undefined when it does not exist. */
-  readonly applied: readonly string[] | undefined;
   /** Identifies this very database: the server's start time and the database's oid. */
   readonly identity: string;
 }
@@ -176,24 +176,19 @@ async function readLiveFacts(live: DataSource): Promise<LiveFacts> {
     icuLocale: typeof icu === 'string' ? icu : undefined,
     databaseSettings: row.settings,
     settings: { timeZone: row.time_zone, searchPath: row.search_path },
-    applied: await readApplied(live),
     identity: row.identity,
   };
 }
 
 /** The names in the migrations table of `dataSource`, oldest first; undefined when there is no such table. */
-async function readApplied(dataSource: DataSource): Promise<string[] | undefined> {
-  const table = migrationsTable(dataSource);
-  const [exists] = (await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS found`, [table])) as Array<{ found: boolean }>;
-  if (!exists?.found) return undefined;
-  const rows = (await dataSource.query(`SELECT name FROM ${table} ORDER BY id`)) as Array<{ name: string }>;
-  return rows.map((row) => row.name);
-}
-
-function migrationsTable(dataSource: DataSource): string {
-  const options = dataSource.options as { schema?: string; migrationsTableName?: string };
-  const name = quoteIdentifier(options.migrationsTableName ?? 'migrations');
-  return options.schema ? `${quoteIdentifier(options.schema)}.${name}` : name;
+async function readApplied(dataSource: DataSource, queryRunner?: QueryRunner): Promise<string[] | undefined> {
+  const runner = queryRunner ?? dataSource.createQueryRunner();
+  try {
+    if (!(await tableExists(dataSource, runner, migrationsTableName(dataSource)))) return undefined;
+    return await readRecordedNames(dataSource, runner);
+  } finally {
+    if (!queryRunner) await runner.release();
+  }
 }
 
 /** The ways to give `check` a shadow, for an error that cannot make one. */
@@ -300,12 +295,13 @@ async function openGiven(live: DataSource, url: string, facts: LiveFacts, contex
         await disconnect(connected);
       });
     }
-    const applied = await readApplied(dataSource);
-    const same = applied !== undefined && facts.applied !== undefined && applied.join('\n') === facts.applied.join('\n');
+    // A copy: its migrations table lists what the live one lists (read only now, when a URL's database is not empty).
+    const [applied, liveApplied] = await Promise.all([readApplied(dataSource, queryRunner), readApplied(live)]);
+    const same = applied !== undefined && liveApplied !== undefined && applied.join('\n') === liveApplied.join('\n');
     if (!same) {
       throw new AutoMigratorConfigError(
         `${context.label}: the shadow database (${target}) is not empty and is not a copy of the live one: ` +
-          `${applied === undefined ? 'it has no migrations table' : `its migrations table lists ${applied.length} migration(s), the live one ${facts.applied?.length ?? 0}`}. ` +
+          `${applied === undefined ? 'it has no migrations table' : `its migrations table lists ${applied.length} migration(s), the live one ${liveApplied?.length ?? 0}`}. ` +
           `Give a fresh clone or branch of production, or an empty database.`,
       );
     }
