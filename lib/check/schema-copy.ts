@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import type { DataSource, DataSourceOptions, QueryRunner } from 'typeorm';
 import { quoteIdentifier, quoteLiteral } from '../util/sql-identifier.js';
+import { copyFromCatalog } from './catalog-copy.js';
 
 /** The live schema as SQL, or why it could not be copied: what is missing, said so that the reader can fix it. */
 export type SchemaDump = { readonly sql: string } | { readonly unavailable: string };
@@ -56,6 +57,34 @@ export function primaryOptions(options: DataSourceOptions): DataSourceOptions {
   return replication?.master ? ({ ...rest, ...replication.master } as DataSourceOptions) : options;
 }
 
+/** The live schema as SQL, and how it was had when not by pg_dump (why, and what the library's own copy leaves out). */
+export interface SchemaCopy {
+  readonly sql: string;
+  readonly note?: { readonly text: string; readonly incomplete: boolean };
+}
+
+/**
+ * The live database's schema as SQL: pg_dump's (see {@link dumpSchema}), or, where no pg_dump of the
+ * server's version can be had, the library's own copy from the catalog (see copyFromCatalog), with
+ * a note saying so and naming what that copy leaves out.
+ */
+export async function copyLiveSchema(live: DataSource, serverMajor: number): Promise<SchemaCopy> {
+  const dump = await dumpSchema(live, serverMajor);
+  if ('sql' in dump) return { sql: dump.sql };
+  const copy = await copyFromCatalog(live);
+  const without =
+    copy.uncopied.length === 0
+      ? ''
+      : `; it leaves out ${copy.uncopied.join(', ')}: a pending migration that uses them fails in the shadow and is listed as not checked`;
+  return {
+    sql: copy.statements.join('\n'),
+    note: {
+      text: `${dump.unavailable}, so the live schema is copied from its catalog by the library${without}`,
+      incomplete: without !== '',
+    },
+  };
+}
+
 /**
  * The live database's schema as SQL, from `pg_dump --schema-only` (no data, owners, privileges,
  * publications, subscriptions or tablespaces). Needs a pg_dump of at least the server's major
@@ -103,7 +132,17 @@ export async function applySchema(queryRunner: QueryRunner, dump: string): Promi
     .split('\n')
     .filter((line) => !line.startsWith('\\'))
     .join('\n');
-  await queryRunner.query(sql);
+  try {
+    await queryRunner.query(sql);
+  } catch (error) {
+    // Where it failed: the start of the line PostgreSQL points at (a name, not a function body).
+    const position = Number((error as { position?: unknown }).position);
+    if (error instanceof Error && Number.isInteger(position) && position > 0) {
+      const start = sql.lastIndexOf('\n', position - 1) + 1;
+      error.message = `copying the live schema into the shadow failed at "${sql.slice(start, start + 80).split('\n')[0]}": ${error.message}`;
+    }
+    throw error;
+  }
   await queryRunner.query('RESET ALL');
 }
 

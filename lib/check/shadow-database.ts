@@ -9,7 +9,7 @@ import { invariant } from '../errors/invariant.error.js';
 import { readRecordedNames } from '../history/migration-status.js';
 import { migrationsTableName, tableExists } from '../history/migrations-table.js';
 import { userSchema } from './observed-locks.js';
-import { applySchema, databaseSettingStatements, dumpSchema, primaryOptions } from './schema-copy.js';
+import { applySchema, copyLiveSchema, databaseSettingStatements, primaryOptions, type SchemaCopy } from './schema-copy.js';
 
 /**
  * Where `check` and `plan` run the pending migrations instead of the live database (PostgreSQL):
@@ -191,12 +191,20 @@ async function readApplied(dataSource: DataSource, queryRunner?: QueryRunner): P
   }
 }
 
+/** When the library copied the schema itself (no pg_dump): says so, as a warning when its copy leaves something out. */
+function sayHowCopied(schema: SchemaCopy, context: ShadowContext): void {
+  if (!schema.note) return;
+  const line = `${context.label}: ${schema.note.text}`;
+  if (schema.note.incomplete) context.logger.warn(line);
+  else context.logger.log(line);
+}
+
 /** The ways to give `check` a shadow, for an error that cannot make one. */
 function ways(facts: LiveFacts): string {
   return (
     `give a database to use instead: --shadow-url <url> (or SHADOW_DATABASE_URL; the API: { shadow: { url } }), best a clone or branch ` +
     `of production, or an empty database it fills with the live schema; or let it create a temporary one on the live server, ` +
-    `which needs CREATEDB (ALTER ROLE ${quoteIdentifier(facts.user)} CREATEDB) and a pg_dump of version ${facts.serverMajor} or newer`
+    `which needs CREATEDB (ALTER ROLE ${quoteIdentifier(facts.user)} CREATEDB)`
   );
 }
 
@@ -207,8 +215,7 @@ async function openTemporary(live: DataSource, facts: LiveFacts, context: Shadow
       `${context.label}: check and plan never run the pending migrations on the live database, and ${why}: ${ways(facts)}.`,
     );
   if (!facts.canCreateDatabase) throw refuse(`the role "${facts.user}" may not create the temporary database they run in (no CREATEDB)`);
-  const dump = await dumpSchema(live, facts.serverMajor);
-  if ('unavailable' in dump) throw refuse(`the live schema cannot be copied: ${dump.unavailable}`);
+  const schema = await copyLiveSchema(live, facts.serverMajor);
   await dropStaleShadows(live);
   if (facts.serverMajor <= 14) {
     context.logger.warn(
@@ -243,7 +250,7 @@ async function openTemporary(live: DataSource, facts: LiveFacts, context: Shadow
     connected = await connect(live, { database: name }, context);
     const [where] = (await connected.queryRunner.query('SELECT current_database() AS name')) as Array<{ name: string }>;
     invariant(where?.name === name, `the shadow connection reached database "${where?.name}", not the temporary "${name}"`);
-    await applySchema(connected.queryRunner, dump.sql);
+    await applySchema(connected.queryRunner, schema.sql);
   } catch (error) {
     await disconnect(connected);
     await drop().catch(() => undefined);
@@ -251,6 +258,7 @@ async function openTemporary(live: DataSource, facts: LiveFacts, context: Shadow
   }
   const { dataSource, queryRunner } = connected;
   context.logger.log(`${context.label}: the pending migrations run in a temporary database, "${name}", with the live schema`);
+  sayHowCopied(schema, context);
   return new ShadowDatabase(dataSource, queryRunner, facts.settings, `temporary database "${name}"`, true, async () => {
     await disconnect(connected);
     await drop();
@@ -281,15 +289,10 @@ async function openGiven(live: DataSource, url: string, facts: LiveFacts, contex
       );
     }
     if (row?.empty) {
-      const dump = await dumpSchema(live, facts.serverMajor);
-      if ('unavailable' in dump) {
-        throw new AutoMigratorConfigError(
-          `${context.label}: the shadow database (${target}) is empty and the live schema cannot be copied into it: ${dump.unavailable}; ` +
-            `or give a clone or branch of production, used as it is.`,
-        );
-      }
-      await applySchema(queryRunner, dump.sql);
+      const schema = await copyLiveSchema(live, facts.serverMajor);
+      await applySchema(queryRunner, schema.sql);
       context.logger.log(`${context.label}: the pending migrations run in the shadow database ${target}, filled with the live schema`);
+      sayHowCopied(schema, context);
       return new ShadowDatabase(dataSource, queryRunner, facts.settings, `shadow database ${target}`, true, async () => {
         await emptyDatabase(queryRunner).catch(() => undefined);
         await disconnect(connected);
