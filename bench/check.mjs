@@ -97,7 +97,7 @@ for (let run = 0; run < RUNS; run++) {
 }
 
 // The parser alone, once loaded: every statement of the migrations, parsed again and again.
-const parseModule = join(import.meta.dirname, '../dist/check/parse-sql.js');
+const parseModule = join(import.meta.dirname, '../dist/check/sql/parse-sql.js');
 // The first call loads the WebAssembly: timed in fresh processes (this one has loaded it already), median of 5.
 const loads = Array.from({ length: 5 }, () => {
   const script = `const { parseStatements } = require(${JSON.stringify(parseModule)}); const t = performance.now(); parseStatements('SELECT 1').then(() => console.log(performance.now() - t));`;

@@ -18,9 +18,7 @@ import {
 import { AutoMigratorConfigError } from './errors/auto-migrator-config.error.js';
 import type { MigrationEvent } from './events/migration-events.js';
 import { buildReadiness, type MigrationReadiness } from './health/readiness.js';
-import type { DryRunResult } from './operations/dry-run-migrations.js';
-import type { DeployCheckResult } from './operations/deploy-check.js';
-import type { BuildSnapshot } from './operations/entity-snapshot.js';
+import type { DryRunResult, DeployCheckResult, BuildSnapshot } from './check/index.js';
 import {
   MigrationOperations,
   type DataSourceStatus,

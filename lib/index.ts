@@ -46,11 +46,23 @@ export type {
 } from './operations/migration-operations.js';
 export type { RevertResult } from './operations/revert-migrations.js';
 export type { ResolvedAs, ResolveResult } from './operations/resolve-migration.js';
-export type { DryRunResult, PlannedMigration, PlannedStatement, PreviewLimits } from './operations/dry-run-migrations.js';
-export type { ShadowOption } from './check/shadow-database.js';
-export type { ObservedLock } from './check/observed-locks.js';
-export type { CheckFinding, CheckRule, CheckSeverity, DeployCheckResult, UncheckedMigration } from './operations/deploy-check.js';
-export type { BuildSnapshot, DataSourceSnapshot, MappedColumn, MappedTable } from './operations/entity-snapshot.js';
+export type {
+  DryRunResult,
+  PlannedMigration,
+  PlannedStatement,
+  PreviewLimits,
+  ShadowOption,
+  ObservedLock,
+  CheckFinding,
+  CheckRule,
+  CheckSeverity,
+  DeployCheckResult,
+  UncheckedMigration,
+  BuildSnapshot,
+  DataSourceSnapshot,
+  MappedColumn,
+  MappedTable,
+} from './check/index.js';
 
 // Strategies, and the tenant source
 export { MigrationStrategy, type MigrationContext, type MigrationRunResult, type RetryReport } from './contracts/migration-strategy.js';

@@ -1,5 +1,5 @@
-import type { ObservedLock } from './observed-locks.js';
-import type { StatementActions } from './statement-actions.js';
+import type { ObservedLock } from './shadow/observed-locks.js';
+import type { StatementActions } from './sql/statement-actions.js';
 import type { TableFacts } from './table-facts.js';
 
 /** The rules `check` applies; see docs/rolling-deploys.md for each one's safe rewrite. */

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { quoteIdentifier } from '../util/sql-identifier.js';
-import type { TableName } from './statement-actions.js';
+import type { TableName } from './sql/statement-actions.js';
 
 /** What the catalog says of a table a pending migration touches, before it runs. */
 export interface TableFacts {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The auto-migrator command: see `auto-migrator --help`.
 import 'reflect-metadata';
-import { closeOpenShadows } from '../check/shadow-database.js';
+import { closeOpenShadows } from '../check/index.js';
 import { runCli } from './run-cli.js';
 
 /** Ctrl-C (or the Job's SIGTERM) during plan or check: the shadow is closed first, then the process ends. */

@@ -1,10 +1,13 @@
-import { isFailing, type CheckFinding } from '../check/check-finding.js';
-import type { ObservedLock } from '../check/observed-locks.js';
-import type { BuildSnapshot } from '../operations/entity-snapshot.js';
-import type { DeployCheckResult } from '../operations/deploy-check.js';
+import {
+  isFailing,
+  type CheckFinding,
+  type ObservedLock,
+  type BuildSnapshot,
+  type DeployCheckResult,
+  type DryRunResult,
+} from '../check/index.js';
 import type { ChangedMigration } from '../history/migration-checksums.js';
 import { plural } from '../util/quantities.js';
-import type { DryRunResult } from '../operations/dry-run-migrations.js';
 import type { DataSourceStatus, UpResult } from '../operations/migration-operations.js';
 import type { ResolveResult } from '../operations/resolve-migration.js';
 import type { RevertResult } from '../operations/revert-migrations.js';

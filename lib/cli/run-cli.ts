@@ -1,9 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseSnapshot } from '../check/build-snapshot.js';
-import { isFailing } from '../check/check-finding.js';
-import type { ShadowOption } from '../check/shadow-database.js';
+import { parseSnapshot, isFailing, type ShadowOption } from '../check/index.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';

@@ -1,8 +1,23 @@
 import type { Logger } from '@nestjs/common';
-import { buildSnapshot, snapshotDataSource, type BuildSnapshot, type DataSourceSnapshot } from './entity-snapshot.js';
-import { analyzeDryRun, checkBeforeMigrating, checkDeploy, type DeployCheckOption, type DeployCheckResult } from './deploy-check.js';
+import {
+  buildSnapshot,
+  snapshotDataSource,
+  analyzeDryRun,
+  checkBeforeMigrating,
+  checkDeploy,
+  recordRunningBuild,
+  dryRunInShadow,
+  dryRunMigrations,
+  redactedDryRun,
+  type BuildSnapshot,
+  type DataSourceSnapshot,
+  type DeployCheckOption,
+  type DeployCheckResult,
+  type ShadowOption,
+  type DryRunResult,
+  type PreviewLimits,
+} from '../check/index.js';
 import { DEFAULT_RUNNING_BUILDS_WINDOW_MS } from '../auto-migrator.constants.js';
-import { recordRunningBuild } from './running-builds.js';
 import { tenantKey } from '../contracts/tenant-ref.js';
 import type { MigrationEvent } from '../events/migration-events.js';
 import { logProgress, type EventSource } from '../events/migration-log.js';
@@ -17,8 +32,6 @@ import { DataSourceMigrationRunner } from '../runner/data-source-migration.runne
 import type { RunnerEnvironment } from '../runner/runner-environment.js';
 import type { MigrationStateStore, MigrationState } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
-import type { ShadowOption } from '../check/shadow-database.js';
-import { dryRunInShadow, dryRunMigrations, redactedDryRun, type DryRunResult, type PreviewLimits } from './dry-run-migrations.js';
 import type { MigrationStatusReport } from '../history/migration-status.js';
 import { acceptChange, resolveStartedMigration, type ResolvedAs, type ResolveResult } from './resolve-migration.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';

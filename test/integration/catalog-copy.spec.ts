@@ -1,7 +1,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { DataSource } from 'typeorm';
-import { copyFromCatalog } from '../../lib/check/catalog-copy.js';
-import { applySchema, dumpSchema } from '../../lib/check/schema-copy.js';
+import { copyFromCatalog } from '../../lib/check/shadow/catalog-copy.js';
+import { applySchema, dumpSchema } from '../../lib/check/shadow/schema-copy.js';
 import { AutoMigratorService } from '../../lib/index.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';

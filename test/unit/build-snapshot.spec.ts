@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSnapshot, SNAPSHOT_FORMAT } from '../../lib/check/build-snapshot.js';
+import { parseSnapshot, SNAPSHOT_FORMAT } from '../../lib/check/snapshot/build-snapshot.js';
 import { AutoMigratorConfigError } from '../../lib/errors/auto-migrator-config.error.js';
 
 const valid = {

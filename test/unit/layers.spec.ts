@@ -6,7 +6,7 @@ const lib = resolve(import.meta.dirname, '../../lib');
 
 /**
  * The data path, bottom first: options → plan → history (what the table says) → lock → strategy →
- * executor (runner) → events → state → tenants/operations → health / CLI → the module. A file may
+ * executor (runner) → events → state → tenants → check → operations → health / CLI → the module. A file may
  * import from its own layer and those below it, never from one above.
  */
 const LAYERS: ReadonlyArray<readonly string[]> = [
@@ -15,13 +15,14 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['options'],
   ['plan'],
   ['history'],
-  ['check'],
   ['lock'],
   ['strategies'],
   ['events'],
   ['runner'],
   ['state'],
   ['tenants'],
+  // check and plan, one feature over the runner: rules, the SQL's reading, the shadow, the dry run, snapshots.
+  ['check'],
   ['operations'],
   ['health'],
   ['option-instances.ts', 'auto-migrator.module-definition.ts', 'auto-migrator.service.ts', 'auto-migrator.module.ts'],
@@ -52,5 +53,18 @@ describe('layers point down', () => {
       }
     }
     expect(upward).toEqual([]);
+  });
+
+  it('the check feature is entered through lib/check/index.ts alone', () => {
+    const inside: string[] = [];
+    for (const file of sources(lib)) {
+      if (relative(lib, file).startsWith('check/')) continue;
+      const text = readFileSync(file, 'utf8');
+      for (const [, specifier] of text.matchAll(/(?:import|export)[^'";]*?from\s*'(\.[^']+)'/g)) {
+        const target = relative(lib, resolve(dirname(file), specifier!));
+        if (target.startsWith('check/') && target !== 'check/index.js') inside.push(`lib/${relative(lib, file)} -> lib/${target}`);
+      }
+    }
+    expect(inside).toEqual([]);
   });
 });

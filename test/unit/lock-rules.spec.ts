@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LARGE_TABLE, lockFindings, type CheckedStatement } from '../../lib/check/lock-rules.js';
-import { parseStatements } from '../../lib/check/parse-sql.js';
-import { statementActions } from '../../lib/check/statement-actions.js';
+import { LARGE_TABLE, lockFindings, type CheckedStatement } from '../../lib/check/rules/lock-rules.js';
+import { parseStatements } from '../../lib/check/sql/parse-sql.js';
+import { statementActions } from '../../lib/check/sql/statement-actions.js';
 import type { CatalogFacts, TableFacts } from '../../lib/check/table-facts.js';
 
 async function statements(migration: string, ...sql: string[]): Promise<CheckedStatement[]> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serverWideStatement } from '../../lib/check/server-wide-statements.js';
+import { serverWideStatement } from '../../lib/check/sql/server-wide-statements.js';
 
 describe('serverWideStatement: what a committed statement in a shadow on the live server must not do', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseStatements } from '../../lib/check/parse-sql.js';
-import { statementActions, strongestLock, type StatementActions } from '../../lib/check/statement-actions.js';
+import { parseStatements } from '../../lib/check/sql/parse-sql.js';
+import { statementActions, strongestLock, type StatementActions } from '../../lib/check/sql/statement-actions.js';
 
 async function actionsOf(sql: string): Promise<StatementActions[]> {
   return (await parseStatements(sql)).map(statementActions);

@@ -1,4 +1,4 @@
-import { parseStatements } from './parse-sql.js';
+import { parseStatements } from '../sql/parse-sql.js';
 
 /**
  * The columns a CHECK constraint, as `pg_get_constraintdef` prints it, proves NOT NULL: a check

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
-import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
-import { redactDataSourceLogger } from '../typeorm/redacting-logger.js';
-import { describeConnectionTarget } from '../util/connection-target.js';
-import { quoteIdentifier, quoteLiteral } from '../util/sql-identifier.js';
-import type { SecretRedactor } from '../util/secret-redactor.js';
-import { invariant } from '../errors/invariant.error.js';
-import { readRecordedNames } from '../history/migration-status.js';
-import { migrationsTableName, tableExists } from '../history/migrations-table.js';
+import { AutoMigratorConfigError } from '../../errors/auto-migrator-config.error.js';
+import { redactDataSourceLogger } from '../../typeorm/redacting-logger.js';
+import { describeConnectionTarget } from '../../util/connection-target.js';
+import { quoteIdentifier, quoteLiteral } from '../../util/sql-identifier.js';
+import type { SecretRedactor } from '../../util/secret-redactor.js';
+import { invariant } from '../../errors/invariant.error.js';
+import { readRecordedNames } from '../../history/migration-status.js';
+import { migrationsTableName, tableExists } from '../../history/migrations-table.js';
 import { userSchema } from './observed-locks.js';
 import { applySchema, copyLiveSchema, databaseSettingStatements, primaryOptions, type SchemaCopy } from './schema-copy.js';
 

@@ -1,10 +1,10 @@
-import { SNAPSHOT_FORMAT, type BuildSnapshot, type DataSourceSnapshot } from '../check/build-snapshot.js';
-import { buildMigrations } from '../plan/build-migrations.js';
-import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
-import { mappedTables } from '../typeorm/entity-tables.js';
+import { SNAPSHOT_FORMAT, type BuildSnapshot, type DataSourceSnapshot } from './build-snapshot.js';
+import { buildMigrations } from '../../plan/build-migrations.js';
+import type { DataSourceMigrationRunner } from '../../runner/data-source-migration.runner.js';
+import { mappedTables } from './entity-tables.js';
 
-export type { BuildSnapshot, DataSourceSnapshot } from '../check/build-snapshot.js';
-export type { MappedColumn, MappedTable } from '../typeorm/entity-tables.js';
+export type { BuildSnapshot, DataSourceSnapshot } from './build-snapshot.js';
+export type { MappedColumn, MappedTable } from './entity-tables.js';
 
 /** What this build's entities map on one DataSource, and the newest migration it has. Reads no table. */
 export async function snapshotDataSource(runner: DataSourceMigrationRunner): Promise<DataSourceSnapshot> {

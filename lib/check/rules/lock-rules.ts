@@ -1,10 +1,10 @@
-import { findingOf, type CheckedStatement, type CheckFinding, type CheckSeverity, type RuleVerdict } from './check-finding.js';
-import { quoteIdentifier } from '../util/sql-identifier.js';
+import { findingOf, type CheckedStatement, type CheckFinding, type CheckSeverity, type RuleVerdict } from '../check-finding.js';
+import { quoteIdentifier } from '../../util/sql-identifier.js';
 
-export type { CheckedStatement } from './check-finding.js';
-import { lockStrength, type ObservedLock } from './observed-locks.js';
-import { LOCK_BLOCKS, strongestLock, type LockMode, type TableAction, type TableName, type TypeSpec } from './statement-actions.js';
-import { tableKey, type CatalogFacts, type TableFacts } from './table-facts.js';
+export type { CheckedStatement } from '../check-finding.js';
+import { lockStrength, type ObservedLock } from '../shadow/observed-locks.js';
+import { LOCK_BLOCKS, strongestLock, type LockMode, type TableAction, type TableName, type TypeSpec } from '../sql/statement-actions.js';
+import { tableKey, type CatalogFacts, type TableFacts } from '../table-facts.js';
 
 /** A table at least this big (rows as estimated, or heap bytes) makes a lock hazard an error; a smaller non-empty one, a warning. */
 export const LARGE_TABLE = { rows: 100_000, bytes: 100 * 1024 * 1024 } as const;

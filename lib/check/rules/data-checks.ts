@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
-import { quoteIdentifier } from '../util/sql-identifier.js';
-import type { CheckedStatement, CheckFinding } from './check-finding.js';
+import { quoteIdentifier } from '../../util/sql-identifier.js';
+import type { CheckedStatement, CheckFinding } from '../check-finding.js';
 import { liveActions } from './lock-rules.js';
-import type { TableAction } from './statement-actions.js';
-import { tableKey, type CatalogFacts, type TableFacts } from './table-facts.js';
+import type { TableAction } from '../sql/statement-actions.js';
+import { tableKey, type CatalogFacts, type TableFacts } from '../table-facts.js';
 
 /** How many offending rows a data check counts before it says "more than". */
 const COUNT_UP_TO = 1_000;

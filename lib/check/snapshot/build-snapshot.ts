@@ -1,5 +1,5 @@
-import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
-import type { MappedColumn, MappedTable } from '../typeorm/entity-tables.js';
+import { AutoMigratorConfigError } from '../../errors/auto-migrator-config.error.js';
+import type { MappedColumn, MappedTable } from './entity-tables.js';
 
 /** What a snapshot file says it is: the first key checked when one is read. */
 export const SNAPSHOT_FORMAT = 'nestjs-auto-migrator/snapshot@1';
@@ -83,4 +83,11 @@ function mappedTable(value: unknown, at: string, wrong: (what: string) => Error)
 
 function record(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** A previous release, as `check` compares against it: its name, and each table it maps as the catalog resolves it. */
+export interface PreviousRelease {
+  /** How findings name it: e.g. `build 1.4.0 (snapshot release.json)`. */
+  readonly name: string;
+  readonly snapshot: DataSourceSnapshot;
 }

@@ -1,10 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { LockObserver, type ObservedLock } from '../check/observed-locks.js';
-import { serverWideStatement } from '../check/server-wide-statements.js';
-import { databaseErrorCode } from '../util/error-chain.js';
-import { PreviewStoppedError } from '../errors/preview-stopped.error.js';
-import { transactionDepth } from '../typeorm/migration-internals.js';
+import { LockObserver, type ObservedLock } from '../shadow/observed-locks.js';
+import { serverWideStatement } from '../sql/server-wide-statements.js';
+import { databaseErrorCode } from '../../util/error-chain.js';
+import { PreviewStoppedError } from '../../errors/preview-stopped.error.js';
+import { transactionDepth } from '../../typeorm/migration-internals.js';
 
 /** One statement a migration sent to the database. */
 export interface PlannedStatement {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import type { DataSource, DataSourceOptions, QueryRunner } from 'typeorm';
-import { quoteIdentifier, quoteLiteral } from '../util/sql-identifier.js';
+import { quoteIdentifier, quoteLiteral } from '../../util/sql-identifier.js';
 import { copyFromCatalog } from './catalog-copy.js';
 
 /** The live schema as SQL, or why it could not be copied: what is missing, said so that the reader can fix it. */

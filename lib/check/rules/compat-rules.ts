@@ -1,16 +1,9 @@
-import type { MappedColumn, MappedTable } from '../typeorm/entity-tables.js';
-import type { DataSourceSnapshot } from './build-snapshot.js';
-import { findingOf, type CheckedStatement, type CheckFinding, type CompatibilityRule, type RuleVerdict } from './check-finding.js';
+import type { MappedColumn, MappedTable } from '../snapshot/entity-tables.js';
+import type { PreviousRelease } from '../snapshot/build-snapshot.js';
+import { findingOf, type CheckedStatement, type CheckFinding, type CompatibilityRule, type RuleVerdict } from '../check-finding.js';
 import { rewritesForType } from './lock-rules.js';
-import type { TableAction } from './statement-actions.js';
-import { tableKey, type CatalogFacts, type TableFacts } from './table-facts.js';
-
-/** The previous release, as `check` compares against it: its name, and each table it maps as the catalog resolves it. */
-export interface PreviousRelease {
-  /** How findings name it: e.g. `build 1.4.0 (snapshot release.json)`. */
-  readonly name: string;
-  readonly snapshot: DataSourceSnapshot;
-}
+import type { TableAction } from '../sql/statement-actions.js';
+import { tableKey, type CatalogFacts, type TableFacts } from '../table-facts.js';
 
 interface Breakage extends RuleVerdict {
   readonly rule: CompatibilityRule;

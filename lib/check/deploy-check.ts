@@ -1,24 +1,31 @@
 import { readFile } from 'node:fs/promises';
-import { acceptedFindingsOf, markAccepted, type AcceptedFinding } from '../check/accepted-findings.js';
-import { parseSnapshot, type BuildSnapshot } from '../check/build-snapshot.js';
-import { isFailing, type CheckFinding, type UncheckedMigration } from '../check/check-finding.js';
+import { acceptedFindingsOf, markAccepted, type AcceptedFinding } from './accepted-findings.js';
+import { parseSnapshot, type BuildSnapshot } from './snapshot/build-snapshot.js';
+import { isFailing, type CheckFinding, type UncheckedMigration } from './check-finding.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { DeployCheckError } from '../errors/deploy-check.error.js';
-import { compatibilityFindings, type PreviousRelease } from '../check/compat-rules.js';
-import { lockFindings, typeText, type CheckedStatement } from '../check/lock-rules.js';
-import { dataFindings } from '../check/data-checks.js';
-import { notNullColumnsOf } from '../check/not-null-checks.js';
-import { parseStatements } from '../check/parse-sql.js';
-import { statementActions, type TableName } from '../check/statement-actions.js';
-import { readCatalogFacts, tableKey, type CatalogFacts } from '../check/table-facts.js';
-import type { ShadowOption } from '../check/shadow-database.js';
+import { compatibilityFindings } from './rules/compat-rules.js';
+import type { PreviousRelease } from './snapshot/build-snapshot.js';
+import { lockFindings, typeText, type CheckedStatement } from './rules/lock-rules.js';
+import { dataFindings } from './rules/data-checks.js';
+import { notNullColumnsOf } from './rules/not-null-checks.js';
+import { parseStatements } from './sql/parse-sql.js';
+import { statementActions, type TableName } from './sql/statement-actions.js';
+import { readCatalogFacts, tableKey, type CatalogFacts } from './table-facts.js';
+import type { ShadowOption } from './shadow/shadow-database.js';
 import { buildMigrations } from '../plan/build-migrations.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
 import { declaredTransaction, knownMigrations } from '../typeorm/migration-internals.js';
-import { currentBuild, readRunningBuilds } from './running-builds.js';
-import { dryRunInShadow, dryRunMigrations, type DryRunResult, type PlannedMigration, type PreviewLimits } from './dry-run-migrations.js';
+import { currentBuild, readRunningBuilds } from './snapshot/running-builds.js';
+import {
+  dryRunInShadow,
+  dryRunMigrations,
+  type DryRunResult,
+  type PlannedMigration,
+  type PreviewLimits,
+} from './dry-run/dry-run-migrations.js';
 
-export type { CheckFinding, CheckRule, CheckSeverity, UncheckedMigration } from '../check/check-finding.js';
+export type { CheckFinding, CheckRule, CheckSeverity, UncheckedMigration } from './check-finding.js';
 
 /** What `check` found for one DataSource's pending migrations. */
 export interface DeployCheckResult {
@@ -53,7 +60,7 @@ export interface DeployCheckSettings extends Partial<PreviewLimits> {
 /**
  * Checks the pending migrations of one DataSource before they run: their real SQL, recorded by a
  * dry run (rolled back: nothing is written), is parsed by PostgreSQL's parser, and what each
- * statement does to a live table is graded by that table's size (see check/lock-rules.ts). What it
+ * statement does to a live table is graded by that table's size (see rules/lock-rules.ts). What it
  * cannot read (another database, a migration the dry run cannot run) is listed as unchecked.
  */
 export async function checkDeploy(runner: DataSourceMigrationRunner, settings: DeployCheckSettings = {}): Promise<DeployCheckResult> {

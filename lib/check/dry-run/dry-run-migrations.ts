@@ -1,11 +1,11 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import type { CheckFinding } from '../check/check-finding.js';
-import { withShadow, type ShadowOption } from '../check/shadow-database.js';
-import type { SecretRedactor } from '../util/secret-redactor.js';
-import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
-import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
-import { missingSqliteFile, readMigrationStatus } from '../history/migration-status.js';
-import { declaredTransaction, knownMigrations } from '../typeorm/migration-internals.js';
+import type { CheckFinding } from '../check-finding.js';
+import { withShadow, type ShadowOption } from '../shadow/shadow-database.js';
+import type { SecretRedactor } from '../../util/secret-redactor.js';
+import { AutoMigratorConfigError } from '../../errors/auto-migrator-config.error.js';
+import type { DataSourceMigrationRunner } from '../../runner/data-source-migration.runner.js';
+import { missingSqliteFile, readMigrationStatus } from '../../history/migration-status.js';
+import { declaredTransaction, knownMigrations } from '../../typeorm/migration-internals.js';
 import { PreviewTransaction, type PlannedStatement, type PreviewLimits } from './preview-transaction.js';
 
 export type { PlannedStatement, PreviewLimits } from './preview-transaction.js';

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { quoteLiteral } from '../util/sql-identifier.js';
+import { quoteLiteral } from '../../util/sql-identifier.js';
 import type { DataSource } from 'typeorm';
-import type { DataSourceSnapshot } from '../check/build-snapshot.js';
-import type { PreviousRelease } from '../check/compat-rules.js';
-import { escapedTable, isMissingTable, selectIfTableExists } from '../history/migrations-table.js';
-import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
-import { mappedTables, type MappedTable } from '../typeorm/entity-tables.js';
+import type { DataSourceSnapshot } from './build-snapshot.js';
+import type { PreviousRelease } from './build-snapshot.js';
+import { escapedTable, isMissingTable, selectIfTableExists } from '../../history/migrations-table.js';
+import type { DataSourceMigrationRunner } from '../../runner/data-source-migration.runner.js';
+import { mappedTables, type MappedTable } from './entity-tables.js';
 
 /** The table, beside the migrations table, where each booting build records what it maps. */
 export const RUNNING_BUILDS_TABLE = 'auto_migrator_builds';
