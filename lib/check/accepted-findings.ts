@@ -1,6 +1,7 @@
 import type { MigrationInterface } from 'typeorm';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
-import { CHECK_RULES, type CheckFinding, type CheckRule } from './check-finding.js';
+import type { CheckFinding, CheckRule } from './check-finding.js';
+import { CHECK_RULES } from './rules/registry.js';
 
 /**
  * A finding a migration declares deliberate, on its class:

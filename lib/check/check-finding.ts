@@ -2,38 +2,11 @@ import type { ObservedLock } from './shadow/observed-locks.js';
 import type { StatementActions } from './sql/statement-actions.js';
 import type { TableFacts } from './table-facts.js';
 
-/** The rules `check` applies; see docs/rolling-deploys.md for each one's safe rewrite. */
+/** The rules `check` applies: each is defined in rules/ (see rules/registry.ts), with its safe rewrite. */
 export type CheckRule = LockRule | CompatibilityRule | DataRule;
 
 /** A statement that will fail on the rows the live table holds now. */
 export type DataRule = 'fails-on-data';
-
-/** The lock rules, and the rules that hold the migrations against a previous release. */
-export const LOCK_RULES: readonly LockRule[] = [
-  'blocking-index',
-  'blocking-lock',
-  'unvalidated-constraint',
-  'table-rewrite',
-  'set-not-null-scan',
-  'no-lock-timeout',
-  'long-held-lock',
-];
-export const COMPATIBILITY_RULES: readonly CompatibilityRule[] = [
-  'drop-table',
-  'drop-column',
-  'rename-table',
-  'rename-column',
-  'change-column-type',
-  'add-not-null',
-  'drop-default',
-  'add-constraint',
-];
-
-/** Statements that will fail on today's rows, read from the live tables. */
-export const DATA_RULES: readonly DataRule[] = ['fails-on-data'];
-
-/** Every rule, for checking what a migration accepts. */
-export const CHECK_RULES: readonly CheckRule[] = [...LOCK_RULES, ...COMPATIBILITY_RULES, ...DATA_RULES];
 
 /** Locks that stall the running release on a live table, graded by its size. */
 export type LockRule =

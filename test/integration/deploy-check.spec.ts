@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { COMPATIBILITY_RULES } from '../../lib/check/check-finding.js';
+import { RULES } from '../../lib/check/rules/registry.js';
 import { AutoMigratorService, type BuildSnapshot, type DeployCheckResult } from '../../lib/index.js';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
 import { createPostgresLoginRole, postgresAdminQuery } from '../support/databases.js';
@@ -481,7 +481,7 @@ describeEachDatabase(
         ),
       );
       const result = await checkAgainst(snapshot, [Safe]);
-      const compatibility = new Set<string>(COMPATIBILITY_RULES);
+      const compatibility = new Set<string>(RULES.filter((rule) => rule.family === 'compatibility').map((rule) => rule.id));
       // name is mapped, but widening a varchar keeps every value as the old release reads and writes it.
       expect(result.findings.filter((f) => compatibility.has(f.rule))).toEqual([]);
       expect(result.checked).toEqual(['Safe1700000000002']);

@@ -1,19 +1,63 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHECK_RULES } from '../../lib/check/check-finding.js';
+import { RULES, type RuleDefinition } from '../../lib/check/rules/registry.js';
 
-describe("check's rules and the guide agree", () => {
-  it('every rule has a row in a table of docs/rolling-deploys.md, and every row names a rule', () => {
-    const guide = readFileSync(join(import.meta.dirname, '../../docs/rolling-deploys.md'), 'utf8');
-    const documented = new Set(
-      guide
-        .split('\n')
-        .filter((line) => line.startsWith('| `'))
-        .flatMap((line) => [...line.split(' | ')[0]!.matchAll(/`([a-z-]+)`/g)].map((match) => match[1]!)),
-    );
-    const mentioned = new Set([...guide.matchAll(/`(fails-on-data)`/g)].map((match) => match[1]!));
-    expect(CHECK_RULES.filter((rule) => !documented.has(rule) && !mentioned.has(rule))).toEqual([]);
-    expect([...documented].filter((rule) => !(CHECK_RULES as readonly string[]).includes(rule))).toEqual([]);
+const GUIDE = join(import.meta.dirname, '../../docs/rolling-deploys.md');
+
+/** Each family's table in the guide, as the registry says it: header and one row per rule. */
+const TABLES: Record<RuleDefinition['family'], { header: readonly string[]; row: (rule: RuleDefinition) => readonly string[] }> = {
+  lock: {
+    header: ['rule', 'found when', 'lock, and what it blocks', 'instead'],
+    row: (rule) => [`\`${rule.id}\`${rule.severity === 'by size' ? '' : ` (${rule.severity})`}`, rule.foundWhen, rule.hazard, rule.instead],
+  },
+  compatibility: {
+    header: [
+      'rule',
+      'severity',
+      'found when the previous release maps the table or column and a pending migration',
+      "what the previous release's pods meet",
+      'instead',
+    ],
+    row: (rule) => [`\`${rule.id}\``, rule.severity, rule.foundWhen, rule.hazard, rule.instead],
+  },
+  data: {
+    header: ['rule', 'severity', 'found when', 'what happens', 'instead'],
+    row: (rule) => [`\`${rule.id}\``, rule.severity, rule.foundWhen, rule.hazard, rule.instead],
+  },
+};
+
+function table(family: RuleDefinition['family']): string {
+  const { header, row } = TABLES[family];
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [
+    line(header),
+    `|${header.map(() => '---').join('|')}|`,
+    ...RULES.filter((rule) => rule.family === family).map((rule) => line(row(rule))),
+  ].join('\n');
+}
+
+describe("check's rules: one registry, and the guide's tables written from it", () => {
+  it('each rule once, by the id it is registered under; every example has an unsafe and a safe run', () => {
+    expect(new Set(RULES.map((rule) => rule.id)).size).toBe(RULES.length);
+    for (const rule of RULES) {
+      expect(rule.example.unsafe.length, rule.id).toBeGreaterThan(0);
+      expect(rule.example.safe.length, rule.id).toBeGreaterThan(0);
+    }
+  });
+
+  it('docs/rolling-deploys.md holds each family table as the registry writes it (UPDATE_RULE_TABLES=1 rewrites them)', () => {
+    let guide = readFileSync(GUIDE, 'utf8');
+    for (const family of Object.keys(TABLES) as Array<RuleDefinition['family']>) {
+      const start = `<!-- rules: ${family} (written from lib/check/rules/registry.ts) -->\n`;
+      const end = `\n<!-- /rules: ${family} -->`;
+      const at = guide.indexOf(start);
+      const to = guide.indexOf(end, at);
+      expect(at, `the guide has no "${start.trim()}" marker`).toBeGreaterThanOrEqual(0);
+      const expected = table(family);
+      if (process.env['UPDATE_RULE_TABLES'] === '1') guide = guide.slice(0, at + start.length) + expected + guide.slice(to);
+      else expect(guide.slice(at + start.length, to)).toBe(expected);
+    }
+    if (process.env['UPDATE_RULE_TABLES'] === '1') writeFileSync(GUIDE, guide);
   });
 });
