@@ -6,12 +6,12 @@ import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js
 import { DeployCheckError } from '../errors/deploy-check.error.js';
 import { compatibilityFindings } from './rules/compat-rules.js';
 import type { PreviousRelease } from './snapshot/build-snapshot.js';
-import { lockFindings, typeText, type CheckedStatement } from './rules/lock-rules.js';
-import { dataFindings } from './rules/data-checks.js';
+import { lockFindings, type CheckedStatement } from './rules/lock-rules.js';
+import { dataFindings } from './rules/fails-on-data.js';
 import { notNullColumnsOf } from './rules/not-null-checks.js';
 import { parseStatements } from './sql/parse-sql.js';
 import { statementActions, type TableName } from './sql/statement-actions.js';
-import { readCatalogFacts, tableKey, type CatalogFacts } from './table-facts.js';
+import { readCatalogFacts, tableKey, typeText, type CatalogFacts } from './table-facts.js';
 import type { ShadowOption } from './shadow/shadow-database.js';
 import { buildMigrations } from '../plan/build-migrations.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { quoteIdentifier } from '../util/sql-identifier.js';
-import type { TableName } from './sql/statement-actions.js';
+import type { TableName, TypeSpec } from './sql/statement-actions.js';
 
 /** What the catalog says of a table a pending migration touches, before it runs. */
 export interface TableFacts {
@@ -152,4 +152,33 @@ async function estimateFromPages(dataSource: DataSource, tables: readonly string
     await session.release();
   }
   return estimates;
+}
+
+/**
+ * Whether changing `column` to `type` rewrites (or re-checks) every row: not for a binary-coercible
+ * cast to a type without a length limit (varchar to text), nor for widening a varchar or varbit, as
+ * the catalog's pg_cast and the column's modifier say. Such a change also keeps every stored value
+ * as it was, for a release that still reads and writes the column.
+ */
+export function rewritesForType(column: string, type: TypeSpec, table: TableFacts, facts: CatalogFacts): boolean {
+  const current = table.columns.get(column);
+  const target = facts.types.get(typeText(type));
+  if (!current || target === undefined || type.converted) return true;
+  const limit = type.modifiers[0];
+  if (current.typeOid === target) {
+    // varchar(n) / varbit(n): the catalog's modifier is n (+ 4 for varchar); a wider or no limit keeps every stored value.
+    const header = VARIABLE_LENGTH_HEADER[type.names.at(-1) ?? ''];
+    if (header === undefined) return true;
+    return !(limit === undefined || (current.typmod >= 0 && limit + header >= current.typmod));
+  }
+  // A limit on the new type (text to varchar(50)) is checked against every row.
+  return limit !== undefined || !facts.binaryCoercible.has(`${current.typeOid}->${target}`);
+}
+
+/** Types whose length limit can grow without a rewrite, and what the catalog adds to the limit in `atttypmod`. */
+const VARIABLE_LENGTH_HEADER: Partial<Record<string, number>> = { varchar: 4, varbit: 0 };
+
+/** A type as `to_regtype` reads it: its qualified name, and `[]` for an array. */
+export function typeText(type: TypeSpec): string {
+  return type.names.map(quoteIdentifier).join('.') + (type.array ? '[]' : '');
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LARGE_TABLE, lockFindings, type CheckedStatement } from '../../lib/check/rules/lock-rules.js';
+import { lockFindings, type CheckedStatement } from '../../lib/check/rules/lock-rules.js';
+import { LARGE_TABLE } from '../../lib/check/table-size.js';
 import { parseStatements } from '../../lib/check/sql/parse-sql.js';
 import { statementActions } from '../../lib/check/sql/statement-actions.js';
 import type { CatalogFacts, TableFacts } from '../../lib/check/table-facts.js';

@@ -1,4 +1,6 @@
-import { migration, type RuleDefinition } from './rule-definition.js';
+import type { RuleVerdict } from '../check-finding.js';
+import type { TableAction } from '../sql/statement-actions.js';
+import { migration, type MappedAction, type RuleDefinition } from './rule-definition.js';
 
 export const addConstraint: RuleDefinition = {
   id: 'add-constraint',
@@ -13,3 +15,19 @@ export const addConstraint: RuleDefinition = {
     safe: [migration('ALTER TABLE items ADD CONSTRAINT items_code_positive CHECK (code > 0) NOT VALID')],
   },
 };
+
+/** Only over columns the previous release writes: it maps them, and they existed before the pending run. */
+export function addConstraintVerdict(action: TableAction, { live, release, table, column }: MappedAction): RuleVerdict | undefined {
+  if (action.kind !== 'add-constraint') return undefined;
+  const written = action.columns.filter((name) => column(name) !== undefined && live.columns.has(name));
+  if (action.columns.length > 0 && written.length === 0) return undefined;
+  const on = written.length > 0 ? ` on ${written.map((name) => `"${name}"`).join(', ')}` : '';
+  return {
+    rule: 'add-constraint',
+    severity: 'warning',
+    ...(written.length === 1 ? { column: written[0] } : {}),
+    message:
+      `adds a ${action.constraint.replace('-', ' ')} constraint${on} to ${live.qualified}, which ${release} writes (its ${table.entities.join(', ')} map it): ` +
+      `its writes may violate it and fail during the rollout. Make sure the previous release already writes only rows that satisfy it.`,
+  };
+}

@@ -1,3 +1,4 @@
+import type { CheckSeverity, RuleVerdict } from '../check-finding.js';
 import { migration, withoutTransaction, type RuleDefinition } from './rule-definition.js';
 
 export const blockingLock: RuleDefinition = {
@@ -15,3 +16,25 @@ export const blockingLock: RuleDefinition = {
     safe: [withoutTransaction('DROP INDEX CONCURRENTLY items_v')],
   },
 };
+
+/** A lock of SHARE or stronger the shadow saw a statement take on a live table that no action of it names. */
+export function blockingLockVerdict(seen: {
+  qualified: string;
+  size: string;
+  mode: string;
+  blocks: string;
+  /** The statement is a DROP INDEX without CONCURRENTLY. */
+  dropIndex: boolean;
+  severity: CheckSeverity;
+}): RuleVerdict {
+  return {
+    rule: 'blocking-lock',
+    severity: seen.severity,
+    message:
+      `it takes ${seen.mode} on ${seen.qualified} (${seen.size}), as the shadow showed, and holds it until its ` +
+      `transaction ends, which blocks ${seen.blocks}. ` +
+      (seen.dropIndex
+        ? 'Use DROP INDEX CONCURRENTLY in a migration of its own with `transaction = false`.'
+        : 'Keep its migration short (nothing slow after it in the same transaction), set a lock timeout, or run it when the table is quiet.'),
+  };
+}

@@ -1,4 +1,6 @@
-import { migration, type RuleDefinition } from './rule-definition.js';
+import type { RuleVerdict } from '../check-finding.js';
+import type { TableAction } from '../sql/statement-actions.js';
+import { migration, TWO_RELEASES, type MappedAction, type RuleDefinition } from './rule-definition.js';
 
 export const dropColumn: RuleDefinition = {
   id: 'drop-column',
@@ -9,3 +11,13 @@ export const dropColumn: RuleDefinition = {
   instead: 'two releases: stop mapping it, then drop it',
   example: { unsafe: [migration('ALTER TABLE items DROP COLUMN label')], safe: [migration('ALTER TABLE items DROP COLUMN code')] },
 };
+
+export function dropColumnVerdict(action: TableAction, { entities, column }: MappedAction): RuleVerdict | undefined {
+  if (action.kind !== 'drop-column' || !column(action.column)) return undefined;
+  return {
+    rule: 'drop-column',
+    severity: 'error',
+    column: action.column,
+    message: `drops "${action.column}", but ${entities}, with "${action.column}": its pods fail on every query selecting it until the rollout ends. ${TWO_RELEASES}`,
+  };
+}

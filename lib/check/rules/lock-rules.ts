@@ -1,13 +1,18 @@
-import { findingOf, type CheckedStatement, type CheckFinding, type CheckSeverity, type RuleVerdict } from '../check-finding.js';
-import { quoteIdentifier } from '../../util/sql-identifier.js';
+import { findingOf, type CheckedStatement, type CheckFinding, type RuleVerdict } from '../check-finding.js';
+import { lockStrength, type ObservedLock } from '../shadow/observed-locks.js';
+import { LOCK_BLOCKS, strongestLock, type LockMode, type TableAction, type TableName } from '../sql/statement-actions.js';
+import { tableKey, type CatalogFacts, type TableFacts } from '../table-facts.js';
+import { describeSize, severityBySize } from '../table-size.js';
+import { blockingIndexVerdict } from './blocking-index.js';
+import { blockingLockVerdict } from './blocking-lock.js';
+import { longHeldLockVerdict } from './long-held-lock.js';
+import { noLockTimeoutVerdict } from './no-lock-timeout.js';
+import type { LiveAction } from './rule-definition.js';
+import { setNotNullScanVerdict } from './set-not-null-scan.js';
+import { observedRewriteVerdict, tableRewriteVerdict } from './table-rewrite.js';
+import { unvalidatedConstraintVerdict } from './unvalidated-constraint.js';
 
 export type { CheckedStatement } from '../check-finding.js';
-import { lockStrength, type ObservedLock } from '../shadow/observed-locks.js';
-import { LOCK_BLOCKS, strongestLock, type LockMode, type TableAction, type TableName, type TypeSpec } from '../sql/statement-actions.js';
-import { tableKey, type CatalogFacts, type TableFacts } from '../table-facts.js';
-
-/** A table at least this big (rows as estimated, or heap bytes) makes a lock hazard an error; a smaller non-empty one, a warning. */
-export const LARGE_TABLE = { rows: 100_000, bytes: 100 * 1024 * 1024 } as const;
 
 /** What the rules know besides the statements. */
 export interface LockRuleContext {
@@ -55,14 +60,7 @@ export function lockFindings(statements: readonly CheckedStatement[], context: L
     const facts = action ? context.facts.tables.get(tableKey(action.table)) : seen ? context.facts.tables.get(tableKey(seen)) : undefined;
     if (!facts) continue;
     warnedTimeout.add(statement.migration);
-    const verdict: RuleVerdict = {
-      rule: 'no-lock-timeout',
-      severity: 'warning',
-      message:
-        `takes an ACCESS EXCLUSIVE lock on ${facts.qualified} with no lock timeout: while it waits for a query already running there, it blocks ` +
-        `${LOCK_BLOCKS['ACCESS EXCLUSIVE']}. Set migrationTimeouts.lockTimeoutMs (e.g. 5000) so that it gives up and the strategy retries, ` +
-        `or SET LOCAL lock_timeout at the start of the migration.`,
-    };
+    const verdict = noLockTimeoutVerdict(facts.qualified);
     findings.push(findingOf(statement, action ?? { lock: 'ACCESS EXCLUSIVE' }, facts, verdict));
   }
   return findings;
@@ -147,15 +145,16 @@ function heldLockFindings(
           statement.migration === taker.migration
             ? 'later in the same migration'
             : `in ${statement.migration}, later in the same transaction`;
-        const verdict: RuleVerdict = {
-          rule: 'long-held-lock',
+        const verdict = longHeldLockVerdict({
+          mode: taken.mode,
+          qualified,
+          work: slow.work,
+          slowTable: slow.facts.qualified,
+          size: describeSize(slow.facts),
+          where,
+          blocks,
           severity: severityBySize(slow.facts)!,
-          message:
-            `it takes ${taken.mode} on ${qualified} and holds it until its transaction ends, which comes only after ` +
-            `${slow.work} ${slow.facts.qualified} (${describeSize(slow.facts)}) ${where}: ${qualified} stays locked that long, ` +
-            `which blocks ${blocks}. ` +
-            `Commit in between: put the slow statement in a migration of its own (transaction mode 'each', the default), and backfill in batches.`,
-        };
+        });
         found.set(taken.index, [...(found.get(taken.index) ?? []), findingOf(taker, { lock: taken.mode }, taken.facts, verdict)]);
       }
     }
@@ -214,163 +213,35 @@ function observedFindings(
       LOCK_BLOCKS[lock.mode as LockMode] ?? (lock.mode === 'EXCLUSIVE' ? 'INSERT, UPDATE and DELETE (reads go on)' : undefined);
     if (!named && blocks) {
       const dropIndex = /^\s*DROP\s+INDEX\s+(?!CONCURRENTLY)/i.test(statement.sql);
-      findings.push(
-        findingOf(statement, { lock: lock.mode }, facts, {
-          rule: 'blocking-lock',
-          severity,
-          message:
-            `it takes ${lock.mode} on ${facts.qualified} (${size}), as the shadow showed, and holds it until its ` +
-            `transaction ends, which blocks ${blocks}. ` +
-            (dropIndex
-              ? 'Use DROP INDEX CONCURRENTLY in a migration of its own with `transaction = false`.'
-              : 'Keep its migration short (nothing slow after it in the same transaction), set a lock timeout, or run it when the table is quiet.'),
-        }),
-      );
+      const verdict = blockingLockVerdict({ qualified: facts.qualified, size, mode: lock.mode, blocks, dropIndex, severity });
+      findings.push(findingOf(statement, { lock: lock.mode }, facts, verdict));
     }
     if (lock.rewritten && !found.some((finding) => finding.rule === 'table-rewrite' && finding.table === facts.qualified)) {
-      findings.push(
-        findingOf(statement, { lock: lock.mode }, facts, {
-          rule: 'table-rewrite',
-          severity,
-          message:
-            `it rewrites ${facts.qualified} (${size}; the shadow saw the table's file replaced) under ${lock.mode}, ` +
-            `which blocks ${blocks ?? 'other sessions'} for as long as that takes. Do it when the table is not in use, or on a copy.`,
-        }),
-      );
+      const verdict = observedRewriteVerdict({ qualified: facts.qualified, size, mode: lock.mode, blocks, severity });
+      findings.push(findingOf(statement, { lock: lock.mode }, facts, verdict));
     }
   }
   return findings;
 }
 
+/** The rules that read one action on a live table, asked in turn: an action is one rule's at most. */
+const ACTION_RULES = [blockingIndexVerdict, unvalidatedConstraintVerdict, tableRewriteVerdict, setNotNullScanVerdict];
+
 function hazardOf(action: TableAction, facts: TableFacts, context: LockRuleContext): RuleVerdict | undefined {
   const severity = severityBySize(facts);
   if (!severity) return undefined;
   const size = describeSize(facts);
-  const holds = (what: string) =>
-    `${what} on ${facts.qualified} (${size}) holds ${action.lock} for as long as that takes, which blocks ${LOCK_BLOCKS[action.lock]}`;
-  switch (action.kind) {
-    case 'create-index':
-      if (action.concurrent) return undefined;
-      return {
-        rule: 'blocking-index',
-        severity,
-        message: `${holds('Building the index')}. Use CREATE ${action.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY in a migration of its own with \`transaction = false\`.`,
-      };
-    case 'add-constraint':
-      return constraintHazard(action, severity, holds);
-    case 'alter-column-type':
-      if (!rewritesForType(action.column, action.type, facts, context.facts)) return undefined;
-      return {
-        rule: 'table-rewrite',
-        severity,
-        column: action.column,
-        message:
-          `${holds(`Changing the type of "${action.column}" rewrites the table and its indexes`)}. ` +
-          `Add a new column, backfill it in batches, switch the code over in one release and drop the old column in the next.`,
-      };
-    case 'add-column': {
-      const volatile = action.defaultFunctions.filter((name) => context.facts.volatileFunctions.has(name));
-      const why = action.rewrites ?? (volatile.length > 0 ? `its default calls ${volatile.join(', ')}, which is volatile` : undefined);
-      if (!why) return undefined;
-      return {
-        rule: 'table-rewrite',
-        severity,
-        column: action.column,
-        message: `${holds(`Adding "${action.column}" rewrites every row (${why})`)}. Add the column without that default, set the default for new rows, and backfill existing rows in batches.`,
-      };
-    }
-    case 'rewrite':
-      return {
-        rule: 'table-rewrite',
-        severity,
-        message: `${holds(`${action.what} rewrites the table`)}. Do it when the table is not in use, or on a copy.`,
-      };
-    case 'set-not-null':
-      if (context.notNullChecked.has(`${facts.qualified}|${action.column}`)) return undefined;
-      return {
-        rule: 'set-not-null-scan',
-        severity,
-        column: action.column,
-        message:
-          `${holds(`SET NOT NULL on "${action.column}" scans every row`)}. First ADD CONSTRAINT … CHECK ("${action.column}" IS NOT NULL) NOT VALID, ` +
-          `VALIDATE CONSTRAINT in a later migration (reads and writes go on), then SET NOT NULL (no scan) and drop the check.`,
-      };
-    default:
-      return undefined;
-  }
-}
-
-function constraintHazard(
-  action: Extract<TableAction, { kind: 'add-constraint' }>,
-  severity: CheckSeverity,
-  holds: (what: string) => string,
-): RuleVerdict | undefined {
-  if (action.constraint === 'unique' || action.constraint === 'primary-key' || action.constraint === 'exclusion') {
-    if (action.usingIndex) return undefined;
-    const index =
-      action.constraint === 'exclusion'
-        ? 'the exclusion constraint'
-        : `a ${action.constraint === 'unique' ? 'unique' : 'primary key'} constraint`;
-    return {
-      rule: 'blocking-index',
-      severity,
-      message:
-        `${holds(`Adding ${index} builds its index`)}. ` +
-        (action.constraint === 'exclusion'
-          ? 'Build it when the table is not in use, or on a copy.'
-          : `Build the index first with CREATE UNIQUE INDEX CONCURRENTLY (its own migration, \`transaction = false\`), then ADD CONSTRAINT … ${action.constraint === 'unique' ? 'UNIQUE' : 'PRIMARY KEY'} USING INDEX.`),
-    };
-  }
-  if (!action.validated) return undefined;
-  const what = action.constraint === 'foreign-key' ? 'a foreign key' : 'a check constraint';
-  return {
-    rule: 'unvalidated-constraint',
+  const live: LiveAction = {
+    facts,
     severity,
-    message:
-      `${holds(`Adding ${what} checks every existing row`)}` +
-      (action.references ? ` (and locks the referenced table "${action.references.name}" too)` : '') +
-      `. Add it NOT VALID (new rows are checked at once), then VALIDATE CONSTRAINT in a later migration, which lets reads and writes go on.`,
+    catalog: context.facts,
+    notNullChecked: context.notNullChecked,
+    holds: (what) =>
+      `${what} on ${facts.qualified} (${size}) holds ${action.lock} for as long as that takes, which blocks ${LOCK_BLOCKS[action.lock]}`,
   };
-}
-
-/**
- * Whether changing `column` to `type` rewrites (or re-checks) every row: not for a binary-coercible
- * cast to a type without a length limit (varchar to text), nor for widening a varchar or varbit, as
- * the catalog's pg_cast and the column's modifier say. Such a change also keeps every stored value
- * as it was, for a release that still reads and writes the column.
- */
-export function rewritesForType(column: string, type: TypeSpec, table: TableFacts, facts: CatalogFacts): boolean {
-  const current = table.columns.get(column);
-  const target = facts.types.get(typeText(type));
-  if (!current || target === undefined || type.converted) return true;
-  const limit = type.modifiers[0];
-  if (current.typeOid === target) {
-    // varchar(n) / varbit(n): the catalog's modifier is n (+ 4 for varchar); a wider or no limit keeps every stored value.
-    const header = VARIABLE_LENGTH_HEADER[type.names.at(-1) ?? ''];
-    if (header === undefined) return true;
-    return !(limit === undefined || (current.typmod >= 0 && limit + header >= current.typmod));
+  for (const rule of ACTION_RULES) {
+    const verdict = rule(action, live);
+    if (verdict) return verdict;
   }
-  // A limit on the new type (text to varchar(50)) is checked against every row.
-  return limit !== undefined || !facts.binaryCoercible.has(`${current.typeOid}->${target}`);
-}
-
-/** Types whose length limit can grow without a rewrite, and what the catalog adds to the limit in `atttypmod`. */
-const VARIABLE_LENGTH_HEADER: Partial<Record<string, number>> = { varchar: 4, varbit: 0 };
-
-/** A type as `to_regtype` reads it: its qualified name, and `[]` for an array. */
-export function typeText(type: TypeSpec): string {
-  return type.names.map(quoteIdentifier).join('.') + (type.array ? '[]' : '');
-}
-
-function severityBySize(facts: TableFacts): CheckSeverity | undefined {
-  if (facts.bytes === 0 && !((facts.rows ?? 0) > 0)) return undefined;
-  return (facts.rows ?? 0) >= LARGE_TABLE.rows || facts.bytes >= LARGE_TABLE.bytes ? 'error' : 'warning';
-}
-
-/** A table's size as the catalog knows it: its row estimate (when analyzed) and its heap on disk. */
-export function describeSize(facts: TableFacts): string {
-  const bytes = facts.bytes >= 1024 * 1024 ? `${(facts.bytes / (1024 * 1024)).toFixed(1)} MiB` : `${Math.ceil(facts.bytes / 1024)} KiB`;
-  if (facts.rows === undefined) return `never analyzed; ${bytes} on disk`;
-  const rows = `about ${Math.round(facts.rows).toLocaleString('en-US')} rows`;
-  return facts.rowsFromPages ? `${rows}, ${bytes}; never analyzed: the planner's estimate from its size` : `${rows}, ${bytes}`;
+  return undefined;
 }

@@ -1,3 +1,4 @@
+import type { CheckSeverity, RuleVerdict } from '../check-finding.js';
 import { migration, type RuleDefinition } from './rule-definition.js';
 
 export const longHeldLock: RuleDefinition = {
@@ -13,3 +14,27 @@ export const longHeldLock: RuleDefinition = {
     safe: [migration('ALTER TABLE items ADD COLUMN note text'), migration('UPDATE items SET note = label')],
   },
 };
+
+/** A lock held through a later slow statement of the same transaction. */
+export function longHeldLockVerdict(held: {
+  mode: string;
+  qualified: string;
+  /** What makes the later statement slow, and on which table: `the UPDATE of every row of`… */
+  work: string;
+  slowTable: string;
+  size: string;
+  /** Where the slow statement is: `later in the same migration`, or in which one. */
+  where: string;
+  blocks: string;
+  severity: CheckSeverity;
+}): RuleVerdict {
+  return {
+    rule: 'long-held-lock',
+    severity: held.severity,
+    message:
+      `it takes ${held.mode} on ${held.qualified} and holds it until its transaction ends, which comes only after ` +
+      `${held.work} ${held.slowTable} (${held.size}) ${held.where}: ${held.qualified} stays locked that long, ` +
+      `which blocks ${held.blocks}. ` +
+      `Commit in between: put the slow statement in a migration of its own (transaction mode 'each', the default), and backfill in batches.`,
+  };
+}

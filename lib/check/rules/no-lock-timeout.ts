@@ -1,3 +1,5 @@
+import type { RuleVerdict } from '../check-finding.js';
+import { LOCK_BLOCKS } from '../sql/statement-actions.js';
 import { migration, type RuleDefinition } from './rule-definition.js';
 
 export const noLockTimeout: RuleDefinition = {
@@ -13,3 +15,15 @@ export const noLockTimeout: RuleDefinition = {
     safe: [migration("SET LOCAL lock_timeout = '5s'", 'ALTER TABLE items ADD COLUMN note text')],
   },
 };
+
+/** The first ACCESS EXCLUSIVE on a live table in a migration that sets no lock timeout (nor does the run). */
+export function noLockTimeoutVerdict(qualified: string): RuleVerdict {
+  return {
+    rule: 'no-lock-timeout',
+    severity: 'warning',
+    message:
+      `takes an ACCESS EXCLUSIVE lock on ${qualified} with no lock timeout: while it waits for a query already running there, it blocks ` +
+      `${LOCK_BLOCKS['ACCESS EXCLUSIVE']}. Set migrationTimeouts.lockTimeoutMs (e.g. 5000) so that it gives up and the strategy retries, ` +
+      `or SET LOCAL lock_timeout at the start of the migration.`,
+  };
+}

@@ -1,4 +1,6 @@
-import { migration, type RuleDefinition } from './rule-definition.js';
+import type { RuleVerdict } from '../check-finding.js';
+import type { TableAction } from '../sql/statement-actions.js';
+import { migration, type MappedAction, type RuleDefinition } from './rule-definition.js';
 
 export const renameColumn: RuleDefinition = {
   id: 'rename-column',
@@ -12,3 +14,13 @@ export const renameColumn: RuleDefinition = {
     safe: [migration('ALTER TABLE items RENAME COLUMN code TO code_old')],
   },
 };
+
+export function renameColumnVerdict(action: TableAction, { entities, column }: MappedAction): RuleVerdict | undefined {
+  if (action.kind !== 'rename-column' || !column(action.column)) return undefined;
+  return {
+    rule: 'rename-column',
+    severity: 'error',
+    column: action.column,
+    message: `renames "${action.column}" to "${action.to}", but ${entities}, with "${action.column}": its queries name the old column and fail. Add the new column, write both, backfill, then drop the old one a release after the code stopped mapping it.`,
+  };
+}

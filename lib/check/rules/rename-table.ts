@@ -1,4 +1,6 @@
-import { migration, type RuleDefinition } from './rule-definition.js';
+import type { RuleVerdict } from '../check-finding.js';
+import type { TableAction } from '../sql/statement-actions.js';
+import { migration, type MappedAction, type RuleDefinition } from './rule-definition.js';
 
 export const renameTable: RuleDefinition = {
   id: 'rename-table',
@@ -9,3 +11,12 @@ export const renameTable: RuleDefinition = {
   instead: 'a new table (or a view under the old name), the code moved over, the old name dropped a release later',
   example: { unsafe: [migration('ALTER TABLE items RENAME TO products')], safe: [migration('ALTER TABLE legacy RENAME TO legacy_old')] },
 };
+
+export function renameTableVerdict(action: TableAction, { live, entities }: MappedAction): RuleVerdict | undefined {
+  if (action.kind !== 'rename-table') return undefined;
+  return {
+    rule: 'rename-table',
+    severity: 'error',
+    message: `renames ${live.qualified} to "${action.to}", but ${entities} by its old name. Create the new table (or a view under the old name), move the code over, and drop the old name a release later.`,
+  };
+}

@@ -1,4 +1,6 @@
-import type { CheckRule } from '../check-finding.js';
+import type { CheckRule, CheckSeverity } from '../check-finding.js';
+import type { MappedColumn, MappedTable } from '../snapshot/entity-tables.js';
+import type { CatalogFacts, TableFacts } from '../table-facts.js';
 
 /**
  * One rule of `check`, as the guide documents it and as its examples show it: what it finds, what
@@ -36,3 +38,34 @@ export function migration(...sql: string[]): ExampleMigration {
 export function withoutTransaction(...sql: string[]): ExampleMigration {
   return { sql, transaction: false };
 }
+
+/** What a rule reading one action on a live table is told (see lock-rules.ts, which asks each in turn). */
+export interface LiveAction {
+  /** The live table. */
+  readonly facts: TableFacts;
+  /** By its size: a lock hazard's severity there. */
+  readonly severity: CheckSeverity;
+  readonly catalog: CatalogFacts;
+  /** Columns with a validated `CHECK (column IS NOT NULL)`, as `qualified|column`. */
+  readonly notNullChecked: ReadonlySet<string>;
+  /** `<what> on <table> (<size>) holds <lock> for as long as that takes, which blocks <…>`. */
+  readonly holds: (what: string) => string;
+}
+
+/** What a rule holding one action against the previous release is told (see compat-rules.ts, which asks each in turn). */
+export interface MappedAction {
+  /** The live table the action is on, which the previous release maps. */
+  readonly live: TableFacts;
+  readonly catalog: CatalogFacts;
+  /** How findings name the release: `the previous release (build 1.4.0)`. */
+  readonly release: string;
+  readonly table: MappedTable;
+  /** `<release> maps <table> (<its entities>)`. */
+  readonly entities: string;
+  /** The column as the previous release maps it, if it does. */
+  readonly column: (name: string) => MappedColumn | undefined;
+}
+
+/** The safe way for what the previous release still maps. */
+export const TWO_RELEASES =
+  'Do it in two releases: first a release whose entities no longer map it (expand), then the migration (contract).';

@@ -1,4 +1,6 @@
-import { migration, type RuleDefinition } from './rule-definition.js';
+import type { RuleVerdict } from '../check-finding.js';
+import type { TableAction } from '../sql/statement-actions.js';
+import { migration, type LiveAction, type RuleDefinition } from './rule-definition.js';
 
 export const unvalidatedConstraint: RuleDefinition = {
   id: 'unvalidated-constraint',
@@ -13,3 +15,18 @@ export const unvalidatedConstraint: RuleDefinition = {
     safe: [migration('ALTER TABLE items ADD CONSTRAINT items_code_positive CHECK (code > 0) NOT VALID')],
   },
 };
+
+/** A foreign key or check added without NOT VALID: every existing row is checked under its lock. */
+export function unvalidatedConstraintVerdict(action: TableAction, { severity, holds }: LiveAction): RuleVerdict | undefined {
+  if (action.kind !== 'add-constraint' || !action.validated) return undefined;
+  if (action.constraint !== 'foreign-key' && action.constraint !== 'check') return undefined;
+  const what = action.constraint === 'foreign-key' ? 'a foreign key' : 'a check constraint';
+  return {
+    rule: 'unvalidated-constraint',
+    severity,
+    message:
+      `${holds(`Adding ${what} checks every existing row`)}` +
+      (action.references ? ` (and locks the referenced table "${action.references.name}" too)` : '') +
+      `. Add it NOT VALID (new rows are checked at once), then VALIDATE CONSTRAINT in a later migration, which lets reads and writes go on.`,
+  };
+}
