@@ -6,7 +6,7 @@ import { AutoMigratorService } from '../../lib/index.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { defineMigration, sql } from '../support/migrations.js';
-import { schemaFingerprint } from '../support/schema-fingerprint.js';
+import { schemaFingerprint } from '../support/schema-fingerprint.mjs';
 import { bootApp } from '../support/test-app.js';
 
 /** A schema with what real applications have: a second schema, extensions, types, sequences, functions, partitions, views, triggers… */

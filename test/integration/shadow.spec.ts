@@ -559,6 +559,18 @@ describeEachDatabase(
       );
     });
 
+    it("each migration in its own transaction, as the real run ('each'): a lock an earlier migration took is taken again, and found, in the next", async () => {
+      const Widen = defineMigration('Widen1700000000003', sql('ALTER TABLE items ADD COLUMN extra INT'));
+      const Drop = defineMigration('Drop1700000000004', sql('DROP INDEX items_v'));
+      const { service } = await withPending(t, [Widen, Drop], 1_000);
+      await t.db.query('CREATE INDEX items_v ON items (v)');
+      const [result] = await service.check();
+      expect(result!.checked).toEqual(['Widen1700000000003', 'Drop1700000000004']);
+      expect(result!.findings.map((f) => `${f.migration} ${f.rule} ${f.lock}`)).toEqual([
+        'Drop1700000000004 blocking-lock ACCESS EXCLUSIVE',
+      ]);
+    });
+
     it('a table re-created under a live table name is a new table: an index on it is no finding; the live one renamed away is still the live one', async () => {
       const result = await checkOf(
         1_000,

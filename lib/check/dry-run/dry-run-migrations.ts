@@ -109,7 +109,7 @@ async function previewPending(
     readonly disposable?: boolean;
   },
 ): Promise<DryRunResult> {
-  const { dataSource, label } = runner.plan;
+  const { dataSource, label, transaction } = runner.plan;
   const planned: PlannedMigration[] = [];
   if (pending.length === 0) return { dataSource: runner.name, pending: 0, migrations: planned, complete: true };
   const instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration.instance]));
@@ -127,14 +127,16 @@ async function previewPending(
     for (const name of pending) {
       const instance = instances.get(name);
       const statements = preview.recordInto();
-      const committed = declaredTransaction(instance) === false;
-      if (!instance || (committed && !preview.disposable)) {
+      const optsOut = declaredTransaction(instance) === false;
+      if (!instance || (optsOut && !preview.disposable)) {
         planned.push({ name, statements, error: cannotCommit(inShadow) });
         break;
       }
       try {
-        if (committed) await preview.runCommitted(() => instance.up(queryRunner));
+        // Where it may commit (a disposable shadow), each migration runs in the transactions the real run gives it.
+        if (optsOut || (preview.disposable && transaction === 'none')) await preview.runCommitted(() => instance.up(queryRunner));
         else await preview.run(() => instance.up(queryRunner));
+        if (transaction === 'each') await preview.commitBetweenMigrations();
         planned.push({ name, statements });
       } catch (error) {
         planned.push({ name, statements, error: runner.redactor.message(error) });

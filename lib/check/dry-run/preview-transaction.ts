@@ -205,6 +205,18 @@ export class PreviewTransaction {
     }
   }
 
+  /**
+   * Ends the transaction here, as the real run does between migrations (transaction mode 'each'),
+   * and starts the next: the migrations after it take their locks afresh, and each one's are its
+   * own. Only on a disposable database; elsewhere the preview stays one transaction.
+   */
+  async commitBetweenMigrations(): Promise<void> {
+    if (!this.disposable || this.abandoned) return;
+    await this.queryRunner.commitTransaction();
+    this.observer?.released();
+    await this.queryRunner.startTransaction();
+  }
+
   /** True when a migration was left running past the deadline: its connection must not be reused. */
   get wasAbandoned(): boolean {
     return this.abandoned;

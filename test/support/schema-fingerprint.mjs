@@ -1,8 +1,8 @@
-import type { TestDatabase } from './databases.js';
+// The tests' and the benches' own view of a PostgreSQL schema: shared by test/ and bench/.
 
-const USER_SCHEMA = (column: string) =>
+const USER_SCHEMA = (column) =>
   `${column} NOT IN ('pg_catalog', 'information_schema') AND ${column} NOT LIKE 'pg\\_toast%' AND ${column} NOT LIKE 'pg\\_temp\\_%'`;
-const NOT_EXTENSION = (oid: string, catalog: string) =>
+const NOT_EXTENSION = (oid, catalog) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
 
 /**
@@ -11,8 +11,8 @@ const NOT_EXTENSION = (oid: string, catalog: string) =>
  * databases with the same schema give the same lines whatever their oids, data or sequence values.
  * Columns by position among the live ones (a dropped column leaves a gap in attnum).
  */
-export async function schemaFingerprint(db: TestDatabase): Promise<string[]> {
-  const rows = (await db.query(`
+export async function schemaFingerprint(db) {
+  const rows = await db.query(`
     SELECT kind || ' ' || name || ': ' || detail AS line FROM (
       SELECT 'schema' AS kind, n.nspname::text AS name, '' AS detail FROM pg_namespace n WHERE ${USER_SCHEMA('n.nspname')}
       UNION ALL SELECT 'extension', x.extname, x.extnamespace::regnamespace::text FROM pg_extension x
@@ -58,6 +58,6 @@ export async function schemaFingerprint(db: TestDatabase): Promise<string[]> {
         FROM pg_policy p
       UNION ALL SELECT 'statistics', format('%I.%I', n.nspname, s.stxname), pg_get_statisticsobjdef(s.oid)
         FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE ${USER_SCHEMA('n.nspname')}
-    ) AS everything ORDER BY 1`)) as Array<{ line: string }>;
+    ) AS everything ORDER BY 1`);
   return rows.map((row) => row.line);
 }
