@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isMissingModule } from '../../lib/util/missing-module.js';
 import { loadOptionalPeer } from '../../lib/util/optional-peer.js';
+import { AutoMigratorConfigError } from '../../lib/errors/auto-migrator-config.error.js';
 
 describe('optional peers (@nestjs/config, @nestjs/terminus)', () => {
   it('loads an installed one and gives undefined for one that is not installed', () => {
@@ -19,5 +20,41 @@ describe('optional peers (@nestjs/config, @nestjs/terminus)', () => {
     expect(isMissingModule(own, '@nestjs/terminus')).toBe(true);
     expect(isMissingModule(inner, '@nestjs/terminus')).toBe(false);
     expect(isMissingModule(new SyntaxError("Unexpected token 'export'"), '@nestjs/terminus')).toBe(false);
+  });
+});
+
+describe('an optional peer that is an ES module where only CommonJS loads (Terminus 12 under Jest)', () => {
+  /** A require as Jest's CommonJS runtime behaves with an ESM-only package installed. */
+  const jestRequire = (id: string) => {
+    if (id === '@nestjs/terminus/package.json') return { version: '12.1.0' };
+    throw new SyntaxError("Unexpected token 'export'");
+  };
+
+  it('refuses with an AutoMigratorConfigError naming the installed version and the major to install for Nest 11', () => {
+    let error: unknown;
+    try {
+      loadOptionalPeer('@nestjs/terminus', jestRequire);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(AutoMigratorConfigError);
+    expect((error as Error).message).toMatch(
+      /^@nestjs\/terminus 12\.1\.0 is installed but cannot be loaded here: it is an ES module.*npm install @nestjs\/terminus@\^11/,
+    );
+    expect((error as Error).cause).toBeInstanceOf(SyntaxError);
+    expect(() =>
+      loadOptionalPeer('@nestjs/config', (id) => {
+        throw Object.assign(new Error(`require() of ES Module ${id} not supported`), { code: 'ERR_REQUIRE_ESM' });
+      }),
+    ).toThrow(/@nestjs\/config is installed but cannot be loaded here.*npm install @nestjs\/config@\^4/);
+  });
+
+  it('another error from an installed peer is thrown as it is', () => {
+    const broken = new TypeError('x is not a function');
+    expect(() =>
+      loadOptionalPeer('@nestjs/terminus', () => {
+        throw broken;
+      }),
+    ).toThrow(broken);
   });
 });

@@ -48,4 +48,10 @@ describe('README agrees with the code', () => {
     expect(scripts['start']).toContain('sample-app/dist/main.js');
     expect(scripts['test']).toContain('vitest run');
   });
+
+  it("the install line gives each Nest major its Terminus and Config majors (Nest 11: @nestjs/terminus@^11, @nestjs/config@^4)", () => {
+    expect(readme).toContain('npm install @nestjs/terminus@^11 @nestjs/config@^4');
+    expect(readme).toContain('npm install @nestjs/terminus@^12 @nestjs/config@^12');
+    expect(readme).not.toMatch(/npm install @nestjs\/terminus @nestjs\/config/);
+  });
 });
