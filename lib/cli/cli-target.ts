@@ -5,6 +5,7 @@ import { AUTO_MIGRATOR_BOOTSTRAP, AUTO_MIGRATOR_LOGGER_CONTEXT, type AutoMigrato
 import { AutoMigratorService } from '../auto-migrator.service.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationOperations, type MigrationOperationsApi } from '../operations/migration-operations.js';
+import type { MigrationTimeoutOptions } from '../options/auto-migrator-options.interface.js';
 import { resolveAutoMigratorOptions } from '../options/resolve-options.js';
 import { planDataSources } from '../plan/migration-plan.js';
 import { RunControl } from '../runner/run-control.js';
@@ -30,9 +31,13 @@ export interface CliTarget {
 /**
  * `--data-source <file>`: a module exporting a TypeORM DataSource (default export, or its only
  * DataSource export), as the TypeORM CLI takes. Migrated as "default", with FailFastStrategy and
- * the default lock.
+ * the default lock; `migrationTimeouts` from the command line (--lock-timeout, --statement-timeout).
  */
-export async function dataSourceTarget(file: string, logger: CliLogger): Promise<CliTarget> {
+export async function dataSourceTarget(
+  file: string,
+  logger: CliLogger,
+  migrationTimeouts: MigrationTimeoutOptions = {},
+): Promise<CliTarget> {
   const { exports, unsetVariables } = await loadModuleFile(file, '--data-source');
   const candidates = Object.entries(exports).filter(([, value]) => isDataSource(value));
   const chosen = isDataSource(exports['default']) ? exports['default'] : candidates.length === 1 ? candidates[0]![1] : undefined;
@@ -51,7 +56,7 @@ export async function dataSourceTarget(file: string, logger: CliLogger): Promise
   // A SQLite file that does not exist yet is not connected to here: that would create it, and status is read-only.
   if (!dataSource.isInitialized && missingSqliteFile(dataSource) === undefined) await connect(dataSource, file, redactor, unsetVariables);
   try {
-    const options = resolveAutoMigratorOptions({ runMigrations: true }, () => ({ value: undefined, source: 'cli' }));
+    const options = resolveAutoMigratorOptions({ runMigrations: true, migrationTimeouts }, () => ({ value: undefined, source: 'cli' }));
     const plans = planDataSources(options, { find: (name) => (name === 'default' ? dataSource : undefined), names: () => ['default'] });
     const operations = MigrationOperations.create({
       plans,

@@ -7,6 +7,7 @@ import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
 import type { MigrationOperationsApi } from '../operations/migration-operations.js';
 import type { ResolvedAs } from '../operations/resolve-migration.js';
+import type { MigrationTimeoutOptions } from '../options/auto-migrator-options.interface.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import { CliLogger } from './cli-logger.js';
 import {
@@ -65,7 +66,11 @@ Options:
   --tenants              with --app: status, up and down also cover (down: only) the tenant schemas;
                          resolve --accept-change accepts the edit in every tenant that has it applied
   --timeout <ms>         plan, check: stop the dry run after this long (default 300000)
-  --lock-timeout <ms>    plan, check: stop when a statement waits this long for a lock (default 10000; PostgreSQL)
+  --lock-timeout <ms>    plan, check: stop when a statement waits this long for a lock (default 10000; PostgreSQL);
+                         up, down with --data-source: the migrations' lock timeout (migrationTimeouts.lockTimeoutMs)
+  --statement-timeout <ms>
+                         up, down with --data-source: the longest a migration statement may run
+                         (migrationTimeouts.statementTimeoutMs); with --app, set migrationTimeouts in the module
   --shadow-url <url>     plan, check (PostgreSQL): the database the pending migrations run in instead of the
                          live one: a clone or branch of production, or an empty database (filled with the live
                          schema, emptied after); default SHADOW_DATABASE_URL, else a temporary database on the
@@ -91,6 +96,7 @@ const FLAGS = {
   to: { type: 'string' },
   timeout: { type: 'string' },
   'lock-timeout': { type: 'string' },
+  'statement-timeout': { type: 'string' },
   'shadow-url': { type: 'string' },
   tenants: { type: 'boolean', default: false },
   applied: { type: 'boolean', default: false },
@@ -137,6 +143,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (problem !== undefined) return usage(io, problem, json, command);
   const limits = planLimits(command!, values);
   if (typeof limits === 'string') return usage(io, limits, json, command);
+  const timeouts = migrationTimeouts(command!, values);
+  if (typeof timeouts === 'string') return usage(io, timeouts, json, command);
   const envProblem = loadEnvFiles(values['env-file'] ?? []);
   if (envProblem !== undefined) return usage(io, envProblem, json, command);
   const shadow = shadowOption(command!, values['shadow-url']);
@@ -146,7 +154,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const logger = new CliLogger(io.stderr, io.stderrIsTerminal === true);
   const run = () =>
     runCommand(command as Command, io, {
-      target: () => (values.app ? appTarget(values.app, logger) : dataSourceTarget(values['data-source']!, logger)),
+      target: () => (values.app ? appTarget(values.app, logger) : dataSourceTarget(values['data-source']!, logger, timeouts)),
       logger,
       scope: { ...(values.name === undefined ? {} : { dataSource: values.name }), ...(values.tenants ? { tenants: true } : {}) },
       args: {
@@ -240,7 +248,7 @@ function snapshotProblem(
 
 /**
  * `--env-file <path>` (repeatable): read into process.env with Node's own parser before the file is
- * loaded, as the application's wrapper (dotenv, env-cmd) would; a variable already set is kept.
+ * loaded; a variable already set is kept (as dotenv's config() and Node's --env-file do).
  */
 function loadEnvFiles(files: readonly string[]): string | undefined {
   for (const file of files) {
@@ -254,21 +262,59 @@ function loadEnvFiles(files: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** `--timeout` / `--lock-timeout` of plan, in ms; or what is wrong with them. */
+/** `--timeout` / `--lock-timeout` of plan and check, in ms; or what is wrong with them. */
 function planLimits(command: string, values: { timeout?: string; 'lock-timeout'?: string }): PlanLimits | string {
   const limits: PlanLimits = {};
+  if (!DRY_RUNS.has(command)) {
+    if (values.timeout !== undefined) return `--timeout goes with plan or check, not ${command}`;
+    return limits;
+  }
   for (const [flag, key] of [
     ['timeout', 'timeoutMs'],
     ['lock-timeout', 'lockTimeoutMs'],
   ] as const) {
-    const value = values[flag];
-    if (value === undefined) continue;
-    if (command !== 'plan' && command !== 'check') return `--${flag} goes with plan or check, not ${command}`;
-    if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > 2_147_483_647)
-      return `--${flag} takes a whole number of ms (1 to 2147483647); got "${value}"`;
-    limits[key] = Number(value);
+    const value = milliseconds(flag, values[flag]);
+    if (typeof value === 'string') return value;
+    if (value !== undefined) limits[key] = value;
   }
   return limits;
+}
+
+const DRY_RUNS = new Set(['plan', 'check']);
+const MIGRATING = new Set(['up', 'down']);
+
+/**
+ * `--lock-timeout` / `--statement-timeout` of up and down with --data-source: the option
+ * migrationTimeouts for this run (with --app, the module's option applies); or what is wrong.
+ */
+function migrationTimeouts(
+  command: string,
+  values: { 'lock-timeout'?: string; 'statement-timeout'?: string; app?: string },
+): MigrationTimeoutOptions | string {
+  const timeouts: { lockTimeoutMs?: number; statementTimeoutMs?: number } = {};
+  for (const [flag, key] of [
+    ['lock-timeout', 'lockTimeoutMs'],
+    ['statement-timeout', 'statementTimeoutMs'],
+  ] as const) {
+    if (values[flag] === undefined || (flag === 'lock-timeout' && DRY_RUNS.has(command))) continue;
+    if (!MIGRATING.has(command))
+      return `--${flag} goes with ${flag === 'lock-timeout' ? 'plan, check, up or down' : 'up or down'}, not ${command}`;
+    if (values.app !== undefined) {
+      return `--${flag} goes with --data-source; with --app, set migrationTimeouts.${key} in AutoMigratorModule's options`;
+    }
+    const value = milliseconds(flag, values[flag]);
+    if (typeof value === 'string') return value;
+    if (value !== undefined) timeouts[key] = value;
+  }
+  return timeouts;
+}
+
+/** A flag's whole number of ms, or what is wrong with it. */
+function milliseconds(flag: string, value: string | undefined): number | undefined | string {
+  if (value === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > 2_147_483_647)
+    return `--${flag} takes a whole number of ms (1 to 2147483647); got "${value}"`;
+  return Number(value);
 }
 
 type PlanLimits = { timeoutMs?: number; lockTimeoutMs?: number };

@@ -368,6 +368,13 @@ describe("the auto-migrator CLI on an application's TypeScript data source and .
       expect(
         (JSON.parse(status.stdout) as JsonDocument<{ pending: { name: string }[] }>).dataSources[0]!.pending.map((m) => m.name),
       ).toEqual(['CreateGadgets1700000000000']);
+      // A variable already set in the environment wins over the file (as dotenv and Node's own --env-file; env-cmd would override it).
+      const preset = await cli(['status', '--data-source', dataSource, '--env-file', envFile], {
+        ...TS_NODE_LIKE,
+        GADGETS_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/preset',
+      });
+      expect(preset.code).toBe(1);
+      expect(preset.stderr).toMatch(/could not connect to postgres 127\.0\.0\.1:1\/preset/);
       const up = await cli(['up', '--data-source', dataSource, '--env-file', envFile], TS_NODE_LIKE);
       expect(up.code, up.stderr).toBe(0);
       expect(await db.recorded()).toEqual(['CreateGadgets1700000000000']);
@@ -581,6 +588,54 @@ describe('the auto-migrator CLI: check before a rolling deploy (postgres)', () =
   });
 });
 
+describe("the auto-migrator CLI: the migrations' timeouts for up and down with --data-source (postgres)", () => {
+  it('--lock-timeout gives up on a lock held elsewhere, --statement-timeout ends a long statement; with --app or another command they are refused', async () => {
+    const db = await createTestDatabase('postgres');
+    const dir = await mkdtemp(join(tmpdir(), 'timeout-migrations-'));
+    const migration = (name: string, statement: string) =>
+      writeFile(
+        join(dir, `${name}.cjs`),
+        `exports.${name} = class ${name} { async up(q) { await q.query(${JSON.stringify(statement)}); } async down() {} };\n`,
+      );
+    const env = { CLI_DB_KIND: 'postgres', CLI_DB_URL: db.url, CLI_MIGRATIONS_GLOB: join(dir, '*.cjs') };
+    const { default: pg } = await import('pg');
+    const holder = new pg.Client({ connectionString: db.url });
+    try {
+      await db.query('CREATE TABLE held (id int)');
+      await migration('Widen1733000000001', 'ALTER TABLE held ADD COLUMN extra int');
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE held IN ACCESS SHARE MODE');
+      const started = Date.now();
+      const waited = await cli(['up', '--data-source', DATA_SOURCE, '--lock-timeout', '700'], env, 60_000);
+      expect(waited.code, waited.stderr).toBe(1);
+      expect(waited.stderr).toMatch(/canceling statement due to lock timeout/);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      await holder.query('ROLLBACK');
+
+      await rm(join(dir, 'Widen1733000000001.cjs'));
+      await migration('Slow1733000000001', 'SELECT pg_sleep(5)');
+      const slow = await cli(['up', '--data-source', DATA_SOURCE, '--statement-timeout', '300'], env, 60_000);
+      expect(slow.code, slow.stderr).toBe(1);
+      expect(slow.stderr).toMatch(/canceling statement due to statement timeout/);
+
+      const status = await cli(['status', '--data-source', DATA_SOURCE, '--statement-timeout', '300'], env);
+      expect([status.code, status.stderr]).toEqual([2, expect.stringMatching(/--statement-timeout goes with up or down, not status/)]);
+      const app = await cli(['up', '--app', APP, '--lock-timeout', '300'], env);
+      expect([app.code, app.stderr]).toEqual([
+        2,
+        expect.stringMatching(
+          /--lock-timeout goes with --data-source; with --app, set migrationTimeouts\.lockTimeoutMs in AutoMigratorModule/,
+        ),
+      ]);
+    } finally {
+      await holder.end().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+      await db.drop();
+    }
+  });
+});
+
 describe('the auto-migrator CLI refuses bad input with exit 2, running nothing', () => {
   const cases: Array<[string, string[], RegExp]> = [
     [
@@ -609,8 +664,8 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
     ],
     [
       '--lock-timeout with another command',
-      ['up', '--lock-timeout', '100', '--data-source', DATA_SOURCE],
-      /--lock-timeout goes with plan or check, not up/,
+      ['status', '--lock-timeout', '100', '--data-source', DATA_SOURCE],
+      /--lock-timeout goes with plan, check, up or down, not status/,
     ],
     ['--strict with another command', ['plan', '--strict', '--data-source', DATA_SOURCE], /--strict goes with check, not plan/],
     ['snapshot without --out', ['snapshot', '--data-source', DATA_SOURCE], /snapshot needs --out <file>/],

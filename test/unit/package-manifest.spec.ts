@@ -93,4 +93,19 @@ describe('package manifest', () => {
       expect(names).toContain(name);
     }
   });
+
+  it('ships its source maps with their sources: each .js.map carries the TypeScript it maps (lib/ is not shipped); no declaration maps', () => {
+    const maps = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? maps(join(dir, entry.name)) : entry.name.endsWith('.map') ? [join(dir, entry.name)] : [],
+      );
+    const all = maps(join(root, 'dist'));
+    expect(all.filter((file) => file.endsWith('.d.ts.map'))).toEqual([]);
+    expect(all.length).toBeGreaterThan(50);
+    const without = all.filter((file) => {
+      const map = JSON.parse(readFileSync(file, 'utf8')) as { sources: string[]; sourcesContent?: Array<string | null> };
+      return map.sourcesContent?.length !== map.sources.length || map.sourcesContent.some((content) => !content);
+    });
+    expect(without).toEqual([]);
+  });
 });
