@@ -49,7 +49,7 @@ describe('README agrees with the code', () => {
     expect(scripts['test']).toContain('vitest run');
   });
 
-  it("the install line gives each Nest major its Terminus and Config majors (Nest 11: @nestjs/terminus@^11, @nestjs/config@^4)", () => {
+  it('the install line gives each Nest major its Terminus and Config majors (Nest 11: @nestjs/terminus@^11, @nestjs/config@^4)', () => {
     expect(readme).toContain('npm install @nestjs/terminus@^11 @nestjs/config@^4');
     expect(readme).toContain('npm install @nestjs/terminus@^12 @nestjs/config@^12');
     expect(readme).not.toMatch(/npm install @nestjs\/terminus @nestjs\/config/);
