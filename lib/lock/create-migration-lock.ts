@@ -44,12 +44,12 @@ export async function createMigrationLock(
   }
   invariant(session, `the ${kind} migration lock needs a dedicated connection`);
   if (kind === 'mysql') {
-    return new MysqlNamedLock(dataSource, await resolveMigrationsTableIdentity(kind, dataSource, session.queryRunner), session.queryRunner);
+    return new MysqlNamedLock(await resolveMigrationsTableIdentity(kind, dataSource, session.queryRunner), session.queryRunner);
   }
   const scope = mode === 'transaction' || (mode === 'auto' && session.behindProxy) ? 'transaction' : 'session';
   if (scope === 'session') {
     const identity = await resolveMigrationsTableIdentity(kind, dataSource, session.queryRunner);
-    return new PostgresAdvisoryLock(dataSource, identity, session.queryRunner, 'session');
+    return new PostgresAdvisoryLock(identity, session.queryRunner, 'session');
   }
   const own = dataSource.createQueryRunner('master');
   try {
@@ -57,7 +57,7 @@ export async function createMigrationLock(
     const identity = await resolveMigrationsTableIdentity(kind, dataSource, own);
     // A peer that vanished while the lock is idle is noticed by TCP keepalive, not only by the next query.
     connectionSocket(own)?.setKeepAlive?.(true, settings.answerWithinMs);
-    return withConnection(new PostgresAdvisoryLock(dataSource, identity, own, 'transaction'), own, settings.answerWithinMs);
+    return withConnection(new PostgresAdvisoryLock(identity, own, 'transaction'), own, settings.answerWithinMs);
   } catch (error) {
     await own.release().catch(() => undefined);
     throw error;

@@ -1,5 +1,6 @@
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { QueryRunner } from 'typeorm';
 import { MigrationLockError } from '../errors/migration-lock.error.js';
+import { withQuietQueries } from '../typeorm/redacting-logger.js';
 import { describeTable, lockDigest, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
 import type { LockCondition } from '../contracts/lock-contract.js';
 
@@ -17,7 +18,6 @@ export class MysqlNamedLock implements MigrationLock {
   private held = false;
 
   constructor(
-    private readonly dataSource: DataSource,
     identity: MigrationsTableIdentity,
     private readonly runner: QueryRunner,
   ) {
@@ -29,9 +29,12 @@ export class MysqlNamedLock implements MigrationLock {
     this.description = `MySQL named lock "${this.name}" (${describeTable(identity)})`;
   }
 
+  /** GET_LOCK waits in the server and answers 0 when the wait ends: no error. Nothing a waiter sends reaches TypeORM's log. */
   async tryAcquire(waitMs: number): Promise<boolean> {
     const runner = this.runner;
-    const rows = (await runner.query('SELECT GET_LOCK(?, ?) AS acquired', [this.name, Math.max(0, Math.ceil(waitMs / 1000))])) as Array<{
+    const rows = (await withQuietQueries(runner, () =>
+      runner.query('SELECT GET_LOCK(?, ?) AS acquired', [this.name, Math.max(0, Math.ceil(waitMs / 1000))]),
+    )) as Array<{
       acquired: number | string | null;
     }>;
     const acquired = rows[0]?.acquired;
@@ -66,10 +69,12 @@ export class MysqlNamedLock implements MigrationLock {
   }
 
   async holder(): Promise<string | undefined> {
-    const rows = (await this.dataSource.query(
-      `SELECT p.ID AS id, p.USER AS user, p.HOST AS host, p.TIME AS seconds
-         FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)`,
-      [this.name],
+    const rows = (await withQuietQueries(this.runner, () =>
+      this.runner.query(
+        `SELECT p.ID AS id, p.USER AS user, p.HOST AS host, p.TIME AS seconds
+           FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)`,
+        [this.name],
+      ),
     )) as Array<{ id: number; user: string; host: string; seconds: number }>;
     const row = rows[0];
     if (!row) return undefined;

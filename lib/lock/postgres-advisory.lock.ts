@@ -1,12 +1,11 @@
 import { invariant } from '../errors/invariant.error.js';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { DataSource, QueryRunner } from 'typeorm';
-import { errorChain } from '../util/error-chain.js';
+import type { QueryRunner } from 'typeorm';
+import { withQuietQueries } from '../typeorm/redacting-logger.js';
 import { MigrationLockError } from '../errors/migration-lock.error.js';
 import { describeTable, lockDigest, POOLER_ADVICE, type MigrationLock, type MigrationsTableIdentity } from './migration-lock.js';
 
-const LOCK_NOT_AVAILABLE = '55P03';
-/** Transaction scope: a waiter's first and longest pause between tries. */
+/** A waiter's first and longest pause between tries. */
 const POLL_MIN_MS = 50;
 const POLL_MAX_MS = 500;
 
@@ -43,7 +42,6 @@ export class PostgresAdvisoryLock implements MigrationLock {
   private inTransaction = false;
 
   constructor(
-    private readonly dataSource: DataSource,
     identity: MigrationsTableIdentity,
     private readonly runner: QueryRunner,
     private readonly scope: 'session' | 'transaction',
@@ -56,8 +54,23 @@ export class PostgresAdvisoryLock implements MigrationLock {
     this.description = `PostgreSQL ${scope === 'session' ? '' : 'transaction-scoped '}advisory lock ${this.key} (${describeTable(identity)})`;
   }
 
+  /**
+   * Tries, and polls for up to `waitMs`: a pg_try_advisory lock call per try, each a statement of
+   * its own, so that a waiter holds no snapshot between tries (a holder's CREATE INDEX CONCURRENTLY
+   * waits for every older snapshot) and no wait ends in an error (a lock_timeout would be one in
+   * the server's log and in TypeORM's). Nothing a waiter sends reaches TypeORM's log; the runner
+   * reports the wait itself.
+   */
   async tryAcquire(waitMs: number): Promise<boolean> {
-    return this.scope === 'session' ? this.acquireSession(waitMs) : this.acquireInTransaction(waitMs);
+    return withQuietQueries(this.runner, async () => {
+      const deadline = Date.now() + waitMs;
+      for (let pause = POLL_MIN_MS; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
+        if (await (this.scope === 'session' ? this.trySession() : this.tryInTransaction())) return true;
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        await delay(Math.min(pause, left));
+      }
+    });
   }
 
   async verify(): Promise<void> {
@@ -92,12 +105,14 @@ export class PostgresAdvisoryLock implements MigrationLock {
   }
 
   async holder(): Promise<string | undefined> {
-    const rows = (await this.dataSource.query(
-      `SELECT a.pid, a.application_name, host(a.client_addr) AS client, a.backend_start
+    const rows = (await withQuietQueries(this.runner, () =>
+      this.runner.query(
+        `SELECT a.pid, a.application_name, host(a.client_addr) AS client, a.backend_start
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
           AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid`,
-      this.parts,
+        this.parts,
+      ),
     )) as Array<{ pid: number; application_name: string; client: string | null; backend_start: Date }>;
     const row = rows[0];
     if (!row) return undefined;
@@ -150,37 +165,12 @@ export class PostgresAdvisoryLock implements MigrationLock {
    * same statement (CASE evaluates its branches in order): a session lock is re-entrant, so a
    * pooled server connection on which another client left it would otherwise "grant" it again.
    */
-  private async acquireSession(waitMs: number): Promise<boolean> {
-    const params = [this.key, ...this.parts];
-    if (waitMs <= 0) {
-      const rows = (await this.runner.query(
-        `SELECT pg_backend_pid() AS pid, CASE WHEN ${HELD_BY_THIS_BACKEND} THEN NULL ELSE pg_try_advisory_lock($1::bigint) END AS locked`,
-        params,
-      )) as Array<{ pid: number; locked: boolean | null }>;
-      return this.granted(rows[0]);
-    }
-    // Wait inside the server (woken the moment the holder releases), bounded by lock_timeout.
-    await this.runner.query('BEGIN');
-    try {
-      await this.runner.query(`SET LOCAL lock_timeout = '${Math.ceil(waitMs)}ms'`);
-      const rows = (await this.runner.query(
-        `SELECT pg_backend_pid() AS pid, CASE WHEN ${HELD_BY_THIS_BACKEND} THEN NULL ELSE (SELECT true FROM (SELECT pg_advisory_lock($1::bigint)) AS taken) END AS locked`,
-        params,
-      )) as Array<{ pid: number; locked: boolean | null }>;
-      await this.runner.query('COMMIT');
-      return this.granted(rows[0]);
-    } catch (error) {
-      await this.runner.query('ROLLBACK').catch(() => undefined);
-      if (error instanceof MigrationLockError) throw error;
-      if (!isLockTimeout(error)) throw error;
-      // The grant can race the timeout: pg_advisory_lock's session lock outlives the cancelled
-      // statement and its rolled-back transaction. Then it is ours (a later try would see it as
-      // "left by another client").
-      const row = await this.readHeld();
-      if (!row?.held) return false;
-      this.backend = Number(row.pid);
-      return true;
-    }
+  private async trySession(): Promise<boolean> {
+    const rows = (await this.runner.query(
+      `SELECT pg_backend_pid() AS pid, CASE WHEN ${HELD_BY_THIS_BACKEND} THEN NULL ELSE pg_try_advisory_lock($1::bigint) END AS locked`,
+      [this.key, ...this.parts],
+    )) as Array<{ pid: number; locked: boolean | null }>;
+    return this.granted(rows[0]);
   }
 
   /**
@@ -190,16 +180,6 @@ export class PostgresAdvisoryLock implements MigrationLock {
    * re-entrance check as the session scope's: a backend's own session lock (left on a pooled server
    * connection by another client) would not block its transaction lock either.
    */
-  private async acquireInTransaction(waitMs: number): Promise<boolean> {
-    const deadline = Date.now() + waitMs;
-    for (let pause = POLL_MIN_MS; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
-      if (await this.tryInTransaction()) return true;
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await delay(Math.min(pause, left));
-    }
-  }
-
   private async tryInTransaction(): Promise<boolean> {
     await this.runner.query('BEGIN');
     try {
@@ -232,10 +212,6 @@ export class PostgresAdvisoryLock implements MigrationLock {
     this.backend = Number(row.pid);
     return true;
   }
-}
-
-function isLockTimeout(error: unknown): boolean {
-  return [...errorChain(error)].some((link) => link['code'] === LOCK_NOT_AVAILABLE);
 }
 
 function messageOf(error: unknown): string {

@@ -22,6 +22,23 @@ export async function withExpectedFailures<T>(
   }
 }
 
+/** Query runners whose statements stay out of TypeORM's log while they run (see withQuietQueries). */
+const quiet = new WeakSet<QueryRunner>();
+
+/**
+ * Runs `work` on `runner` with nothing it sends in TypeORM's log, at any logging level: the
+ * library's own routine (a replica polling for the migration lock), which it reports itself.
+ */
+export async function withQuietQueries<T>(runner: QueryRunner, work: () => Promise<T>): Promise<T> {
+  if (quiet.has(runner)) return work();
+  quiet.add(runner);
+  try {
+    return await work();
+  } finally {
+    quiet.delete(runner);
+  }
+}
+
 /** The redactor each DataSource's logger currently uses (the latest installed wins). */
 const installed = new WeakMap<DataSource, { redactor: SecretRedactor }>();
 
@@ -49,14 +66,18 @@ export function redactDataSourceLogger(dataSource: DataSource, redactor: SecretR
   };
   const parameters = (values: unknown): unknown => state.redactor.data(values);
   const redacting: Partial<TypeOrmLogger> = {
-    logQuery: (query: string, values?: QueryParameters, queryRunner?: QueryRunner) =>
-      original.logQuery(text(query), parameters(values) as QueryParameters, queryRunner),
+    logQuery: (query: string, values?: QueryParameters, queryRunner?: QueryRunner) => {
+      if (queryRunner && quiet.has(queryRunner)) return;
+      original.logQuery(text(query), parameters(values) as QueryParameters, queryRunner);
+    },
     logQueryError: (error: string | Error, query: string, values?: QueryParameters, queryRunner?: QueryRunner) => {
-      if (queryRunner && expectedFailures.get(queryRunner)?.(error)) return;
+      if (queryRunner && (quiet.has(queryRunner) || expectedFailures.get(queryRunner)?.(error))) return;
       original.logQueryError(anything(error) as string | Error, text(query), parameters(values) as QueryParameters, queryRunner);
     },
-    logQuerySlow: (time: number, query: string, values?: QueryParameters, queryRunner?: QueryRunner) =>
-      original.logQuerySlow(time, text(query), parameters(values) as QueryParameters, queryRunner),
+    logQuerySlow: (time: number, query: string, values?: QueryParameters, queryRunner?: QueryRunner) => {
+      if (queryRunner && quiet.has(queryRunner)) return;
+      original.logQuerySlow(time, text(query), parameters(values) as QueryParameters, queryRunner);
+    },
     logSchemaBuild: (message: string, queryRunner?: QueryRunner) => original.logSchemaBuild(text(message), queryRunner),
     logMigration: (message: string, queryRunner?: QueryRunner) => original.logMigration(text(message), queryRunner),
     log: (level: 'log' | 'info' | 'warn', message: unknown, queryRunner?: QueryRunner) =>

@@ -52,6 +52,28 @@ describeEachDatabase('the cross-process migration lock', (t) => {
     }
   }, 240_000);
 
+  it("a replica waiting for the lock says so in its own lines and sends nothing to TypeORM's log, with logging ['error'] or 'all'; the holder's queries are logged as usual", async () => {
+    const holder = replica(t, { SLOW_MS: '2500', LOGGING: '"all"' });
+    try {
+      await waitFor(() => holder.output().includes('SLOW_STARTED'), 90_000, 'the holder to start its slow migration');
+      const waiters = [replica(t, { LOCK: '60000', LOGGING: '["error"]' }), replica(t, { LOCK: '60000', LOGGING: '"all"' })];
+      const codes = await Promise.all(waiters.map((waiter) => waiter.exited));
+      const outputs = waiters.map((waiter) => waiter.output());
+      expect(codes, outputs.join('\n-----\n')).toEqual([0, 0]);
+      for (const output of outputs) {
+        expect(output).toMatch(/waiting for .*lock.*, held by /);
+        expect(output).toContain('no pending migrations left; another process applied them');
+        expect(output).not.toMatch(/query failed|lock timeout|pg_try_advisory|pg_advisory_lock|GET_LOCK|PROCESSLIST|pg_locks/);
+      }
+      expect(await holder.exited).toBe(0);
+      // The holder's own TypeORM log (logging "all") still shows its queries: the quiet is the waiters' alone.
+      expect(holder.output()).toMatch(/query: /);
+    } finally {
+      holder.child.kill('SIGKILL');
+      await holder.exited;
+    }
+  }, 120_000);
+
   it('a process killed (SIGKILL) mid-migration does not keep the lock: the next one completes, nothing is half-recorded', async () => {
     const doomed = replica(t, { SLOW_MS: '120000' });
     await waitFor(() => doomed.output().includes('SLOW_STARTED'), 90_000, 'the slow migration to start');
@@ -171,4 +193,37 @@ describeEachDatabase(
     });
   },
   ['mariadb'],
+);
+
+describeEachDatabase(
+  'the lock and CREATE INDEX CONCURRENTLY',
+  (t) => {
+    it('three replicas at once, one building an index CONCURRENTLY under live writes while the others wait: no deadlock, every replica done, the index valid, no write failed', async () => {
+      await t.db.query('CREATE TABLE writes (id bigserial PRIMARY KEY, v int)');
+      await t.db.query('INSERT INTO writes (v) SELECT g % 1000 FROM generate_series(1, 300000) AS g');
+      // The first three migrations applied: the index build is what is pending.
+      expect(await replica(t).exited).toBe(0);
+      const writer = startNode(
+        join(import.meta.dirname, '../fixtures/steady-writer.mjs'),
+        { DB_URL: t.db.url, WRITE_TABLE: 'writes' },
+        { barrier: true },
+      );
+      await startTogether([writer]);
+      await waitFor(() => /^RUNNING$/m.test(writer.output()), 30_000, 'the writer to start');
+      const replicas = Array.from({ length: 3 }, () => replica(t, { CONCURRENT_INDEX: 'writes', LOCK: '120000' }, true));
+      await startTogether(replicas);
+      const codes = await Promise.all(replicas.map((process) => process.exited));
+      writer.child.stdin?.write('stop\n');
+      await writer.exited;
+      const writes = JSON.parse(writer.output().trim().split('\n').at(-1)!) as { inserts: number; failed: number };
+      expect(codes, replicas.map((process) => process.output()).join('\n-----\n')).toEqual([0, 0, 0]);
+      expect(await t.db.recorded()).toEqual([...REPLICA_MIGRATIONS, 'ConcurrentIndex1700000000005']);
+      expect(await t.db.query(`SELECT indisvalid FROM pg_index WHERE indexrelid = 'writes_v_concurrently'::regclass`)).toEqual([
+        { indisvalid: true },
+      ]);
+      expect(writes.failed).toBe(0);
+      expect(writes.inserts).toBeGreaterThan(0);
+    }, 180_000);
+  },
+  ['postgres'],
 );
