@@ -18,7 +18,7 @@ import { errorChain } from '../util/error-chain.js';
 import { redactDataSourceLogger } from '../typeorm/redacting-logger.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import type { CliLogger } from './cli-logger.js';
-import { loadModuleFile, UNSET_SHOWN } from './module-file.js';
+import { loadModuleFile, noDecoratorMetadata, UNSET_SHOWN } from './module-file.js';
 import { listNames } from '../util/name-list.js';
 
 /** What the CLI runs its command on: the operations (the service's, or built here), and how to let go of the connections. */
@@ -126,6 +126,9 @@ async function connect(dataSource: DataSource, file: string, redactor: SecretRed
     await dataSource.initialize();
   } catch (error) {
     redactor.scrub(error);
+    // Entities loaded by the DataSource itself (a glob) without decorator metadata: not a connection failure.
+    const missingMetadata = noDecoratorMetadata(`the DataSource exported by ${file}`, error);
+    if (missingMetadata) throw missingMetadata;
     const target = describeConnectionTarget(dataSource.options);
     // Where the options name no server at all, the variables it read and found unset are the likely reason.
     const unset =

@@ -53,7 +53,8 @@ Commands:
 Target (one of):
   --data-source <file>   a module exporting a TypeORM DataSource
   --app <file>[#Export]  a module exporting the Nest root module (default export name: AppModule)
-  TypeScript files: run with NODE_OPTIONS="--require ts-node/register" or NODE_OPTIONS="--import tsx"
+  TypeScript files: loaded through the app's own ts-node (transpile-only) when no loader is given; or give one:
+                         NODE_OPTIONS="--require ts-node/register", or NODE_OPTIONS="--import tsx" (no decorator metadata)
 
 Options:
   --env-file <path>      read environment variables from this file first (Node's .env parser; repeatable;

@@ -247,7 +247,7 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
   );
 
   it(
-    'a TypeScript CommonJS Nest 11 app (feature HealthModule, global AutoMigratorModule, Jest + ts-jest): e2e spec passes; the CLI reads its .ts data source through ts-node and tsx, and the compiled one, with --env-file',
+    'a TypeScript CommonJS Nest 11 app (feature HealthModule, global AutoMigratorModule, Jest + ts-jest): e2e spec passes; the CLI reads its .ts data source through ts-node and tsx, with no set-up at all (its own ts-node), and the compiled one, with --env-file; entities under tsx: the missing decorator metadata named',
     async () => {
       const installed = await installs.app;
       const dir = join(work, 'cjs-nest11-app');
@@ -282,6 +282,21 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
         env: { ...fromEnvFile, NODE_OPTIONS: '--import tsx' },
         args,
       });
+      // No loader set up (no NODE_OPTIONS): the CLI uses the app's own ts-node, transpile-only, with its tsconfig's
+      // decorator metadata; tsx emits none, and the error says so rather than "could not connect".
+      const noSetUp = await expectCliStatusMigrated(dir, 'src/database/entities-data-source.ts', db, {
+        env: { ...fromEnvFile, NODE_OPTIONS: undefined },
+        args,
+      });
+      const tsxEntities = await run(
+        process.execPath,
+        ['node_modules/.bin/auto-migrator', 'status', '--data-source', 'src/database/entities-data-source.ts', ...args],
+        dir,
+        { ...fromEnvFile, NODE_OPTIONS: '--import tsx' },
+      );
+      expect(tsxEntities.code, tsxEntities.output).toBe(2);
+      expect(tsxEntities.output).toMatch(/TypeORM found no type for Widget#\w+ .*without decorator metadata/);
+      expect(tsxEntities.output).not.toMatch(/could not connect/);
 
       const build = await run('npx', ['tsc', '-p', 'tsconfig.json'], dir);
       expect(build.code, build.output).toBe(0);
@@ -289,7 +304,8 @@ describe.skipIf(problem !== undefined && !CI)('consumer apps installing the pack
       const compiled = await expectCliStatusMigrated(dir, 'dist/database/data-source.js', db, { env: fromEnvFile, args });
       console.log(
         `[consumer tests] cjs-nest11-app: install ${seconds(installed.ms)}, jest ${seconds(jest.ms)}, ` +
-          `cli ts-node ${seconds(tsNode.ms)}, cli tsx ${seconds(tsx.ms)}, tsc ${seconds(build.ms)}, cli dist ${seconds(compiled.ms)}`,
+          `cli ts-node ${seconds(tsNode.ms)}, cli tsx ${seconds(tsx.ms)}, cli with no set-up ${seconds(noSetUp.ms)}, ` +
+          `tsc ${seconds(build.ms)}, cli dist ${seconds(compiled.ms)}`,
       );
     },
     15 * MINUTE,

@@ -391,6 +391,42 @@ describe("the auto-migrator CLI on an application's TypeScript data source and .
     }
   });
 
+  it("a Nest app's data-source.ts (a dozen decorated entities) with no loader set up: the app's own ts-node, transpile-only; a loader without decorator metadata is named as the cause, not the connection", async () => {
+    const db = await createTestDatabase('postgres');
+    const app = join(FIXTURES, 'ts-app');
+    const dataSource = join(app, 'src/database/data-source.ts');
+    const env = { APP_DATABASE_URL: db.url, NODE_OPTIONS: undefined };
+    try {
+      const status = await cli(['status', '--data-source', dataSource, '--json'], env);
+      expect(status.code, status.stderr).toBe(0);
+      expect(
+        (JSON.parse(status.stdout) as JsonDocument<{ pending: { name: string }[] }>).dataSources[0]!.pending.map((m) => m.name),
+      ).toEqual(['Init1700000000000']);
+      const up = await cli(['up', '--data-source', dataSource], env);
+      expect(up.code, up.stderr).toBe(0);
+      expect(
+        await db.query(
+          `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE 'migrations%'`,
+        ),
+      ).toEqual([{ n: 12 }]);
+
+      // As tsx compiles: decorators, no metadata. Whether the file imports the entities or the DataSource loads them by glob.
+      const withoutMetadata = { ...env, NODE_OPTIONS: `--require ${join(app, 'register-without-metadata.cjs')}` };
+      for (const file of ['data-source.ts', 'glob-data-source.ts']) {
+        const run = await cli(['status', '--data-source', join(app, 'src/database', file)], withoutMetadata);
+        expect([run.code, run.stderr], file).toEqual([
+          2,
+          expect.stringMatching(
+            /AutoMigratorConfigError: .*TypeORM found no type for \w+Entity#\w+ .*without decorator metadata.*A loader such as tsx/,
+          ),
+        ]);
+        expect(run.stderr).not.toMatch(/could not connect/);
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('a DataSource found under `default` (what import() gives for a CommonJS data-source.ts under tsx: { default: { AppDataSource } })', async () => {
     const db = await createTestDatabase('postgres');
     try {
@@ -726,7 +762,11 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
       /cannot resolve "Alpha1700000000001": it is not recorded as started\. No migration is recorded as started\. Nothing was changed/,
     ],
     ['--tenants with a --data-source file', ['status', '--tenants', '--data-source', DATA_SOURCE], /--tenants goes with --app/],
-    ['a TypeScript file', ['up', '--data-source', join(ROOT, 'test/support/databases.ts')], /could not be loaded.*TypeScript loader/],
+    [
+      'a TypeScript ES module ts-node cannot require',
+      ['up', '--data-source', join(ROOT, 'test/support/databases.ts')],
+      /could not be loaded: Must use import to load ES Module[\s\S]*For a TypeScript file, the CLI uses the application's own ts-node[\s\S]*--import tsx/,
+    ],
   ];
   it.each(cases)('%s', async (_name, args, message) => {
     const db = await createTestDatabase('sqlite');
