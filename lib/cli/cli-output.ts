@@ -64,6 +64,11 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
       ...status.unknown.map((m) => ['unknown (not in this build)', `#${m.order}`, isoTime(m.timestamp), m.name]),
     ];
     lines.push(...columns(rows).map((row) => `  ${row}`));
+    for (const index of status.invalidIndexes ?? []) {
+      lines.push(
+        `  INVALID index ${index.index} on ${index.table} (an interrupted CREATE INDEX CONCURRENTLY): remove it with ${index.drop}`,
+      );
+    }
   }
   return lines.join('\n');
 }

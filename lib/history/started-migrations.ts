@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { DataSource, QueryRunner } from 'typeorm';
+import { describeInvalidIndexes, readInvalidIndexes, type InvalidIndex } from './invalid-indexes.js';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import type { LockCondition } from '../contracts/lock-contract.js';
 import { escapedTable, isMysqlFamily, migrationsTableName, placeholders, selectIfTableExists } from './migrations-table.js';
@@ -117,7 +118,11 @@ export class StartedMarkers {
     const markers = await this.read();
     if (markers.length === 0) return;
     const { unfinished, finished } = splitStarted(markers, recorded);
-    if (unfinished.length > 0) throw dirtyError(label, dataSourceName, unfinished);
+    if (unfinished.length > 0) {
+      // Only on this path (a run refused): what an interrupted CREATE INDEX CONCURRENTLY left is part of the repair.
+      const invalid = await readInvalidIndexes(this.queryRunner).catch(() => []);
+      throw dirtyError(label, dataSourceName, unfinished, invalid);
+    }
     if (options.clearFinished) for (const marker of finished) await this.remove(marker.name);
   }
 
@@ -186,12 +191,18 @@ export function unfinishedAdvice(migration: string): string {
 }
 
 /** The error a run gets when it finds unfinished migrations: what, when, by whom, and what to do. */
-export function dirtyError(label: string, dataSourceName: string, unfinished: readonly StartedMigration[]): MigrationDirtyError {
+export function dirtyError(
+  label: string,
+  dataSourceName: string,
+  unfinished: readonly StartedMigration[],
+  invalidIndexes: readonly InvalidIndex[] = [],
+): MigrationDirtyError {
   const first = unfinished[0]!;
   return new MigrationDirtyError(
     `${label}: migration ${unfinished.map(describeStarted).join('; ')}. ` +
       `It may be partially ${first.operation === 'down' ? 'reverted' : 'applied'} (MySQL/MariaDB commit DDL implicitly; without a transaction nothing is rolled back), ` +
       `so nothing was run: running it again would fail on what it already created, or skip what it did not finish. ` +
+      (invalidIndexes.length > 0 ? `${describeInvalidIndexes(invalidIndexes).replace(/^t/, 'T')}. ` : '') +
       `Repair the schema by hand, then mark it: "auto-migrator resolve ${first.name} --applied" when the schema now has everything it does, ` +
       `or "--not-applied" when it has none of it (it runs again next time); in the application, AutoMigratorService.resolve().`,
     dataSourceName,

@@ -32,6 +32,7 @@ import { DataSourceMigrationRunner } from '../runner/data-source-migration.runne
 import type { RunnerEnvironment } from '../runner/runner-environment.js';
 import type { MigrationStateStore, MigrationState } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
+import type { InvalidIndex } from '../history/invalid-indexes.js';
 import type { MigrationStatusReport } from '../history/migration-status.js';
 import { acceptChange, resolveStartedMigration, type ResolvedAs, type ResolveResult } from './resolve-migration.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';
@@ -42,6 +43,8 @@ export interface DataSourceStatus extends MigrationStatusReport {
   readonly dataSource: string;
   /** Set for a tenant's status. */
   readonly tenant?: string;
+  /** PostgreSQL, the DataSource's own status: the database's INVALID indexes (see readInvalidIndexes), each with the statement that removes it. */
+  readonly invalidIndexes?: readonly InvalidIndex[];
 }
 
 /** What `up` did to one DataSource. */
@@ -246,7 +249,10 @@ export class MigrationOperations implements MigrationOperationsApi {
     const tenantLists = target.tenants ? await this.tenantsOf(plans) : new Map<string, string[]>();
     const result: DataSourceStatus[] = [];
     for (const plan of plans) {
-      result.push({ dataSource: plan.name, ...(await this.runner(plan).readStatus()) });
+      const runner = this.runner(plan);
+      const status = await runner.readStatus();
+      const postgres = plan.dataSource.options.type === 'postgres' && status.missingDatabaseFile === undefined;
+      result.push({ dataSource: plan.name, ...status, ...(postgres ? { invalidIndexes: await runner.readInvalidIndexes() } : {}) });
       const tenants = tenantLists.get(plan.name) ?? [];
       const statuses: DataSourceStatus[] = new Array(tenants.length);
       const index = new Map(tenants.map((tenant, i) => [tenant, i]));

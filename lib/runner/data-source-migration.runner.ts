@@ -1,3 +1,4 @@
+import { readInvalidIndexes, type InvalidIndex } from '../history/invalid-indexes.js';
 import type { Logger } from '@nestjs/common';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import type { PendingMigration } from '../contracts/migration-records.js';
@@ -91,6 +92,18 @@ export class DataSourceMigrationRunner {
     }
     await this.ensureInitialized();
     return readMigrationHistory(this.plan.dataSource);
+  }
+
+  /** The database's INVALID indexes (PostgreSQL; none elsewhere): see readInvalidIndexes. Read-only. */
+  async readInvalidIndexes(): Promise<InvalidIndex[]> {
+    if (this.plan.dataSource.options.type !== 'postgres') return [];
+    await this.ensureInitialized();
+    const queryRunner = this.plan.dataSource.createQueryRunner();
+    try {
+      return await readInvalidIndexes(queryRunner);
+    } finally {
+      await queryRunner.release();
+    }
   }
 
   /** Migrations not yet recorded in the migrations table. Read-only: creates no table. */

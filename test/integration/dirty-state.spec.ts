@@ -366,3 +366,46 @@ describeEachDatabase(
   },
   ['postgres', 'mariadb', 'sqlite'],
 );
+
+describeEachDatabase(
+  'an INVALID index left by a CREATE INDEX CONCURRENTLY that failed',
+  (t: DatabaseFixture) => {
+    it('the dirty-state error names it with the statement that removes it, and status lists it (text and API); once dropped, it is gone from both', async () => {
+      const CreateItems = defineMigration('CreateItems1700000000001', sql('CREATE TABLE items (id INT PRIMARY KEY, v INT)'));
+      // Over repeated values the unique build fails, and PostgreSQL keeps the index, INVALID.
+      const Unique = defineMigration('UniqueV1700000000002', sql('CREATE UNIQUE INDEX CONCURRENTLY items_v_unique ON items (v)'), {
+        transaction: false,
+      });
+      t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [CreateItems] }], migrator: { runMigrations: true } }));
+      await t.db.query('INSERT INTO items (id, v) VALUES (1, 7), (2, 7)');
+      const first = bootApp({ dataSources: [{ db: t.db, migrations: [CreateItems, Unique] }], migrator: { runMigrations: true } });
+      await expect(first).rejects.toBeInstanceOf(MigrationFailedError);
+      expect(await t.db.query(`SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_v_unique'::regclass`)).toEqual([
+        { indisvalid: false },
+      ]);
+
+      const second = bootApp({ dataSources: [{ db: t.db, migrations: [CreateItems, Unique] }], migrator: { runMigrations: true } });
+      await expect(second).rejects.toBeInstanceOf(MigrationDirtyError);
+      await expect(second).rejects.toThrow(
+        /The database has an INVALID index, left by an interrupted or failed CREATE INDEX CONCURRENTLY: public\.items_v_unique on public\.items\. Remove it \(DROP INDEX CONCURRENTLY public\.items_v_unique;\)/,
+      );
+
+      const app = t.track(
+        await bootApp({ dataSources: [{ db: t.db, migrations: [CreateItems, Unique] }], migrator: { runMigrations: false } }),
+      );
+      const [status] = await app.app.get(AutoMigratorService).status();
+      expect(status!.invalidIndexes).toEqual([
+        {
+          index: 'public.items_v_unique',
+          table: 'public.items',
+          definition: 'CREATE UNIQUE INDEX items_v_unique ON public.items USING btree (v)',
+          drop: 'DROP INDEX CONCURRENTLY public.items_v_unique',
+        },
+      ]);
+      await t.db.query('DROP INDEX CONCURRENTLY public.items_v_unique');
+      const [after] = await app.app.get(AutoMigratorService).status();
+      expect(after!.invalidIndexes).toEqual([]);
+    });
+  },
+  ['postgres'],
+);

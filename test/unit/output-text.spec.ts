@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PendingMigrationsError, TenantMigrationsError } from '../../lib/index.js';
 import { describeConnectionTarget } from '../../lib/util/connection-target.js';
 import { listNames } from '../../lib/util/name-list.js';
-import { formatPlan } from '../../lib/cli/cli-output.js';
+import { formatPlan, formatStatus } from '../../lib/cli/cli-output.js';
 
 const names = (count: number) => Array.from({ length: count }, (_, i) => `M${1700000000000 + i}`);
 
@@ -79,6 +79,34 @@ describe('formatPlan', () => {
       'ALTER TABLE users ALTER COLUMN age TYPE bigint;',
       '--   in the shadow: ACCESS EXCLUSIVE on public.users (rewritten)',
       'CREATE TABLE notes (id int);',
+    ]);
+  });
+});
+
+describe('formatStatus', () => {
+  it('names each INVALID index with the statement that removes it', () => {
+    const text = formatStatus([
+      {
+        dataSource: 'default',
+        applied: [],
+        pending: [],
+        unknown: [],
+        outOfOrder: [],
+        dirty: [],
+        changed: [],
+        invalidIndexes: [
+          {
+            index: 'public.items_v_unique',
+            table: 'public.items',
+            definition: 'CREATE UNIQUE INDEX items_v_unique ON public.items USING btree (v)',
+            drop: 'DROP INDEX CONCURRENTLY public.items_v_unique',
+          },
+        ],
+      },
+    ]);
+    expect(text.split('\n')).toEqual([
+      'DataSource "default": 0 applied, 0 pending, 0 unknown',
+      '  INVALID index public.items_v_unique on public.items (an interrupted CREATE INDEX CONCURRENTLY): remove it with DROP INDEX CONCURRENTLY public.items_v_unique',
     ]);
   });
 });
