@@ -3,7 +3,10 @@ import type { StatementActions } from './sql/statement-actions.js';
 import type { TableFacts } from './table-facts.js';
 
 /** The rules `check` applies: each is defined in rules/ (see rules/registry.ts), with its safe rewrite. */
-export type CheckRule = LockRule | CompatibilityRule | DataRule;
+export type CheckRule = LockRule | CompatibilityRule | DataRule | SchemaRule;
+
+/** A statement that builds on what the live schema holds in a state it cannot use (an INVALID index). */
+export type SchemaRule = 'invalid-index';
 
 /** A statement that will fail on the rows the live table holds now. */
 export type DataRule = 'fails-on-data';

@@ -8,6 +8,7 @@ import { compatibilityFindings } from './rules/compat-rules.js';
 import type { PreviousRelease } from './snapshot/build-snapshot.js';
 import { lockFindings, type CheckedStatement } from './rules/lock-rules.js';
 import { dataFindings } from './rules/fails-on-data.js';
+import { invalidIndexFindings } from './rules/invalid-index.js';
 import { notNullColumnsOf } from './rules/not-null-checks.js';
 import { parseStatements } from './sql/parse-sql.js';
 import { statementActions, type TableName } from './sql/statement-actions.js';
@@ -146,6 +147,7 @@ export async function analyzeDryRun(
     ...distinct(previous.flatMap((release) => compatibilityFindings(statements, release, facts))),
     ...lockFindings(statements, { facts, notNullChecked, runLockTimeout: runner.plan.timeouts.lockTimeoutMs !== undefined }),
     ...(await dataFindings(runner.plan.dataSource, statements, facts)),
+    ...invalidIndexFindings(statements, facts),
   ];
   return { findings: markAccepted(findings, accepted), checked, unchecked };
 }

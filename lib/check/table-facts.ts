@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { quoteIdentifier } from '../util/sql-identifier.js';
+import { readInvalidIndexes, type InvalidIndex } from '../history/invalid-indexes.js';
 import type { TableName, TypeSpec } from './sql/statement-actions.js';
 
 /** What the catalog says of a table a pending migration touches, before it runs. */
@@ -34,6 +35,8 @@ export interface CatalogFacts {
   readonly types: ReadonlyMap<string, number>;
   /** Casts that need no conversion of the stored value (source oid → target oids). */
   readonly binaryCoercible: ReadonlySet<string>;
+  /** The database's INVALID indexes, by `schema|name` (see readInvalidIndexes). */
+  readonly invalidIndexes: ReadonlyMap<string, InvalidIndex>;
 }
 
 /** How a statement's table name is looked up: quoted as written, resolved by the session's search_path. */
@@ -86,6 +89,8 @@ export async function readCatalogFacts(
      FROM unnest($1::text[]) AS t(name)`,
     [[...new Set(types)]],
   )) as Array<{ name: string; oid: number | null; coercible_from: number[] }>;
+  const catalog = dataSource.createQueryRunner();
+  const invalid = await readInvalidIndexes(catalog).finally(() => catalog.release());
   const fromPages = await estimateFromPages(
     dataSource,
     rows.filter((row) => row.reltuples < 0 && row.bytes > 0).map((row) => row.qualified),
@@ -111,6 +116,7 @@ export async function readCatalogFacts(
     binaryCoercible: new Set(
       resolved.flatMap((row) => (row.oid === null ? [] : row.coercible_from.map((source) => `${source}->${row.oid}`))),
     ),
+    invalidIndexes: new Map(invalid.map((index) => [`${index.schema}|${index.name}`, index])),
   };
 }
 

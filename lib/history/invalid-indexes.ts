@@ -4,6 +4,9 @@ import type { QueryRunner } from 'typeorm';
 export interface InvalidIndex {
   /** Schema-qualified, quoted where SQL needs it. */
   readonly index: string;
+  /** Its schema and name as the catalog has them. */
+  readonly schema: string;
+  readonly name: string;
   readonly table: string;
   /** As PostgreSQL prints it (`pg_get_indexdef`). */
   readonly definition: string;
@@ -20,14 +23,14 @@ export interface InvalidIndex {
 export async function readInvalidIndexes(queryRunner: QueryRunner): Promise<InvalidIndex[]> {
   if (queryRunner.connection.options.type !== 'postgres') return [];
   const rows = (await queryRunner.query(
-    `SELECT format('%I.%I', n.nspname, x.relname) AS index, format('%I.%I', tn.nspname, t.relname) AS "table",
+    `SELECT format('%I.%I', n.nspname, x.relname) AS index, n.nspname AS schema, x.relname AS name, format('%I.%I', tn.nspname, t.relname) AS "table",
             pg_get_indexdef(i.indexrelid) AS definition
        FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_namespace n ON n.oid = x.relnamespace
        JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
       WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
         AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid)
       ORDER BY 1`,
-  )) as Array<{ index: string; table: string; definition: string }>;
+  )) as Array<{ index: string; schema: string; name: string; table: string; definition: string }>;
   return rows.map((row) => ({ ...row, drop: `DROP INDEX CONCURRENTLY ${row.index}` }));
 }
 

@@ -35,7 +35,10 @@ describeEachDatabase(
   (t) => {
     for (const rule of RULES) {
       it(`${rule.id} (${rule.family})`, async () => {
-        for (const statement of RULE_EXAMPLE_SCHEMA) await t.db.query(statement);
+        for (const statement of RULE_EXAMPLE_SCHEMA) {
+          if (typeof statement === 'string') await t.db.query(statement);
+          else await expect(t.db.query(statement.sql)).rejects.toThrow();
+        }
         const unsafe = await checkExample(t, rule.example.unsafe);
         const safe = await checkExample(t, rule.example.safe);
         for (const result of [unsafe, safe]) {

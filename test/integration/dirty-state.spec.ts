@@ -397,6 +397,8 @@ describeEachDatabase(
       expect(status!.invalidIndexes).toEqual([
         {
           index: 'public.items_v_unique',
+          schema: 'public',
+          name: 'items_v_unique',
           table: 'public.items',
           definition: 'CREATE UNIQUE INDEX items_v_unique ON public.items USING btree (v)',
           drop: 'DROP INDEX CONCURRENTLY public.items_v_unique',

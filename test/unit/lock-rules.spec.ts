@@ -42,6 +42,7 @@ function facts(table: TableFacts | undefined): CatalogFacts {
       ['"pg_catalog"."int8"', 20],
     ]),
     binaryCoercible: new Set([`${VARCHAR}->${TEXT}`, `${TEXT}->${VARCHAR}`]),
+    invalidIndexes: new Map(),
   };
 }
 

@@ -97,6 +97,8 @@ describe('formatStatus', () => {
         invalidIndexes: [
           {
             index: 'public.items_v_unique',
+            schema: 'public',
+            name: 'items_v_unique',
             table: 'public.items',
             definition: 'CREATE UNIQUE INDEX items_v_unique ON public.items USING btree (v)',
             drop: 'DROP INDEX CONCURRENTLY public.items_v_unique',

@@ -25,6 +25,10 @@ const TABLES: Record<RuleDefinition['family'], { header: readonly string[]; row:
     header: ['rule', 'severity', 'found when', 'what happens', 'instead'],
     row: (rule) => [`\`${rule.id}\``, rule.severity, rule.foundWhen, rule.hazard, rule.instead],
   },
+  schema: {
+    header: ['rule', 'severity', 'found when', 'what happens', 'instead'],
+    row: (rule) => [`\`${rule.id}\``, rule.severity, rule.foundWhen, rule.hazard, rule.instead],
+  },
 };
 
 function table(family: RuleDefinition['family']): string {

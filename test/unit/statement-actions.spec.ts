@@ -35,6 +35,8 @@ describe("what a statement does to which table, read by PostgreSQL's parser (no 
         concurrent: false,
         unique: false,
         columns: ['email'],
+        name: 'IDX_1',
+        ifNotExists: false,
       },
     ]);
     expect((await one('CREATE UNIQUE INDEX CONCURRENTLY i ON users (email, tenant)')).actions).toEqual([
@@ -45,8 +47,18 @@ describe("what a statement does to which table, read by PostgreSQL's parser (no 
         concurrent: true,
         unique: true,
         columns: ['email', 'tenant'],
+        name: 'i',
+        ifNotExists: false,
       },
     ]);
+    expect((await one('CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON users (email)')).actions[0]).toMatchObject({
+      name: 'i',
+      ifNotExists: true,
+    });
+    expect((await one('ALTER TABLE users ADD CONSTRAINT u UNIQUE USING INDEX i')).actions[0]).toMatchObject({
+      usingIndex: true,
+      indexName: 'i',
+    });
     expect((await one('CREATE UNIQUE INDEX i ON users (lower(email))')).actions[0]).not.toHaveProperty('columns');
     expect((await one('CREATE UNIQUE INDEX i ON users (email) WHERE deleted_at IS NULL')).actions[0]).not.toHaveProperty('columns');
   });

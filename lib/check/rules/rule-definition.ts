@@ -9,8 +9,8 @@ import type { CatalogFacts, TableFacts } from '../table-facts.js';
  */
 export interface RuleDefinition {
   readonly id: CheckRule;
-  /** Lock hazards (graded by the live table's size), what breaks the previous release, or what fails on today's rows. */
-  readonly family: 'lock' | 'compatibility' | 'data';
+  /** Lock hazards (graded by the live table's size), what breaks the previous release, what fails on today's rows or on today's schema. */
+  readonly family: 'lock' | 'compatibility' | 'data' | 'schema';
   /** `by size`: a warning on a small table, an error on a large one (see LARGE_TABLE). */
   readonly severity: 'by size' | 'error' | 'warning';
   /** When it is found (Markdown, for the guide). */

@@ -143,7 +143,8 @@ export async function copyFromCatalog(live: DataSource): Promise<CatalogCopy> {
       `SELECT CASE WHEN c.relkind = 'p' THEN regexp_replace(pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ') ELSE pg_get_indexdef(i.indexrelid) END || ';' AS sql,
            c.relkind = 'm' AS on_view
          FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid ${withNamespace('c')}
-        WHERE c.relkind IN ('r', 'p', 'm') AND NOT x.relispartition AND ${userRelation('c')}
+        -- An INVALID index (an interrupted CONCURRENTLY build) is not copied, as pg_dump does not copy it.
+        WHERE c.relkind IN ('r', 'p', 'm') AND NOT x.relispartition AND i.indisvalid AND ${userRelation('c')}
           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x') AND k.conrelid = i.indrelid)
         ORDER BY i.indexrelid`,
     )) as Array<{ sql: string; on_view: boolean }>;

@@ -34,6 +34,9 @@ export type TableAction =
       readonly unique: boolean;
       /** Its key columns, when each is a plain column and the index has no WHERE. */
       readonly columns?: readonly string[];
+      /** Its name, when the statement gives one, and whether it says IF NOT EXISTS. */
+      readonly name?: string;
+      readonly ifNotExists: boolean;
     }
   | {
       readonly kind: 'add-constraint';
@@ -46,6 +49,8 @@ export type TableAction =
       readonly references?: TableName;
       /** Built on an existing unique index (`USING INDEX`): no scan, no build. */
       readonly usingIndex: boolean;
+      /** That index's name. */
+      readonly indexName?: string;
       /** The columns it constrains (a foreign key's, a key's, those a check reads); empty when not known (exclusion). */
       readonly columns: readonly string[];
       /** A foreign key's referenced columns, when the statement names them. */
@@ -209,6 +214,8 @@ function indexActions(index: IndexStmt): TableAction[] {
       concurrent,
       unique: index.unique === true,
       ...(plain ? { columns: elements as string[] } : {}),
+      ...(index.idxname ? { name: index.idxname } : {}),
+      ifNotExists: index.if_not_exists === true,
     },
   ];
 }
@@ -332,6 +339,7 @@ function addConstraint(table: TableName, constraint: Constraint | undefined): Ta
     validated: constraint.skip_validation !== true,
     ...(references ? { references } : {}),
     usingIndex: constraint.indexname !== undefined,
+    ...(constraint.indexname !== undefined ? { indexName: constraint.indexname } : {}),
     columns:
       kind === 'foreign-key'
         ? stringList(constraint.fk_attrs)
