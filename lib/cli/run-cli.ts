@@ -75,7 +75,8 @@ Options:
   --shadow-url <url>     plan, check (PostgreSQL): the database the pending migrations run in instead of the
                          live one: a clone or branch of production, or an empty database (filled with the live
                          schema, emptied after); default SHADOW_DATABASE_URL, else a temporary database on the
-                         live server (CREATEDB and pg_dump needed), dropped at the end
+                         live server (CREATEDB needed; the schema copied by pg_dump, else from the catalog),
+                         dropped at the end
   --strict               with check: also exit 1 when a pending migration could not be checked
   --snapshot <file>      with check: the previous release's snapshot; changes that break what it maps are findings
   --running-builds       with check: also every build recorded as booted in the last 30 days (the option
