@@ -259,7 +259,17 @@ function catalogFacts(
       if (action.kind === 'alter-column-type') types.push(typeText(action.type));
     }
   }
-  return readCatalogFacts(runner.plan.dataSource, tables, functions, types);
+  // Indexes the statements name (to build on an INVALID one is a finding): the catalog is asked only when there are some.
+  const indexes = statements.flatMap(({ actions }) =>
+    actions.flatMap((action) =>
+      action.kind === 'create-index' && action.name
+        ? [action.name]
+        : action.kind === 'add-constraint' && action.indexName
+          ? [action.indexName]
+          : [],
+    ),
+  );
+  return readCatalogFacts(runner.plan.dataSource, tables, functions, types, indexes);
 }
 
 /** The option `deployCheck`, resolved: whether `check` runs before migrating, against which snapshot file and which recorded builds. */

@@ -54,6 +54,8 @@ export async function readCatalogFacts(
   tables: readonly TableName[],
   functions: readonly string[],
   types: readonly string[],
+  /** Index names the statements give: those INVALID now are read (none asked: nothing read). */
+  indexes: readonly string[] = [],
 ): Promise<CatalogFacts> {
   const keys = [...new Set(tables.map(tableKey))];
   const rows = (await dataSource.query(
@@ -89,8 +91,7 @@ export async function readCatalogFacts(
      FROM unnest($1::text[]) AS t(name)`,
     [[...new Set(types)]],
   )) as Array<{ name: string; oid: number | null; coercible_from: number[] }>;
-  const catalog = dataSource.createQueryRunner();
-  const invalid = await readInvalidIndexes(catalog).finally(() => catalog.release());
+  const invalid = indexes.length === 0 ? [] : await invalidIndexesNamed(dataSource, new Set(indexes));
   const fromPages = await estimateFromPages(
     dataSource,
     rows.filter((row) => row.reltuples < 0 && row.bytes > 0).map((row) => row.qualified),
@@ -118,6 +119,16 @@ export async function readCatalogFacts(
     ),
     invalidIndexes: new Map(invalid.map((index) => [`${index.schema}|${index.name}`, index])),
   };
+}
+
+/** The INVALID indexes among those named (by name, in any schema: the rule matches the schema). */
+async function invalidIndexesNamed(dataSource: DataSource, names: ReadonlySet<string>): Promise<InvalidIndex[]> {
+  const session = dataSource.createQueryRunner();
+  try {
+    return (await readInvalidIndexes(session)).filter((index) => names.has(index.name));
+  } finally {
+    await session.release();
+  }
 }
 
 /** How long reading a never-analyzed table's estimate may wait for its ACCESS SHARE lock, in ms. */

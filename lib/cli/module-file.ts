@@ -53,6 +53,8 @@ export async function loadModuleFile(file: string, flag: string): Promise<Loaded
         : ((await import(pathToFileURL(path).href)) as Record<string, unknown>);
     return { path, exports: withWrappedExports(loaded), unsetVariables: [...unset] };
   } catch (error) {
+    // Said already, whole (no ts-node to register).
+    if (error instanceof AutoMigratorConfigError) throw error;
     const missingMetadata = noDecoratorMetadata(`${flag} ${file}`, error);
     if (missingMetadata) throw missingMetadata;
     const message = (error instanceof Error ? error.message : String(error)).replace(/\.+$/, '');

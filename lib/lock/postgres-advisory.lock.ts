@@ -40,6 +40,8 @@ export class PostgresAdvisoryLock implements MigrationLock {
   /** The backend that took the lock: every later check must find it there. */
   private backend: number | undefined;
   private inTransaction = false;
+  /** The pause before the next try while waiting: it grows across the runner's slices of waiting, and starts over once the lock is taken. */
+  private pause = POLL_MIN_MS;
 
   constructor(
     identity: MigrationsTableIdentity,
@@ -64,11 +66,15 @@ export class PostgresAdvisoryLock implements MigrationLock {
   async tryAcquire(waitMs: number): Promise<boolean> {
     return withQuietQueries(this.runner, async () => {
       const deadline = Date.now() + waitMs;
-      for (let pause = POLL_MIN_MS; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
-        if (await (this.scope === 'session' ? this.trySession() : this.tryInTransaction())) return true;
+      for (;;) {
+        if (await (this.scope === 'session' ? this.trySession() : this.tryInTransaction())) {
+          this.pause = POLL_MIN_MS;
+          return true;
+        }
         const left = deadline - Date.now();
         if (left <= 0) return false;
-        await delay(Math.min(pause, left));
+        await delay(Math.min(this.pause, left));
+        this.pause = Math.min(this.pause * 2, POLL_MAX_MS);
       }
     });
   }

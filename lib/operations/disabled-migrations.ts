@@ -31,7 +31,7 @@ export class DisabledMigrations {
     private readonly redactor: SecretRedactor,
   ) {
     this.poller = new PendingPoller(
-      () => operations.status(),
+      () => operations.readStatuses(),
       operations.plans.map((plan) => plan.name),
       (event) => operations.report(event),
       logger,
@@ -49,11 +49,11 @@ export class DisabledMigrations {
     this.logger.log(`Migrations disabled (${settings.source} is off) for ${names}; whenDisabled: '${settings.mode}'`);
     // 'skip' never fails the boot: a read that fails is said, and readiness asks again.
     const statuses = await (settings.mode === 'skip'
-      ? operations.status().catch((error: unknown) => {
+      ? operations.readStatuses().catch((error: unknown) => {
           this.logger.warn(`Could not read pending migrations at boot (${this.redactor.message(error)}); readiness asks again`);
           return undefined;
         })
-      : operations.status());
+      : operations.readStatuses());
     if (!statuses) return;
     if (settings.mode !== 'skip') statuses.forEach((status, index) => operations.runner(plans[index]!).checkHistory(status));
     if (settings.mode === 'verify') await operations.ensureUp();

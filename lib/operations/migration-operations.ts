@@ -244,15 +244,29 @@ export class MigrationOperations implements MigrationOperationsApi {
   }
 
   /** Applied, pending and unknown migrations per DataSource (and per tenant with `tenants`). Read-only. */
+  /** {@link readStatuses}, with each PostgreSQL DataSource's INVALID indexes: what `status` shows (CLI, API). */
   async status(target: OperationTarget = {}): Promise<DataSourceStatus[]> {
+    const statuses = await this.readStatuses(target);
+    return Promise.all(
+      statuses.map(async (status) => {
+        if (status.tenant !== undefined) return status;
+        const plan = this.plans.find((candidate) => candidate.name === status.dataSource)!;
+        const invalidIndexes = await this.runner(plan).readInvalidIndexes();
+        return invalidIndexes === undefined ? status : { ...status, invalidIndexes };
+      }),
+    );
+  }
+
+  /**
+   * What the migrations table says against this build, per DataSource (and its tenants, with
+   * `tenants`): what counting pending migrations needs (at boot, for readiness), nothing more.
+   */
+  async readStatuses(target: OperationTarget = {}): Promise<DataSourceStatus[]> {
     const plans = this.select(target);
     const tenantLists = target.tenants ? await this.tenantsOf(plans) : new Map<string, string[]>();
     const result: DataSourceStatus[] = [];
     for (const plan of plans) {
-      const runner = this.runner(plan);
-      const status = await runner.readStatus();
-      const postgres = plan.dataSource.options.type === 'postgres' && status.missingDatabaseFile === undefined;
-      result.push({ dataSource: plan.name, ...status, ...(postgres ? { invalidIndexes: await runner.readInvalidIndexes() } : {}) });
+      result.push({ dataSource: plan.name, ...(await this.runner(plan).readStatus()) });
       const tenants = tenantLists.get(plan.name) ?? [];
       const statuses: DataSourceStatus[] = new Array(tenants.length);
       const index = new Map(tenants.map((tenant, i) => [tenant, i]));
@@ -435,7 +449,7 @@ export class MigrationOperations implements MigrationOperationsApi {
   /** Throws {@link PendingMigrationsError} listing what is pending per DataSource and tenant, if anything is. */
   async ensureUp(target: OperationTarget = {}): Promise<DataSourceStatus[]> {
     const withTenants = this.select(target).some((plan) => plan.tenants);
-    const statuses = await this.status({ ...target, tenants: withTenants });
+    const statuses = await this.readStatuses({ ...target, tenants: withTenants });
     const pending = Object.fromEntries(
       statuses
         .filter((status) => status.pending.length > 0)

@@ -94,9 +94,9 @@ export class DataSourceMigrationRunner {
     return readMigrationHistory(this.plan.dataSource);
   }
 
-  /** The database's INVALID indexes (PostgreSQL; none elsewhere): see readInvalidIndexes. Read-only. */
-  async readInvalidIndexes(): Promise<InvalidIndex[]> {
-    if (this.plan.dataSource.options.type !== 'postgres') return [];
+  /** The database's INVALID indexes (PostgreSQL; undefined elsewhere): see readInvalidIndexes. Read-only. */
+  async readInvalidIndexes(): Promise<InvalidIndex[] | undefined> {
+    if (this.plan.dataSource.options.type !== 'postgres') return undefined;
     await this.ensureInitialized();
     const queryRunner = this.plan.dataSource.createQueryRunner();
     try {

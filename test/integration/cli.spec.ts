@@ -391,6 +391,19 @@ describe("the auto-migrator CLI on an application's TypeScript data source and .
     }
   });
 
+  it('a TypeScript file where no ts-node can be found, and no loader given: exit 2, the error says once what to install or use', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'am-no-ts-node-'));
+    try {
+      await writeFile(join(dir, 'data-source.ts'), 'export const x = 1;\n');
+      const run = await cli(['status', '--data-source', join(dir, 'data-source.ts')], { NODE_OPTIONS: undefined });
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(/is TypeScript, no TypeScript loader is registered, and ts-node cannot be found from it/);
+      expect(run.stderr.match(/For a TypeScript file/g)).toHaveLength(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a Nest app's data-source.ts (a dozen decorated entities) with no loader set up: the app's own ts-node, transpile-only; a loader without decorator metadata is named as the cause, not the connection", async () => {
     const db = await createTestDatabase('postgres');
     const app = join(FIXTURES, 'ts-app');
