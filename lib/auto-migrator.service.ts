@@ -24,6 +24,7 @@ import {
   type DataSourceStatus,
   type DownOptions,
   type MigrationOperationsApi,
+  type EnsureUpOptions,
   type OperationTarget,
   type ResolveOptions,
   type PlanOptions,
@@ -240,8 +241,8 @@ export class AutoMigratorService
     return this.ops().resolve(options);
   }
 
-  ensureUp(target?: OperationTarget): Promise<DataSourceStatus[]> {
-    return this.ops().ensureUp(target);
+  ensureUp(options?: EnsureUpOptions): Promise<DataSourceStatus[]> {
+    return this.ops().ensureUp(options);
   }
 
   plan(options?: PlanOptions): Promise<DryRunResult[]> {

@@ -36,6 +36,7 @@ export type { ChangedMigration, ChecksumOrigin } from './history/migration-check
 export type {
   DataSourceStatus,
   DownOptions,
+  EnsureUpOptions,
   MigrationOperationsApi,
   OperationTarget,
   PlanOptions,

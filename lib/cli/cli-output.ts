@@ -6,6 +6,7 @@ import {
   type DeployCheckResult,
   type DryRunResult,
 } from '../check/index.js';
+import { judgeHistory, STRICT_HISTORY } from '../history/history-policy.js';
 import type { ChangedMigration } from '../history/migration-checksums.js';
 import { plural } from '../util/quantities.js';
 import type { DataSourceStatus, UpResult } from '../operations/migration-operations.js';
@@ -33,7 +34,33 @@ export interface CliJsonResult {
     readonly pending?: Readonly<Record<string, readonly string[]>>;
     /** MigrationDirtyError: the migrations started and never finished. */
     readonly dirty?: readonly object[];
+    /** MigrationHistoryError: the migrations the history policies refused. */
+    readonly changed?: readonly string[];
+    readonly unknown?: readonly string[];
+    readonly outOfOrder?: readonly string[];
   };
+  /** `status --strict`: what made the exit code 1, one line each. */
+  readonly strict?: readonly string[];
+}
+
+/**
+ * What `status --strict` fails on, one line per DataSource (or tenant) that has any: the migrations
+ * table not fitting the build in any way (changed, unknown, out of order: each history policy as
+ * 'fail'), a migration started and never finished, an INVALID index. Pending alone is no problem.
+ */
+export function strictStatusProblems(statuses: readonly DataSourceStatus[]): string[] {
+  const problems: string[] = [];
+  for (const status of statuses) {
+    const label = dataSourceLabel(status.dataSource, status.tenant);
+    const { error } = judgeHistory(status, STRICT_HISTORY, label, status.dataSource, status.tenant !== undefined);
+    if (error) problems.push(error.message);
+    if (status.dirty.length > 0)
+      problems.push(`${label}: started and never finished (dirty): ${listNames(status.dirty.map((migration) => migration.name))}`);
+    const invalid = status.invalidIndexes ?? [];
+    if (invalid.length > 0)
+      problems.push(`${label}: INVALID ${invalid.length === 1 ? 'index' : 'indexes'}: ${listNames(invalid.map((index) => index.index))}`);
+  }
+  return problems;
 }
 
 /** The status of every DataSource as a readable table. */

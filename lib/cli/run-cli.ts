@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { parseSnapshot, isFailing, type ShadowOption } from '../check/index.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
+import { MigrationHistoryError } from '../errors/migration-history.error.js';
 import { PendingMigrationsError } from '../errors/pending-migrations.error.js';
 import type { MigrationOperationsApi } from '../operations/migration-operations.js';
 import type { ResolvedAs } from '../operations/resolve-migration.js';
@@ -18,6 +19,7 @@ import {
   formatResolve,
   formatStatus,
   formatUp,
+  strictStatusProblems,
   type CliJsonResult,
 } from './cli-output.js';
 import { appTarget, dataSourceTarget, type CliTarget } from './cli-target.js';
@@ -31,10 +33,10 @@ type Command = (typeof COMMANDS)[number];
 export const USAGE = `Usage: auto-migrator <command> (--data-source <file> | --app <file>[#Export]) [options]
 
 Commands:
-  status       applied, pending and unknown migrations
+  status       applied, pending, unknown and changed migrations (and, PostgreSQL, INVALID indexes)
   up           run pending migrations (under the migration lock, through the strategy)
   down --to <v>  revert every applied migration newer than <v> (name, 13-digit timestamp, or 0 for all)
-  ensure-up    exit 1 when any migration is pending
+  ensure-up    exit 1 when any migration is pending (or the history policies refuse the migrations table)
   plan         dry run: the SQL pending migrations execute, rolled back (PostgreSQL: in a shadow database,
                never on the live tables; SQLite: on the file)
   check        before a rolling deploy (PostgreSQL): the pending migrations' SQL, from a dry run, read by
@@ -77,7 +79,10 @@ Options:
                          schema, emptied after); default SHADOW_DATABASE_URL, else a temporary database on the
                          live server (CREATEDB needed; the schema copied by pg_dump, else from the catalog),
                          dropped at the end
-  --strict               with check: also exit 1 when a pending migration could not be checked
+  --strict               with status: exit 1 when the migrations table does not fit this build (a migration
+                         changed since it ran, unknown or out of order), a migration is dirty, or an index
+                         INVALID; with ensure-up: also exit 1 on a changed, unknown or out-of-order migration;
+                         with check: also exit 1 when a pending migration could not be checked
   --snapshot <file>      with check: the previous release's snapshot; changes that break what it maps are findings
   --running-builds       with check: also every build recorded as booted in the last 30 days (the option
                          runningBuilds; with --app, its window)
@@ -86,8 +91,8 @@ Options:
   --json                 print the result as JSON on stdout
   -h, --help             this text
 
-Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, a running migration's lock (resolve), or an error-level
-finding (check; with --strict also a migration not checked), 2 usage or configuration error.`;
+Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, a running migration's lock (resolve),
+a history policy's refusal, an error-level finding (check), or what --strict adds, 2 usage or configuration error.`;
 
 /** The command line's flags, as node:util parseArgs reads them. */
 const FLAGS = {
@@ -183,6 +188,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       durationMs: Math.round(performance.now() - started),
       dataSources: outcome.dataSources,
       ...(outcome.error ? { error: outcome.error } : {}),
+      ...(outcome.strict ? { strict: outcome.strict } : {}),
     };
     io.stdout(`${JSON.stringify(document, null, 2)}\n`);
   } else if (outcome.text !== undefined) {
@@ -228,7 +234,7 @@ function argumentProblem(
   if (values['data-source'] && values.name !== undefined) return '--name goes with --app; a --data-source file has one DataSource';
   if (values['data-source'] && values.tenants) return '--tenants goes with --app: tenants are configured in AutoMigratorModule';
   if (values.tenants && (command === 'plan' || command === 'check')) return `--tenants does not go with ${command}`;
-  if (values.strict && command !== 'check') return `--strict goes with check, not ${command}`;
+  if (values.strict && !STRICT_COMMANDS.has(command)) return `--strict goes with status, ensure-up or check, not ${command}`;
   return snapshotProblem(command, values);
 }
 
@@ -283,6 +289,7 @@ function planLimits(command: string, values: { timeout?: string; 'lock-timeout'?
 }
 
 const DRY_RUNS = new Set(['plan', 'check']);
+const STRICT_COMMANDS = new Set(['status', 'ensure-up', 'check']);
 const MIGRATING = new Set(['up', 'down']);
 
 /**
@@ -352,6 +359,8 @@ interface CommandOutcome {
   /** The human output (stdout without --json); absent after a failure, which is told on stderr. */
   text?: string;
   error?: CliJsonResult['error'];
+  /** status --strict: why it exits 1. */
+  strict?: readonly string[];
 }
 
 /** Connects, runs the command, lets go of the connections. Never throws: a failure is told on stderr and returned. */
@@ -379,7 +388,9 @@ async function runCommand(
         ? { pending: error.pending }
         : error instanceof MigrationDirtyError
           ? { dirty: error.started.map((m) => ({ ...m, dataSource: error.dataSource })) }
-          : {};
+          : error instanceof MigrationHistoryError
+            ? { changed: error.changed, unknown: error.unknown, outOfOrder: error.outOfOrder }
+            : {};
     return { code, dataSources: [], error: { name, message, ...details } };
   } finally {
     await target?.close().catch(() => undefined);
@@ -411,7 +422,16 @@ async function execute(
   switch (command) {
     case 'status': {
       const statuses = await operations.status(scope);
-      return { dataSources: statuses, text: formatStatus(statuses), code: EXIT.ok };
+      const text = formatStatus(statuses);
+      if (!strict) return { dataSources: statuses, text, code: EXIT.ok };
+      const problems = strictStatusProblems(statuses);
+      if (problems.length === 0) return { dataSources: statuses, text, code: EXIT.ok };
+      return {
+        dataSources: statuses,
+        text: `${text}\n\nExit 1 (--strict):\n${problems.map((line) => `  ${line}`).join('\n')}`,
+        code: EXIT.failed,
+        strict: problems,
+      };
     }
     case 'up': {
       const results = await operations.up(scope);
@@ -423,7 +443,7 @@ async function execute(
       return { dataSources: results, text: results.map(formatDown).join('\n'), code: EXIT.ok };
     }
     case 'ensure-up': {
-      const statuses = await operations.ensureUp(scope);
+      const statuses = await operations.ensureUp({ ...scope, strict });
       return {
         dataSources: statuses.map((status) => ({
           dataSource: status.dataSource,

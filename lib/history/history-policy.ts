@@ -3,6 +3,16 @@ import type { MigrationHistoryPolicy } from '../options/auto-migrator-options.in
 import { listNames } from '../util/name-list.js';
 import type { MigrationStatusReport } from './migration-status.js';
 
+/** The history policies as they apply; {@link STRICT_HISTORY} makes each a refusal. */
+export interface HistoryPolicies {
+  readonly outOfOrder: MigrationHistoryPolicy;
+  readonly unknownMigrations: MigrationHistoryPolicy;
+  readonly changedMigrations: MigrationHistoryPolicy;
+}
+
+/** `--strict` (status, ensure-up): every way the table does not fit the build refuses, whatever the options say. */
+export const STRICT_HISTORY: HistoryPolicies = Object.freeze({ outOfOrder: 'fail', unknownMigrations: 'fail', changedMigrations: 'fail' });
+
 /** What the history policy says of a table: warnings to log, and the error when it refuses the table. */
 export interface HistoryVerdict {
   readonly warnings: readonly string[];
@@ -16,11 +26,7 @@ export interface HistoryVerdict {
  */
 export function judgeHistory(
   status: MigrationStatusReport,
-  policy: {
-    readonly outOfOrder: MigrationHistoryPolicy;
-    readonly unknownMigrations: MigrationHistoryPolicy;
-    readonly changedMigrations: MigrationHistoryPolicy;
-  },
+  policy: HistoryPolicies,
   label: string,
   dataSource: string,
   /** A tenant's history: the accept command covers the tenants. */

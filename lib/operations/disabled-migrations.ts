@@ -18,7 +18,8 @@ export interface DisabledSettings {
 /**
  * Migrations disabled here: 'skip' reads and warns what is pending, 'verify' fails the boot when
  * anything is pending, 'wait' boots and keeps counting until another process has applied
- * everything. Readiness, in every mode, is the last count (refreshed at most once per
+ * everything. In every mode a changed migration is warned of, or refused with changedMigrations:
+ * 'fail', as when this process migrates ('verify' and 'wait' judge the whole history). Readiness, in every mode, is the last count (refreshed at most once per
  * `pendingCheckTtlMs`, see {@link fresh}).
  */
 export class DisabledMigrations {
@@ -55,8 +56,16 @@ export class DisabledMigrations {
         })
       : operations.readStatuses());
     if (!statuses) return;
-    if (settings.mode !== 'skip') statuses.forEach((status, index) => operations.runner(plans[index]!).checkHistory(status));
+    // The history is judged in every mode (ensureUp judges it for 'verify'): a changed migration is
+    // warned of, or refused with changedMigrations: 'fail', whether or not this process migrates.
+    // 'skip' judges only that: unknown migrations are what a replica of the previous release meets
+    // at every restart during a rolling deploy, and out-of-order ones are the migrating run's.
     if (settings.mode === 'verify') await operations.ensureUp();
+    else {
+      statuses.forEach((status, index) =>
+        operations.runner(plans[index]!).checkHistory(settings.mode === 'skip' ? { ...status, unknown: [], outOfOrder: [] } : status),
+      );
+    }
     this.poller.record(statuses);
     this.warnPending(statuses);
     if (settings.mode === 'wait') this.poller.watch(statuses);

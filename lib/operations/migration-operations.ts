@@ -65,6 +65,12 @@ export interface OperationTarget {
   readonly tenants?: boolean;
 }
 
+/** What `ensureUp` covers, and whether every way the migrations table does not fit the build refuses. */
+export interface EnsureUpOptions extends OperationTarget {
+  /** Refuse a changed, unknown or out-of-order migration whatever the history options say (CLI: `ensure-up --strict`). */
+  readonly strict?: boolean;
+}
+
 /**
  * Which DataSources a dry run previews, its limits (defaults: {@link DRY_RUN_LIMITS}), and, on
  * PostgreSQL, the shadow database it runs in: never the live one.
@@ -128,9 +134,11 @@ export interface MigrationOperationsApi {
   downTenants(options: DownOptions): Promise<RevertResult[]>;
   /**
    * Throws {@link PendingMigrationsError} listing the pending migrations per DataSource (and tenant),
-   * if any; else resolves with their status.
+   * if any; else resolves with their status. The history is judged first, by the options' policies
+   * (`outOfOrder`, `unknownMigrations`, `changedMigrations`; with `strict`, each as 'fail'):
+   * {@link MigrationHistoryError} when one refuses, a warning each otherwise.
    */
-  ensureUp(target?: OperationTarget): Promise<DataSourceStatus[]>;
+  ensureUp(options?: EnsureUpOptions): Promise<DataSourceStatus[]>;
   /**
    * After a {@link MigrationDirtyError} and a repair of the schema by hand: marks the migration that
    * was started and never finished as `applied` (recorded in the migrations table) or `not-applied`
@@ -243,7 +251,6 @@ export class MigrationOperations implements MigrationOperationsApi {
     return new DataSourceMigrationRunner(plan, this.env);
   }
 
-  /** Applied, pending and unknown migrations per DataSource (and per tenant with `tenants`). Read-only. */
   /** {@link readStatuses}, with each PostgreSQL DataSource's INVALID indexes: what `status` shows (CLI, API). */
   async status(target: OperationTarget = {}): Promise<DataSourceStatus[]> {
     const statuses = await this.readStatuses(target);
@@ -447,9 +454,11 @@ export class MigrationOperations implements MigrationOperationsApi {
   }
 
   /** Throws {@link PendingMigrationsError} listing what is pending per DataSource and tenant, if anything is. */
-  async ensureUp(target: OperationTarget = {}): Promise<DataSourceStatus[]> {
+  async ensureUp(options: EnsureUpOptions = {}): Promise<DataSourceStatus[]> {
+    const { strict, ...target } = options;
     const withTenants = this.select(target).some((plan) => plan.tenants);
     const statuses = await this.readStatuses({ ...target, tenants: withTenants });
+    for (const status of statuses) this.runnerOf(status).checkHistory(status, strict === true);
     const pending = Object.fromEntries(
       statuses
         .filter((status) => status.pending.length > 0)
@@ -460,6 +469,12 @@ export class MigrationOperations implements MigrationOperationsApi {
     );
     if (Object.keys(pending).length > 0) throw new PendingMigrationsError(pending);
     return statuses;
+  }
+
+  /** The runner of a status's DataSource, or of its tenant. */
+  private runnerOf(status: DataSourceStatus): DataSourceMigrationRunner {
+    const plan = this.plans.find((candidate) => candidate.name === status.dataSource)!;
+    return this.runner(status.tenant === undefined ? plan : planTenant(plan, status.tenant));
   }
 
   /** Dry run: the SQL each pending migration executes (secrets redacted), inside a transaction that is rolled back. */

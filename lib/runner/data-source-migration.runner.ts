@@ -9,7 +9,7 @@ import { MigrationHistoryError } from '../errors/migration-history.error.js';
 import type { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
 import type { MigrationEvent } from '../events/migration-events.js';
 import { logDetail } from '../events/migration-log.js';
-import { judgeHistory } from '../history/history-policy.js';
+import { judgeHistory, STRICT_HISTORY } from '../history/history-policy.js';
 import { ChecksumTable } from '../history/migration-checksums.js';
 import {
   compareWithBuild,
@@ -296,9 +296,13 @@ export class DataSourceMigrationRunner {
     });
   }
 
-  /** Logs, or fails on, a pending migration older than the newest applied one and an applied one this build lacks. */
-  checkHistory(status: MigrationStatusReport): void {
-    const { warnings, error } = judgeHistory(status, this.plan.history, this.plan.label, this.name, this.plan.tenant !== undefined);
+  /**
+   * Logs, or fails on, a pending migration older than the newest applied one, an applied one this
+   * build lacks and one edited since it ran, by the plan's policies (`strict`: each refused).
+   */
+  checkHistory(status: MigrationStatusReport, strict = false): void {
+    const policy = strict ? STRICT_HISTORY : this.plan.history;
+    const { warnings, error } = judgeHistory(status, policy, this.plan.label, this.name, this.plan.tenant !== undefined);
     for (const warning of warnings) this.logger.warn(warning);
     if (error) throw this.reporter.fail({ error });
   }

@@ -96,6 +96,27 @@ describeEachDatabase('checksums of applied migrations', (t) => {
     });
   });
 
+  it("with migrations off (a release Job migrates): a boot warns of a changed migration in every whenDisabled mode; changedMigrations: 'fail' fails it; ensureUp judges too", async () => {
+    await boot([Things1700000000001, Notes1700000000002]);
+    for (const whenDisabled of ['skip', 'wait', 'verify'] as const) {
+      const off = await boot([ThingsEdited, Notes1700000000002], { runMigrations: false, whenDisabled });
+      expect(off.logger.messages('warn'), whenDisabled).toEqual([expect.stringMatching(CHANGED_WARNING)]);
+      expect(await off.app.get(AutoMigratorService).getReadiness()).toMatchObject({ ready: true });
+      const failing = bootApp({
+        dataSources: [{ db: t.db, migrations: [ThingsEdited, Notes1700000000002] }],
+        migrator: { runMigrations: false, whenDisabled, changedMigrations: 'fail' },
+      });
+      await expect(failing, whenDisabled).rejects.toMatchObject({ name: 'MigrationHistoryError', changed: ['Things1700000000001'] });
+    }
+    const app = await boot([ThingsEdited, Notes1700000000002], { runMigrations: false });
+    const service = app.app.get(AutoMigratorService);
+    await expect(service.ensureUp()).resolves.toHaveLength(1);
+    await expect(service.ensureUp({ strict: true })).rejects.toMatchObject({
+      name: 'MigrationHistoryError',
+      changed: ['Things1700000000001'],
+    });
+  });
+
   it('a history applied by TypeORM itself gets a baseline and no report; an edit after that is reported against it', async () => {
     const typeorm = new DataSource({ ...t.db.options, migrations: [Things1700000000001, Notes1700000000002] } as never);
     await typeorm.initialize();

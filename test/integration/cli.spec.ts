@@ -184,6 +184,22 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     const text = await cli(['status', '--data-source', DATA_SOURCE], edited);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain('DataSource "default": 3 applied, 0 pending, 0 unknown, 1 changed since applied');
+    // Without --strict, status and ensure-up exit 0 (ensure-up warns); with it, both exit 1 naming it.
+    const ensured = await cli(['ensure-up', '--data-source', DATA_SOURCE], edited);
+    expect(ensured.code, ensured.stderr).toBe(0);
+    expect(ensured.stderr).toMatch(/applied, and changed since .*Alpha1700000000001/);
+    const strictText = await cli(['status', '--strict', '--data-source', DATA_SOURCE], edited);
+    expect(strictText.code, strictText.stderr).toBe(1);
+    expect(strictText.stdout).toMatch(
+      /Exit 1 \(--strict\):\n {2}DataSource "default": the migrations table does not fit this build: applied, and changed since .*Alpha1700000000001/,
+    );
+    const strictJson = JSON.parse((await cli(['status', '--strict', '--data-source', DATA_SOURCE, '--json'], edited)).stdout);
+    expect(strictJson).toMatchObject({ ok: false, exitCode: 1, strict: [expect.stringMatching(/changed since .*Alpha1700000000001/)] });
+    const strictEnsure = await cli(['ensure-up', '--strict', '--data-source', DATA_SOURCE, '--json'], edited);
+    expect(strictEnsure.code, strictEnsure.stderr).toBe(1);
+    expect(JSON.parse(strictEnsure.stdout).error).toMatchObject({ name: 'MigrationHistoryError', changed: ['Alpha1700000000001'] });
+    expect((await cli(['status', '--strict', '--data-source', DATA_SOURCE], env)).code).toBe(0);
+    expect((await cli(['ensure-up', '--strict', '--data-source', DATA_SOURCE], env)).code).toBe(0);
     expect(text.stdout).toMatch(/applied, CHANGED since \(checksum recorded applied \d{4}-.*Alpha1700000000001/);
     const json = JSON.parse((await cli(['status', '--data-source', DATA_SOURCE, '--json'], edited)).stdout) as JsonDocument<{
       changed: Array<Record<string, string>>;
@@ -716,7 +732,11 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
       ['status', '--lock-timeout', '100', '--data-source', DATA_SOURCE],
       /--lock-timeout goes with plan, check, up or down, not status/,
     ],
-    ['--strict with another command', ['plan', '--strict', '--data-source', DATA_SOURCE], /--strict goes with check, not plan/],
+    [
+      '--strict with another command',
+      ['plan', '--strict', '--data-source', DATA_SOURCE],
+      /--strict goes with status, ensure-up or check, not plan/,
+    ],
     ['snapshot without --out', ['snapshot', '--data-source', DATA_SOURCE], /snapshot needs --out <file>/],
     [
       '--running-builds with another command',
@@ -817,7 +837,7 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
     const run = await cli(['--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(
-      "Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, a running migration's lock (resolve), or an error-level\nfinding (check; with --strict also a migration not checked), 2 usage or configuration error.",
+      "Exit codes: 0 success, 1 pending (ensure-up), a failed or dirty migration, a running migration's lock (resolve),\na history policy's refusal, an error-level finding (check), or what --strict adds, 2 usage or configuration error.",
     );
     expect(run.stdout).toContain('resolve <migration> (--applied | --not-applied | --accept-change)');
   });
