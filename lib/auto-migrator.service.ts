@@ -30,6 +30,7 @@ import {
   type PlanOptions,
   type CheckOptions,
   type SnapshotOptions,
+  type StatusOptions,
   type UpResult,
 } from './operations/migration-operations.js';
 import { DisabledMigrations } from './operations/disabled-migrations.js';
@@ -221,8 +222,8 @@ export class AutoMigratorService
 
   // The release-time operations: written once, in MigrationOperations; documented on MigrationOperationsApi.
 
-  status(target?: OperationTarget): Promise<DataSourceStatus[]> {
-    return this.ops().status(target);
+  status(options?: StatusOptions): Promise<DataSourceStatus[]> {
+    return this.ops().status(options);
   }
 
   up(target?: OperationTarget): Promise<UpResult[]> {

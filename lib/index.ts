@@ -33,6 +33,8 @@ export type { EventTenant, MigrationEvent, MigrationEventType } from './events/m
 // What the migrations table says (the word "status"), and what the operations did
 export type { AppliedMigration, MigrationStatusReport } from './history/migration-status.js';
 export type { ChangedMigration, ChecksumOrigin } from './history/migration-checksums.js';
+export type { EntityDrift } from './history/entity-drift.js';
+export type { InvalidIndex } from './history/invalid-indexes.js';
 export type {
   DataSourceStatus,
   DownOptions,
@@ -42,6 +44,7 @@ export type {
   PlanOptions,
   CheckOptions,
   SnapshotOptions,
+  StatusOptions,
   ResolveOptions,
   UpResult,
 } from './operations/migration-operations.js';

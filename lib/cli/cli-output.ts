@@ -7,6 +7,7 @@ import {
   type DryRunResult,
 } from '../check/index.js';
 import { judgeHistory, STRICT_HISTORY } from '../history/history-policy.js';
+import type { EntityDrift } from '../history/entity-drift.js';
 import type { ChangedMigration } from '../history/migration-checksums.js';
 import { plural } from '../util/quantities.js';
 import type { DataSourceStatus, UpResult } from '../operations/migration-operations.js';
@@ -57,6 +58,9 @@ export function strictStatusProblems(statuses: readonly DataSourceStatus[]): str
     if (status.dirty.length > 0)
       problems.push(`${label}: started and never finished (dirty): ${listNames(status.dirty.map((migration) => migration.name))}`);
     const invalid = status.invalidIndexes ?? [];
+    const drift = status.entityDrift?.statements.length ?? 0;
+    if (drift > 0)
+      problems.push(`${label}: the live schema differs from the entities: a generated migration would hold ${plural(drift, 'statement')}`);
     if (invalid.length > 0)
       problems.push(`${label}: INVALID ${invalid.length === 1 ? 'index' : 'indexes'}: ${listNames(invalid.map((index) => index.index))}`);
   }
@@ -96,8 +100,20 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
         `  INVALID index ${index.index} on ${index.table} (an interrupted CREATE INDEX CONCURRENTLY): remove it with ${index.drop}`,
       );
     }
+    if (status.entityDrift) lines.push(...entityDriftLines(status.entityDrift));
   }
   return lines.join('\n');
+}
+
+/** `status --schema`: the entities against the live schema, and the statements a generated migration would hold. */
+function entityDriftLines({ entities, statements }: EntityDrift): string[] {
+  if (entities === 0) return ['  entities: none mapped, nothing to compare'];
+  if (statements.length === 0) return [`  entities: ${plural(entities, 'entity')} mapped; the live schema has what they map`];
+  return [
+    `  entities: ${plural(entities, 'entity')} mapped; the live schema differs: a generated migration (typeorm migration:generate) would hold ` +
+      `${plural(statements.length, 'statement')}:`,
+    ...statements.map((statement) => `    ${statement};`),
+  ];
 }
 
 /** An applied migration's state: changed when its up() differs from the one its checksum was recorded for. */

@@ -79,9 +79,11 @@ Options:
                          schema, emptied after); default SHADOW_DATABASE_URL, else a temporary database on the
                          live server (CREATEDB needed; the schema copied by pg_dump, else from the catalog),
                          dropped at the end
+  --schema               with status: also each DataSource's entities against its live schema, read-only: the
+                         statements a generated migration (typeorm migration:generate) would hold
   --strict               with status: exit 1 when the migrations table does not fit this build (a migration
-                         changed since it ran, unknown or out of order), a migration is dirty, or an index
-                         INVALID; with ensure-up: also exit 1 on a changed, unknown or out-of-order migration;
+                         changed since it ran, unknown or out of order), a migration is dirty, an index
+                         INVALID, or (--schema) the live schema differs from the entities; with ensure-up: also exit 1 on a changed, unknown or out-of-order migration;
                          with check: also exit 1 when a pending migration could not be checked
   --snapshot <file>      with check: the previous release's snapshot; changes that break what it maps are findings
   --running-builds       with check: also every build recorded as booted in the last 30 days (the option
@@ -110,6 +112,7 @@ const FLAGS = {
   'not-applied': { type: 'boolean', default: false },
   'accept-change': { type: 'boolean', default: false },
   strict: { type: 'boolean', default: false },
+  schema: { type: 'boolean', default: false },
   snapshot: { type: 'string' },
   'running-builds': { type: 'boolean', default: false },
   out: { type: 'string' },
@@ -169,6 +172,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         limits,
         shadow,
         strict: values.strict,
+        schema: values.schema,
         snapshot: values.snapshot,
         runningBuilds: values['running-builds'],
         out: values.out,
@@ -212,6 +216,7 @@ function argumentProblem(
     'not-applied'?: boolean;
     'accept-change'?: boolean;
     strict?: boolean;
+    schema?: boolean;
     snapshot?: string;
     out?: string;
     build?: string;
@@ -234,6 +239,9 @@ function argumentProblem(
   if (values['data-source'] && values.name !== undefined) return '--name goes with --app; a --data-source file has one DataSource';
   if (values['data-source'] && values.tenants) return '--tenants goes with --app: tenants are configured in AutoMigratorModule';
   if (values.tenants && (command === 'plan' || command === 'check')) return `--tenants does not go with ${command}`;
+  if (values.schema && command !== 'status') return `--schema goes with status, not ${command}`;
+  if (values.schema && values.tenants)
+    return '--schema does not go with --tenants: it compares the entities with the schema of each DataSource';
   if (values.strict && !STRICT_COMMANDS.has(command)) return `--strict goes with status, ensure-up or check, not ${command}`;
   return snapshotProblem(command, values);
 }
@@ -344,6 +352,8 @@ interface CommandArgs {
   /** plan and check: the shadow database to use (else a temporary one). */
   readonly shadow: ShadowOption | undefined;
   readonly strict: boolean;
+  /** status: also the entities against the live schema. */
+  readonly schema: boolean;
   /** check: the previous release's snapshot file, and whether to hold the migrations against the recorded builds too. */
   readonly snapshot: string | undefined;
   readonly runningBuilds: boolean;
@@ -417,11 +427,11 @@ async function execute(
   command: Command,
   operations: MigrationOperationsApi,
   scope: { dataSource?: string; tenants?: boolean },
-  { to, limits, shadow, strict, snapshot, runningBuilds, out, build, resolve }: CommandArgs,
+  { to, limits, shadow, strict, schema, snapshot, runningBuilds, out, build, resolve }: CommandArgs,
 ): Promise<CommandOutcome> {
   switch (command) {
     case 'status': {
-      const statuses = await operations.status(scope);
+      const statuses = await operations.status({ ...scope, schema });
       const text = formatStatus(statuses);
       if (!strict) return { dataSources: statuses, text, code: EXIT.ok };
       const problems = strictStatusProblems(statuses);

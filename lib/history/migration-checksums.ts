@@ -4,7 +4,9 @@ import { migrationName } from '../plan/build-migrations.js';
 import { withExpectedFailures } from '../typeorm/redacting-logger.js';
 import { errorChain } from '../util/error-chain.js';
 import {
+  columnExists,
   escapedTable,
+  isMissingColumn,
   isMissingTable,
   isMysqlFamily,
   migrationsTableName,
@@ -45,19 +47,30 @@ export function checksumsTableName(dataSource: DataSource): string {
   return `${migrationsTableName(dataSource)}_checksums`;
 }
 
+/**
+ * The checksums' table as found: `missing` (false too where the migrations table is), `no-row-ids`
+ * (written by a version of this library that did not record which row of the migrations table
+ * each checksum is for: upgraded by the next run that writes), `current`.
+ */
+export type ChecksumsTableState = 'missing' | 'no-row-ids' | 'current';
+
 /** What the read of the migrations table found, with each row's recorded checksum (if any). */
 export interface RecordedRows {
-  /** One per migration recorded as applied, in the order applied: its `name`, any `extra` columns, and its checksum's `source_hash` (null: none). */
+  /**
+   * One per migration recorded as applied, in the order applied: its `name`, any `extra` columns,
+   * its `row_id` in the migrations table, and its checksum's `source_hash` and `migration_id` (the
+   * row it was recorded for; null: none, or not known).
+   */
   readonly rows: ReadonlyArray<Record<string, unknown>>;
-  /** Whether the checksums' table exists (false too where the migrations table does not). */
-  readonly checksumsTable: boolean;
+  readonly checksumsTable: ChecksumsTableState;
 }
 
 /**
- * The migrations table's rows in the order applied, each with the `source_hash` of its recorded
- * checksum, in one statement (a LEFT JOIN on the checksums' table). Read-only: a missing migrations table means no
- * rows; a missing checksums' table (nothing recorded yet) costs a second, plain read. `extra`
- * adds columns (`beside` escapes another table's path).
+ * The migrations table's rows in the order applied, each with the `source_hash` and `migration_id`
+ * of its recorded checksum, in one statement (a LEFT JOIN on the checksums' table). Read-only: a
+ * missing migrations table means no rows; a missing checksums' table (nothing recorded yet), or one
+ * without `migration_id`, costs a second, plain read. `extra` adds columns (`beside` escapes another
+ * table's path).
  */
 export async function readRecordedRows(
   dataSource: DataSource,
@@ -70,34 +83,49 @@ export async function readRecordedRows(
     const e = (column: string) => dataSource.driver.escape(column);
     const inTransaction = runner.isTransactionActive;
     // Inside a transaction a failed statement would abort it: ask first.
-    const bothExist =
-      !inTransaction ||
-      ((await tableExists(dataSource, runner, migrationsTableName(dataSource))) &&
-        (await tableExists(dataSource, runner, checksumsTableName(dataSource))));
-    if (bothExist) {
+    const state: ChecksumsTableState | undefined = !inTransaction
+      ? undefined
+      : !(await tableExists(dataSource, runner, migrationsTableName(dataSource)))
+        ? 'missing'
+        : await checksumsTableState(dataSource, runner);
+    const join = (withRowIds: boolean) => {
       // MySQL/MariaDB: the checksums' table is created with the migrations table's collation (see ensure).
       const on = `c.${e('name')} = m.${e('name')}`;
       // Only the exact text's hash: equal (every restart of the same build) needs nothing more.
-      const sql =
-        `SELECT m.${e('name')} AS name${extra(beside)}, c.${e('source_hash')} AS source_hash ` +
-        `FROM ${beside(migrationsTableName(dataSource))} m LEFT JOIN ${beside(checksumsTableName(dataSource))} c ON ${on} ORDER BY m.${e('id')}`;
-      const select = () => runner.query(sql) as Promise<Array<Record<string, unknown>>>;
+      const recorded = `c.${e('source_hash')} AS source_hash` + (withRowIds ? `, c.${e('migration_id')} AS migration_id` : '');
+      return (
+        `SELECT m.${e('name')} AS name${extra(beside)}, m.${e('id')} AS row_id, ${recorded} ` +
+        `FROM ${beside(migrationsTableName(dataSource))} m LEFT JOIN ${beside(checksumsTableName(dataSource))} c ON ${on} ORDER BY m.${e('id')}`
+      );
+    };
+    for (const withRowIds of state === undefined ? [true, false] : state === 'missing' ? [] : [state === 'current']) {
+      const select = () => runner.query(join(withRowIds)) as Promise<Array<Record<string, unknown>>>;
+      const expected = (error: unknown) => isMissingTable(error) || (withRowIds && isMissingColumn(error));
       try {
-        return { rows: inTransaction ? await select() : await withExpectedFailures(runner, isMissingTable, select), checksumsTable: true };
+        const rows = inTransaction ? await select() : await withExpectedFailures(runner, expected, select);
+        return { rows, checksumsTable: withRowIds ? 'current' : 'no-row-ids' };
       } catch (error) {
-        if (inTransaction || !isMissingTable(error)) throw error;
+        if (inTransaction || !expected(error)) throw error;
+        if (isMissingTable(error)) break;
       }
     }
     const rows = await selectIfTableExists(
       dataSource,
       runner,
       migrationsTableName(dataSource),
-      (from, besideOther) => `SELECT ${e('name')} AS name${extra(besideOther)} FROM ${from} ORDER BY ${e('id')}`,
+      (from, besideOther) => `SELECT ${e('name')} AS name${extra(besideOther)}, ${e('id')} AS row_id FROM ${from} ORDER BY ${e('id')}`,
     );
-    return { rows, checksumsTable: false };
+    return { rows, checksumsTable: 'missing' };
   } finally {
     if (!queryRunner) await runner.release();
   }
+}
+
+/** The checksums' table's state, asked of the catalog (see {@link ChecksumsTableState}). */
+async function checksumsTableState(dataSource: DataSource, runner: QueryRunner): Promise<ChecksumsTableState> {
+  const table = checksumsTableName(dataSource);
+  if (!(await tableExists(dataSource, runner, table))) return 'missing';
+  return (await columnExists(dataSource, runner, table, 'migration_id')) ? 'current' : 'no-row-ids';
 }
 
 /** The checksums recorded for `names`, read in full (one statement): for the migrations whose exact text differs. */
@@ -137,36 +165,66 @@ export interface ChecksumComparison {
   readonly unrecorded: readonly string[];
   /** Unchanged, but compiled to another text than the one recorded (a rebuild): its new text's hash is worth recording. */
   readonly stale: readonly string[];
+  /**
+   * Applied again since their checksum was recorded: their row in the migrations table is not the
+   * one the checksum was recorded for (TypeORM's `migration:revert`, then `migration:run`). What
+   * ran last is not what the checksum describes: they are recorded again, as a baseline.
+   */
+  readonly reapplied: readonly string[];
+}
+
+/** What the read of the migrations table found of one applied migration (see {@link readRecordedRows}). */
+export interface RecordedRow {
+  /** Its row's id in the migrations table. */
+  readonly rowId: string;
+  /** The exact text's hash its checksum was recorded with; undefined: no checksum. */
+  readonly sourceHash: string | undefined;
+  /** The migrations table row its checksum was recorded for; undefined: not known (recorded before row ids were). */
+  readonly migrationId: string | undefined;
+}
+
+/** {@link readRecordedRows}' rows by name (the newest row of a name recorded twice). */
+export function recordedRowsByName(rows: ReadonlyArray<Record<string, unknown>>): Map<string, RecordedRow> {
+  const text = (value: unknown) => (value === null || value === undefined ? undefined : String(value));
+  return new Map(
+    rows.map((row) => [
+      String(row['name']),
+      { rowId: String(row['row_id']), sourceHash: text(row['source_hash']), migrationId: text(row['migration_id']) },
+    ]),
+  );
 }
 
 /**
- * Compares the checksums recorded for the `applied` migrations (known to this build; `sourceHashes`
+ * Compares the checksums recorded for the `applied` migrations (known to this build; `recorded`
  * from {@link readRecordedRows}) with this build's: an equal exact text is unchanged at once (no
  * more is read); for the others the recorded checksums are read (one statement) and compared with
  * the normalised ones (see migration-checksum.ts). A migration with no checksum, or one of another
- * version, is unrecorded, not changed.
+ * version, is unrecorded, not changed; one whose row is newer than its checksum is reapplied.
  */
 export async function compareChecksums(
   dataSource: DataSource,
   queryRunner: QueryRunner | undefined,
   applied: readonly string[],
-  sourceHashes: ReadonlyMap<string, string | undefined>,
+  recorded: ReadonlyMap<string, RecordedRow>,
 ): Promise<ChecksumComparison> {
   const instances = instancesByName(dataSource.migrations);
   const unrecorded: string[] = [];
+  const reapplied: string[] = [];
   const differing: string[] = [];
   for (const name of applied) {
     const build = buildChecksum(instances.get(name)!);
-    const recorded = sourceHashes.get(name);
-    if (!build || recorded === build.sourceHash) continue;
-    (recorded === undefined ? unrecorded : differing).push(name);
+    const row = recorded.get(name);
+    if (!build || !row) continue;
+    if (row.sourceHash === undefined) unrecorded.push(name);
+    else if (row.migrationId !== undefined && row.migrationId !== row.rowId) reapplied.push(name);
+    else if (row.sourceHash !== build.sourceHash) differing.push(name);
   }
-  if (differing.length === 0) return { changed: [], unrecorded, stale: [] };
-  const recorded = await readChecksums(dataSource, queryRunner, differing);
+  if (differing.length === 0) return { changed: [], unrecorded, stale: [], reapplied };
+  const checksums = await readChecksums(dataSource, queryRunner, differing);
   const changed: ChangedMigration[] = [];
   const stale: string[] = [];
   for (const name of differing) {
-    const entry = recorded.get(name);
+    const entry = checksums.get(name);
     const build = buildChecksum(instances.get(name)!)!;
     if (!entry || !entry.checksum.startsWith(`${CHECKSUM_VERSION}:`)) unrecorded.push(name);
     else if (entry.checksum === build.checksum()) stale.push(name);
@@ -181,7 +239,7 @@ export async function compareChecksums(
       });
     }
   }
-  return { changed, unrecorded, stale };
+  return { changed, unrecorded, stale, reapplied };
 }
 
 const instanceMaps = new WeakMap<readonly MigrationInterface[], ReadonlyMap<string, MigrationInterface>>();
@@ -195,8 +253,16 @@ function instancesByName(migrations: readonly MigrationInterface[]): ReadonlyMap
   return map;
 }
 
-/** Rows at most per INSERT (five parameters each). */
+/** Rows at most per INSERT (five or six parameters each). */
 const ROWS_PER_STATEMENT = 200;
+
+/**
+ * What a write of checksums replaces of those recorded before: `all` (a migration applied, an edit
+ * accepted); `older-version` (a baseline: only one of another checksum version, so that it never
+ * replaces what a run applying the migration wrote); `other-row` (a migration reapplied: only one
+ * recorded for another row of the migrations table, so that replicas racing for it write it once).
+ */
+type Replacing = 'all' | 'older-version' | 'other-row';
 
 /** Writes and removes the checksums of one DataSource (or tenant), on one query runner, in its transaction if one is open. */
 export class ChecksumTable {
@@ -206,29 +272,63 @@ export class ChecksumTable {
   ) {}
 
   /**
-   * Creates the table when missing. Outside any transaction on MySQL/MariaDB (DDL would commit it),
-   * where it takes the migrations table's collation: the read joins the two on the name, and two
-   * collations would make MySQL refuse the comparison (or, cast, compare without the index).
+   * Makes the table ready for writes, as `state` found it (undefined: not known, asked here):
+   * created when missing, given `migration_id` when it has none (see {@link upgrade}). Outside any
+   * transaction on MySQL/MariaDB (DDL would commit it), where it takes the migrations table's
+   * collation: the read joins the two on the name, and two collations would make MySQL refuse the
+   * comparison (or, cast, compare without the index).
    */
-  async ensure(): Promise<void> {
+  async ensure(state?: ChecksumsTableState): Promise<void> {
+    if (state === 'current') return;
+    if (state === 'no-row-ids') return this.upgrade();
     const e = (column: string) => this.dataSource.driver.escape(column);
     try {
       await this.queryRunner.query(
         `CREATE TABLE IF NOT EXISTS ${this.table()} (${e('name')} VARCHAR(255) NOT NULL PRIMARY KEY, ${e('checksum')} VARCHAR(80) NOT NULL, ` +
-          `${e('source_hash')} VARCHAR(80) NOT NULL, ${e('origin')} VARCHAR(8) NOT NULL, ${e('recorded_at')} VARCHAR(32) NOT NULL)` +
+          `${e('source_hash')} VARCHAR(80) NOT NULL, ${e('origin')} VARCHAR(8) NOT NULL, ${e('recorded_at')} VARCHAR(32) NOT NULL, ` +
+          `${e('migration_id')} BIGINT NULL)` +
           (await this.mysqlCollation()),
       );
     } catch (error) {
       // PostgreSQL: two sessions creating it at once; the other one did.
       if (![...errorChain(error)].some(({ code }) => code === '23505' || code === '42P07')) throw error;
     }
+    // It may have been there already, from a version of this library that kept no row ids.
+    if (state === undefined) await this.upgrade();
   }
 
   /**
-   * Records this build's checksum of each named migration of the build as `origin`, replacing any
-   * recorded before. Migrations whose up() has no source text are skipped.
+   * A table written by a version of this library that did not record which row of the migrations
+   * table each checksum is for gets `migration_id`, filled with the row each name has now: what its
+   * checksum was compared with until now. Two processes upgrading at once: the second finds it done.
    */
-  async record(names: readonly string[], origin: ChecksumOrigin): Promise<void> {
+  private async upgrade(): Promise<void> {
+    const e = (column: string) => this.dataSource.driver.escape(column);
+    if (await columnExists(this.dataSource, this.queryRunner, checksumsTableName(this.dataSource), 'migration_id')) return;
+    const postgres = this.dataSource.options.type === 'postgres';
+    try {
+      // PostgreSQL: IF NOT EXISTS, as a failed statement would abort a transaction open here.
+      await this.queryRunner.query(
+        `ALTER TABLE ${this.table()} ADD ${postgres ? 'COLUMN IF NOT EXISTS ' : ''}${e('migration_id')} BIGINT NULL`,
+      );
+    } catch (error) {
+      // MySQL/MariaDB ER_DUP_FIELDNAME, SQLite "duplicate column name": another process added it meanwhile.
+      const duplicate =
+        [...errorChain(error)].some(({ code, errno }) => code === 'ER_DUP_FIELDNAME' || errno === 1060) ||
+        /duplicate column/i.test(String((error as { message?: unknown } | null)?.message ?? ''));
+      if (!duplicate) throw error;
+    }
+    await this.queryRunner.query(
+      `UPDATE ${this.table()} SET ${e('migration_id')} = ${this.rowIdOf(`${this.table()}.${e('name')}`)} WHERE ${e('migration_id')} IS NULL`,
+    );
+  }
+
+  /**
+   * Records this build's checksum of each named migration of the build as `origin`, for its row
+   * in the migrations table, replacing what `replacing` says (default: a baseline only one of
+   * another checksum version, else all). Migrations whose up() has no source text are skipped.
+   */
+  async record(names: readonly string[], origin: ChecksumOrigin, replacing?: Replacing): Promise<void> {
     const instances = instancesByName(this.dataSource.migrations);
     const now = new Date().toISOString();
     const values: unknown[][] = [];
@@ -238,9 +338,20 @@ export class ChecksumTable {
       const build = instance && buildChecksum(instance);
       if (build) values.push([name, build.checksum(), build.sourceHash, origin, now]);
     }
+    const postgres = this.dataSource.options.type === 'postgres';
     for (let start = 0; start < values.length; start += ROWS_PER_STATEMENT) {
       const chunk = values.slice(start, start + ROWS_PER_STATEMENT);
-      await this.queryRunner.query(this.upsertSql(chunk.length, 0, origin === 'baseline'), chunk.flat());
+      // The row id is looked up by the name: PostgreSQL reuses the name's parameter, `?` takes it again.
+      const width = postgres ? 5 : 6;
+      const tuples = chunk.map((_, row) => {
+        const [name, ...rest] = placeholders(this.dataSource, width, row * width);
+        return `(${[name, ...rest.slice(0, 4)].join(', ')}, ${this.rowIdOf(postgres ? name! : rest[4]!)})`;
+      });
+      const parameters = chunk.flatMap((row) => (postgres ? row : [...row, row[0]]));
+      await this.queryRunner.query(
+        this.upsertSql(`VALUES ${tuples.join(', ')}`, replacing ?? (origin === 'baseline' ? 'older-version' : 'all')),
+        parameters,
+      );
     }
   }
 
@@ -264,28 +375,37 @@ export class ChecksumTable {
 
   /**
    * PostgreSQL: records `migration` in the migrations table, with its columns as TypeORM's executor
-   * writes them (timestamp, name), and its checksum as `applied`, in one statement: a migration per
-   * tenant over thousands of tenants costs no round trip more than TypeORM's record alone.
+   * writes them (timestamp, name), and its checksum as `applied` for the row just inserted, in one
+   * statement: a migration per tenant over thousands of tenants costs no round trip more than
+   * TypeORM's record alone.
    */
   async recordWithMigration(migration: { readonly name: string; readonly timestamp: number }): Promise<void> {
     const build = buildChecksum(instancesByName(this.dataSource.migrations).get(migration.name)!);
     const e = (column: string) => this.dataSource.driver.escape(column);
-    const record = `INSERT INTO ${escapedTable(this.dataSource, this.queryRunner, migrationsTableName(this.dataSource))} (${e('timestamp')}, ${e('name')}) VALUES (${placeholders(this.dataSource, 2).join(', ')})`;
+    const record = `INSERT INTO ${escapedTable(this.dataSource, this.queryRunner, migrationsTableName(this.dataSource))} (${e('timestamp')}, ${e('name')}) VALUES ($1, $2)`;
     if (!build) {
       await this.queryRunner.query(record, [migration.timestamp, migration.name]);
       return;
     }
-    await this.queryRunner.query(`WITH checksum AS (${this.upsertSql(1, 2)}) ${record}`, [
-      migration.timestamp,
-      migration.name,
-      ...[migration.name, build.checksum(), build.sourceHash, 'applied', new Date().toISOString()],
-    ]);
+    await this.queryRunner.query(
+      `WITH recorded AS (${record} RETURNING ${e('id')}) ` + this.upsertSql(`SELECT $2, $3, $4, $5, $6, ${e('id')} FROM recorded`, 'all'),
+      [migration.timestamp, migration.name, build.checksum(), build.sourceHash, 'applied', new Date().toISOString()],
+    );
   }
 
   /** Forgets the checksum of `name` (reverted, or resolved as not applied). */
   async remove(name: string): Promise<void> {
     const [parameter] = placeholders(this.dataSource, 1);
     await this.queryRunner.query(`DELETE FROM ${this.table()} WHERE ${this.dataSource.driver.escape('name')} = ${parameter}`, [name]);
+  }
+
+  /** The id of the migrations table's row for the name `name` (an SQL expression): the newest, where a name was recorded twice. */
+  private rowIdOf(name: string): string {
+    const e = (column: string) => this.dataSource.driver.escape(column);
+    const migrations = escapedTable(this.dataSource, this.queryRunner, migrationsTableName(this.dataSource));
+    // PostgreSQL: a parameter also bound in VALUES (deduced there from the column, varchar) is the same type here.
+    const cast = this.dataSource.options.type === 'postgres' ? '::varchar' : '';
+    return `(SELECT MAX(${e('id')}) FROM ${migrations} WHERE ${e('name')} = ${name}${cast})`;
   }
 
   /** MySQL/MariaDB: ` COLLATE <the migrations table's>`, when it exists; elsewhere nothing. */
@@ -300,31 +420,43 @@ export class ChecksumTable {
   }
 
   /**
-   * An INSERT of `rows` rows, replacing any recorded before (`keepCurrent`: only one of another
-   * checksum version, so that a baseline never replaces what a run applying the migration wrote);
-   * PostgreSQL's parameters numbered after the first `offset`.
+   * An INSERT of the rows `source` gives (name, checksum, source_hash, origin, recorded_at,
+   * migration_id), replacing those recorded before as `replacing` says.
    */
-  private upsertSql(rows: number, offset = 0, keepCurrent = false): string {
+  private upsertSql(source: string, replacing: Replacing): string {
     const e = (column: string) => this.dataSource.driver.escape(column);
-    const columns = ['name', 'checksum', 'source_hash', 'origin', 'recorded_at'];
+    const columns = ['name', 'checksum', 'source_hash', 'origin', 'recorded_at', 'migration_id'];
     const postgres = this.dataSource.options.type === 'postgres';
-    const tuples = Array.from(
-      { length: rows },
-      (_, row) => `(${placeholders(this.dataSource, columns.length, offset + row * columns.length).join(', ')})`,
-    );
-    const current = `LIKE '${CHECKSUM_VERSION}:%'`;
-    // MySQL assigns left to right: the checksum, which the condition reads, goes last.
-    const updated = ['source_hash', 'origin', 'recorded_at', 'checksum'];
-    const onConflict = isMysqlFamily(this.dataSource)
-      ? `ON DUPLICATE KEY UPDATE ${updated
-          .map(
-            (column) =>
-              `${e(column)} = ${keepCurrent ? `IF(${e('checksum')} ${current}, ${e(column)}, VALUES(${e(column)}))` : `VALUES(${e(column)})`}`,
-          )
-          .join(', ')}`
-      : `ON CONFLICT (${e('name')}) DO UPDATE SET ${updated.map((column) => `${e(column)} = excluded.${e(column)}`).join(', ')}` +
-        (keepCurrent ? ` WHERE ${postgres ? 't.' : ''}${e('checksum')} NOT ${current}` : '');
-    return `INSERT INTO ${this.table()}${postgres ? ' AS t' : ''} (${columns.map(e).join(', ')}) VALUES ${tuples.join(', ')} ${onConflict}`;
+    // The condition on the row recorded before, as SQL over a column of it (`existing`) and of the new one (`incoming`).
+    const keep = (existing: (column: string) => string, incoming: (column: string) => string): string | undefined =>
+      replacing === 'older-version'
+        ? `${existing('checksum')} LIKE '${CHECKSUM_VERSION}:%'`
+        : replacing === 'other-row'
+          ? isMysqlFamily(this.dataSource)
+            ? `${existing('migration_id')} <=> ${incoming('migration_id')}`
+            : `${existing('migration_id')} IS NOT DISTINCT FROM ${incoming('migration_id')}`
+          : undefined;
+    let onConflict: string;
+    if (isMysqlFamily(this.dataSource)) {
+      // MySQL assigns left to right: the column the condition reads goes last.
+      const last = replacing === 'other-row' ? 'migration_id' : 'checksum';
+      const updated = [...columns.slice(1).filter((column) => column !== last), last];
+      const kept = keep(e, (column) => `VALUES(${e(column)})`);
+      onConflict = `ON DUPLICATE KEY UPDATE ${updated
+        .map((column) => `${e(column)} = ${kept ? `IF(${kept}, ${e(column)}, VALUES(${e(column)}))` : `VALUES(${e(column)})`}`)
+        .join(', ')}`;
+    } else {
+      const kept = keep(
+        (column) => `${postgres ? 't.' : ''}${e(column)}`,
+        (column) => `excluded.${e(column)}`,
+      );
+      onConflict =
+        `ON CONFLICT (${e('name')}) DO UPDATE SET ${columns
+          .slice(1)
+          .map((column) => `${e(column)} = excluded.${e(column)}`)
+          .join(', ')}` + (kept ? ` WHERE NOT (${kept})` : '');
+    }
+    return `INSERT INTO ${this.table()}${postgres ? ' AS t' : ''} (${columns.map(e).join(', ')}) ${source} ${onConflict}`;
   }
 
   private table(): string {

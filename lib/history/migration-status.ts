@@ -5,7 +5,13 @@ import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
 import { quoteLiteral } from '../util/sql-identifier.js';
 import type { PendingMigration } from '../contracts/migration-records.js';
 import { migrationsTableName, selectIfTableExists } from './migrations-table.js';
-import { compareChecksums, readRecordedRows, type ChangedMigration } from './migration-checksums.js';
+import {
+  compareChecksums,
+  readRecordedRows,
+  recordedRowsByName,
+  type ChangedMigration,
+  type ChecksumsTableState,
+} from './migration-checksums.js';
 import { readStartedMigrations, splitStarted, startedTableName } from './started-migrations.js';
 import type { StartedMigration } from '../contracts/migration-records.js';
 
@@ -64,8 +70,10 @@ export interface MigrationHistoryRead {
   readonly unrecorded: readonly string[];
   /** Applied migrations compiled to another text than the one recorded, their checksum unchanged: a migrating run records the new text's hash. */
   readonly stale: readonly string[];
-  /** Whether the checksums' table exists. */
-  readonly checksumsTable: boolean;
+  /** Applied again since their checksum was recorded (see ChecksumComparison): a migrating run records this build's as their baseline. */
+  readonly reapplied: readonly string[];
+  /** The checksums' table as found: a run that writes makes it current first. */
+  readonly checksumsTable: ChecksumsTableState;
 }
 
 /** {@link readMigrationStatus}, with what was read: a run holding the lock since this read need not read it again. */
@@ -77,18 +85,15 @@ export async function readMigrationHistory(dataSource: DataSource, queryRunner?:
   );
   const recorded = rows.map((row) => String(row['name']));
   const compared = compareWithBuild(buildMigrations(dataSource.migrations, 'DataSource'), recorded);
-  const sourceHashes = new Map(
-    rows.map((row) => [String(row['name']), typeof row['source_hash'] === 'string' ? row['source_hash'] : undefined]),
-  );
-  const { changed, unrecorded, stale } = await compareChecksums(
+  const { changed, unrecorded, stale, reapplied } = await compareChecksums(
     dataSource,
     queryRunner,
     compared.applied.map((migration) => migration.name),
-    sourceHashes,
+    recordedRowsByName(rows),
   );
   const report = { ...compared, changed };
   // Only a migration not recorded as applied can be unfinished: nothing pending, nothing to read.
-  if (report.pending.length === 0) return { status: report, recorded, markers: 0, unrecorded, stale, checksumsTable };
+  if (report.pending.length === 0) return { status: report, recorded, markers: 0, unrecorded, stale, reapplied, checksumsTable };
   const noMarkersTable = rows.length > 0 && rows[0]!['markers'] === false;
   const started = noMarkersTable ? [] : await readStartedMigrations(dataSource, queryRunner);
   return {
@@ -97,6 +102,7 @@ export async function readMigrationHistory(dataSource: DataSource, queryRunner?:
     markers: started.length,
     unrecorded,
     stale,
+    reapplied,
     checksumsTable,
   };
 }

@@ -44,6 +44,16 @@ export async function tableExists(dataSource: DataSource, runner: QueryRunner, t
   return row?.present === true;
 }
 
+/** Whether `table` (beside the migrations table) has `column`; on PostgreSQL one catalog lookup. */
+export async function columnExists(dataSource: DataSource, runner: QueryRunner, table: string, column: string): Promise<boolean> {
+  if (dataSource.options.type !== 'postgres') return runner.hasColumn(qualifiedTable(dataSource, table), column);
+  const [row] = (await runner.query(
+    'SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped) AS present',
+    [escapedTable(dataSource, runner, table), column],
+  )) as Array<{ present: boolean }>;
+  return row?.present === true;
+}
+
 /**
  * Runs the SELECT `sql(from, beside)` on a table beside the migrations table (`beside` escapes the
  * path of another table there), where "no such table" means
@@ -82,4 +92,12 @@ export function isMissingTable(error: unknown): boolean {
     if (code === '42P01' || code === 'ER_NO_SUCH_TABLE' || errno === 1146) return true;
   }
   return /no such table/i.test(String((error as { message?: unknown } | null)?.message ?? ''));
+}
+
+/** PostgreSQL undefined_column, MySQL/MariaDB ER_BAD_FIELD_ERROR, SQLite "no such column". */
+export function isMissingColumn(error: unknown): boolean {
+  for (const { code, errno } of errorChain(error)) {
+    if (code === '42703' || code === 'ER_BAD_FIELD_ERROR' || errno === 1054) return true;
+  }
+  return /no such column/i.test(String((error as { message?: unknown } | null)?.message ?? ''));
 }

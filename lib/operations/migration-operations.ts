@@ -32,6 +32,7 @@ import { DataSourceMigrationRunner } from '../runner/data-source-migration.runne
 import type { RunnerEnvironment } from '../runner/runner-environment.js';
 import type { MigrationStateStore, MigrationState } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
+import type { EntityDrift } from '../history/entity-drift.js';
 import type { InvalidIndex } from '../history/invalid-indexes.js';
 import type { MigrationStatusReport } from '../history/migration-status.js';
 import { acceptChange, resolveStartedMigration, type ResolvedAs, type ResolveResult } from './resolve-migration.js';
@@ -45,6 +46,8 @@ export interface DataSourceStatus extends MigrationStatusReport {
   readonly tenant?: string;
   /** PostgreSQL, the DataSource's own status: the database's INVALID indexes (see readInvalidIndexes), each with the statement that removes it. */
   readonly invalidIndexes?: readonly InvalidIndex[];
+  /** With `schema`, the DataSource's own status: its entities against the live schema (what a generated migration would hold). */
+  readonly entityDrift?: EntityDrift;
 }
 
 /** What `up` did to one DataSource. */
@@ -63,6 +66,12 @@ export interface OperationTarget {
   readonly dataSource?: string;
   /** Include the tenants of DataSources configured with `tenants` (ensureUp always does). */
   readonly tenants?: boolean;
+}
+
+/** What `status` covers, and whether it compares each DataSource's entities with its live schema. */
+export interface StatusOptions extends OperationTarget {
+  /** The entities against the live schema, read-only (CLI: `status --schema`); not for tenants. */
+  readonly schema?: boolean;
 }
 
 /** What `ensureUp` covers, and whether every way the migrations table does not fit the build refuses. */
@@ -121,7 +130,7 @@ export interface ResolveOptions extends OperationTarget {
  */
 export interface MigrationOperationsApi {
   /** Applied, pending and unknown migrations of every configured DataSource (or one). Read-only. */
-  status(target?: OperationTarget): Promise<DataSourceStatus[]>;
+  status(options?: StatusOptions): Promise<DataSourceStatus[]>;
   /** Runs pending migrations under the lock, through the strategy. */
   up(target?: OperationTarget): Promise<UpResult[]>;
   /**
@@ -251,15 +260,20 @@ export class MigrationOperations implements MigrationOperationsApi {
     return new DataSourceMigrationRunner(plan, this.env);
   }
 
-  /** {@link readStatuses}, with each PostgreSQL DataSource's INVALID indexes: what `status` shows (CLI, API). */
-  async status(target: OperationTarget = {}): Promise<DataSourceStatus[]> {
+  /**
+   * {@link readStatuses}, with each PostgreSQL DataSource's INVALID indexes, and with `schema` each
+   * DataSource's entities against its live schema: what `status` shows (CLI, API).
+   */
+  async status(options: StatusOptions = {}): Promise<DataSourceStatus[]> {
+    const { schema, ...target } = options;
     const statuses = await this.readStatuses(target);
     return Promise.all(
       statuses.map(async (status) => {
         if (status.tenant !== undefined) return status;
-        const plan = this.plans.find((candidate) => candidate.name === status.dataSource)!;
-        const invalidIndexes = await this.runner(plan).readInvalidIndexes();
-        return invalidIndexes === undefined ? status : { ...status, invalidIndexes };
+        const runner = this.runnerOf(status);
+        const invalidIndexes = await runner.readInvalidIndexes();
+        const entityDrift = schema ? await runner.readEntityDrift() : undefined;
+        return { ...status, ...(invalidIndexes ? { invalidIndexes } : {}), ...(entityDrift ? { entityDrift } : {}) };
       }),
     );
   }

@@ -120,7 +120,7 @@ export async function acceptChange(
       if (accepted === undefined) {
         throw new AutoMigratorConfigError(`${label}: "${target.name}" has no up() source to take a checksum of. Nothing was changed.`);
       }
-      if (!read.checksumsTable) await checksums.ensure();
+      await checksums.ensure(read.checksumsTable);
       await checksums.record([target.name], 'accepted');
       runner.logger.log(
         `${label}: "${target.name}" accepted as this build has it: its checksum is recorded` +

@@ -1,3 +1,4 @@
+import { readEntityDrift, type EntityDrift } from '../history/entity-drift.js';
 import { readInvalidIndexes, type InvalidIndex } from '../history/invalid-indexes.js';
 import type { Logger } from '@nestjs/common';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
@@ -21,6 +22,7 @@ import {
 import { buildMigrations } from '../plan/build-migrations.js';
 import { checkMigrations, type DataSourcePlan } from '../plan/migration-plan.js';
 import { loadMigrationsUnconnected } from '../typeorm/migration-internals.js';
+import { listNames } from '../util/name-list.js';
 import { ms, plural } from '../util/quantities.js';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 import { LockedSession, type MigrationGuard } from './locked-session.js';
@@ -82,13 +84,13 @@ export class DataSourceMigrationRunner {
   }
 
   /** {@link readStatus}, with what the read found (see MigrationHistoryRead). */
-  private async readHistory(): Promise<Pick<MigrationHistoryRead, 'status' | 'unrecorded' | 'stale' | 'checksumsTable'>> {
+  private async readHistory(): Promise<Pick<MigrationHistoryRead, 'status' | 'unrecorded' | 'stale' | 'reapplied' | 'checksumsTable'>> {
     const missingFile = missingSqliteFile(this.plan.dataSource);
     if (missingFile !== undefined) {
       const migrations = await loadMigrationsUnconnected(this.plan.dataSource);
       this.checkMigrationsOf(migrations);
       const status = { ...compareWithBuild(buildMigrations(migrations, this.plan.label), []), missingDatabaseFile: missingFile };
-      return { status, unrecorded: [], stale: [], checksumsTable: false };
+      return { status, unrecorded: [], stale: [], reapplied: [], checksumsTable: 'missing' };
     }
     await this.ensureInitialized();
     return readMigrationHistory(this.plan.dataSource);
@@ -104,6 +106,13 @@ export class DataSourceMigrationRunner {
     } finally {
       await queryRunner.release();
     }
+  }
+
+  /** The entities against the live schema (see readEntityDrift), secrets redacted from the statements. Read-only. */
+  async readEntityDrift(): Promise<EntityDrift> {
+    await this.ensureInitialized();
+    const drift = await readEntityDrift(this.plan.dataSource);
+    return { ...drift, statements: drift.statements.map((statement) => this.redactor.redact(statement)) };
   }
 
   /** Migrations not yet recorded in the migrations table. Read-only: creates no table. */
@@ -176,25 +185,34 @@ export class DataSourceMigrationRunner {
   /**
    * Applied migrations with no checksum yet (applied by TypeORM itself, or by an earlier version of
    * this library) get this build's, marked as a baseline: nothing to compare on this run, drift
-   * caught from the next. Not under the lock: a baseline never replaces a checksum a run wrote
-   * meanwhile. Migrations a rebuild compiled to another text, their checksum unchanged, get the new
-   * text's hash. A failure (a read-only user, say) is a warning, and the next run tries again.
+   * caught from the next. So do migrations applied again since their checksum was recorded
+   * (TypeORM's migration:revert, then migration:run): what ran last is this build's text, not the
+   * recorded one. Not under the lock: a baseline never replaces a checksum a run wrote meanwhile.
+   * Migrations a rebuild compiled to another text, their checksum unchanged, get the new text's
+   * hash. A table from a version that kept no row ids is upgraded. A failure (a read-only user,
+   * say) is a warning, and the next run tries again.
    */
   private async recordBaseline(
-    read: Pick<MigrationHistoryRead, 'unrecorded' | 'stale' | 'checksumsTable'>,
+    read: Pick<MigrationHistoryRead, 'unrecorded' | 'stale' | 'reapplied' | 'checksumsTable'>,
     runner?: QueryRunner,
   ): Promise<void> {
-    if (read.unrecorded.length === 0 && read.stale.length === 0) return;
+    const { unrecorded, stale, reapplied, checksumsTable } = read;
+    if (unrecorded.length === 0 && stale.length === 0 && reapplied.length === 0 && checksumsTable !== 'no-row-ids') return;
     const queryRunner = runner ?? this.plan.dataSource.createQueryRunner();
     try {
       const table = new ChecksumTable(this.plan.dataSource, queryRunner);
-      if (!read.checksumsTable) await table.ensure();
-      await table.record(read.unrecorded, 'baseline');
-      await table.refreshSourceHashes(read.stale);
-      if (read.unrecorded.length > 0)
-        this.detail(
-          `${this.plan.label}: recorded the checksums of ${plural(read.unrecorded.length, 'applied migration')} as their baseline`,
+      await table.ensure(checksumsTable);
+      await table.record(unrecorded, 'baseline');
+      await table.record(reapplied, 'baseline', 'other-row');
+      await table.refreshSourceHashes(stale);
+      if (unrecorded.length > 0)
+        this.detail(`${this.plan.label}: recorded the checksums of ${plural(unrecorded.length, 'applied migration')} as their baseline`);
+      if (reapplied.length > 0) {
+        this.logger.log(
+          `${this.plan.label}: applied again since their checksum was recorded (a new row in the migrations table: reverted and run again, ` +
+            `by TypeORM's CLI say): ${listNames(reapplied)}; this build's checksum is recorded as their baseline`,
         );
+      }
     } catch (error) {
       this.redactor.scrub(error);
       this.logger.warn(

@@ -113,7 +113,7 @@ export class MigrationPass implements MigrationObserver {
       if (this.mayNeedMarkers()) await this.markers.ensureTable();
     }
     // Each migration applied gets its checksum recorded with it (see recordApplied).
-    if (this.total > 0 && !(read ?? rows!).checksumsTable) await this.checksums.ensure();
+    if (this.total > 0) await this.checksums.ensure((read ?? rows!).checksumsTable);
     return recorded.map((name) => ({ name, timestamp: timestampOf(name) }));
   }
 

@@ -49,6 +49,17 @@ class Notes1700000000002 implements MigrationInterface {
   }
 }
 
+/** Notes as someone edited it, then reverted and ran again with TypeORM's own CLI. */
+class NotesEdited implements MigrationInterface {
+  name = 'Notes1700000000002';
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(20))');
+  }
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('DROP TABLE notes');
+  }
+}
+
 const CHANGED_WARNING = /applied, and changed since \(its up\(\) differs from the one that ran\): Things1700000000001/;
 
 describeEachDatabase('checksums of applied migrations', (t) => {
@@ -161,6 +172,78 @@ describeEachDatabase('checksums of applied migrations', (t) => {
       `SELECT source_hash, origin FROM migrations_checksums WHERE name = 'Things1700000000001'`,
     );
     expect(row).toEqual({ source_hash: expect.stringMatching(/^[0-9a-f]{64}$/), origin: 'applied' });
+  });
+
+  /** What `typeorm migration:revert` then `migration:run` do, with `migrations` as the build. */
+  async function revertAndRunWithTypeorm(migrations: MigrationClass[]): Promise<void> {
+    const typeorm = new DataSource({ ...t.db.options, migrations } as never);
+    await typeorm.initialize();
+    try {
+      await typeorm.undoLastMigration();
+      await typeorm.runMigrations();
+    } finally {
+      await typeorm.destroy();
+    }
+  }
+
+  it("a migration reverted and run again by TypeORM's CLI, edited: what ran is the current text, so it is baselined again, not reported; a later edit is", async () => {
+    await boot([Things1700000000001, Notes1700000000002]);
+    await revertAndRunWithTypeorm([Things1700000000001, NotesEdited]);
+    const [row] = await t.db.query<{ id: number }>(`SELECT id FROM migrations WHERE name = 'Notes1700000000002'`);
+    const id = row!.id;
+
+    const readOnly = await boot([Things1700000000001, NotesEdited], { runMigrations: false });
+    expect(readOnly.logger.messages('warn')).toEqual([]);
+    expect((await readOnly.app.get(AutoMigratorService).status())[0]!.changed).toEqual([]);
+
+    const migrating = await boot([Things1700000000001, NotesEdited]);
+    expect(migrating.logger.messages('warn')).toEqual([]);
+    expect(migrating.logger.messages('log')).toContainEqual(
+      expect.stringMatching(
+        /applied again since their checksum was recorded .*: Notes1700000000002; this build's checksum is recorded as their baseline/,
+      ),
+    );
+    const rows = await t.db.query<{ name: string; origin: string; migration_id: number | string }>(
+      'SELECT name, origin, migration_id FROM migrations_checksums ORDER BY name',
+    );
+    expect(rows.map((row) => ({ ...row, migration_id: Number(row.migration_id) }))).toEqual([
+      { name: 'Notes1700000000002', origin: 'baseline', migration_id: Number(id) },
+      { name: 'Things1700000000001', origin: 'applied', migration_id: expect.any(Number) },
+    ]);
+    // Re-baselined once: the next boot has nothing to record, and the old text is now the changed one.
+    const again = await boot([Things1700000000001, NotesEdited]);
+    expect(again.logger.messages('log').filter((line) => /applied again/.test(line))).toEqual([]);
+    const older = await boot([Things1700000000001, Notes1700000000002], { runMigrations: false });
+    expect((await older.app.get(AutoMigratorService).status())[0]!.changed).toMatchObject([
+      { name: 'Notes1700000000002', recordedAs: 'baseline' },
+    ]);
+  });
+
+  it('run again by TypeORM with the same text, then edited: the edit is still reported (the row the checksum is for moves on)', async () => {
+    await boot([Things1700000000001, Notes1700000000002]);
+    await revertAndRunWithTypeorm([Things1700000000001, Notes1700000000002]);
+    await boot([Things1700000000001, Notes1700000000002]);
+    const edited = await boot([Things1700000000001, NotesEdited], { runMigrations: false });
+    expect(edited.logger.messages('warn')).toEqual([expect.stringMatching(/changed since .*Notes1700000000002/)]);
+  });
+
+  it('a checksums table from a version that kept no row ids: read as it is (an edit still reported), given migration_id by the next migrating boot', async () => {
+    await boot([Things1700000000001, Notes1700000000002]);
+    await t.db.query('ALTER TABLE migrations_checksums DROP COLUMN migration_id');
+    const readOnly = await boot([ThingsEdited, Notes1700000000002], { runMigrations: false });
+    expect(readOnly.logger.messages('warn')).toEqual([expect.stringMatching(CHANGED_WARNING)]);
+    expect(Object.keys((await t.db.query('SELECT * FROM migrations_checksums'))[0]!)).not.toContain('migration_id');
+
+    await boot([Things1700000000001, Notes1700000000002]);
+    const rows = await t.db.query<{ name: string; migration_id: number | string | null; id: number | string }>(
+      'SELECT c.name, c.migration_id, m.id FROM migrations_checksums c JOIN migrations m ON m.name = c.name ORDER BY c.name',
+    );
+    expect(rows).toHaveLength(2);
+    for (const row of rows) expect(Number(row.migration_id)).toBe(Number(row.id));
+    // From then on TypeORM's revert and run is told apart from an edit.
+    await revertAndRunWithTypeorm([Things1700000000001, NotesEdited]);
+    const after = await boot([Things1700000000001, NotesEdited]);
+    expect(after.logger.messages('warn')).toEqual([]);
   });
 
   it('not migrating (runMigrations: false) records nothing: no baseline, no table', async () => {

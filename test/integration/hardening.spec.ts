@@ -366,9 +366,9 @@ describeEachDatabase('honest reporting and observability', (t) => {
     await service.up();
     subscription.unsubscribe();
     for (const name of ['First1700000000062', 'Second1700000000063']) {
-      // PostgreSQL: the record and its checksum are one statement (WITH checksum AS (INSERT …) INSERT INTO "migrations" …).
+      // PostgreSQL: the record and its checksum are one statement (WITH recorded AS (INSERT INTO "migrations" …) INSERT …).
       const inserted = timeline.findIndex(
-        (line) => /^(WITH checksum AS \(.*\) )?INSERT INTO\b.*migrations/i.test(line) && line.includes(name),
+        (line) => /^(WITH recorded AS \()?INSERT INTO\b.*migrations/i.test(line) && line.includes(name),
       );
       const committed = timeline.findIndex((line, index) => index > inserted && /^COMMIT\b/i.test(line));
       expect(inserted, timeline.join('\n')).toBeGreaterThan(-1);
