@@ -367,9 +367,7 @@ describeEachDatabase('honest reporting and observability', (t) => {
     subscription.unsubscribe();
     for (const name of ['First1700000000062', 'Second1700000000063']) {
       // PostgreSQL: the record and its checksum are one statement (WITH recorded AS (INSERT INTO "migrations" …) INSERT …).
-      const inserted = timeline.findIndex(
-        (line) => /^(WITH recorded AS \()?INSERT INTO\b.*migrations/i.test(line) && line.includes(name),
-      );
+      const inserted = timeline.findIndex((line) => /^(WITH recorded AS \()?INSERT INTO\b.*migrations/i.test(line) && line.includes(name));
       const committed = timeline.findIndex((line, index) => index > inserted && /^COMMIT\b/i.test(line));
       expect(inserted, timeline.join('\n')).toBeGreaterThan(-1);
       expect(committed, timeline.join('\n')).toBeGreaterThan(inserted);
