@@ -17,3 +17,6 @@ export { buildSnapshot, snapshotDataSource } from './snapshot/entity-snapshot.js
 export type { BuildSnapshot, DataSourceSnapshot, MappedColumn, MappedTable } from './snapshot/entity-snapshot.js';
 export { parseSnapshot } from './snapshot/build-snapshot.js';
 export { recordRunningBuild } from './snapshot/running-builds.js';
+export { replayInShadow } from './replay/history-replay.js';
+export type { HistoryReplay, ReplayOption } from './replay/history-replay.js';
+export type { SchemaDifference } from './replay/schema-catalog.js';

@@ -1,5 +1,6 @@
 import {
   isFailing,
+  type HistoryReplay,
   type CheckFinding,
   type ObservedLock,
   type BuildSnapshot,
@@ -61,6 +62,10 @@ export function strictStatusProblems(statuses: readonly DataSourceStatus[]): str
     const drift = status.entityDrift?.statements.length ?? 0;
     if (drift > 0)
       problems.push(`${label}: the live schema differs from the entities: a generated migration would hold ${plural(drift, 'statement')}`);
+    const replay = status.historyReplay;
+    if (replay?.notReplayed !== undefined) problems.push(`${label}: the history could not be replayed: ${replay.notReplayed}`);
+    else if (replay && replay.differences.length > 0)
+      problems.push(`${label}: the live schema differs from what the history builds in ${plural(replay.differences.length, 'place')}`);
     if (invalid.length > 0)
       problems.push(`${label}: INVALID ${invalid.length === 1 ? 'index' : 'indexes'}: ${listNames(invalid.map((index) => index.index))}`);
   }
@@ -101,6 +106,7 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
       );
     }
     if (status.entityDrift) lines.push(...entityDriftLines(status.entityDrift));
+    if (status.historyReplay) lines.push(...historyReplayLines(status.historyReplay));
   }
   return lines.join('\n');
 }
@@ -113,6 +119,27 @@ function entityDriftLines({ entities, statements }: EntityDrift): string[] {
     `  entities: ${plural(entities, 'entity')} mapped; the live schema differs: a generated migration (typeorm migration:generate) would hold ` +
       `${plural(statements.length, 'statement')}:`,
     ...statements.map((statement) => `    ${statement};`),
+  ];
+}
+
+/** `status --schema --replay`: the history against the live schema, each difference with both sides. */
+function historyReplayLines(replay: HistoryReplay): string[] {
+  const where = replay.shadow ? ` in ${replay.shadow}` : '';
+  if (replay.notReplayed !== undefined)
+    return [`  history: not replayed${where} (${plural(replay.replayed, 'migration')} ran): ${replay.notReplayed}`];
+  const head = `  history: ${plural(replay.replayed, 'applied migration')} replayed${where} in ${(replay.durationMs / 1000).toFixed(1)} s`;
+  if (replay.differences.length === 0) return [`${head}; the live schema is what they build`];
+  return [
+    `${head}; the live schema differs from what they build in ${plural(replay.differences.length, 'place')}:`,
+    ...replay.differences.map((difference) => {
+      const what = `${difference.kind}${difference.label ? ` ${difference.label}` : ''} ${difference.name}`;
+      const detail = (text: string | undefined) => (text ? `: ${text}` : '');
+      return difference.change === 'added'
+        ? `    added   ${what}${detail(difference.live)} (live only; no migration builds it)`
+        : difference.change === 'missing'
+          ? `    missing ${what}${detail(difference.history)} (the history builds it; the live schema lacks it)`
+          : `    changed ${what}: live ${difference.live}; the history builds ${difference.history}`;
+    }),
   ];
 }
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseSnapshot, isFailing, type ShadowOption } from '../check/index.js';
+import { parseSnapshot, isFailing, type ReplayOption, type ShadowOption } from '../check/index.js';
 import { AutoMigratorConfigError } from '../errors/auto-migrator-config.error.js';
 import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { MigrationHistoryError } from '../errors/migration-history.error.js';
@@ -74,13 +74,19 @@ Options:
   --statement-timeout <ms>
                          up, down with --data-source: the longest a migration statement may run
                          (migrationTimeouts.statementTimeoutMs); with --app, set migrationTimeouts in the module
-  --shadow-url <url>     plan, check (PostgreSQL): the database the pending migrations run in instead of the
+  --shadow-url <url>     plan, check, status --schema --replay (PostgreSQL): the database the pending migrations run in instead of the
                          live one: a clone or branch of production, or an empty database (filled with the live
                          schema, emptied after); default SHADOW_DATABASE_URL, else a temporary database on the
                          live server (CREATEDB needed; the schema copied by pg_dump, else from the catalog),
                          dropped at the end
   --schema               with status: also each DataSource's entities against its live schema, read-only: the
                          statements a generated migration (typeorm migration:generate) would hold
+  --replay               with status --schema (PostgreSQL): also the history against the live schema: the applied
+                         migrations replayed in an empty shadow database (--shadow-url or SHADOW_DATABASE_URL, on
+                         another server), the two schemas compared object by object
+  --replay-on-live-server
+                         with --replay: allow the shadow on the live server (a temporary database there, CREATEDB
+                         needed, or a URL on it); statements that act on the whole server stop the replay
   --strict               with status: exit 1 when the migrations table does not fit this build (a migration
                          changed since it ran, unknown or out of order), a migration is dirty, an index
                          INVALID, or (--schema) the live schema differs from the entities; with ensure-up: also exit 1 on a changed, unknown or out-of-order migration;
@@ -113,6 +119,8 @@ const FLAGS = {
   'accept-change': { type: 'boolean', default: false },
   strict: { type: 'boolean', default: false },
   schema: { type: 'boolean', default: false },
+  replay: { type: 'boolean', default: false },
+  'replay-on-live-server': { type: 'boolean', default: false },
   snapshot: { type: 'string' },
   'running-builds': { type: 'boolean', default: false },
   out: { type: 'string' },
@@ -157,7 +165,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (typeof timeouts === 'string') return usage(io, timeouts, json, command);
   const envProblem = loadEnvFiles(values['env-file'] ?? []);
   if (envProblem !== undefined) return usage(io, envProblem, json, command);
-  const shadow = shadowOption(command!, values['shadow-url']);
+  const shadow = shadowOption(command!, values['shadow-url'], values.replay);
   if (typeof shadow === 'string') return usage(io, shadow, json, command);
 
   const started = performance.now();
@@ -173,6 +181,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         shadow,
         strict: values.strict,
         schema: values.schema,
+        replay: values.replay ? { ...shadow, onLiveServer: values['replay-on-live-server'] } : undefined,
         snapshot: values.snapshot,
         runningBuilds: values['running-builds'],
         out: values.out,
@@ -217,6 +226,8 @@ function argumentProblem(
     'accept-change'?: boolean;
     strict?: boolean;
     schema?: boolean;
+    replay?: boolean;
+    'replay-on-live-server'?: boolean;
     snapshot?: string;
     out?: string;
     build?: string;
@@ -240,6 +251,9 @@ function argumentProblem(
   if (values['data-source'] && values.tenants) return '--tenants goes with --app: tenants are configured in AutoMigratorModule';
   if (values.tenants && (command === 'plan' || command === 'check')) return `--tenants does not go with ${command}`;
   if (values.schema && command !== 'status') return `--schema goes with status, not ${command}`;
+  if ((values.replay || values['replay-on-live-server']) && !values.schema)
+    return '--replay and --replay-on-live-server go with status --schema (the history against the live schema)';
+  if (values['replay-on-live-server'] && !values.replay) return '--replay-on-live-server goes with --replay';
   if (values.schema && values.tenants)
     return '--schema does not go with --tenants: it compares the entities with the schema of each DataSource';
   if (values.strict && !STRICT_COMMANDS.has(command)) return `--strict goes with status, ensure-up or check, not ${command}`;
@@ -336,11 +350,12 @@ function milliseconds(flag: string, value: string | undefined): number | undefin
 
 type PlanLimits = { timeoutMs?: number; lockTimeoutMs?: number };
 
-/** plan and check: `--shadow-url`, else SHADOW_DATABASE_URL (read after --env-file); or what is wrong with it. */
-function shadowOption(command: string, flag: string | undefined): ShadowOption | undefined | string {
-  if (flag !== undefined && command !== 'plan' && command !== 'check') return `--shadow-url goes with plan or check, not ${command}`;
+/** plan, check and status --replay: `--shadow-url`, else SHADOW_DATABASE_URL (read after --env-file); or what is wrong with it. */
+function shadowOption(command: string, flag: string | undefined, replay = false): ShadowOption | undefined | string {
+  const uses = DRY_RUNS.has(command) || replay;
+  if (flag !== undefined && !uses) return `--shadow-url goes with plan, check or status --schema --replay, not ${command}`;
   if (flag === '') return '--shadow-url needs a URL (postgres://user@host:5432/database)';
-  if (command !== 'plan' && command !== 'check') return undefined;
+  if (!uses) return undefined;
   const url = flag ?? (process.env.SHADOW_DATABASE_URL || undefined);
   return url === undefined ? undefined : { url };
 }
@@ -352,8 +367,9 @@ interface CommandArgs {
   /** plan and check: the shadow database to use (else a temporary one). */
   readonly shadow: ShadowOption | undefined;
   readonly strict: boolean;
-  /** status: also the entities against the live schema. */
+  /** status: also the entities against the live schema, and (replay) the history against it. */
   readonly schema: boolean;
+  readonly replay: ReplayOption | undefined;
   /** check: the previous release's snapshot file, and whether to hold the migrations against the recorded builds too. */
   readonly snapshot: string | undefined;
   readonly runningBuilds: boolean;
@@ -427,11 +443,11 @@ async function execute(
   command: Command,
   operations: MigrationOperationsApi,
   scope: { dataSource?: string; tenants?: boolean },
-  { to, limits, shadow, strict, schema, snapshot, runningBuilds, out, build, resolve }: CommandArgs,
+  { to, limits, shadow, strict, schema, replay, snapshot, runningBuilds, out, build, resolve }: CommandArgs,
 ): Promise<CommandOutcome> {
   switch (command) {
     case 'status': {
-      const statuses = await operations.status({ ...scope, schema });
+      const statuses = await operations.status({ ...scope, schema, ...(replay ? { replay } : {}) });
       const text = formatStatus(statuses);
       if (!strict) return { dataSources: statuses, text, code: EXIT.ok };
       const problems = strictStatusProblems(statuses);

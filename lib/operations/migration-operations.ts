@@ -7,6 +7,9 @@ import {
   checkDeploy,
   recordRunningBuild,
   dryRunInShadow,
+  replayInShadow,
+  type HistoryReplay,
+  type ReplayOption,
   dryRunMigrations,
   redactedDryRun,
   type BuildSnapshot,
@@ -48,6 +51,8 @@ export interface DataSourceStatus extends MigrationStatusReport {
   readonly invalidIndexes?: readonly InvalidIndex[];
   /** With `schema`, the DataSource's own status: its entities against the live schema (what a generated migration would hold). */
   readonly entityDrift?: EntityDrift;
+  /** With `replay`: the applied migrations replayed on an empty shadow, and the live schema compared with what they build. */
+  readonly historyReplay?: HistoryReplay;
 }
 
 /** What `up` did to one DataSource. */
@@ -72,6 +77,12 @@ export interface OperationTarget {
 export interface StatusOptions extends OperationTarget {
   /** The entities against the live schema, read-only (CLI: `status --schema`); not for tenants. */
   readonly schema?: boolean;
+  /**
+   * With `schema`, PostgreSQL: also the history against the live schema, the applied migrations
+   * replayed in a shadow database (an empty one at `url`, or a temporary one on the live server
+   * with `onLiveServer`; CLI: `status --schema --replay`).
+   */
+  readonly replay?: ReplayOption;
 }
 
 /** What `ensureUp` covers, and whether every way the migrations table does not fit the build refuses. */
@@ -265,17 +276,28 @@ export class MigrationOperations implements MigrationOperationsApi {
    * DataSource's entities against its live schema: what `status` shows (CLI, API).
    */
   async status(options: StatusOptions = {}): Promise<DataSourceStatus[]> {
-    const { schema, ...target } = options;
+    const { schema, replay, ...target } = options;
+    if (replay && !schema) throw new AutoMigratorConfigError('status: replay goes with schema: true (the history against the live schema)');
     const statuses = await this.readStatuses(target);
-    return Promise.all(
-      statuses.map(async (status) => {
-        if (status.tenant !== undefined) return status;
-        const runner = this.runnerOf(status);
-        const invalidIndexes = await runner.readInvalidIndexes();
-        const entityDrift = schema ? await runner.readEntityDrift() : undefined;
-        return { ...status, ...(invalidIndexes ? { invalidIndexes } : {}), ...(entityDrift ? { entityDrift } : {}) };
-      }),
-    );
+    const result: DataSourceStatus[] = [];
+    // One DataSource after another: a replay runs a shadow database each.
+    for (const status of statuses) {
+      if (status.tenant !== undefined) {
+        result.push(status);
+        continue;
+      }
+      const runner = this.runnerOf(status);
+      const invalidIndexes = await runner.readInvalidIndexes();
+      const entityDrift = schema ? await runner.readEntityDrift() : undefined;
+      const historyReplay = replay ? await replayInShadow(runner, status, replay) : undefined;
+      result.push({
+        ...status,
+        ...(invalidIndexes ? { invalidIndexes } : {}),
+        ...(entityDrift ? { entityDrift } : {}),
+        ...(historyReplay ? { historyReplay } : {}),
+      });
+    }
+    return result;
   }
 
   /**

@@ -251,6 +251,30 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     });
     // Without --schema nothing of the entities is read or shown.
     expect((await cli(['status', '--strict', '--data-source', DATA_SOURCE], forgotten)).code).toBe(0);
+
+    // PostgreSQL: --replay, the history against the live schema (a temporary database on the live server, allowed).
+    const replay = ['status', '--schema', '--replay', '--replay-on-live-server', '--strict', '--data-source', DATA_SOURCE];
+    if (t.kind !== 'postgres') {
+      const refused = await cli(replay, env);
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(refused.stdout).toContain('history: not replayed (0 migrations ran): replaying the history is for PostgreSQL');
+      return;
+    }
+    const clean = await cli(replay, env);
+    expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+    expect(clean.stdout).toMatch(
+      /history: 3 applied migrations replayed in temporary database "auto_migrator_shadow_\w+" in [\d.]+ s; the live schema is what they build/,
+    );
+    await t.db.query('CREATE INDEX alpha_by_hand ON alpha (id DESC)');
+    const drifted = await cli(replay, env);
+    expect(drifted.code, drifted.stderr).toBe(1);
+    expect(drifted.stdout).toContain(
+      '    added   index alpha_by_hand public.alpha CREATE INDEX USING btree (id DESC) (live only; no migration builds it)',
+    );
+    expect(drifted.stdout).toContain('DataSource "default": the live schema differs from what the history builds in 1 place');
+    const withoutLiveServer = await cli(['status', '--schema', '--replay', '--data-source', DATA_SOURCE], env);
+    expect(withoutLiveServer.code).toBe(2);
+    expect(withoutLiveServer.stderr).toMatch(/--replay-on-live-server/);
   });
 
   it('plan prints the SQL and leaves the database unchanged (exit 2 on MariaDB)', async () => {
@@ -761,6 +785,11 @@ describe('the auto-migrator CLI refuses bad input with exit 2, running nothing',
       /--lock-timeout goes with plan, check, up or down, not status/,
     ],
     ['--schema with another command', ['up', '--schema', '--data-source', DATA_SOURCE], /--schema goes with status, not up/],
+    [
+      '--replay without --schema',
+      ['status', '--replay', '--data-source', DATA_SOURCE],
+      /--replay and --replay-on-live-server go with status --schema/,
+    ],
     [
       '--strict with another command',
       ['plan', '--strict', '--data-source', DATA_SOURCE],

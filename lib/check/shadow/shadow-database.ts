@@ -21,6 +21,16 @@ export interface ShadowOption {
   readonly url?: string;
 }
 
+/**
+ * What a shadow is for: `dry-run`, the pending migrations on a copy of the live schema (a clone, or
+ * a database filled with it); `replay`, the applied migrations run again from nothing, so an empty
+ * database, and on the live server only when `onLiveServer` allows it (replay runs migration code
+ * there: a temporary database on the live server, or a URL on it, is refused otherwise).
+ */
+export type ShadowPurpose = { readonly kind: 'dry-run' } | { readonly kind: 'replay'; readonly onLiveServer: boolean };
+
+const DRY_RUN: ShadowPurpose = { kind: 'dry-run' };
+
 /** What the shadow needs from its caller: where to say what it does, and what to keep out of it. */
 export interface ShadowContext {
   readonly label: string;
@@ -76,10 +86,15 @@ export class ShadowDatabase {
    * temporary database on the live server (CREATEDB needed). Refuses with an AutoMigratorConfigError
    * naming the ways when neither can be had. Writes nothing to the live database.
    */
-  static async open(live: DataSource, option: ShadowOption, context: ShadowContext): Promise<ShadowDatabase> {
+  static async open(
+    live: DataSource,
+    option: ShadowOption,
+    context: ShadowContext,
+    purpose: ShadowPurpose = DRY_RUN,
+  ): Promise<ShadowDatabase> {
     if (live.options.type !== 'postgres') throw new AutoMigratorConfigError(`${context.label}: a shadow database is for PostgreSQL only`);
     const facts = await readLiveFacts(live);
-    return option.url === undefined ? openTemporary(live, facts, context) : openGiven(live, option.url, facts, context);
+    return option.url === undefined ? openTemporary(live, facts, context, purpose) : openGiven(live, option.url, facts, context, purpose);
   }
 
   /**
@@ -110,8 +125,9 @@ export async function withShadow<T>(
   option: ShadowOption,
   context: ShadowContext,
   work: (shadow: ShadowDatabase) => Promise<T>,
+  purpose: ShadowPurpose = DRY_RUN,
 ): Promise<T> {
-  const shadow = await ShadowDatabase.open(live, option, context);
+  const shadow = await ShadowDatabase.open(live, option, context, purpose);
   try {
     return await work(shadow);
   } finally {
@@ -135,6 +151,8 @@ interface LiveFacts {
   readonly settings: SessionSettings;
   /** Identifies this very database: the server's start time and the database's oid. */
   readonly identity: string;
+  /** Identifies the server: its start time. */
+  readonly server: string;
 }
 
 async function readLiveFacts(live: DataSource): Promise<LiveFacts> {
@@ -177,6 +195,7 @@ async function readLiveFacts(live: DataSource): Promise<LiveFacts> {
     databaseSettings: row.settings,
     settings: { timeZone: row.time_zone, searchPath: row.search_path },
     identity: row.identity,
+    server: row.identity.slice(0, row.identity.lastIndexOf('/')),
   };
 }
 
@@ -208,14 +227,27 @@ function ways(facts: LiveFacts): string {
   );
 }
 
-/** A new database on the live server, with the live one's encoding, locale and settings, filled with its schema. */
-async function openTemporary(live: DataSource, facts: LiveFacts, context: ShadowContext): Promise<ShadowDatabase> {
+/**
+ * A new database on the live server, with the live one's encoding, locale and settings, filled
+ * with its schema (for a replay, left empty, and only when the purpose allows the live server).
+ */
+async function openTemporary(live: DataSource, facts: LiveFacts, context: ShadowContext, purpose: ShadowPurpose): Promise<ShadowDatabase> {
+  const replay = purpose.kind === 'replay';
+  if (replay && !purpose.onLiveServer) {
+    throw new AutoMigratorConfigError(
+      `${context.label}: replaying the history runs every applied migration's code again, and a temporary database for it would be on the live server: ` +
+        `give an empty database on another server (--shadow-url <url>, or SHADOW_DATABASE_URL), or allow the live server (--replay-on-live-server; ` +
+        `statements that act on the whole server stop the replay).`,
+    );
+  }
   const refuse = (why: string) =>
     new AutoMigratorConfigError(
-      `${context.label}: check and plan never run the pending migrations on the live database, and ${why}: ${ways(facts)}.`,
+      replay
+        ? `${context.label}: the history is replayed in a temporary database, and ${why}: give an empty database (--shadow-url <url>), or ALTER ROLE ${quoteIdentifier(facts.user)} CREATEDB.`
+        : `${context.label}: check and plan never run the pending migrations on the live database, and ${why}: ${ways(facts)}.`,
     );
   if (!facts.canCreateDatabase) throw refuse(`the role "${facts.user}" may not create the temporary database they run in (no CREATEDB)`);
-  const schema = await copyLiveSchema(live, facts.serverMajor);
+  const schema = replay ? undefined : await copyLiveSchema(live, facts.serverMajor);
   await dropStaleShadows(live);
   if (facts.serverMajor <= 14) {
     context.logger.warn(
@@ -243,22 +275,27 @@ async function openTemporary(live: DataSource, facts: LiveFacts, context: Shadow
   try {
     await live.query(
       `COMMENT ON DATABASE ${quoteIdentifier(name)} IS ${quoteLiteral(
-        `auto-migrator check: a temporary copy of the schema of "${facts.database}", made ${new Date().toISOString()} by process ${process.pid}; dropped when the check ends`,
+        `auto-migrator ${replay ? 'status --replay: a temporary database replaying the history' : 'check: a temporary copy of the schema'} of "${facts.database}", ` +
+          `made ${new Date().toISOString()} by process ${process.pid}; dropped when it ends`,
       )}`,
     );
     for (const statement of databaseSettingStatements(name, facts.databaseSettings)) await live.query(statement);
     connected = await connect(live, { database: name }, context);
     const [where] = (await connected.queryRunner.query('SELECT current_database() AS name')) as Array<{ name: string }>;
     invariant(where?.name === name, `the shadow connection reached database "${where?.name}", not the temporary "${name}"`);
-    await applySchema(connected.queryRunner, schema.sql);
+    if (schema) await applySchema(connected.queryRunner, schema.sql);
   } catch (error) {
     await disconnect(connected);
     await drop().catch(() => undefined);
     throw error;
   }
   const { dataSource, queryRunner } = connected;
-  context.logger.log(`${context.label}: the pending migrations run in a temporary database, "${name}", with the live schema`);
-  sayHowCopied(schema, context);
+  if (schema) {
+    context.logger.log(`${context.label}: the pending migrations run in a temporary database, "${name}", with the live schema`);
+    sayHowCopied(schema, context);
+  } else {
+    context.logger.log(`${context.label}: the applied migrations are replayed in a temporary database, "${name}", on the live server`);
+  }
   return new ShadowDatabase(dataSource, queryRunner, facts.settings, `temporary database "${name}"`, true, async () => {
     await disconnect(connected);
     await drop();
@@ -266,7 +303,13 @@ async function openTemporary(live: DataSource, facts: LiveFacts, context: Shadow
 }
 
 /** The database at `url`: a copy of the live one as it is, or an empty one filled with its schema (and emptied at the end). */
-async function openGiven(live: DataSource, url: string, facts: LiveFacts, context: ShadowContext): Promise<ShadowDatabase> {
+async function openGiven(
+  live: DataSource,
+  url: string,
+  facts: LiveFacts,
+  context: ShadowContext,
+  purpose: ShadowPurpose,
+): Promise<ShadowDatabase> {
   let target: string;
   try {
     target = describeConnectionTarget({ ...live.options, url } as DataSourceOptions);
@@ -279,15 +322,17 @@ async function openGiven(live: DataSource, url: string, facts: LiveFacts, contex
     const { dataSource, queryRunner } = connected;
     const [row] = (await queryRunner.query(
       `SELECT pg_postmaster_start_time()::text || '/' || (SELECT oid FROM pg_database WHERE datname = current_database()) AS identity,
+         current_setting('server_version_num')::int / 10000 AS major,
          NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE ${userSchema('n.nspname')})
          AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname <> 'plpgsql') AS empty`,
-    )) as Array<{ identity: string; empty: boolean }>;
+    )) as Array<{ identity: string; major: number; empty: boolean }>;
     if (row?.identity === facts.identity) {
       throw new AutoMigratorConfigError(
         `${context.label}: the shadow database URL names the live database itself (${target}); give a clone, a branch or an empty database.`,
       );
     }
+    if (purpose.kind === 'replay') return openForReplay(connected, row, target, facts, context, purpose.onLiveServer);
     if (row?.empty) {
       const schema = await copyLiveSchema(live, facts.serverMajor);
       await applySchema(queryRunner, schema.sql);
@@ -314,6 +359,33 @@ async function openGiven(live: DataSource, url: string, facts: LiveFacts, contex
     await disconnect(connected);
     throw error;
   }
+}
+
+/**
+ * A given database for a replay: empty, of the live server's PostgreSQL major (the two schemas
+ * are compared as each server prints its catalog), and on another server unless allowed.
+ */
+function openForReplay(
+  connected: { dataSource: DataSource; queryRunner: QueryRunner },
+  row: { identity: string; major: number; empty: boolean } | undefined,
+  target: string,
+  facts: LiveFacts,
+  context: ShadowContext,
+  onLiveServer: boolean,
+): ShadowDatabase {
+  const refuse = (why: string) => new AutoMigratorConfigError(`${context.label}: the history cannot be replayed in ${target}: ${why}.`);
+  if (!row?.empty) throw refuse('it is not empty (a replay builds the schema from nothing; give an empty database)');
+  if (Number(row.major) !== facts.serverMajor)
+    throw refuse(
+      `it runs PostgreSQL ${row.major} and the live database ${facts.serverMajor}; their catalogs are not compared across majors`,
+    );
+  if (row.identity.slice(0, row.identity.lastIndexOf('/')) === facts.server && !onLiveServer)
+    throw refuse('it is on the live server, where replaying runs every applied migration again (allow it with --replay-on-live-server)');
+  context.logger.log(`${context.label}: the applied migrations are replayed in the shadow database ${target}`);
+  return new ShadowDatabase(connected.dataSource, connected.queryRunner, facts.settings, `shadow database ${target}`, true, async () => {
+    await emptyDatabase(connected.queryRunner).catch(() => undefined);
+    await disconnect(connected);
+  });
 }
 
 /** A DataSource for the shadow: the live one's options (entities, migrations, logging) on another database, with a session of its own. */

@@ -1,0 +1,168 @@
+import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
+import { checksumsTableName } from '../../history/migration-checksums.js';
+import type { MigrationStatusReport } from '../../history/migration-status.js';
+import { migrationsTableName } from '../../history/migrations-table.js';
+import type { DataSourceMigrationRunner } from '../../runner/data-source-migration.runner.js';
+import { startedTableName } from '../../history/started-migrations.js';
+import { migrationName } from '../../plan/build-migrations.js';
+import type { MigrationTransactionMode } from '../../contracts/migration-records.js';
+import { SUMMARY_TABLE } from '../../tenants/tenant-summary.js';
+import { declaredTransaction } from '../../typeorm/migration-internals.js';
+import { RUNNING_BUILDS_TABLE } from '../snapshot/running-builds.js';
+import { withShadow, type ShadowContext, type ShadowOption } from '../shadow/shadow-database.js';
+import { serverWideStatement } from '../sql/server-wide-statements.js';
+import { compareSchemas, readSchemaCatalog, type SchemaDifference } from './schema-catalog.js';
+
+/** Where the history is replayed: a shadow database (see ShadowPurpose 'replay'). */
+export interface ReplayOption extends ShadowOption {
+  /** Allow a temporary database on the live server, or a URL on it (replay runs every applied migration's code there). */
+  readonly onLiveServer?: boolean;
+}
+
+/** The history against the live schema: the applied migrations replayed on an empty shadow, and the two schemas compared. */
+export interface HistoryReplay {
+  /** Where it ran: `temporary database "…"`, or `shadow database host:port/db, user "…"` (absent where nothing ran). */
+  readonly shadow?: string;
+  /** How many applied migrations ran there. */
+  readonly replayed: number;
+  /** Why the history could not be replayed, when it could not (then nothing is compared). */
+  readonly notReplayed?: string;
+  /** Each difference between the live schema and the one the history builds. */
+  readonly differences: readonly SchemaDifference[];
+  readonly durationMs: number;
+}
+
+/** A statement the replay refused to send: it would act on the whole server the shadow shares. */
+class ServerWideStatement extends Error {}
+
+/**
+ * {@link replayHistory} for a DataSource's runner, from the status just read: every recorded
+ * migration, in the order applied. PostgreSQL only (MySQL/MariaDB: said, not replayed).
+ */
+export async function replayInShadow(
+  runner: DataSourceMigrationRunner,
+  status: MigrationStatusReport,
+  option: ReplayOption,
+): Promise<HistoryReplay> {
+  const { dataSource, label, transaction } = runner.plan;
+  if (dataSource.options.type !== 'postgres') {
+    return {
+      replayed: 0,
+      notReplayed: 'replaying the history is for PostgreSQL (not yet MySQL/MariaDB or SQLite)',
+      differences: [],
+      durationMs: 0,
+    };
+  }
+  const applied = [...status.applied, ...status.unknown].sort((a, b) => a.order - b.order).map((migration) => migration.name);
+  return replayHistory(dataSource, applied, transaction, option, { label, logger: runner.logger, redactor: runner.redactor });
+}
+
+/**
+ * Replays `applied` (the names in the migrations table, in the order applied) on an empty shadow
+ * of `live`, each migration in its own transaction unless it runs without one, then compares the
+ * live schema with the shadow's, leaving out TypeORM's and the library's own tables. Statements
+ * that act on the whole server stop the replay before they are sent. A migration this build does
+ * not have, or one that fails (a history born of `synchronize`, squashed, or whose migrations
+ * depend on data), ends it with `notReplayed` saying why, and nothing compared: a comparison then
+ * would only be noise.
+ */
+export async function replayHistory(
+  live: DataSource,
+  applied: readonly string[],
+  transaction: MigrationTransactionMode,
+  option: ReplayOption,
+  context: ShadowContext,
+): Promise<HistoryReplay> {
+  const started = performance.now();
+  const instances = new Map(live.migrations.map((migration) => [String(migrationName(migration)), migration]));
+  const missing = applied.filter((name) => !instances.has(name));
+  return withShadow(
+    live,
+    option,
+    context,
+    async (shadow) => {
+      const result = (replayed: number, notReplayed?: string, differences: readonly SchemaDifference[] = []): HistoryReplay => ({
+        shadow: shadow.description,
+        replayed,
+        ...(notReplayed === undefined ? {} : { notReplayed }),
+        differences,
+        durationMs: Math.round(performance.now() - started),
+      });
+      if (missing.length > 0) return result(0, `applied migrations this build does not have cannot run: ${missing.join(', ')}`);
+      await shadow.prepareSession();
+      const runner = shadow.queryRunner;
+      let replayed = 0;
+      const unguard = guardServerWide(runner);
+      try {
+        for (const name of applied) {
+          try {
+            await runMigration(runner, instances.get(name)!, transaction);
+          } catch (error) {
+            if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+            const why =
+              error instanceof ServerWideStatement
+                ? `"${name}" sends ${error.message}, which acts on the whole server; it was not sent`
+                : `"${name}" failed on an empty database (${context.redactor.message(error)}): a history born of synchronize, squashed, or whose migrations need data cannot be replayed`;
+            return result(replayed, why);
+          }
+          replayed += 1;
+        }
+      } finally {
+        // The shadow's own clean-up (emptying a given database) is the library's, not a migration's.
+        unguard();
+      }
+      const liveRunner = live.createQueryRunner();
+      try {
+        const [liveCatalog, historyCatalog] = [await readSchemaCatalog(liveRunner), await readSchemaCatalog(runner)];
+        return result(replayed, undefined, compareSchemas(liveCatalog, historyCatalog, ownTables(live)));
+      } finally {
+        await liveRunner.release();
+      }
+    },
+    { kind: 'replay', onLiveServer: option.onLiveServer === true },
+  );
+}
+
+/** One migration as a run applies it: in a transaction of its own, unless it or the DataSource runs without one. */
+async function runMigration(runner: QueryRunner, migration: MigrationInterface, transaction: MigrationTransactionMode): Promise<void> {
+  if (transaction === 'none' || declaredTransaction(migration) === false) {
+    await migration.up(runner);
+    return;
+  }
+  await runner.startTransaction();
+  await migration.up(runner);
+  await runner.commitTransaction();
+}
+
+/**
+ * Until the returned function is called, every statement the shadow's session sends is read first:
+ * one that acts on the whole server is refused.
+ */
+function guardServerWide(runner: QueryRunner): () => void {
+  const target = runner as { query: (...args: unknown[]) => Promise<unknown> };
+  const original = target.query;
+  const send = original.bind(runner);
+  target.query = async (...args: unknown[]) => {
+    const why = typeof args[0] === 'string' ? await serverWideStatement(args[0]) : undefined;
+    if (why !== undefined) throw new ServerWideStatement(why);
+    return send(...args);
+  };
+  return () => {
+    target.query = original;
+  };
+}
+
+/** TypeORM's and the library's own tables: the history does not build them as the live database has them. */
+function ownTables(dataSource: DataSource): ReadonlySet<string> {
+  return new Set([
+    migrationsTableName(dataSource),
+    checksumsTableName(dataSource),
+    startedTableName(dataSource),
+    SUMMARY_TABLE,
+    RUNNING_BUILDS_TABLE,
+    'typeorm_metadata',
+    dataSource.options.cache && typeof dataSource.options.cache === 'object' && 'tableName' in dataSource.options.cache
+      ? String(dataSource.options.cache.tableName)
+      : 'query-result-cache',
+  ]);
+}

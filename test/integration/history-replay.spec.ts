@@ -1,0 +1,122 @@
+import { expect, it } from 'vitest';
+import { AutoMigratorConfigError, AutoMigratorService } from '../../lib/index.js';
+import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
+import { createTestDatabase, postgresAdminQuery } from '../support/databases.js';
+import { defineMigration, sql, type MigrationClass } from '../support/migrations.js';
+import { bootApp } from '../support/test-app.js';
+
+const CreateUsers = defineMigration(
+  'CreateUsers1700000000001',
+  sql(
+    'CREATE TABLE users (id SERIAL PRIMARY KEY, name VARCHAR(20) NOT NULL, email TEXT)',
+    'CREATE UNIQUE INDEX users_email ON users (email)',
+  ),
+);
+const AddStatus = defineMigration(
+  'AddStatus1700000000002',
+  sql(
+    "CREATE TYPE user_status AS ENUM ('active', 'gone')",
+    "ALTER TABLE users ADD status user_status NOT NULL DEFAULT 'active'",
+    'CREATE INDEX users_status ON users (status) WHERE status = $$active$$',
+  ),
+);
+const ROLE = 'auto_migrator_replay_probe';
+/** Applied on the live database by hand (pretended here): replaying it would create a role on the server. */
+const MakeRole = defineMigration('MakeRole1700000000003', sql(`CREATE ROLE ${ROLE}`));
+/** Needs what synchronize made once, and no migration creates: fails on an empty database. */
+const Legacy = defineMigration('Legacy1700000000004', sql('ALTER TABLE legacy_accounts ADD note TEXT'));
+
+async function tempShadows(t: DatabaseFixture): Promise<string[]> {
+  const rows = await t.db.query<{ datname: string }>(
+    `SELECT datname FROM pg_database WHERE datname LIKE 'auto\\_migrator\\_shadow\\_%' AND shobj_description(oid, 'pg_database') LIKE '%"${t.db.name}"%'`,
+  );
+  return rows.map((row) => row.datname);
+}
+
+describeEachDatabase(
+  'status --schema --replay: the history against the live schema (PostgreSQL)',
+  (t) => {
+    async function service(migrations: MigrationClass[], runMigrations = false) {
+      const app = t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations } }));
+      return app.app.get(AutoMigratorService);
+    }
+
+    it('after up: no difference; an index added and a column retyped by hand are named with both sides; the temporary database is dropped', async () => {
+      await service([CreateUsers, AddStatus], true);
+      const live = await service([CreateUsers, AddStatus]);
+      const [clean] = await live.status({ schema: true, replay: { onLiveServer: true } });
+      expect(clean!.historyReplay).toMatchObject({
+        replayed: 2,
+        differences: [],
+        shadow: expect.stringMatching(/^temporary database "auto_migrator_shadow_/),
+      });
+      expect(clean!.historyReplay).not.toHaveProperty('notReplayed');
+
+      await t.db.query('CREATE INDEX users_name_by_hand ON users (lower(name))');
+      await t.db.query('ALTER TABLE users ALTER COLUMN name TYPE VARCHAR(40)');
+      const [drifted] = await live.status({ schema: true, replay: { onLiveServer: true } });
+      expect(drifted!.historyReplay!.differences).toEqual([
+        {
+          change: 'added',
+          kind: 'index',
+          name: 'public.users CREATE INDEX USING btree (lower((name)::text))',
+          live: '',
+          label: 'users_name_by_hand',
+        },
+        {
+          change: 'changed',
+          kind: 'column',
+          name: 'public.users.name',
+          live: 'character varying(40) NOT NULL',
+          history: 'character varying(20) NOT NULL',
+        },
+      ]);
+      expect(await tempShadows(t)).toEqual([]);
+    });
+
+    it('a shadow on the live server only when allowed; an empty database given by URL is used and left empty', async () => {
+      await service([CreateUsers], true);
+      const live = await service([CreateUsers]);
+      await expect(live.status({ schema: true, replay: {} })).rejects.toThrow(AutoMigratorConfigError);
+      await expect(live.status({ schema: true, replay: {} })).rejects.toThrow(/--shadow-url .*--replay-on-live-server/);
+      const shadow = await createTestDatabase('postgres');
+      try {
+        await expect(live.status({ schema: true, replay: { url: shadow.url } })).rejects.toThrow(/it is on the live server/);
+        const [status] = await live.status({ schema: true, replay: { url: shadow.url, onLiveServer: true } });
+        expect(status!.historyReplay).toMatchObject({ replayed: 1, differences: [] });
+        expect(await shadow.tables()).toEqual([]);
+        await shadow.query('CREATE TABLE leftover (id INT)');
+        await expect(live.status({ schema: true, replay: { url: shadow.url, onLiveServer: true } })).rejects.toThrow(/it is not empty/);
+      } finally {
+        await shadow.drop();
+      }
+    });
+
+    it('a statement acting on the whole server stops the replay before it is sent; a migration failing on an empty database is said, nothing compared', async () => {
+      await service([CreateUsers], true);
+      await t.db.query(`INSERT INTO migrations (timestamp, name) VALUES (1700000000003, 'MakeRole1700000000003')`);
+      const [role] = await (await service([CreateUsers, MakeRole])).status({ schema: true, replay: { onLiveServer: true } });
+      expect(role!.historyReplay).toMatchObject({
+        replayed: 1,
+        notReplayed: expect.stringMatching(/"MakeRole1700000000003" sends CREATE ROLE, which acts on the whole server; it was not sent/),
+        differences: [],
+      });
+      const roles = (await postgresAdminQuery(`SELECT 1 FROM pg_roles WHERE rolname = '${ROLE}'`)) as { rows: unknown[] };
+      expect(roles.rows).toEqual([]);
+
+      await t.db.query(`DELETE FROM migrations WHERE name = 'MakeRole1700000000003'`);
+      await t.db.query('CREATE TABLE legacy_accounts (id INT)');
+      await t.db.query(`INSERT INTO migrations (timestamp, name) VALUES (1700000000004, 'Legacy1700000000004')`);
+      const [legacy] = await (await service([CreateUsers, Legacy])).status({ schema: true, replay: { onLiveServer: true } });
+      expect(legacy!.historyReplay).toMatchObject({
+        replayed: 1,
+        notReplayed: expect.stringMatching(
+          /"Legacy1700000000004" failed on an empty database \(.*legacy_accounts.*\): a history born of synchronize/,
+        ),
+        differences: [],
+      });
+      expect(await tempShadows(t)).toEqual([]);
+    });
+  },
+  ['postgres'],
+);
