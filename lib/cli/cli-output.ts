@@ -9,6 +9,7 @@ import {
 } from '../check/index.js';
 import { judgeHistory, STRICT_HISTORY } from '../history/history-policy.js';
 import type { EntityDrift } from '../history/entity-drift.js';
+import type { AcceptedDrift, ShownStatus } from './drift-baseline.js';
 import type { ChangedMigration } from '../history/migration-checksums.js';
 import { plural } from '../util/quantities.js';
 import type { DataSourceStatus, UpResult } from '../operations/migration-operations.js';
@@ -73,7 +74,7 @@ export function strictStatusProblems(statuses: readonly DataSourceStatus[]): str
 }
 
 /** The status of every DataSource as a readable table. */
-export function formatStatus(statuses: readonly DataSourceStatus[]): string {
+export function formatStatus(statuses: readonly ShownStatus[]): string {
   const lines: string[] = [];
   for (const status of statuses) {
     lines.push(
@@ -107,6 +108,7 @@ export function formatStatus(statuses: readonly DataSourceStatus[]): string {
     }
     if (status.entityDrift) lines.push(...entityDriftLines(status.entityDrift));
     if (status.historyReplay) lines.push(...historyReplayLines(status.historyReplay));
+    if (status.acceptedDrift) lines.push(...acceptedLines(status.acceptedDrift));
   }
   return lines.join('\n');
 }
@@ -141,6 +143,18 @@ function historyReplayLines(replay: HistoryReplay): string[] {
           : `    changed ${what}: live ${difference.live}; the history builds ${difference.history}`;
     }),
   ];
+}
+
+/** `status --schema --baseline`: what the baseline accepted, and what it lists that no longer differs. */
+function acceptedLines({ entities, history, gone }: AcceptedDrift): string[] {
+  const lines: string[] = [];
+  if (entities.length + history.length > 0) {
+    lines.push(
+      `  accepted by the baseline: ${plural(entities.length, 'entity statement')}, ${plural(history.length, 'history difference')} (not counted by --strict)`,
+    );
+  }
+  for (const line of gone) lines.push(`  no longer differs (remove it from the baseline): ${line}`);
+  return lines;
 }
 
 /** An applied migration's state: changed when its up() differs from the one its checksum was recorded for. */

@@ -11,6 +11,7 @@ import type { ResolvedAs } from '../operations/resolve-migration.js';
 import type { MigrationTimeoutOptions } from '../options/auto-migrator-options.interface.js';
 import { SecretRedactor } from '../util/secret-redactor.js';
 import { CliLogger } from './cli-logger.js';
+import { applyBaseline, baselineOf, parseBaseline } from './drift-baseline.js';
 import {
   formatCheck,
   formatDown,
@@ -74,11 +75,11 @@ Options:
   --statement-timeout <ms>
                          up, down with --data-source: the longest a migration statement may run
                          (migrationTimeouts.statementTimeoutMs); with --app, set migrationTimeouts in the module
-  --shadow-url <url>     plan, check, status --schema --replay (PostgreSQL): the database the pending migrations run in instead of the
+  --shadow-url <url>     plan, check (PostgreSQL): the database the pending migrations run in instead of the
                          live one: a clone or branch of production, or an empty database (filled with the live
                          schema, emptied after); default SHADOW_DATABASE_URL, else a temporary database on the
                          live server (CREATEDB needed; the schema copied by pg_dump, else from the catalog),
-                         dropped at the end
+                         dropped at the end; status --schema --replay: the empty database the history is replayed in
   --schema               with status: also each DataSource's entities against its live schema, read-only: the
                          statements a generated migration (typeorm migration:generate) would hold
   --replay               with status --schema (PostgreSQL): also the history against the live schema: the applied
@@ -87,9 +88,14 @@ Options:
   --replay-on-live-server
                          with --replay: allow the shadow on the live server (a temporary database there, CREATEDB
                          needed, or a URL on it); statements that act on the whole server stop the replay
+  --baseline <file>      with status --schema: differences this file accepts (--write-baseline) are shown as accepted,
+                         not counted by --strict; a difference it lists that is gone is said
+  --write-baseline <file>
+                         with status --schema: accept today's differences: write them to this file
   --strict               with status: exit 1 when the migrations table does not fit this build (a migration
                          changed since it ran, unknown or out of order), a migration is dirty, an index
-                         INVALID, or (--schema) the live schema differs from the entities; with ensure-up: also exit 1 on a changed, unknown or out-of-order migration;
+                         INVALID, or (--schema) the live schema differs from the entities or (--replay) from the
+                         history; with ensure-up: also exit 1 on a changed, unknown or out-of-order migration;
                          with check: also exit 1 when a pending migration could not be checked
   --snapshot <file>      with check: the previous release's snapshot; changes that break what it maps are findings
   --running-builds       with check: also every build recorded as booted in the last 30 days (the option
@@ -120,6 +126,8 @@ const FLAGS = {
   strict: { type: 'boolean', default: false },
   schema: { type: 'boolean', default: false },
   replay: { type: 'boolean', default: false },
+  baseline: { type: 'string' },
+  'write-baseline': { type: 'string' },
   'replay-on-live-server': { type: 'boolean', default: false },
   snapshot: { type: 'string' },
   'running-builds': { type: 'boolean', default: false },
@@ -182,6 +190,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         strict: values.strict,
         schema: values.schema,
         replay: values.replay ? { ...shadow, onLiveServer: values['replay-on-live-server'] } : undefined,
+        baseline: values.baseline,
+        writeBaseline: values['write-baseline'],
         snapshot: values.snapshot,
         runningBuilds: values['running-builds'],
         out: values.out,
@@ -228,6 +238,8 @@ function argumentProblem(
     schema?: boolean;
     replay?: boolean;
     'replay-on-live-server'?: boolean;
+    baseline?: string;
+    'write-baseline'?: string;
     snapshot?: string;
     out?: string;
     build?: string;
@@ -254,6 +266,11 @@ function argumentProblem(
   if ((values.replay || values['replay-on-live-server']) && !values.schema)
     return '--replay and --replay-on-live-server go with status --schema (the history against the live schema)';
   if (values['replay-on-live-server'] && !values.replay) return '--replay-on-live-server goes with --replay';
+  if ((values.baseline !== undefined || values['write-baseline'] !== undefined) && !values.schema)
+    return '--baseline and --write-baseline go with status --schema';
+  if (values.baseline !== undefined && values['write-baseline'] !== undefined) return 'give --baseline or --write-baseline, not both';
+  if (values.baseline !== undefined && !existsSync(values.baseline))
+    return `--baseline ${values.baseline}: no such file (looked at ${resolve(values.baseline)}); write one with --write-baseline`;
   if (values.schema && values.tenants)
     return '--schema does not go with --tenants: it compares the entities with the schema of each DataSource';
   if (values.strict && !STRICT_COMMANDS.has(command)) return `--strict goes with status, ensure-up or check, not ${command}`;
@@ -370,6 +387,9 @@ interface CommandArgs {
   /** status: also the entities against the live schema, and (replay) the history against it. */
   readonly schema: boolean;
   readonly replay: ReplayOption | undefined;
+  /** status --schema: a drift baseline to apply, or the file to write today's differences to. */
+  readonly baseline: string | undefined;
+  readonly writeBaseline: string | undefined;
   /** check: the previous release's snapshot file, and whether to hold the migrations against the recorded builds too. */
   readonly snapshot: string | undefined;
   readonly runningBuilds: boolean;
@@ -443,22 +463,11 @@ async function execute(
   command: Command,
   operations: MigrationOperationsApi,
   scope: { dataSource?: string; tenants?: boolean },
-  { to, limits, shadow, strict, schema, replay, snapshot, runningBuilds, out, build, resolve }: CommandArgs,
+  { to, limits, shadow, strict, schema, replay, baseline, writeBaseline, snapshot, runningBuilds, out, build, resolve }: CommandArgs,
 ): Promise<CommandOutcome> {
   switch (command) {
-    case 'status': {
-      const statuses = await operations.status({ ...scope, schema, ...(replay ? { replay } : {}) });
-      const text = formatStatus(statuses);
-      if (!strict) return { dataSources: statuses, text, code: EXIT.ok };
-      const problems = strictStatusProblems(statuses);
-      if (problems.length === 0) return { dataSources: statuses, text, code: EXIT.ok };
-      return {
-        dataSources: statuses,
-        text: `${text}\n\nExit 1 (--strict):\n${problems.map((line) => `  ${line}`).join('\n')}`,
-        code: EXIT.failed,
-        strict: problems,
-      };
-    }
+    case 'status':
+      return statusCommand(operations, scope, { strict, schema, replay, baseline, writeBaseline });
     case 'up': {
       const results = await operations.up(scope);
       const failed = results.some((result) => result.status !== 'done');
@@ -498,6 +507,31 @@ async function execute(
     case 'snapshot':
       return snapshotCommand(operations, scope.dataSource, out!, build);
   }
+}
+
+/**
+ * status: what the migrations table says; with --schema the drift, less what a baseline accepts
+ * (or written to one); with --strict exit 1 on what needs attention (see strictStatusProblems).
+ */
+async function statusCommand(
+  operations: MigrationOperationsApi,
+  scope: { dataSource?: string; tenants?: boolean },
+  options: Pick<CommandArgs, 'strict' | 'schema' | 'replay' | 'baseline' | 'writeBaseline'>,
+): Promise<CommandOutcome> {
+  const { strict, schema, replay, baseline, writeBaseline } = options;
+  const accepted = baseline === undefined ? undefined : parseBaseline(readFileSync(baseline, 'utf8'), baseline);
+  const read = await operations.status({ ...scope, schema, ...(replay ? { replay } : {}) });
+  if (writeBaseline !== undefined) writeFileSync(writeBaseline, `${JSON.stringify(baselineOf(read), null, 2)}\n`);
+  const statuses = accepted ? applyBaseline(read, accepted) : writeBaseline !== undefined ? applyBaseline(read, baselineOf(read)) : read;
+  const text = formatStatus(statuses) + (writeBaseline === undefined ? '' : `\n\nWrote the drift baseline to ${writeBaseline}.`);
+  const problems = strict ? strictStatusProblems(statuses) : [];
+  if (problems.length === 0) return { dataSources: statuses, text, code: EXIT.ok };
+  return {
+    dataSources: statuses,
+    text: `${text}\n\nExit 1 (--strict):\n${problems.map((line) => `  ${line}`).join('\n')}`,
+    code: EXIT.failed,
+    strict: problems,
+  };
 }
 
 /** check: the findings; exit 1 on an error (with --strict also on an unchecked migration). */

@@ -252,6 +252,21 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     // Without --schema nothing of the entities is read or shown.
     expect((await cli(['status', '--strict', '--data-source', DATA_SOURCE], forgotten)).code).toBe(0);
 
+    // Today's differences accepted once: --strict then fails only on a new one; one gone is said.
+    const baseline = join(await mkdtemp(join(tmpdir(), 'drift-')), 'baseline.json');
+    const written = await cli(['status', '--schema', '--strict', '--write-baseline', baseline, '--data-source', DATA_SOURCE], forgotten);
+    expect(written.code, written.stdout + written.stderr).toBe(0);
+    expect(written.stdout).toContain(`Wrote the drift baseline to ${baseline}.`);
+    const accepted = await cli(['status', '--schema', '--strict', '--baseline', baseline, '--data-source', DATA_SOURCE], forgotten);
+    expect(accepted.code, accepted.stdout).toBe(0);
+    expect(accepted.stdout).toMatch(/accepted by the baseline: \d+ entity statements?, 0 history differences \(not counted by --strict\)/);
+    const notesAdded = await cli(['status', '--schema', '--baseline', baseline, '--data-source', DATA_SOURCE], env);
+    expect(notesAdded.stdout).toMatch(/no longer differs \(remove it from the baseline\): .*note/);
+    await writeFile(baseline, '{"format": "something else"}');
+    const wrong = await cli(['status', '--schema', '--baseline', baseline, '--data-source', DATA_SOURCE], forgotten);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain(`--baseline ${baseline}: not a drift baseline of this library`);
+
     // PostgreSQL: --replay, the history against the live schema (a temporary database on the live server, allowed).
     const replay = ['status', '--schema', '--replay', '--replay-on-live-server', '--strict', '--data-source', DATA_SOURCE];
     if (t.kind !== 'postgres') {
@@ -268,6 +283,15 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     await t.db.query('CREATE INDEX alpha_by_hand ON alpha (id DESC)');
     const drifted = await cli(replay, env);
     expect(drifted.code, drifted.stderr).toBe(1);
+    // Accepted: exit 0 until another change by hand.
+    expect((await cli([...replay, '--write-baseline', baseline], env)).code).toBe(0);
+    expect((await cli([...replay, '--baseline', baseline], env)).code).toBe(0);
+    await t.db.query('CREATE INDEX beta_by_hand ON beta (id DESC)');
+    const another = await cli([...replay, '--baseline', baseline], env);
+    expect(another.code).toBe(1);
+    expect(another.stdout).toContain('accepted by the baseline: 0 entity statements, 1 history difference');
+    expect(another.stdout).toContain('    added   index beta_by_hand public.beta CREATE INDEX USING btree (id DESC)');
+    await t.db.query('DROP INDEX beta_by_hand');
     expect(drifted.stdout).toContain(
       '    added   index alpha_by_hand public.alpha CREATE INDEX USING btree (id DESC) (live only; no migration builds it)',
     );
