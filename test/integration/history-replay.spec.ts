@@ -120,3 +120,82 @@ describeEachDatabase(
   },
   ['postgres'],
 );
+
+const MyUsers = defineMigration(
+  'CreateUsers1700000000001',
+  sql(
+    'CREATE TABLE users (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20) NOT NULL, email VARCHAR(100), CHECK (CHAR_LENGTH(name) > 0))',
+    'CREATE UNIQUE INDEX users_email ON users (email)',
+  ),
+);
+const MyPosts = defineMigration(
+  'CreatePosts1700000000002',
+  sql(
+    'CREATE TABLE posts (id INT AUTO_INCREMENT PRIMARY KEY, user_id INT NOT NULL, CONSTRAINT posts_user FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE)',
+  ),
+);
+const MyUser = defineMigration('MakeUser1700000000003', sql(`CREATE USER '${ROLE}'@'localhost'`));
+
+describeEachDatabase(
+  'status --schema --replay: the history against the live schema (MySQL/MariaDB)',
+  (t) => {
+    async function service(migrations: MigrationClass[], runMigrations = false) {
+      const app = t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations } }));
+      return app.app.get(AutoMigratorService);
+    }
+
+    async function temporaryDatabases(): Promise<string[]> {
+      const rows = await t.db.query<{ name: string }>(
+        `SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'auto\\_migrator\\_shadow\\_%'`,
+      );
+      return rows.map((row) => row.name);
+    }
+
+    it('after up: no difference; an index added and a column widened by hand are named with both sides; the temporary database is dropped', async () => {
+      await service([MyUsers, MyPosts], true);
+      const before = await temporaryDatabases();
+      const live = await service([MyUsers, MyPosts]);
+      const [clean] = await live.status({ schema: true, replay: { onLiveServer: true } });
+      expect(clean!.historyReplay).toMatchObject({ replayed: 2, differences: [] });
+      expect(clean!.historyReplay).not.toHaveProperty('notReplayed');
+
+      await t.db.query('CREATE INDEX users_name_by_hand ON users (name)');
+      await t.db.query('ALTER TABLE users MODIFY name VARCHAR(40) NOT NULL');
+      const [drifted] = await live.status({ schema: true, replay: { onLiveServer: true } });
+      expect(drifted!.historyReplay!.differences).toEqual([
+        expect.objectContaining({ change: 'added', kind: 'index', name: 'users INDEX BTREE (name)', label: 'users_name_by_hand' }),
+        expect.objectContaining({
+          change: 'changed',
+          kind: 'column',
+          name: 'users.name',
+          live: expect.stringMatching(/^varchar\(40\) NOT NULL/),
+          history: expect.stringMatching(/^varchar\(20\) NOT NULL/),
+        }),
+      ]);
+      await expect(live.status({ schema: true, replay: {} })).rejects.toThrow(/--shadow-url .*--replay-on-live-server/);
+      expect(await temporaryDatabases()).toEqual(before);
+    });
+
+    it('CREATE USER, and a name in another database of the server, stop the replay before they are sent', async () => {
+      await service([MyUsers], true);
+      await t.db.query(`INSERT INTO migrations (timestamp, name) VALUES (1700000000003, 'MakeUser1700000000003')`);
+      const [user] = await (await service([MyUsers, MyUser])).status({ schema: true, replay: { onLiveServer: true } });
+      expect(user!.historyReplay).toMatchObject({
+        replayed: 1,
+        notReplayed: expect.stringMatching(/"MakeUser1700000000003" sends CREATE USER, which acts on the whole server; it was not sent/),
+      });
+      expect(await t.db.query(`SELECT 1 FROM mysql.user WHERE User = '${ROLE}'`)).toEqual([]);
+
+      await t.db.query(`DELETE FROM migrations WHERE name = 'MakeUser1700000000003'`);
+      const LiveWrite = defineMigration('LiveWrite1700000000004', sql(`INSERT INTO \`${t.db.name}\`.users (name) VALUES ('x')`));
+      await t.db.query(`INSERT INTO migrations (timestamp, name) VALUES (1700000000004, 'LiveWrite1700000000004')`);
+      const [reach] = await (await service([MyUsers, LiveWrite])).status({ schema: true, replay: { onLiveServer: true } });
+      expect(reach!.historyReplay).toMatchObject({
+        replayed: 1,
+        notReplayed: expect.stringMatching(new RegExp(`"LiveWrite1700000000004" sends a name in database "${t.db.name}"`)),
+      });
+      expect(await t.db.query('SELECT * FROM users')).toEqual([]);
+    });
+  },
+  ['mariadb'],
+);

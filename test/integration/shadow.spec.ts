@@ -305,7 +305,7 @@ describeEachDatabase(
         expect(env.stderr).toMatch(/run in the shadow database postgres .*filled with the live schema/);
         const misplaced = await cli(['status', '--shadow-url', shadow.url]).exited;
         expect(misplaced.code).toBe(2);
-        expect(misplaced.stderr).toContain('--shadow-url goes with plan or check, not status');
+        expect(misplaced.stderr).toContain('--shadow-url goes with plan, check or status --schema --replay, not status');
         expect(await t.db.query(`SELECT to_regclass('alpha') IS NULL AS untouched`)).toEqual([{ untouched: true }]);
       } finally {
         await shadow.drop();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { serverWideStatement } from '../../lib/check/sql/server-wide-statements.js';
+import { mysqlServerWideStatement, serverWideStatement } from '../../lib/check/sql/server-wide-statements.js';
 
 describe('serverWideStatement: what a committed statement in a shadow on the live server must not do', () => {
   it.each([
@@ -34,5 +34,35 @@ describe('serverWideStatement: what a committed statement in a shadow on the liv
     'REINDEX INDEX CONCURRENTLY i',
   ])('%s stays inside its database', async (sql) => {
     expect(await serverWideStatement(sql)).toBeUndefined();
+  });
+});
+
+describe('MySQL/MariaDB statements that act outside their database (replay on a shadow)', () => {
+  const others = new Set(['live_app', 'mysql']);
+
+  it.each([
+    ["CREATE USER 'probe'@'localhost'", 'CREATE USER'],
+    ["  grant select on *.* to 'probe'@'%'", 'GRANT'],
+    ['DROP DATABASE live_app', 'DROP DATABASE'],
+    ['SET GLOBAL max_connections = 10', 'SET GLOBAL'],
+    ['SET @@GLOBAL.sql_mode = ""', 'SET @@GLOBAL'],
+    ['FLUSH PRIVILEGES', 'FLUSH'],
+    ["SELECT * FROM t INTO OUTFILE '/tmp/x'", expect.stringMatching(/^SELECT/)],
+    ["INSERT INTO live_app.users (name) VALUES ('x')", 'a name in database "live_app"'],
+    ['UPDATE `live_app`.`users` SET name = 1', 'a name in database "live_app"'],
+    ["UPDATE mysql.user SET Host = '%'", 'a name in database "mysql"'],
+  ])('%s: %s', (sql, expected) => {
+    expect(mysqlServerWideStatement(sql, others)).toEqual(expected);
+  });
+
+  it.each([
+    'CREATE TABLE users (id INT PRIMARY KEY)',
+    'ALTER TABLE users ADD COLUMN note TEXT, ALGORITHM=INSTANT',
+    'SELECT users.id FROM users JOIN posts ON posts.user_id = users.id',
+    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_NAME = 'users'",
+    'SET FOREIGN_KEY_CHECKS = 0',
+    'CREATE INDEX users_name ON users (name)',
+  ])('%s stays inside its database', (sql) => {
+    expect(mysqlServerWideStatement(sql, others)).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { checksumsTableName } from '../../history/migration-checksums.js';
 import type { MigrationStatusReport } from '../../history/migration-status.js';
-import { migrationsTableName } from '../../history/migrations-table.js';
+import { isMysqlFamily, migrationsTableName } from '../../history/migrations-table.js';
 import type { DataSourceMigrationRunner } from '../../runner/data-source-migration.runner.js';
 import { startedTableName } from '../../history/started-migrations.js';
 import { migrationName } from '../../plan/build-migrations.js';
@@ -9,8 +9,9 @@ import type { MigrationTransactionMode } from '../../contracts/migration-records
 import { SUMMARY_TABLE } from '../../tenants/tenant-summary.js';
 import { declaredTransaction } from '../../typeorm/migration-internals.js';
 import { RUNNING_BUILDS_TABLE } from '../snapshot/running-builds.js';
-import { withShadow, type ShadowContext, type ShadowOption } from '../shadow/shadow-database.js';
-import { serverWideStatement } from '../sql/server-wide-statements.js';
+import { openMysqlReplay } from '../shadow/mysql-replay-shadow.js';
+import { ShadowDatabase, type ShadowContext, type ShadowOption } from '../shadow/shadow-database.js';
+import { mysqlServerWideStatement, serverWideStatement } from '../sql/server-wide-statements.js';
 import { compareSchemas, readSchemaCatalog, type SchemaDifference } from './schema-catalog.js';
 
 /** Where the history is replayed: a shadow database (see ShadowPurpose 'replay'). */
@@ -45,10 +46,10 @@ export async function replayInShadow(
   option: ReplayOption,
 ): Promise<HistoryReplay> {
   const { dataSource, label, transaction } = runner.plan;
-  if (dataSource.options.type !== 'postgres') {
+  if (dataSource.options.type !== 'postgres' && !isMysqlFamily(dataSource)) {
     return {
       replayed: 0,
-      notReplayed: 'replaying the history is for PostgreSQL (not yet MySQL/MariaDB or SQLite)',
+      notReplayed: 'replaying the history is for PostgreSQL and MySQL/MariaDB (not SQLite)',
       differences: [],
       durationMs: 0,
     };
@@ -76,51 +77,51 @@ export async function replayHistory(
   const started = performance.now();
   const instances = new Map(live.migrations.map((migration) => [String(migrationName(migration)), migration]));
   const missing = applied.filter((name) => !instances.has(name));
-  return withShadow(
-    live,
-    option,
-    context,
-    async (shadow) => {
-      const result = (replayed: number, notReplayed?: string, differences: readonly SchemaDifference[] = []): HistoryReplay => ({
-        shadow: shadow.description,
-        replayed,
-        ...(notReplayed === undefined ? {} : { notReplayed }),
-        differences,
-        durationMs: Math.round(performance.now() - started),
-      });
-      if (missing.length > 0) return result(0, `applied migrations this build does not have cannot run: ${missing.join(', ')}`);
-      await shadow.prepareSession();
-      const runner = shadow.queryRunner;
-      let replayed = 0;
-      const unguard = guardServerWide(runner);
-      try {
-        for (const name of applied) {
-          try {
-            await runMigration(runner, instances.get(name)!, transaction);
-          } catch (error) {
-            if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-            const why =
-              error instanceof ServerWideStatement
-                ? `"${name}" sends ${error.message}, which acts on the whole server; it was not sent`
-                : `"${name}" failed on an empty database (${context.redactor.message(error)}): a history born of synchronize, squashed, or whose migrations need data cannot be replayed`;
-            return result(replayed, why);
-          }
-          replayed += 1;
+  const mysql = isMysqlFamily(live);
+  const shadow = mysql
+    ? await openMysqlReplay(live, option, context, option.onLiveServer === true)
+    : await ShadowDatabase.open(live, option, context, { kind: 'replay', onLiveServer: option.onLiveServer === true });
+  const result = (replayed: number, notReplayed?: string, differences: readonly SchemaDifference[] = []): HistoryReplay => ({
+    shadow: shadow.description,
+    replayed,
+    ...(notReplayed === undefined ? {} : { notReplayed }),
+    differences,
+    durationMs: Math.round(performance.now() - started),
+  });
+  try {
+    if (missing.length > 0) return result(0, `applied migrations this build does not have cannot run: ${missing.join(', ')}`);
+    await shadow.prepareSession();
+    const runner = shadow.queryRunner;
+    let replayed = 0;
+    const unguard = guardServerWide(runner, await serverWideCheck(runner, mysql));
+    try {
+      for (const name of applied) {
+        try {
+          await runMigration(runner, instances.get(name)!, transaction);
+        } catch (error) {
+          if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+          const why =
+            error instanceof ServerWideStatement
+              ? `"${name}" sends ${error.message}, which acts on the whole server; it was not sent`
+              : `"${name}" failed on an empty database (${context.redactor.message(error)}): a history born of synchronize, squashed, or whose migrations need data cannot be replayed`;
+          return result(replayed, why);
         }
-      } finally {
-        // The shadow's own clean-up (emptying a given database) is the library's, not a migration's.
-        unguard();
+        replayed += 1;
       }
-      const liveRunner = live.createQueryRunner();
-      try {
-        const [liveCatalog, historyCatalog] = [await readSchemaCatalog(liveRunner), await readSchemaCatalog(runner)];
-        return result(replayed, undefined, compareSchemas(liveCatalog, historyCatalog, ownTables(live)));
-      } finally {
-        await liveRunner.release();
-      }
-    },
-    { kind: 'replay', onLiveServer: option.onLiveServer === true },
-  );
+    } finally {
+      // The shadow's own clean-up (emptying a given database) is the library's, not a migration's.
+      unguard();
+    }
+    const liveRunner = live.createQueryRunner();
+    try {
+      const [liveCatalog, historyCatalog] = [await readSchemaCatalog(liveRunner), await readSchemaCatalog(runner)];
+      return result(replayed, undefined, compareSchemas(liveCatalog, historyCatalog, ownTables(live)));
+    } finally {
+      await liveRunner.release();
+    }
+  } finally {
+    await shadow.close();
+  }
 }
 
 /** One migration as a run applies it: in a transaction of its own, unless it or the DataSource runs without one. */
@@ -138,18 +139,35 @@ async function runMigration(runner: QueryRunner, migration: MigrationInterface, 
  * Until the returned function is called, every statement the shadow's session sends is read first:
  * one that acts on the whole server is refused.
  */
-function guardServerWide(runner: QueryRunner): () => void {
+function guardServerWide(runner: QueryRunner, serverWide: (sql: string) => Promise<string | undefined>): () => void {
   const target = runner as { query: (...args: unknown[]) => Promise<unknown> };
   const original = target.query;
   const send = original.bind(runner);
   target.query = async (...args: unknown[]) => {
-    const why = typeof args[0] === 'string' ? await serverWideStatement(args[0]) : undefined;
+    const why = typeof args[0] === 'string' ? await serverWide(args[0]) : undefined;
     if (why !== undefined) throw new ServerWideStatement(why);
     return send(...args);
   };
   return () => {
     target.query = original;
   };
+}
+
+/**
+ * How a statement is told to act on the whole server: PostgreSQL's parser; on MySQL/MariaDB its
+ * first words, and a name in another database of the server (read once, before anything runs).
+ */
+async function serverWideCheck(runner: QueryRunner, mysql: boolean): Promise<(sql: string) => Promise<string | undefined>> {
+  if (!mysql) return serverWideStatement;
+  const rows = (await runner.query(
+    'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME <> DATABASE()',
+  )) as Array<{
+    name: string;
+  }>;
+  // The catalog schemas are read by TypeORM itself (information_schema), and written by nobody.
+  const readOnly = new Set(['information_schema', 'performance_schema', 'sys']);
+  const others = new Set(rows.map((row) => row.name.toLowerCase()).filter((name) => !readOnly.has(name)));
+  return (sql) => Promise.resolve(mysqlServerWideStatement(sql, others));
 }
 
 /** TypeORM's and the library's own tables: the history does not build them as the live database has them. */

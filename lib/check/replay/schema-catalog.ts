@@ -101,9 +101,61 @@ const CATALOG_SQL = `
     FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE r.rulename <> '_RETURN' AND ${userSchema('n.nspname')}`;
 
-/** Reads the schema of the database `queryRunner` is connected to (see CATALOG_SQL), in one statement. Read-only. */
+/**
+ * MySQL/MariaDB: the current database's own objects from information_schema, keyed without the
+ * database's name (the shadow's differs): tables (engine, collation, options), columns by name
+ * (type, nullability, default, extra, collation, generation), indexes by table and definition
+ * (name shown, not compared), foreign keys and checks, views (their database's name taken out),
+ * triggers and routines. AUTO_INCREMENT counters, row counts and sizes are left out.
+ */
+const MYSQL_CATALOG_SQL = (mariadb: boolean) => `
+  SELECT 'table' AS kind, t.TABLE_NAME AS \`key\`, t.TABLE_NAME AS tbl,
+      CONCAT_WS(' ', t.ENGINE, t.TABLE_COLLATION, NULLIF(t.CREATE_OPTIONS, '')) AS detail, NULL AS label
+    FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
+  UNION ALL SELECT 'view', v.TABLE_NAME, v.TABLE_NAME, REPLACE(v.VIEW_DEFINITION, CONCAT('\`', DATABASE(), '\`.'), ''), NULL
+    FROM information_schema.VIEWS v WHERE v.TABLE_SCHEMA = DATABASE()
+  UNION ALL SELECT 'column', CONCAT(c.TABLE_NAME, '.', c.COLUMN_NAME), c.TABLE_NAME,
+      CONCAT_WS(' ', c.COLUMN_TYPE, IF(c.IS_NULLABLE = 'YES', 'NULL', 'NOT NULL'), CONCAT('DEFAULT ', c.COLUMN_DEFAULT), NULLIF(c.EXTRA, ''),
+        CONCAT('COLLATE ', c.COLLATION_NAME), CONCAT('AS ', NULLIF(c.GENERATION_EXPRESSION, ''))), NULL
+    FROM information_schema.COLUMNS c JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+   WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
+  UNION ALL SELECT 'index', CONCAT(s.TABLE_NAME, ' ', IF(s.INDEX_NAME = 'PRIMARY', 'PRIMARY KEY', IF(MIN(s.NON_UNIQUE) = 0, 'UNIQUE', 'INDEX')), ' ',
+        MIN(s.INDEX_TYPE), ' (', GROUP_CONCAT(CONCAT(s.COLUMN_NAME, IFNULL(CONCAT('(', s.SUB_PART, ')'), ''), IF(s.COLLATION = 'D', ' DESC', ''))
+          ORDER BY s.SEQ_IN_INDEX SEPARATOR ', '), ')'),
+      s.TABLE_NAME, '', MIN(s.INDEX_NAME)
+    FROM information_schema.STATISTICS s WHERE s.TABLE_SCHEMA = DATABASE() GROUP BY s.TABLE_NAME, s.INDEX_NAME
+  UNION ALL SELECT 'constraint', CONCAT(k.TABLE_NAME, ' ', k.CONSTRAINT_NAME), k.TABLE_NAME,
+      CONCAT('FOREIGN KEY (', GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ', '), ') REFERENCES ', MIN(k.REFERENCED_TABLE_NAME),
+        ' (', GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ', '), ') ON DELETE ', MIN(r.DELETE_RULE), ' ON UPDATE ', MIN(r.UPDATE_RULE)),
+      NULL
+    FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r
+      ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
+   WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL GROUP BY k.TABLE_NAME, k.CONSTRAINT_NAME
+  UNION ALL ${
+    // MariaDB names checks per table (CONSTRAINT_1 in each) and lists their table; MySQL 8 names them per database.
+    mariadb
+      ? `SELECT 'constraint', CONCAT(cc.TABLE_NAME, ' ', cc.CONSTRAINT_NAME), cc.TABLE_NAME, CONCAT('CHECK (', cc.CHECK_CLAUSE, ')'), NULL
+    FROM information_schema.CHECK_CONSTRAINTS cc WHERE cc.CONSTRAINT_SCHEMA = DATABASE()`
+      : `SELECT 'constraint', CONCAT(tc.TABLE_NAME, ' ', tc.CONSTRAINT_NAME), tc.TABLE_NAME, CONCAT('CHECK (', cc.CHECK_CLAUSE, ')'), NULL
+    FROM information_schema.TABLE_CONSTRAINTS tc JOIN information_schema.CHECK_CONSTRAINTS cc
+      ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME
+   WHERE tc.TABLE_SCHEMA = DATABASE() AND tc.CONSTRAINT_TYPE = 'CHECK'`
+  }
+  UNION ALL SELECT 'trigger', CONCAT(g.EVENT_OBJECT_TABLE, ' ', g.TRIGGER_NAME), g.EVENT_OBJECT_TABLE,
+      CONCAT_WS(' ', g.ACTION_TIMING, g.EVENT_MANIPULATION, MD5(g.ACTION_STATEMENT)), NULL
+    FROM information_schema.TRIGGERS g WHERE g.TRIGGER_SCHEMA = DATABASE()
+  UNION ALL SELECT 'function', CONCAT(p.ROUTINE_TYPE, ' ', p.ROUTINE_NAME), NULL, MD5(p.ROUTINE_DEFINITION), NULL
+    FROM information_schema.ROUTINES p WHERE p.ROUTINE_SCHEMA = DATABASE()`;
+
+/** Reads the schema of the database `queryRunner` is connected to (see CATALOG_SQL, MYSQL_CATALOG_SQL), in one statement. Read-only. */
 export async function readSchemaCatalog(queryRunner: QueryRunner): Promise<CatalogObject[]> {
-  const rows = (await queryRunner.query(CATALOG_SQL)) as Array<{
+  const postgres = queryRunner.connection.options.type === 'postgres';
+  let sql = CATALOG_SQL;
+  if (!postgres) {
+    const [{ version } = { version: '' }] = (await queryRunner.query('SELECT VERSION() AS version')) as Array<{ version: string }>;
+    sql = MYSQL_CATALOG_SQL(/mariadb/i.test(version));
+  }
+  const rows = (await queryRunner.query(sql)) as Array<{
     kind: string;
     key: string;
     tbl: string | null;

@@ -66,8 +66,8 @@ export class ShadowDatabase {
     readonly dataSource: DataSource,
     /** The shadow's dedicated session. */
     readonly queryRunner: QueryRunner,
-    /** The live migration session's TimeZone and search_path. */
-    readonly settings: SessionSettings,
+    /** The live migration session's TimeZone and search_path (PostgreSQL; undefined for MySQL/MariaDB). */
+    readonly settings: SessionSettings | undefined,
     /** What it is, for messages: `temporary database "auto_migrator_shadow_…"` or `postgres host:5432/db, user "u"`. */
     readonly description: string,
     /**
@@ -102,6 +102,7 @@ export class ShadowDatabase {
    * change what DDL does, for the session (they outlast a migration that commits).
    */
   async prepareSession(): Promise<void> {
+    if (!this.settings) return;
     const { timeZone, searchPath } = this.settings;
     await this.queryRunner.query(`SELECT set_config('TimeZone', $1, false), set_config('search_path', $2, false)`, [timeZone, searchPath]);
   }
@@ -310,13 +311,7 @@ async function openGiven(
   context: ShadowContext,
   purpose: ShadowPurpose,
 ): Promise<ShadowDatabase> {
-  let target: string;
-  try {
-    target = describeConnectionTarget({ ...live.options, url } as DataSourceOptions);
-    new URL(url);
-  } catch {
-    throw new AutoMigratorConfigError(`${context.label}: the shadow database URL is not a valid URL (--shadow-url / SHADOW_DATABASE_URL).`);
-  }
+  const target = shadowTarget(live, url, context);
   const connected = await connect(live, { url }, context);
   try {
     const { dataSource, queryRunner } = connected;
@@ -388,8 +383,19 @@ function openForReplay(
   });
 }
 
+/** What a shadow URL names, for messages (its password left out); an AutoMigratorConfigError when it is no URL. */
+export function shadowTarget(live: DataSource, url: string, context: ShadowContext): string {
+  try {
+    const target = describeConnectionTarget({ ...live.options, url } as DataSourceOptions);
+    new URL(url);
+    return target;
+  } catch {
+    throw new AutoMigratorConfigError(`${context.label}: the shadow database URL is not a valid URL (--shadow-url / SHADOW_DATABASE_URL).`);
+  }
+}
+
 /** A DataSource for the shadow: the live one's options (entities, migrations, logging) on another database, with a session of its own. */
-async function connect(
+export async function connect(
   live: DataSource,
   where: { database: string } | { url: string },
   context: ShadowContext,
@@ -423,7 +429,7 @@ async function connect(
   return { dataSource, queryRunner };
 }
 
-async function disconnect(connected: { dataSource: DataSource; queryRunner: QueryRunner } | undefined): Promise<void> {
+export async function disconnect(connected: { dataSource: DataSource; queryRunner: QueryRunner } | undefined): Promise<void> {
   if (!connected) return;
   await connected.queryRunner.release().catch(() => undefined);
   await connected.dataSource.destroy().catch(() => undefined);

@@ -60,3 +60,23 @@ export async function serverWideStatement(sql: string): Promise<string | undefin
   }
   return undefined;
 }
+
+/** MySQL/MariaDB statements that act on the whole server (no parser of MySQL's SQL is at hand: read by their first words). */
+const MYSQL_SERVER_WIDE =
+  /^\s*(?:(?:CREATE|DROP|ALTER|RENAME)\s+(?:USER|ROLE|DATABASE|SCHEMA|SERVER|TABLESPACE|LOGFILE\s+GROUP|RESOURCE\s+GROUP)\b|GRANT\b|REVOKE\b|SET\s+(?:GLOBAL|PERSIST|PERSIST_ONLY|PASSWORD|DEFAULT\s+ROLE)\b|SET\s+@@(?:GLOBAL|PERSIST)|FLUSH\b|SHUTDOWN\b|RESTART\b|(?:UN)?INSTALL\s+(?:PLUGIN|COMPONENT|SONAME)\b|KILL\b|PURGE\b|RESET\b|CHANGE\s+(?:MASTER|REPLICATION)\b|(?:START|STOP)\s+(?:SLAVE|REPLICA|GROUP_REPLICATION)\b|LOAD\s+DATA\b|SELECT\b[\s\S]*\bINTO\s+(?:OUT|DUMP)FILE\b)/i;
+
+/**
+ * MySQL/MariaDB: what in `sql` would act outside the shadow's own database, as a phrase; undefined
+ * when nothing does: the server's users, databases, settings and files; and a name qualified by
+ * one of `otherDatabases` (the server's other databases, lower case), which MySQL, unlike
+ * PostgreSQL, lets a statement reach (`live_db.users`).
+ */
+export function mysqlServerWideStatement(sql: string, otherDatabases: ReadonlySet<string>): string | undefined {
+  const verb = MYSQL_SERVER_WIDE.exec(sql);
+  if (verb) return verb[0].trim().split(/\s+/).slice(0, 3).join(' ').toUpperCase();
+  for (const [, quoted, bare] of sql.matchAll(/(?:`((?:[^`]|``)+)`|\b([A-Za-z_$][\w$]*))\s*\.\s*(?=`|[A-Za-z_$])/g)) {
+    const database = quoted?.replaceAll('``', '`') ?? bare!;
+    if (otherDatabases.has(database.toLowerCase())) return `a name in database "${database}"`;
+  }
+  return undefined;
+}

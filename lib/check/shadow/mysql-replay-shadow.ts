@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import type { DataSource, QueryRunner } from 'typeorm';
+import { AutoMigratorConfigError } from '../../errors/auto-migrator-config.error.js';
+import { invariant } from '../../errors/invariant.error.js';
+import { connect, disconnect, ShadowDatabase, shadowTarget, type ShadowContext, type ShadowOption } from './shadow-database.js';
+
+/** The names the library gives its temporary databases (as on PostgreSQL). */
+const TEMPORARY_PREFIX = 'auto_migrator_shadow_';
+
+/** What a MySQL/MariaDB server and database say of themselves: which server, and the database's defaults. */
+interface MysqlFacts {
+  /** The server: its host name, port and start time. */
+  readonly server: string;
+  readonly database: string;
+  readonly charset: string;
+  readonly collation: string;
+  readonly version: string;
+}
+
+async function readFacts(runner: QueryRunner): Promise<MysqlFacts> {
+  const [row] = (await runner.query(
+    `SELECT @@hostname AS host, @@port AS port, DATABASE() AS db, VERSION() AS version,
+       (SELECT UNIX_TIMESTAMP() - VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'UPTIME') AS started,
+       (SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()) AS charset,
+       (SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()) AS collation`,
+  )) as Array<{
+    host: string;
+    port: number;
+    db: string | null;
+    version: string;
+    started: number | null;
+    charset: string;
+    collation: string;
+  }>;
+  invariant(row?.db, 'the MySQL/MariaDB session has no current database');
+  // The start time to within a few seconds: two reads a moment apart round alike.
+  const started = row.started === null ? '' : String(Math.round(Number(row.started) / 10));
+  return {
+    server: `${row.host}:${row.port}/${started}`,
+    database: row.db,
+    charset: row.charset,
+    collation: row.collation,
+    version: String(row.version),
+  };
+}
+
+/**
+ * MySQL/MariaDB, a shadow for a replay of the history: the empty database at `option.url` (on
+ * another server unless `onLiveServer`), or, with `onLiveServer`, a temporary database on the live
+ * server with the live one's character set and collation (CREATE needed), dropped at the end.
+ */
+export async function openMysqlReplay(
+  live: DataSource,
+  option: ShadowOption,
+  context: ShadowContext,
+  onLiveServer: boolean,
+): Promise<ShadowDatabase> {
+  const liveRunner = live.createQueryRunner();
+  let facts: MysqlFacts;
+  try {
+    facts = await readFacts(liveRunner);
+  } finally {
+    await liveRunner.release();
+  }
+  if (option.url !== undefined) return openGivenMysql(live, option.url, facts, context, onLiveServer);
+  if (!onLiveServer) {
+    throw new AutoMigratorConfigError(
+      `${context.label}: replaying the history runs every applied migration's code again, and a temporary database for it would be on the live server: ` +
+        `give an empty database on another server (--shadow-url <url>, or SHADOW_DATABASE_URL), or allow the live server (--replay-on-live-server).`,
+    );
+  }
+  const name = `${TEMPORARY_PREFIX}${Date.now().toString(36)}_${process.pid}_${randomBytes(3).toString('hex')}`;
+  const quoted = `\`${name}\``;
+  await live.query(`CREATE DATABASE ${quoted} CHARACTER SET ${identifier(facts.charset)} COLLATE ${identifier(facts.collation)}`);
+  const drop = () => live.query(`DROP DATABASE IF EXISTS ${quoted}`);
+  let connected: { dataSource: DataSource; queryRunner: QueryRunner } | undefined;
+  try {
+    connected = await connect(live, { database: name }, context);
+    const [where] = (await connected.queryRunner.query('SELECT DATABASE() AS name')) as Array<{ name: string }>;
+    invariant(where?.name === name, `the shadow connection reached database "${where?.name}", not the temporary "${name}"`);
+  } catch (error) {
+    await disconnect(connected);
+    await drop().catch(() => undefined);
+    throw error;
+  }
+  context.logger.log(`${context.label}: the applied migrations are replayed in a temporary database, "${name}", on the live server`);
+  const opened = connected;
+  return new ShadowDatabase(opened.dataSource, opened.queryRunner, undefined, `temporary database "${name}"`, true, async () => {
+    await disconnect(opened);
+    await drop();
+  });
+}
+
+/** The empty database at `url`: of the live server's version, and on another server unless allowed; emptied at the end. */
+async function openGivenMysql(
+  live: DataSource,
+  url: string,
+  facts: MysqlFacts,
+  context: ShadowContext,
+  onLiveServer: boolean,
+): Promise<ShadowDatabase> {
+  const target = shadowTarget(live, url, context);
+  const connected = await connect(live, { url }, context);
+  try {
+    const shadow = await readFacts(connected.queryRunner);
+    const refuse = (why: string) => new AutoMigratorConfigError(`${context.label}: the history cannot be replayed in ${target}: ${why}.`);
+    if (shadow.server === facts.server && shadow.database === facts.database)
+      throw refuse('it is the live database itself; give an empty database');
+    const [{ tables } = { tables: 1 }] = (await connected.queryRunner.query(
+      'SELECT COUNT(*) AS tables FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()',
+    )) as Array<{ tables: number }>;
+    if (Number(tables) > 0) throw refuse('it is not empty (a replay builds the schema from nothing; give an empty database)');
+    if (shadow.version !== facts.version)
+      throw refuse(`it runs ${shadow.version} and the live database ${facts.version}; their catalogs are not compared across versions`);
+    if (shadow.server === facts.server && !onLiveServer)
+      throw refuse('it is on the live server, where replaying runs every applied migration again (allow it with --replay-on-live-server)');
+    context.logger.log(`${context.label}: the applied migrations are replayed in the shadow database ${target}`);
+    return new ShadowDatabase(connected.dataSource, connected.queryRunner, undefined, `shadow database ${target}`, true, async () => {
+      await emptyMysqlDatabase(connected.queryRunner).catch(() => undefined);
+      await disconnect(connected);
+    });
+  } catch (error) {
+    await disconnect(connected);
+    throw error;
+  }
+}
+
+/** Drops every table, view, routine and event of the shadow's own database, leaving it as empty as it was given. */
+async function emptyMysqlDatabase(runner: QueryRunner): Promise<void> {
+  const objects = (await runner.query(
+    `SELECT IF(TABLE_TYPE = 'VIEW', 'VIEW', 'TABLE') AS kind, TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()
+     UNION ALL SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
+     UNION ALL SELECT 'EVENT', EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()`,
+  )) as Array<{ kind: string; name: string }>;
+  await runner.query('SET FOREIGN_KEY_CHECKS = 0');
+  for (const { kind, name } of objects) await runner.query(`DROP ${kind} IF EXISTS ${identifier(name)}`);
+  await runner.query('SET FOREIGN_KEY_CHECKS = 1');
+}
+
+/** A MySQL identifier, quoted. */
+function identifier(name: string): string {
+  return `\`${name.replaceAll('`', '``')}\``;
+}
