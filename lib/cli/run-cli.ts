@@ -38,8 +38,8 @@ Commands:
   up           run pending migrations (under the migration lock, through the strategy)
   down --to <v>  revert every applied migration newer than <v> (name, 13-digit timestamp, or 0 for all)
   ensure-up    exit 1 when any migration is pending (or the history policies refuse the migrations table)
-  plan         dry run: the SQL pending migrations execute, rolled back (PostgreSQL: in a shadow database,
-               never on the live tables; SQLite: on the file)
+  plan         dry run: the SQL pending migrations execute, rolled back (PostgreSQL, MySQL/MariaDB: in a shadow
+               database, never on the live tables; SQLite: on the file)
   check        before a rolling deploy (PostgreSQL): the pending migrations' SQL, from a dry run, read by
                PostgreSQL's parser, checked for locks that would stall the running release on the live
                tables (graded by their size), and, with --snapshot, against what the previous

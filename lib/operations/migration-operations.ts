@@ -37,6 +37,7 @@ import type { MigrationStateStore, MigrationState } from '../state/migration-sta
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import type { EntityDrift } from '../history/entity-drift.js';
 import type { InvalidIndex } from '../history/invalid-indexes.js';
+import { isMysqlFamily } from '../history/migrations-table.js';
 import type { MigrationStatusReport } from '../history/migration-status.js';
 import { acceptChange, resolveStartedMigration, type ResolvedAs, type ResolveResult } from './resolve-migration.js';
 import { revertMigrations, type RevertResult } from './revert-migrations.js';
@@ -519,10 +520,9 @@ export class MigrationOperations implements MigrationOperationsApi {
     const results: DryRunResult[] = [];
     for (const plan of this.shadowed(dataSource, shadow)) {
       const runner = this.runner(plan);
-      const dryRun =
-        plan.dataSource.options.type === 'postgres'
-          ? await dryRunInShadow(runner, limits, shadow ?? {})
-          : await dryRunMigrations(runner, limits);
+      // PostgreSQL and MySQL/MariaDB in a shadow of the live database; SQLite on the file, rolled back.
+      const inShadow = plan.dataSource.options.type === 'postgres' || isMysqlFamily(plan.dataSource);
+      const dryRun = inShadow ? await dryRunInShadow(runner, limits, shadow ?? {}) : await dryRunMigrations(runner, limits);
       // On PostgreSQL the plan also says what check's lock rules find in its statements, if anything.
       const analyzed = plan.dataSource.options.type === 'postgres' && dryRun.migrations.length > 0;
       const findings = analyzed ? (await analyzeDryRun(runner, dryRun)).findings : [];
@@ -574,10 +574,10 @@ export class MigrationOperations implements MigrationOperationsApi {
   /** The DataSources a dry run covers; one shadow URL is one database, for one PostgreSQL DataSource. */
   private shadowed(dataSource: string | undefined, shadow: ShadowOption | undefined): readonly DataSourcePlan[] {
     const plans = this.select({ dataSource });
-    const postgres = plans.filter((plan) => plan.dataSource.options.type === 'postgres');
-    if (shadow?.url !== undefined && postgres.length > 1) {
+    const shadowable = plans.filter((plan) => plan.dataSource.options.type === 'postgres' || isMysqlFamily(plan.dataSource));
+    if (shadow?.url !== undefined && shadowable.length > 1) {
       throw new AutoMigratorConfigError(
-        `A shadow database URL is one database, and ${postgres.length} PostgreSQL DataSources are checked (${postgres.map((plan) => `"${plan.name}"`).join(', ')}): ` +
+        `A shadow database URL is one database, and ${shadowable.length} DataSources are checked (${shadowable.map((plan) => `"${plan.name}"`).join(', ')}): ` +
           `name one (--name, or { dataSource }), or give no URL and let each get a temporary shadow.`,
       );
     }

@@ -146,7 +146,7 @@ describeEachDatabase(
 
     async function temporaryDatabases(): Promise<string[]> {
       const rows = await t.db.query<{ name: string }>(
-        `SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'auto\\_migrator\\_shadow\\_%'`,
+        `SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'auto\\_migrator\\_shadow\\_%\\_${process.pid}\\_%'`,
       );
       return rows.map((row) => row.name);
     }

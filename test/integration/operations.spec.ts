@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import { AutoMigratorConfigError, AutoMigratorService, MigrationHistoryError, PendingMigrationsError } from '../../lib/index.js';
 import type { MigrationEvent } from '../../lib/index.js';
 import { describeEachDatabase } from '../support/database-suite.js';
-import { tableMigration } from '../support/migrations.js';
+import { defineMigration, sql, tableMigration } from '../support/migrations.js';
 import { bootApp, waitFor } from '../support/test-app.js';
 
 const M1 = tableMigration('One1700000000001', 'one');
@@ -104,14 +104,12 @@ describeEachDatabase('release-time operations', (t) => {
     expect(await t.db.recorded()).toEqual(['One1700000000001', 'Two1700000000002', 'Three1700000000003']);
   });
 
-  it('plan runs the pending migrations in a transaction that is rolled back (refused on MariaDB)', async () => {
+  it('plan runs the pending migrations where nothing is kept (PostgreSQL, MariaDB: a shadow database; SQLite: rolled back)', async () => {
     await boot([M1], { runMigrations: true });
     const app = await boot([M1, M2, M3]);
     const service = app.app.get(AutoMigratorService);
     const before = { tables: await t.db.tables(), recorded: await t.db.recorded() };
-    if (t.kind === 'mariadb') {
-      await expect(service.plan()).rejects.toThrow(/plan needs transactional DDL .* MySQL\/MariaDB commit DDL statements implicitly/);
-    } else {
+    {
       const [plan] = await service.plan();
       expect(plan).toEqual({
         dataSource: 'default',
@@ -126,6 +124,30 @@ describeEachDatabase('release-time operations', (t) => {
     }
     expect({ tables: await t.db.tables(), recorded: await t.db.recorded() }).toEqual(before);
   });
+
+  it.runIf(t.kind === 'mariadb')(
+    'MariaDB: a pending migration naming the live database stops the plan before it is sent; the temporary database is dropped',
+    async () => {
+      await boot([M1], { runMigrations: true });
+      const Reach = defineMigration('Reach1700000000005', sql(`INSERT INTO \`${t.db.name}\`.one (id) VALUES (1)`));
+      const app = await boot([M1, M2, Reach]);
+      const [plan] = await app.app.get(AutoMigratorService).plan();
+      expect(plan).toMatchObject({
+        complete: false,
+        migrations: [
+          { name: 'Two1700000000002', statements: [{ sql: 'CREATE TABLE two (id INT PRIMARY KEY)' }] },
+          { name: 'Reach1700000000005', error: expect.stringMatching(new RegExp(`sends a name in database "${t.db.name}"`)) },
+        ],
+      });
+      expect(await t.db.query('SELECT * FROM one')).toEqual([]);
+      expect(await t.db.tables()).not.toContain('two');
+      const shadows = await t.db.query(
+        // This process's own (the name holds its pid): other test files make shadows meanwhile.
+        `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'auto\\_migrator\\_shadow\\_%\\_${process.pid}\\_%'`,
+      );
+      expect(shadows).toEqual([]);
+    },
+  );
 
   it("whenDisabled 'verify' fails the boot listing what is pending, and boots when nothing is", async () => {
     const boot1 = bootApp({

@@ -1,6 +1,9 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { CheckFinding } from '../check-finding.js';
+import { openMysqlShadow } from '../shadow/mysql-shadow.js';
 import { withShadow, type ShadowOption } from '../shadow/shadow-database.js';
+import { mysqlServerWideCheck } from '../sql/server-wide-statements.js';
+import { isMysqlFamily } from '../../history/migrations-table.js';
 import type { SecretRedactor } from '../../util/secret-redactor.js';
 import { AutoMigratorConfigError } from '../../errors/auto-migrator-config.error.js';
 import type { DataSourceMigrationRunner } from '../../runner/data-source-migration.runner.js';
@@ -86,7 +89,23 @@ export async function dryRunInShadow(
   const pending = known ?? (await runner.readPending()).map(({ name }) => name);
   if (pending.length === 0) return { dataSource: runner.name, pending: 0, migrations: [], complete: true };
   const { dataSource, label } = runner.plan;
-  return withShadow(dataSource, option, { label, logger: runner.logger, redactor: runner.redactor }, (shadow) =>
+  const context = { label, logger: runner.logger, redactor: runner.redactor };
+  if (isMysqlFamily(dataSource)) {
+    // MySQL/MariaDB commit DDL as it runs: the shadow is always a database thrown away after.
+    const shadow = await openMysqlShadow(dataSource, option, context, { kind: 'dry-run' });
+    try {
+      return await previewPending(runner, pending, settings, {
+        dataSource: shadow.dataSource,
+        queryRunner: shadow.queryRunner,
+        prepare: () => Promise.resolve(),
+        disposable: true,
+        serverWide: await mysqlServerWideCheck(shadow.queryRunner),
+      });
+    } finally {
+      await shadow.close();
+    }
+  }
+  return withShadow(dataSource, option, context, (shadow) =>
     previewPending(runner, pending, settings, {
       dataSource: shadow.dataSource,
       queryRunner: shadow.queryRunner,
@@ -107,6 +126,8 @@ async function previewPending(
     readonly prepare: () => Promise<void>;
     /** A shadow thrown away after the run (see ShadowDatabase.disposable): a migration with `transaction = false` runs there, committed. */
     readonly disposable?: boolean;
+    /** MySQL/MariaDB: what tells a statement acting outside the shadow's database (see PreviewSetting.serverWide). */
+    readonly serverWide?: (sql: string) => Promise<string | undefined>;
   },
 ): Promise<DryRunResult> {
   const { dataSource, label, transaction } = runner.plan;
@@ -116,12 +137,21 @@ async function previewPending(
   const { queryRunner } = session;
   // In a shadow: the application's DataSource is routed there too, and what each statement locks is read.
   const inShadow = session.dataSource !== dataSource;
+  // MySQL/MariaDB: every migration commits as it runs there (DDL commits implicitly); no locks are read.
+  const mysql = isMysqlFamily(dataSource);
   const preview = await PreviewTransaction.begin(
     session.dataSource,
     queryRunner,
     limits,
     session.prepare,
-    inShadow ? { alsoRouted: [dataSource], observeLocks: true, disposable: session.disposable === true } : {},
+    inShadow
+      ? {
+          alsoRouted: [dataSource],
+          observeLocks: !mysql,
+          disposable: session.disposable === true,
+          ...(session.serverWide ? { serverWide: session.serverWide } : {}),
+        }
+      : {},
   );
   try {
     for (const name of pending) {
@@ -134,7 +164,8 @@ async function previewPending(
       }
       try {
         // Where it may commit (a disposable shadow), each migration runs in the transactions the real run gives it.
-        if (optsOut || (preview.disposable && transaction === 'none')) await preview.runCommitted(() => instance.up(queryRunner));
+        if (optsOut || (preview.disposable && (transaction === 'none' || mysql)))
+          await preview.runCommitted(() => instance.up(queryRunner));
         else await preview.run(() => instance.up(queryRunner));
         if (transaction === 'each') await preview.commitBetweenMigrations();
         planned.push({ name, statements });

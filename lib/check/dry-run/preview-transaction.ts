@@ -29,6 +29,11 @@ export interface PreviewSetting {
    * (see {@link PreviewTransaction.runCommitted}). The limits are set for the session.
    */
   readonly disposable?: boolean;
+  /**
+   * What tells a statement that acts on the whole server the shadow shares with the live database,
+   * for what commits there (default: PostgreSQL's parser, see serverWideStatement).
+   */
+  readonly serverWide?: (sql: string) => Promise<string | undefined>;
 }
 
 /** How long a dry run may take, and how long one of its statements may wait for a lock. */
@@ -96,6 +101,7 @@ export class PreviewTransaction {
     private readonly alsoRouted: readonly DataSource[],
     /** See {@link PreviewSetting.disposable}. */
     readonly disposable: boolean,
+    private readonly serverWide: (sql: string) => Promise<string | undefined>,
   ) {
     const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
     this.openConnection = () => createQueryRunner('master');
@@ -114,9 +120,9 @@ export class PreviewTransaction {
     queryRunner: QueryRunner,
     limits: PreviewLimits,
     prepare: () => Promise<void>,
-    { alsoRouted = [], observeLocks = false, disposable = false }: PreviewSetting = {},
+    { alsoRouted = [], observeLocks = false, disposable = false, serverWide = serverWideStatement }: PreviewSetting = {},
   ): Promise<PreviewTransaction> {
-    const preview = new PreviewTransaction(dataSource, queryRunner, limits, alsoRouted, disposable);
+    const preview = new PreviewTransaction(dataSource, queryRunner, limits, alsoRouted, disposable, serverWide);
     await queryRunner.startTransaction();
     try {
       await prepare();
@@ -304,10 +310,11 @@ export class PreviewTransaction {
       const recorded: { sql: string; parameters?: unknown[]; locks?: ObservedLock[] } =
         parameters && parameters.length > 0 ? { sql, parameters } : { sql };
       if (this.committing) {
-        const serverWide = await serverWideStatement(sql);
+        const serverWide = await this.serverWide(sql);
         if (serverWide !== undefined) {
           throw new PreviewStoppedError(
-            `it runs without a transaction and sends ${serverWide}, which would be committed on the server the shadow shares with the live database`,
+            `its statements commit as they run (without a transaction, or MySQL's DDL) and it sends ${serverWide}, ` +
+              `which would act on the server the shadow shares with the live database`,
           );
         }
       }

@@ -9,9 +9,9 @@ import type { MigrationTransactionMode } from '../../contracts/migration-records
 import { SUMMARY_TABLE } from '../../tenants/tenant-summary.js';
 import { declaredTransaction } from '../../typeorm/migration-internals.js';
 import { RUNNING_BUILDS_TABLE } from '../snapshot/running-builds.js';
-import { openMysqlReplay } from '../shadow/mysql-replay-shadow.js';
+import { openMysqlShadow } from '../shadow/mysql-shadow.js';
 import { ShadowDatabase, type ShadowContext, type ShadowOption } from '../shadow/shadow-database.js';
-import { mysqlServerWideStatement, serverWideStatement } from '../sql/server-wide-statements.js';
+import { mysqlServerWideCheck, serverWideStatement } from '../sql/server-wide-statements.js';
 import { compareSchemas, readSchemaCatalog, type SchemaDifference } from './schema-catalog.js';
 
 /** Where the history is replayed: a shadow database (see ShadowPurpose 'replay'). */
@@ -79,7 +79,7 @@ export async function replayHistory(
   const missing = applied.filter((name) => !instances.has(name));
   const mysql = isMysqlFamily(live);
   const shadow = mysql
-    ? await openMysqlReplay(live, option, context, option.onLiveServer === true)
+    ? await openMysqlShadow(live, option, context, { kind: 'replay', onLiveServer: option.onLiveServer === true })
     : await ShadowDatabase.open(live, option, context, { kind: 'replay', onLiveServer: option.onLiveServer === true });
   const result = (replayed: number, notReplayed?: string, differences: readonly SchemaDifference[] = []): HistoryReplay => ({
     shadow: shadow.description,
@@ -93,7 +93,7 @@ export async function replayHistory(
     await shadow.prepareSession();
     const runner = shadow.queryRunner;
     let replayed = 0;
-    const unguard = guardServerWide(runner, await serverWideCheck(runner, mysql));
+    const unguard = guardServerWide(runner, mysql ? await mysqlServerWideCheck(runner) : serverWideStatement);
     try {
       for (const name of applied) {
         try {
@@ -151,23 +151,6 @@ function guardServerWide(runner: QueryRunner, serverWide: (sql: string) => Promi
   return () => {
     target.query = original;
   };
-}
-
-/**
- * How a statement is told to act on the whole server: PostgreSQL's parser; on MySQL/MariaDB its
- * first words, and a name in another database of the server (read once, before anything runs).
- */
-async function serverWideCheck(runner: QueryRunner, mysql: boolean): Promise<(sql: string) => Promise<string | undefined>> {
-  if (!mysql) return serverWideStatement;
-  const rows = (await runner.query(
-    'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME <> DATABASE()',
-  )) as Array<{
-    name: string;
-  }>;
-  // The catalog schemas are read by TypeORM itself (information_schema), and written by nobody.
-  const readOnly = new Set(['information_schema', 'performance_schema', 'sys']);
-  const others = new Set(rows.map((row) => row.name.toLowerCase()).filter((name) => !readOnly.has(name)));
-  return (sql) => Promise.resolve(mysqlServerWideStatement(sql, others));
 }
 
 /** TypeORM's and the library's own tables: the history does not build them as the live database has them. */

@@ -1,3 +1,4 @@
+import type { QueryRunner } from 'typeorm';
 import { parseStatements } from './parse-sql.js';
 
 /** Statements that act on what every database of the server shares: roles, databases, tablespaces, the server's settings. */
@@ -79,4 +80,19 @@ export function mysqlServerWideStatement(sql: string, otherDatabases: ReadonlySe
     if (otherDatabases.has(database.toLowerCase())) return `a name in database "${database}"`;
   }
   return undefined;
+}
+
+/**
+ * MySQL/MariaDB: the check for statements sent on `runner`'s database (a shadow), with the server's
+ * other databases read once: the catalog schemas, which TypeORM itself reads and nobody writes, aside.
+ */
+export async function mysqlServerWideCheck(runner: QueryRunner): Promise<(sql: string) => Promise<string | undefined>> {
+  const rows = (await runner.query(
+    'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME <> DATABASE()',
+  )) as Array<{
+    name: string;
+  }>;
+  const readOnly = new Set(['information_schema', 'performance_schema', 'sys']);
+  const others = new Set(rows.map((row) => row.name.toLowerCase()).filter((name) => !readOnly.has(name)));
+  return (sql) => Promise.resolve(mysqlServerWideStatement(sql, others));
 }

@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { AutoMigratorConfigError } from '../../errors/auto-migrator-config.error.js';
 import { invariant } from '../../errors/invariant.error.js';
-import { connect, disconnect, ShadowDatabase, shadowTarget, type ShadowContext, type ShadowOption } from './shadow-database.js';
+import { copyMysqlSchema, type MysqlSchemaCopy } from './mysql-schema-copy.js';
+import {
+  connect,
+  disconnect,
+  ShadowDatabase,
+  shadowTarget,
+  type ShadowContext,
+  type ShadowOption,
+  type ShadowPurpose,
+} from './shadow-database.js';
 
 /** The names the library gives its temporary databases (as on PostgreSQL). */
 const TEMPORARY_PREFIX = 'auto_migrator_shadow_';
@@ -45,16 +54,20 @@ async function readFacts(runner: QueryRunner): Promise<MysqlFacts> {
 }
 
 /**
- * MySQL/MariaDB, a shadow for a replay of the history: the empty database at `option.url` (on
- * another server unless `onLiveServer`), or, with `onLiveServer`, a temporary database on the live
+ * MySQL/MariaDB, a shadow: the empty database at `option.url`, or a temporary database on the live
  * server with the live one's character set and collation (CREATE needed), dropped at the end.
+ * For a dry run (`plan`) it is filled with the live schema (see copyMysqlSchema); for a replay of
+ * the history it stays empty, and the live server is refused unless `onLiveServer` allows it.
+ * Its migrations commit as they run (MySQL commits DDL): it is always thrown away.
  */
-export async function openMysqlReplay(
+export async function openMysqlShadow(
   live: DataSource,
   option: ShadowOption,
   context: ShadowContext,
-  onLiveServer: boolean,
+  purpose: ShadowPurpose,
 ): Promise<ShadowDatabase> {
+  const replay = purpose.kind === 'replay';
+  const onLiveServer = !replay || purpose.onLiveServer;
   const liveRunner = live.createQueryRunner();
   let facts: MysqlFacts;
   try {
@@ -62,7 +75,7 @@ export async function openMysqlReplay(
   } finally {
     await liveRunner.release();
   }
-  if (option.url !== undefined) return openGivenMysql(live, option.url, facts, context, onLiveServer);
+  if (option.url !== undefined) return openGivenMysql(live, option.url, facts, context, onLiveServer, replay);
   if (!onLiveServer) {
     throw new AutoMigratorConfigError(
       `${context.label}: replaying the history runs every applied migration's code again, and a temporary database for it would be on the live server: ` +
@@ -78,12 +91,17 @@ export async function openMysqlReplay(
     connected = await connect(live, { database: name }, context);
     const [where] = (await connected.queryRunner.query('SELECT DATABASE() AS name')) as Array<{ name: string }>;
     invariant(where?.name === name, `the shadow connection reached database "${where?.name}", not the temporary "${name}"`);
+    if (!replay) sayCopied(await fill(live, connected.queryRunner), context);
   } catch (error) {
     await disconnect(connected);
     await drop().catch(() => undefined);
     throw error;
   }
-  context.logger.log(`${context.label}: the applied migrations are replayed in a temporary database, "${name}", on the live server`);
+  context.logger.log(
+    replay
+      ? `${context.label}: the applied migrations are replayed in a temporary database, "${name}", on the live server`
+      : `${context.label}: the pending migrations run in a temporary database, "${name}", with the live schema`,
+  );
   const opened = connected;
   return new ShadowDatabase(opened.dataSource, opened.queryRunner, undefined, `temporary database "${name}"`, true, async () => {
     await disconnect(opened);
@@ -98,23 +116,35 @@ async function openGivenMysql(
   facts: MysqlFacts,
   context: ShadowContext,
   onLiveServer: boolean,
+  replay: boolean,
 ): Promise<ShadowDatabase> {
   const target = shadowTarget(live, url, context);
   const connected = await connect(live, { url }, context);
   try {
     const shadow = await readFacts(connected.queryRunner);
-    const refuse = (why: string) => new AutoMigratorConfigError(`${context.label}: the history cannot be replayed in ${target}: ${why}.`);
+    const refuse = (why: string) =>
+      new AutoMigratorConfigError(
+        `${context.label}: ${replay ? 'the history cannot be replayed' : 'the pending migrations cannot run'} in ${target}: ${why}.`,
+      );
     if (shadow.server === facts.server && shadow.database === facts.database)
       throw refuse('it is the live database itself; give an empty database');
     const [{ tables } = { tables: 1 }] = (await connected.queryRunner.query(
       'SELECT COUNT(*) AS tables FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()',
     )) as Array<{ tables: number }>;
-    if (Number(tables) > 0) throw refuse('it is not empty (a replay builds the schema from nothing; give an empty database)');
+    if (Number(tables) > 0)
+      throw refuse(
+        replay
+          ? 'it is not empty (a replay builds the schema from nothing; give an empty database)'
+          : 'it is not empty (it is filled with the live schema, and emptied after; give an empty database)',
+      );
     if (shadow.version !== facts.version)
       throw refuse(`it runs ${shadow.version} and the live database ${facts.version}; their catalogs are not compared across versions`);
     if (shadow.server === facts.server && !onLiveServer)
       throw refuse('it is on the live server, where replaying runs every applied migration again (allow it with --replay-on-live-server)');
-    context.logger.log(`${context.label}: the applied migrations are replayed in the shadow database ${target}`);
+    if (!replay) sayCopied(await fill(live, connected.queryRunner), context);
+    context.logger.log(
+      `${context.label}: ${replay ? 'the applied migrations are replayed' : 'the pending migrations run'} in the shadow database ${target}`,
+    );
     return new ShadowDatabase(connected.dataSource, connected.queryRunner, undefined, `shadow database ${target}`, true, async () => {
       await emptyMysqlDatabase(connected.queryRunner).catch(() => undefined);
       await disconnect(connected);
@@ -123,6 +153,22 @@ async function openGivenMysql(
     await disconnect(connected);
     throw error;
   }
+}
+
+/** The live schema copied into the shadow, read on a session of the live DataSource's own. */
+async function fill(live: DataSource, shadow: QueryRunner): Promise<MysqlSchemaCopy> {
+  const runner = live.createQueryRunner();
+  try {
+    return await copyMysqlSchema(runner, shadow);
+  } finally {
+    await runner.release();
+  }
+}
+
+/** What the copy left out, as a warning: the pending migrations may then fail, or differ, where they touch it. */
+function sayCopied(copy: MysqlSchemaCopy, context: ShadowContext): void {
+  if (copy.skipped.length === 0) return;
+  context.logger.warn(`${context.label}: the shadow's copy of the live schema left out ${copy.skipped.length}: ${copy.skipped.join('; ')}`);
 }
 
 /** Drops every table, view, routine and event of the shadow's own database, leaving it as empty as it was given. */
