@@ -82,9 +82,9 @@ Options:
                          dropped at the end; status --schema --replay: the empty database the history is replayed in
   --schema               with status: also each DataSource's entities against its live schema, read-only: the
                          statements a generated migration (typeorm migration:generate) would hold
-  --replay               with status --schema (PostgreSQL, MySQL/MariaDB): also the history against the live schema: the applied
+  --replay               with status --schema: also the history against the live schema: the applied
                          migrations replayed in an empty shadow database (--shadow-url or SHADOW_DATABASE_URL, on
-                         another server), the two schemas compared object by object
+                         another server; SQLite: a temporary file), the two schemas compared object by object
   --replay-on-live-server
                          with --replay: allow the shadow on the live server (a temporary database there, CREATEDB
                          needed, or a URL on it); statements that act on the whole server stop the replay

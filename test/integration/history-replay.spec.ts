@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import { AutoMigratorConfigError, AutoMigratorService } from '../../lib/index.js';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
 import { createTestDatabase, postgresAdminQuery } from '../support/databases.js';
@@ -26,6 +27,12 @@ const MakeRole = defineMigration('MakeRole1700000000003', sql(`CREATE ROLE ${ROL
 /** Needs what synchronize made once, and no migration creates: fails on an empty database. */
 const Legacy = defineMigration('Legacy1700000000004', sql('ALTER TABLE legacy_accounts ADD note TEXT'));
 
+/** Boots an app on the test's database with these migrations; its service. */
+async function bootService(t: DatabaseFixture, migrations: MigrationClass[], runMigrations: boolean) {
+  const app = t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations } }));
+  return app.app.get(AutoMigratorService);
+}
+
 async function tempShadows(t: DatabaseFixture): Promise<string[]> {
   const rows = await t.db.query<{ datname: string }>(
     `SELECT datname FROM pg_database WHERE datname LIKE 'auto\\_migrator\\_shadow\\_%' AND shobj_description(oid, 'pg_database') LIKE '%"${t.db.name}"%'`,
@@ -36,10 +43,7 @@ async function tempShadows(t: DatabaseFixture): Promise<string[]> {
 describeEachDatabase(
   'status --schema --replay: the history against the live schema (PostgreSQL)',
   (t) => {
-    async function service(migrations: MigrationClass[], runMigrations = false) {
-      const app = t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations } }));
-      return app.app.get(AutoMigratorService);
-    }
+    const service = (migrations: MigrationClass[], runMigrations = false) => bootService(t, migrations, runMigrations);
 
     it('after up: no difference; an index added and a column retyped by hand are named with both sides; the temporary database is dropped', async () => {
       await service([CreateUsers, AddStatus], true);
@@ -139,10 +143,7 @@ const MyUser = defineMigration('MakeUser1700000000003', sql(`CREATE USER '${ROLE
 describeEachDatabase(
   'status --schema --replay: the history against the live schema (MySQL/MariaDB)',
   (t) => {
-    async function service(migrations: MigrationClass[], runMigrations = false) {
-      const app = t.track(await bootApp({ dataSources: [{ db: t.db, migrations }], migrator: { runMigrations } }));
-      return app.app.get(AutoMigratorService);
-    }
+    const service = (migrations: MigrationClass[], runMigrations = false) => bootService(t, migrations, runMigrations);
 
     async function temporaryDatabases(): Promise<string[]> {
       const rows = await t.db.query<{ name: string }>(
@@ -198,4 +199,51 @@ describeEachDatabase(
     });
   },
   ['mariadb'],
+);
+
+const LiteUsers = defineMigration(
+  'CreateUsers1700000000001',
+  sql(
+    'CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(20) NOT NULL, email TEXT UNIQUE)',
+    'CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE)',
+    'CREATE INDEX posts_user ON posts (user_id) WHERE user_id > 0',
+    'CREATE VIEW named AS SELECT id, name FROM users',
+  ),
+);
+const Attach = defineMigration('Attach1700000000002', sql("ATTACH DATABASE '/tmp/elsewhere.sqlite' AS elsewhere"));
+
+describeEachDatabase(
+  'status --schema --replay: the history against the live schema (SQLite)',
+  (t) => {
+    const service = (migrations: MigrationClass[], runMigrations = false) => bootService(t, migrations, runMigrations);
+
+    it('after up: no difference; an index and a column added by hand are named; ATTACH stops the replay unsent', async () => {
+      await service([LiteUsers], true);
+      const live = await service([LiteUsers]);
+      const [clean] = await live.status({ schema: true, replay: {} });
+      expect(clean!.historyReplay).toMatchObject({
+        replayed: 1,
+        differences: [],
+        shadow: expect.stringMatching(/^temporary database file /),
+      });
+      const file = clean!.historyReplay!.shadow!.slice('temporary database file '.length);
+      expect(existsSync(file)).toBe(false);
+
+      await t.db.query('CREATE INDEX users_name_by_hand ON users (name)');
+      await t.db.query('ALTER TABLE users ADD extra INT');
+      const [drifted] = await live.status({ schema: true, replay: {} });
+      expect(drifted!.historyReplay!.differences).toEqual([
+        { change: 'added', kind: 'index', name: 'users (name)', live: '', label: 'users_name_by_hand' },
+        { change: 'added', kind: 'column', name: 'users.extra', live: 'INT NULL' },
+      ]);
+
+      await t.db.query(`INSERT INTO migrations (timestamp, name) VALUES (1700000000002, 'Attach1700000000002')`);
+      const [attach] = await (await service([LiteUsers, Attach])).status({ schema: true, replay: {} });
+      expect(attach!.historyReplay).toMatchObject({
+        replayed: 1,
+        notReplayed: expect.stringMatching(/"Attach1700000000002" sends ATTACH/),
+      });
+    });
+  },
+  ['sqlite'],
 );

@@ -11,7 +11,8 @@ import { declaredTransaction } from '../../typeorm/migration-internals.js';
 import { RUNNING_BUILDS_TABLE } from '../snapshot/running-builds.js';
 import { openMysqlShadow } from '../shadow/mysql-shadow.js';
 import { ShadowDatabase, type ShadowContext, type ShadowOption } from '../shadow/shadow-database.js';
-import { mysqlServerWideCheck, serverWideStatement } from '../sql/server-wide-statements.js';
+import { mysqlServerWideCheck, serverWideStatement, sqliteServerWideStatement } from '../sql/server-wide-statements.js';
+import { openSqliteShadow } from '../shadow/sqlite-shadow.js';
 import { compareSchemas, readSchemaCatalog, type SchemaDifference } from './schema-catalog.js';
 
 /** Where the history is replayed: a shadow database (see ShadowPurpose 'replay'). */
@@ -46,10 +47,10 @@ export async function replayInShadow(
   option: ReplayOption,
 ): Promise<HistoryReplay> {
   const { dataSource, label, transaction } = runner.plan;
-  if (dataSource.options.type !== 'postgres' && !isMysqlFamily(dataSource)) {
+  if (dataSource.options.type !== 'postgres' && !isMysqlFamily(dataSource) && !isSqlite(dataSource)) {
     return {
       replayed: 0,
-      notReplayed: 'replaying the history is for PostgreSQL and MySQL/MariaDB (not SQLite)',
+      notReplayed: `replaying the history is for PostgreSQL, MySQL/MariaDB and SQLite (not ${dataSource.options.type})`,
       differences: [],
       durationMs: 0,
     };
@@ -78,9 +79,13 @@ export async function replayHistory(
   const instances = new Map(live.migrations.map((migration) => [String(migrationName(migration)), migration]));
   const missing = applied.filter((name) => !instances.has(name));
   const mysql = isMysqlFamily(live);
+  const sqlite = isSqlite(live);
+  const purpose = { kind: 'replay', onLiveServer: option.onLiveServer === true } as const;
   const shadow = mysql
-    ? await openMysqlShadow(live, option, context, { kind: 'replay', onLiveServer: option.onLiveServer === true })
-    : await ShadowDatabase.open(live, option, context, { kind: 'replay', onLiveServer: option.onLiveServer === true });
+    ? await openMysqlShadow(live, option, context, purpose)
+    : sqlite
+      ? await openSqliteShadow(live, context)
+      : await ShadowDatabase.open(live, option, context, purpose);
   const result = (replayed: number, notReplayed?: string, differences: readonly SchemaDifference[] = []): HistoryReplay => ({
     shadow: shadow.description,
     replayed,
@@ -93,7 +98,10 @@ export async function replayHistory(
     await shadow.prepareSession();
     const runner = shadow.queryRunner;
     let replayed = 0;
-    const unguard = guardServerWide(runner, mysql ? await mysqlServerWideCheck(runner) : serverWideStatement);
+    const unguard = guardServerWide(
+      runner,
+      mysql ? await mysqlServerWideCheck(runner) : sqlite ? sqliteServerWideStatement : serverWideStatement,
+    );
     try {
       for (const name of applied) {
         try {
@@ -151,6 +159,12 @@ function guardServerWide(runner: QueryRunner, serverWide: (sql: string) => Promi
   return () => {
     target.query = original;
   };
+}
+
+/** SQLite, through either of TypeORM's drivers. */
+function isSqlite(dataSource: DataSource): boolean {
+  const type: string = dataSource.options.type;
+  return type === 'better-sqlite3' || type === 'sqlite';
 }
 
 /** TypeORM's and the library's own tables: the history does not build them as the live database has them. */

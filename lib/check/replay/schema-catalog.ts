@@ -147,11 +147,38 @@ const MYSQL_CATALOG_SQL = (mariadb: boolean) => `
   UNION ALL SELECT 'function', CONCAT(p.ROUTINE_TYPE, ' ', p.ROUTINE_NAME), NULL, MD5(p.ROUTINE_DEFINITION), NULL
     FROM information_schema.ROUTINES p WHERE p.ROUTINE_SCHEMA = DATABASE()`;
 
-/** Reads the schema of the database `queryRunner` is connected to (see CATALOG_SQL, MYSQL_CATALOG_SQL), in one statement. Read-only. */
+/**
+ * SQLite: the database's own objects from sqlite_master and the table-valued pragmas: tables,
+ * columns by name (declared type, nullability, default, primary key), indexes by table and
+ * definition (unique, columns, a partial one's condition; name shown, not compared), foreign
+ * keys, views and triggers (their SQL as written).
+ */
+const SQLITE_CATALOG_SQL = `
+  SELECT 'table' AS kind, m.name AS key, m.name AS tbl, '' AS detail, NULL AS label
+    FROM sqlite_master m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+  UNION ALL SELECT 'column', m.name || '.' || c.name, m.name,
+      trim(c.type || CASE WHEN c."notnull" THEN ' NOT NULL' ELSE ' NULL' END || coalesce(' DEFAULT ' || c.dflt_value, '')
+        || CASE WHEN c.pk > 0 THEN ' PRIMARY KEY ' || c.pk ELSE '' END), NULL
+    FROM sqlite_master m JOIN pragma_table_info(m.name) c WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+  UNION ALL SELECT 'index', m.name || CASE WHEN il."unique" THEN ' UNIQUE' ELSE '' END || ' ('
+        || (SELECT group_concat(coalesce(ii.name, '<expression>') || CASE WHEN ii."desc" THEN ' DESC' ELSE '' END, ', ')
+              FROM (SELECT name, "desc" FROM pragma_index_xinfo(il.name) WHERE "key" ORDER BY seqno) ii) || ')'
+        || CASE WHEN il.partial THEN substr(x.sql, instr(upper(x.sql), ' WHERE ')) ELSE '' END,
+      m.name, '', il.name
+    FROM sqlite_master m JOIN pragma_index_list(m.name) il LEFT JOIN sqlite_master x ON x.type = 'index' AND x.name = il.name
+   WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+  UNION ALL SELECT 'constraint', m.name || ' FOREIGN KEY ' || f.id, m.name,
+      'FOREIGN KEY (' || group_concat(f."from", ', ') || ') REFERENCES ' || f."table" || ' (' || group_concat(coalesce(f."to", ''), ', ')
+        || ') ON DELETE ' || f.on_delete || ' ON UPDATE ' || f.on_update, NULL
+    FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table' GROUP BY m.name, f.id
+  UNION ALL SELECT m.type, m.name, m.tbl_name, m.sql, NULL FROM sqlite_master m WHERE m.type IN ('view', 'trigger')`;
+
+/** Reads the schema of the database `queryRunner` is connected to (see CATALOG_SQL, MYSQL_CATALOG_SQL, SQLITE_CATALOG_SQL), in one statement. Read-only. */
 export async function readSchemaCatalog(queryRunner: QueryRunner): Promise<CatalogObject[]> {
-  const postgres = queryRunner.connection.options.type === 'postgres';
+  const type: string = queryRunner.connection.options.type;
   let sql = CATALOG_SQL;
-  if (!postgres) {
+  if (type === 'better-sqlite3' || type === 'sqlite') sql = SQLITE_CATALOG_SQL;
+  else if (type !== 'postgres') {
     const [{ version } = { version: '' }] = (await queryRunner.query('SELECT VERSION() AS version')) as Array<{ version: string }>;
     sql = MYSQL_CATALOG_SQL(/mariadb/i.test(version));
   }

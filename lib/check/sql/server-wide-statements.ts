@@ -96,3 +96,9 @@ export async function mysqlServerWideCheck(runner: QueryRunner): Promise<(sql: s
   const others = new Set(rows.map((row) => row.name.toLowerCase()).filter((name) => !readOnly.has(name)));
   return (sql) => Promise.resolve(mysqlServerWideStatement(sql, others));
 }
+
+/** SQLite: what in `sql` would reach another database file (ATTACH, VACUUM INTO), as a phrase; undefined when nothing does. */
+export function sqliteServerWideStatement(sql: string): Promise<string | undefined> {
+  const found = /^\s*(ATTACH|DETACH)\b|\bVACUUM\b[^;]*\bINTO\b/i.exec(sql);
+  return Promise.resolve(found ? (found[1] ?? 'VACUUM INTO').toUpperCase() : undefined);
+}
