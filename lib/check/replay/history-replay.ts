@@ -8,12 +8,18 @@ import { migrationName } from '../../plan/build-migrations.js';
 import type { MigrationTransactionMode } from '../../contracts/migration-records.js';
 import { SUMMARY_TABLE } from '../../tenants/tenant-summary.js';
 import { declaredTransaction } from '../../typeorm/migration-internals.js';
+import { quoteIdentifier } from '../../util/sql-identifier.js';
 import { RUNNING_BUILDS_TABLE } from '../snapshot/running-builds.js';
 import { openMysqlShadow } from '../shadow/mysql-shadow.js';
 import { ShadowDatabase, type ShadowContext, type ShadowOption } from '../shadow/shadow-database.js';
 import { mysqlServerWideCheck, serverWideStatement, sqliteServerWideStatement } from '../sql/server-wide-statements.js';
 import { openSqliteShadow } from '../shadow/sqlite-shadow.js';
 import { compareSchemas, readSchemaCatalog, type SchemaDifference } from './schema-catalog.js';
+import { PreviewTransaction, type PreviewLimits } from '../dry-run/preview-transaction.js';
+import { PreviewStoppedError } from '../../errors/preview-stopped.error.js';
+
+/** A replay's bounds: a long history takes minutes; a statement waits at most this long for a lock in the shadow. */
+const REPLAY_LIMITS: PreviewLimits = { timeoutMs: 3_600_000, lockTimeoutMs: 10_000 };
 
 /** Where the history is replayed: a shadow database (see ShadowPurpose 'replay'). */
 export interface ReplayOption extends ShadowOption {
@@ -33,9 +39,6 @@ export interface HistoryReplay {
   readonly differences: readonly SchemaDifference[];
   readonly durationMs: number;
 }
-
-/** A statement the replay refused to send: it would act on the whole server the shadow shares. */
-class ServerWideStatement extends Error {}
 
 /**
  * {@link replayHistory} for a DataSource's runner, from the status just read: every recorded
@@ -96,29 +99,36 @@ export async function replayHistory(
   try {
     if (missing.length > 0) return result(0, `applied migrations this build does not have cannot run: ${missing.join(', ')}`);
     await shadow.prepareSession();
+    // PostgreSQL: the schema the DataSource names is where its history runs; it exists before the first migration, as it did live.
+    const schema = (live.driver.options as { schema?: string }).schema;
+    if (!mysql && !sqlite && schema && schema !== 'public')
+      await shadow.queryRunner.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
     const runner = shadow.queryRunner;
+    const serverWide = mysql ? await mysqlServerWideCheck(runner) : sqlite ? sqliteServerWideStatement : serverWideStatement;
+    // As plan runs a migration that commits in a shadow: every query its code makes, through the
+    // query runner, the shadow's DataSource or the application's own, goes to the shadow's session
+    // and is read first; a statement acting outside the shadow stops the replay before it is sent.
+    const preview = await PreviewTransaction.begin(shadow.dataSource, runner, REPLAY_LIMITS, () => Promise.resolve(), {
+      alsoRouted: [live],
+      disposable: true,
+      serverWide,
+    });
     let replayed = 0;
-    const unguard = guardServerWide(
-      runner,
-      mysql ? await mysqlServerWideCheck(runner) : sqlite ? sqliteServerWideStatement : serverWideStatement,
-    );
     try {
       for (const name of applied) {
         try {
-          await runMigration(runner, instances.get(name)!, transaction);
+          await preview.runCommitted(() => runMigration(runner, instances.get(name)!, transaction));
         } catch (error) {
-          if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
           const why =
-            error instanceof ServerWideStatement
-              ? `"${name}" sends ${error.message}, which acts on the whole server; it was not sent`
+            error instanceof PreviewStoppedError
+              ? `"${name}" was stopped before it could act outside the shadow: ${error.message}`
               : `"${name}" failed on an empty database (${context.redactor.message(error)}): a history born of synchronize, squashed, or whose migrations need data cannot be replayed`;
           return result(replayed, why);
         }
         replayed += 1;
       }
     } finally {
-      // The shadow's own clean-up (emptying a given database) is the library's, not a migration's.
-      unguard();
+      await preview.end();
     }
     const liveRunner = live.createQueryRunner();
     try {
@@ -141,24 +151,6 @@ async function runMigration(runner: QueryRunner, migration: MigrationInterface, 
   await runner.startTransaction();
   await migration.up(runner);
   await runner.commitTransaction();
-}
-
-/**
- * Until the returned function is called, every statement the shadow's session sends is read first:
- * one that acts on the whole server is refused.
- */
-function guardServerWide(runner: QueryRunner, serverWide: (sql: string) => Promise<string | undefined>): () => void {
-  const target = runner as { query: (...args: unknown[]) => Promise<unknown> };
-  const original = target.query;
-  const send = original.bind(runner);
-  target.query = async (...args: unknown[]) => {
-    const why = typeof args[0] === 'string' ? await serverWide(args[0]) : undefined;
-    if (why !== undefined) throw new ServerWideStatement(why);
-    return send(...args);
-  };
-  return () => {
-    target.query = original;
-  };
 }
 
 /** SQLite, through either of TypeORM's drivers. */
