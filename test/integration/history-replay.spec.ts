@@ -193,6 +193,16 @@ describeEachDatabase(
         }),
       ]);
       await expect(live.status({ schema: true, replay: {} })).rejects.toThrow(/--shadow-url .*--replay-on-live-server/);
+      // An empty database by URL on the same server (the server itself says so): refused unless allowed, used when allowed.
+      const shadow = await createTestDatabase('mariadb');
+      try {
+        await expect(live.status({ schema: true, replay: { url: shadow.url } })).rejects.toThrow(/it is on the live server/);
+        const [given] = await live.status({ schema: true, replay: { url: shadow.url, onLiveServer: true } });
+        expect(given!.historyReplay!.differences.map((d) => d.name)).toEqual(['users INDEX BTREE (name)', 'users.name']);
+        expect(await shadow.tables()).toEqual([]);
+      } finally {
+        await shadow.drop();
+      }
       expect(await temporaryDatabases()).toEqual(before);
     });
 

@@ -2,6 +2,7 @@ import { expect, it } from 'vitest';
 import { DataSource } from 'typeorm';
 import { compareSchemas, readSchemaCatalog } from '../../lib/check/replay/schema-catalog.js';
 import { copyMysqlSchema } from '../../lib/check/shadow/mysql-schema-copy.js';
+import { mysqlServerWideCheck } from '../../lib/check/sql/server-wide-statements.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import { createTestDatabase } from '../support/databases.js';
 
@@ -39,8 +40,19 @@ describeEachDatabase(
       const liveRunner = live.createQueryRunner();
       const shadowRunner = shadow.createQueryRunner();
       try {
-        const copy = await copyMysqlSchema(liveRunner, shadowRunner);
-        expect(copy).toEqual({ tables: 4, views: 2, triggers: 1, routines: 2, skipped: [] });
+        // A trigger that would write to the live database from the shadow (its body names it bare).
+        await t.db.query(
+          `CREATE TRIGGER orgs_mirror AFTER INSERT ON orgs FOR EACH ROW INSERT INTO ${t.db.name}.zones (id) VALUES (NEW.id)`,
+        );
+        const copy = await copyMysqlSchema(liveRunner, shadowRunner, await mysqlServerWideCheck(shadowRunner));
+        expect(copy).toEqual({
+          tables: 4,
+          views: 2,
+          triggers: 1,
+          routines: 2,
+          skipped: [`trigger orgs_mirror: it has a name in database "${t.db.name}", outside the shadow`],
+        });
+        await t.db.query('DROP TRIGGER orgs_mirror');
         const [source, copied] = [await readSchemaCatalog(liveRunner), await readSchemaCatalog(shadowRunner)];
         expect(source.length).toBeGreaterThan(25);
         expect(compareSchemas(source, copied, new Set())).toEqual([]);

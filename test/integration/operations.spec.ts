@@ -130,12 +130,18 @@ describeEachDatabase('release-time operations', (t) => {
     async () => {
       await boot([M1], { runMigrations: true });
       const Reach = defineMigration('Reach1700000000005', sql(`INSERT INTO \`${t.db.name}\`.one (id) VALUES (1)`));
-      const app = await boot([M1, M2, Reach]);
+      // A trigger's BEGIN … END body is not a transaction's end.
+      const Trigger = defineMigration(
+        'Trigger1700000000004',
+        sql('CREATE TRIGGER two_touch BEFORE INSERT ON two FOR EACH ROW BEGIN SET NEW.id = NEW.id; END'),
+      );
+      const app = await boot([M1, M2, Trigger, Reach]);
       const [plan] = await app.app.get(AutoMigratorService).plan();
       expect(plan).toMatchObject({
         complete: false,
         migrations: [
           { name: 'Two1700000000002', statements: [{ sql: 'CREATE TABLE two (id INT PRIMARY KEY)' }] },
+          { name: 'Trigger1700000000004', statements: [{ sql: expect.stringMatching(/^CREATE TRIGGER two_touch/) }] },
           { name: 'Reach1700000000005', error: expect.stringMatching(new RegExp(`sends a name in database "${t.db.name}"`)) },
         ],
       });

@@ -38,7 +38,7 @@ describe('serverWideStatement: what a committed statement in a shadow on the liv
 });
 
 describe('MySQL/MariaDB statements that act outside their database (replay on a shadow)', () => {
-  const others = new Set(['live_app', 'mysql']);
+  const others = new Set(['live_app', 'mysql', '9live']);
 
   it.each([
     ["CREATE USER 'probe'@'localhost'", 'CREATE USER'],
@@ -47,10 +47,20 @@ describe('MySQL/MariaDB statements that act outside their database (replay on a 
     ['SET GLOBAL max_connections = 10', 'SET GLOBAL'],
     ['SET @@GLOBAL.sql_mode = ""', 'SET @@GLOBAL'],
     ['FLUSH PRIVILEGES', 'FLUSH'],
-    ["SELECT * FROM t INTO OUTFILE '/tmp/x'", expect.stringMatching(/^SELECT/)],
+    ["SELECT * FROM t INTO OUTFILE '/tmp/x'", 'INTO OUTFILE'],
     ["INSERT INTO live_app.users (name) VALUES ('x')", 'a name in database "live_app"'],
     ['UPDATE `live_app`.`users` SET name = 1', 'a name in database "live_app"'],
     ["UPDATE mysql.user SET Host = '%'", 'a name in database "mysql"'],
+    ['USE live_app', 'USE'],
+    ['PREPARE s FROM @sql', 'PREPARE'],
+    ['CREATE OR REPLACE DATABASE live_app', 'CREATE OR REPLACE'],
+    ["-- a note\nCREATE USER 'probe'", 'CREATE USER'],
+    ["/* why */ GRANT ALL ON *.* TO 'x'", 'GRANT'],
+    ['/*!50000 CREATE USER probe */', 'CREATE USER'],
+    ['CREATE TABLE t (id INT); DROP DATABASE live_app', 'DROP DATABASE'],
+    ['SET @a = 1, GLOBAL max_connections = 10', expect.stringMatching(/^SET/)],
+    ['ALTER INSTANCE ROTATE INNODB MASTER KEY', 'ALTER INSTANCE'],
+    ['INSERT INTO `9live`.t VALUES (1)', 'a name in database "9live"'],
   ])('%s: %s', (sql, expected) => {
     expect(mysqlServerWideStatement(sql, others)).toEqual(expected);
   });
@@ -62,6 +72,8 @@ describe('MySQL/MariaDB statements that act outside their database (replay on a 
     "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_NAME = 'users'",
     'SET FOREIGN_KEY_CHECKS = 0',
     'CREATE INDEX users_name ON users (name)',
+    "INSERT INTO notes (body) VALUES ('see live_app.users; DROP DATABASE live_app')",
+    'CREATE TRIGGER t BEFORE UPDATE ON users FOR EACH ROW BEGIN SET NEW.name = OLD.name; END',
   ])('%s stays inside its database', (sql) => {
     expect(mysqlServerWideStatement(sql, others)).toBeUndefined();
   });

@@ -49,8 +49,12 @@ const ENDS_TRANSACTION = /(?:^|;)\s*(commit|end|abort|begin|start\s+transaction|
 /** What is quoted, not run: dollar-quoted bodies (a function's `BEGIN … END`) and string literals. */
 const QUOTED = /\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$|'(?:[^']|'')*'/g;
 
+/** A routine, trigger or event whose body (MySQL: not quoted) holds `BEGIN … END` of its own. */
+const DEFINES_BODY = /^\s*CREATE\b[^;(]*?\b(?:TRIGGER|PROCEDURE|FUNCTION|EVENT)\b/i;
+
 /** Whether `sql` itself ends (or starts) a transaction, outside function bodies and strings. */
 function endsTransaction(sql: string): boolean {
+  if (DEFINES_BODY.test(sql)) return false;
   return ENDS_TRANSACTION.test(sql.replace(QUOTED, "''"));
 }
 

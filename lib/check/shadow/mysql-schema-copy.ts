@@ -1,4 +1,5 @@
 import type { QueryRunner } from 'typeorm';
+import { PreviewStoppedError } from '../../errors/preview-stopped.error.js';
 
 /** What the copy of a MySQL/MariaDB schema did: how many objects of each kind, and what it left out. */
 export interface MysqlSchemaCopy {
@@ -29,13 +30,26 @@ const DEFINER = /\s+DEFINER\s*=\s*(?:`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\s@]+)@(?:`
  * the live database's name where the server wrote it in. Reads only on `live`; foreign key checks
  * are off on `shadow` while the tables are created, in any order. No rows are copied.
  */
-export async function copyMysqlSchema(live: QueryRunner, shadow: QueryRunner): Promise<MysqlSchemaCopy> {
+export async function copyMysqlSchema(
+  live: QueryRunner,
+  shadow: QueryRunner,
+  /** What in an object's SQL would act outside the shadow (see mysqlServerWideStatement): such an object is left out. */
+  reachesOut: (sql: string) => Promise<string | undefined> = () => Promise.resolve(undefined),
+): Promise<MysqlSchemaCopy> {
   const [{ database } = { database: '' }] = (await live.query('SELECT DATABASE() AS `database`')) as Array<{ database: string }>;
   const unqualify = (sql: string) => sql.replaceAll(`${identifier(database)}.`, '');
   const objects = (await live.query(
     `SELECT TABLE_NAME AS name, TABLE_TYPE AS type FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME`,
   )) as Array<{ name: string; type: string }>;
   const skipped: string[] = [];
+  // A view, trigger or routine whose SQL names another database (the live one, written without
+  // quotes) would reach it from the shadow when it fires: it is left out, and said.
+  const vetted = async (sql: string): Promise<string> => {
+    const reach = await reachesOut(sql);
+    if (reach !== undefined)
+      throw new PreviewStoppedError(`it ${reach.startsWith('a name') ? `has ${reach}` : `sends ${reach}`}, outside the shadow`);
+    return sql;
+  };
   await shadow.query('SET FOREIGN_KEY_CHECKS = 0');
   let tables = 0;
   try {
@@ -58,7 +72,7 @@ export async function copyMysqlSchema(live: QueryRunner, shadow: QueryRunner): P
     for (const name of views) {
       const [row] = (await live.query(`SHOW CREATE VIEW ${identifier(name)}`)) as Array<Record<string, string>>;
       try {
-        await shadow.query(unqualify(row?.['Create View'] ?? '').replace(DEFINER, ''));
+        await shadow.query(await vetted(unqualify(row?.['Create View'] ?? '').replace(DEFINER, '')));
         created += 1;
       } catch (error) {
         failures.set(name, error instanceof Error ? error.message : String(error));
@@ -77,7 +91,7 @@ export async function copyMysqlSchema(live: QueryRunner, shadow: QueryRunner): P
   for (const { name } of triggers) {
     const [row] = (await live.query(`SHOW CREATE TRIGGER ${identifier(name)}`)) as Array<Record<string, string>>;
     try {
-      await shadow.query(unqualify(row?.['SQL Original Statement'] ?? '').replace(DEFINER, ''));
+      await shadow.query(await vetted(unqualify(row?.['SQL Original Statement'] ?? '').replace(DEFINER, '')));
       triggerCount += 1;
     } catch (error) {
       skipped.push(`trigger ${name}: ${error instanceof Error ? error.message : String(error)}`);
@@ -97,7 +111,7 @@ export async function copyMysqlSchema(live: QueryRunner, shadow: QueryRunner): P
       continue;
     }
     try {
-      await shadow.query(unqualify(create).replace(DEFINER, ''));
+      await shadow.query(await vetted(unqualify(create).replace(DEFINER, '')));
       routineCount += 1;
     } catch (error) {
       skipped.push(`${type.toLowerCase()} ${name}: ${error instanceof Error ? error.message : String(error)}`);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { AutoMigratorConfigError } from '../../errors/auto-migrator-config.error.js';
 import { invariant } from '../../errors/invariant.error.js';
+import { mysqlServerWideCheck } from '../sql/server-wide-statements.js';
 import { copyMysqlSchema, type MysqlSchemaCopy } from './mysql-schema-copy.js';
 import {
   connect,
@@ -16,10 +17,8 @@ import {
 /** The names the library gives its temporary databases (as on PostgreSQL). */
 const TEMPORARY_PREFIX = 'auto_migrator_shadow_';
 
-/** What a MySQL/MariaDB server and database say of themselves: which server, and the database's defaults. */
+/** What a MySQL/MariaDB database says of itself: its name, defaults and the server's version. */
 interface MysqlFacts {
-  /** The server: its host name, port and start time. */
-  readonly server: string;
   readonly database: string;
   readonly charset: string;
   readonly collation: string;
@@ -28,29 +27,30 @@ interface MysqlFacts {
 
 async function readFacts(runner: QueryRunner): Promise<MysqlFacts> {
   const [row] = (await runner.query(
-    `SELECT @@hostname AS host, @@port AS port, DATABASE() AS db, VERSION() AS version,
-       (SELECT UNIX_TIMESTAMP() - VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'UPTIME') AS started,
+    `SELECT DATABASE() AS db, VERSION() AS version,
        (SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()) AS charset,
        (SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()) AS collation`,
-  )) as Array<{
-    host: string;
-    port: number;
-    db: string | null;
-    version: string;
-    started: number | null;
-    charset: string;
-    collation: string;
-  }>;
+  )) as Array<{ db: string | null; version: string; charset: string; collation: string }>;
   invariant(row?.db, 'the MySQL/MariaDB session has no current database');
-  // The start time to within a few seconds: two reads a moment apart round alike.
-  const started = row.started === null ? '' : String(Math.round(Number(row.started) / 10));
-  return {
-    server: `${row.host}:${row.port}/${started}`,
-    database: row.db,
-    charset: row.charset,
-    collation: row.collation,
-    version: String(row.version),
-  };
+  return { database: row.db, charset: row.charset, collation: row.collation, version: String(row.version) };
+}
+
+/**
+ * Whether two sessions are on the same server, asked of the server itself: a named lock one
+ * session takes is seen held by the other only there (lock names are the server's, whatever the
+ * host names, ports or proxies in between).
+ */
+async function sameServer(live: DataSource, shadow: QueryRunner): Promise<boolean> {
+  const runner = live.createQueryRunner();
+  const name = `auto_migrator_probe_${randomBytes(8).toString('hex')}`;
+  try {
+    await runner.query('SELECT GET_LOCK(?, 0) AS got', [name]);
+    const [row] = (await shadow.query('SELECT IS_USED_LOCK(?) AS holder', [name])) as Array<{ holder: unknown }>;
+    return row?.holder !== null && row?.holder !== undefined;
+  } finally {
+    await runner.query('SELECT RELEASE_LOCK(?) AS released', [name]).catch(() => undefined);
+    await runner.release();
+  }
 }
 
 /**
@@ -122,12 +122,12 @@ async function openGivenMysql(
   const connected = await connect(live, { url }, context);
   try {
     const shadow = await readFacts(connected.queryRunner);
+    const onTheLiveServer = await sameServer(live, connected.queryRunner);
     const refuse = (why: string) =>
       new AutoMigratorConfigError(
         `${context.label}: ${replay ? 'the history cannot be replayed' : 'the pending migrations cannot run'} in ${target}: ${why}.`,
       );
-    if (shadow.server === facts.server && shadow.database === facts.database)
-      throw refuse('it is the live database itself; give an empty database');
+    if (onTheLiveServer && shadow.database === facts.database) throw refuse('it is the live database itself; give an empty database');
     const [{ tables } = { tables: 1 }] = (await connected.queryRunner.query(
       'SELECT COUNT(*) AS tables FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()',
     )) as Array<{ tables: number }>;
@@ -139,14 +139,20 @@ async function openGivenMysql(
       );
     if (shadow.version !== facts.version)
       throw refuse(`it runs ${shadow.version} and the live database ${facts.version}; their catalogs are not compared across versions`);
-    if (shadow.server === facts.server && !onLiveServer)
+    if (shadow.charset !== facts.charset || shadow.collation !== facts.collation) {
+      // Its tables would take other defaults than the live ones: given the live database's, as a temporary one is.
+      await connected.queryRunner.query(
+        `ALTER DATABASE ${identifier(shadow.database)} CHARACTER SET ${identifier(facts.charset)} COLLATE ${identifier(facts.collation)}`,
+      );
+    }
+    if (onTheLiveServer && !onLiveServer)
       throw refuse('it is on the live server, where replaying runs every applied migration again (allow it with --replay-on-live-server)');
     if (!replay) sayCopied(await fill(live, connected.queryRunner), context);
     context.logger.log(
       `${context.label}: ${replay ? 'the applied migrations are replayed' : 'the pending migrations run'} in the shadow database ${target}`,
     );
     return new ShadowDatabase(connected.dataSource, connected.queryRunner, undefined, `shadow database ${target}`, true, async () => {
-      await emptyMysqlDatabase(connected.queryRunner).catch(() => undefined);
+      await emptyMysqlDatabase(connected.queryRunner, shadow.database).catch(() => undefined);
       await disconnect(connected);
     });
   } catch (error) {
@@ -159,7 +165,7 @@ async function openGivenMysql(
 async function fill(live: DataSource, shadow: QueryRunner): Promise<MysqlSchemaCopy> {
   const runner = live.createQueryRunner();
   try {
-    return await copyMysqlSchema(runner, shadow);
+    return await copyMysqlSchema(runner, shadow, await mysqlServerWideCheck(shadow));
   } finally {
     await runner.release();
   }
@@ -171,15 +177,16 @@ function sayCopied(copy: MysqlSchemaCopy, context: ShadowContext): void {
   context.logger.warn(`${context.label}: the shadow's copy of the live schema left out ${copy.skipped.length}: ${copy.skipped.join('; ')}`);
 }
 
-/** Drops every table, view, routine and event of the shadow's own database, leaving it as empty as it was given. */
-async function emptyMysqlDatabase(runner: QueryRunner): Promise<void> {
+/** Drops every table, view, routine and event of the shadow's own database (named: not whatever the session now uses), leaving it as empty as it was given. */
+async function emptyMysqlDatabase(runner: QueryRunner, database: string): Promise<void> {
   const objects = (await runner.query(
-    `SELECT IF(TABLE_TYPE = 'VIEW', 'VIEW', 'TABLE') AS kind, TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()
-     UNION ALL SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
-     UNION ALL SELECT 'EVENT', EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()`,
+    `SELECT IF(TABLE_TYPE = 'VIEW', 'VIEW', 'TABLE') AS kind, TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?
+     UNION ALL SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?
+     UNION ALL SELECT 'EVENT', EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?`,
+    [database, database, database],
   )) as Array<{ kind: string; name: string }>;
   await runner.query('SET FOREIGN_KEY_CHECKS = 0');
-  for (const { kind, name } of objects) await runner.query(`DROP ${kind} IF EXISTS ${identifier(name)}`);
+  for (const { kind, name } of objects) await runner.query(`DROP ${kind} IF EXISTS ${identifier(database)}.${identifier(name)}`);
   await runner.query('SET FOREIGN_KEY_CHECKS = 1');
 }
 

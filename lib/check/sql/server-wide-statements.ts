@@ -62,22 +62,58 @@ export async function serverWideStatement(sql: string): Promise<string | undefin
   return undefined;
 }
 
-/** MySQL/MariaDB statements that act on the whole server (no parser of MySQL's SQL is at hand: read by their first words). */
-const MYSQL_SERVER_WIDE =
-  /^\s*(?:(?:CREATE|DROP|ALTER|RENAME)\s+(?:USER|ROLE|DATABASE|SCHEMA|SERVER|TABLESPACE|LOGFILE\s+GROUP|RESOURCE\s+GROUP)\b|GRANT\b|REVOKE\b|SET\s+(?:GLOBAL|PERSIST|PERSIST_ONLY|PASSWORD|DEFAULT\s+ROLE)\b|SET\s+@@(?:GLOBAL|PERSIST)|FLUSH\b|SHUTDOWN\b|RESTART\b|(?:UN)?INSTALL\s+(?:PLUGIN|COMPONENT|SONAME)\b|KILL\b|PURGE\b|RESET\b|CHANGE\s+(?:MASTER|REPLICATION)\b|(?:START|STOP)\s+(?:SLAVE|REPLICA|GROUP_REPLICATION)\b|LOAD\s+DATA\b|SELECT\b[\s\S]*\bINTO\s+(?:OUT|DUMP)FILE\b)/i;
+/** MySQL/MariaDB statements that act outside their database, by their first words (no parser of MySQL's SQL is at hand). */
+const MYSQL_SERVER_WIDE_START = new RegExp(
+  '^(?:' +
+    [
+      'CREATE\\s+(?:OR\\s+REPLACE\\s+)?(?:USER|ROLE|DATABASE|SCHEMA|SERVER|TABLESPACE|LOGFILE\\s+GROUP|RESOURCE\\s+GROUP)\\b',
+      '(?:DROP|ALTER|RENAME)\\s+(?:USER|ROLE|DATABASE|SCHEMA|SERVER|TABLESPACE|LOGFILE\\s+GROUP|RESOURCE\\s+GROUP|INSTANCE)\\b',
+      // USE moves the session to another database; PREPARE / EXECUTE run SQL nobody can read beforehand.
+      '(?:GRANT|REVOKE|USE|PREPARE|EXECUTE|DEALLOCATE|FLUSH|SHUTDOWN|RESTART|INSTALL|UNINSTALL|KILL|PURGE|RESET|BINLOG|HANDLER)\\b',
+      'CHANGE\\s+(?:MASTER|REPLICATION)\\b',
+      '(?:START|STOP)\\s+(?:SLAVE|REPLICA|GROUP_REPLICATION)\\b',
+      'LOAD\\s+(?:DATA|XML|INDEX)\\b',
+      'CACHE\\s+INDEX\\b',
+    ].join('|') +
+    ')',
+  'i',
+);
+/** …and anywhere in one: the server's settings, files and plugins. */
+const MYSQL_SERVER_WIDE_ANYWHERE =
+  /\bSET\b[^;]*?\b(?:GLOBAL|PERSIST|PERSIST_ONLY)\b|@@(?:GLOBAL|PERSIST)\b|\bINTO\s+(?:OUTFILE|DUMPFILE)\b|\bSONAME\b|\bLOAD_FILE\s*\(|\bSET\s+PASSWORD\b|\bSET\s+DEFAULT\s+ROLE\b/i;
+
+/**
+ * MySQL's SQL as the server runs it: comments out (a versioned one's content kept, `/*!50000 …*\/`
+ * and MariaDB's `/*M! …*\/`: the server runs it), string literals emptied, split at the
+ * semicolons between statements.
+ */
+function mysqlStatements(sql: string): string[] {
+  const text = sql
+    .replace(/\/\*(?:!|M!)\d*([\s\S]*?)\*\//g, ' $1 ')
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/(?:--\s|#)[^\n]*/g, ' ')
+    .replace(/'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"/g, "''");
+  return text.split(';').map((statement) => statement.trim());
+}
 
 /**
  * MySQL/MariaDB: what in `sql` would act outside the shadow's own database, as a phrase; undefined
- * when nothing does: the server's users, databases, settings and files; and a name qualified by
- * one of `otherDatabases` (the server's other databases, lower case), which MySQL, unlike
- * PostgreSQL, lets a statement reach (`live_db.users`).
+ * when nothing does: the server's users, databases, settings, files and plugins; `USE`, after
+ * which unqualified names are another database's; SQL built at run time (`PREPARE`); and a name
+ * qualified by one of `otherDatabases` (the server's other databases, lower case, the live one
+ * among them), which MySQL, unlike PostgreSQL, lets a statement reach (`live_db.users`). An alias
+ * named as another database is refused too: better refused than sent.
  */
 export function mysqlServerWideStatement(sql: string, otherDatabases: ReadonlySet<string>): string | undefined {
-  const verb = MYSQL_SERVER_WIDE.exec(sql);
-  if (verb) return verb[0].trim().split(/\s+/).slice(0, 3).join(' ').toUpperCase();
-  for (const [, quoted, bare] of sql.matchAll(/(?:`((?:[^`]|``)+)`|\b([A-Za-z_$][\w$]*))\s*\.\s*(?=`|[A-Za-z_$])/g)) {
-    const database = quoted?.replaceAll('``', '`') ?? bare!;
-    if (otherDatabases.has(database.toLowerCase())) return `a name in database "${database}"`;
+  for (const statement of mysqlStatements(sql)) {
+    const found = MYSQL_SERVER_WIDE_START.exec(statement) ?? MYSQL_SERVER_WIDE_ANYWHERE.exec(statement);
+    if (found) return found[0].trim().split(/\s+/).slice(0, 3).join(' ').toUpperCase();
+    for (const [, quoted, bare] of statement.matchAll(
+      /(?:`((?:[^`]|``)+)`|\b([A-Za-z0-9_$]*[A-Za-z_$][A-Za-z0-9_$]*))\s*\.\s*(?=`|[A-Za-z0-9_$])/g,
+    )) {
+      const database = quoted?.replaceAll('``', '`') ?? bare!;
+      if (otherDatabases.has(database.toLowerCase())) return `a name in database "${database}"`;
+    }
   }
   return undefined;
 }
