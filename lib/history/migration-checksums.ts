@@ -282,12 +282,16 @@ export class ChecksumTable {
     if (state === 'current') return;
     if (state === 'no-row-ids') return this.upgrade();
     const e = (column: string) => this.dataSource.driver.escape(column);
+    const postgres = this.dataSource.options.type === 'postgres';
     try {
       await this.queryRunner.query(
         `CREATE TABLE IF NOT EXISTS ${this.table()} (${e('name')} VARCHAR(255) NOT NULL PRIMARY KEY, ${e('checksum')} VARCHAR(80) NOT NULL, ` +
           `${e('source_hash')} VARCHAR(80) NOT NULL, ${e('origin')} VARCHAR(8) NOT NULL, ${e('recorded_at')} VARCHAR(32) NOT NULL, ` +
           `${e('migration_id')} BIGINT NULL)` +
-          (await this.mysqlCollation()),
+          (await this.mysqlCollation()) +
+          // PostgreSQL, in the same round trip: had a replica of an earlier version created it since it
+          // was read, without migration_id, this run's record (in its migration's transaction) would fail.
+          (postgres ? `; ALTER TABLE ${this.table()} ADD COLUMN IF NOT EXISTS ${e('migration_id')} BIGINT NULL` : ''),
       );
     } catch (error) {
       // PostgreSQL: two sessions creating it at once; the other one did.
@@ -307,9 +311,15 @@ export class ChecksumTable {
     if (await columnExists(this.dataSource, this.queryRunner, checksumsTableName(this.dataSource), 'migration_id')) return;
     const postgres = this.dataSource.options.type === 'postgres';
     try {
-      // PostgreSQL: IF NOT EXISTS, as a failed statement would abort a transaction open here.
+      // PostgreSQL: IF NOT EXISTS, as a failed statement would abort a transaction open here; and a
+      // lock timeout, so that the ALTER does not queue behind a long run's transaction on the table
+      // and every replica's read behind it (the next run tries again).
       await this.queryRunner.query(
-        `ALTER TABLE ${this.table()} ADD ${postgres ? 'COLUMN IF NOT EXISTS ' : ''}${e('migration_id')} BIGINT NULL`,
+        postgres
+          ? // Outside a transaction only: inside one, the setting would outlast this statement.
+            `${this.queryRunner.isTransactionActive ? '' : `SELECT set_config('lock_timeout', '2s', true); `}` +
+              `ALTER TABLE ${this.table()} ADD COLUMN IF NOT EXISTS ${e('migration_id')} BIGINT NULL`
+          : `ALTER TABLE ${this.table()} ADD ${e('migration_id')} BIGINT NULL`,
       );
     } catch (error) {
       // MySQL/MariaDB ER_DUP_FIELDNAME, SQLite "duplicate column name": another process added it meanwhile.

@@ -48,7 +48,7 @@ export class DisabledMigrations {
     for (const plan of plans) operations.report({ type: 'disabled', dataSource: plan.name });
     const names = plans.map((plan) => `"${plan.name}"`).join(', ');
     this.logger.log(`Migrations disabled (${settings.source} is off) for ${names}; whenDisabled: '${settings.mode}'`);
-    // 'skip' never fails the boot: a read that fails is said, and readiness asks again.
+    // 'skip' does not fail the boot for a read that fails: it is said, and readiness asks again.
     const statuses = await (settings.mode === 'skip'
       ? operations.readStatuses().catch((error: unknown) => {
           this.logger.warn(`Could not read pending migrations at boot (${this.redactor.message(error)}); readiness asks again`);

@@ -495,7 +495,11 @@ export class MigrationOperations implements MigrationOperationsApi {
     const { strict, ...target } = options;
     const withTenants = this.select(target).some((plan) => plan.tenants);
     const statuses = await this.readStatuses({ ...target, tenants: withTenants });
-    for (const status of statuses) this.runnerOf(status).checkHistory(status, strict === true);
+    for (const status of statuses) {
+      // Asked, not migrating: a refusal is thrown to the caller, and the DataSource's state is left as it is.
+      const refusal = this.runnerOf(status).judgeHistory(status, strict === true);
+      if (refusal) throw refusal;
+    }
     const pending = Object.fromEntries(
       statuses
         .filter((status) => status.pending.length > 0)

@@ -316,13 +316,23 @@ export class DataSourceMigrationRunner {
 
   /**
    * Logs, or fails on, a pending migration older than the newest applied one, an applied one this
-   * build lacks and one edited since it ran, by the plan's policies (`strict`: each refused).
+   * build lacks and one edited since it ran, by the plan's policies: a refusal is reported (the
+   * DataSource fails, as a boot that refuses to migrate does).
    */
-  checkHistory(status: MigrationStatusReport, strict = false): void {
+  checkHistory(status: MigrationStatusReport): void {
+    const error = this.judgeHistory(status);
+    if (error) throw this.reporter.fail({ error });
+  }
+
+  /**
+   * The same judgement, reporting nothing but the warnings (`ensureUp`, a question asked of the
+   * table: readiness is not its business); `strict`: each policy as 'fail'. Returns the refusal.
+   */
+  judgeHistory(status: MigrationStatusReport, strict = false): MigrationHistoryError | undefined {
     const policy = strict ? STRICT_HISTORY : this.plan.history;
     const { warnings, error } = judgeHistory(status, policy, this.plan.label, this.name, this.plan.tenant !== undefined);
     for (const warning of warnings) this.logger.warn(warning);
-    if (error) throw this.reporter.fail({ error });
+    return error;
   }
 
   /** Refuses to migrate, before anything ran (a gate of the operations, e.g. the deploy check): reported once, as a failure; returns the error to throw. */
