@@ -129,7 +129,10 @@ function historyReplayLines(replay: HistoryReplay): string[] {
   const where = replay.shadow ? ` in ${replay.shadow}` : '';
   if (replay.notReplayed !== undefined)
     return [`  history: not replayed${where} (${plural(replay.replayed, 'migration')} ran): ${replay.notReplayed}`];
-  const head = `  history: ${plural(replay.replayed, 'applied migration')} replayed${where} in ${(replay.durationMs / 1000).toFixed(1)} s`;
+  const others = replay.schemasNotCompared
+    ? ` (${plural(replay.schemasNotCompared, 'other schema')} the history does not build, not compared)`
+    : '';
+  const head = `  history: ${plural(replay.replayed, 'applied migration')} replayed${where} in ${(replay.durationMs / 1000).toFixed(1)} s${others}`;
   if (replay.differences.length === 0) return [`${head}; the live schema is what they build`];
   return [
     `${head}; the live schema differs from what they build in ${plural(replay.differences.length, 'place')}:`,

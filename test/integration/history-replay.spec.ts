@@ -48,8 +48,12 @@ describeEachDatabase(
 
     it('after up: no difference; an index added and a column retyped by hand are named with both sides; the temporary database is dropped', async () => {
       await service([CreateUsers, AddStatus], true);
+      // A tenant's schema (or another application's): not this history's, counted and not compared.
+      await t.db.query('CREATE SCHEMA tenant_acme');
+      await t.db.query('CREATE TABLE tenant_acme.users (id INT PRIMARY KEY)');
       const live = await service([CreateUsers, AddStatus]);
       const [clean] = await live.status({ schema: true, replay: { onLiveServer: true } });
+      expect(clean!.historyReplay!.schemasNotCompared).toBe(1);
       expect(clean!.historyReplay).toMatchObject({
         replayed: 2,
         differences: [],
@@ -95,6 +99,20 @@ describeEachDatabase(
       } finally {
         await shadow.drop();
       }
+    });
+
+    it('a secret in what differs (a view made by hand quoting the DataSource password) is redacted', async () => {
+      const secret = 'replay-hunter2-secret';
+      const options = { password: secret };
+      t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [CreateUsers], options }], migrator: { runMigrations: true } }));
+      await t.db.query(`CREATE VIEW leak AS SELECT 'postgres://app:${secret}@db/app' AS url`);
+      const app = t.track(
+        await bootApp({ dataSources: [{ db: t.db, migrations: [CreateUsers], options }], migrator: { runMigrations: false } }),
+      );
+      const [status] = await app.app.get(AutoMigratorService).status({ schema: true, replay: { onLiveServer: true } });
+      const shown = JSON.stringify(status!.historyReplay);
+      expect(shown).toContain('public.leak');
+      expect(shown).not.toContain(secret);
     });
 
     it("a migration writing through the application's own DataSource writes to the shadow during a replay, never to the live database", async () => {

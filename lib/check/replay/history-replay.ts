@@ -14,7 +14,7 @@ import { openMysqlShadow } from '../shadow/mysql-shadow.js';
 import { ShadowDatabase, type ShadowContext, type ShadowOption } from '../shadow/shadow-database.js';
 import { mysqlServerWideCheck, serverWideStatement, sqliteServerWideStatement } from '../sql/server-wide-statements.js';
 import { openSqliteShadow } from '../shadow/sqlite-shadow.js';
-import { compareSchemas, readSchemaCatalog, type SchemaDifference } from './schema-catalog.js';
+import { compareSchemas, readSchemaCatalog, schemaOfKey, type CatalogObject, type SchemaDifference } from './schema-catalog.js';
 import { PreviewTransaction, type PreviewLimits } from '../dry-run/preview-transaction.js';
 import { PreviewStoppedError } from '../../errors/preview-stopped.error.js';
 
@@ -37,6 +37,8 @@ export interface HistoryReplay {
   readonly notReplayed?: string;
   /** Each difference between the live schema and the one the history builds. */
   readonly differences: readonly SchemaDifference[];
+  /** PostgreSQL: how many live schemas the history does not build and the DataSource does not name (tenants', say), not compared. */
+  readonly schemasNotCompared?: number;
   readonly durationMs: number;
 }
 
@@ -59,7 +61,19 @@ export async function replayInShadow(
     };
   }
   const applied = [...status.applied, ...status.unknown].sort((a, b) => a.order - b.order).map((migration) => migration.name);
-  return replayHistory(dataSource, applied, transaction, option, { label, logger: runner.logger, redactor: runner.redactor });
+  const replay = await replayHistory(dataSource, applied, transaction, option, { label, logger: runner.logger, redactor: runner.redactor });
+  // What leaves the library (text, JSON, a baseline file) passes the redactor: a view's or a default's SQL may hold a secret.
+  const { redactor } = runner;
+  return {
+    ...replay,
+    ...(replay.notReplayed === undefined ? {} : { notReplayed: redactor.redact(replay.notReplayed) }),
+    differences: replay.differences.map((difference) => ({
+      ...difference,
+      name: redactor.redact(difference.name),
+      ...(difference.live === undefined ? {} : { live: redactor.redact(difference.live) }),
+      ...(difference.history === undefined ? {} : { history: redactor.redact(difference.history) }),
+    })),
+  };
 }
 
 /**
@@ -133,7 +147,17 @@ export async function replayHistory(
     const liveRunner = live.createQueryRunner();
     try {
       const [liveCatalog, historyCatalog] = [await readSchemaCatalog(liveRunner), await readSchemaCatalog(runner)];
-      return result(replayed, undefined, compareSchemas(liveCatalog, historyCatalog, ownTables(live)));
+      if (mysql || sqlite) return result(replayed, undefined, compareSchemas(liveCatalog, historyCatalog, ownTables(live)));
+      // PostgreSQL: the schemas the history builds, and the DataSource's own; the live database's
+      // others (tenants' schemas, another application's) are not this history's, and only counted.
+      const compared = new Set([schema ?? 'public', ...historyCatalog.filter((o) => o.kind === 'schema').map((o) => o.key)]);
+      const inCompared = (object: CatalogObject) => {
+        const owner = schemaOfKey(object);
+        return owner === undefined || compared.has(owner);
+      };
+      const others = liveCatalog.filter((object) => object.kind === 'schema' && !compared.has(object.key)).length;
+      const differences = compareSchemas(liveCatalog.filter(inCompared), historyCatalog, ownTables(live));
+      return { ...result(replayed, undefined, differences), ...(others > 0 ? { schemasNotCompared: others } : {}) };
     } finally {
       await liveRunner.release();
     }

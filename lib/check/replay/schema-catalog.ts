@@ -182,13 +182,22 @@ export async function readSchemaCatalog(queryRunner: QueryRunner): Promise<Catal
     const [{ version } = { version: '' }] = (await queryRunner.query('SELECT VERSION() AS version')) as Array<{ version: string }>;
     sql = MYSQL_CATALOG_SQL(/mariadb/i.test(version));
   }
-  const rows = (await queryRunner.query(sql)) as Array<{
-    kind: string;
-    key: string;
-    tbl: string | null;
-    detail: string | null;
-    label: string | null;
-  }>;
+  type Row = { kind: string; key: string; tbl: string | null; detail: string | null; label: string | null };
+  let rows: Row[];
+  if (type === 'postgres') {
+    // Names printed as from nowhere in particular (search_path pg_catalog): schema-qualified alike
+    // on both sides, whatever a replayed migration set its session's search_path to.
+    const inTransaction = queryRunner.isTransactionActive;
+    if (!inTransaction) await queryRunner.startTransaction();
+    try {
+      await queryRunner.query(`SELECT set_config('search_path', 'pg_catalog', true)`);
+      rows = (await queryRunner.query(sql)) as Row[];
+    } finally {
+      if (!inTransaction) await queryRunner.commitTransaction();
+    }
+  } else {
+    rows = (await queryRunner.query(sql)) as Row[];
+  }
   return rows.map((row) => ({
     kind: row.kind,
     key: row.key,
@@ -196,6 +205,19 @@ export async function readSchemaCatalog(queryRunner: QueryRunner): Promise<Catal
     detail: row.detail ?? '',
     ...(row.label === null ? {} : { label: row.label }),
   }));
+}
+
+/**
+ * PostgreSQL: the schema an object's key names first (keys are schema-qualified, see
+ * readSchemaCatalog), unquoted; undefined for what belongs to no schema (an extension).
+ */
+export function schemaOfKey(object: CatalogObject): string | undefined {
+  if (object.kind === 'extension') return undefined;
+  if (object.kind === 'schema') return object.key;
+  const quoted = /^"((?:[^"]|"")*)"\./.exec(object.key);
+  if (quoted) return quoted[1]!.replaceAll('""', '"');
+  const bare = /^([^.\s]+)\./.exec(object.key);
+  return bare?.[1];
 }
 
 /**
