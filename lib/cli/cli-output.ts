@@ -114,7 +114,8 @@ export function formatStatus(statuses: readonly ShownStatus[]): string {
 }
 
 /** `status --schema`: the entities against the live schema, and the statements a generated migration would hold. */
-function entityDriftLines({ entities, statements }: EntityDrift): string[] {
+function entityDriftLines({ entities, statements, notCompared }: EntityDrift): string[] {
+  if (notCompared !== undefined) return [`  entities: not compared: ${notCompared}`];
   if (entities === 0) return ['  entities: none mapped, nothing to compare'];
   if (statements.length === 0) return [`  entities: ${plural(entities, 'entity')} mapped; the live schema has what they map`];
   return [

@@ -521,7 +521,13 @@ async function statusCommand(
   const { strict, schema, replay, baseline, writeBaseline } = options;
   const accepted = baseline === undefined ? undefined : parseBaseline(readFileSync(baseline, 'utf8'), baseline);
   const read = await operations.status({ ...scope, schema, ...(replay ? { replay } : {}) });
-  if (writeBaseline !== undefined) writeFileSync(writeBaseline, `${JSON.stringify(baselineOf(read), null, 2)}\n`);
+  if (writeBaseline !== undefined) {
+    // The DataSources not read this time (--name) keep what the file accepted for them.
+    const kept = existsSync(writeBaseline) ? parseBaseline(readFileSync(writeBaseline, 'utf8'), writeBaseline) : undefined;
+    const written = baselineOf(read);
+    const merged = { ...written, dataSources: { ...kept?.dataSources, ...written.dataSources } };
+    writeFileSync(writeBaseline, `${JSON.stringify(merged, null, 2)}\n`);
+  }
   const statuses = accepted ? applyBaseline(read, accepted) : writeBaseline !== undefined ? applyBaseline(read, baselineOf(read)) : read;
   const text = formatStatus(statuses) + (writeBaseline === undefined ? '' : `\n\nWrote the drift baseline to ${writeBaseline}.`);
   const problems = strict ? strictStatusProblems(statuses) : [];

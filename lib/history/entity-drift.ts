@@ -11,6 +11,8 @@ export interface EntityDrift {
   readonly entities: number;
   /** The statements, in the order a generated migration would run them. */
   readonly statements: readonly string[];
+  /** Why the entities were not compared, when they were not. */
+  readonly notCompared?: string;
 }
 
 /**

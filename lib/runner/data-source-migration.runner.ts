@@ -110,6 +110,10 @@ export class DataSourceMigrationRunner {
 
   /** The entities against the live schema (see readEntityDrift), secrets redacted from the statements. Read-only. */
   async readEntityDrift(): Promise<EntityDrift> {
+    // A SQLite file that does not exist is not created by a read: every entity is then missing from it.
+    if (missingSqliteFile(this.plan.dataSource) !== undefined) {
+      return { entities: 0, statements: [], notCompared: 'the SQLite database file does not exist, and a read creates nothing' };
+    }
     await this.ensureInitialized();
     const drift = await readEntityDrift(this.plan.dataSource);
     return { ...drift, statements: drift.statements.map((statement) => this.redactor.redact(statement)) };

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
@@ -260,12 +260,26 @@ describeEachDatabase('the auto-migrator CLI', (t) => {
     const accepted = await cli(['status', '--schema', '--strict', '--baseline', baseline, '--data-source', DATA_SOURCE], forgotten);
     expect(accepted.code, accepted.stdout).toBe(0);
     expect(accepted.stdout).toMatch(/accepted by the baseline: \d+ entity statements?, 0 history differences \(not counted by --strict\)/);
+    // Written again: what it accepted for a DataSource not read this time (--name) is kept.
+    const accepted0 = JSON.parse(await readFile(baseline, 'utf8')) as { dataSources: Record<string, unknown> };
+    await writeFile(
+      baseline,
+      JSON.stringify({ ...accepted0, dataSources: { ...accepted0.dataSources, other: { entities: ['X'], history: [] } } }),
+    );
+    expect((await cli(['status', '--schema', '--write-baseline', baseline, '--data-source', DATA_SOURCE], forgotten)).code).toBe(0);
+    expect((JSON.parse(await readFile(baseline, 'utf8')) as { dataSources: Record<string, unknown> }).dataSources).toMatchObject({
+      default: { entities: expect.arrayContaining([expect.stringMatching(/note/)]) },
+      other: { entities: ['X'], history: [] },
+    });
     const notesAdded = await cli(['status', '--schema', '--baseline', baseline, '--data-source', DATA_SOURCE], env);
     expect(notesAdded.stdout).toMatch(/no longer differs \(remove it from the baseline\): .*note/);
-    await writeFile(baseline, '{"format": "something else"}');
-    const wrong = await cli(['status', '--schema', '--baseline', baseline, '--data-source', DATA_SOURCE], forgotten);
+    const notOurs = join(dirname(baseline), 'other.json');
+    await writeFile(notOurs, '{"format": "something else"}');
+    const wrong = await cli(['status', '--schema', '--baseline', notOurs, '--data-source', DATA_SOURCE], forgotten);
     expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toContain(`--baseline ${baseline}: not a drift baseline of this library`);
+    expect(wrong.stderr).toContain(`--baseline ${notOurs}: not a drift baseline of this library`);
+    // Nor is a file of another kind written over.
+    expect((await cli(['status', '--schema', '--write-baseline', notOurs, '--data-source', DATA_SOURCE], forgotten)).code).toBe(2);
 
     // --replay, the history against the live schema (a temporary database on the live server, allowed; SQLite: a temporary file).
     const replay = ['status', '--schema', '--replay', '--replay-on-live-server', '--strict', '--data-source', DATA_SOURCE];
@@ -615,6 +629,9 @@ describe('the auto-migrator CLI on a SQLite file that does not exist', () => {
       const plan = await cli(['plan', '--data-source', DATA_SOURCE], env);
       expect(plan.code).toBe(2);
       expect(plan.stderr).toContain(`the SQLite database file ${file} does not exist, and plan creates nothing`);
+      const schema = await cli(['status', '--schema', '--data-source', DATA_SOURCE], { ...env, CLI_ENTITIES: 'alpha' });
+      expect(schema.code, schema.stderr).toBe(0);
+      expect(schema.stdout).toContain('  entities: not compared: the SQLite database file does not exist, and a read creates nothing');
       expect(existsSync(join(dir, 'not-yet'))).toBe(false);
 
       const up = await cli(['up', '--data-source', DATA_SOURCE], env);

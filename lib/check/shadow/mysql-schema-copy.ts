@@ -12,7 +12,7 @@ export interface MysqlSchemaCopy {
 }
 
 /** A MySQL identifier, quoted. */
-function identifier(name: string): string {
+export function identifier(name: string): string {
   return `\`${name.replaceAll('`', '``')}\``;
 }
 

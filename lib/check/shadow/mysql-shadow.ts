@@ -3,7 +3,7 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { AutoMigratorConfigError } from '../../errors/auto-migrator-config.error.js';
 import { invariant } from '../../errors/invariant.error.js';
 import { mysqlServerWideCheck } from '../sql/server-wide-statements.js';
-import { copyMysqlSchema, type MysqlSchemaCopy } from './mysql-schema-copy.js';
+import { copyMysqlSchema, identifier, type MysqlSchemaCopy } from './mysql-schema-copy.js';
 import {
   connect,
   disconnect,
@@ -188,9 +188,4 @@ async function emptyMysqlDatabase(runner: QueryRunner, database: string): Promis
   await runner.query('SET FOREIGN_KEY_CHECKS = 0');
   for (const { kind, name } of objects) await runner.query(`DROP ${kind} IF EXISTS ${identifier(database)}.${identifier(name)}`);
   await runner.query('SET FOREIGN_KEY_CHECKS = 1');
-}
-
-/** A MySQL identifier, quoted. */
-function identifier(name: string): string {
-  return `\`${name.replaceAll('`', '``')}\``;
 }

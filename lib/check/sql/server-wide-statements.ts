@@ -22,7 +22,56 @@ const SERVER_WIDE: Readonly<Record<string, string>> = {
   AlterSubscriptionStmt: 'ALTER SUBSCRIPTION',
   DropSubscriptionStmt: 'DROP SUBSCRIPTION',
   CheckPointStmt: 'CHECKPOINT',
+  // A foreign server reaches any database over the network, the live one included.
+  CreateForeignServerStmt: 'CREATE SERVER',
+  AlterForeignServerStmt: 'ALTER SERVER',
+  CreateUserMappingStmt: 'CREATE USER MAPPING',
+  ImportForeignSchemaStmt: 'IMPORT FOREIGN SCHEMA',
 };
+
+/** Functions that act on the server, its files, other sessions or other databases (over the network). */
+const SERVER_WIDE_FUNCTIONS = new Set([
+  'dblink',
+  'dblink_exec',
+  'dblink_connect',
+  'dblink_connect_u',
+  'dblink_open',
+  'dblink_send_query',
+  'pg_terminate_backend',
+  'pg_cancel_backend',
+  'pg_reload_conf',
+  'pg_rotate_logfile',
+  'pg_promote',
+  'pg_switch_wal',
+  'pg_read_file',
+  'pg_read_binary_file',
+  'pg_ls_dir',
+  'pg_stat_file',
+  'pg_file_write',
+  'lo_import',
+  'lo_export',
+]);
+
+/** The first function `node` (a parse tree) calls that is in SERVER_WIDE_FUNCTIONS, if any. */
+function serverWideCall(node: unknown): string | undefined {
+  if (Array.isArray(node)) {
+    for (const item of node) {
+      const found = serverWideCall(item);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (typeof node !== 'object' || node === null) return undefined;
+  const call = (node as { FuncCall?: { funcname?: Array<{ String?: { sval?: string; str?: string } }> } }).FuncCall;
+  const name = call?.funcname?.at(-1)?.String;
+  const called = (name?.sval ?? name?.str)?.toLowerCase();
+  if (called && SERVER_WIDE_FUNCTIONS.has(called)) return called;
+  for (const value of Object.values(node)) {
+    const found = serverWideCall(value);
+    if (found) return found;
+  }
+  return undefined;
+}
 
 /** Object types that live in the server's shared catalogs, for statements that name one (COMMENT ON DATABASE, GRANT … ON TABLESPACE…). */
 const SHARED_OBJECTS = new Set(['OBJECT_DATABASE', 'OBJECT_ROLE', 'OBJECT_TABLESPACE', 'OBJECT_PARAMETER_ACL']);
@@ -54,6 +103,10 @@ export async function serverWideStatement(sql: string): Promise<string | undefin
     if (type === undefined) continue;
     if (SERVER_WIDE[type]) return SERVER_WIDE[type];
     if (type === 'DoStmt') return 'a DO block, whose statements cannot be read before they run';
+    if (type === 'CopyStmt' && (body?.['filename'] !== undefined || body?.['is_program'] === true))
+      return "COPY to or from a file or program on the server's machine";
+    const call = serverWideCall(body);
+    if (call) return `a call of ${call}()`;
     const object = body?.['objtype'] ?? body?.['objectType'] ?? body?.['renameType'];
     if (typeof object === 'string' && SHARED_OBJECTS.has(object)) {
       return `${VERBS[type] ?? type} on a ${object === 'OBJECT_PARAMETER_ACL' ? 'server parameter' : object.slice('OBJECT_'.length).toLowerCase()}`;
