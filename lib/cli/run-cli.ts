@@ -87,7 +87,7 @@ Options:
                          another server; SQLite: a temporary file), the two schemas compared object by object
   --replay-on-live-server
                          with --replay: allow the shadow on the live server (a temporary database there, CREATEDB
-                         needed, or a URL on it); statements that act on the whole server stop the replay
+                         needed, or a URL on it); statements that could reach outside the shadow stop the replay
   --baseline <file>      with status --schema: differences this file accepts (--write-baseline) are shown as accepted,
                          not counted by --strict; a difference it lists that is gone is said
   --write-baseline <file>

@@ -83,6 +83,24 @@ describeEachDatabase(
       expect(await tempShadows(t)).toEqual([]);
     });
 
+    it("the live database's extensions exist in the shadow before the first migration (TypeORM or a DBA made them, no migration); a duplicate index made by hand is named", async () => {
+      await t.db.query('CREATE EXTENSION IF NOT EXISTS "uuid-ossp"');
+      const Tokens = defineMigration(
+        'Tokens1700000000002',
+        sql('CREATE TABLE tokens (id uuid PRIMARY KEY DEFAULT uuid_generate_v4(), label TEXT)'),
+      );
+      await service([CreateUsers, Tokens], true);
+      const live = await service([CreateUsers, Tokens]);
+      const [clean] = await live.status({ schema: true, replay: { onLiveServer: true } });
+      expect(clean!.historyReplay).toMatchObject({ replayed: 2, differences: [] });
+      expect(clean!.historyReplay).not.toHaveProperty('notReplayed');
+      await t.db.query('CREATE UNIQUE INDEX users_email_twin ON users (email)');
+      const [twin] = await live.status({ schema: true, replay: { onLiveServer: true } });
+      expect(twin!.historyReplay!.differences).toEqual([
+        expect.objectContaining({ change: 'added', kind: 'index', name: 'public.users CREATE UNIQUE INDEX USING btree (email)' }),
+      ]);
+    });
+
     it('a shadow on the live server only when allowed; an empty database given by URL is used and left empty', async () => {
       await service([CreateUsers], true);
       const live = await service([CreateUsers]);

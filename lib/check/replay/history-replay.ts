@@ -115,10 +115,17 @@ export async function replayHistory(
     await shadow.prepareSession();
     // PostgreSQL: the schema the DataSource names is where its history runs; it exists before the first migration, as it did live.
     const schema = (live.driver.options as { schema?: string }).schema;
-    if (!mysql && !sqlite && schema && schema !== 'public')
-      await shadow.queryRunner.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+    if (!mysql && !sqlite) await prepareLikeLive(live, shadow.queryRunner, schema);
     const runner = shadow.queryRunner;
-    const serverWide = mysql ? await mysqlServerWideCheck(runner) : sqlite ? sqliteServerWideStatement : serverWideStatement;
+    // What could reach the live database through the server the shadow shares with it; on another
+    // server nothing can (SQLite's ATTACH reaches any file, so there the guard always holds).
+    const serverWide = sqlite
+      ? sqliteServerWideStatement
+      : !shadow.onLiveServer
+        ? () => Promise.resolve(undefined)
+        : mysql
+          ? await mysqlServerWideCheck(runner)
+          : serverWideStatement;
     // As plan runs a migration that commits in a shadow: every query its code makes, through the
     // query runner, the shadow's DataSource or the application's own, goes to the shadow's session
     // and is read first; a statement acting outside the shadow stops the replay before it is sent.
@@ -163,6 +170,22 @@ export async function replayHistory(
     }
   } finally {
     await shadow.close();
+  }
+}
+
+/**
+ * PostgreSQL: what the live database had before its first migration ran, and no migration makes:
+ * the schema the DataSource names, and the extensions (TypeORM creates the ones its entities need
+ * when it connects; a DBA, others), each in the schema it has live.
+ */
+async function prepareLikeLive(live: DataSource, shadow: QueryRunner, schema: string | undefined): Promise<void> {
+  if (schema && schema !== 'public') await shadow.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+  const extensions = (await live.query(
+    `SELECT x.extname AS name, n.nspname AS schema FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql'`,
+  )) as Array<{ name: string; schema: string }>;
+  for (const extension of extensions) {
+    await shadow.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(extension.schema)}`);
+    await shadow.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdentifier(extension.name)} SCHEMA ${quoteIdentifier(extension.schema)}`);
   }
 }
 

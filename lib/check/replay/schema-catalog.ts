@@ -99,7 +99,13 @@ const CATALOG_SQL = `
     FROM pg_policy p
   UNION ALL SELECT 'rule', format('%s %I', ${QUALIFIED('r.ev_class')}, r.rulename), ${BARE('r.ev_class')}, pg_get_ruledef(r.oid), NULL
     FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE r.rulename <> '_RETURN' AND ${userSchema('n.nspname')}`;
+   WHERE r.rulename <> '_RETURN' AND ${userSchema('n.nspname')}
+  UNION ALL SELECT 'statistics', format('%I.%I', n.nspname, s.stxname), ${BARE('s.stxrelid')},
+      regexp_replace(pg_get_statisticsobjdef(s.oid), '^CREATE STATISTICS \\S+ ', 'CREATE STATISTICS '), NULL
+    FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE ${userSchema('n.nspname')}
+  UNION ALL SELECT 'event trigger', ev.evtname::text, NULL,
+      concat_ws(' ', ev.evtevent, ev.evtfoid::regprocedure::text, ev.evtenabled, array_to_string(ev.evttags, ',')), NULL
+    FROM pg_event_trigger ev WHERE ${NOT_EXTENSION('ev.oid', 'pg_event_trigger')}`;
 
 /**
  * MySQL/MariaDB: the current database's own objects from information_schema, keyed without the
@@ -231,22 +237,39 @@ export function compareSchemas(
   ignoredTables: ReadonlySet<string>,
 ): SchemaDifference[] {
   const kept = (object: CatalogObject) => object.table === undefined || !ignoredTables.has(object.table);
-  const byKey = (objects: readonly CatalogObject[]) =>
-    new Map(objects.filter(kept).map((object) => [`${object.kind}\u0000${object.key}`, object]));
+  // Several objects may share a key (two identical indexes under two names): each copy counts.
+  const byKey = (objects: readonly CatalogObject[]) => {
+    const map = new Map<string, CatalogObject[]>();
+    for (const object of objects.filter(kept)) {
+      const key = `${object.kind}\u0000${object.key}`;
+      map.set(key, [...(map.get(key) ?? []), object]);
+    }
+    return map;
+  };
   const liveObjects = byKey(live);
   const historyObjects = byKey(history);
+  const label = (object: CatalogObject) => (object.label === undefined ? {} : { label: object.label });
   const differences: SchemaDifference[] = [];
-  for (const [key, object] of liveObjects) {
-    const built = historyObjects.get(key);
-    const label = object.label === undefined ? {} : { label: object.label };
-    if (!built) differences.push({ change: 'added', kind: object.kind, name: object.key, live: object.detail, ...label });
-    else if (built.detail !== object.detail)
-      differences.push({ change: 'changed', kind: object.kind, name: object.key, live: object.detail, history: built.detail, ...label });
+  for (const [key, copies] of liveObjects) {
+    const built = historyObjects.get(key) ?? [];
+    copies.forEach((object, index) => {
+      const twin = built[index];
+      if (!twin) differences.push({ change: 'added', kind: object.kind, name: object.key, live: object.detail, ...label(object) });
+      else if (twin.detail !== object.detail)
+        differences.push({
+          change: 'changed',
+          kind: object.kind,
+          name: object.key,
+          live: object.detail,
+          history: twin.detail,
+          ...label(object),
+        });
+    });
   }
-  for (const [key, object] of historyObjects) {
-    const label = object.label === undefined ? {} : { label: object.label };
-    if (!liveObjects.has(key))
-      differences.push({ change: 'missing', kind: object.kind, name: object.key, history: object.detail, ...label });
+  for (const [key, built] of historyObjects) {
+    const copies = liveObjects.get(key) ?? [];
+    for (const object of built.slice(copies.length))
+      differences.push({ change: 'missing', kind: object.kind, name: object.key, history: object.detail, ...label(object) });
   }
   return differences.sort((a, b) => a.name.localeCompare(b.name) || a.kind.localeCompare(b.kind) || a.change.localeCompare(b.change));
 }

@@ -151,10 +151,19 @@ async function openGivenMysql(
     context.logger.log(
       `${context.label}: ${replay ? 'the applied migrations are replayed' : 'the pending migrations run'} in the shadow database ${target}`,
     );
-    return new ShadowDatabase(connected.dataSource, connected.queryRunner, undefined, `shadow database ${target}`, true, async () => {
+    const cleanUp = async () => {
       await emptyMysqlDatabase(connected.queryRunner, shadow.database).catch(() => undefined);
       await disconnect(connected);
-    });
+    };
+    return new ShadowDatabase(
+      connected.dataSource,
+      connected.queryRunner,
+      undefined,
+      `shadow database ${target}`,
+      true,
+      cleanUp,
+      onTheLiveServer,
+    );
   } catch (error) {
     await disconnect(connected);
     throw error;

@@ -76,6 +76,8 @@ export class ShadowDatabase {
      */
     readonly disposable: boolean,
     private readonly cleanUp: () => Promise<void>,
+    /** It is on the live database's server (a temporary database there, or a URL on it): what it runs must stay inside it. */
+    readonly onLiveServer = true,
   ) {
     open.add(this);
   }
@@ -238,7 +240,7 @@ async function openTemporary(live: DataSource, facts: LiveFacts, context: Shadow
     throw new AutoMigratorConfigError(
       `${context.label}: replaying the history runs every applied migration's code again, and a temporary database for it would be on the live server: ` +
         `give an empty database on another server (--shadow-url <url>, or SHADOW_DATABASE_URL), or allow the live server (--replay-on-live-server; ` +
-        `statements that act on the whole server stop the replay).`,
+        `statements that could reach outside the shadow stop the replay).`,
     );
   }
   const refuse = (why: string) =>
@@ -374,13 +376,23 @@ function openForReplay(
     throw refuse(
       `it runs PostgreSQL ${row.major} and the live database ${facts.serverMajor}; their catalogs are not compared across majors`,
     );
-  if (row.identity.slice(0, row.identity.lastIndexOf('/')) === facts.server && !onLiveServer)
+  const sameServer = row.identity.slice(0, row.identity.lastIndexOf('/')) === facts.server;
+  if (sameServer && !onLiveServer)
     throw refuse('it is on the live server, where replaying runs every applied migration again (allow it with --replay-on-live-server)');
   context.logger.log(`${context.label}: the applied migrations are replayed in the shadow database ${target}`);
-  return new ShadowDatabase(connected.dataSource, connected.queryRunner, facts.settings, `shadow database ${target}`, true, async () => {
+  const cleanUp = async () => {
     await emptyDatabase(connected.queryRunner).catch(() => undefined);
     await disconnect(connected);
-  });
+  };
+  return new ShadowDatabase(
+    connected.dataSource,
+    connected.queryRunner,
+    facts.settings,
+    `shadow database ${target}`,
+    true,
+    cleanUp,
+    sameServer,
+  );
 }
 
 /** What a shadow URL names, for messages (its password left out); an AutoMigratorConfigError when it is no URL. */
@@ -414,6 +426,10 @@ export async function connect(
     synchronize: false,
     migrationsRun: false,
     dropSchema: false,
+    // PostgreSQL: TypeORM would create the extensions the entities need (uuid-ossp) on connecting,
+    // before the shadow is looked at: a given empty database would no longer be. The shadow gets
+    // the live database's extensions from its copy of the schema, or (a replay) explicitly.
+    installExtensions: false,
     // A query result cache (Redis, say) is the application's, not the shadow's.
     cache: false,
   } as DataSourceOptions);
