@@ -12,7 +12,9 @@ import { invalidIndexFindings } from './rules/invalid-index.js';
 import { notNullColumnsOf } from './rules/not-null-checks.js';
 import { parseStatements } from './sql/parse-sql.js';
 import { statementActions, type TableName } from './sql/statement-actions.js';
-import { readCatalogFacts, tableKey, typeText, type CatalogFacts } from './table-facts.js';
+import { readCatalogFacts, readMysqlTableFacts, tableKey, typeText, type CatalogFacts } from './table-facts.js';
+import { mysqlLockFindings, mysqlLockOf } from './rules/mysql-lock-rules.js';
+import { isMysqlFamily } from '../history/migrations-table.js';
 import type { ShadowOption } from './shadow/shadow-database.js';
 import { buildMigrations } from '../plan/build-migrations.js';
 import type { DataSourceMigrationRunner } from '../runner/data-source-migration.runner.js';
@@ -23,6 +25,7 @@ import {
   dryRunMigrations,
   type DryRunResult,
   type PlannedMigration,
+  type PlannedStatement,
   type PreviewLimits,
 } from './dry-run/dry-run-migrations.js';
 
@@ -100,8 +103,11 @@ async function analyzePending(
   const tenantMigrations = tenants ? buildMigrations(tenants.migrations, label).map(({ name }) => ({ migration: name, reason })) : [];
   const pending = (await runner.readPending()).map((migration) => migration.name);
   if (pending.length === 0) return { findings: [], checked: [], unchecked: tenantMigrations };
-  if (dataSource.options.type !== 'postgres') {
-    const why = `${dataSource.options.type}: check reads the SQL of a dry run with PostgreSQL's parser, which exists for PostgreSQL only`;
+  const mysql = isMysqlFamily(dataSource);
+  if ((dataSource.options.type !== 'postgres' && !mysql) || (mysql && !shadow)) {
+    const why = mysql
+      ? `${dataSource.options.type}: its DDL commits as it runs, so check runs the pending migrations in a shadow database only (the CLI's check, or check() of the operations), never at boot`
+      : `${dataSource.options.type}: check runs on PostgreSQL and MySQL/MariaDB`;
     return { findings: [], checked: [], unchecked: pending.map((migration) => ({ migration, reason: why })) };
   }
   const dryRun = shadow ? await dryRunInShadow(runner, limits, shadow, pending) : await dryRunMigrations(runner, limits);
@@ -131,6 +137,7 @@ export async function analyzeDryRun(
   dryRun: DryRunResult,
   previous: readonly PreviousRelease[] = [],
 ): Promise<DryRunAnalysis> {
+  if (isMysqlFamily(runner.plan.dataSource)) return analyzeMysqlDryRun(runner, dryRun, previous);
   const accepted = acceptances(runner, dryRun.migrations);
   const { statements, checked, unchecked } = await readStatements(
     dryRun.migrations,
@@ -149,6 +156,55 @@ export async function analyzeDryRun(
     ...(await dataFindings(runner.plan.dataSource, statements, facts)),
     ...invalidIndexFindings(statements, facts),
   ];
+  return { findings: markAccepted(findings, accepted), checked, unchecked };
+}
+
+/**
+ * The rules over a dry run of MySQL/MariaDB migrations in a shadow with the live schema: what each
+ * statement did is read from the shadow's catalog and how the server runs it from its answer to
+ * the probe (see MysqlStatementProbe), not from the SQL's text; the live tables' sizes are read
+ * from the live catalog. A statement the server could not be asked about leaves its migration unchecked.
+ */
+async function analyzeMysqlDryRun(
+  runner: DataSourceMigrationRunner,
+  dryRun: DryRunResult,
+  previous: readonly PreviousRelease[],
+): Promise<DryRunAnalysis> {
+  const accepted = acceptances(runner, dryRun.migrations);
+  const statements: Array<CheckedStatement & { mysql?: NonNullable<PlannedStatement['mysql']> }> = [];
+  const checked: string[] = [];
+  const unchecked: UncheckedMigration[] = [];
+  for (const migration of dryRun.migrations) {
+    for (const { sql, mysql } of migration.statements)
+      statements.push({
+        migration: migration.name,
+        sql: runner.redactor.redact(sql),
+        actions: mysql?.changes ?? [],
+        ...(mysql ? { mysql } : {}),
+      });
+    const unknown = migration.statements.findIndex(({ mysql }) => mysql?.algorithm === 'unknown');
+    if (migration.error !== undefined) {
+      unchecked.push({ migration: migration.name, reason: `the dry run could not run it: ${migration.error}` });
+    } else if (unknown >= 0) {
+      const { sql, mysql } = migration.statements[unknown]!;
+      const text = runner.redactor.redact(sql).slice(0, 80);
+      unchecked.push({ migration: migration.name, reason: `statement ${unknown + 1} (${text}): ${mysql?.unknownWhy ?? 'not known'}` });
+    } else {
+      checked.push(migration.name);
+    }
+  }
+  const tables = [
+    ...previous.flatMap((release) => release.snapshot.tables.map((table) => table.table)),
+    ...statements.flatMap(({ mysql }) => mysql?.tables ?? []),
+  ];
+  const facts = await readMysqlTableFacts(runner.plan.dataSource, tables);
+  // The compatibility rules read what changed; the lock is the server's answer for the statement.
+  const lockOf = new Map(statements.map((statement) => [`${statement.migration}\u0000${statement.sql}`, statement.mysql]));
+  const compatibility = distinct(previous.flatMap((release) => compatibilityFindings(statements, release, facts))).map((finding) => {
+    const answer = lockOf.get(`${finding.migration}\u0000${finding.statement}`);
+    return answer ? { ...finding, lock: mysqlLockOf(answer) } : finding;
+  });
+  const findings = [...compatibility, ...mysqlLockFindings(statements, facts, runner.plan.timeouts.lockTimeoutMs !== undefined)];
   return { findings: markAccepted(findings, accepted), checked, unchecked };
 }
 

@@ -23,6 +23,8 @@ export interface TableFacts {
   readonly checks: readonly string[];
   /** Each column's type as the catalog formats it, with its type oid and modifier. */
   readonly columns: ReadonlyMap<string, { readonly typeOid: number; readonly typmod: number }>;
+  /** MySQL/MariaDB: what on the table online schema change tools refuse or must handle (gh-ost: foreign keys, triggers). */
+  readonly mysqlOnlineToolLimits?: readonly string[];
 }
 
 /** The live database's answer for the tables and functions a check needs (see readTableFacts). */
@@ -198,4 +200,60 @@ const VARIABLE_LENGTH_HEADER: Partial<Record<string, number>> = { varchar: 4, va
 /** A type as `to_regtype` reads it: its qualified name, and `[]` for an array. */
 export function typeText(type: TypeSpec): string {
   return type.names.map(quoteIdentifier).join('.') + (type.array ? '[]' : '');
+}
+
+/**
+ * MySQL/MariaDB: the live tables named (in the DataSource's database), as the lock rules need them:
+ * `information_schema.TABLES`' row estimate and clustered index size, and, for the advice, whether
+ * foreign keys or triggers are on them. One statement; reads only the catalog.
+ */
+export async function readMysqlTableFacts(dataSource: DataSource, tables: readonly string[]): Promise<CatalogFacts> {
+  const names = [...new Set(tables)];
+  const rows =
+    names.length === 0
+      ? []
+      : ((await dataSource.query(
+          `SELECT t.TABLE_SCHEMA AS db, t.TABLE_NAME AS name, t.TABLE_ROWS AS estimate, t.DATA_LENGTH AS bytes,
+             (SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS r
+               WHERE r.CONSTRAINT_SCHEMA = t.TABLE_SCHEMA AND (r.TABLE_NAME = t.TABLE_NAME OR r.REFERENCED_TABLE_NAME = t.TABLE_NAME)) AS foreign_keys,
+             (SELECT COUNT(*) FROM information_schema.TRIGGERS g
+               WHERE g.EVENT_OBJECT_SCHEMA = t.TABLE_SCHEMA AND g.EVENT_OBJECT_TABLE = t.TABLE_NAME) AS triggers
+           FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_NAME IN (?)`,
+          [names],
+        )) as Array<{
+          db: string;
+          name: string;
+          estimate: number | string | null;
+          bytes: number | string | null;
+          foreign_keys: number | string;
+          triggers: number | string;
+        }>);
+  return {
+    tables: new Map(
+      rows.map((row) => [
+        tableKey({ name: row.name }),
+        {
+          qualified: `${row.db}.${row.name}`,
+          schema: row.db,
+          name: row.name,
+          rows: row.estimate === null ? undefined : Number(row.estimate),
+          bytes: Number(row.bytes ?? 0),
+          checks: [],
+          columns: new Map(),
+          ...(Number(row.foreign_keys) > 0 || Number(row.triggers) > 0
+            ? {
+                mysqlOnlineToolLimits: [
+                  ...(Number(row.foreign_keys) > 0 ? ['foreign keys'] : []),
+                  ...(Number(row.triggers) > 0 ? ['triggers'] : []),
+                ],
+              }
+            : {}),
+        },
+      ]),
+    ),
+    volatileFunctions: new Set(),
+    types: new Map(),
+    binaryCoercible: new Set(),
+    invalidIndexes: new Map(),
+  };
 }

@@ -527,8 +527,8 @@ export class MigrationOperations implements MigrationOperationsApi {
       // PostgreSQL and MySQL/MariaDB in a shadow of the live database; SQLite on the file, rolled back.
       const inShadow = plan.dataSource.options.type === 'postgres' || isMysqlFamily(plan.dataSource);
       const dryRun = inShadow ? await dryRunInShadow(runner, limits, shadow ?? {}) : await dryRunMigrations(runner, limits);
-      // On PostgreSQL the plan also says what check's lock rules find in its statements, if anything.
-      const analyzed = plan.dataSource.options.type === 'postgres' && dryRun.migrations.length > 0;
+      // In a shadow the plan also says what check's lock rules find in its statements, if anything.
+      const analyzed = inShadow && dryRun.migrations.length > 0;
       const findings = analyzed ? (await analyzeDryRun(runner, dryRun)).findings : [];
       const shown = redactedDryRun(dryRun, runner.redactor);
       results.push(findings.length > 0 ? { ...shown, findings } : shown);

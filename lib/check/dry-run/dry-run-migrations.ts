@@ -148,6 +148,7 @@ async function previewPending(
       ? {
           alsoRouted: [dataSource],
           observeLocks: !mysql,
+          probeAlgorithms: mysql,
           disposable: session.disposable === true,
           ...(session.serverWide ? { serverWide: session.serverWide } : {}),
         }

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { LockObserver, type ObservedLock } from '../shadow/observed-locks.js';
+import { MysqlStatementProbe, type MysqlStatementAnswer } from '../shadow/mysql-statement-probe.js';
 import { serverWideStatement } from '../sql/server-wide-statements.js';
 import { databaseErrorCode } from '../../util/error-chain.js';
 import { PreviewStoppedError } from '../../errors/preview-stopped.error.js';
@@ -15,6 +16,8 @@ export interface PlannedStatement {
    * ACCESS SHARE) and the relations it rewrote, named as the live database names them.
    */
   readonly locks?: readonly ObservedLock[];
+  /** In a MySQL/MariaDB shadow: how the server runs the statement on a live table, and what it changed there. */
+  readonly mysql?: MysqlStatementAnswer;
 }
 
 /** Where a preview runs besides its own DataSource, and whether it watches its locks (see {@link PreviewTransaction.begin}). */
@@ -23,6 +26,8 @@ export interface PreviewSetting {
   readonly alsoRouted?: readonly DataSource[];
   /** Read the session's locks after each statement (PostgreSQL; a shadow, where the extra reads cost the live database nothing). */
   readonly observeLocks?: boolean;
+  /** Ask the server how it runs each statement on a live table (MySQL/MariaDB, a shadow with the live schema; see MysqlStatementProbe). */
+  readonly probeAlgorithms?: boolean;
   /**
    * The database is thrown away after the preview (a temporary shadow, or an empty one it filled):
    * a migration that opts out of transactions may run there as it would for real, committed
@@ -89,6 +94,7 @@ export class PreviewTransaction {
   private blockers: string | undefined;
   private monitor: QueryRunner | undefined;
   private observer: LockObserver | undefined;
+  private prober: MysqlStatementProbe | undefined;
   private deadline: NodeJS.Timeout | undefined;
   /** In {@link runCommitted}: the migration's statements are committed as they run. */
   private committing = false;
@@ -124,7 +130,13 @@ export class PreviewTransaction {
     queryRunner: QueryRunner,
     limits: PreviewLimits,
     prepare: () => Promise<void>,
-    { alsoRouted = [], observeLocks = false, disposable = false, serverWide = serverWideStatement }: PreviewSetting = {},
+    {
+      alsoRouted = [],
+      observeLocks = false,
+      probeAlgorithms = false,
+      disposable = false,
+      serverWide = serverWideStatement,
+    }: PreviewSetting = {},
   ): Promise<PreviewTransaction> {
     const preview = new PreviewTransaction(dataSource, queryRunner, limits, alsoRouted, disposable, serverWide);
     await queryRunner.startTransaction();
@@ -141,6 +153,7 @@ export class PreviewTransaction {
         // The session's own query, bound before route() wraps it: the observer's reads are not recorded.
         if (observeLocks) preview.observer = await LockObserver.start(queryRunner.query.bind(queryRunner));
       }
+      if (probeAlgorithms) preview.prober = await MysqlStatementProbe.start(queryRunner, queryRunner.query.bind(queryRunner));
     } catch (error) {
       await queryRunner.rollbackTransaction().catch(() => undefined);
       throw error;
@@ -311,7 +324,7 @@ export class PreviewTransaction {
           `it sends "${sql.trim().slice(0, 60)}", which ends the transaction it runs in; a dry run cannot take that back`,
         );
       }
-      const recorded: { sql: string; parameters?: unknown[]; locks?: ObservedLock[] } =
+      const recorded: { sql: string; parameters?: unknown[]; locks?: ObservedLock[]; mysql?: MysqlStatementAnswer } =
         parameters && parameters.length > 0 ? { sql, parameters } : { sql };
       if (this.committing) {
         const serverWide = await this.serverWide(sql);
@@ -329,7 +342,13 @@ export class PreviewTransaction {
       const stopWatching = this.watchBlocking();
       let result: unknown;
       try {
-        result = await query(sql, parameters, useStructuredResult as true);
+        if (this.prober) {
+          const sent = await this.prober.send(sql, (text) => query(text, parameters, useStructuredResult as true));
+          if (sent.answer) recorded.mysql = sent.answer;
+          result = sent.result;
+        } else {
+          result = await query(sql, parameters, useStructuredResult as true);
+        }
       } catch (error) {
         if (!alone) throw error;
         await query('ROLLBACK');

@@ -1,3 +1,4 @@
+import { withoutMysqlComments } from './mysql-ddl.js';
 import type { QueryRunner } from 'typeorm';
 import { parseStatements } from './parse-sql.js';
 
@@ -135,18 +136,11 @@ const MYSQL_SERVER_WIDE_START = new RegExp(
 const MYSQL_SERVER_WIDE_ANYWHERE =
   /\bSET\b[^;]*?\b(?:GLOBAL|PERSIST|PERSIST_ONLY)\b|@@(?:GLOBAL|PERSIST)\b|\bINTO\s+(?:OUTFILE|DUMPFILE)\b|\bSONAME\b|\bLOAD_FILE\s*\(|\bSET\s+PASSWORD\b|\bSET\s+DEFAULT\s+ROLE\b/i;
 
-/**
- * MySQL's SQL as the server runs it: comments out (a versioned one's content kept, `/*!50000 …*\/`
- * and MariaDB's `/*M! …*\/`: the server runs it), string literals emptied, split at the
- * semicolons between statements.
- */
+/** MySQL's SQL as the server reads it (see withoutMysqlComments), split at the semicolons between statements. */
 function mysqlStatements(sql: string): string[] {
-  const text = sql
-    .replace(/\/\*(?:!|M!)\d*([\s\S]*?)\*\//g, ' $1 ')
-    .replace(/\/\*[\s\S]*?\*\//g, ' ')
-    .replace(/(?:--\s|#)[^\n]*/g, ' ')
-    .replace(/'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"/g, "''");
-  return text.split(';').map((statement) => statement.trim());
+  return withoutMysqlComments(sql)
+    .split(';')
+    .map((statement) => statement.trim());
 }
 
 /**
