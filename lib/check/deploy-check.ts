@@ -196,15 +196,22 @@ async function analyzeMysqlDryRun(
   const tables = [
     ...previous.flatMap((release) => release.snapshot.tables.map((table) => table.table)),
     ...statements.flatMap(({ mysql }) => mysql?.tables ?? []),
+    ...statements.flatMap(({ actions }) =>
+      actions.flatMap((action) => (action.kind === 'add-constraint' && action.references ? [action.references.name] : [])),
+    ),
   ];
   const facts = await readMysqlTableFacts(runner.plan.dataSource, tables);
-  // The compatibility rules read what changed; the lock is the server's answer for the statement.
+  // The compatibility and data rules read what changed; the lock is the server's answer for the statement.
   const lockOf = new Map(statements.map((statement) => [`${statement.migration}\u0000${statement.sql}`, statement.mysql]));
-  const compatibility = distinct(previous.flatMap((release) => compatibilityFindings(statements, release, facts))).map((finding) => {
+  const withServerLock = (finding: CheckFinding): CheckFinding => {
     const answer = lockOf.get(`${finding.migration}\u0000${finding.statement}`);
     return answer ? { ...finding, lock: mysqlLockOf(answer) } : finding;
-  });
-  const findings = [...compatibility, ...mysqlLockFindings(statements, facts, runner.plan.timeouts.lockTimeoutMs !== undefined)];
+  };
+  const findings = [
+    ...distinct(previous.flatMap((release) => compatibilityFindings(statements, release, facts))).map(withServerLock),
+    ...mysqlLockFindings(statements, facts, runner.plan.timeouts.lockTimeoutMs !== undefined),
+    ...(await dataFindings(runner.plan.dataSource, statements, facts)).map(withServerLock),
+  ];
   return { findings: markAccepted(findings, accepted), checked, unchecked };
 }
 

@@ -217,7 +217,9 @@ export async function readMysqlTableFacts(dataSource: DataSource, tables: readon
              (SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS r
                WHERE r.CONSTRAINT_SCHEMA = t.TABLE_SCHEMA AND (r.TABLE_NAME = t.TABLE_NAME OR r.REFERENCED_TABLE_NAME = t.TABLE_NAME)) AS foreign_keys,
              (SELECT COUNT(*) FROM information_schema.TRIGGERS g
-               WHERE g.EVENT_OBJECT_SCHEMA = t.TABLE_SCHEMA AND g.EVENT_OBJECT_TABLE = t.TABLE_NAME) AS triggers
+               WHERE g.EVENT_OBJECT_SCHEMA = t.TABLE_SCHEMA AND g.EVENT_OBJECT_TABLE = t.TABLE_NAME) AS triggers,
+             (SELECT JSON_ARRAYAGG(c.COLUMN_NAME) FROM information_schema.COLUMNS c
+               WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME) AS column_names
            FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_NAME IN (?)`,
           [names],
         )) as Array<{
@@ -227,6 +229,7 @@ export async function readMysqlTableFacts(dataSource: DataSource, tables: readon
           bytes: number | string | null;
           foreign_keys: number | string;
           triggers: number | string;
+          column_names: string | string[] | null;
         }>);
   return {
     tables: new Map(
@@ -239,7 +242,8 @@ export async function readMysqlTableFacts(dataSource: DataSource, tables: readon
           rows: row.estimate === null ? undefined : Number(row.estimate),
           bytes: Number(row.bytes ?? 0),
           checks: [],
-          columns: new Map(),
+          // Only the names are read (the rules that compare types read them from the shadow): a column's type here is not known.
+          columns: new Map(columnNames(row.column_names).map((name) => [name, { typeOid: 0, typmod: -1 }])),
           ...(Number(row.foreign_keys) > 0 || Number(row.triggers) > 0
             ? {
                 mysqlOnlineToolLimits: [
@@ -256,4 +260,10 @@ export async function readMysqlTableFacts(dataSource: DataSource, tables: readon
     binaryCoercible: new Set(),
     invalidIndexes: new Map(),
   };
+}
+
+/** A JSON array of names as MySQL (a string) or MariaDB (a string, or parsed by the driver) returns it. */
+function columnNames(value: string | string[] | null): string[] {
+  if (value === null) return [];
+  return Array.isArray(value) ? value : (JSON.parse(value) as string[]);
 }

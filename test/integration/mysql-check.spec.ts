@@ -190,6 +190,40 @@ describeEachDatabase(
       expect(await t.db.tables()).toContain('users');
     });
 
+    it("fails-on-data: today's rows read on the live table: a unique index over repeated values, NOT NULL over NULLs, a foreign key to rows that are not there; none where the rows satisfy it", async () => {
+      await live(10);
+      const Failing = defineMigration(
+        'Failing1700000000002',
+        sql(
+          'CREATE UNIQUE INDEX users_nick ON users (nickname)',
+          'ALTER TABLE users MODIFY note TEXT NOT NULL',
+          'ALTER TABLE users ADD CONSTRAINT users_age_org FOREIGN KEY (age) REFERENCES orgs (id)',
+        ),
+      );
+      const failing = await check([Failing]);
+      expect(
+        failing.findings.filter((finding) => finding.rule === 'fails-on-data').map((finding) => [finding.column, finding.message]),
+      ).toEqual([
+        [
+          'nickname',
+          expect.stringMatching(
+            /the unique index on "nickname": 1 value\(s\) of .*users appear more than once, read from the live table now/,
+          ),
+        ],
+        ['note', expect.stringMatching(/"note": 10 row\(s\) of .*users hold NULL there/)],
+        ['age', expect.stringMatching(/the foreign key on "age": 9 row\(s\) of .*users reference no row of .*orgs/)],
+      ]);
+      const Satisfied = defineMigration(
+        'Satisfied1700000000002',
+        sql(
+          'CREATE UNIQUE INDEX users_name ON users (name)',
+          'ALTER TABLE users MODIFY name VARCHAR(50) NOT NULL',
+          'ALTER TABLE users ADD CONSTRAINT users_org FOREIGN KEY (org_id) REFERENCES orgs (id)',
+        ),
+      );
+      expect((await check([Satisfied])).findings.filter((finding) => finding.rule === 'fails-on-data')).toEqual([]);
+    });
+
     it('plan shows how the server runs each statement on a live table', async () => {
       await live(0);
       const Mixed = defineMigration(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mysqlDdl, setsMysqlLockTimeout } from '../../lib/check/sql/mysql-ddl.js';
-import { keepsValues, mysqlTableChanges, type MysqlColumn } from '../../lib/check/sql/mysql-table-changes.js';
+import { keepsValues, mysqlTableChanges, type MysqlColumn, type MysqlTablesState } from '../../lib/check/sql/mysql-table-changes.js';
 
 describe('MySQL DDL as the probe reads it (no database)', () => {
   it('the tables a statement changes, a qualified name by its last part, and a rename by both names', () => {
@@ -62,15 +62,18 @@ const column = (name: string, position: number, type: string, more: Partial<Mysq
   ...more,
 });
 
+/** The tables' state with only these columns. */
+const only = (columns: readonly MysqlColumn[]): MysqlTablesState => ({ columns, indexes: [], foreignKeys: [] });
+
 describe("what a MySQL statement did, from the shadow's columns before and after it (no database)", () => {
   const before = [column('id', 1, 'int(11)', { nullable: false }), column('nickname', 2, 'varchar(50)'), column('age', 3, 'int(11)')];
 
   it('a column gone is dropped; one appearing at its position with its type is a rename; a new one is added', () => {
-    const dropped = mysqlTableChanges(['users'], before, [before[0]!, before[2]!]);
+    const dropped = mysqlTableChanges(['users'], only(before), only([before[0]!, before[2]!]));
     expect(dropped).toEqual([expect.objectContaining({ kind: 'drop-column', column: 'nickname' })]);
-    const renamed = mysqlTableChanges(['users'], before, [before[0]!, column('nick', 2, 'varchar(50)'), before[2]!]);
+    const renamed = mysqlTableChanges(['users'], only(before), only([before[0]!, column('nick', 2, 'varchar(50)'), before[2]!]));
     expect(renamed).toEqual([expect.objectContaining({ kind: 'rename-column', column: 'nickname', to: 'nick' })]);
-    const added = mysqlTableChanges(['users'], before, [...before, column('code', 4, 'int(11)', { nullable: false })]);
+    const added = mysqlTableChanges(['users'], only(before), only([...before, column('code', 4, 'int(11)', { nullable: false })]));
     expect(added).toEqual([expect.objectContaining({ kind: 'add-column', column: 'code', notNull: true, hasDefault: false })]);
   });
 
@@ -79,25 +82,45 @@ describe("what a MySQL statement did, from the shadow's columns before and after
     expect(keepsValues(column('a', 1, 'varchar(80)'), column('a', 1, 'varchar(50)'))).toBe(false);
     expect(keepsValues(column('a', 1, 'text'), column('a', 1, 'mediumtext'))).toBe(true);
     expect(keepsValues(column('a', 1, 'varchar(50)'), column('a', 1, 'varchar(80)', { collation: 'utf8mb4_bin' }))).toBe(false);
-    const changed = mysqlTableChanges(['users'], before, [
-      before[0]!,
-      column('nickname', 2, 'varchar(80)', { nullable: false }),
-      column('age', 3, 'bigint(20)'),
-    ]);
+    const changed = mysqlTableChanges(
+      ['users'],
+      only(before),
+      only([before[0]!, column('nickname', 2, 'varchar(80)', { nullable: false }), column('age', 3, 'bigint(20)')]),
+    );
     expect(changed.map((change) => `${change.kind} ${'column' in change ? change.column : ''}`)).toEqual([
       'set-not-null nickname',
       'alter-column-type age',
     ]);
     const withDefault = [column('v', 1, 'int(11)', { default: '0' })];
-    expect(mysqlTableChanges(['users'], withDefault, [column('v', 1, 'int(11)', { default: 'NULL' })])).toEqual([
+    expect(mysqlTableChanges(['users'], only(withDefault), only([column('v', 1, 'int(11)', { default: 'NULL' })]))).toEqual([
       expect.objectContaining({ kind: 'drop-default', column: 'v' }),
     ]);
   });
 
+  it('a new unique index is read with its columns (a prefix index without them), a new foreign key as checked or not by the session', () => {
+    const indexed: MysqlTablesState = {
+      columns: before,
+      indexes: [
+        { table: 'users', name: 'PRIMARY', unique: true, columns: ['id'], partial: false },
+        { table: 'users', name: 'users_nick', unique: true, columns: ['nickname'], partial: false },
+        { table: 'users', name: 'users_age', unique: false, columns: ['age'], partial: false },
+      ],
+      foreignKeys: [{ table: 'users', name: 'users_org', columns: ['age'], references: 'orgs', referencedColumns: ['id'] }],
+    };
+    expect(mysqlTableChanges(['users'], { ...only(before), indexes: [indexed.indexes[0]!] }, indexed, false)).toEqual([
+      expect.objectContaining({ kind: 'create-index', unique: true, columns: ['nickname'], name: 'users_nick' }),
+      expect.objectContaining({ kind: 'add-constraint', constraint: 'foreign-key', validated: false, references: { name: 'orgs' } }),
+    ]);
+    const prefix = { ...indexed, indexes: [{ ...indexed.indexes[1]!, partial: true }], foreignKeys: [] };
+    expect(mysqlTableChanges(['users'], only(before), prefix)).toEqual([expect.not.objectContaining({ columns: expect.anything() })]);
+  });
+
   it('a table gone is dropped, or renamed when a table the statement names appeared with its columns', () => {
-    expect(mysqlTableChanges(['users'], before, [])).toEqual([expect.objectContaining({ kind: 'drop-table', table: { name: 'users' } })]);
+    expect(mysqlTableChanges(['users'], only(before), only([]))).toEqual([
+      expect.objectContaining({ kind: 'drop-table', table: { name: 'users' } }),
+    ]);
     const people = before.map((one) => ({ ...one, table: 'people' }));
-    expect(mysqlTableChanges(['users', 'people'], before, people)).toEqual([
+    expect(mysqlTableChanges(['users', 'people'], only(before), only(people))).toEqual([
       expect.objectContaining({ kind: 'rename-table', table: { name: 'users' }, to: 'people' }),
     ]);
   });

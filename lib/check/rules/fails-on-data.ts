@@ -1,10 +1,11 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
 import { quoteIdentifier } from '../../util/sql-identifier.js';
 import type { CheckedStatement, CheckFinding } from '../check-finding.js';
 import { liveActions } from './lock-rules.js';
 import type { TableAction } from '../sql/statement-actions.js';
 import { tableKey, type CatalogFacts, type TableFacts } from '../table-facts.js';
 import { migration, type RuleDefinition } from './rule-definition.js';
+import { isMysqlFamily } from '../../history/migrations-table.js';
 
 export const failsOnData: RuleDefinition = {
   id: 'fails-on-data',
@@ -53,10 +54,11 @@ export async function dataFindings(
   statements: readonly CheckedStatement[],
   facts: CatalogFacts,
 ): Promise<CheckFinding[]> {
+  const dialect = isMysqlFamily(dataSource) ? MYSQL : POSTGRES;
   const questions = liveActions(statements, facts).flatMap((actions, index) =>
     actions.flatMap((action) => {
       const table = facts.tables.get(tableKey(action.table))!;
-      const question = questionOf(statements[index]!, action, table, facts);
+      const question = questionOf(statements[index]!, action, table, facts, dialect);
       return question ? [question] : [];
     }),
   );
@@ -64,22 +66,9 @@ export async function dataFindings(
   const findings: CheckFinding[] = [];
   const session = dataSource.createQueryRunner('master');
   try {
-    await session.startTransaction();
-    await session.query(`SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`, [
-      String(DATA_CHECK_LIMITS.lockTimeoutMs),
-      String(DATA_CHECK_LIMITS.statementTimeoutMs),
-    ]);
+    const ask = await dialect.open(session);
     for (const question of questions) {
-      await session.query('SAVEPOINT data_check');
-      let rows: number | undefined;
-      try {
-        const [row] = (await session.query(question.sql)) as Array<{ n: number }>;
-        rows = Number(row?.n ?? 0);
-        await session.query('RELEASE SAVEPOINT data_check');
-      } catch {
-        // Not answered in time (or not at all): no finding from it.
-        await session.query('ROLLBACK TO SAVEPOINT data_check');
-      }
+      const rows = await ask(question.sql);
       if (!rows) continue;
       const count = rows > COUNT_UP_TO ? `more than ${COUNT_UP_TO.toLocaleString('en-US')}` : rows.toLocaleString('en-US');
       findings.push({
@@ -100,10 +89,93 @@ export async function dataFindings(
   return findings;
 }
 
-function questionOf(statement: CheckedStatement, action: TableAction, facts: TableFacts, catalog: CatalogFacts): DataQuestion | undefined {
-  const table = facts.qualified;
+/** How a database is asked: its quoting, its count, and a read-only session with short limits. */
+interface DataDialect {
+  readonly quote: (name: string) => string;
+  readonly table: (facts: TableFacts) => string;
+  readonly count: string;
+  /** Whether adding a NOT NULL column without a default fails on a table with rows (MySQL fills the type's implicit default). */
+  readonly addNotNullFails: boolean;
+  /** Opens the session's read-only questions: each returns the count, or undefined when not answered in time. */
+  readonly open: (session: QueryRunner) => Promise<(sql: string) => Promise<number | undefined>>;
+}
+
+/**
+ * PostgreSQL: one transaction that writes nothing, `lock_timeout` and `statement_timeout` for it
+ * (behind a transaction-mode pooler too), a savepoint per question so that one not answered in
+ * time does not stop the others.
+ */
+const POSTGRES: DataDialect = {
+  quote: quoteIdentifier,
+  table: (facts) => facts.qualified,
+  count: 'count(*)::int',
+  addNotNullFails: true,
+  open: async (session) => {
+    await session.startTransaction();
+    await session.query(`SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`, [
+      String(DATA_CHECK_LIMITS.lockTimeoutMs),
+      String(DATA_CHECK_LIMITS.statementTimeoutMs),
+    ]);
+    return async (sql) => {
+      await session.query('SAVEPOINT data_check');
+      try {
+        const [row] = (await session.query(sql)) as Array<{ n: number }>;
+        await session.query('RELEASE SAVEPOINT data_check');
+        return Number(row?.n ?? 0);
+      } catch {
+        // Not answered in time (or not at all): no finding from it.
+        await session.query('ROLLBACK TO SAVEPOINT data_check');
+        return undefined;
+      }
+    };
+  },
+};
+
+/**
+ * MySQL/MariaDB: each question alone, its limits on the statement itself (MariaDB's `SET STATEMENT
+ * … FOR`, MySQL's optimizer hints), so that nothing is left set on a pooled session: the metadata
+ * lock waited for at most DATA_CHECK_LIMITS.lockTimeoutMs (an ALTER running there holds it), the
+ * read at most statementTimeoutMs.
+ */
+const MYSQL: DataDialect = {
+  quote: (name) => `\`${name.replaceAll('`', '``')}\``,
+  table: (facts) => `\`${facts.schema.replaceAll('`', '``')}\`.\`${facts.name.replaceAll('`', '``')}\``,
+  count: 'count(*)',
+  addNotNullFails: false,
+  open: async (session) => {
+    const [row] = (await session.query('SELECT VERSION() AS version')) as Array<{ version: string }>;
+    const lockSeconds = Math.ceil(DATA_CHECK_LIMITS.lockTimeoutMs / 1000);
+    const limited = /mariadb/i.test(String(row?.version))
+      ? (sql: string) =>
+          `SET STATEMENT lock_wait_timeout = ${lockSeconds}, max_statement_time = ${DATA_CHECK_LIMITS.statementTimeoutMs / 1000} FOR ${sql}`
+      : (sql: string) =>
+          sql.replace(
+            /^SELECT/,
+            `SELECT /*+ MAX_EXECUTION_TIME(${DATA_CHECK_LIMITS.statementTimeoutMs}) SET_VAR(lock_wait_timeout = ${lockSeconds}) */`,
+          );
+    return async (sql) => {
+      try {
+        const [answer] = (await session.query(limited(sql))) as Array<{ n: number | string }>;
+        return Number(answer?.n ?? 0);
+      } catch {
+        // Not answered in time (or not at all): no finding from it.
+        return undefined;
+      }
+    };
+  },
+};
+
+function questionOf(
+  statement: CheckedStatement,
+  action: TableAction,
+  facts: TableFacts,
+  catalog: CatalogFacts,
+  dialect: DataDialect,
+): DataQuestion | undefined {
+  const table = dialect.table(facts);
+  const quoteIdentifier = dialect.quote;
   const existing = (columns: readonly string[]) => columns.length > 0 && columns.every((column) => facts.columns.has(column));
-  const limited = (rows: string) => `SELECT count(*)::int AS n FROM (${rows} LIMIT ${COUNT_UP_TO + 1}) AS offending`;
+  const limited = (rows: string) => `SELECT ${dialect.count} AS n FROM (${rows} LIMIT ${COUNT_UP_TO + 1}) AS offending`;
   const at = { statement, action, facts };
   switch (action.kind) {
     case 'set-not-null': {
@@ -113,16 +185,17 @@ function questionOf(statement: CheckedStatement, action: TableAction, facts: Tab
         ...at,
         column: action.column,
         sql: limited(`SELECT 1 FROM ${table} WHERE ${column} IS NULL`),
-        fails: (rows) => `SET NOT NULL on "${action.column}": ${rows} row(s) of ${table} hold NULL there`,
+        fails: (rows) => `SET NOT NULL on "${action.column}": ${rows} row(s) of ${facts.qualified} hold NULL there`,
       };
     }
     case 'add-column':
-      if (!action.notNull || action.hasDefault) return undefined;
+      if (!action.notNull || action.hasDefault || !dialect.addNotNullFails) return undefined;
       return {
         ...at,
         column: action.column,
         sql: limited(`SELECT 1 FROM ${table}`),
-        fails: (rows) => `"${action.column}" is added NOT NULL without a default, and ${table} has ${rows} row(s), which would hold NULL`,
+        fails: (rows) =>
+          `"${action.column}" is added NOT NULL without a default, and ${facts.qualified} has ${rows} row(s), which would hold NULL`,
       };
     case 'create-index':
       if (!action.unique || !action.columns) return undefined;
@@ -148,8 +221,10 @@ function questionOf(statement: CheckedStatement, action: TableAction, facts: Tab
     return {
       ...at,
       ...(constraint.columns.length === 1 ? { column: constraint.columns[0] } : {}),
-      sql: limited(`SELECT 1 FROM ${table} AS t WHERE ${set} AND NOT EXISTS (SELECT 1 FROM ${referenced.qualified} AS r WHERE ${match})`),
-      fails: (rows) => `the foreign key on ${named}: ${rows} row(s) of ${table} reference no row of ${referenced.qualified}`,
+      sql: limited(
+        `SELECT 1 FROM ${table} AS t WHERE ${set} AND NOT EXISTS (SELECT 1 FROM ${dialect.table(referenced)} AS r WHERE ${match})`,
+      ),
+      fails: (rows) => `the foreign key on ${named}: ${rows} row(s) of ${facts.qualified} reference no row of ${referenced.qualified}`,
     };
   }
 
@@ -165,8 +240,8 @@ function questionOf(statement: CheckedStatement, action: TableAction, facts: Tab
       sql: limited(primary ? `${repeated} UNION ALL ${nulls}` : repeated),
       fails: (rows) =>
         primary
-          ? `the primary key on ${named}: ${rows} value(s) of ${table} repeat or are NULL`
-          : `the unique ${action.kind === 'create-index' ? 'index' : 'constraint'} on ${named}: ${rows} value(s) of ${table} appear more than once`,
+          ? `the primary key on ${named}: ${rows} value(s) of ${facts.qualified} repeat or are NULL`
+          : `the unique ${action.kind === 'create-index' ? 'index' : 'constraint'} on ${named}: ${rows} value(s) of ${facts.qualified} appear more than once`,
     };
   }
 }

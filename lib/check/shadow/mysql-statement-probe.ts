@@ -1,6 +1,12 @@
 import type { QueryRunner } from 'typeorm';
 import { mysqlDdl, type MysqlDdl } from '../sql/mysql-ddl.js';
-import { mysqlTableChanges, type MysqlColumn } from '../sql/mysql-table-changes.js';
+import {
+  mysqlTableChanges,
+  type MysqlColumn,
+  type MysqlForeignKey,
+  type MysqlIndex,
+  type MysqlTablesState,
+} from '../sql/mysql-table-changes.js';
 import type { TableAction } from '../sql/statement-actions.js';
 import { databaseErrorCode } from '../../util/error-chain.js';
 import { withExpectedFailures } from '../../typeorm/redacting-logger.js';
@@ -105,7 +111,7 @@ export class MysqlStatementProbe {
       this.noteCreated(ddl);
       return { result };
     }
-    const before = await this.columns(ddl.tables);
+    const before = await this.state(ddl.tables);
     let algorithm: MysqlAlgorithm | undefined;
     let serverSaid: string | undefined;
     let unknownWhy: string | undefined;
@@ -145,7 +151,7 @@ export class MysqlStatementProbe {
       result = await send(sql);
       algorithm = 'metadata';
     }
-    const after = await this.columns(ddl.tables);
+    const after = await this.state(ddl.tables);
     this.noteCreated(ddl);
     return {
       result,
@@ -154,7 +160,7 @@ export class MysqlStatementProbe {
         algorithm,
         ...(serverSaid !== undefined && algorithm !== 'instant' ? { serverSaid } : {}),
         ...(unknownWhy !== undefined && algorithm === 'unknown' ? { unknownWhy } : {}),
-        changes: mysqlTableChanges(ddl.tables, before, after),
+        changes: mysqlTableChanges(ddl.tables, before, after, after.foreignKeysChecked),
       },
     };
   }
@@ -172,12 +178,15 @@ export class MysqlStatementProbe {
     if (ddl.kind === 'alter-table') for (const name of ddl.tables.slice(1)) this.created.add(name.toLowerCase());
   }
 
-  private async columns(tables: readonly string[]): Promise<MysqlColumn[]> {
-    const rows = (await this.query(
+  /** The tables' columns, indexes and foreign keys in the shadow, and whether the session checks foreign keys now. */
+  private async state(tables: readonly string[]): Promise<MysqlTablesState & { foreignKeysChecked: boolean }> {
+    const names = [...new Set(tables)];
+    const named = (table: string) => tables.find((name) => name.toLowerCase() === table.toLowerCase()) ?? table;
+    const columns = (await this.query(
       `SELECT TABLE_NAME AS t, COLUMN_NAME AS c, ORDINAL_POSITION AS p, COLUMN_TYPE AS type, IS_NULLABLE AS nullable,
-         COLUMN_DEFAULT AS d, EXTRA AS extra, COLLATION_NAME AS collation, GENERATION_EXPRESSION AS generation
+         COLUMN_DEFAULT AS d, EXTRA AS extra, COLLATION_NAME AS collation, GENERATION_EXPRESSION AS generation, @@foreign_key_checks AS fk_checks
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)`,
-      [[...new Set(tables)]],
+      [names],
     )) as Array<{
       t: string;
       c: string;
@@ -188,16 +197,61 @@ export class MysqlStatementProbe {
       extra: string | null;
       collation: string | null;
       generation: string | null;
+      fk_checks: number | string;
     }>;
-    return rows.map((row) => ({
-      table: tables.find((name) => name.toLowerCase() === row.t.toLowerCase()) ?? row.t,
-      name: row.c,
-      position: Number(row.p),
-      type: String(row.type).toLowerCase(),
-      nullable: row.nullable === 'YES',
-      default: row.d,
-      generated: /auto_increment|generated/i.test(row.extra ?? '') || (row.generation ?? '') !== '',
-      collation: row.collation,
-    }));
+    const keyParts = (await this.query(
+      `SELECT TABLE_NAME AS t, INDEX_NAME AS name, NON_UNIQUE AS non_unique, COLUMN_NAME AS c, SUB_PART AS sub_part
+       FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?) ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`,
+      [names],
+    )) as Array<{ t: string; name: string; non_unique: number | string; c: string | null; sub_part: number | null }>;
+    const references = (await this.query(
+      `SELECT TABLE_NAME AS t, CONSTRAINT_NAME AS name, COLUMN_NAME AS c, REFERENCED_TABLE_NAME AS rt, REFERENCED_COLUMN_NAME AS rc
+       FROM information_schema.KEY_COLUMN_USAGE
+       WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?) AND REFERENCED_TABLE_NAME IS NOT NULL ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION`,
+      [names],
+    )) as Array<{ t: string; name: string; c: string; rt: string; rc: string }>;
+    const indexes = new Map<string, Omit<MysqlIndex, 'partial'> & { columns: string[]; partial: boolean }>();
+    for (const part of keyParts) {
+      const key = `${part.t}|${part.name}`;
+      const index = indexes.get(key) ?? {
+        table: named(part.t),
+        name: part.name,
+        unique: Number(part.non_unique) === 0,
+        columns: [],
+        partial: false,
+      };
+      if (part.c === null || part.sub_part !== null) index.partial = true;
+      else index.columns.push(part.c);
+      indexes.set(key, index);
+    }
+    const foreignKeys = new Map<string, MysqlForeignKey & { columns: string[]; referencedColumns: string[] }>();
+    for (const part of references) {
+      const key = `${part.t}|${part.name}`;
+      const foreignKey = foreignKeys.get(key) ?? {
+        table: named(part.t),
+        name: part.name,
+        columns: [],
+        references: part.rt,
+        referencedColumns: [],
+      };
+      foreignKey.columns.push(part.c);
+      foreignKey.referencedColumns.push(part.rc);
+      foreignKeys.set(key, foreignKey);
+    }
+    return {
+      columns: columns.map((row): MysqlColumn => ({
+        table: named(row.t),
+        name: row.c,
+        position: Number(row.p),
+        type: String(row.type).toLowerCase(),
+        nullable: row.nullable === 'YES',
+        default: row.d,
+        generated: /auto_increment|generated/i.test(row.extra ?? '') || (row.generation ?? '') !== '',
+        collation: row.collation,
+      })),
+      indexes: [...indexes.values()],
+      foreignKeys: [...foreignKeys.values()],
+      foreignKeysChecked: columns.length === 0 || Number(columns[0]!.fk_checks) !== 0,
+    };
   }
 }

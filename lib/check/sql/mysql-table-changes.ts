@@ -15,6 +15,32 @@ export interface MysqlColumn {
   readonly collation: string | null;
 }
 
+/** An index as `information_schema.STATISTICS` describes it, its columns in order (a prefix index: not plain columns). */
+export interface MysqlIndex {
+  readonly table: string;
+  readonly name: string;
+  readonly unique: boolean;
+  readonly columns: readonly string[];
+  /** Some key part is a prefix or an expression: not a plain list of columns. */
+  readonly partial: boolean;
+}
+
+/** A foreign key as `information_schema.KEY_COLUMN_USAGE` describes it. */
+export interface MysqlForeignKey {
+  readonly table: string;
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly references: string;
+  readonly referencedColumns: readonly string[];
+}
+
+/** The tables a statement names, as the shadow's catalog describes them at one moment. */
+export interface MysqlTablesState {
+  readonly columns: readonly MysqlColumn[];
+  readonly indexes: readonly MysqlIndex[];
+  readonly foreignKeys: readonly MysqlForeignKey[];
+}
+
 /**
  * The lock a change read from the catalog is reported under, for the compatibility rules (which
  * read only what changed): the lock MySQL takes is the server's answer to the probe, and replaces
@@ -50,7 +76,15 @@ export function keepsValues(from: MysqlColumn, to: MysqlColumn): boolean {
  * becomes is what counts: TypeORM's `changeColumn` drops and adds the column again, which reads
  * as a drop. Pure.
  */
-export function mysqlTableChanges(tables: readonly string[], before: readonly MysqlColumn[], after: readonly MysqlColumn[]): TableAction[] {
+export function mysqlTableChanges(
+  tables: readonly string[],
+  beforeState: MysqlTablesState,
+  afterState: MysqlTablesState,
+  /** The session checked foreign keys (`foreign_key_checks`) when the statement ran: a new one was checked against every row. */
+  foreignKeysChecked = true,
+): TableAction[] {
+  const before = beforeState.columns;
+  const after = afterState.columns;
   const byTable = (columns: readonly MysqlColumn[]) => {
     const map = new Map<string, MysqlColumn[]>();
     for (const column of columns) map.set(column.table, [...(map.get(column.table) ?? []), column]);
@@ -103,6 +137,38 @@ export function mysqlTableChanges(tables: readonly string[], before: readonly My
       if (previous.nullable && !column.nullable) actions.push({ kind: 'set-not-null', table, lock, column: column.name });
       if (hasDefault(previous) && !hasDefault(column) && !column.generated)
         actions.push({ kind: 'drop-default', table, lock, column: column.name });
+    }
+    const indexKey = (index: MysqlIndex) => `${index.name}|${index.unique}|${index.columns.join(',')}`;
+    const hadIndex = new Set(beforeState.indexes.filter((index) => index.table === name).map(indexKey));
+    for (const index of afterState.indexes) {
+      if (index.table !== name || !index.unique || hadIndex.has(indexKey(index))) continue;
+      actions.push({
+        kind: 'create-index',
+        table,
+        lock,
+        concurrent: false,
+        unique: true,
+        ...(index.partial ? {} : { columns: index.columns }),
+        name: index.name,
+        ifNotExists: false,
+      });
+    }
+    const keyText = (key: MysqlForeignKey) => `${key.name}|${key.columns.join(',')}|${key.references}|${key.referencedColumns.join(',')}`;
+    const hadKey = new Set(beforeState.foreignKeys.filter((key) => key.table === name).map(keyText));
+    for (const key of afterState.foreignKeys) {
+      if (key.table !== name || hadKey.has(keyText(key))) continue;
+      actions.push({
+        kind: 'add-constraint',
+        table,
+        lock,
+        constraint: 'foreign-key',
+        validated: foreignKeysChecked,
+        references: { name: key.references },
+        usingIndex: false,
+        columns: key.columns,
+        referencedColumns: key.referencedColumns,
+        name: key.name,
+      });
     }
   }
   return actions;
