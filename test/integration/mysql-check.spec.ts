@@ -1,7 +1,8 @@
 import { expect, it } from 'vitest';
-import { TableColumn } from 'typeorm';
+import { DataSource, TableColumn } from 'typeorm';
 import { AutoMigratorService, type BuildSnapshot, type DeployCheckResult } from '../../lib/index.js';
 import { describeEachDatabase, type DatabaseFixture } from '../support/database-suite.js';
+import { createMariadbLoginUser } from '../support/databases.js';
 import { defineMigration, sql, type MigrationClass } from '../support/migrations.js';
 import { bootApp } from '../support/test-app.js';
 import { userEntity } from '../support/user-entity.js';
@@ -222,6 +223,62 @@ describeEachDatabase(
         ),
       );
       expect((await check([Satisfied])).findings.filter((finding) => finding.rule === 'fails-on-data')).toEqual([]);
+    });
+
+    it("the dry run's deadline: the statement running in the shadow is killed (KILL QUERY) and the plan stops, saying so", async () => {
+      await live(0);
+      const Slow = defineMigration('Slow1700000000002', sql('SELECT SUM(seq) FROM seq_1_to_100000000000 WHERE seq % 7 = 3'));
+      const app = t.track(
+        await bootApp({ dataSources: [{ db: t.db, migrations: [CreateUsers, Slow] }], migrator: { runMigrations: false } }),
+      );
+      const started = Date.now();
+      const [plan] = await app.app.get(AutoMigratorService).plan({ timeoutMs: 1000 });
+      expect(plan).toMatchObject({
+        complete: false,
+        migrations: [{ name: 'Slow1700000000002', error: expect.stringMatching(/deadline of 1000 ms ran out/) }],
+      });
+      expect(Date.now() - started).toBeLessThan(15_000);
+    });
+
+    it('a temporary shadow: a user who cannot create a database is told to give one (nothing runs); a stale shadow of a killed run is dropped, one in use is not', async () => {
+      await live(0);
+      const Add = defineMigration('Add1700000000002', sql('ALTER TABLE users ADD COLUMN a INT NULL'));
+      const user = await createMariadbLoginUser(t.db, 'limited-pw');
+      const limited = await bootApp({
+        dataSources: [{ db: t.db, migrations: [CreateUsers, Add], options: { url: user.url } as Record<string, unknown> }],
+        migrator: { runMigrations: false },
+      });
+      try {
+        const refused = limited.app.get(AutoMigratorService).check();
+        await expect(refused).rejects.toThrow(
+          /the live user cannot create one .*give an empty database as the shadow \(--shadow-url <url>, or SHADOW_DATABASE_URL\)/,
+        );
+        await expect(refused).rejects.not.toThrow(/limited-pw/);
+      } finally {
+        await limited.close();
+        await user.drop();
+      }
+
+      // Named as the library names them, created 20 minutes ago: one left by a killed run, one whose session still holds its lock.
+      const old = (Date.now() - 20 * 60_000).toString(36);
+      const stale = `auto_migrator_shadow_${old}_1_aaaaaa`;
+      const inUse = `auto_migrator_shadow_${old}_2_bbbbbb`;
+      await t.db.query(`CREATE DATABASE \`${stale}\``);
+      await t.db.query(`CREATE DATABASE \`${inUse}\``);
+      const holder = t.track(await bootApp({ dataSources: [{ db: t.db, migrations: [CreateUsers] }], migrator: { runMigrations: false } }));
+      const runner = holder.app.get(DataSource).createQueryRunner();
+      try {
+        await runner.query('SELECT GET_LOCK(?, 0) AS held', [inUse]);
+        expect((await check([Add])).checked).toEqual(['Add1700000000002']);
+        const left = (await t.db.query(
+          `SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('${stale}', '${inUse}')`,
+        )) as Array<{ name: string }>;
+        expect(left.map((row) => row.name)).toEqual([inUse]);
+      } finally {
+        await runner.release();
+        await t.db.query(`DROP DATABASE IF EXISTS \`${stale}\``);
+        await t.db.query(`DROP DATABASE IF EXISTS \`${inUse}\``);
+      }
     });
 
     it('plan shows how the server runs each statement on a live table', async () => {

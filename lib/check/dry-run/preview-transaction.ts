@@ -6,6 +6,7 @@ import { serverWideStatement } from '../sql/server-wide-statements.js';
 import { databaseErrorCode } from '../../util/error-chain.js';
 import { PreviewStoppedError } from '../../errors/preview-stopped.error.js';
 import { transactionDepth } from '../../typeorm/migration-internals.js';
+import { isMysqlFamily } from '../../history/migrations-table.js';
 
 /** One statement a migration sent to the database. */
 export interface PlannedStatement {
@@ -91,6 +92,8 @@ export class PreviewTransaction {
   private abandoned = false;
   private expired = false;
   private backendPid: number | undefined;
+  /** MySQL/MariaDB: the session's CONNECTION_ID(), for KILL QUERY at the deadline. */
+  private connectionId: number | undefined;
   private blockers: string | undefined;
   private monitor: QueryRunner | undefined;
   private observer: LockObserver | undefined;
@@ -152,6 +155,10 @@ export class PreviewTransaction {
         preview.backendPid = Number(rows[0]?.pid);
         // The session's own query, bound before route() wraps it: the observer's reads are not recorded.
         if (observeLocks) preview.observer = await LockObserver.start(queryRunner.query.bind(queryRunner));
+      }
+      if (isMysqlFamily(dataSource)) {
+        const [row] = (await queryRunner.query('SELECT CONNECTION_ID() AS id')) as Array<{ id: number | string }>;
+        preview.connectionId = Number(row?.id);
       }
       if (probeAlgorithms) preview.prober = await MysqlStatementProbe.start(queryRunner, queryRunner.query.bind(queryRunner));
     } catch (error) {
@@ -404,14 +411,15 @@ export class PreviewTransaction {
     };
   }
 
-  /** The deadline passed: cancels the statement in flight (PostgreSQL). */
+  /** The deadline passed: cancels the statement in flight (PostgreSQL: pg_cancel_backend; MySQL/MariaDB: KILL QUERY, from another session). */
   private async cancelStatement(): Promise<void> {
-    if (this.backendPid === undefined) return;
+    if (this.backendPid === undefined && this.connectionId === undefined) return;
     try {
       this.monitor ??= this.openConnection();
-      await this.monitor.query('SELECT pg_cancel_backend($1)', [this.backendPid]);
+      if (this.backendPid !== undefined) await this.monitor.query('SELECT pg_cancel_backend($1)', [this.backendPid]);
+      else await this.monitor.query(`KILL QUERY ${Number(this.connectionId)}`);
     } catch {
-      // statement_timeout (set to the same deadline) still ends the statement.
+      // PostgreSQL: statement_timeout (set to the same deadline) still ends the statement. MySQL: the migration is abandoned after ABANDON_AFTER_MS.
     }
   }
 
@@ -430,7 +438,9 @@ export class PreviewTransaction {
         { cause: error },
       );
     }
-    if (code === '57014' && this.expired) return new PreviewStoppedError(`${message}: ${this.deadlineError().message}`, { cause: error });
+    // 57014: PostgreSQL's cancel; 1317 (ER_QUERY_INTERRUPTED): MySQL's KILL QUERY.
+    if ((code === '57014' || code === 1317 || code === 'ER_QUERY_INTERRUPTED') && this.expired)
+      return new PreviewStoppedError(`${message}: ${this.deadlineError().message}`, { cause: error });
     return error;
   }
 

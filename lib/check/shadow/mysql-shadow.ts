@@ -9,6 +9,7 @@ import {
   disconnect,
   ShadowDatabase,
   shadowTarget,
+  STALE_AFTER_MS,
   type ShadowContext,
   type ShadowOption,
   type ShadowPurpose,
@@ -82,13 +83,24 @@ export async function openMysqlShadow(
         `give an empty database on another server (--shadow-url <url>, or SHADOW_DATABASE_URL), or allow the live server (--replay-on-live-server).`,
     );
   }
+  await dropStaleMysqlShadows(live);
   const name = `${TEMPORARY_PREFIX}${Date.now().toString(36)}_${process.pid}_${randomBytes(3).toString('hex')}`;
   const quoted = `\`${name}\``;
-  await live.query(`CREATE DATABASE ${quoted} CHARACTER SET ${identifier(facts.charset)} COLLATE ${identifier(facts.collation)}`);
+  try {
+    await live.query(`CREATE DATABASE ${quoted} CHARACTER SET ${identifier(facts.charset)} COLLATE ${identifier(facts.collation)}`);
+  } catch (error) {
+    throw new AutoMigratorConfigError(
+      `${context.label}: ${replay ? 'the history is replayed' : 'the pending migrations run'} in a temporary database, and the live user cannot create one ` +
+        `(${context.redactor.message(error)}): give an empty database as the shadow (--shadow-url <url>, or SHADOW_DATABASE_URL), or grant CREATE and DROP on ${TEMPORARY_PREFIX}% databases.`,
+      { cause: error },
+    );
+  }
   const drop = () => live.query(`DROP DATABASE IF EXISTS ${quoted}`);
   let connected: { dataSource: DataSource; queryRunner: QueryRunner } | undefined;
   try {
     connected = await connect(live, { database: name }, context);
+    // Held while the shadow is in use: a run killed before it dropped its database leaves it free, and stale (see dropStaleMysqlShadows).
+    await connected.queryRunner.query('SELECT GET_LOCK(?, 0) AS held', [name]);
     const [where] = (await connected.queryRunner.query('SELECT DATABASE() AS name')) as Array<{ name: string }>;
     invariant(where?.name === name, `the shadow connection reached database "${where?.name}", not the temporary "${name}"`);
     if (!replay) sayCopied(await fill(live, connected.queryRunner), context);
@@ -107,6 +119,27 @@ export async function openMysqlShadow(
     await disconnect(opened);
     await drop();
   });
+}
+
+/**
+ * Temporary shadows left by runs that were killed are dropped: older than a few minutes, and their
+ * named lock (taken by the shadow's session while it is in use, released by the server when that
+ * session ends) free. Best effort.
+ */
+async function dropStaleMysqlShadows(live: DataSource): Promise<void> {
+  try {
+    const rows = (await live.query(
+      `SELECT SCHEMA_NAME AS name, IS_FREE_LOCK(SCHEMA_NAME) AS free FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?`,
+      [`${TEMPORARY_PREFIX.replaceAll('_', '\\_')}%`],
+    )) as Array<{ name: string; free: number | string | null }>;
+    for (const { name, free } of rows) {
+      const created = Number.parseInt(name.slice(TEMPORARY_PREFIX.length).split('_')[0] ?? '', 36);
+      if (Number(free) !== 1 || !Number.isFinite(created) || Date.now() - created < STALE_AFTER_MS) continue;
+      await live.query(`DROP DATABASE IF EXISTS \`${name.replaceAll('`', '``')}\``);
+    }
+  } catch {
+    // Best effort: a stale shadow left is only space.
+  }
 }
 
 /** The empty database at `url`: of the live server's version, and on another server unless allowed; emptied at the end. */

@@ -41,7 +41,7 @@ export interface ShadowContext {
 /** The names the library gives its temporary databases: the prefix says what they are, the rest when and who. */
 const TEMPORARY_PREFIX = 'auto_migrator_shadow_';
 /** A temporary shadow older than this with nobody connected was left by a run that was killed: it is dropped. */
-const STALE_AFTER_MS = 10 * 60_000;
+export const STALE_AFTER_MS = 10 * 60_000;
 
 /** The settings of the live migration session that change what DDL does, repeated in the shadow's. */
 export interface SessionSettings {
