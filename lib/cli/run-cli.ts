@@ -40,11 +40,13 @@ Commands:
   ensure-up    exit 1 when any migration is pending (or the history policies refuse the migrations table)
   plan         dry run: the SQL pending migrations execute, rolled back (PostgreSQL, MySQL/MariaDB: in a shadow
                database, never on the live tables; SQLite: on the file)
-  check        before a rolling deploy (PostgreSQL): the pending migrations' SQL, from a dry run, read by
-               PostgreSQL's parser, checked for locks that would stall the running release on the live
-               tables (graded by their size), and, with --snapshot, against what the previous
-               release's entities still map; exit 1 on an error-level finding. Its dry run runs in a
-               shadow database (see --shadow-url): the live tables are only read
+  check        before a rolling deploy: the pending migrations run in a shadow database (see
+               --shadow-url), never on the live tables; what each statement does (PostgreSQL: read by
+               its parser, with the locks it reports; MySQL/MariaDB: the server's answer to ALGORITHM
+               and LOCK clauses, and the catalog before and after) is checked for locks that would
+               stall the running release (graded by the live tables' size), against today's rows,
+               and, with --snapshot, against what the previous release's entities still map; exit 1
+               on an error-level finding. The live database is only read
   snapshot --out <file>
                what this build's entities map (tables, columns) per DataSource, for check --snapshot;
                commit it at release

@@ -745,6 +745,93 @@ describe('the auto-migrator CLI: check before a rolling deploy (postgres)', () =
   });
 });
 
+describeEachDatabase(
+  'the auto-migrator CLI: check before a rolling deploy, MySQL/MariaDB',
+  (t) => {
+    it("the issue's case: check --snapshot --json exits 1 with drop-column and an error on the type change, the live table untouched; a safe build exits 0, nothing unchecked, nothing added", async () => {
+      const db = t.db;
+      const dir = await mkdtemp(join(tmpdir(), 'check-mysql-migrations-'));
+      const migration = (name: string, ...statements: string[]) =>
+        writeFile(
+          join(dir, `${name}.cjs`),
+          `exports.${name} = class ${name} { async up(q) { for (const s of ${JSON.stringify(statements)}) await q.query(s); } async down() {} };\n`,
+        );
+      const env = { CLI_DB_KIND: 'mariadb', CLI_DB_URL: db.url, CLI_MIGRATIONS_GLOB: join(dir, '*.cjs') };
+      const columns = async () =>
+        (
+          (await db.query(
+            `SELECT CONCAT(COLUMN_NAME, ' ', DATA_TYPE) AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users' ORDER BY ORDINAL_POSITION`,
+          )) as Array<{ c: string }>
+        ).map((row) => row.c);
+      try {
+        await db.query('CREATE TABLE users (id INT PRIMARY KEY, nickname VARCHAR(50), visits INT)');
+        await db.query(`INSERT INTO users SELECT seq, CONCAT('nick', seq), seq FROM seq_1_to_200000`);
+        await db.query('ANALYZE TABLE users');
+        const snapshotFile = join(dir, 'release.json');
+        const mapped = (name: string, type: string) => ({ name, type, nullable: true, generated: false });
+        await writeFile(
+          snapshotFile,
+          JSON.stringify({
+            format: 'nestjs-auto-migrator/snapshot@1',
+            build: 'v1',
+            createdAt: '2026-12-01T00:00:00.000Z',
+            dataSources: [
+              {
+                dataSource: 'default',
+                tables: [
+                  {
+                    table: 'users',
+                    entities: ['User'],
+                    columns: [mapped('id', 'int'), mapped('nickname', 'varchar'), mapped('visits', 'int')],
+                  },
+                ],
+              },
+            ],
+          }),
+        );
+        const before = await columns();
+        await migration(
+          'NextBuild1733000000001',
+          'ALTER TABLE `users` DROP COLUMN `nickname`',
+          'ALTER TABLE `users` MODIFY `visits` BIGINT NULL',
+        );
+        const breaking = await cli(['check', '--data-source', DATA_SOURCE, '--snapshot', snapshotFile, '--json'], env);
+        expect(breaking.code, breaking.stderr).toBe(1);
+        const document = JSON.parse(breaking.stdout) as JsonDocument<{ findings: Array<Record<string, unknown>>; unchecked: unknown[] }>;
+        expect(document.dataSources[0]!.findings.map((finding) => [finding['severity'], finding['rule'], finding['column']])).toEqual([
+          ['error', 'drop-column', 'nickname'],
+          ['error', 'change-column-type', 'visits'],
+          // The first statement on the table takes its metadata lock with no limit: once per migration.
+          ['warning', 'no-lock-timeout', undefined],
+          ['error', 'table-rewrite', 'visits'],
+        ]);
+        expect(document.dataSources[0]!.unchecked).toEqual([]);
+        expect(await columns()).toEqual(before);
+
+        await rm(join(dir, 'NextBuild1733000000001.cjs'));
+        await migration(
+          'NextBuild1733000000001',
+          'SET SESSION lock_wait_timeout = 5',
+          'ALTER TABLE `users` ADD `nickname_v2` VARCHAR(80) NULL',
+        );
+        const safe = await cli(['check', '--strict', '--data-source', DATA_SOURCE, '--snapshot', snapshotFile, '--json'], env);
+        expect(safe.code, safe.stdout + safe.stderr).toBe(0);
+        expect(
+          (JSON.parse(safe.stdout) as JsonDocument<{ findings: unknown[]; unchecked: unknown[]; checked: string[] }>).dataSources[0],
+        ).toMatchObject({
+          findings: [],
+          unchecked: [],
+          checked: ['NextBuild1733000000001'],
+        });
+        expect(await columns()).toEqual(before);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  },
+  ['mariadb'],
+);
+
 describe("the auto-migrator CLI: the migrations' timeouts for up and down with --data-source (postgres)", () => {
   it('--lock-timeout gives up on a lock held elsewhere, --statement-timeout ends a long statement; with --app or another command they are refused', async () => {
     const db = await createTestDatabase('postgres');

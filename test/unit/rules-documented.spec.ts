@@ -8,8 +8,14 @@ const GUIDE = join(import.meta.dirname, '../../docs/rolling-deploys.md');
 /** Each family's table in the guide, as the registry says it: header and one row per rule. */
 const TABLES: Record<RuleDefinition['family'], { header: readonly string[]; row: (rule: RuleDefinition) => readonly string[] }> = {
   lock: {
-    header: ['rule', 'found when', 'lock, and what it blocks', 'instead'],
-    row: (rule) => [`\`${rule.id}\`${rule.severity === 'by size' ? '' : ` (${rule.severity})`}`, rule.foundWhen, rule.hazard, rule.instead],
+    header: ['rule', 'found when', 'lock, and what it blocks', 'instead', 'MySQL/MariaDB'],
+    row: (rule) => [
+      `\`${rule.id}\`${rule.severity === 'by size' ? '' : ` (${rule.severity})`}`,
+      rule.foundWhen,
+      rule.hazard,
+      rule.instead,
+      rule.mysql,
+    ],
   },
   compatibility: {
     header: [
@@ -18,16 +24,17 @@ const TABLES: Record<RuleDefinition['family'], { header: readonly string[]; row:
       'found when the previous release maps the table or column and a pending migration',
       "what the previous release's pods meet",
       'instead',
+      'MySQL/MariaDB',
     ],
-    row: (rule) => [`\`${rule.id}\``, rule.severity, rule.foundWhen, rule.hazard, rule.instead],
+    row: (rule) => [`\`${rule.id}\``, rule.severity, rule.foundWhen, rule.hazard, rule.instead, rule.mysql],
   },
   data: {
-    header: ['rule', 'severity', 'found when', 'what happens', 'instead'],
-    row: (rule) => [`\`${rule.id}\``, rule.severity, rule.foundWhen, rule.hazard, rule.instead],
+    header: ['rule', 'severity', 'found when', 'what happens', 'instead', 'MySQL/MariaDB'],
+    row: (rule) => [`\`${rule.id}\``, rule.severity, rule.foundWhen, rule.hazard, rule.instead, rule.mysql],
   },
   schema: {
-    header: ['rule', 'severity', 'found when', 'what happens', 'instead'],
-    row: (rule) => [`\`${rule.id}\``, rule.severity, rule.foundWhen, rule.hazard, rule.instead],
+    header: ['rule', 'severity', 'found when', 'what happens', 'instead', 'MySQL/MariaDB'],
+    row: (rule) => [`\`${rule.id}\``, rule.severity, rule.foundWhen, rule.hazard, rule.instead, rule.mysql],
   },
 };
 

@@ -9,6 +9,7 @@ export const addNotNull: RuleDefinition = {
   foundWhen: 'sets NOT NULL on a column the old release maps as nullable, or adds a NOT NULL column without a default to a table it maps',
   hazard: 'its inserts and updates that leave the column empty fail (a new column: its inserts do not set it)',
   instead: 'release code that always writes it first; add the column nullable or with a default',
+  mysql: 'as here',
   example: {
     unsafe: [migration('ALTER TABLE items ADD COLUMN sku text NOT NULL')],
     safe: [migration("ALTER TABLE items ADD COLUMN sku text NOT NULL DEFAULT ''")],

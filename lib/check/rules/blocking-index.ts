@@ -10,6 +10,8 @@ export const blockingIndex: RuleDefinition = {
   hazard: '`SHARE`: writes (`ACCESS EXCLUSIVE` for the constraint: everything) for the whole build',
   instead:
     '`CREATE INDEX CONCURRENTLY` in a migration of its own with `transaction = false`; for a constraint, build the unique index that way and `ADD CONSTRAINT … USING INDEX`',
+  mysql:
+    'not found: MySQL/MariaDB build an index with writes going on (the server accepts `ALGORITHM=NOCOPY, LOCK=NONE`); a FULLTEXT or SPATIAL index, which needs `LOCK=SHARED`, is a `blocking-lock`',
   example: {
     unsafe: [migration('CREATE INDEX items_label ON items (label)')],
     safe: [withoutTransaction('CREATE INDEX CONCURRENTLY items_label ON items (label)')],

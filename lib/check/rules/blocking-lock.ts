@@ -11,6 +11,8 @@ export const blockingLock: RuleDefinition = {
     "the lock PostgreSQL reported (`SHARE` or stronger: writes, or everything for `ACCESS EXCLUSIVE`), held until the migration's transaction ends",
   instead:
     '`DROP INDEX CONCURRENTLY` (its own migration, `transaction = false`); otherwise keep the migration short, with a lock timeout, or run it when the table is quiet',
+  mysql:
+    'the server accepts the statement on the shadow only with `LOCK=SHARED` (a FULLTEXT index), or the statement asks for `LOCK=SHARED` / `EXCLUSIVE` itself: writes (or everything) wait until it ends. By size',
   example: {
     unsafe: [migration('DROP INDEX items_v')],
     safe: [withoutTransaction('DROP INDEX CONCURRENTLY items_v')],

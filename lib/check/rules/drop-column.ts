@@ -9,6 +9,7 @@ export const dropColumn: RuleDefinition = {
   foundWhen: 'drops the column',
   hazard: 'its pods fail on every query that selects the column until the rollout ends',
   instead: 'two releases: stop mapping it, then drop it',
+  mysql: "as here; TypeORM's `changeColumn` to a new type or length drops the column and adds it again: a drop",
   example: { unsafe: [migration('ALTER TABLE items DROP COLUMN label')], safe: [migration('ALTER TABLE items DROP COLUMN code')] },
 };
 

@@ -9,6 +9,7 @@ export const dropDefault: RuleDefinition = {
   foundWhen: "drops a column's default",
   hazard: 'its inserts that leave the column out store NULL, or fail',
   instead: 'drop it once no running release relies on it',
+  mysql: 'as here',
   example: {
     unsafe: [migration('ALTER TABLE items ALTER COLUMN v DROP DEFAULT')],
     safe: [migration('ALTER TABLE items ALTER COLUMN v SET DEFAULT 1')],

@@ -9,6 +9,7 @@ export const dropTable: RuleDefinition = {
   foundWhen: 'drops the table',
   hazard: 'its pods fail on every query of the table until the rollout ends',
   instead: 'two releases: stop mapping it (expand), then drop it (contract)',
+  mysql: "as here, read from the shadow's catalog before and after each statement",
   example: { unsafe: [migration('DROP TABLE items')], safe: [migration('DROP TABLE legacy')] },
 };
 

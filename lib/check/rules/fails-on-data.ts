@@ -16,6 +16,8 @@ export const failsOnData: RuleDefinition = {
   hazard: 'the migration fails on the rows the live table holds now, in the middle of the deploy',
   instead:
     "fix the rows first (a data migration, in batches), or add the rule for new rows only (`CHECK … NOT VALID`, a foreign key `NOT VALID`) and validate it once today's rows satisfy it",
+  mysql:
+    "`MODIFY … NOT NULL` over NULLs, a unique index over repeated values, a foreign key added with `foreign_key_checks` on over rows that reference nothing; not a `NOT NULL` column added without a default (MySQL fills in the type's implicit default)",
   example: {
     unsafe: [migration('ALTER TABLE items ALTER COLUMN label SET NOT NULL')],
     safe: [migration('ALTER TABLE items ADD CONSTRAINT items_label_filled CHECK (label IS NOT NULL) NOT VALID')],

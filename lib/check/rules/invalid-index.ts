@@ -14,6 +14,7 @@ export const invalidIndex: RuleDefinition = {
     'with `IF NOT EXISTS` the build is skipped and the index stays INVALID: never used by a query, still maintained by every write; otherwise the migration fails',
   instead:
     'drop it first (`DROP INDEX CONCURRENTLY`, in a migration of its own with `transaction = false`), or rebuild it with `REINDEX INDEX CONCURRENTLY`',
+  mysql: 'not found: MySQL/MariaDB have no INVALID indexes',
   example: {
     unsafe: [withoutTransaction('CREATE INDEX CONCURRENTLY IF NOT EXISTS legacy_note_unique ON legacy (note)')],
     safe: [

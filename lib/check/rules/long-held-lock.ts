@@ -9,6 +9,7 @@ export const longHeldLock: RuleDefinition = {
     "a statement takes `SHARE` or stronger on a live table (often a quick one: `ADD COLUMN`, `DROP INDEX`) and a later statement in the same transaction is slow on a big table: an index build, a rewrite, a validation, a `SET NOT NULL` scan, or an `UPDATE` / `DELETE` whose `WHERE` (if any) tests only for NULL, or an `INSERT … SELECT` without `WHERE`, going through every row. Graded by the slow statement's table; once per table and transaction; not when the slow statement is itself found on that table. The transaction is the real run's: one per migration (`'each'`, the default), one for all (`'all'`), none for `transaction = false` or `'none'`",
   hazard: 'the first lock, held for as long as the slow statement takes',
   instead: 'commit in between: the slow statement (the backfill) in a migration of its own, in batches',
+  mysql: 'not found: MySQL/MariaDB commit each DDL statement',
   example: {
     unsafe: [migration('ALTER TABLE items ADD COLUMN note text', 'UPDATE items SET note = label')],
     safe: [migration('ALTER TABLE items ADD COLUMN note text'), migration('UPDATE items SET note = label')],

@@ -10,6 +10,8 @@ export const noLockTimeout: RuleDefinition = {
     'a statement takes `ACCESS EXCLUSIVE` on a live table, any size, and neither `migrationTimeouts.lockTimeoutMs` nor a `SET lock_timeout` earlier in the migration limits its wait',
   hazard: 'while it waits for a query already running there, every query on the table queues behind it',
   instead: 'set `migrationTimeouts.lockTimeoutMs` (e.g. 5000): the statement gives up and the strategy (`RetryStrategy`) tries again',
+  mysql:
+    '`ALTER TABLE`, `CREATE` / `DROP INDEX`, `DROP` / `RENAME TABLE` on a live table take an exclusive metadata lock, and `lock_wait_timeout` defaults to a year: found unless `migrationTimeouts.lockTimeoutMs` or a `SET SESSION lock_wait_timeout` earlier in the migration limits it',
   example: {
     unsafe: [migration('ALTER TABLE items ADD COLUMN note text')],
     safe: [migration("SET LOCAL lock_timeout = '5s'", 'ALTER TABLE items ADD COLUMN note text')],

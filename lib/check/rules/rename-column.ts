@@ -9,6 +9,7 @@ export const renameColumn: RuleDefinition = {
   foundWhen: 'renames the column',
   hazard: 'its queries name the old column and fail',
   instead: 'a new column written by both releases, backfilled; the code moved over; the old column dropped a release later',
+  mysql: 'as here (a column gone, and one of its type appearing at its position, in one statement)',
   example: {
     unsafe: [migration('ALTER TABLE items RENAME COLUMN label TO title')],
     safe: [migration('ALTER TABLE items RENAME COLUMN code TO code_old')],

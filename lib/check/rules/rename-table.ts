@@ -9,6 +9,7 @@ export const renameTable: RuleDefinition = {
   foundWhen: 'renames the table',
   hazard: 'its queries name the old table and fail',
   instead: 'a new table (or a view under the old name), the code moved over, the old name dropped a release later',
+  mysql: 'as here (a table gone, and one with its columns appearing, in one statement)',
   example: { unsafe: [migration('ALTER TABLE items RENAME TO products')], safe: [migration('ALTER TABLE legacy RENAME TO legacy_old')] },
 };
 

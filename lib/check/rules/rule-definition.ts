@@ -19,6 +19,8 @@ export interface RuleDefinition {
   readonly hazard: string;
   /** The safe rewrite (Markdown). */
   readonly instead: string;
+  /** What it finds on MySQL/MariaDB, where `check` asks the server on a shadow (Markdown): "as here", or what differs. */
+  readonly mysql: string;
   /** A pending run it finds, and its safe rewrite, which it does not: on the tables of RULE_EXAMPLE_SCHEMA. */
   readonly example: { readonly unsafe: readonly ExampleMigration[]; readonly safe: readonly ExampleMigration[] };
 }

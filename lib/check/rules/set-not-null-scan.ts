@@ -10,6 +10,7 @@ export const setNotNullScan: RuleDefinition = {
   hazard: '`ACCESS EXCLUSIVE` while every row is scanned',
   instead:
     '`ADD CONSTRAINT … CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT` later, then `SET NOT NULL` (PostgreSQL 12+ skips the scan) and drop the check',
+  mysql: "not found: `MODIFY … NOT NULL` is graded by the server's answer, as every `ALTER`",
   example: {
     unsafe: [migration('ALTER TABLE items ALTER COLUMN code SET NOT NULL')],
     safe: [migration('ALTER TABLE items ADD CONSTRAINT items_code_filled CHECK (code IS NOT NULL) NOT VALID')],

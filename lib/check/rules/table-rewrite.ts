@@ -12,6 +12,8 @@ export const tableRewrite: RuleDefinition = {
   hazard: '`ACCESS EXCLUSIVE` while every row and index is rewritten',
   instead:
     'a new column, backfilled in batches, the code switched over, the old column dropped a release later; a new column without the volatile default, then a default for new rows and a batched backfill',
+  mysql:
+    'the server refuses `ALGORITHM=INSTANT`, `NOCOPY` and `INPLACE, LOCK=NONE` on the shadow and copies the table while writes wait (`MODIFY` to another type, a foreign key with `foreign_key_checks` on): by size. An in-place rebuild with writes going on (`NOCOPY` refused, `INPLACE, LOCK=NONE` accepted: `FORCE`, a new primary key) is a warning at any size',
   example: {
     unsafe: [migration('ALTER TABLE items ALTER COLUMN code TYPE bigint')],
     safe: [migration('ALTER TABLE items ADD COLUMN code_big bigint')],

@@ -10,6 +10,8 @@ export const unvalidatedConstraint: RuleDefinition = {
   hazard: '`SHARE ROW EXCLUSIVE` on both tables (foreign key) or `ACCESS EXCLUSIVE` (check) while every row is checked',
   instead:
     'add it `NOT VALID` (new rows are checked at once), `VALIDATE CONSTRAINT` in a later migration (`SHARE UPDATE EXCLUSIVE`: reads and writes go on)',
+  mysql:
+    'not found: a foreign key added with `foreign_key_checks` on copies the table (`table-rewrite`), and one added with it off checks no row',
   example: {
     unsafe: [migration('ALTER TABLE items ADD CONSTRAINT items_code_positive CHECK (code > 0)')],
     safe: [migration('ALTER TABLE items ADD CONSTRAINT items_code_positive CHECK (code > 0) NOT VALID')],
