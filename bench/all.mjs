@@ -12,6 +12,7 @@ const scripts = [
   ['tenants-scale.mjs', quick ? ['--runs', '1', '--tenants', '200'] : ['--runs', '3', '--tenants', '1000,10000']],
   ['check.mjs', quick ? ['--runs', '2'] : ['--runs', '6']],
   ['check-stall.mjs', quick ? ['--runs', '1', '--rows', '200000', '--tables', '50'] : ['--runs', '3']],
+  ['mysql-check.mjs', quick ? ['--runs', '1', '--tables', '20', '--rows', '20000'] : ['--runs', '3']],
   ['overhead.mjs', quick ? ['--runs', '2', '--boots-per-run', '1'] : ['--runs', '12']],
 ];
 const rows = [];

@@ -1,13 +1,24 @@
-// The running release, for bench/check-stall.mjs: after the start signal, one insert and one read
-// of STALL_TABLE every 20 ms on its own connection (DB_URL, loopback), timing each, until a line
-// on stdin (or MAX_MS) stops it; prints RUNNING after its first round, then one JSON line:
-// { rounds, maxInsertMs, maxReadMs, failed }.
+// The running release, for bench/check-stall.mjs and bench/mysql-check.mjs: after the start
+// signal, one insert and one read of STALL_TABLE every 20 ms on its own connection (DB_URL, a
+// postgres:// or mysql:// URL on loopback), timing each, until a line on stdin (or MAX_MS) stops
+// it; prints RUNNING after its first round, then one JSON line: { rounds, maxInsertMs, maxReadMs, failed }.
 import pg from 'pg';
+import mysql from 'mysql2/promise';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { awaitStartSignal, stopSignal } from '../test/fixtures/start-signal.mjs';
 
-const client = new pg.Client({ connectionString: process.env.DB_URL, application_name: 'bench release' });
-await client.connect();
+const url = process.env.DB_URL;
+/** The release's one connection, with PostgreSQL's placeholders ($1) either way. */
+const client = url.startsWith('mysql')
+  ? await (async () => {
+      const connection = await mysql.createConnection(url);
+      return { query: (sql, values) => connection.query(sql.replace(/\$\d+/g, '?'), values), end: () => connection.end() };
+    })()
+  : await (async () => {
+      const connection = new pg.Client({ connectionString: url, application_name: 'bench release' });
+      await connection.connect();
+      return connection;
+    })();
 await awaitStartSignal();
 const stopped = stopSignal();
 const deadline = Date.now() + Number(process.env.MAX_MS ?? 600_000);
