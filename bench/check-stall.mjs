@@ -10,13 +10,9 @@
 // pending migration against its in-place dry run. --json adds the BENCH_JSON line bench/all.mjs reads.
 // Run by hand:  npm run build && node bench/check-stall.mjs [--runs 3] [--rows 2000000] [--tables 200] [--json]
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { AutoMigratorModule, AutoMigratorService } from 'nestjs-auto-migrator';
 import { machine, median, onFreshDatabase, reachable, sqlMigration, table, timeRolledBackRun } from './support.mjs';
+import { timeCheck, underLoad } from './check-support.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -29,60 +25,6 @@ const { values } = parseArgs({
 const RUNS = Number(values.runs);
 const ROWS = Number(values.rows);
 const TABLES = Number(values.tables);
-
-/** check() through the module in an application context (not migrating): its result and how long it took. */
-async function timeCheck(url, migrations) {
-  const app = await NestFactory.createApplicationContext(
-    {
-      module: class StallBench {},
-      imports: [
-        TypeOrmModule.forRoot({ type: 'postgres', url, migrations, logging: false }),
-        AutoMigratorModule.forRoot({ runMigrations: false, logger: false, migrationTimeouts: { lockTimeoutMs: 5000 } }),
-      ],
-    },
-    { logger: false },
-  );
-  try {
-    const started = performance.now();
-    const [result] = await app.get(AutoMigratorService).check({ timeoutMs: 600_000 });
-    const ms = performance.now() - started;
-    if (result.checked.length !== migrations.length) throw new Error(`not checked: ${JSON.stringify(result.unchecked)}`);
-    return { ms, findings: result.findings.map((finding) => `${finding.severity} ${finding.rule}`) };
-  } finally {
-    await app.close();
-  }
-}
-
-/** Runs `work` while the release's load runs; resolves with work's result and the load's figures. */
-async function underLoad(url, work) {
-  const load = spawn(process.execPath, [join(import.meta.dirname, 'stall-load.mjs')], {
-    env: { ...process.env, DB_URL: url, STALL_TABLE: 'big', BARRIER: 'stdin' },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  let output = '';
-  const seen = (text) =>
-    new Promise((resolve) => {
-      const check = () => output.includes(text) && resolve();
-      load.stdout.on('data', (chunk) => {
-        output += chunk;
-        check();
-      });
-      check();
-    });
-  await seen('READY');
-  load.stdin.write('go\n');
-  await seen('RUNNING');
-  const exited = new Promise((resolve) => load.once('exit', resolve));
-  let result;
-  try {
-    result = await work();
-  } finally {
-    load.stdin.end('stop\n');
-    await exited;
-  }
-  const figures = JSON.parse(output.trim().split('\n').at(-1));
-  return { ...result, ...figures };
-}
 
 if (!(await reachable('postgres'))) {
   console.log('postgres: not reachable, skipped');
@@ -101,7 +43,9 @@ await onFreshDatabase('postgres', async (db) => {
   for (let run = 0; run < RUNS; run++) {
     const order = run % 2 === 0 ? ['inPlace', 'check'] : ['check', 'inPlace'];
     for (const which of order) {
-      const taken = await underLoad(db.url, () => (which === 'inPlace' ? timeRolledBackRun(db.url, pending) : timeCheck(db.url, pending)));
+      const taken = await underLoad(db.url, 'big', () =>
+        which === 'inPlace' ? timeRolledBackRun(db.url, pending) : timeCheck('postgres', db.url, pending),
+      );
       stall[which].push(taken);
       if (taken.findings) findings = taken.findings;
     }
@@ -122,7 +66,7 @@ await onFreshDatabase('postgres', async (db) => {
   for (let run = 0; run < RUNS * 2; run++) {
     const order = run % 2 === 0 ? ['inPlace', 'check'] : ['check', 'inPlace'];
     for (const which of order)
-      schema[which].push((which === 'inPlace' ? await timeRolledBackRun(db.url, one) : await timeCheck(db.url, one)).ms);
+      schema[which].push((which === 'inPlace' ? await timeRolledBackRun(db.url, one) : await timeCheck('postgres', db.url, one)).ms);
   }
 });
 

@@ -7,10 +7,8 @@ import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { AutoMigratorModule, AutoMigratorService } from 'nestjs-auto-migrator';
 import { machine, median, onFreshDatabase, reachable, sqlMigration, table, timeRolledBackRun } from './support.mjs';
+import { timeCheck } from './check-support.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -48,30 +46,6 @@ async function seed(db) {
   await db.query('ANALYZE live');
 }
 
-/** check() of the pending migrations, through the module in an application context (not migrating). */
-async function timeCheck(url) {
-  const app = await NestFactory.createApplicationContext(
-    {
-      module: class CheckBench {},
-      imports: [
-        TypeOrmModule.forRoot({ type: 'postgres', url, migrations: migrations(), logging: false }),
-        AutoMigratorModule.forRoot({ runMigrations: false, logger: false, migrationTimeouts: { lockTimeoutMs: 5000 } }),
-      ],
-    },
-    { logger: false },
-  );
-  try {
-    const started = performance.now();
-    const [result] = await app.get(AutoMigratorService).check();
-    const ms = performance.now() - started;
-    if (result.checked.length !== COUNT)
-      throw new Error(`checked ${result.checked.length} of ${COUNT}: ${JSON.stringify(result.unchecked[0])}`);
-    return { ms, findings: result.findings.length };
-  } finally {
-    await app.close();
-  }
-}
-
 if (!(await reachable('postgres'))) {
   console.log('postgres: not reachable, skipped');
   process.exit(0);
@@ -87,12 +61,12 @@ for (let run = 0; run < RUNS; run++) {
   for (const which of order) {
     took[which] = await onFreshDatabase('postgres', async (db) => {
       await seed(db);
-      return which === 'raw' ? timeRolledBackRun(db.url, migrations()) : timeCheck(db.url);
+      return which === 'raw' ? timeRolledBackRun(db.url, migrations()) : timeCheck('postgres', db.url, migrations());
     });
   }
   raws.push(took.raw.ms);
   checks.push(took.check.ms);
-  findings = took.check.findings;
+  findings = took.check.findings.length;
   ratios.push(took.check.ms / took.raw.ms);
 }
 

@@ -7,14 +7,10 @@
 // data, which is what the deploy will do. Medians of RUNS.
 // Run by hand:  npm run build && node bench/mysql-check.mjs [--runs 3] [--tables 20,200] [--rows 200000] [--json]
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AutoMigratorModule, AutoMigratorService } from 'nestjs-auto-migrator';
 import { machine, median, onFreshDatabase, reachable, sqlMigration, table } from './support.mjs';
+import { timeCheck, underLoad } from './check-support.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -45,29 +41,6 @@ async function seed(db, tables) {
   }
 }
 
-/** check() of the pending migration, through the module in an application context (not migrating). */
-async function timeCheck(url) {
-  const app = await NestFactory.createApplicationContext(
-    {
-      module: class MysqlCheckBench {},
-      imports: [
-        TypeOrmModule.forRoot({ type: 'mariadb', url, migrations: pending(), logging: false }),
-        AutoMigratorModule.forRoot({ runMigrations: false, logger: false, migrationTimeouts: { lockTimeoutMs: 5000 } }),
-      ],
-    },
-    { logger: false },
-  );
-  try {
-    const started = performance.now();
-    const [result] = await app.get(AutoMigratorService).check();
-    const ms = performance.now() - started;
-    if (result.checked.length !== 1) throw new Error(`not checked: ${JSON.stringify(result.unchecked)}`);
-    return { ms, findings: result.findings.map((finding) => `${finding.severity} ${finding.rule}`) };
-  } finally {
-    await app.close();
-  }
-}
-
 /** The migration run for real by TypeORM alone (what the deploy does), after which it is gone again. */
 async function timeRealRun(url) {
   const dataSource = new DataSource({ type: 'mariadb', url, migrations: pending(), logging: false });
@@ -85,36 +58,6 @@ async function timeRealRun(url) {
   }
 }
 
-/** Runs `work` while the release's load runs; resolves with work's result and the load's figures. */
-async function underLoad(url, work) {
-  const load = spawn(process.execPath, [join(import.meta.dirname, 'stall-load.mjs')], {
-    env: { ...process.env, DB_URL: url, STALL_TABLE: 'big', BARRIER: 'stdin' },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  let output = '';
-  const seen = (text) =>
-    new Promise((resolve) => {
-      const check = () => output.includes(text) && resolve();
-      load.stdout.on('data', (chunk) => {
-        output += chunk;
-        check();
-      });
-      check();
-    });
-  await seen('READY');
-  load.stdin.write('go\n');
-  await seen('RUNNING');
-  const exited = new Promise((resolve) => load.once('exit', resolve));
-  let result;
-  try {
-    result = await work();
-  } finally {
-    load.stdin.end('stop\n');
-    await exited;
-  }
-  return { ...result, ...JSON.parse(output.trim().split('\n').at(-1)) };
-}
-
 if (!(await reachable('mariadb'))) {
   console.log('mariadb: not reachable, skipped');
   process.exit(0);
@@ -129,7 +72,9 @@ for (const tables of values.tables.split(',').map(Number)) {
     for (let run = 0; run < RUNS; run++) {
       const order = run % 2 === 0 ? ['real', 'check'] : ['check', 'real'];
       for (const which of order) {
-        const result = await underLoad(db.url, () => (which === 'real' ? timeRealRun(db.url) : timeCheck(db.url)));
+        const result = await underLoad(db.url, 'big', () =>
+          which === 'real' ? timeRealRun(db.url) : timeCheck('mariadb', db.url, pending()),
+        );
         taken[which].push(result);
         if (result.findings) findings = result.findings;
       }
