@@ -44,6 +44,11 @@ export interface DeployCheckResult {
   readonly previousRelease?: { readonly build: string; readonly newestMigration?: string; readonly mapsThisDataSource: boolean };
   /** With runningBuilds: the builds recorded as booted within the window that the migrations were held against. */
   readonly runningBuilds?: readonly string[];
+  /**
+   * The tenant migrations of a DataSource with `tenants`, checked once on one tenant's schema (in
+   * the shadow): the largest live tenant, whose tables grade the findings, and how many were listed.
+   */
+  readonly tenants?: { readonly checkedOn: string; readonly listed: number };
 }
 
 /**
@@ -59,6 +64,10 @@ export interface DeployCheckSettings extends Partial<PreviewLimits> {
    * one). Absent (deployCheck at boot): on the live database itself, holding the migrations' locks.
    */
   readonly shadow?: ShadowOption;
+  /** The tenant migrations are checked apart (see checkTenants): not listed as unchecked with the DataSource's own. */
+  readonly tenantsCheckedApart?: boolean;
+  /** This is the check of a tenant (its runner's plan is the tenant's): what it stands for. */
+  readonly tenantOf?: { readonly listed: number };
 }
 
 /**
@@ -68,14 +77,23 @@ export interface DeployCheckSettings extends Partial<PreviewLimits> {
  * cannot read (another database, a migration the dry run cannot run) is listed as unchecked.
  */
 export async function checkDeploy(runner: DataSourceMigrationRunner, settings: DeployCheckSettings = {}): Promise<DeployCheckResult> {
-  const { snapshot, runningBuilds, shadow, ...limits } = settings;
-  const { dataSource, dataSourceName } = runner.plan;
+  const { snapshot, runningBuilds, shadow, tenantsCheckedApart, tenantOf, ...limits } = settings;
+  const { dataSource, dataSourceName, tenant } = runner.plan;
   const previous = previousRelease(snapshot, dataSourceName);
   const postgres = dataSource.options.type === 'postgres';
-  const running = runningBuilds && postgres ? await readRunningBuilds(runner, runningBuilds.windowMs, currentBuild(dataSource).id) : [];
-  const analysis = await analyzePending(runner, limits, shadow, [...(previous ? [previous] : []), ...running]);
+  // The builds recorded are the DataSource's: a tenant's check holds its migrations against the snapshot only.
+  const running =
+    runningBuilds && postgres && !tenant ? await readRunningBuilds(runner, runningBuilds.windowMs, currentBuild(dataSource).id) : [];
+  const analysis = await analyzePending(
+    runner,
+    limits,
+    shadow,
+    [...(previous ? [previous] : []), ...running],
+    tenantsCheckedApart === true,
+  );
   return {
     dataSource: dataSourceName,
+    ...(tenant && tenantOf ? { tenants: { checkedOn: tenant.name, listed: tenantOf.listed } } : {}),
     ...analysis,
     ...(runningBuilds ? { runningBuilds: running.map((release) => release.name) } : {}),
     ...(snapshot
@@ -96,11 +114,13 @@ async function analyzePending(
   limits: Partial<PreviewLimits>,
   shadow: ShadowOption | undefined,
   releases: readonly PreviousRelease[],
+  tenantsCheckedApart: boolean,
 ): Promise<DryRunAnalysis> {
   const { dataSource, tenants, label } = runner.plan;
-  // Tenant schemas are not read: their migrations are never counted as checked.
-  const reason = "a tenant migration: check reads the DataSource's own migrations, not the tenant schemas";
-  const tenantMigrations = tenants ? buildMigrations(tenants.migrations, label).map(({ name }) => ({ migration: name, reason })) : [];
+  // Without a shadow (deployCheck at boot) tenant schemas are not read: their migrations are never counted as checked.
+  const reason = "a tenant migration: checked on a tenant's schema in a shadow only (check, not deployCheck at boot)";
+  const tenantMigrations =
+    tenants && !tenantsCheckedApart ? buildMigrations(tenants.migrations, label).map(({ name }) => ({ migration: name, reason })) : [];
   const pending = (await runner.readPending()).map((migration) => migration.name);
   if (pending.length === 0) return { findings: [], checked: [], unchecked: tenantMigrations };
   const mysql = isMysqlFamily(dataSource);
@@ -332,7 +352,8 @@ function catalogFacts(
           : [],
     ),
   );
-  return readCatalogFacts(runner.plan.dataSource, tables, functions, types, indexes);
+  // A tenant's unqualified names are its schema's (its migrations run with search_path set to it).
+  return readCatalogFacts(runner.plan.dataSource, tables, functions, types, indexes, runner.plan.tenant?.name);
 }
 
 /** The option `deployCheck`, resolved: whether `check` runs before migrating, against which snapshot file and which recorded builds. */

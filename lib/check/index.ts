@@ -7,6 +7,7 @@
 export { analyzeDryRun, checkBeforeMigrating, checkDeploy } from './deploy-check.js';
 export type { DeployCheckOption, DeployCheckResult, DeployCheckSettings } from './deploy-check.js';
 export { isFailing } from './check-finding.js';
+export { largestSchema } from './table-facts.js';
 export type { CheckFinding, CheckRule, CheckSeverity, UncheckedMigration } from './check-finding.js';
 export { dryRunInShadow, dryRunMigrations, redactedDryRun } from './dry-run/dry-run-migrations.js';
 export type { DryRunResult, PlannedMigration, PlannedStatement, PreviewLimits } from './dry-run/dry-run-migrations.js';

@@ -58,6 +58,8 @@ export async function readCatalogFacts(
   types: readonly string[],
   /** Index names the statements give: those INVALID now are read (none asked: nothing read). */
   indexes: readonly string[] = [],
+  /** Where an unqualified name is looked up (a tenant's schema); default: the session's search_path. */
+  defaultSchema?: string,
 ): Promise<CatalogFacts> {
   const keys = [...new Set(tables.map(tableKey))];
   const rows = (await dataSource.query(
@@ -71,9 +73,11 @@ export async function readCatalogFacts(
          WHERE k.conrelid = c.oid AND k.contype = 'c' AND k.convalidated) AS checks,
        (SELECT coalesce(json_agg(json_build_array(a.attname, a.atttypid::int, a.atttypmod)), '[]') FROM pg_attribute a
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
-     FROM unnest($1::text[]) AS t(key) JOIN pg_class c ON c.oid = to_regclass(t.key) AND c.relkind IN ('r', 'p')
+     FROM unnest($1::text[]) AS t(key)
+       JOIN pg_class c ON c.oid = to_regclass(CASE WHEN $2::text IS NULL OR position('"."' IN t.key) > 0 THEN t.key ELSE quote_ident($2) || '.' || t.key END)
+         AND c.relkind IN ('r', 'p')
        JOIN pg_namespace n ON n.oid = c.relnamespace`,
-    [keys],
+    [keys, defaultSchema ?? null],
   )) as Array<{
     key: string;
     qualified: string;
@@ -266,4 +270,18 @@ export async function readMysqlTableFacts(dataSource: DataSource, tables: readon
 function columnNames(value: string | string[] | null): string[] {
   if (value === null) return [];
   return Array.isArray(value) ? value : (JSON.parse(value) as string[]);
+}
+
+/**
+ * Of the schemas named (tenants), the one whose tables and indexes are biggest on disk, read from
+ * the catalog in one statement: the tenant whose tables grade a tenant migration's lock hazards.
+ * Undefined when none of them exists yet.
+ */
+export async function largestSchema(dataSource: DataSource, schemas: readonly string[]): Promise<string | undefined> {
+  const [row] = (await dataSource.query(
+    `SELECT n.nspname AS schema FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'm')
+     WHERE n.nspname = ANY($1::text[]) GROUP BY n.nspname ORDER BY coalesce(sum(pg_total_relation_size(c.oid)), 0) DESC, n.nspname LIMIT 1`,
+    [[...schemas]],
+  )) as Array<{ schema: string }>;
+  return row?.schema;
 }

@@ -242,8 +242,11 @@ export function formatCheck(results: readonly DeployCheckResult[], strict: boole
     const errors = result.findings.filter(isFailing).length;
     const accepted = result.findings.filter((finding) => finding.accepted).length;
     const warnings = result.findings.length - errors - accepted;
+    const tenants = result.tenants
+      ? `, tenant migrations (checked on tenant "${result.tenants.checkedOn}", the largest of ${result.tenants.listed})`
+      : '';
     lines.push(
-      `${dataSourceLabel(result.dataSource)}: ${plural(result.checked.length, 'pending migration')} checked, ` +
+      `${dataSourceLabel(result.dataSource)}${tenants}: ${plural(result.checked.length, 'pending migration')} checked, ` +
         `${plural(errors, 'error')}, ${plural(warnings, 'warning')}, ${accepted} accepted, ${result.unchecked.length} not checked`,
     );
     if (result.previousRelease) {

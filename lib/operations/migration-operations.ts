@@ -3,6 +3,7 @@ import {
   buildSnapshot,
   snapshotDataSource,
   analyzeDryRun,
+  largestSchema,
   checkBeforeMigrating,
   checkDeploy,
   recordRunningBuild,
@@ -545,9 +546,26 @@ export class MigrationOperations implements MigrationOperationsApi {
     const window = this.runningBuildsWindow(runningBuilds);
     const results: DeployCheckResult[] = [];
     for (const plan of this.shadowed(dataSource, shadow)) {
+      const tenants = plan.tenants ? await this.tenantListing(plan) : undefined;
       results.push(
-        await checkDeploy(this.runner(plan), { ...settings, shadow: shadow ?? {}, ...(window ? { runningBuilds: window } : {}) }),
+        await checkDeploy(this.runner(plan), {
+          ...settings,
+          shadow: shadow ?? {},
+          ...(window ? { runningBuilds: window } : {}),
+          ...(tenants ? { tenantsCheckedApart: true } : {}),
+        }),
       );
+      if (tenants && tenants.length > 0) {
+        // Once, on the largest tenant's schema in the shadow: its tables grade what the tenant migrations do.
+        const largest = (await largestSchema(plan.dataSource, tenants)) ?? tenants[0]!;
+        results.push(
+          await checkDeploy(this.runner(planTenant(plan, largest)), {
+            ...settings,
+            shadow: shadow ?? {},
+            tenantOf: { listed: tenants.length },
+          }),
+        );
+      }
     }
     return results;
   }

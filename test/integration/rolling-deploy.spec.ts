@@ -169,7 +169,9 @@ describeEachDatabase(
       // every 10 requests): at least 40 of them started after the drop, and every one of those fails.
       expect(served.failed).toBeGreaterThanOrEqual(40);
       expect(checked.findings.map((f) => [f.severity, f.rule, f.column])).toEqual([['error', 'drop-column', 'nickname']]);
-      expect(checked.findings[0]!.message).toMatch(/the previous release \(build old\) maps (public|am_\w+)\.users \(User\), with "nickname"/);
+      expect(checked.findings[0]!.message).toMatch(
+        /the previous release \(build old\) maps (public|am_\w+)\.users \(User\), with "nickname"/,
+      );
     });
 
     it('the two-release version (the old release no longer maps it): no request fails, and no finding', async () => {

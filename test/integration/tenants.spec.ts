@@ -171,6 +171,42 @@ describeEachDatabase(
       expect(await recordedIn('acme')).toEqual([...TENANT_NAMES, 'AddNotes1700000000104']);
     });
 
+    it("check: the pending tenant migrations run once, in the shadow, on the largest tenant's schema, graded by its tables; the live tenants untouched", async () => {
+      await boot({ runMigrations: true });
+      await addTenants(['acme', 'globex', 'initech']);
+      await boot(tenantOptions());
+      // globex is the largest tenant: 100,000 orders.
+      await t.db.query('INSERT INTO globex.orders (total) SELECT g % 100 FROM generate_series(1, 100000) AS g');
+      await t.db.query('ANALYZE globex.orders');
+      const IndexTotals = defineMigration('IndexTotals1700000000104', sql('CREATE INDEX orders_total ON orders (total)'));
+      const app = await boot(tenantOptions({ runMigrations: false, migrations: [...tenantMigrations, IndexTotals] }));
+      const results = await app.app.get(AutoMigratorService).check();
+      expect(results).toEqual([
+        { dataSource: 'default', findings: [], checked: [], unchecked: [] },
+        {
+          dataSource: 'default',
+          tenants: { checkedOn: 'globex', listed: 3 },
+          checked: ['IndexTotals1700000000104'],
+          unchecked: [],
+          findings: [
+            expect.objectContaining({
+              rule: 'blocking-index',
+              severity: 'error',
+              table: 'globex.orders',
+              // The seed migration's order too.
+              message: expect.stringMatching(/Building the index on globex\.orders \(about 100,001 rows/),
+            }),
+          ],
+        },
+      ]);
+      for (const tenant of ['acme', 'globex', 'initech']) {
+        expect(await t.db.query(`SELECT indexname FROM pg_indexes WHERE schemaname = '${tenant}' AND indexname = 'orders_total'`)).toEqual(
+          [],
+        );
+        expect(await recordedIn(tenant)).toEqual(TENANT_NAMES);
+      }
+    });
+
     it("checksums in each tenant's schema, recorded as applied; an edited tenant migration is changed in every tenant's status until accepted", async () => {
       await boot({ runMigrations: true });
       await addTenants(['acme', 'globex']);

@@ -1,4 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { quoteIdentifier } from '../../util/sql-identifier.js';
 import type { CheckFinding } from '../check-finding.js';
 import { openMysqlShadow } from '../shadow/mysql-shadow.js';
 import { withShadow, type ShadowOption } from '../shadow/shadow-database.js';
@@ -105,11 +106,19 @@ export async function dryRunInShadow(
       await shadow.close();
     }
   }
+  const tenant = runner.plan.tenant?.name;
   return withShadow(dataSource, option, context, (shadow) =>
     previewPending(runner, pending, settings, {
       dataSource: shadow.dataSource,
       queryRunner: shadow.queryRunner,
-      prepare: () => shadow.prepareSession(),
+      prepare: async () => {
+        await shadow.prepareSession();
+        // A tenant's migrations run with search_path set to its schema, as the real run sets it (made in the shadow when the tenant has none yet).
+        if (tenant !== undefined) {
+          await shadow.queryRunner.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(tenant)}`);
+          await shadow.queryRunner.query(`SELECT set_config('search_path', $1, false)`, [quoteIdentifier(tenant)]);
+        }
+      },
       disposable: shadow.disposable,
     }),
   );
