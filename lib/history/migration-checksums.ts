@@ -1,5 +1,5 @@
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
-import { buildChecksum, CHECKSUM_VERSION } from '../plan/migration-checksum.js';
+import { buildChecksum, CHECKSUM_VERSION, normalisedChecksum, RECORDED_TEXT, recordedTextChecksum } from '../plan/migration-checksum.js';
 import { migrationName } from '../plan/build-migrations.js';
 import { withExpectedFailures } from '../typeorm/redacting-logger.js';
 import { errorChain } from '../util/error-chain.js';
@@ -26,6 +26,8 @@ export type ChecksumOrigin = 'applied' | 'baseline' | 'accepted';
 export interface RecordedChecksum {
   readonly checksum: string;
   readonly sourceHash: string;
+  /** up()'s text as recorded (a checksum recorded as `text:`); undefined when the table has none. */
+  readonly sourceText: string | undefined;
   readonly origin: ChecksumOrigin;
   readonly recordedAt: Date;
 }
@@ -50,9 +52,13 @@ export function checksumsTableName(dataSource: DataSource): string {
 /**
  * The checksums' table as found: `missing` (false too where the migrations table is), `no-row-ids`
  * (written by a version of this library that did not record which row of the migrations table
- * each checksum is for: upgraded by the next run that writes), `current`.
+ * each checksum is for: upgraded by the next run that writes), `no-source-text` (by a version that
+ * recorded no up() text: upgraded by the next write), `current`.
  */
-export type ChecksumsTableState = 'missing' | 'no-row-ids' | 'current';
+export type ChecksumsTableState = 'missing' | 'no-row-ids' | 'no-source-text' | 'current';
+
+/** The states a read tries, newest first: each reads the columns the one before it lacks no more. */
+const READ_STATES = ['current', 'no-source-text', 'no-row-ids'] as const;
 
 /** What the read of the migrations table found, with each row's recorded checksum (if any). */
 export interface RecordedRows {
@@ -88,22 +94,26 @@ export async function readRecordedRows(
       : !(await tableExists(dataSource, runner, migrationsTableName(dataSource)))
         ? 'missing'
         : await checksumsTableState(dataSource, runner);
-    const join = (withRowIds: boolean) => {
+    const join = (table: (typeof READ_STATES)[number]) => {
       // MySQL/MariaDB: the checksums' table is created with the migrations table's collation (see ensure).
       const on = `c.${e('name')} = m.${e('name')}`;
-      // Only the exact text's hash: equal (every restart of the same build) needs nothing more.
-      const recorded = `c.${e('source_hash')} AS source_hash` + (withRowIds ? `, c.${e('migration_id')} AS migration_id` : '');
+      // Only the exact text's hash: equal (every restart of the same build) needs nothing more. The
+      // text itself is not read: naming its column tells whether the table has it.
+      const recorded =
+        `c.${e('source_hash')} AS source_hash` +
+        (table !== 'no-row-ids' ? `, c.${e('migration_id')} AS migration_id` : '') +
+        (table === 'current' ? `, c.${e('source_text')} IS NOT NULL AS with_text` : '');
       return (
         `SELECT m.${e('name')} AS name${extra(beside)}, m.${e('id')} AS row_id, ${recorded} ` +
         `FROM ${beside(migrationsTableName(dataSource))} m LEFT JOIN ${beside(checksumsTableName(dataSource))} c ON ${on} ORDER BY m.${e('id')}`
       );
     };
-    for (const withRowIds of state === undefined ? [true, false] : state === 'missing' ? [] : [state === 'current']) {
-      const select = () => runner.query(join(withRowIds)) as Promise<Array<Record<string, unknown>>>;
-      const expected = (error: unknown) => isMissingTable(error) || (withRowIds && isMissingColumn(error));
+    for (const table of state === undefined ? READ_STATES : state === 'missing' ? [] : [state]) {
+      const select = () => runner.query(join(table)) as Promise<Array<Record<string, unknown>>>;
+      const expected = (error: unknown) => isMissingTable(error) || (table !== 'no-row-ids' && isMissingColumn(error));
       try {
         const rows = inTransaction ? await select() : await withExpectedFailures(runner, expected, select);
-        return { rows, checksumsTable: withRowIds ? 'current' : 'no-row-ids' };
+        return { rows, checksumsTable: table };
       } catch (error) {
         if (inTransaction || !expected(error)) throw error;
         if (isMissingTable(error)) break;
@@ -125,7 +135,8 @@ export async function readRecordedRows(
 async function checksumsTableState(dataSource: DataSource, runner: QueryRunner): Promise<ChecksumsTableState> {
   const table = checksumsTableName(dataSource);
   if (!(await tableExists(dataSource, runner, table))) return 'missing';
-  return (await columnExists(dataSource, runner, table, 'migration_id')) ? 'current' : 'no-row-ids';
+  if (!(await columnExists(dataSource, runner, table, 'migration_id'))) return 'no-row-ids';
+  return (await columnExists(dataSource, runner, table, 'source_text')) ? 'current' : 'no-source-text';
 }
 
 /** The checksums recorded for `names`, read in full (one statement): for the migrations whose exact text differs. */
@@ -133,6 +144,7 @@ async function readChecksums(
   dataSource: DataSource,
   queryRunner: QueryRunner | undefined,
   names: readonly string[],
+  withText: boolean,
 ): Promise<Map<string, RecordedChecksum>> {
   const e = (column: string) => dataSource.driver.escape(column);
   const runner = queryRunner ?? dataSource.createQueryRunner();
@@ -140,15 +152,18 @@ async function readChecksums(
     const list = placeholders(dataSource, names.length).join(', ');
     const rows = (await runner.query(
       `SELECT ${e('name')} AS name, ${e('checksum')} AS checksum, ${e('source_hash')} AS source_hash, ${e('origin')} AS origin, ` +
-        `${e('recorded_at')} AS recorded_at FROM ${escapedTable(dataSource, runner, checksumsTableName(dataSource))} WHERE ${e('name')} IN (${list})`,
+        `${e('recorded_at')} AS recorded_at${withText ? `, ${e('source_text')} AS source_text` : ''} ` +
+        `FROM ${escapedTable(dataSource, runner, checksumsTableName(dataSource))} WHERE ${e('name')} IN (${list})`,
       [...names],
     )) as Array<Record<string, unknown>>;
     const recorded = new Map<string, RecordedChecksum>();
     for (const row of rows) {
       const origin = row['origin'];
+      const text = row['source_text'];
       recorded.set(String(row['name']), {
         checksum: String(row['checksum']),
         sourceHash: String(row['source_hash']),
+        sourceText: typeof text === 'string' ? text : undefined,
         origin: origin === 'baseline' || origin === 'accepted' ? origin : 'applied',
         recordedAt: new Date(String(row['recorded_at'])),
       });
@@ -196,16 +211,18 @@ export function recordedRowsByName(rows: ReadonlyArray<Record<string, unknown>>)
 
 /**
  * Compares the checksums recorded for the `applied` migrations (known to this build; `recorded`
- * from {@link readRecordedRows}) with this build's: an equal exact text is unchanged at once (no
- * more is read); for the others the recorded checksums are read (one statement) and compared with
- * the normalised ones (see migration-checksum.ts). A migration with no checksum, or one of another
- * version, is unrecorded, not changed; one whose row is newer than its checksum is reapplied.
+ * from {@link readRecordedRows}, the table as `table` found it) with this build's: an equal exact
+ * text is unchanged at once (no more is read); for the others the recorded checksums are read (one
+ * statement) and compared with the normalised ones (see migration-checksum.ts), a recorded text's
+ * normalised here. A migration with no checksum, or one of another version, is unrecorded, not
+ * changed; one whose row is newer than its checksum is reapplied.
  */
 export async function compareChecksums(
   dataSource: DataSource,
   queryRunner: QueryRunner | undefined,
   applied: readonly string[],
   recorded: ReadonlyMap<string, RecordedRow>,
+  table: ChecksumsTableState,
 ): Promise<ChecksumComparison> {
   const instances = instancesByName(dataSource.migrations);
   const unrecorded: string[] = [];
@@ -220,26 +237,37 @@ export async function compareChecksums(
     else if (row.sourceHash !== build.sourceHash) differing.push(name);
   }
   if (differing.length === 0) return { changed: [], unrecorded, stale: [], reapplied };
-  const checksums = await readChecksums(dataSource, queryRunner, differing);
+  const checksums = await readChecksums(dataSource, queryRunner, differing, table === 'current');
   const changed: ChangedMigration[] = [];
   const stale: string[] = [];
   for (const name of differing) {
     const entry = checksums.get(name);
     const build = buildChecksum(instances.get(name)!)!;
-    if (!entry || !entry.checksum.startsWith(`${CHECKSUM_VERSION}:`)) unrecorded.push(name);
-    else if (entry.checksum === build.checksum()) stale.push(name);
+    const recordedChecksum = entry && normalisedOf(entry);
+    if (recordedChecksum === undefined) unrecorded.push(name);
+    else if (recordedChecksum === build.checksum()) stale.push(name);
     else {
       changed.push({
         name,
-        ...(entry.origin === 'applied' ? { appliedAt: entry.recordedAt } : {}),
-        recordedAs: entry.origin,
-        recordedAt: entry.recordedAt,
-        recorded: entry.checksum,
+        ...(entry!.origin === 'applied' ? { appliedAt: entry!.recordedAt } : {}),
+        recordedAs: entry!.origin,
+        recordedAt: entry!.recordedAt,
+        recorded: recordedChecksum,
         current: build.checksum(),
       });
     }
   }
   return { changed, unrecorded, stale, reapplied };
+}
+
+/**
+ * The normalised checksum a recorded one stands for: itself (`v1:`), or its recorded text's
+ * (`text:`); undefined for another version, or a text the table no longer has.
+ */
+function normalisedOf(entry: RecordedChecksum): string | undefined {
+  if (entry.checksum.startsWith(`${CHECKSUM_VERSION}:`)) return entry.checksum;
+  if (entry.checksum.startsWith(`${RECORDED_TEXT}:`) && entry.sourceText !== undefined) return normalisedChecksum(entry.sourceText);
+  return undefined;
 }
 
 const instanceMaps = new WeakMap<readonly MigrationInterface[], ReadonlyMap<string, MigrationInterface>>();
@@ -280,18 +308,21 @@ export class ChecksumTable {
    */
   async ensure(state?: ChecksumsTableState): Promise<void> {
     if (state === 'current') return;
-    if (state === 'no-row-ids') return this.upgrade();
+    if (state === 'no-row-ids' || state === 'no-source-text') return this.upgrade();
     const e = (column: string) => this.dataSource.driver.escape(column);
     const postgres = this.dataSource.options.type === 'postgres';
     try {
       await this.queryRunner.query(
         `CREATE TABLE IF NOT EXISTS ${this.table()} (${e('name')} VARCHAR(255) NOT NULL PRIMARY KEY, ${e('checksum')} VARCHAR(80) NOT NULL, ` +
           `${e('source_hash')} VARCHAR(80) NOT NULL, ${e('origin')} VARCHAR(8) NOT NULL, ${e('recorded_at')} VARCHAR(32) NOT NULL, ` +
-          `${e('migration_id')} BIGINT NULL)` +
+          `${e('migration_id')} BIGINT NULL, ${e('source_text')} ${this.textType()} NULL)` +
           (await this.mysqlCollation()) +
           // PostgreSQL, in the same round trip: had a replica of an earlier version created it since it
-          // was read, without migration_id, this run's record (in its migration's transaction) would fail.
-          (postgres ? `; ALTER TABLE ${this.table()} ADD COLUMN IF NOT EXISTS ${e('migration_id')} BIGINT NULL` : ''),
+          // was read, without these columns, this run's record (in its migration's transaction) would fail.
+          (postgres
+            ? `; ALTER TABLE ${this.table()} ADD COLUMN IF NOT EXISTS ${e('migration_id')} BIGINT NULL, ` +
+              `ADD COLUMN IF NOT EXISTS ${e('source_text')} TEXT NULL`
+            : ''),
       );
     } catch (error) {
       // PostgreSQL: two sessions creating it at once; the other one did.
@@ -302,41 +333,58 @@ export class ChecksumTable {
   }
 
   /**
-   * A table written by a version of this library that did not record which row of the migrations
-   * table each checksum is for gets `migration_id`, filled with the row each name has now: what its
-   * checksum was compared with until now. Two processes upgrading at once: the second finds it done.
+   * A table written by an earlier version of this library gets what it lacks: `migration_id` (a
+   * version that did not record which row of the migrations table each checksum is for), filled
+   * with the row each name has now: what its checksum was compared with until now; `source_text`
+   * (a version that recorded no up() text), empty: its rows keep their normalised checksums. Two
+   * processes upgrading at once: the second finds it done.
    */
   private async upgrade(): Promise<void> {
     const e = (column: string) => this.dataSource.driver.escape(column);
-    if (await columnExists(this.dataSource, this.queryRunner, checksumsTableName(this.dataSource), 'migration_id')) return;
+    const table = checksumsTableName(this.dataSource);
+    const types = { migration_id: 'BIGINT', source_text: this.textType() };
+    const missing: Array<keyof typeof types> = [];
+    for (const column of ['migration_id', 'source_text'] as const)
+      if (!(await columnExists(this.dataSource, this.queryRunner, table, column))) missing.push(column);
+    if (missing.length === 0) return;
     const postgres = this.dataSource.options.type === 'postgres';
-    try {
-      // PostgreSQL: IF NOT EXISTS, as a failed statement would abort a transaction open here; and a
-      // lock timeout, so that the ALTER does not queue behind a long run's transaction on the table
-      // and every replica's read behind it (the next run tries again).
-      await this.queryRunner.query(
-        postgres
-          ? // Outside a transaction only: inside one, the setting would outlast this statement.
-            `${this.queryRunner.isTransactionActive ? '' : `SELECT set_config('lock_timeout', '2s', true); `}` +
-              `ALTER TABLE ${this.table()} ADD COLUMN IF NOT EXISTS ${e('migration_id')} BIGINT NULL`
-          : `ALTER TABLE ${this.table()} ADD ${e('migration_id')} BIGINT NULL`,
-      );
-    } catch (error) {
-      // MySQL/MariaDB ER_DUP_FIELDNAME, SQLite "duplicate column name": another process added it meanwhile.
-      const duplicate =
-        [...errorChain(error)].some(({ code, errno }) => code === 'ER_DUP_FIELDNAME' || errno === 1060) ||
-        /duplicate column/i.test(String((error as { message?: unknown } | null)?.message ?? ''));
-      if (!duplicate) throw error;
+    // SQLite adds one column per ALTER.
+    for (const added of postgres || isMysqlFamily(this.dataSource) ? [missing] : missing.map((column) => [column])) {
+      try {
+        // PostgreSQL: IF NOT EXISTS, as a failed statement would abort a transaction open here; and a
+        // lock timeout, so that the ALTER does not queue behind a long run's transaction on the table
+        // and every replica's read behind it (the next run tries again).
+        await this.queryRunner.query(
+          postgres
+            ? // Outside a transaction only: inside one, the setting would outlast this statement.
+              `${this.queryRunner.isTransactionActive ? '' : `SELECT set_config('lock_timeout', '2s', true); `}` +
+                `ALTER TABLE ${this.table()} ${added.map((column) => `ADD COLUMN IF NOT EXISTS ${e(column)} ${types[column]} NULL`).join(', ')}`
+            : `ALTER TABLE ${this.table()} ${added.map((column) => `ADD ${e(column)} ${types[column]} NULL`).join(', ')}`,
+        );
+      } catch (error) {
+        // MySQL/MariaDB ER_DUP_FIELDNAME, SQLite "duplicate column name": another process added it meanwhile.
+        const duplicate =
+          [...errorChain(error)].some(({ code, errno }) => code === 'ER_DUP_FIELDNAME' || errno === 1060) ||
+          /duplicate column/i.test(String((error as { message?: unknown } | null)?.message ?? ''));
+        if (!duplicate) throw error;
+      }
     }
+    if (!missing.includes('migration_id')) return;
     await this.queryRunner.query(
       `UPDATE ${this.table()} SET ${e('migration_id')} = ${this.rowIdOf(`${this.table()}.${e('name')}`)} WHERE ${e('migration_id')} IS NULL`,
     );
   }
 
+  /** The column type of up()'s text: MySQL/MariaDB's TEXT holds 64 KiB, a generated migration's SQL can hold more. */
+  private textType(): string {
+    return isMysqlFamily(this.dataSource) ? 'MEDIUMTEXT' : 'TEXT';
+  }
+
   /**
-   * Records this build's checksum of each named migration of the build as `origin`, for its row
-   * in the migrations table, replacing what `replacing` says (default: a baseline only one of
-   * another checksum version, else all). Migrations whose up() has no source text are skipped.
+   * Records this build's up() text (see RECORDED_TEXT) of each named migration of the build as
+   * `origin`, for its row in the migrations table, replacing what `replacing` says (default: a
+   * baseline only one of another checksum version, else all). Migrations whose up() has no source
+   * text are skipped. Nothing is tokenised.
    */
   async record(names: readonly string[], origin: ChecksumOrigin, replacing?: Replacing): Promise<void> {
     const instances = instancesByName(this.dataSource.migrations);
@@ -346,18 +394,21 @@ export class ChecksumTable {
     for (const name of new Set(names)) {
       const instance = instances.get(name);
       const build = instance && buildChecksum(instance);
-      if (build) values.push([name, build.checksum(), build.sourceHash, origin, now]);
+      if (build) values.push([name, recordedTextChecksum(build), build.sourceHash, origin, now, build.text]);
     }
     const postgres = this.dataSource.options.type === 'postgres';
     for (let start = 0; start < values.length; start += ROWS_PER_STATEMENT) {
       const chunk = values.slice(start, start + ROWS_PER_STATEMENT);
       // The row id is looked up by the name: PostgreSQL reuses the name's parameter, `?` takes it again.
-      const width = postgres ? 5 : 6;
+      // `?` binds in the order written: the name again before the text.
+      const width = postgres ? 6 : 7;
       const tuples = chunk.map((_, row) => {
-        const [name, ...rest] = placeholders(this.dataSource, width, row * width);
-        return `(${[name, ...rest.slice(0, 4)].join(', ')}, ${this.rowIdOf(postgres ? name! : rest[4]!)})`;
+        const slots = placeholders(this.dataSource, width, row * width);
+        const [name, checksum, hash, rowOrigin, at] = slots;
+        const [nameAgain, text] = postgres ? [name, slots[5]] : [slots[5], slots[6]];
+        return `(${[name, checksum, hash, rowOrigin, at, this.rowIdOf(nameAgain!), text].join(', ')})`;
       });
-      const parameters = chunk.flatMap((row) => (postgres ? row : [...row, row[0]]));
+      const parameters = chunk.flatMap((row) => (postgres ? row : [...row.slice(0, 5), row[0], row[5]]));
       await this.queryRunner.query(
         this.upsertSql(`VALUES ${tuples.join(', ')}`, replacing ?? (origin === 'baseline' ? 'older-version' : 'all')),
         parameters,
@@ -367,25 +418,26 @@ export class ChecksumTable {
 
   /**
    * After a rebuild that changed the compiled text of migrations but not their checksums: records
-   * the new exact text's hash, so that later restarts compare them without tokenising.
+   * the new text and its hash (the checksum they stand for is the same), so that later restarts
+   * compare them without tokenising. The table has `source_text` (see ensure).
    */
   async refreshSourceHashes(names: readonly string[]): Promise<void> {
     const instances = instancesByName(this.dataSource.migrations);
     const e = (column: string) => this.dataSource.driver.escape(column);
-    const [p1, p2] = placeholders(this.dataSource, 2);
+    const [p1, p2, p3, p4] = placeholders(this.dataSource, 4);
     for (const name of names) {
       const build = buildChecksum(instances.get(name)!);
       if (!build) continue;
-      await this.queryRunner.query(`UPDATE ${this.table()} SET ${e('source_hash')} = ${p1} WHERE ${e('name')} = ${p2}`, [
-        build.sourceHash,
-        name,
-      ]);
+      await this.queryRunner.query(
+        `UPDATE ${this.table()} SET ${e('checksum')} = ${p1}, ${e('source_hash')} = ${p2}, ${e('source_text')} = ${p3} WHERE ${e('name')} = ${p4}`,
+        [recordedTextChecksum(build), build.sourceHash, build.text, name],
+      );
     }
   }
 
   /**
    * PostgreSQL: records `migration` in the migrations table, with its columns as TypeORM's executor
-   * writes them (timestamp, name), and its checksum as `applied` for the row just inserted, in one
+   * writes them (timestamp, name), and its up() text as `applied` for the row just inserted, in one
    * statement: a migration per tenant over thousands of tenants costs no round trip more than
    * TypeORM's record alone.
    */
@@ -398,8 +450,9 @@ export class ChecksumTable {
       return;
     }
     await this.queryRunner.query(
-      `WITH recorded AS (${record} RETURNING ${e('id')}) ` + this.upsertSql(`SELECT $2, $3, $4, $5, $6, ${e('id')} FROM recorded`, 'all'),
-      [migration.timestamp, migration.name, build.checksum(), build.sourceHash, 'applied', new Date().toISOString()],
+      `WITH recorded AS (${record} RETURNING ${e('id')}) ` +
+        this.upsertSql(`SELECT $2, $3, $4, $5, $6, ${e('id')}, $7 FROM recorded`, 'all'),
+      [migration.timestamp, migration.name, recordedTextChecksum(build), build.sourceHash, 'applied', new Date().toISOString(), build.text],
     );
   }
 
@@ -431,16 +484,16 @@ export class ChecksumTable {
 
   /**
    * An INSERT of the rows `source` gives (name, checksum, source_hash, origin, recorded_at,
-   * migration_id), replacing those recorded before as `replacing` says.
+   * migration_id, source_text), replacing those recorded before as `replacing` says.
    */
   private upsertSql(source: string, replacing: Replacing): string {
     const e = (column: string) => this.dataSource.driver.escape(column);
-    const columns = ['name', 'checksum', 'source_hash', 'origin', 'recorded_at', 'migration_id'];
+    const columns = ['name', 'checksum', 'source_hash', 'origin', 'recorded_at', 'migration_id', 'source_text'];
     const postgres = this.dataSource.options.type === 'postgres';
     // The condition on the row recorded before, as SQL over a column of it (`existing`) and of the new one (`incoming`).
     const keep = (existing: (column: string) => string, incoming: (column: string) => string): string | undefined =>
       replacing === 'older-version'
-        ? `${existing('checksum')} LIKE '${CHECKSUM_VERSION}:%'`
+        ? `(${existing('checksum')} LIKE '${CHECKSUM_VERSION}:%' OR ${existing('checksum')} LIKE '${RECORDED_TEXT}:%')`
         : replacing === 'other-row'
           ? isMysqlFamily(this.dataSource)
             ? `${existing('migration_id')} <=> ${incoming('migration_id')}`

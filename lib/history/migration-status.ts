@@ -90,6 +90,7 @@ export async function readMigrationHistory(dataSource: DataSource, queryRunner?:
     queryRunner,
     compared.applied.map((migration) => migration.name),
     recordedRowsByName(rows),
+    checksumsTable,
   );
   const report = { ...compared, changed };
   // Only a migration not recorded as applied can be unfinished: nothing pending, nothing to read.

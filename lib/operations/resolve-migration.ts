@@ -61,7 +61,7 @@ export async function resolveStartedMigration(
         );
       }
       const recorded = (await readRecordedNames(dataSource, queryRunner)).includes(target.name);
-      const records = new MigrationRecords(dataSource, queryRunner, (text) => runner.redactor.redact(text));
+      const records = new MigrationRecords(dataSource, queryRunner);
       const checksums = new ChecksumTable(dataSource, queryRunner);
       // Before the transaction: DDL would commit it on MySQL/MariaDB.
       await checksums.ensure();

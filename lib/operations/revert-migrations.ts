@@ -93,7 +93,7 @@ class RevertPass {
   ) {
     const { dataSource } = runner.plan;
     this.instances = new Map(knownMigrations(dataSource).map((migration) => [migration.name, migration]));
-    this.records = new MigrationRecords(dataSource, queryRunner, (text) => runner.redactor.redact(text));
+    this.records = new MigrationRecords(dataSource, queryRunner);
     this.checksums = new ChecksumTable(dataSource, queryRunner);
     this.ddlCommits = commitsDdlImplicitly(dataSource);
   }

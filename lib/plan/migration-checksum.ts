@@ -11,9 +11,18 @@ type Token = AcornToken & { readonly value?: unknown };
  */
 export const CHECKSUM_VERSION = 'v1';
 
-/** A migration's up() as this build has it: the exact text's hash, and the checksum compared with the recorded one. */
+/**
+ * A recorded checksum that is up()'s text itself (`text:` + its exact hash, the text beside it):
+ * what is recorded as a migration is applied, so that a run tokenises nothing. Its normalised
+ * checksum is taken from the recorded text only when a later build's text differs.
+ */
+export const RECORDED_TEXT = 'text';
+
+/** A migration's up() as this build has it: the exact text, its hash, and the normalised checksum compared with a recorded one. */
 export interface BuildChecksum {
-  /** sha256 of up()'s compiled text, exactly: equal means unchanged, without tokenising anything. */
+  /** up()'s compiled text, exactly. */
+  readonly text: string;
+  /** sha256 of {@link text}: equal means unchanged, without tokenising anything. */
   readonly sourceHash: string;
   /** `v1:` + sha256 of up()'s tokens that survive a rebuild (see {@link normalisedTokens}); computed on first use. */
   readonly checksum: () => string;
@@ -34,13 +43,20 @@ export function buildChecksum(migration: MigrationInterface): BuildChecksum | un
   let result: BuildChecksum | null = null;
   if (text !== '' && !text.includes('[native code]')) {
     let checksum: string | undefined;
-    result = {
-      sourceHash: sha256(text),
-      checksum: () => (checksum ??= `${CHECKSUM_VERSION}:${sha256(normalisedOrExact(text))}`),
-    };
+    result = { text, sourceHash: sha256(text), checksum: () => (checksum ??= normalisedChecksum(text)) };
   }
   byMigration.set(migration, result);
   return result ?? undefined;
+}
+
+/** The normalised checksum of an up()'s text (`v1:` + sha256 of its {@link normalisedTokens}): this build's, or a recorded text's. */
+export function normalisedChecksum(text: string): string {
+  return `${CHECKSUM_VERSION}:${sha256(normalisedOrExact(text))}`;
+}
+
+/** What is recorded as the checksum of a migration whose text is recorded beside it (see {@link RECORDED_TEXT}). */
+export function recordedTextChecksum(build: BuildChecksum): string {
+  return `${RECORDED_TEXT}:${build.sourceHash}`;
 }
 
 /**
@@ -63,7 +79,7 @@ function sha256(text: string): string {
 type Acorn = typeof import('acorn');
 let acorn: Acorn | undefined;
 
-/** acorn, loaded on first use: only when an up()'s text differs from the one recorded. */
+/** acorn, loaded on first use: only when an up()'s text differs from the one recorded (never on a run or a restart of the same build). */
 function loadAcorn(): Acorn {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS package; loaded lazily (see above)
   acorn ??= require('acorn') as Acorn;

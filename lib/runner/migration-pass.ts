@@ -74,7 +74,7 @@ export class MigrationPass implements MigrationObserver {
       this.env.logger.warn(`${this.plan.label}: dropping every table before migrating from scratch`);
       await this.plan.dataSource.dropDatabase();
     }
-    const executor = new ObservedMigrationExecutor(this.plan.dataSource, this.queryRunner, this, (text) => this.env.redactor.redact(text));
+    const executor = new ObservedMigrationExecutor(this.plan.dataSource, this.queryRunner, this);
     executor.transaction = this.plan.transaction;
     try {
       await executor.executePendingMigrations();

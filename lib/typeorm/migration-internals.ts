@@ -12,16 +12,6 @@ export function declaredTransaction(migration: MigrationInterface | undefined): 
   return (migration as { transaction?: boolean } | undefined)?.transaction;
 }
 
-/**
- * The DataSource a MigrationExecutor works with. TypeORM 0.3 keeps it as `connection`, 1.x as
- * `dataSource`: replacing it (a view with a redacting logger) sets both.
- */
-export function setExecutorDataSource(executor: MigrationExecutor, dataSource: DataSource): void {
-  const fields = executor as unknown as { connection?: DataSource; dataSource?: DataSource };
-  fields.connection = dataSource;
-  fields.dataSource = dataSource;
-}
-
 /** This build's migrations as TypeORM sees them (sorted by timestamp, with their instances). */
 export function knownMigrations(dataSource: DataSource): Migration[] {
   return new BuildMigrationList(dataSource).list();

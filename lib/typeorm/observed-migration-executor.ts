@@ -1,12 +1,4 @@
-import {
-  Migration,
-  MigrationExecutor,
-  type DataSource,
-  type Logger as TypeOrmLogger,
-  type MigrationInterface,
-  type QueryRunner,
-} from 'typeorm';
-import { setExecutorDataSource } from './migration-internals.js';
+import { Migration, MigrationExecutor, type DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
 
 /** Told what is recorded once the executor has read the migrations table, when each migration starts, and when it is applied. */
 export interface MigrationObserver {
@@ -31,9 +23,9 @@ export interface MigrationObserver {
 
 /**
  * TypeORM's own MigrationExecutor (same ordering, transactions and bookkeeping), with a hook
- * around each migration so the runner can log it and keep the state current, and with the
- * messages it sends to the DataSource's logger redacted (TypeORM always logs a failed
- * migration's raw error message). It reads the migrations table with one plain SELECT, and tells
+ * around each migration so the runner can log it and keep the state current. What it logs
+ * (TypeORM always logs a failed migration's raw error message) goes through the DataSource's
+ * logger, which the module and the CLI made redacting (see redactDataSourceLogger). It reads the migrations table with one plain SELECT, and tells
  * the runner what is pending from that read: the only read under the lock.
  */
 export class ObservedMigrationExecutor extends MigrationExecutor {
@@ -41,10 +33,8 @@ export class ObservedMigrationExecutor extends MigrationExecutor {
     dataSource: DataSource,
     queryRunner: QueryRunner | undefined,
     private readonly observer: MigrationObserver,
-    redact: (text: string) => string,
   ) {
     super(dataSource, queryRunner);
-    setExecutorDataSource(this, withRedactedLogger(dataSource, redact));
   }
 
   protected override getMigrations(): Migration[] {
@@ -109,29 +99,15 @@ export class ObservedMigrationExecutor extends MigrationExecutor {
   }
 }
 
-/** The same DataSource, seen through a logger whose migration and schema messages are redacted. */
-function withRedactedLogger(dataSource: DataSource, redact: (text: string) => string): DataSource {
-  const logger = dataSource.logger;
-  const redacting: TypeOrmLogger = Object.create(logger, {
-    logMigration: { value: (message: string, queryRunner?: QueryRunner) => logger.logMigration(redact(message), queryRunner) },
-    logSchemaBuild: { value: (message: string, queryRunner?: QueryRunner) => logger.logSchemaBuild(redact(message), queryRunner) },
-  });
-  return new Proxy(dataSource, {
-    get: (target, property, receiver) => (property === 'logger' ? redacting : Reflect.get(target, property, receiver)),
-  });
-}
-
 /**
  * A migration's row in the migrations table, written as TypeORM's executor writes it (its table,
- * schema and columns), with the DataSource's migration messages redacted: what `down` and
- * `resolve` record, beside the runs' own executor.
+ * schema and columns): what `down` and `resolve` record, beside the runs' own executor.
  */
 export class MigrationRecords {
   private readonly executor: MigrationExecutor;
 
-  constructor(dataSource: DataSource, queryRunner: QueryRunner, redact: (text: string) => string) {
+  constructor(dataSource: DataSource, queryRunner: QueryRunner) {
     this.executor = new MigrationExecutor(dataSource, queryRunner);
-    setExecutorDataSource(this.executor, withRedactedLogger(dataSource, redact));
   }
 
   insert(migration: Migration): Promise<void> {

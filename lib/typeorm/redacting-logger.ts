@@ -1,3 +1,4 @@
+import * as typeorm from 'typeorm';
 import type { DataSource, Logger as TypeOrmLogger, QueryRunner } from 'typeorm';
 import type { SecretRedactor } from '../util/secret-redactor.js';
 
@@ -67,7 +68,7 @@ export function redactDataSourceLogger(dataSource: DataSource, redactor: SecretR
   const parameters = (values: unknown): unknown => state.redactor.data(values);
   const redacting: Partial<TypeOrmLogger> = {
     logQuery: (query: string, values?: QueryParameters, queryRunner?: QueryRunner) => {
-      if (queryRunner && quiet.has(queryRunner)) return;
+      if ((queryRunner && quiet.has(queryRunner)) || dropsQueries(original)) return;
       original.logQuery(text(query), parameters(values) as QueryParameters, queryRunner);
     },
     logQueryError: (error: string | Error, query: string, values?: QueryParameters, queryRunner?: QueryRunner) => {
@@ -101,6 +102,22 @@ export function redactDataSourceLogger(dataSource: DataSource, redactor: SecretR
     },
   });
   installed.set(dataSource, state);
+}
+
+/** TypeORM's AbstractLogger (0.3.12 and later), whose logQuery() first asks isLogEnabledFor('query'). */
+const abstractLogger = (typeorm as { AbstractLogger?: { prototype: object } }).AbstractLogger?.prototype as
+  { logQuery: unknown; isLogEnabledFor?: (level: string) => boolean } | undefined;
+
+/**
+ * Whether `logger` is sure to drop a query line: its logQuery() is TypeORM's own (which returns at
+ * once unless its logging options include queries) and they do not. Not redacting those lines saves
+ * a redaction of every statement (about 1,000 in a 200-migration run) with `logging` off; any other
+ * logger gets every line, redacted.
+ */
+function dropsQueries(logger: TypeOrmLogger): boolean {
+  if (abstractLogger === undefined || logger.logQuery !== abstractLogger.logQuery) return false;
+  const enabled = (logger as { isLogEnabledFor?: (level: string) => boolean }).isLogEnabledFor;
+  return typeof enabled === 'function' && !enabled.call(logger, 'query');
 }
 
 /** What TypeORM passes as a query's parameters. */

@@ -2,6 +2,7 @@ import { expect, it } from 'vitest';
 import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { AutoMigratorService, MigrationHistoryError } from '../../lib/index.js';
 import { ChecksumTable } from '../../lib/history/migration-checksums.js';
+import { buildChecksum } from '../../lib/plan/migration-checksum.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 import type { MigrationClass } from '../support/migrations.js';
 import { recordQueries } from '../support/recorded-queries.mjs';
@@ -229,9 +230,42 @@ describeEachDatabase('checksums of applied migrations', (t) => {
     expect(edited.logger.messages('warn')).toEqual([expect.stringMatching(/changed since .*Notes1700000000002/)]);
   });
 
+  /** The checksums' table as an earlier version of this library wrote it: normalised checksums (v1:), without `columns`. */
+  async function asAnEarlierVersionWroteIt(columns: string[]): Promise<void> {
+    for (const migration of [Things1700000000001, Notes1700000000002]) {
+      const checksum = buildChecksum(new migration())!.checksum();
+      await t.db.query(`UPDATE migrations_checksums SET checksum = '${checksum}' WHERE name = '${migration.name}'`);
+    }
+    for (const column of columns) await t.db.query(`ALTER TABLE migrations_checksums DROP COLUMN ${column}`);
+  }
+
+  it('a checksums table from a version that recorded no up() text: its checksums compared as they are (an edit reported, a rebuild not), given source_text by the next migrating boot, which records the rebuilt text', async () => {
+    await boot([Things1700000000001, Notes1700000000002]);
+    await asAnEarlierVersionWroteIt(['source_text']);
+    const readOnly = await boot([ThingsEdited, Notes1700000000002], { runMigrations: false });
+    expect(readOnly.logger.messages('warn')).toEqual([expect.stringMatching(CHANGED_WARNING)]);
+
+    const rebuilt = await boot([ThingsHarmlessEdit, Notes1700000000002]);
+    expect(rebuilt.logger.messages('warn')).toEqual([]);
+    const rows = await t.db.query<{ name: string; checksum: string; source_text: string | null }>(
+      'SELECT name, checksum, source_text FROM migrations_checksums ORDER BY name',
+    );
+    expect(rows).toEqual([
+      { name: 'Notes1700000000002', checksum: expect.stringMatching(/^v1:/), source_text: null },
+      {
+        name: 'Things1700000000001',
+        checksum: expect.stringMatching(/^text:/),
+        source_text: expect.stringContaining('// the table of things'),
+      },
+    ]);
+    // Compared from now on through the recorded text.
+    const edited = await boot([ThingsEdited, Notes1700000000002], { runMigrations: false });
+    expect(edited.logger.messages('warn')).toEqual([expect.stringMatching(CHANGED_WARNING)]);
+  });
+
   it('a checksums table from a version that kept no row ids: read as it is (an edit still reported), given migration_id by the next migrating boot', async () => {
     await boot([Things1700000000001, Notes1700000000002]);
-    await t.db.query('ALTER TABLE migrations_checksums DROP COLUMN migration_id');
+    await asAnEarlierVersionWroteIt(['migration_id', 'source_text']);
     const readOnly = await boot([ThingsEdited, Notes1700000000002], { runMigrations: false });
     expect(readOnly.logger.messages('warn')).toEqual([expect.stringMatching(CHANGED_WARNING)]);
     expect(Object.keys((await t.db.query('SELECT * FROM migrations_checksums'))[0]!)).not.toContain('migration_id');

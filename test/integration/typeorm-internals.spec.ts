@@ -14,6 +14,8 @@ import {
   transactionDepth,
 } from '../../lib/typeorm/migration-internals.js';
 import { ObservedMigrationExecutor } from '../../lib/typeorm/observed-migration-executor.js';
+import { redactDataSourceLogger } from '../../lib/typeorm/redacting-logger.js';
+import { SecretRedactor } from '../../lib/util/secret-redactor.js';
 import { tenantDataSource } from '../../lib/typeorm/tenant-data-source.js';
 import { describeEachDatabase } from '../support/database-suite.js';
 
@@ -64,38 +66,34 @@ describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
     return dataSource;
   }
 
-  it("MigrationExecutor: our subclass's overrides are called, and the DataSource it is given is the one TypeORM logs through (0.3 'connection', 1.x 'dataSource')", async () => {
+  it("MigrationExecutor: our subclass's overrides are called, and TypeORM logs through the DataSource's logger as it is at each call (what redactDataSourceLogger replaces)", async () => {
     const logger = migrationLog();
     const dataSource = await connect({
       logger,
       migrations: [CreateThings1700000000001, OutsideTransaction1700000000002, Refused1700000000003],
     });
+    redactDataSourceLogger(dataSource, new SecretRedactor(['hunter2']));
     try {
       const queryRunner = dataSource.createQueryRunner();
       const seen: string[] = [];
       try {
-        const executor = new ObservedMigrationExecutor(
-          dataSource,
-          queryRunner,
-          {
-            // False: TypeORM checks for the table itself and creates it.
-            migrationsTableExists: async () => {
-              seen.push('asked for the migrations table');
-              return false;
-            },
-            recorded: async (runner) => {
-              seen.push(`recorded on the given runner: ${runner === queryRunner}`);
-              return [];
-            },
-            started: async (name) => void seen.push(`started ${name}`),
-            recordApplied: async ({ name }, insertRecord) => {
-              await insertRecord();
-              seen.push(`recorded ${name}`);
-            },
-            applied: (name) => void seen.push(`applied ${name}`),
+        const executor = new ObservedMigrationExecutor(dataSource, queryRunner, {
+          // False: TypeORM checks for the table itself and creates it.
+          migrationsTableExists: async () => {
+            seen.push('asked for the migrations table');
+            return false;
           },
-          (text) => text.replaceAll('hunter2', '[redacted]'),
-        );
+          recorded: async (runner) => {
+            seen.push(`recorded on the given runner: ${runner === queryRunner}`);
+            return [];
+          },
+          started: async (name) => void seen.push(`started ${name}`),
+          recordApplied: async ({ name }, insertRecord) => {
+            await insertRecord();
+            seen.push(`recorded ${name}`);
+          },
+          applied: (name) => void seen.push(`applied ${name}`),
+        });
         executor.transaction = 'each';
         await expect(executor.executePendingMigrations()).rejects.toThrow('password hunter2 was refused');
       } finally {
@@ -113,8 +111,8 @@ describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
         'started Refused1700000000003',
       ]);
       expect(await t.db.recorded()).toEqual(['CreateThings1700000000001', 'OutsideTransaction1700000000002']);
-      // TypeORM's own line about the failure went through the redacting view.
-      expect(logger.messages.join('\n')).toContain('password [redacted] was refused');
+      // TypeORM's own line about the failure went through the redacting logger.
+      expect(logger.messages.join('\n')).toContain('password *** was refused');
       expect(logger.messages.join('\n')).not.toContain('hunter2');
     } finally {
       await dataSource.destroy();
@@ -203,6 +201,39 @@ describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
       }
     } finally {
       await dataSource.destroy();
+    }
+  });
+
+  it("TypeORM's own loggers: a query line they drop (logging off) is not redacted first; one they log is (AbstractLogger's logQuery and isLogEnabledFor, TypeORM 0.3.12 and later)", async () => {
+    class CountingRedactor extends SecretRedactor {
+      calls = 0;
+      override redact(text: string): string {
+        this.calls++;
+        return super.redact(text);
+      }
+    }
+    const typeorm = (await import('typeorm')) as { AbstractLogger?: unknown };
+    for (const logging of [false, 'all'] as const) {
+      const dataSource = await connect({ logging });
+      const redactor = new CountingRedactor(['hunter2']);
+      redactDataSourceLogger(dataSource, redactor);
+      const printed: unknown[] = [];
+      const log = console.log;
+      console.log = (...line: unknown[]) => void printed.push(line.join(' '));
+      try {
+        await dataSource.query("SELECT 'hunter2' AS secret");
+      } finally {
+        console.log = log;
+        await dataSource.destroy();
+      }
+      if (logging === false) {
+        // 0.3.11 has no AbstractLogger: its loggers are not known to drop a line, which is redacted.
+        expect(redactor.calls).toBe(typeorm.AbstractLogger === undefined ? 1 : 0);
+        expect(printed).toEqual([]);
+      } else {
+        expect(redactor.calls).toBeGreaterThan(0);
+        expect(printed.join('\n')).toContain("SELECT '***' AS secret");
+      }
     }
   });
 });
