@@ -1,6 +1,7 @@
 // Every TypeORM internal lib/typeorm/ relies on, checked on the TypeORM this suite runs with (npm
 // test runs it on TypeORM 1.x and on the oldest 0.3 we support): a release that moves one fails
 // here, not in an application.
+import { stripVTControlCharacters } from 'node:util';
 import { DataSource, type Logger, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { expect, it } from 'vitest';
 import { connectionSocket, discardConnection, driverPool } from '../../lib/typeorm/driver-connection.js';
@@ -228,11 +229,14 @@ describeEachDatabase('the TypeORM internals lib/typeorm uses', (t) => {
       }
       if (logging === false) {
         // 0.3.11 has no AbstractLogger: its loggers are not known to drop a line, which is redacted.
-        expect(redactor.calls).toBe(typeorm.AbstractLogger === undefined ? 1 : 0);
+        if (typeorm.AbstractLogger === undefined) expect(redactor.calls).toBeGreaterThan(0);
+        else expect(redactor.calls).toBe(0);
         expect(printed).toEqual([]);
       } else {
         expect(redactor.calls).toBeGreaterThan(0);
-        expect(printed.join('\n')).toContain("SELECT '***' AS secret");
+        // TypeORM highlights the SQL where colours are on (CI): read without them.
+        expect(stripVTControlCharacters(printed.join('\n'))).toContain("SELECT '***' AS secret");
+        expect(printed.join('\n')).not.toContain('hunter2');
       }
     }
   });
