@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { databaseErrorCode } from '../util/error-chain.js';
 import { quoteIdentifier } from '../util/sql-identifier.js';
 import { readInvalidIndexes, type InvalidIndex } from '../history/invalid-indexes.js';
 import type { TableName, TypeSpec } from './sql/statement-actions.js';
@@ -17,7 +18,7 @@ export interface TableFacts {
   readonly rows: number | undefined;
   /** The table was never analyzed: `rows` is the planner's estimate from its size on disk. */
   readonly rowsFromPages?: true;
-  /** Its heap on disk (pg_relation_size): known even where it was never analyzed. */
+  /** Its heap on disk (pg_relation_size): known even where it was never analyzed; while another session locks it, as the catalog last recorded it (relpages). */
   readonly bytes: number;
   /** Columns with a validated `CHECK (column IS NOT NULL)`, as the catalog prints each check (parsed by the caller). */
   readonly checks: readonly string[];
@@ -62,13 +63,13 @@ export async function readCatalogFacts(
   defaultSchema?: string,
 ): Promise<CatalogFacts> {
   const keys = [...new Set(tables.map(tableKey))];
-  const rows = (await dataSource.query(
+  const rows = (await withoutWaitingForLocks(dataSource, (catalogOnly) => [
     `SELECT t.key, format('%I.%I', n.nspname, c.relname) AS qualified, n.nspname AS schema, c.relname AS name,
        -- A partitioned table has no storage of its own: its partitions' rows and sizes are what a statement on it meets.
        CASE WHEN c.relkind = 'p' THEN coalesce((SELECT sum(r.reltuples) FILTER (WHERE r.reltuples >= 0) FROM pg_partition_tree(c.oid) AS p
          JOIN pg_class r ON r.oid = p.relid WHERE p.isleaf), -1) ELSE c.reltuples END::float8 AS reltuples,
-       CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_relation_size(p.relid)), 0) FROM pg_partition_tree(c.oid) AS p)
-         ELSE pg_relation_size(c.oid) END::float8 AS bytes,
+       CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(${heapBytes('p.relid', catalogOnly)}), 0) FROM pg_partition_tree(c.oid) AS p)
+         ELSE ${heapBytes('c.oid', catalogOnly)} END::float8 AS bytes,
        (SELECT coalesce(json_agg(pg_get_constraintdef(k.oid)), '[]') FROM pg_constraint k
          WHERE k.conrelid = c.oid AND k.contype = 'c' AND k.convalidated) AS checks,
        (SELECT coalesce(json_agg(json_build_array(a.attname, a.atttypid::int, a.atttypmod)), '[]') FROM pg_attribute a
@@ -78,7 +79,7 @@ export async function readCatalogFacts(
          AND c.relkind IN ('r', 'p')
        JOIN pg_namespace n ON n.oid = c.relnamespace`,
     [keys, defaultSchema ?? null],
-  )) as Array<{
+  ])) as Array<{
     key: string;
     qualified: string;
     schema: string;
@@ -278,10 +279,46 @@ function columnNames(value: string | string[] | null): string[] {
  * Undefined when none of them exists yet.
  */
 export async function largestSchema(dataSource: DataSource, schemas: readonly string[]): Promise<string | undefined> {
-  const [row] = (await dataSource.query(
-    `SELECT n.nspname AS schema FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'm')
-     WHERE n.nspname = ANY($1::text[]) GROUP BY n.nspname ORDER BY coalesce(sum(pg_total_relation_size(c.oid)), 0) DESC, n.nspname LIMIT 1`,
+  const [row] = (await withoutWaitingForLocks(dataSource, (catalogOnly) => [
+    // Sizes from the catalog: its tables', materialized views' and indexes' pages (their TOAST is not counted).
+    catalogOnly
+      ? `SELECT n.nspname AS schema FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'm', 'i')
+         WHERE n.nspname = ANY($1::text[]) GROUP BY n.nspname ORDER BY coalesce(sum(c.relpages::float8), 0) DESC, n.nspname LIMIT 1`
+      : `SELECT n.nspname AS schema FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'm')
+         WHERE n.nspname = ANY($1::text[]) GROUP BY n.nspname ORDER BY coalesce(sum(pg_total_relation_size(c.oid)), 0) DESC, n.nspname LIMIT 1`,
     [[...schemas]],
-  )) as Array<{ schema: string }>;
+  ])) as Array<{ schema: string }>;
   return row?.schema;
+}
+
+/** How long a read of sizes on disk may wait for a table's ACCESS SHARE lock before the catalog's page counts are read instead, in ms. */
+const SIZE_LOCK_TIMEOUT_MS = 2_000;
+
+/** A relation's heap bytes: on disk (pg_relation_size, which locks it), or as the catalog last recorded them (relpages, no lock). */
+function heapBytes(relation: string, catalogOnly: boolean): string {
+  return catalogOnly
+    ? `(SELECT r.relpages::float8 * current_setting('block_size')::float8 FROM pg_class r WHERE r.oid = ${relation})`
+    : `pg_relation_size(${relation})`;
+}
+
+/**
+ * Runs a statement that reads live tables' sizes on disk without waiting on them. Those functions
+ * (pg_relation_size, pg_total_relation_size) take ACCESS SHARE on each table, which waits behind a
+ * stronger lock held or queued there (a migration's ACCESS EXCLUSIVE): the statement runs in a
+ * transaction whose lock_timeout gives up after a moment, and is then sent as `statement(true)`,
+ * which reads the sizes the catalog recorded at the last VACUUM or ANALYZE and takes no table lock.
+ */
+async function withoutWaitingForLocks(
+  dataSource: DataSource,
+  statement: (catalogOnly: boolean) => [sql: string, parameters: unknown[]],
+): Promise<unknown[]> {
+  try {
+    return await dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT set_config('lock_timeout', $1, true)`, [String(SIZE_LOCK_TIMEOUT_MS)]);
+      return (await manager.query(...statement(false))) as unknown[];
+    });
+  } catch (error) {
+    if (databaseErrorCode(error) !== '55P03') throw error;
+    return (await dataSource.query(...statement(true))) as unknown[];
+  }
 }

@@ -48,6 +48,15 @@ function tenantOptions(
   };
 }
 
+/** The check's finding on the largest tenant's table (globex.orders, 100,000 rows and the seed's one): its index build blocks writes. */
+const blockingIndexOnGlobexOrders = () =>
+  expect.objectContaining({
+    rule: 'blocking-index',
+    severity: 'error',
+    table: 'globex.orders',
+    message: expect.stringMatching(/Building the index on globex\.orders \(about 100,001 rows/),
+  });
+
 describeEachDatabase(
   'schema-per-tenant migrations',
   (t) => {
@@ -189,13 +198,8 @@ describeEachDatabase(
           checked: ['IndexTotals1700000000104'],
           unchecked: [],
           findings: [
-            expect.objectContaining({
-              rule: 'blocking-index',
-              severity: 'error',
-              table: 'globex.orders',
-              // The seed migration's order too.
-              message: expect.stringMatching(/Building the index on globex\.orders \(about 100,001 rows/),
-            }),
+            // The seed migration's order too.
+            blockingIndexOnGlobexOrders(),
           ],
         },
       ]);
@@ -204,6 +208,43 @@ describeEachDatabase(
           [],
         );
         expect(await recordedIn(tenant)).toEqual(TENANT_NAMES);
+      }
+    });
+
+    it('check: a live tenant table locked by another session (a migration running) is not waited on: its size is read from the catalog', async () => {
+      await boot({ runMigrations: true });
+      await addTenants(['acme', 'globex']);
+      await boot(tenantOptions());
+      await t.db.query('INSERT INTO globex.orders (total) SELECT g % 100 FROM generate_series(1, 100000) AS g');
+      await t.db.query('ANALYZE globex.orders');
+      const IndexTotals = defineMigration('IndexTotals1700000000104', sql('CREATE INDEX orders_total ON orders (total)'));
+      const app = await boot(tenantOptions({ runMigrations: false, migrations: [...tenantMigrations, IndexTotals] }));
+      // Another session holds ACCESS EXCLUSIVE on the largest tenant's table: a size read on disk
+      // (pg_total_relation_size, pg_relation_size) would wait for it to commit.
+      const holder = new pg.Client({ connectionString: t.db.url });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('LOCK TABLE globex.orders IN ACCESS EXCLUSIVE MODE');
+        let stop: (() => void) | undefined;
+        const stuck = new Promise<'waited on the lock'>((resolve) => {
+          const timer = setTimeout(() => resolve('waited on the lock'), 30_000);
+          stop = () => clearTimeout(timer);
+        });
+        const results = await Promise.race([app.app.get(AutoMigratorService).check(), stuck]).finally(() => stop?.());
+        expect(results).not.toBe('waited on the lock');
+        expect(results).toEqual([
+          expect.objectContaining({ dataSource: 'default', findings: [] }),
+          expect.objectContaining({
+            tenants: { checkedOn: 'globex', listed: 2 },
+            findings: [blockingIndexOnGlobexOrders()],
+          }),
+        ]);
+        // The holder's transaction was not disturbed.
+        expect((await holder.query('SELECT count(*)::int AS n FROM globex.orders')).rows).toEqual([{ n: 100_001 }]);
+      } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await holder.end();
       }
     });
 

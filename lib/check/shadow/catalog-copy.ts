@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { databaseErrorCode } from '../../util/error-chain.js';
 import { userSchema } from './observed-locks.js';
 
 /** The live schema as statements that re-create it, and what they leave out. */
@@ -24,7 +25,8 @@ const COLUMN_SQL = `format('%I %s%s%s%s%s', a.attname, format_type(a.atttypid, a
     CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END,
     CASE WHEN to_jsonb(a)->>'attgenerated' = 's' THEN format(' GENERATED ALWAYS AS (%s) STORED', pg_get_expr(ad.adbin, ad.adrelid))
          WHEN to_jsonb(a)->>'attgenerated' = 'v' THEN format(' GENERATED ALWAYS AS (%s) VIRTUAL', pg_get_expr(ad.adbin, ad.adrelid))
-         WHEN ad.adbin IS NOT NULL THEN ' DEFAULT ' || pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END,
+         -- A default names no column: printed without its table (pg_get_expr with a table locks it, and waits behind a migration's lock there).
+         WHEN ad.adbin IS NOT NULL THEN ' DEFAULT ' || pg_get_expr(ad.adbin, 0) ELSE '' END,
     CASE WHEN a.attidentity IN ('a', 'd') THEN (
       SELECT format(' GENERATED %s AS IDENTITY (SEQUENCE NAME %I.%I INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE %s%s)',
           CASE a.attidentity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END, sn.nspname, sc.relname, s.seqincrement, s.seqmin, s.seqmax,
@@ -49,6 +51,9 @@ export async function copyFromCatalog(live: DataSource): Promise<CatalogCopy> {
   const session = live.createQueryRunner('master');
   try {
     await session.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Printing a view, a generated column, a partition bound or a policy takes ACCESS SHARE on its
+    // table, which waits behind a stronger lock held or queued there: the copy gives up instead.
+    await session.query(`SELECT set_config('lock_timeout', $1, true)`, [String(COPY_LOCK_TIMEOUT_MS)]);
     const rows = async (sql: string) => (await session.query(sql)) as Array<Record<string, unknown>>;
     const texts = async (sql: string) => (await rows(sql)).map((row) => String(row['sql']));
 
@@ -236,11 +241,21 @@ export async function copyFromCatalog(live: DataSource): Promise<CatalogCopy> {
       ],
       uncopied: [...uncopied, ...eventTriggers],
     };
+  } catch (error) {
+    if (databaseErrorCode(error) === '55P03' && error instanceof Error) {
+      error.message =
+        `the live schema could not be copied from its catalog: another session holds a lock on one of its tables or views ` +
+        `(a migration running there?) for longer than ${COPY_LOCK_TIMEOUT_MS / 1000} s; run the check again once it is done (${error.message})`;
+    }
+    throw error;
   } finally {
     await session.query('ROLLBACK').catch(() => undefined);
     await session.release();
   }
 }
+
+/** How long the copy may wait for a table's ACCESS SHARE lock, in ms (see copyFromCatalog). */
+const COPY_LOCK_TIMEOUT_MS = 2_000;
 
 /** `items` ordered so that each comes after those it names (by oid) among them: a partition after its table, a view after the views it reads. */
 function parentsFirst<T extends { oid: number; parent?: number | null; parents?: readonly number[] }>(items: readonly T[]): T[] {

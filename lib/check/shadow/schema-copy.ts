@@ -117,10 +117,22 @@ export async function dumpSchema(live: DataSource, serverMajor: number): Promise
     '--no-security-labels',
     '--no-tablespaces',
     // Waiting behind a lock someone holds would be felt by nobody, but it would stall the check.
-    '--lock-wait-timeout=10000',
+    `--lock-wait-timeout=${DUMP_LOCK_WAIT_MS}`,
   ];
-  return { sql: await run('pg_dump', args, env) };
+  try {
+    return { sql: await run('pg_dump', args, env) };
+  } catch (error) {
+    // A table another session locks (a migration running there): the catalog copy takes no table lock.
+    const locked = /LOCK TABLE (\S+) IN ACCESS SHARE MODE/.exec((error as Error).message);
+    if (!locked || !/statement timeout|lock timeout/.test((error as Error).message)) throw error;
+    return {
+      unavailable: `pg_dump waited ${DUMP_LOCK_WAIT_MS / 1000} s for a lock on ${locked[1]} that another session holds (a migration running there?)`,
+    };
+  }
 }
+
+/** How long pg_dump may wait for one table's ACCESS SHARE lock before the copy is taken from the catalog instead, in ms. */
+const DUMP_LOCK_WAIT_MS = 2_000;
 
 /**
  * Runs a dump in `queryRunner`'s database, as one simple query (one implicit transaction), and puts
