@@ -69,6 +69,8 @@ export interface RecordedRows {
    */
   readonly rows: ReadonlyArray<Record<string, unknown>>;
   readonly checksumsTable: ChecksumsTableState;
+  /** The migrations table does not exist (known when the catalog was asked first; otherwise no rows say so). */
+  readonly noMigrationsTable?: true;
 }
 
 /**
@@ -82,6 +84,8 @@ export async function readRecordedRows(
   dataSource: DataSource,
   queryRunner: QueryRunner | undefined,
   extra: (beside: (table: string) => string) => string = () => '',
+  /** Ask the catalog before reading: the tables are likely missing (a new tenant), and each read that fails costs a round trip. */
+  askFirst = false,
 ): Promise<RecordedRows> {
   const runner = queryRunner ?? dataSource.createQueryRunner();
   try {
@@ -89,11 +93,11 @@ export async function readRecordedRows(
     const e = (column: string) => dataSource.driver.escape(column);
     const inTransaction = runner.isTransactionActive;
     // Inside a transaction a failed statement would abort it: ask first.
-    const state: ChecksumsTableState | undefined = !inTransaction
-      ? undefined
-      : !(await tableExists(dataSource, runner, migrationsTableName(dataSource)))
-        ? 'missing'
-        : await checksumsTableState(dataSource, runner);
+    const asked = askFirst || inTransaction;
+    if (asked && !(await tableExists(dataSource, runner, migrationsTableName(dataSource)))) {
+      return { rows: [], checksumsTable: 'missing', noMigrationsTable: true };
+    }
+    const state: ChecksumsTableState | undefined = asked ? await checksumsTableState(dataSource, runner) : undefined;
     const join = (table: (typeof READ_STATES)[number]) => {
       // MySQL/MariaDB: the checksums' table is created with the migrations table's collation (see ensure).
       const on = `c.${e('name')} = m.${e('name')}`;
@@ -112,19 +116,18 @@ export async function readRecordedRows(
       const select = () => runner.query(join(table)) as Promise<Array<Record<string, unknown>>>;
       const expected = (error: unknown) => isMissingTable(error) || (table !== 'no-row-ids' && isMissingColumn(error));
       try {
-        const rows = inTransaction ? await select() : await withExpectedFailures(runner, expected, select);
+        const rows = asked ? await select() : await withExpectedFailures(runner, expected, select);
         return { rows, checksumsTable: table };
       } catch (error) {
-        if (inTransaction || !expected(error)) throw error;
+        if (asked || !expected(error)) throw error;
         if (isMissingTable(error)) break;
       }
     }
-    const rows = await selectIfTableExists(
-      dataSource,
-      runner,
-      migrationsTableName(dataSource),
-      (from, besideOther) => `SELECT ${e('name')} AS name${extra(besideOther)}, ${e('id')} AS row_id FROM ${from} ORDER BY ${e('id')}`,
-    );
+    const plain = (from: string, besideOther: (table: string) => string) =>
+      `SELECT ${e('name')} AS name${extra(besideOther)}, ${e('id')} AS row_id FROM ${from} ORDER BY ${e('id')}`;
+    const rows = asked
+      ? ((await runner.query(plain(beside(migrationsTableName(dataSource)), beside))) as Array<Record<string, unknown>>)
+      : await selectIfTableExists(dataSource, runner, migrationsTableName(dataSource), plain);
     return { rows, checksumsTable: 'missing' };
   } finally {
     if (!queryRunner) await runner.release();

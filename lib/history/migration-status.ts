@@ -74,14 +74,24 @@ export interface MigrationHistoryRead {
   readonly reapplied: readonly string[];
   /** The checksums' table as found: a run that writes makes it current first. */
   readonly checksumsTable: ChecksumsTableState;
+  /** The migrations table does not exist (known when the read asked the catalog first). */
+  readonly noMigrationsTable?: true;
 }
 
 /** {@link readMigrationStatus}, with what was read: a run holding the lock since this read need not read it again. */
-export async function readMigrationHistory(dataSource: DataSource, queryRunner?: QueryRunner): Promise<MigrationHistoryRead> {
+export async function readMigrationHistory(
+  dataSource: DataSource,
+  queryRunner?: QueryRunner,
+  /** The tables are likely missing (a new tenant): ask the catalog before reading (see readRecordedRows). */
+  askFirst = false,
+): Promise<MigrationHistoryRead> {
   // PostgreSQL: the same statement tells whether the started markers' table exists (on every row).
   const markersTable = dataSource.options.type === 'postgres' ? startedTableName(dataSource) : undefined;
-  const { rows, checksumsTable } = await readRecordedRows(dataSource, queryRunner, (beside) =>
-    markersTable ? `, to_regclass(${quoteLiteral(beside(markersTable))}) IS NOT NULL AS markers` : '',
+  const { rows, checksumsTable, noMigrationsTable } = await readRecordedRows(
+    dataSource,
+    queryRunner,
+    (beside) => (markersTable ? `, to_regclass(${quoteLiteral(beside(markersTable))}) IS NOT NULL AS markers` : ''),
+    askFirst,
   );
   const recorded = rows.map((row) => String(row['name']));
   const compared = compareWithBuild(buildMigrations(dataSource.migrations, 'DataSource'), recorded);
@@ -105,6 +115,7 @@ export async function readMigrationHistory(dataSource: DataSource, queryRunner?:
     stale,
     reapplied,
     checksumsTable,
+    ...(noMigrationsTable ? { noMigrationsTable } : {}),
   };
 }
 

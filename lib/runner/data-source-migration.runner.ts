@@ -133,17 +133,19 @@ export class DataSourceMigrationRunner {
    * process holds are left to it: resolves false at once, with nothing reported; the lock, when it
    * is free, is taken before the strategy runs and kept for its first run. With `claimFirst` (known
    * to be pending), it is taken before reading: what is pending is then read once, under the lock,
-   * and the strategy's first run goes on from that read.
+   * and the strategy's first run goes on from that read. With `claimFirst: 'no-table'` (its
+   * migrations table was missing when last seen: a new tenant) that read asks the catalog first
+   * instead of reading tables that are likely not there.
    */
   async migrate(
     strategy: MigrationStrategy,
-    options: { readonly deferIfLocked?: boolean; readonly claimFirst?: boolean } = {},
+    options: { readonly deferIfLocked?: boolean; readonly claimFirst?: boolean | 'no-table' } = {},
   ): Promise<boolean> {
     const startedAt = Date.now();
     const share = options.deferIfLocked === true && this.plan.lock !== undefined;
     try {
       if (share && options.claimFirst && (await this.heldElsewhere())) return false;
-      const first = await this.readFirst();
+      const first = await this.readFirst(options.claimFirst === 'no-table');
       if (first?.pending.length === 0) {
         this.detail(`${this.plan.label}: no pending migrations`);
         this.done(startedAt, 'done', []);
@@ -166,13 +168,13 @@ export class DataSourceMigrationRunner {
 
   /**
    * What is pending before the strategy runs, read on the claimed session when there is one (its
-   * first run goes on from that read); undefined when the database cannot be read yet (the strategy
+   * first run goes on from that read; `askFirst`: see readMigrationHistory); undefined when the database cannot be read yet (the strategy
    * decides: run, retry, continue; runMigrations() reads again).
    */
-  private async readFirst(): Promise<FirstRead | undefined> {
+  private async readFirst(askFirst: boolean): Promise<FirstRead | undefined> {
     try {
       const claimed = this.session.claimedRunner;
-      const underClaim = claimed ? await readMigrationHistory(this.plan.dataSource, claimed) : undefined;
+      const underClaim = claimed ? await readMigrationHistory(this.plan.dataSource, claimed, askFirst) : undefined;
       const read = underClaim ?? (await this.readHistory());
       this.checkHistory(read.status);
       await this.recordBaseline(read, claimed);

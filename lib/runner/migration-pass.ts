@@ -93,10 +93,9 @@ export class MigrationPass implements MigrationObserver {
 
   async migrationsTableExists(runner: QueryRunner): Promise<boolean> {
     const { read } = this.request;
-    return (
-      (read !== undefined && read.recorded.length > 0) ||
-      tableExists(this.plan.dataSource, runner, migrationsTableName(this.plan.dataSource))
-    );
+    // The read made under the lock found it, or found it missing.
+    if (read !== undefined && (read.recorded.length > 0 || read.noMigrationsTable)) return !read.noMigrationsTable;
+    return tableExists(this.plan.dataSource, runner, migrationsTableName(this.plan.dataSource));
   }
 
   /** The only read under the lock: one plain SELECT (or the one made when the lock was claimed), and what it leaves pending. */

@@ -28,8 +28,11 @@ export interface TenantHistory {
   readonly upToDate: Set<string>;
   /** Tenants the summary does not vouch for (no trigger yet, a new or restored table): to summarise after the run. */
   readonly unsummarized: readonly string[];
-  /** Tenants the summary vouches have something pending (at the time of the read). */
-  readonly pending: ReadonlySet<string>;
+  /**
+   * Tenants known to have something pending at the time of the read: `pending`, as the summary
+   * vouches; `no-table`, their migrations table did not exist (a new tenant).
+   */
+  readonly pending: ReadonlyMap<string, 'pending' | 'no-table'>;
   /** Tenants per statement that the server's lock table allows. */
   readonly perStatement: number;
   /** The summary's functions, when the library's session can write tenants without firing its triggers. */
@@ -52,7 +55,7 @@ export async function readTenantHistory(
   summary: SummaryPlace | undefined,
 ): Promise<TenantHistory> {
   const upToDate = new Set<string>();
-  if (tenants.length === 0 || query.known.length === 0) return { upToDate, unsummarized: [], pending: new Set(), perStatement: 1 };
+  if (tenants.length === 0 || query.known.length === 0) return { upToDate, unsummarized: [], pending: new Map(), perStatement: 1 };
   const read = summary ? await readTenantSummary(dataSource, summary, tenants, query) : undefined;
   if (read) {
     const { rows, writer } = read;
@@ -64,24 +67,30 @@ export async function readTenantHistory(
     return {
       upToDate,
       unsummarized: rows.filter((row) => !row.summarized).map((row) => row.schema),
-      pending: new Set(rows.filter((row) => row.summarized && !row.matches).map((row) => row.schema)),
+      pending: new Map([
+        ...rows.filter((row) => !row.hasTable).map((row) => [row.schema, 'no-table'] as const),
+        ...rows.filter((row) => row.summarized && !row.matches).map((row) => [row.schema, 'pending'] as const),
+      ]),
       perStatement,
       writer,
     };
   }
   // No summary (yet): which tenants have the migrations table and no marker table, then their counts.
-  const tables = (await dataSource.query(
-    `SELECT n.nspname AS schema, c.relname AS name, ${LOCK_SLOTS} AS slots FROM unnest($1::text[]) AS t(schema) ` +
-      `JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid ` +
-      `WHERE c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')`,
+  // One row, also where no tenant has a table yet (the lock table's size sizes the summarising statements after the run).
+  const [found] = (await dataSource.query(
+    `SELECT ${LOCK_SLOTS} AS slots, coalesce((SELECT json_agg(json_build_object('schema', n.nspname, 'name', c.relname)) ` +
+      `FROM unnest($1::text[]) AS t(schema) JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema ` +
+      `JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid WHERE c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')), '[]') AS tables`,
     [tenants, [query.table, query.startedTable]],
-  )) as Array<{ schema: string; name: string; slots: number }>;
-  const perStatement = statementShare(tables[0]?.slots);
+  )) as Array<{ slots: number; tables: Array<{ schema: string; name: string }> }>;
+  const tables = found?.tables ?? [];
+  const perStatement = statementShare(found?.slots);
   const withTable = new Set(tables.filter((row) => row.name === query.table).map((row) => row.schema));
   const withMarkers = new Set(tables.filter((row) => row.name === query.startedTable).map((row) => row.schema));
   const candidates = tenants.filter((tenant) => withTable.has(tenant) && !withMarkers.has(tenant));
   for (const tenant of await countRecorded(dataSource, candidates, query, perStatement)) upToDate.add(tenant);
-  return { upToDate, unsummarized: summary ? tenants : [], pending: new Set(), perStatement };
+  const pending = new Map(tenants.filter((tenant) => !withTable.has(tenant)).map((tenant) => [tenant, 'no-table'] as const));
+  return { upToDate, unsummarized: summary ? tenants : [], pending, perStatement };
 }
 
 /** How many tables one statement may lock: an eighth of the server's lock table (`slots`), at most {@link TENANTS_PER_QUERY}. */

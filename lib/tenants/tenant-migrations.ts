@@ -82,9 +82,11 @@ export async function migrateTenants(
   const thrown: Array<{ tenant: string; error: string }> = [];
   const migrate = async (tenant: string, deferIfLocked: boolean): Promise<boolean> => {
     try {
-      // Known pending: the lock first, and one read under it. Otherwise (maybe done by another
-      // replica meanwhile) one read first, and the lock only when something is pending.
-      const claimFirst = deferIfLocked && history.pending.has(tenant);
+      // Known pending: the lock first, and one read under it (a new tenant's asks the catalog
+      // first: its tables are likely not there). Otherwise (maybe done by another replica
+      // meanwhile) one read first, and the lock only when something is pending.
+      const known = history.pending.get(tenant);
+      const claimFirst = deferIfLocked && known !== undefined && (known === 'no-table' ? 'no-table' : true);
       const summary = history.writer && summaryWriterSql(history.writer, tenant, table);
       return await new DataSourceMigrationRunner(planTenant(parent, tenant, summary), env).migrate(strategy, { deferIfLocked, claimFirst });
     } catch (error) {
@@ -149,7 +151,7 @@ async function readHistory(
   tenants: readonly string[],
   env: RunnerEnvironment,
 ): Promise<TenantHistory> {
-  const none: TenantHistory = { upToDate: new Set(), unsummarized: [], pending: new Set(), perStatement: 1 };
+  const none: TenantHistory = { upToDate: new Set(), unsummarized: [], pending: new Map(), perStatement: 1 };
   if (view === undefined) return none;
   try {
     const known = buildMigrations(view.dataSource.migrations, view.label).map((migration) => migration.name);
