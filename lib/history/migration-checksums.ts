@@ -71,6 +71,8 @@ export interface RecordedRows {
   readonly checksumsTable: ChecksumsTableState;
   /** The migrations table does not exist (known when the catalog was asked first; otherwise no rows say so). */
   readonly noMigrationsTable?: true;
+  /** The table `beside` asked about does not exist (known when the catalog was asked first). */
+  readonly besideMissing?: true;
 }
 
 /**
@@ -83,10 +85,16 @@ export interface RecordedRows {
 export async function readRecordedRows(
   dataSource: DataSource,
   queryRunner: QueryRunner | undefined,
-  extra: (beside: (table: string) => string) => string = () => '',
-  /** Ask the catalog before reading: the tables are likely missing (a new tenant), and each read that fails costs a round trip. */
-  askFirst = false,
+  options: {
+    /** Columns added to each row (`beside` escapes another table's path). */
+    readonly extra?: (beside: (table: string) => string) => string;
+    /** Ask the catalog before reading: the tables are likely missing (a new tenant), and each read that fails costs a round trip. */
+    readonly askFirst?: boolean;
+    /** A table beside the migrations table whose existence the catalog question tells too (PostgreSQL; see RecordedRows.besideMissing). */
+    readonly beside?: string;
+  } = {},
 ): Promise<RecordedRows> {
+  const { extra = () => '', askFirst = false } = options;
   const runner = queryRunner ?? dataSource.createQueryRunner();
   try {
     const beside = (table: string) => escapedTable(dataSource, runner, table);
@@ -94,10 +102,17 @@ export async function readRecordedRows(
     const inTransaction = runner.isTransactionActive;
     // Inside a transaction a failed statement would abort it: ask first.
     const asked = askFirst || inTransaction;
-    if (asked && !(await tableExists(dataSource, runner, migrationsTableName(dataSource)))) {
-      return { rows: [], checksumsTable: 'missing', noMigrationsTable: true };
+    const tables = asked ? await historyTablesState(dataSource, runner, options.beside) : undefined;
+    if (tables?.state === 'no-migrations-table') {
+      return {
+        rows: [],
+        checksumsTable: 'missing',
+        noMigrationsTable: true,
+        ...(tables.besideMissing ? { besideMissing: true as const } : {}),
+      };
     }
-    const state: ChecksumsTableState | undefined = asked ? await checksumsTableState(dataSource, runner) : undefined;
+    const state: ChecksumsTableState | undefined = tables?.state;
+    const besideMissing = tables?.besideMissing ? { besideMissing: true as const } : {};
     const join = (table: (typeof READ_STATES)[number]) => {
       // MySQL/MariaDB: the checksums' table is created with the migrations table's collation (see ensure).
       const on = `c.${e('name')} = m.${e('name')}`;
@@ -117,7 +132,7 @@ export async function readRecordedRows(
       const expected = (error: unknown) => isMissingTable(error) || (table !== 'no-row-ids' && isMissingColumn(error));
       try {
         const rows = asked ? await select() : await withExpectedFailures(runner, expected, select);
-        return { rows, checksumsTable: table };
+        return { rows, checksumsTable: table, ...besideMissing };
       } catch (error) {
         if (asked || !expected(error)) throw error;
         if (isMissingTable(error)) break;
@@ -128,10 +143,42 @@ export async function readRecordedRows(
     const rows = asked
       ? ((await runner.query(plain(beside(migrationsTableName(dataSource)), beside))) as Array<Record<string, unknown>>)
       : await selectIfTableExists(dataSource, runner, migrationsTableName(dataSource), plain);
-    return { rows, checksumsTable: 'missing' };
+    return { rows, checksumsTable: 'missing', ...besideMissing };
   } finally {
     if (!queryRunner) await runner.release();
   }
+}
+
+/**
+ * Whether the migrations table exists, and the checksums' table's state: on PostgreSQL in one
+ * catalog statement; elsewhere a question per table and column.
+ */
+async function historyTablesState(
+  dataSource: DataSource,
+  runner: QueryRunner,
+  beside: string | undefined,
+): Promise<{ state: ChecksumsTableState | 'no-migrations-table'; besideMissing?: boolean }> {
+  if (dataSource.options.type === 'postgres') {
+    const [row] = (await runner.query(
+      `SELECT to_regclass($1) IS NOT NULL AS migrations, to_regclass($2) IS NOT NULL AS checksums, ` +
+        `EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2) AND attname = 'migration_id' AND NOT attisdropped) AS row_ids, ` +
+        `EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($2) AND attname = 'source_text' AND NOT attisdropped) AS source_text, ` +
+        `$3::text IS NOT NULL AND to_regclass($3) IS NULL AS beside_missing`,
+      [
+        escapedTable(dataSource, runner, migrationsTableName(dataSource)),
+        escapedTable(dataSource, runner, checksumsTableName(dataSource)),
+        beside === undefined ? null : escapedTable(dataSource, runner, beside),
+      ],
+    )) as Array<{ migrations: boolean; checksums: boolean; row_ids: boolean; source_text: boolean; beside_missing: boolean }>;
+    const besideMissing = row?.beside_missing === true;
+    if (!row?.migrations) return { state: 'no-migrations-table', besideMissing };
+    return {
+      state: !row.checksums ? 'missing' : !row.row_ids ? 'no-row-ids' : !row.source_text ? 'no-source-text' : 'current',
+      besideMissing,
+    };
+  }
+  if (!(await tableExists(dataSource, runner, migrationsTableName(dataSource)))) return { state: 'no-migrations-table' };
+  return { state: await checksumsTableState(dataSource, runner) };
 }
 
 /** The checksums' table's state, asked of the catalog (see {@link ChecksumsTableState}). */

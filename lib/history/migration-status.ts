@@ -87,12 +87,11 @@ export async function readMigrationHistory(
 ): Promise<MigrationHistoryRead> {
   // PostgreSQL: the same statement tells whether the started markers' table exists (on every row).
   const markersTable = dataSource.options.type === 'postgres' ? startedTableName(dataSource) : undefined;
-  const { rows, checksumsTable, noMigrationsTable } = await readRecordedRows(
-    dataSource,
-    queryRunner,
-    (beside) => (markersTable ? `, to_regclass(${quoteLiteral(beside(markersTable))}) IS NOT NULL AS markers` : ''),
+  const { rows, checksumsTable, noMigrationsTable, besideMissing } = await readRecordedRows(dataSource, queryRunner, {
+    extra: (beside) => (markersTable ? `, to_regclass(${quoteLiteral(beside(markersTable))}) IS NOT NULL AS markers` : ''),
     askFirst,
-  );
+    beside: markersTable,
+  });
   const recorded = rows.map((row) => String(row['name']));
   const compared = compareWithBuild(buildMigrations(dataSource.migrations, 'DataSource'), recorded);
   const { changed, unrecorded, stale, reapplied } = await compareChecksums(
@@ -105,7 +104,7 @@ export async function readMigrationHistory(
   const report = { ...compared, changed };
   // Only a migration not recorded as applied can be unfinished: nothing pending, nothing to read.
   if (report.pending.length === 0) return { status: report, recorded, markers: 0, unrecorded, stale, reapplied, checksumsTable };
-  const noMarkersTable = rows.length > 0 && rows[0]!['markers'] === false;
+  const noMarkersTable = (rows.length > 0 && rows[0]!['markers'] === false) || besideMissing === true;
   const started = noMarkersTable ? [] : await readStartedMigrations(dataSource, queryRunner);
   return {
     status: { ...report, dirty: splitStarted(started, recorded).unfinished },

@@ -84,7 +84,9 @@ export class DataSourceMigrationRunner {
   }
 
   /** {@link readStatus}, with what the read found (see MigrationHistoryRead). */
-  private async readHistory(): Promise<Pick<MigrationHistoryRead, 'status' | 'unrecorded' | 'stale' | 'reapplied' | 'checksumsTable'>> {
+  private async readHistory(
+    askFirst = false,
+  ): Promise<Pick<MigrationHistoryRead, 'status' | 'unrecorded' | 'stale' | 'reapplied' | 'checksumsTable' | 'noMigrationsTable'>> {
     const missingFile = missingSqliteFile(this.plan.dataSource);
     if (missingFile !== undefined) {
       const migrations = await loadMigrationsUnconnected(this.plan.dataSource);
@@ -93,7 +95,7 @@ export class DataSourceMigrationRunner {
       return { status, unrecorded: [], stale: [], reapplied: [], checksumsTable: 'missing' };
     }
     await this.ensureInitialized();
-    return readMigrationHistory(this.plan.dataSource);
+    return readMigrationHistory(this.plan.dataSource, undefined, askFirst);
   }
 
   /** The database's INVALID indexes (PostgreSQL; undefined elsewhere): see readInvalidIndexes. Read-only. */
@@ -133,19 +135,20 @@ export class DataSourceMigrationRunner {
    * process holds are left to it: resolves false at once, with nothing reported; the lock, when it
    * is free, is taken before the strategy runs and kept for its first run. With `claimFirst` (known
    * to be pending), it is taken before reading: what is pending is then read once, under the lock,
-   * and the strategy's first run goes on from that read. With `claimFirst: 'no-table'` (its
-   * migrations table was missing when last seen: a new tenant) that read asks the catalog first
-   * instead of reading tables that are likely not there.
+   * and the strategy's first run goes on from that read. With `askFirst` (its migrations table was
+   * missing when last seen: a new tenant) the reads ask the catalog first, in one statement,
+   * instead of reading tables that are likely not there (each such read fails: a round trip, and
+   * an error in the server's log).
    */
   async migrate(
     strategy: MigrationStrategy,
-    options: { readonly deferIfLocked?: boolean; readonly claimFirst?: boolean | 'no-table' } = {},
+    options: { readonly deferIfLocked?: boolean; readonly claimFirst?: boolean; readonly askFirst?: boolean } = {},
   ): Promise<boolean> {
     const startedAt = Date.now();
     const share = options.deferIfLocked === true && this.plan.lock !== undefined;
     try {
       if (share && options.claimFirst && (await this.heldElsewhere())) return false;
-      const first = await this.readFirst(options.claimFirst === 'no-table');
+      const first = await this.readFirst(options.askFirst === true);
       if (first?.pending.length === 0) {
         this.detail(`${this.plan.label}: no pending migrations`);
         this.done(startedAt, 'done', []);
@@ -175,10 +178,10 @@ export class DataSourceMigrationRunner {
     try {
       const claimed = this.session.claimedRunner;
       const underClaim = claimed ? await readMigrationHistory(this.plan.dataSource, claimed, askFirst) : undefined;
-      const read = underClaim ?? (await this.readHistory());
+      const read = underClaim ?? (await this.readHistory(askFirst));
       this.checkHistory(read.status);
       await this.recordBaseline(read, claimed);
-      return { pending: [...read.status.pending], underClaim };
+      return { pending: [...read.status.pending], underClaim, ...(read.noMigrationsTable ? { noMigrationsTable: true as const } : {}) };
     } catch (error) {
       if (error instanceof MigrationHistoryError) throw error;
       if (error instanceof AutoMigratorConfigError) throw this.reporter.fail({ error });
@@ -315,7 +318,7 @@ export class DataSourceMigrationRunner {
     return this.withSession((queryRunner, beforeMigration, claimed) => {
       // Read on this very session, under the lock it still holds: nothing can have changed.
       const read = claimed && !fromScratch ? known?.underClaim : undefined;
-      const request = { fromScratch, read, runStart, record };
+      const request = { fromScratch, read, runStart, record, askFirst: known?.noMigrationsTable === true };
       return new MigrationPass(this.plan, this.env, this.reporter, queryRunner, beforeMigration, request).run();
     });
   }

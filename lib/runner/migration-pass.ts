@@ -8,7 +8,7 @@ import { logDetail } from '../events/migration-log.js';
 import { ChecksumTable, readRecordedRows } from '../history/migration-checksums.js';
 import { compareWithBuild, type MigrationHistoryRead } from '../history/migration-status.js';
 import { migrationsTableName, tableExists } from '../history/migrations-table.js';
-import { commitsDdlImplicitly, StartedMarkers } from '../history/started-migrations.js';
+import { commitsDdlImplicitly, StartedMarkers, startedTableName } from '../history/started-migrations.js';
 import { buildMigrations, timestampOf } from '../plan/build-migrations.js';
 import type { DataSourcePlan } from '../plan/migration-plan.js';
 import { declaredTransaction } from '../typeorm/migration-internals.js';
@@ -32,6 +32,8 @@ export interface PassRequest {
   readonly fromScratch: boolean;
   /** What was read on this very session when its lock was claimed: the executor goes on from it instead of reading again. */
   readonly read: MigrationHistoryRead | undefined;
+  /** The tables were missing when read before the lock (a new tenant): the read under it asks the catalog first. */
+  readonly askFirst?: boolean;
   /** When the attempt started (performance.now()), for its duration. */
   readonly runStart: number;
   readonly record: AppliedRecord;
@@ -102,13 +104,18 @@ export class MigrationPass implements MigrationObserver {
   async recorded(runner: QueryRunner): Promise<Array<{ name: string; timestamp: number }>> {
     const { read } = this.request;
     const { dataSource, label } = this.plan;
-    const rows = read ? undefined : await readRecordedRows(dataSource, runner);
+    const rows = read
+      ? undefined
+      : await readRecordedRows(dataSource, runner, { askFirst: this.request.askFirst, beside: startedTableName(dataSource) });
     const recorded = read ? [...read.recorded] : rows!.rows.map((row) => String(row['name']));
     this.total = compareWithBuild(buildMigrations(dataSource.migrations, label), recorded).pending.length;
-    if (this.total > 0 && (read === undefined || read.markers > 0)) {
+    if (this.total > 0) {
       // Before anything runs: a migration an earlier run started and never finished stops it.
       // Without the lock (lock: false) another run's markers are not ours to clear: it may hold them.
-      await this.markers.assertNoneUnfinished(recorded, label, this.plan.name, { clearFinished: this.plan.lock !== undefined });
+      // None to look at where the read under the claim counted none, or the catalog has no table of them.
+      if (read ? read.markers > 0 : !rows!.besideMissing) {
+        await this.markers.assertNoneUnfinished(recorded, label, this.plan.name, { clearFinished: this.plan.lock !== undefined });
+      }
       if (this.mayNeedMarkers()) await this.markers.ensureTable();
     }
     // Each migration applied gets its checksum recorded with it (see recordApplied).

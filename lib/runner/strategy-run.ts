@@ -11,6 +11,8 @@ import type { RunControl } from './run-control.js';
 export interface FirstRead {
   readonly pending: readonly PendingMigration[];
   readonly underClaim?: MigrationHistoryRead;
+  /** The migrations table did not exist (known when the read asked the catalog first): the run's read asks first too. */
+  readonly noMigrationsTable?: true;
 }
 
 /** What a strategy's context does, on the runner that made it. */

@@ -82,19 +82,40 @@ export function nextState(
   previous: DataSourceMigrationState,
   change: Partial<Omit<DataSourceMigrationState, 'dataSource'>>,
 ): DataSourceMigrationState {
-  const next: { -readonly [K in keyof DataSourceMigrationState]: DataSourceMigrationState[K] } = {
-    ...previous,
-    ...change,
-    dataSource: previous.dataSource,
-  };
-  if (change.status !== undefined) for (const field of CLEARED_ON_ENTRY[change.status]) delete next[field];
-  for (const field of Object.keys(next) as Array<keyof DataSourceMigrationState>) if (next[field] === undefined) delete next[field];
-  return Object.freeze(next);
+  // Built field by field, in the order a spread of both would give, skipping what is cleared or
+  // undefined: deleting fields from a copy made each state a slow dictionary object, and folding
+  // the two events of each of 10,000 tenants on a restart cost tens of milliseconds.
+  const cleared = change.status === undefined ? undefined : CLEARED_SETS[change.status];
+  const next: Record<string, unknown> = {};
+  for (const key in previous) {
+    const value =
+      key === 'dataSource'
+        ? previous.dataSource
+        : key in change
+          ? change[key as keyof typeof change]
+          : previous[key as keyof DataSourceMigrationState];
+    if (value !== undefined && !cleared?.has(key)) next[key] = value;
+  }
+  for (const key in change) {
+    const value = change[key as keyof typeof change];
+    if (!(key in previous) && value !== undefined && !cleared?.has(key)) next[key] = value;
+  }
+  return Object.freeze(next) as unknown as DataSourceMigrationState;
 }
+
+/** CLEARED_ON_ENTRY as sets. */
+const CLEARED_SETS = Object.fromEntries(
+  Object.entries(CLEARED_ON_ENTRY).map(([status, fields]) => [status, new Set<string>(fields)]),
+) as unknown as Record<MigrationState, ReadonlySet<string>>;
+
+/** No migration applied (shared: a state's `applied` is never changed in place). */
+const NONE_APPLIED: readonly string[] = Object.freeze([]);
 
 /** A fresh state: a DataSource (or tenant) entering a run, or disabled. */
 function freshState(dataSource: string, status: MigrationState, tenant?: EventTenant): DataSourceMigrationState {
-  return Object.freeze({ dataSource, ...(tenant ? { tenant } : {}), status, pending: 0, applied: [] });
+  return Object.freeze(
+    tenant ? { dataSource, tenant, status, pending: 0, applied: NONE_APPLIED } : { dataSource, status, pending: 0, applied: NONE_APPLIED },
+  );
 }
 
 type Reducer<T extends MigrationEvent['type']> = (

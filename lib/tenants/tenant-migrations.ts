@@ -82,13 +82,18 @@ export async function migrateTenants(
   const thrown: Array<{ tenant: string; error: string }> = [];
   const migrate = async (tenant: string, deferIfLocked: boolean): Promise<boolean> => {
     try {
-      // Known pending: the lock first, and one read under it (a new tenant's asks the catalog
-      // first: its tables are likely not there). Otherwise (maybe done by another replica
-      // meanwhile) one read first, and the lock only when something is pending.
+      // Known pending: the lock first, and one read under it. Otherwise (maybe done by another
+      // replica meanwhile) one read first, and the lock only when something is pending; a new
+      // tenant's reads ask the catalog first (its tables are likely not there).
       const known = history.pending.get(tenant);
-      const claimFirst = deferIfLocked && known !== undefined && (known === 'no-table' ? 'no-table' : true);
+      const claimFirst = deferIfLocked && known === 'pending';
+      const askFirst = known === 'no-table';
       const summary = history.writer && summaryWriterSql(history.writer, tenant, table);
-      return await new DataSourceMigrationRunner(planTenant(parent, tenant, summary), env).migrate(strategy, { deferIfLocked, claimFirst });
+      return await new DataSourceMigrationRunner(planTenant(parent, tenant, summary), env).migrate(strategy, {
+        deferIfLocked,
+        claimFirst,
+        askFirst,
+      });
     } catch (error) {
       thrown.push({ tenant, error: env.redactor.message(error) });
       return true;
