@@ -138,8 +138,12 @@ async function invalidIndexesNamed(dataSource: DataSource, names: ReadonlySet<st
   }
 }
 
-/** How long reading a never-analyzed table's estimate may wait for its ACCESS SHARE lock, in ms. */
-const ESTIMATE_LOCK_TIMEOUT_MS = 2_000;
+/**
+ * How long a check's read of a live table may wait for its ACCESS SHARE lock, in ms, where another
+ * session holds or has queued a stronger one (a migration running there): the read is then given
+ * up for what the catalog says, or, for the shadow's schema copy, for the catalog copy.
+ */
+export const LIVE_LOCK_WAIT_MS = 2_000;
 
 /**
  * The planner's row estimate of each never-analyzed table (`EXPLAIN SELECT 1 FROM t`: from its pages
@@ -155,7 +159,7 @@ async function estimateFromPages(dataSource: DataSource, tables: readonly string
   const session = dataSource.createQueryRunner('master');
   try {
     await session.startTransaction();
-    await session.query(`SELECT set_config('lock_timeout', $1, true)`, [String(ESTIMATE_LOCK_TIMEOUT_MS)]);
+    await session.query(`SELECT set_config('lock_timeout', $1, true)`, [String(LIVE_LOCK_WAIT_MS)]);
     for (const table of tables) {
       await session.query('SAVEPOINT estimate');
       try {
@@ -291,9 +295,6 @@ export async function largestSchema(dataSource: DataSource, schemas: readonly st
   return row?.schema;
 }
 
-/** How long a read of sizes on disk may wait for a table's ACCESS SHARE lock before the catalog's page counts are read instead, in ms. */
-const SIZE_LOCK_TIMEOUT_MS = 2_000;
-
 /** A relation's heap bytes: on disk (pg_relation_size, which locks it), or as the catalog last recorded them (relpages, no lock). */
 function heapBytes(relation: string, catalogOnly: boolean): string {
   return catalogOnly
@@ -314,7 +315,7 @@ async function withoutWaitingForLocks(
 ): Promise<unknown[]> {
   try {
     return await dataSource.transaction(async (manager) => {
-      await manager.query(`SELECT set_config('lock_timeout', $1, true)`, [String(SIZE_LOCK_TIMEOUT_MS)]);
+      await manager.query(`SELECT set_config('lock_timeout', $1, true)`, [String(LIVE_LOCK_WAIT_MS)]);
       return (await manager.query(...statement(false))) as unknown[];
     });
   } catch (error) {

@@ -103,16 +103,9 @@ export async function readRecordedRows(
     // Inside a transaction a failed statement would abort it: ask first.
     const asked = askFirst || inTransaction;
     const tables = asked ? await historyTablesState(dataSource, runner, options.beside) : undefined;
-    if (tables?.state === 'no-migrations-table') {
-      return {
-        rows: [],
-        checksumsTable: 'missing',
-        noMigrationsTable: true,
-        ...(tables.besideMissing ? { besideMissing: true as const } : {}),
-      };
-    }
-    const state: ChecksumsTableState | undefined = tables?.state;
     const besideMissing = tables?.besideMissing ? { besideMissing: true as const } : {};
+    if (tables?.state === 'no-migrations-table') return { rows: [], checksumsTable: 'missing', noMigrationsTable: true, ...besideMissing };
+    const state: ChecksumsTableState | undefined = tables?.state;
     const join = (table: (typeof READ_STATES)[number]) => {
       // MySQL/MariaDB: the checksums' table is created with the migrations table's collation (see ensure).
       const on = `c.${e('name')} = m.${e('name')}`;

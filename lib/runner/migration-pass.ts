@@ -95,8 +95,9 @@ export class MigrationPass implements MigrationObserver {
 
   async migrationsTableExists(runner: QueryRunner): Promise<boolean> {
     const { read } = this.request;
-    // The read made under the lock found it, or found it missing.
-    if (read !== undefined && (read.recorded.length > 0 || read.noMigrationsTable)) return !read.noMigrationsTable;
+    // What the read made under the lock found: the table missing, or rows in it.
+    if (read?.noMigrationsTable) return false;
+    if (read !== undefined && read.recorded.length > 0) return true;
     return tableExists(this.plan.dataSource, runner, migrationsTableName(this.plan.dataSource));
   }
 

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { databaseErrorCode } from '../../util/error-chain.js';
+import { LIVE_LOCK_WAIT_MS } from '../table-facts.js';
 import { userSchema } from './observed-locks.js';
 
 /** The live schema as statements that re-create it, and what they leave out. */
@@ -53,7 +54,7 @@ export async function copyFromCatalog(live: DataSource): Promise<CatalogCopy> {
     await session.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
     // Printing a view, a generated column, a partition bound or a policy takes ACCESS SHARE on its
     // table, which waits behind a stronger lock held or queued there: the copy gives up instead.
-    await session.query(`SELECT set_config('lock_timeout', $1, true)`, [String(COPY_LOCK_TIMEOUT_MS)]);
+    await session.query(`SELECT set_config('lock_timeout', $1, true)`, [String(LIVE_LOCK_WAIT_MS)]);
     const rows = async (sql: string) => (await session.query(sql)) as Array<Record<string, unknown>>;
     const texts = async (sql: string) => (await rows(sql)).map((row) => String(row['sql']));
 
@@ -245,7 +246,7 @@ export async function copyFromCatalog(live: DataSource): Promise<CatalogCopy> {
     if (databaseErrorCode(error) === '55P03' && error instanceof Error) {
       error.message =
         `the live schema could not be copied from its catalog: another session holds a lock on one of its tables or views ` +
-        `(a migration running there?) for longer than ${COPY_LOCK_TIMEOUT_MS / 1000} s; run the check again once it is done (${error.message})`;
+        `(a migration running there?) for longer than ${LIVE_LOCK_WAIT_MS / 1000} s; run the check again once it is done (${error.message})`;
     }
     throw error;
   } finally {
@@ -253,9 +254,6 @@ export async function copyFromCatalog(live: DataSource): Promise<CatalogCopy> {
     await session.release();
   }
 }
-
-/** How long the copy may wait for a table's ACCESS SHARE lock, in ms (see copyFromCatalog). */
-const COPY_LOCK_TIMEOUT_MS = 2_000;
 
 /** `items` ordered so that each comes after those it names (by oid) among them: a partition after its table, a view after the views it reads. */
 function parentsFirst<T extends { oid: number; parent?: number | null; parents?: readonly number[] }>(items: readonly T[]): T[] {

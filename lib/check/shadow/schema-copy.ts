@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import type { DataSource, DataSourceOptions, QueryRunner } from 'typeorm';
 import { quoteIdentifier, quoteLiteral } from '../../util/sql-identifier.js';
+import { LIVE_LOCK_WAIT_MS } from '../table-facts.js';
 import { copyFromCatalog } from './catalog-copy.js';
 
 /** The live schema as SQL, or why it could not be copied: what is missing, said so that the reader can fix it. */
@@ -117,7 +118,7 @@ export async function dumpSchema(live: DataSource, serverMajor: number): Promise
     '--no-security-labels',
     '--no-tablespaces',
     // Waiting behind a lock someone holds would be felt by nobody, but it would stall the check.
-    `--lock-wait-timeout=${DUMP_LOCK_WAIT_MS}`,
+    `--lock-wait-timeout=${LIVE_LOCK_WAIT_MS}`,
   ];
   try {
     return { sql: await run('pg_dump', args, env) };
@@ -126,13 +127,10 @@ export async function dumpSchema(live: DataSource, serverMajor: number): Promise
     const locked = /LOCK TABLE (\S+) IN ACCESS SHARE MODE/.exec((error as Error).message);
     if (!locked || !/statement timeout|lock timeout/.test((error as Error).message)) throw error;
     return {
-      unavailable: `pg_dump waited ${DUMP_LOCK_WAIT_MS / 1000} s for a lock on ${locked[1]} that another session holds (a migration running there?)`,
+      unavailable: `pg_dump waited ${LIVE_LOCK_WAIT_MS / 1000} s for a lock on ${locked[1]} that another session holds (a migration running there?)`,
     };
   }
 }
-
-/** How long pg_dump may wait for one table's ACCESS SHARE lock before the copy is taken from the catalog instead, in ms. */
-const DUMP_LOCK_WAIT_MS = 2_000;
 
 /**
  * Runs a dump in `queryRunner`'s database, as one simple query (one implicit transaction), and puts
