@@ -8,6 +8,7 @@ import type { RunnerEnvironment } from '../runner/runner-environment.js';
 import type { MigrationStateStore } from '../state/migration-state.js';
 import type { MigrationStrategy } from '../contracts/migration-strategy.js';
 import { validateTenantNames } from './tenant-name.js';
+import { TenantDeal } from './tenant-deal.js';
 import { readTenantHistory, type TenantHistory } from './tenant-history.js';
 import { watchTenants, installSummary, summaryWriterSql, type SummaryPlace } from './tenant-summary.js';
 import { buildMigrations } from '../plan/build-migrations.js';
@@ -38,11 +39,11 @@ export async function listTenants(plan: DataSourcePlan, lister: TenantLister): P
  * pulling tenants from the list as workers free up: memory and connections stay bounded whatever
  * the number of tenants. Stops taking new tenants once the run is stopped (shutdown).
  */
-export async function forEachTenant(
-  tenants: readonly string[],
+export async function forEachTenant<T>(
+  tenants: readonly T[],
   concurrency: number,
   env: RunnerEnvironment,
-  work: (tenant: string) => Promise<void>,
+  work: (tenant: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
   const worker = async () => {
@@ -78,16 +79,15 @@ export async function migrateTenants(
   const view = tenants[0] === undefined ? undefined : planTenant(parent, tenants[0]);
   const table = view ? migrationsTableName(view.dataSource) : '';
   const history = await readHistory(parent, view, tenants, env);
-  const upToDate = history.upToDate;
   const thrown: Array<{ tenant: string; error: string }> = [];
-  const migrate = async (tenant: string, deferIfLocked: boolean): Promise<boolean> => {
+  const migrate = async (tenant: string, known: TenantHistory, deferIfLocked: boolean): Promise<boolean> => {
     try {
       // Known pending: the lock first, and one read under it. Otherwise (maybe done by another
       // replica meanwhile) one read first, and the lock only when something is pending; a new
       // tenant's reads ask the catalog first (its tables are likely not there).
-      const known = history.pending.get(tenant);
-      const claimFirst = deferIfLocked && known === 'pending';
-      const askFirst = known === 'no-table';
+      const seen = known.pending.get(tenant);
+      const claimFirst = deferIfLocked && seen === 'pending';
+      const askFirst = seen === 'no-table';
       const summary = history.writer && summaryWriterSql(history.writer, tenant, table);
       return await new DataSourceMigrationRunner(planTenant(parent, tenant, summary), env).migrate(strategy, {
         deferIfLocked,
@@ -99,18 +99,7 @@ export async function migrateTenants(
       return true;
     }
   };
-  // Replicas share the work: a tenant another process is migrating is left to it and looked at
-  // again once every other tenant was tried (by then it is usually done: nothing left to apply).
-  const deferred: string[] = [];
-  // Each process starts at its own point of the list, so replicas booting together begin on
-  // different tenants instead of queueing on the same locks.
-  // The tenants known up to date are done at once; the workers take the others.
-  const toMigrate: string[] = [];
-  for (const tenant of tenants) {
-    if (!upToDate.has(tenant)) {
-      toMigrate.push(tenant);
-      continue;
-    }
+  const vouchFor = (tenant: string) =>
     env.emit({
       type: 'data-source-done',
       dataSource: tenantKey({ parent: parent.name, name: tenant }),
@@ -118,14 +107,50 @@ export async function migrateTenants(
       applied: [],
       durationMs: 0,
     });
+  // The tenants known up to date are done at once; the workers take the others.
+  const toMigrate: string[] = [];
+  for (const tenant of tenants) {
+    if (history.upToDate.has(tenant)) vouchFor(tenant);
+    else toMigrate.push(tenant);
   }
-  const start = Math.floor(Math.random() * toMigrate.length);
-  const order = [...toMigrate.slice(start), ...toMigrate.slice(0, start)];
-  await forEachTenant(order, settings.concurrency, env, async (tenant) => {
-    if (!(await migrate(tenant, true))) deferred.push(tenant);
-  });
-  await forEachTenant(deferred, settings.concurrency, env, async (tenant) => void (await migrate(tenant, false)));
-  if (!env.control.stopped) await summarize(parent, table, history, env);
+  // Replicas share the work: a tenant another process is migrating is left to it and looked at
+  // again once every other tenant was tried (by then it is usually done: nothing left to apply).
+  const deferred: string[] = [];
+  const tried = new Set<string>();
+  const take = async (tenant: string) => {
+    tried.add(tenant);
+    if (!(await migrate(tenant, history, true))) deferred.push(tenant);
+  };
+  const deal = await openDeal(parent, view, tenants, toMigrate.length, env);
+  if (deal) {
+    // Each worker takes the next tenants dealt (see TenantDeal): no replica reads what another did.
+    const toDo = new Set(toMigrate);
+    const worker = async () => {
+      for (let dealt = await nextDealt(deal, parent, env); dealt && !env.control.stopped; dealt = await nextDealt(deal, parent, env)) {
+        for (const tenant of dealt) if (toDo.has(tenant) && !env.control.stopped) await take(tenant);
+      }
+    };
+    await Promise.all(Array.from({ length: settings.concurrency }, worker));
+  } else {
+    // Each process starts at its own point of the list, so replicas booting together begin on
+    // different tenants instead of queueing on the same locks.
+    const start = Math.floor(Math.random() * toMigrate.length);
+    await forEachTenant([...toMigrate.slice(start), ...toMigrate.slice(0, start)], settings.concurrency, env, take);
+  }
+  // What was dealt to the others is read back at once; what is not done by then (another replica
+  // died, or is still at it) is migrated here, under its lock, with the tenants left to others.
+  const others = toMigrate.filter((tenant) => !tried.has(tenant));
+  const after = others.length > 0 && !env.control.stopped ? await readHistory(parent, view, others, env) : history;
+  for (const tenant of others) if (after.upToDate.has(tenant)) vouchFor(tenant);
+  const last = [
+    ...deferred.map((tenant) => [tenant, history] as const),
+    ...others.filter((tenant) => !after.upToDate.has(tenant)).map((tenant) => [tenant, after] as const),
+  ];
+  await forEachTenant(last, settings.concurrency, env, async ([tenant, known]) => void (await migrate(tenant, known, false)));
+  // The tenants dealt to another replica and found done are left to it to summarise.
+  const doneElsewhere = new Set(others.filter((tenant) => after.upToDate.has(tenant)));
+  const unsummarized = history.unsummarized.filter((tenant) => !doneElsewhere.has(tenant));
+  if (!env.control.stopped) await summarize(parent, table, unsummarized, history.perStatement, env);
   const states = tenants.map((tenant) => state.get(tenantKey({ parent: parent.name, name: tenant })));
   const failed = states.filter((state) => state?.status === 'failed').length;
   const applied = states.reduce((sum, state) => sum + (state?.applied.length ?? 0), 0);
@@ -137,6 +162,52 @@ export async function migrateTenants(
     env.logger.error(error.message);
     throw error;
   }
+}
+
+/**
+ * The deal of this deploy's tenants among its replicas (see TenantDeal), when at least 8 per worker
+ * of this process are pending, and a 64th of the list (a deal goes through the whole sorted list, a
+ * batch at a time: for a few pending, each replica reading them is cheaper than a statement per
+ * batch). Undefined where the deal's sequence cannot be made (logged at debug): the replicas then
+ * walk the list, each from its own point.
+ */
+async function openDeal(
+  parent: DataSourcePlan,
+  view: DataSourcePlan | undefined,
+  tenants: readonly string[],
+  pending: number,
+  env: RunnerEnvironment,
+): Promise<TenantDeal | undefined> {
+  const concurrency = parent.tenants?.concurrency ?? 1;
+  if (view === undefined || pending < concurrency * 8 || pending < tenants.length / 64) return undefined;
+  try {
+    return await TenantDeal.open(parent.dataSource, {
+      tenants: [...tenants].sort(),
+      known: knownNames(view),
+      table: migrationsTableName(view.dataSource),
+      schema: (parent.dataSource.options as { schema?: string }).schema,
+      // About 8 batches per worker of one replica, of at most 16 tenants.
+      batch: Math.max(1, Math.min(16, Math.floor(tenants.length / (concurrency * 8)))),
+    });
+  } catch (error) {
+    env.logger.debug(`${dataSourceLabel(parent.name)}: could not deal the tenants out (${env.redactor.message(error)}); walking the list`);
+    return undefined;
+  }
+}
+
+/** The next tenants the deal gives this worker; undefined once all were dealt, or when the deal fails (logged at debug: the rest is read back at the end). */
+async function nextDealt(deal: TenantDeal, parent: DataSourcePlan, env: RunnerEnvironment): Promise<readonly string[] | undefined> {
+  try {
+    return await deal.take();
+  } catch (error) {
+    env.logger.debug(`${dataSourceLabel(parent.name)}: the tenants' deal failed (${env.redactor.message(error)}); reading the rest back`);
+    return undefined;
+  }
+}
+
+/** The tenant migrations' names in this build (`view`: any tenant's plan). */
+function knownNames(view: DataSourcePlan): string[] {
+  return buildMigrations(view.dataSource.migrations, view.label).map((migration) => migration.name);
 }
 
 /** Where a DataSource's tenant summary lives, when it keeps one (see tenant-summary.ts). */
@@ -159,8 +230,11 @@ async function readHistory(
   const none: TenantHistory = { upToDate: new Set(), unsummarized: [], pending: new Map(), perStatement: 1 };
   if (view === undefined) return none;
   try {
-    const known = buildMigrations(view.dataSource.migrations, view.label).map((migration) => migration.name);
-    const query = { known, table: migrationsTableName(view.dataSource), startedTable: startedTableName(view.dataSource) };
+    const query = {
+      known: knownNames(view),
+      table: migrationsTableName(view.dataSource),
+      startedTable: startedTableName(view.dataSource),
+    };
     return await readTenantHistory(parent.dataSource, tenants, query, summaryPlace(parent));
   } catch (error) {
     env.logger.debug(
@@ -174,13 +248,19 @@ async function readHistory(
  * Puts the summary's trigger on the tenants it did not vouch for, so the next restart learns about
  * them in one statement. An optimisation: a failure is logged at debug, and the next run tries again.
  */
-async function summarize(parent: DataSourcePlan, table: string, history: TenantHistory, env: RunnerEnvironment): Promise<void> {
+async function summarize(
+  parent: DataSourcePlan,
+  table: string,
+  unsummarized: readonly string[],
+  perStatement: number,
+  env: RunnerEnvironment,
+): Promise<void> {
   const place = summaryPlace(parent);
-  if (!place || history.unsummarized.length === 0) return;
+  if (!place || unsummarized.length === 0) return;
   try {
     await installSummary(parent.dataSource, place);
-    const watched = await watchTenants(parent.dataSource, place, history.unsummarized, table, history.perStatement);
-    env.logger.debug(`${dataSourceLabel(parent.name)}: ${watched} of ${history.unsummarized.length} tenant(s) newly summarised`);
+    const watched = await watchTenants(parent.dataSource, place, unsummarized, table, perStatement);
+    env.logger.debug(`${dataSourceLabel(parent.name)}: ${watched} of ${unsummarized.length} tenant(s) newly summarised`);
   } catch (error) {
     env.logger.debug(
       `${dataSourceLabel(parent.name)}: could not summarise the tenants' migrations tables (${env.redactor.message(error)})`,

@@ -563,8 +563,13 @@ describeEachDatabase(
       }
     });
 
-    it('three replicas share the tenants: none waits on a tenant another is migrating while others are untouched; each migration once', async () => {
-      const { tenants, replicas } = await startReplicasOnTenants(24, 150);
+    const dealsLeft = async () =>
+      (await t.db.query<{ relname: string }>(`SELECT relname FROM pg_class WHERE relname LIKE 'auto_migrator_deal_%'`)).map(
+        (row) => row.relname,
+      );
+
+    it('three replicas share the tenants out: none reads or waits on a tenant another did, but for what the others had in flight at the end; each migration once', async () => {
+      const { tenants, replicas } = await startReplicasOnTenants(48, 150);
       const codes = await Promise.all(replicas.map((p) => p.exited));
       const outputs = replicas.map((p) => p.output());
       expect(codes, outputs.join('\n---\n')).toEqual([0, 0, 0]);
@@ -575,18 +580,21 @@ describeEachDatabase(
       );
       expect(applied.flat().sort()).toEqual(tenants);
       for (const share of applied) expect(share.length).toBeGreaterThan(0);
-      // A replica waits for a tenant's lock only in its last pass, for what another is still finishing:
-      // at most the tenants the two others have in flight (4 each). Taking tenants in list order, each
-      // waiting on the others, the replicas wait on most tenants instead.
+      // The tenants are dealt out: a replica opens a tenant another did (reads it, finds nothing
+      // pending) or waits for its lock only at the end, for what the two others still have in flight
+      // (4 each). Walking the list instead, each replica read every tenant the others did (about 32).
       const waits = outputs.map((output) => output.match(/tenant "tenant_\d+": waiting for /g)?.length ?? 0);
+      const readDone = outputs.map((output) => output.match(/tenant "tenant_\d+": no pending migrations/g)?.length ?? 0);
       console.log(
-        `[tenants] 3 replicas, 24 tenants: shares ${applied.map((share) => share.length).join('/')}, lock waits ${waits.join('/')}`,
+        `[tenants] 3 replicas, 48 tenants: shares ${applied.map((share) => share.length).join('/')}, lock waits ${waits.join('/')}, tenants read done ${readDone.join('/')}`,
       );
-      for (const count of waits) expect(count).toBeLessThanOrEqual(2 * 4);
+      for (const count of [...waits, ...readDone]) expect(count).toBeLessThanOrEqual(2 * 4);
+      // The deal's sequence is dropped by the first replica that found every tenant dealt.
+      expect(await dealsLeft()).toEqual([]);
     });
 
     it('a replica SIGKILLed mid-run: the others finish its tenants, each migration once', async () => {
-      const { tenants, replicas } = await startReplicasOnTenants(24, 300);
+      const { tenants, replicas } = await startReplicasOnTenants(48, 300);
       const [doomed, ...survivors] = replicas;
       await waitFor(
         () => /tenant "tenant_\d+": \[\d+\/\d+\] SlowTenantStep1700000000109 applied/.test(doomed!.output()),
@@ -597,6 +605,7 @@ describeEachDatabase(
       const codes = await Promise.all(survivors.map((p) => p.exited));
       expect(codes, survivors.map((p) => p.output()).join('\n---\n')).toEqual([0, 0]);
       for (const tenant of tenants) expect(await recordedIn(tenant)).toEqual([...TENANT_NAMES, 'SlowTenantStep1700000000109']);
+      expect(await dealsLeft()).toEqual([]);
     });
 
     it('a hostile tenant name is rejected before anything runs, global migrations included', async () => {
