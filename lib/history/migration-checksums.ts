@@ -79,8 +79,9 @@ export interface RecordedRows {
  * The migrations table's rows in the order applied, each with the `source_hash` and `migration_id`
  * of its recorded checksum, in one statement (a LEFT JOIN on the checksums' table). Read-only: a
  * missing migrations table means no rows; a missing checksums' table (nothing recorded yet), or one
- * without `migration_id`, costs a second, plain read. `extra` adds columns (`beside` escapes another
- * table's path).
+ * without `migration_id`, costs a second, plain read (on PostgreSQL, a missing table costs the
+ * catalog's answer first: which one, and `noMigrationsTable`). `extra` adds columns (`beside`
+ * escapes another table's path).
  */
 export async function readRecordedRows(
   dataSource: DataSource,
@@ -99,13 +100,8 @@ export async function readRecordedRows(
   try {
     const beside = (table: string) => escapedTable(dataSource, runner, table);
     const e = (column: string) => dataSource.driver.escape(column);
-    const inTransaction = runner.isTransactionActive;
     // Inside a transaction a failed statement would abort it: ask first.
-    const asked = askFirst || inTransaction;
-    const tables = asked ? await historyTablesState(dataSource, runner, options.beside) : undefined;
-    const besideMissing = tables?.besideMissing ? { besideMissing: true as const } : {};
-    if (tables?.state === 'no-migrations-table') return { rows: [], checksumsTable: 'missing', noMigrationsTable: true, ...besideMissing };
-    const state: ChecksumsTableState | undefined = tables?.state;
+    const asked = askFirst || runner.isTransactionActive;
     const join = (table: (typeof READ_STATES)[number]) => {
       // MySQL/MariaDB: the checksums' table is created with the migrations table's collation (see ensure).
       const on = `c.${e('name')} = m.${e('name')}`;
@@ -120,23 +116,32 @@ export async function readRecordedRows(
         `FROM ${beside(migrationsTableName(dataSource))} m LEFT JOIN ${beside(checksumsTableName(dataSource))} c ON ${on} ORDER BY m.${e('id')}`
       );
     };
-    for (const table of state === undefined ? READ_STATES : state === 'missing' ? [] : [state]) {
+    const plain = (from: string, besideOther: (table: string) => string) =>
+      `SELECT ${e('name')} AS name${extra(besideOther)}, ${e('id')} AS row_id FROM ${from} ORDER BY ${e('id')}`;
+    // What the catalog said exists: read it, in one statement.
+    const readAsKnown = async (tables: Awaited<ReturnType<typeof historyTablesState>>): Promise<RecordedRows> => {
+      const besideMissing = tables.besideMissing ? { besideMissing: true as const } : {};
+      if (tables.state === 'no-migrations-table') return { rows: [], checksumsTable: 'missing', noMigrationsTable: true, ...besideMissing };
+      const sql = tables.state === 'missing' ? plain(beside(migrationsTableName(dataSource)), beside) : join(tables.state);
+      return { rows: (await runner.query(sql)) as Array<Record<string, unknown>>, checksumsTable: tables.state, ...besideMissing };
+    };
+    if (asked) return await readAsKnown(await historyTablesState(dataSource, runner, options.beside));
+    // Read, newest state first: each failure is a round trip (TypeORM's logger does not report it).
+    for (const table of READ_STATES) {
       const select = () => runner.query(join(table)) as Promise<Array<Record<string, unknown>>>;
       const expected = (error: unknown) => isMissingTable(error) || (table !== 'no-row-ids' && isMissingColumn(error));
       try {
-        const rows = asked ? await select() : await withExpectedFailures(runner, expected, select);
-        return { rows, checksumsTable: table, ...besideMissing };
+        return { rows: await withExpectedFailures(runner, expected, select), checksumsTable: table };
       } catch (error) {
-        if (asked || !expected(error)) throw error;
-        if (isMissingTable(error)) break;
+        if (!expected(error)) throw error;
+        if (!isMissingTable(error)) continue;
+        // PostgreSQL: the catalog says in one statement which table is missing (a fresh database: the
+        // migrations table, and the run under the lock then asks it first, instead of failing reads).
+        if (dataSource.options.type === 'postgres') return await readAsKnown(await historyTablesState(dataSource, runner, options.beside));
+        break;
       }
     }
-    const plain = (from: string, besideOther: (table: string) => string) =>
-      `SELECT ${e('name')} AS name${extra(besideOther)}, ${e('id')} AS row_id FROM ${from} ORDER BY ${e('id')}`;
-    const rows = asked
-      ? ((await runner.query(plain(beside(migrationsTableName(dataSource)), beside))) as Array<Record<string, unknown>>)
-      : await selectIfTableExists(dataSource, runner, migrationsTableName(dataSource), plain);
-    return { rows, checksumsTable: 'missing', ...besideMissing };
+    return { rows: await selectIfTableExists(dataSource, runner, migrationsTableName(dataSource), plain), checksumsTable: 'missing' };
   } finally {
     if (!queryRunner) await runner.release();
   }

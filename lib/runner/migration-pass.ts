@@ -5,7 +5,7 @@ import { MigrationDirtyError } from '../errors/migration-dirty.error.js';
 import { MigrationFailedError } from '../errors/migration-failed.error.js';
 import { MigrationInterruptedError } from '../errors/migration-interrupted.error.js';
 import { logDetail } from '../events/migration-log.js';
-import { ChecksumTable, readRecordedRows } from '../history/migration-checksums.js';
+import { ChecksumTable, readRecordedRows, type RecordedRows } from '../history/migration-checksums.js';
 import { compareWithBuild, type MigrationHistoryRead } from '../history/migration-status.js';
 import { migrationsTableName, tableExists } from '../history/migrations-table.js';
 import { commitsDdlImplicitly, StartedMarkers, startedTableName } from '../history/started-migrations.js';
@@ -55,6 +55,8 @@ export class MigrationPass implements MigrationObserver {
   private current: { readonly name: string; readonly startedAt: number } | undefined;
   /** The migration the run's marker row names now (one row, moved from migration to migration). */
   private marked: string | undefined;
+  /** The read under the lock made when the migrations table was looked for (see migrationsTableExists). */
+  private lockedRead: RecordedRows | undefined;
   private readonly markers: StartedMarkers;
   private readonly checksums: ChecksumTable;
 
@@ -98,7 +100,15 @@ export class MigrationPass implements MigrationObserver {
     // What the read made under the lock found: the table missing, or rows in it.
     if (read?.noMigrationsTable) return false;
     if (read !== undefined && read.recorded.length > 0) return true;
-    return tableExists(this.plan.dataSource, runner, migrationsTableName(this.plan.dataSource));
+    const { dataSource } = this.plan;
+    if (this.request.askFirst && read === undefined) {
+      // Likely missing (the first read found no table): the read under the lock asks the catalog
+      // now, in one statement, and recorded() goes on from it (the table this pass then creates is
+      // empty), instead of a question here and the catalog's and the table's read there.
+      this.lockedRead = await readRecordedRows(dataSource, runner, { askFirst: true, beside: startedTableName(dataSource) });
+      return this.lockedRead.noMigrationsTable !== true;
+    }
+    return tableExists(dataSource, runner, migrationsTableName(dataSource));
   }
 
   /** The only read under the lock: one plain SELECT (or the one made when the lock was claimed), and what it leaves pending. */
@@ -107,7 +117,8 @@ export class MigrationPass implements MigrationObserver {
     const { dataSource, label } = this.plan;
     const rows = read
       ? undefined
-      : await readRecordedRows(dataSource, runner, { askFirst: this.request.askFirst, beside: startedTableName(dataSource) });
+      : (this.lockedRead ??
+        (await readRecordedRows(dataSource, runner, { askFirst: this.request.askFirst, beside: startedTableName(dataSource) })));
     const recorded = read ? [...read.recorded] : rows!.rows.map((row) => String(row['name']));
     this.total = compareWithBuild(buildMigrations(dataSource.migrations, label), recorded).pending.length;
     if (this.total > 0) {
