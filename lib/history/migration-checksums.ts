@@ -118,14 +118,15 @@ export async function readRecordedRows(
     };
     const plain = (from: string, besideOther: (table: string) => string) =>
       `SELECT ${e('name')} AS name${extra(besideOther)}, ${e('id')} AS row_id FROM ${from} ORDER BY ${e('id')}`;
-    // What the catalog said exists: read it, in one statement.
-    const readAsKnown = async (tables: Awaited<ReturnType<typeof historyTablesState>>): Promise<RecordedRows> => {
+    // Asks the catalog which tables exist, then reads what is there in one statement.
+    const askCatalog = async (): Promise<RecordedRows> => {
+      const tables = await historyTablesState(dataSource, runner, options.beside);
       const besideMissing = tables.besideMissing ? { besideMissing: true as const } : {};
       if (tables.state === 'no-migrations-table') return { rows: [], checksumsTable: 'missing', noMigrationsTable: true, ...besideMissing };
       const sql = tables.state === 'missing' ? plain(beside(migrationsTableName(dataSource)), beside) : join(tables.state);
       return { rows: (await runner.query(sql)) as Array<Record<string, unknown>>, checksumsTable: tables.state, ...besideMissing };
     };
-    if (asked) return await readAsKnown(await historyTablesState(dataSource, runner, options.beside));
+    if (asked) return await askCatalog();
     // Read, newest state first: each failure is a round trip (TypeORM's logger does not report it).
     for (const table of READ_STATES) {
       const select = () => runner.query(join(table)) as Promise<Array<Record<string, unknown>>>;
@@ -137,7 +138,7 @@ export async function readRecordedRows(
         if (!isMissingTable(error)) continue;
         // PostgreSQL: the catalog says in one statement which table is missing (a fresh database: the
         // migrations table, and the run under the lock then asks it first, instead of failing reads).
-        if (dataSource.options.type === 'postgres') return await readAsKnown(await historyTablesState(dataSource, runner, options.beside));
+        if (dataSource.options.type === 'postgres') return await askCatalog();
         break;
       }
     }

@@ -37,7 +37,6 @@ export interface DealTerms {
  */
 export class TenantDeal {
   private over = false;
-  private dropped = false;
 
   private constructor(
     private readonly dataSource: DataSource,
@@ -77,15 +76,10 @@ export class TenantDeal {
     }
     const from = index * this.terms.batch;
     if (from < this.terms.tenants.length) return this.terms.tenants.slice(from, from + this.terms.batch);
+    // Every tenant was dealt: the first of this process's workers to find it so drops the sequence.
+    if (this.over) return undefined;
     this.over = true;
-    await this.drop();
-    return undefined;
-  }
-
-  /** Drops the sequence (once): every tenant was dealt. */
-  private async drop(): Promise<void> {
-    if (this.dropped) return;
-    this.dropped = true;
     await this.dataSource.query(`DROP SEQUENCE IF EXISTS ${this.sequence}`);
+    return undefined;
   }
 }

@@ -141,14 +141,17 @@ export async function migrateTenants(
   // died, or is still at it) is migrated here, under its lock, with the tenants left to others.
   const others = toMigrate.filter((tenant) => !tried.has(tenant));
   const after = others.length > 0 && !env.control.stopped ? await readHistory(parent, view, others, env) : history;
-  for (const tenant of others) if (after.upToDate.has(tenant)) vouchFor(tenant);
-  const last = [
-    ...deferred.map((tenant) => [tenant, history] as const),
-    ...others.filter((tenant) => !after.upToDate.has(tenant)).map((tenant) => [tenant, after] as const),
-  ];
+  const last: Array<readonly [string, TenantHistory]> = deferred.map((tenant) => [tenant, history]);
+  const doneElsewhere = new Set<string>();
+  for (const tenant of others) {
+    if (!after.upToDate.has(tenant)) last.push([tenant, after]);
+    else {
+      doneElsewhere.add(tenant);
+      vouchFor(tenant);
+    }
+  }
   await forEachTenant(last, settings.concurrency, env, async ([tenant, known]) => void (await migrate(tenant, known, false)));
   // The tenants dealt to another replica and found done are left to it to summarise.
-  const doneElsewhere = new Set(others.filter((tenant) => after.upToDate.has(tenant)));
   const unsummarized = history.unsummarized.filter((tenant) => !doneElsewhere.has(tenant));
   if (!env.control.stopped) await summarize(parent, table, unsummarized, history.perStatement, env);
   const states = tenants.map((tenant) => state.get(tenantKey({ parent: parent.name, name: tenant })));
